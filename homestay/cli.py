@@ -1,0 +1,243 @@
+"""The command line: `homestay serve`, `homestay account create|revoke`, `homestay export-schema`."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+import socket
+import sys
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from enum import Enum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from pymongo.errors import PyMongoError
+
+from homestay import logs
+from homestay.settings import ROOT, Settings, SettingsError
+from homestay.storage.database import Database, apply_schema, open_database
+from homestay.storage.embedded import EmbeddedDatabaseError, EmbeddedServer, pid_alive
+
+app = typer.Typer(help="homestay: grading and certification of rural homestays (民宿).",
+                  no_args_is_help=True, add_completion=False)
+account_app = typer.Typer(help="Staff accounts.", no_args_is_help=True)
+app.add_typer(account_app, name="account")
+
+SCHEMA_PATH = ROOT / "schema" / "schema.graphql"
+
+
+class Fatal(Exception):
+    """Ends the command with a one-line message, no traceback."""
+
+
+def _fail(message: str) -> None:
+    typer.echo(f"homestay: {message}", err=True)
+    raise typer.Exit(1)
+
+
+def _settings() -> Settings:
+    try:
+        return Settings.from_env()
+    except SettingsError as exc:
+        _fail(str(exc))
+        raise  # unreachable
+
+
+def _embedded_file(settings: Settings) -> Path:
+    return settings.data_dir / "embedded.json"
+
+
+@contextmanager
+def database_uri(settings: Settings, *, for_service: bool) -> Iterator[str]:
+    """MONGODB_URI; else the embedded server a running `serve` has; else start our own."""
+    if settings.mongodb_uri:
+        yield settings.mongodb_uri
+        return
+    marker = _embedded_file(settings)
+    if not for_service and marker.exists():
+        running = json.loads(marker.read_text())
+        if pid_alive(running["pid"]):
+            yield running["uri"]
+            return
+    server = EmbeddedServer(settings.data_dir / "db", log_path=settings.data_dir / "db.log")
+    try:
+        server.start()
+    except EmbeddedDatabaseError as exc:
+        raise Fatal(str(exc)) from None
+    if for_service:
+        marker.write_text(json.dumps({"uri": server.uri, "pid": server.pid}))
+    try:
+        yield server.uri
+    finally:
+        if for_service:
+            marker.unlink(missing_ok=True)
+        server.stop()
+
+
+async def _connect(uri: str, settings: Settings) -> Database:
+    database = open_database(uri, settings.database)
+    try:
+        await database.ping(timeout_ms=5000)
+    except PyMongoError as exc:
+        await database.close()
+        shown = uri.split("@")[-1]  # never print credentials
+        raise Fatal(f"cannot reach MongoDB at {shown} ({type(exc).__name__}); "
+                    "check MONGODB_URI, or unset it to use the embedded database") from None
+    return database
+
+
+@asynccontextmanager
+async def _session(uri: str, settings: Settings) -> AsyncIterator[Database]:
+    database = await _connect(uri, settings)
+    try:
+        await apply_schema(database)
+        yield database
+    finally:
+        await database.close()
+
+
+def _check_port(host: str, port: int) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            raise Fatal(f"cannot listen on {host}:{port} ({exc.strerror}); "
+                        "set PORT (or HOST) to a free one") from None
+
+
+async def _prepare(uri: str, settings: Settings, demo: bool) -> None:
+    from homestay.demo import load_demo
+    from homestay.services import standards
+    from homestay.services.registry import Services
+
+    async with _session(uri, settings) as database:
+        published = await standards.publish_seed(database, settings.seed_dir)
+        if published:
+            typer.echo(f"published grading standard {', '.join(published)}", err=True)
+        accounts_file = settings.data_dir / "demo-accounts.json"
+        if demo and await database.homestays.estimated_document_count() == 0 \
+                and await database.accounts.estimated_document_count() == 0:
+            typer.echo("empty database: loading the demo data (about 300 homestays) ...",
+                       err=True)
+            stats = await load_demo(Services.build(settings, database), accounts_file)
+            typer.echo(f"demo loaded: {stats['homestays']} homestays, {stats['inspections']} "
+                       f"inspections, {stats['certificates']} certificates", err=True)
+        if demo and accounts_file.exists():
+            typer.echo(f"\ndemo accounts ({accounts_file}):", err=True)
+            for acc in json.loads(accounts_file.read_text(encoding="utf-8")):
+                typer.echo(f"  {acc['role']:<9} {acc['county']}  {acc['name']}\n"
+                           f"            Authorization: Bearer {acc['token']}", err=True)
+
+
+@app.command()
+def serve(
+    demo: Annotated[bool, typer.Option(help="Load the demo data into an empty database.")] = False,
+) -> None:
+    """Serve the API (GraphiQL at /graphql). Without MONGODB_URI, runs the embedded database."""
+    import uvicorn
+
+    from homestay.http.app import create_app
+
+    settings = _settings()
+    logs.configure(settings.log_level)
+    try:
+        _check_port(settings.host, settings.port)
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        with database_uri(settings, for_service=True) as uri:
+            asyncio.run(_prepare(uri, settings, demo))
+            service_settings = dataclasses.replace(settings, mongodb_uri=uri)
+            where = "embedded database in " + str(settings.data_dir / "db") \
+                if not settings.mongodb_uri else "MONGODB_URI"
+            typer.echo(f"\nserving on http://{settings.host}:{settings.port}/graphql "
+                       f"({where}); Ctrl-C stops", err=True)
+            config = uvicorn.Config(create_app(service_settings), host=settings.host,
+                                    port=settings.port, log_config=None, access_log=False,
+                                    proxy_headers=True)
+            uvicorn.Server(config).run()
+    except Fatal as exc:
+        _fail(str(exc))
+
+
+class AccountRole(str, Enum):
+    inspector = "inspector"
+    bureau = "bureau"
+
+
+@account_app.command("create")
+def account_create(
+    role: Annotated[AccountRole, typer.Option(help="inspector or bureau")],
+    county: Annotated[list[str], typer.Option(help="County code, e.g. 330521; repeatable.")],
+    name: Annotated[str, typer.Option(help="The person's name.")],
+) -> None:
+    """Create a staff account; its token is printed once, on the last line."""
+    from homestay.errors import UserErrors
+    from homestay.services.accounts import create_account
+
+    settings = _settings()
+
+    async def run(uri: str) -> str:
+        async with _session(uri, settings) as database:
+            new = await create_account(database, role=role.value.upper(), name=name,
+                                       counties=county)
+            typer.echo(f"created {new.account['role']} {new.account['name']} "
+                       f"({', '.join(new.account['counties'])}), id {new.account['_id']}")
+            return new.token
+
+    try:
+        with database_uri(settings, for_service=False) as uri:
+            token = asyncio.run(run(uri))
+    except UserErrors as exc:
+        _fail("; ".join(f"{'.'.join(e.field or [])}: {e.message}" for e in exc.errors))
+    except Fatal as exc:
+        _fail(str(exc))
+    typer.echo("token (shown once; only its hash is stored):")
+    typer.echo(token)
+
+
+@account_app.command("revoke")
+def account_revoke(account_id: Annotated[str, typer.Argument(help="The account's id.")]) -> None:
+    """Revoke an account: its token stops working at once."""
+    from homestay.services.accounts import revoke_account
+
+    settings = _settings()
+
+    async def run(uri: str) -> bool:
+        async with _session(uri, settings) as database:
+            return await revoke_account(database, account_id)
+
+    try:
+        with database_uri(settings, for_service=False) as uri:
+            done = asyncio.run(run(uri))
+    except Fatal as exc:
+        _fail(str(exc))
+    if not done:
+        _fail(f"no active account {account_id!r}")
+    typer.echo(f"revoked {account_id}")
+
+
+@app.command("export-schema")
+def export_schema(
+    check: Annotated[bool, typer.Option(help="Fail if the file is stale.")] = False,
+) -> None:
+    """Write schema/schema.graphql from the code."""
+    from homestay.graphql.schema import schema
+
+    sdl = schema.as_str() + "\n"
+    if check:
+        if not SCHEMA_PATH.exists() or SCHEMA_PATH.read_text(encoding="utf-8") != sdl:
+            _fail(f"{SCHEMA_PATH} is stale: run python3 dev.py schema")
+        return
+    SCHEMA_PATH.write_text(sdl, encoding="utf-8")
+    typer.echo(f"wrote {SCHEMA_PATH}")
+
+
+def main() -> None:  # pragma: no cover
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,26 @@
+"""The one place that reads the wall clock, so that tests and the demo can move time."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from datetime import UTC, datetime, timedelta
+
+_offset: ContextVar[timedelta] = ContextVar("clock_offset", default=timedelta(0))
+
+
+def utcnow() -> datetime:
+    # MongoDB keeps milliseconds: truncate so that what is stored reads back equal
+    now = datetime.now(UTC) + _offset.get()
+    return now.replace(microsecond=now.microsecond // 1000 * 1000)
+
+
+@contextmanager
+def shifted(delta: timedelta) -> Iterator[None]:
+    """Run a block as if the clock read `delta` later (earlier when negative)."""
+    token = _offset.set(_offset.get() + delta)
+    try:
+        yield
+    finally:
+        _offset.reset(token)

@@ -1,0 +1,154 @@
+"""The demo data set: accounts, about 300 homestays across Deqing, inspections and certificates
+in every grade and status. Everything goes through the same services as real use, never
+straight into the collections, so the demo shows what the code really does.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+from geopy.distance import geodesic
+from geopy.point import Point
+
+from homestay.auth import Caller, Role
+from homestay.clock import shifted, utcnow
+from homestay.domain.certificates import CertificateAction
+from homestay.domain.gazetteer import gazetteer
+from homestay.domain.grading import ItemKind
+from homestay.services import standards
+from homestay.services.accounts import create_account
+from homestay.services.homestays import HomestayInput
+from homestay.services.inspections import ResultInput, SubmissionInput
+from homestay.services.registry import Services
+
+DEQING = "330521"
+ANJI = "330523"
+HOMESTAYS = 300
+
+_PREFIXES = ["山", "竹", "云", "溪", "茶", "松", "雾", "枫", "石", "林", "花", "月", "风", "泉", "桃"]
+_MIDDLES = ["居", "舍", "野", "隐", "庐", "院", "谷", "坞", "宿", "间", "里", "语", "境"]
+_SUFFIXES = ["民宿", "山居", "小院", "别院", "客栈", "农家", "酒店"]
+_EN = {"山": "Mountain", "竹": "Bamboo", "云": "Cloud", "溪": "Brook", "茶": "Tea", "松": "Pine",
+       "雾": "Mist", "枫": "Maple", "石": "Stone", "林": "Woods", "花": "Blossom", "月": "Moon",
+       "风": "Breeze", "泉": "Spring", "桃": "Peach"}
+_FACILITIES = ["停车场", "Wi-Fi", "早餐", "泳池", "茶室", "烧烤", "亲子", "观景露台", "咖啡",
+               "宠物友好", "会议室", "充电桩"]
+
+
+@dataclass(frozen=True)
+class DemoAccount:
+    role: str
+    county: str
+    name: str
+    token: str
+    caller: Caller
+
+
+async def _account(services: Services, role: Role, county: str, name: str) -> DemoAccount:
+    new = await create_account(services.db, role=role.value, name=name, counties=[county])
+    doc = new.account
+    caller = Caller(role, doc["_id"], doc["name"], frozenset(doc["counties"]))
+    return DemoAccount(role.value, county, name, new.token, caller)
+
+
+def _answers(standard: dict, quality: float, rng: random.Random) -> list[ResultInput]:
+    """A checklist for a homestay of the given quality (0..1)."""
+    results = []
+    for item in standard["items"]:
+        if item["kind"] == ItemKind.MANDATORY.value:
+            strictness = {"STANDARD": 0.01, "PREMIUM": 0.25, "BOUTIQUE": 0.5}[item["requiredFor"]]
+            passed = rng.random() > strictness * (1.1 - quality)
+            results.append(ResultInput(item["code"], passed=passed))
+        else:
+            mean = quality * item["maxPoints"]
+            points = round(min(item["maxPoints"], max(0, rng.gauss(mean, item["maxPoints"] / 8))))
+            results.append(ResultInput(item["code"], points=points))
+    return results
+
+
+def _place(rng: random.Random) -> tuple[str, float, float]:
+    """A town or village of Deqing, most often in the Moganshan hills, and a point near it."""
+    places = gazetteer().county(DEQING).places
+    hills = [p for p in places if p.town in ("莫干山镇", "阜溪街道")]
+    place = rng.choice(hills if rng.random() < 0.7 else places)
+    spread = 900 if place.kind == "village" else 2500
+    point = geodesic(meters=abs(rng.gauss(0, spread))).destination(
+        Point(place.lat, place.lng), bearing=rng.uniform(0, 360))
+    return place.name_zh, point.latitude, point.longitude
+
+
+async def load_demo(services: Services, accounts_file: Path, count: int = HOMESTAYS) -> dict:
+    """Load the demo into an empty database; write the demo tokens to accounts_file."""
+    rng = random.Random(20261124)
+    accounts = [
+        await _account(services, Role.INSPECTOR, DEQING, "王检查员 Wang (Deqing inspector)"),
+        await _account(services, Role.BUREAU, DEQING, "李审核 Li (Deqing bureau)"),
+        await _account(services, Role.INSPECTOR, ANJI, "陈检查员 Chen (Anji inspector)"),
+        await _account(services, Role.BUREAU, ANJI, "赵审核 Zhao (Anji bureau)"),
+    ]
+    inspector, bureau = accounts[0].caller, accounts[1].caller
+    standard = await standards.find(services.db)
+    stats = {"homestays": 0, "inspections": 0, "certificates": 0}
+    for n in range(count):
+        town, lat, lng = _place(rng)
+        name = rng.choice(_PREFIXES) + rng.choice(_MIDDLES) + rng.choice(_SUFFIXES)
+        name = f"{name}·{n + 1:03d}"
+        # a few homestays are registered by address alone and geocoded from the gazetteer
+        by_address = n % 10 == 0
+        homestay = await services.homestays.register(inspector, HomestayInput(
+            name=name, name_en=f"{_EN[name[0]]} Homestay {n + 1:03d}",
+            address=f"浙江省湖州市德清县{town}{rng.randint(1, 199)}号", county=DEQING,
+            location=None if by_address else (lat, lng), rooms=rng.randint(3, 16),
+            facilities=rng.sample(_FACILITIES, rng.randint(2, 6))))
+        stats["homestays"] += 1
+        fate = rng.random()
+        if fate < 0.06:
+            continue  # registered, not yet inspected
+        # some certificates are old: issued more than three years ago, now EXPIRED
+        age = timedelta(days=-rng.randint(1100, 1300)) if fate > 0.95 else timedelta(0)
+        with shifted(age):
+            quality = rng.betavariate(4, 2)
+            inspection = await services.inspections.submit(inspector, SubmissionInput(
+                client_submission_id=str(uuid.UUID(int=rng.getrandbits(128))),
+                homestay_id=homestay["_id"], results=_answers(standard, quality, rng),
+                inspector_location=(lat + rng.gauss(0, 0.001), lng + rng.gauss(0, 0.001))
+                if not by_address else None))
+            stats["inspections"] += 1
+            if 0.06 <= fate < 0.12:
+                continue  # awaiting review
+            if 0.12 <= fate < 0.15:
+                await services.certificates.review(bureau, inspection["_id"], "REJECT",
+                                                   "照片与现场不符，请复查 / photos do not match the site")
+                continue
+            _, cert = await services.certificates.review(bureau, inspection["_id"], "APPROVE",
+                                                         "符合要求 / meets the standard")
+        if cert is None or cert["status"] != "VALID":
+            continue
+        stats["certificates"] += 1
+        number = cert["_id"]
+        if 0.15 <= fate < 0.20:
+            await services.certificates.change(bureau, number, CertificateAction.SUSPEND,
+                                               "抽查发现消防通道堵塞 / blocked fire exit at a spot check")
+        elif 0.20 <= fate < 0.23:
+            await services.certificates.change(bureau, number, CertificateAction.REVOKE,
+                                               "无证经营餐饮 / food served without a permit")
+        elif 0.23 <= fate < 0.28:
+            # re-inspected and regraded: the first certificate becomes SUPERSEDED
+            again = await services.inspections.submit(inspector, SubmissionInput(
+                client_submission_id=str(uuid.UUID(int=rng.getrandbits(128))),
+                homestay_id=homestay["_id"],
+                results=_answers(standard, min(1.0, quality + 0.15), rng)))
+            stats["inspections"] += 1
+            await services.certificates.review(bureau, again["_id"], "APPROVE", "复评 / regraded")
+            stats["certificates"] += 1
+    accounts_file.parent.mkdir(parents=True, exist_ok=True)
+    accounts_file.write_text(json.dumps(
+        [{"role": a.role, "county": a.county, "name": a.name, "token": a.token}
+         for a in accounts], ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    stats["loadedAt"] = utcnow().isoformat()
+    return stats

@@ -1,0 +1,60 @@
+"""Certificate status and numbering. Pure: the clock is an argument."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta
+from enum import Enum
+
+
+class CertificateStatus(Enum):
+    VALID = "VALID"
+    SUSPENDED = "SUSPENDED"
+    REVOKED = "REVOKED"
+    EXPIRED = "EXPIRED"
+    SUPERSEDED = "SUPERSEDED"
+
+
+class CertificateAction(Enum):
+    ISSUE = "ISSUE"
+    SUSPEND = "SUSPEND"
+    REINSTATE = "REINSTATE"
+    REVOKE = "REVOKE"
+    SUPERSEDE = "SUPERSEDE"
+
+
+# stored status a certificate must have for an action, and the stored status it gets
+TRANSITIONS: dict[CertificateAction, tuple[frozenset[CertificateStatus], CertificateStatus]] = {
+    CertificateAction.SUSPEND: (frozenset({CertificateStatus.VALID}), CertificateStatus.SUSPENDED),
+    CertificateAction.REINSTATE: (frozenset({CertificateStatus.SUSPENDED}),
+                                  CertificateStatus.VALID),
+    CertificateAction.REVOKE: (frozenset({CertificateStatus.VALID, CertificateStatus.SUSPENDED}),
+                               CertificateStatus.REVOKED),
+    CertificateAction.SUPERSEDE: (
+        frozenset({CertificateStatus.VALID, CertificateStatus.SUSPENDED,
+                   CertificateStatus.REVOKED}), CertificateStatus.SUPERSEDED),
+}
+
+# SUPERSEDED and REVOKED are final; past its expiry date a certificate reads EXPIRED unless
+# it was already taken out of service for another reason.
+_FINAL = frozenset({CertificateStatus.SUPERSEDED, CertificateStatus.REVOKED})
+
+NUMBER_PATTERN = re.compile(r"^[0-9]{6}-[0-9]{4}-[0-9]{5}$")
+
+
+def effective_status(stored: CertificateStatus, expires_at: datetime,
+                     now: datetime) -> CertificateStatus:
+    if stored in _FINAL:
+        return stored
+    if now >= expires_at:
+        return CertificateStatus.EXPIRED
+    return stored
+
+
+def expiry(issued_at: datetime, validity_days: int) -> datetime:
+    return issued_at + timedelta(days=validity_days)
+
+
+def format_number(county: str, year: int, sequence: int) -> str:
+    """County code, year of issue, sequence within them: 330521-2026-00042."""
+    return f"{county}-{year:04d}-{sequence:05d}"

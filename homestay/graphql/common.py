@@ -1,0 +1,166 @@
+"""Types every domain uses: points, counties, user errors, Relay connections, enums."""
+
+from __future__ import annotations
+
+from enum import Enum
+from collections.abc import Awaitable, Callable
+from typing import Any, Generic, TypeVar
+
+import strawberry
+from strawberry.types import Info as _Info
+
+from homestay.auth import Role
+from homestay.domain import geo
+from homestay.domain.certificates import CertificateStatus as DomainCertificateStatus
+from homestay.domain.gazetteer import gazetteer
+from homestay.domain.grades import Grade as DomainGrade
+from homestay.domain.grading import ItemKind as DomainItemKind
+from homestay.errors import BadUserInput, UserErrors
+from homestay.errors import UserError as DomainUserError
+from homestay.graphql.context import Context
+from homestay.services.search import StaySort as DomainStaySort
+
+Grade = strawberry.enum(DomainGrade, description="STANDARD 标准民宿 < PREMIUM 优品民宿 < BOUTIQUE 精品民宿")
+CertificateStatus = strawberry.enum(DomainCertificateStatus)
+ItemKind = strawberry.enum(DomainItemKind)
+CoordSystem = strawberry.enum(
+    geo.CoordSystem, description="WGS84 (GPS), GCJ02 (AMap, Tencent maps), BD09 (Baidu maps)")
+StaySort = strawberry.enum(DomainStaySort)
+
+
+@strawberry.enum
+class InspectionStatus(Enum):
+    SUBMITTED = "SUBMITTED"
+    APPROVED = "APPROVED"
+    REJECTED = "REJECTED"
+
+
+@strawberry.enum
+class ReviewDecision(Enum):
+    APPROVE = "APPROVE"
+    REJECT = "REJECT"
+
+
+AccountRole = strawberry.enum(Role, name="Role")
+
+Info = _Info[Context, None]
+
+
+@strawberry.type
+class GeoPoint:
+    lat: float
+    lng: float
+
+    @classmethod
+    def from_geojson(cls, doc: dict, system: geo.CoordSystem) -> GeoPoint:
+        point = geo.from_wgs84(geo.from_geojson(doc), system)
+        return cls(lat=point.lat, lng=point.lng)
+
+
+@strawberry.input
+class GeoPointInput:
+    lat: float
+    lng: float
+
+    def to_wgs84(self, system: geo.CoordSystem, field: str) -> geo.LatLng:
+        try:
+            return geo.to_wgs84(geo.check_point(self.lat, self.lng, field), system)
+        except geo.GeoError as exc:
+            raise BadUserInput(exc.field, str(exc)) from None
+
+
+@strawberry.input
+class BBoxInput:
+    south: float
+    west: float
+    north: float
+    east: float
+
+    def to_wgs84(self, system: geo.CoordSystem) -> geo.BBox:
+        box = geo.BBox(self.south, self.west, self.north, self.east)
+        try:
+            return geo.bbox_to_wgs84(geo.check_bbox(box), system)
+        except geo.GeoError as exc:
+            raise BadUserInput(exc.field, str(exc)) from None
+
+
+@strawberry.type
+class Label:
+    zh: str
+    en: str
+
+
+@strawberry.type
+class County:
+    code: str
+    name_zh: str
+    name_en: str
+    lang: strawberry.Private[str]
+
+    @strawberry.field(description="In the language of Accept-Language (zh-CN by default).")
+    def name(self) -> str:
+        return self.name_en if self.lang == "en" else self.name_zh
+
+    @classmethod
+    def of(cls, code: str, lang: str) -> County:
+        info = gazetteer().county(code)
+        if info is None:
+            return cls(code=code, name_zh=code, name_en=code, lang=lang)
+        return cls(code=code, name_zh=info.name_zh, name_en=info.name_en, lang=lang)
+
+
+@strawberry.type
+class UserError:
+    field: list[str] | None
+    code: str
+    message: str
+
+    @classmethod
+    def of(cls, error: DomainUserError) -> UserError:
+        return cls(field=error.field, code=error.code, message=error.message)
+
+
+T = TypeVar("T")
+
+
+@strawberry.type
+class PageInfo:
+    has_next_page: bool
+    end_cursor: str | None
+
+
+@strawberry.type
+class Edge(Generic[T]):
+    cursor: str
+    node: T
+
+
+@strawberry.type
+class Connection(Generic[T]):
+    edges: list[Edge[T]]
+    page_info: PageInfo
+    total_count: int
+
+
+def check_first(first: int) -> int:
+    if not 1 <= first <= 100:
+        raise BadUserInput("first", "must be between 1 and 100")
+    return first
+
+
+def localized(label: dict, lang: str) -> str:
+    return label.get(lang) or label.get("zh") or next(iter(label.values()), "")
+
+
+P = TypeVar("P")
+R = TypeVar("R")
+
+
+async def payload(kind: Callable[..., P], action: Awaitable[R],
+                  fields: Callable[[R], dict[str, Any]]) -> P:
+    """Run a mutation's action; its UserErrors go into the payload, with nothing written."""
+    try:
+        result = await action
+    except UserErrors as exc:
+        return kind(errors=[UserError.of(e) for e in exc.errors])
+    return kind(**fields(result), errors=[])

@@ -1,0 +1,91 @@
+"""homestay(id), registerHomestay, updateHomestay."""
+
+from __future__ import annotations
+
+import strawberry
+
+from homestay.domain import geo
+from homestay.graphql.common import CoordSystem, GeoPointInput, Info, UserError, payload
+from homestay.graphql.permissions import IsStaff
+from homestay.graphql.types import Homestay
+from homestay.services.homestays import HomestayInput
+
+
+@strawberry.input
+class RegisterHomestayInput:
+    name: str
+    address: str
+    county: str = strawberry.field(description="Administrative division code, e.g. 330521.")
+    rooms: int
+    name_en: str | None = None
+    town: str | None = None
+    location: GeoPointInput | None = strawberry.field(
+        default=None, description="Omit it and the address is geocoded.")
+    coord_system: CoordSystem = geo.CoordSystem.WGS84
+    facilities: list[str] | None = None
+    client_request_id: strawberry.ID | None = strawberry.field(
+        default=None, description="Made by the app; sending it again returns the first result.")
+
+
+@strawberry.input
+class UpdateHomestayInput:
+    id: strawberry.ID
+    name: str | None = None
+    name_en: str | None = None
+    address: str | None = None
+    county: str | None = None
+    town: str | None = None
+    location: GeoPointInput | None = None
+    coord_system: CoordSystem = geo.CoordSystem.WGS84
+    rooms: int | None = None
+    facilities: list[str] | None = None
+
+
+@strawberry.type
+class RegisterHomestayPayload:
+    homestay: Homestay | None = None
+    errors: list[UserError]
+
+
+@strawberry.type
+class UpdateHomestayPayload:
+    homestay: Homestay | None = None
+    errors: list[UserError]
+
+
+def _data(input: RegisterHomestayInput | UpdateHomestayInput) -> HomestayInput:
+    return HomestayInput(
+        name=input.name, name_en=input.name_en, address=input.address, county=input.county,
+        town=input.town, rooms=input.rooms, facilities=input.facilities,
+        location=(input.location.lat, input.location.lng) if input.location else None,
+        coord_system=input.coord_system,
+        client_request_id=getattr(input, "client_request_id", None),
+    )
+
+
+@strawberry.type
+class HomestayQueries:
+    @strawberry.field
+    async def homestay(self, info: Info, id: strawberry.ID,
+                       coord_system: CoordSystem = geo.CoordSystem.WGS84) -> Homestay | None:
+        doc = await info.context.homestays.load(str(id))
+        return Homestay.from_doc(doc, coord_system) if doc else None
+
+
+@strawberry.type
+class HomestayMutations:
+    @strawberry.mutation(permission_classes=[IsStaff])
+    async def register_homestay(self, info: Info,
+                                input: RegisterHomestayInput) -> RegisterHomestayPayload:
+        return await payload(
+            RegisterHomestayPayload,
+            info.context.services.homestays.register(info.context.caller, _data(input)),
+            lambda doc: {"homestay": Homestay.from_doc(doc, input.coord_system)})
+
+    @strawberry.mutation(permission_classes=[IsStaff])
+    async def update_homestay(self, info: Info, input: UpdateHomestayInput) -> UpdateHomestayPayload:
+        return await payload(
+            UpdateHomestayPayload,
+            info.context.services.homestays.update(info.context.caller, str(input.id),
+                                                   _data(input)),
+            lambda doc: {"homestay": Homestay.from_doc(doc, input.coord_system)})

@@ -1,0 +1,32 @@
+"""Role checks, attached to fields as strawberry permission classes.
+
+The county check needs the object acted on, so it lives in the services
+(`Caller.require_county`), which every staff operation goes through.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from strawberry.permission import BasePermission
+
+from homestay.auth import Role
+
+
+class _RolePermission(BasePermission):
+    roles: tuple[Role, ...] = ()
+
+    def has_permission(self, source: Any, info: Any, **kwargs: Any) -> bool:
+        # raises UNAUTHENTICATED for the public, FORBIDDEN for a role that may not
+        info.context.caller.require(*self.roles)
+        return True
+
+
+class IsStaff(_RolePermission):
+    message = "this operation needs a staff token"
+    roles = (Role.INSPECTOR, Role.BUREAU)
+
+
+class IsBureau(_RolePermission):
+    message = "this operation is for BUREAU accounts"
+    roles = (Role.BUREAU,)

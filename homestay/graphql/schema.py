@@ -1,0 +1,47 @@
+"""The GraphQL schema: each domain's queries and mutations merged into one."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import strawberry
+from graphql import GraphQLError
+from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
+from strawberry.tools import merge_types
+from strawberry.types import ExecutionContext
+
+from homestay.graphql.accounts import AccountMutations, AccountQueries
+from homestay.graphql.certificates import CertificateMutations, CertificateQueries
+from homestay.graphql.errors import ErrorCodes, log_errors
+from homestay.graphql.homestays import HomestayMutations, HomestayQueries
+from homestay.graphql.inspections import InspectionMutations, InspectionQueries
+from homestay.graphql.search import SearchQueries
+from homestay.graphql.standards import StandardQueries
+
+MAX_DEPTH = 10
+MAX_ALIASES = 30
+MAX_TOKENS = 2000
+
+Query = merge_types("Query", (SearchQueries, HomestayQueries, CertificateQueries,
+                              StandardQueries, InspectionQueries, AccountQueries))
+Mutation = merge_types("Mutation", (HomestayMutations, InspectionMutations,
+                                    CertificateMutations, AccountMutations))
+
+
+class HomestaySchema(strawberry.Schema):
+    def process_errors(self, errors: list[GraphQLError],
+                       execution_context: ExecutionContext | None = None) -> None:
+        context: Any = execution_context.context if execution_context else None
+        log_errors(errors, getattr(context, "request_id", None))
+
+
+schema = HomestaySchema(
+    query=Query,
+    mutation=Mutation,
+    extensions=[
+        ErrorCodes,
+        QueryDepthLimiter(max_depth=MAX_DEPTH),
+        MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
+        MaxTokensLimiter(max_token_count=MAX_TOKENS),
+    ],
+)

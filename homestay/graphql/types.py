@@ -1,0 +1,265 @@
+"""The object types the three apps read: Homestay, Certificate, Inspection and their parts.
+
+Nested objects come through per-request DataLoaders, so a list resolves in a constant number
+of database round trips. Inspections and certificate histories are staff data: they resolve to
+null for anyone but staff of the homestay's county.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import strawberry
+
+from homestay.clock import utcnow
+from homestay.domain import geo
+from homestay.domain.certificates import CertificateStatus as DomainStatus
+from homestay.domain.grades import Grade as DomainGrade
+from homestay.graphql.common import (
+    CertificateStatus,
+    County,
+    GeoPoint,
+    Grade,
+    Info,
+    InspectionStatus,
+    ReviewDecision,
+    localized,
+)
+from homestay.services.certificates import status_of
+
+
+@strawberry.type
+class Actor:
+    id: strawberry.ID
+    name: str
+
+
+@strawberry.type
+class StandardRef:
+    code: str
+    version: int
+
+
+@strawberry.type
+class Homestay:
+    id: strawberry.ID
+    name: str
+    name_en: str | None
+    address: str
+    town: str | None
+    rooms: int
+    facilities: list[str]
+    distance_meters: float | None = strawberry.field(
+        default=None, description="Geodesic metres from `near`; set only in a search with near.")
+    county_code: strawberry.Private[str]
+    location_doc: strawberry.Private[dict]
+    coord: strawberry.Private[geo.CoordSystem]
+    known_certificate: strawberry.Private[dict | None] = None
+    certificate_known: strawberry.Private[bool] = False
+
+    @classmethod
+    def from_doc(cls, doc: dict, coord: geo.CoordSystem) -> Homestay:
+        return cls(id=doc["_id"], name=doc["name"], name_en=doc.get("nameEn"),
+                   address=doc["address"], town=doc.get("town"), rooms=doc["rooms"],
+                   facilities=doc.get("facilities") or [], county_code=doc["county"],
+                   location_doc=doc["location"], coord=coord)
+
+    @classmethod
+    def from_certificate(cls, cert: dict, coord: geo.CoordSystem,
+                         distance_m: float | None = None) -> Homestay:
+        """A search hit: the certificate's listing holds what a tourist sees of the stay."""
+        listing = cert["listing"]
+        return cls(id=cert["homestayId"], name=listing["name"], name_en=listing.get("nameEn"),
+                   address=listing.get("address") or "", town=listing.get("town"),
+                   rooms=listing.get("rooms") or 1, facilities=listing.get("facilities") or [],
+                   distance_meters=distance_m, county_code=cert["county"],
+                   location_doc=listing["location"], coord=coord,
+                   known_certificate=cert, certificate_known=True)
+
+    @strawberry.field
+    def county(self, info: Info) -> County:
+        return County.of(self.county_code, info.context.lang)
+
+    @strawberry.field(description="In the coordSystem of the root field that asked for it.")
+    def location(self) -> GeoPoint:
+        return GeoPoint.from_geojson(self.location_doc, self.coord)
+
+    async def _certificate(self, info: Info) -> dict | None:
+        if self.certificate_known:
+            return self.known_certificate
+        return await info.context.current_certificates.load(str(self.id))
+
+    @strawberry.field(description="The current certificate, whatever its status, or null.")
+    async def certificate(self, info: Info) -> Certificate | None:
+        cert = await self._certificate(info)
+        return Certificate.from_doc(cert, self.coord) if cert else None
+
+    @strawberry.field(description="Set only while the current certificate is VALID.")
+    async def grade(self, info: Info) -> Grade | None:
+        cert = await self._certificate(info)
+        if cert and status_of(cert, utcnow()) is DomainStatus.VALID:
+            return DomainGrade(cert["grade"])
+        return None
+
+
+@strawberry.type
+class CertificateEvent:
+    at: datetime
+    by: Actor
+    action: str
+    from_status: CertificateStatus | None = strawberry.field(name="from")
+    to_status: CertificateStatus = strawberry.field(name="to")
+    reason: str | None
+
+
+@strawberry.type
+class Certificate:
+    number: str
+    grade: Grade
+    issued_at: datetime
+    expires_at: datetime
+    total_points: int | None
+    standard: StandardRef
+    doc: strawberry.Private[dict]
+    coord: strawberry.Private[geo.CoordSystem]
+
+    @classmethod
+    def from_doc(cls, doc: dict, coord: geo.CoordSystem) -> Certificate:
+        return cls(number=doc["_id"], grade=DomainGrade(doc["grade"]), issued_at=doc["issuedAt"],
+                   expires_at=doc["expiresAt"], total_points=doc.get("totalPoints"),
+                   standard=StandardRef(**doc["standard"]), doc=doc, coord=coord)
+
+    @strawberry.field(description="As of now: EXPIRED once past expiresAt.")
+    def status(self) -> CertificateStatus:
+        return status_of(self.doc, utcnow())
+
+    @strawberry.field
+    def grade_label(self, info: Info) -> str:
+        return localized(DomainGrade(self.doc["grade"]).label, info.context.lang)
+
+    @strawberry.field
+    def homestay(self) -> Homestay:
+        return Homestay.from_certificate(self.doc, self.coord)
+
+    @strawberry.field(description="Staff of the county only; null for anyone else.")
+    async def inspection(self, info: Info) -> Inspection | None:
+        if not info.context.caller.can_act_in(self.doc["county"]):
+            return None
+        found = await info.context.inspections.load(self.doc["inspectionId"])
+        return Inspection.from_doc(found, self.coord) if found else None
+
+    @strawberry.field(description="Every change with who, when and why. Staff of the county only.")
+    def history(self, info: Info) -> list[CertificateEvent] | None:
+        if not info.context.caller.can_act_in(self.doc["county"]):
+            return None
+        return [
+            CertificateEvent(at=e["at"], by=Actor(id=e["by"]["id"] or "", name=e["by"]["name"] or ""),
+                             action=e["action"],
+                             from_status=DomainStatus(e["from"]) if e.get("from") else None,
+                             to_status=DomainStatus(e["to"]), reason=e.get("reason"))
+            for e in self.doc["history"]
+        ]
+
+
+@strawberry.type
+class GradeBlocker:
+    grade: Grade
+    item_code: str | None
+    missing_points: int | None
+    kind: str
+    standard_key: strawberry.Private[str]
+
+    @strawberry.field(description="Why the grade was not reached, for people.")
+    async def reason(self, info: Info) -> str:
+        en = info.context.lang == "en"
+        if self.item_code is None:
+            return (f"{self.missing_points} points short of the threshold" if en
+                    else f"总分距达标还差 {self.missing_points} 分")
+        standard = await info.context.standards.load(self.standard_key)
+        item = next((i for i in (standard or {}).get("items", []) if i["code"] == self.item_code),
+                    None)
+        title = localized(item["title"], info.context.lang) if item else self.item_code
+        return (f"mandatory item {self.item_code} not passed: {title}" if en
+                else f"必备项 {self.item_code} 未通过：{title}")
+
+
+@strawberry.type
+class Review:
+    reviewer: Actor
+    decision: ReviewDecision
+    comment: str | None
+    at: datetime
+
+
+@strawberry.type
+class ItemResult:
+    item_code: str
+    passed: bool | None
+    points: int | None
+    note: str | None
+    photo_urls: list[str]
+
+
+@strawberry.type
+class Inspection:
+    id: strawberry.ID
+    client_submission_id: strawberry.ID
+    inspector: Actor
+    standard: StandardRef
+    inspected_at: datetime
+    submitted_at: datetime
+    status: InspectionStatus
+    total_points: int
+    max_points: int
+    recommended_grade: Grade | None
+    distance_from_homestay_meters: float | None
+    far_from_homestay: bool = strawberry.field(
+        description="The inspector stood farther from the homestay than the set limit.")
+    notes: str | None
+    results: list[ItemResult]
+    certificate_number: str | None
+    doc: strawberry.Private[dict]
+    coord: strawberry.Private[geo.CoordSystem]
+
+    @classmethod
+    def from_doc(cls, doc: dict, coord: geo.CoordSystem) -> Inspection:
+        return cls(
+            id=doc["_id"], client_submission_id=doc["clientSubmissionId"],
+            inspector=Actor(id=doc["inspector"]["id"], name=doc["inspector"]["name"]),
+            standard=StandardRef(**doc["standard"]), inspected_at=doc["inspectedAt"],
+            submitted_at=doc["submittedAt"], status=InspectionStatus(doc["status"]),
+            total_points=doc["totalPoints"], max_points=doc["maxPoints"],
+            recommended_grade=DomainGrade(doc["recommendedGrade"])
+            if doc.get("recommendedGrade") else None,
+            distance_from_homestay_meters=doc.get("distanceFromHomestayMeters"),
+            far_from_homestay=bool(doc.get("farFromHomestay")), notes=doc.get("notes"),
+            results=[ItemResult(item_code=r["itemCode"], passed=r.get("passed"),
+                                points=r.get("points"), note=r.get("note"),
+                                photo_urls=r.get("photoUrls") or []) for r in doc["results"]],
+            certificate_number=doc.get("certificateNumber"), doc=doc, coord=coord)
+
+    @strawberry.field
+    def blockers(self) -> list[GradeBlocker]:
+        key = f"{self.doc['standard']['code']}@{self.doc['standard']['version']}"
+        return [GradeBlocker(grade=DomainGrade(b["grade"]), item_code=b.get("itemCode"),
+                             missing_points=b.get("missingPoints"), kind=b["kind"],
+                             standard_key=key) for b in self.doc["blockers"]]
+
+    @strawberry.field
+    def review(self) -> Review | None:
+        r = self.doc.get("review")
+        if not r:
+            return None
+        return Review(reviewer=Actor(id=r["reviewer"]["id"], name=r["reviewer"]["name"]),
+                      decision=ReviewDecision(r["decision"]), comment=r.get("comment"),
+                      at=r["at"])
+
+    @strawberry.field
+    async def homestay(self, info: Info) -> Homestay | None:
+        found = await info.context.homestays.load(self.doc["homestayId"])
+        return Homestay.from_doc(found, self.coord) if found else None
+
+    @strawberry.field
+    def inspector_location(self) -> GeoPoint | None:
+        loc = self.doc.get("inspectorLocation")
+        return GeoPoint.from_geojson(loc, self.coord) if loc else None

@@ -1,0 +1,78 @@
+"""Staff accounts: creation (CLI and createAccount), token authentication, revocation."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from bson import ObjectId
+
+from homestay.auth import PUBLIC, Caller, Role, hash_token, new_token
+from homestay.clock import utcnow
+from homestay.domain.gazetteer import gazetteer
+from homestay.errors import Unauthenticated, UserError, UserErrors
+from homestay.storage.database import Database
+
+_BEARER = re.compile(r"^Bearer\s+(\S+)\s*$", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class NewAccount:
+    account: dict
+    token: str
+
+
+def validate_account(role: str, name: str, counties: Sequence[str]) -> list[UserError]:
+    errors: list[UserError] = []
+    if role not in (Role.INSPECTOR.value, Role.BUREAU.value):
+        errors.append(UserError(["role"], "INVALID", "role must be INSPECTOR or BUREAU"))
+    if not name.strip() or len(name.strip()) > 100:
+        errors.append(UserError(["name"], "INVALID", "name must be 1 to 100 characters"))
+    if not counties:
+        errors.append(UserError(["counties"], "REQUIRED", "give at least one county code"))
+    for i, code in enumerate(counties):
+        if gazetteer().county(code) is None:
+            errors.append(UserError(["counties", str(i)], "UNKNOWN_COUNTY",
+                                    f"no county with code {code!r}"))
+    return errors
+
+
+async def create_account(db: Database, *, role: str, name: str, counties: Sequence[str],
+                         created_by: str | None = None) -> NewAccount:
+    errors = validate_account(role, name, counties)
+    if errors:
+        raise UserErrors(errors)
+    token = new_token()
+    doc = {
+        "_id": str(ObjectId()),
+        "name": name.strip(),
+        "role": role,
+        "counties": sorted(set(counties)),
+        "tokenHash": hash_token(token),
+        "createdAt": utcnow(),
+        "createdBy": created_by,
+        "revokedAt": None,
+    }
+    await db.accounts.insert_one(doc)
+    return NewAccount(doc, token)
+
+
+async def revoke_account(db: Database, account_id: str) -> bool:
+    result = await db.accounts.update_one(
+        {"_id": account_id, "revokedAt": None}, {"$set": {"revokedAt": utcnow()}}
+    )
+    return result.modified_count == 1
+
+
+async def authenticate(db: Database, authorization: str | None) -> Caller:
+    """The caller behind an Authorization header; PUBLIC without one."""
+    if not authorization:
+        return PUBLIC
+    match = _BEARER.match(authorization)
+    if not match:
+        raise Unauthenticated("the Authorization header must be 'Bearer <token>'")
+    doc = await db.accounts.find_one({"tokenHash": hash_token(match.group(1))})
+    if doc is None or doc.get("revokedAt") is not None:
+        raise Unauthenticated("this token is not valid (unknown or revoked)")
+    return Caller(Role(doc["role"]), doc["_id"], doc["name"], frozenset(doc["counties"]))

@@ -1,0 +1,243 @@
+"""Review of inspections and the certificate lifecycle.
+
+Each step is one single-document write, idempotent and safe to resume, so nothing here needs
+a multi-document transaction (which a sharded cluster would make costly): the inspection is
+claimed with its certificate number in one conditional update; the old certificate is
+superseded and the new one inserted, a partial unique index guaranteeing at most one current
+certificate per homestay whatever runs concurrently. A status change, its history event and
+the certificate's visibility in search are one write on one document.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pymongo import ReturnDocument
+from pymongo.errors import DuplicateKeyError
+
+from homestay.auth import Caller, Role
+from homestay.clock import utcnow
+from homestay.domain.certificates import (
+    NUMBER_PATTERN,
+    TRANSITIONS,
+    CertificateAction,
+    CertificateStatus,
+    effective_status,
+    expiry,
+    format_number,
+)
+from homestay.domain.grades import Grade
+from homestay.errors import UserErrors
+from homestay.services.homestays import listing_of
+from homestay.storage.database import Database
+
+MAX_REASON = 500
+_ISSUE_ATTEMPTS = 5
+
+
+def _actor(caller: Caller) -> dict:
+    return {"id": caller.account_id, "name": caller.name, "role": caller.role.value}
+
+
+def _event(caller: Caller, action: CertificateAction, before: str | None, after: str,
+           reason: str | None, at: datetime, **extra: object) -> dict:
+    return {"at": at, "by": _actor(caller), "action": action.value, "from": before,
+            "to": after, "reason": reason, **extra}
+
+
+def status_of(cert: dict, now: datetime) -> CertificateStatus:
+    return effective_status(CertificateStatus(cert["status"]), cert["expiresAt"], now)
+
+
+class CertificateService:
+    def __init__(self, db: Database, validity_days: int = 3 * 365) -> None:
+        self.db = db
+        self.validity_days = validity_days
+
+    # -- review ----------------------------------------------------------------------------
+
+    async def review(self, caller: Caller, inspection_id: str, decision: str,
+                     comment: str | None) -> tuple[dict, dict | None]:
+        caller.require(Role.BUREAU)
+        inspection = await self.db.inspections.find_one({"_id": inspection_id})
+        if inspection is None:
+            raise UserErrors.one(["input", "inspectionId"], "NOT_FOUND",
+                                 f"no inspection {inspection_id!r}")
+        caller.require_county(inspection["county"])
+        if inspection["inspector"]["id"] == caller.account_id:
+            raise UserErrors.one(["input", "inspectionId"], "SELF_REVIEW",
+                                 "an inspection is reviewed by someone other than its inspector")
+        comment = (comment or "").strip() or None
+        if comment and len(comment) > MAX_REASON:
+            raise UserErrors.one(["input", "comment"], "TOO_LONG",
+                                 f"comment may have at most {MAX_REASON} characters")
+        if decision == "REJECT" and not comment:
+            raise UserErrors.one(["input", "comment"], "REQUIRED",
+                                 "say why the inspection is rejected")
+        if inspection["status"] != "SUBMITTED":
+            return await self._replayed_review(caller, inspection, decision)
+
+        now = utcnow()
+        review = {"reviewer": {"id": caller.account_id, "name": caller.name},
+                  "decision": decision, "comment": comment, "at": now}
+        changes: dict = {"status": "APPROVED" if decision == "APPROVE" else "REJECTED",
+                         "review": review}
+        grade = inspection.get("recommendedGrade")
+        if decision == "APPROVE" and grade:
+            changes["certificateNumber"] = await self._next_number(inspection["county"], now)
+        claimed = await self.db.inspections.find_one_and_update(
+            {"_id": inspection_id, "status": "SUBMITTED"}, {"$set": changes},
+            return_document=ReturnDocument.AFTER)
+        if claimed is None:  # another reviewer got there first
+            fresh = await self.db.inspections.find_one({"_id": inspection_id})
+            return await self._replayed_review(caller, fresh, decision)
+        return claimed, await self._apply_decision(caller, claimed)
+
+    async def _replayed_review(self, caller: Caller, inspection: dict,
+                               decision: str) -> tuple[dict, dict | None]:
+        """A review sent again by its reviewer finishes what the first try began."""
+        review = inspection.get("review") or {}
+        if review.get("reviewer", {}).get("id") != caller.account_id or \
+                review.get("decision") != decision:
+            raise UserErrors.one(["input", "inspectionId"], "ALREADY_REVIEWED",
+                                 f"this inspection is already {inspection['status'].lower()}")
+        return inspection, await self._apply_decision(caller, inspection)
+
+    async def _apply_decision(self, caller: Caller, inspection: dict) -> dict | None:
+        if inspection["status"] != "APPROVED":
+            return None
+        if inspection.get("certificateNumber"):
+            return await self._issue(caller, inspection)
+        return await self._revoke_for_no_grade(caller, inspection)
+
+    async def _next_number(self, county: str, now: datetime) -> str:
+        key = f"certificate:{county}:{now.year}"
+        for _ in range(3):
+            try:
+                counter = await self.db.counters.find_one_and_update(
+                    {"_id": key}, {"$inc": {"seq": 1}}, upsert=True,
+                    return_document=ReturnDocument.AFTER)
+                return format_number(county, now.year, counter["seq"])
+            except DuplicateKeyError:  # two first-of-the-year upserts raced
+                continue
+        raise RuntimeError(f"could not allocate a certificate number for {key}")
+
+    async def _issue(self, caller: Caller, inspection: dict) -> dict:
+        number = inspection["certificateNumber"]
+        existing = await self.db.certificates.find_one({"_id": number})
+        if existing is not None:
+            return existing
+        homestay = await self.db.homestays.find_one({"_id": inspection["homestayId"]})
+        issued_at = inspection["review"]["at"]
+        grade = Grade(inspection["recommendedGrade"])
+        doc = {
+            "_id": number,
+            "homestayId": homestay["_id"],
+            "county": homestay["county"],
+            "grade": grade.value,
+            "gradeRank": grade.rank,
+            "status": CertificateStatus.VALID.value,
+            "current": True,
+            "issuedAt": issued_at,
+            "expiresAt": expiry(issued_at, self.validity_days),
+            "inspectionId": inspection["_id"],
+            "standard": inspection["standard"],
+            "totalPoints": inspection["totalPoints"],
+            "listing": listing_of(homestay),
+            "history": [_event(caller, CertificateAction.ISSUE, None, "VALID",
+                               inspection["review"].get("comment"), issued_at,
+                               inspectionId=inspection["_id"])],
+            "updatedAt": issued_at,
+        }
+        for _ in range(_ISSUE_ATTEMPTS):
+            await self._supersede_current(caller, homestay["_id"], number)
+            try:
+                await self.db.certificates.insert_one(doc)
+                return doc
+            except DuplicateKeyError:
+                existing = await self.db.certificates.find_one({"_id": number})
+                if existing is not None:  # a resumed review already inserted it
+                    return existing
+                # a concurrent review issued another certificate in between: supersede it too
+        raise RuntimeError(f"could not issue {number}: the homestay keeps changing")
+
+    async def _supersede_current(self, caller: Caller, homestay_id: str, number: str) -> None:
+        now = utcnow()
+        old = await self.db.certificates.find_one(
+            {"homestayId": homestay_id, "current": True, "_id": {"$ne": number}})
+        if old is None:
+            return
+        await self.db.certificates.update_one(
+            {"_id": old["_id"], "current": True},
+            {"$set": {"current": False, "status": CertificateStatus.SUPERSEDED.value,
+                      "updatedAt": now},
+             "$push": {"history": _event(caller, CertificateAction.SUPERSEDE, old["status"],
+                                         "SUPERSEDED", f"replaced by {number}", now,
+                                         replacedBy=number)}})
+
+    async def _revoke_for_no_grade(self, caller: Caller, inspection: dict) -> dict | None:
+        cert = await self.db.certificates.find_one(
+            {"homestayId": inspection["homestayId"], "current": True})
+        if cert is None or cert["status"] == CertificateStatus.REVOKED.value:
+            return cert
+        reason = f"re-inspection {inspection['_id']} reached no grade"
+        return await self._transition(caller, cert, CertificateAction.REVOKE, reason,
+                                      inspectionId=inspection["_id"])
+
+    # -- suspend / reinstate / revoke -------------------------------------------------------
+
+    async def change(self, caller: Caller, number: str, action: CertificateAction,
+                     reason: str | None) -> dict:
+        caller.require(Role.BUREAU)
+        cert = await self.get(number)
+        if cert is None:
+            raise UserErrors.one(["input", "number"], "NOT_FOUND", f"no certificate {number!r}")
+        caller.require_county(cert["county"])
+        reason = (reason or "").strip()
+        if not reason:
+            raise UserErrors.one(["input", "reason"], "REQUIRED", "give a reason")
+        if len(reason) > MAX_REASON:
+            raise UserErrors.one(["input", "reason"], "TOO_LONG",
+                                 f"reason may have at most {MAX_REASON} characters")
+        allowed, target = TRANSITIONS[action]
+        last = cert["history"][-1]
+        if (cert["status"] == target.value and last["action"] == action.value
+                and last["by"]["id"] == caller.account_id and last["reason"] == reason):
+            return cert  # the same change sent again: it is done already
+        now_status = status_of(cert, utcnow())
+        if CertificateStatus(cert["status"]) not in allowed or (
+                now_status is CertificateStatus.EXPIRED and action is not CertificateAction.REVOKE):
+            raise UserErrors.one(["input", "number"], "INVALID_TRANSITION",
+                                 f"a {now_status.value} certificate cannot be "
+                                 f"{action.value.lower()}d")
+        return await self._transition(caller, cert, action, reason)
+
+    async def _transition(self, caller: Caller, cert: dict, action: CertificateAction,
+                          reason: str, **extra: object) -> dict:
+        _, target = TRANSITIONS[action]
+        now = utcnow()
+        updated = await self.db.certificates.find_one_and_update(
+            {"_id": cert["_id"], "status": cert["status"]},
+            {"$set": {"status": target.value, "updatedAt": now},
+             "$push": {"history": _event(caller, action, cert["status"], target.value, reason,
+                                         now, **extra)}},
+            return_document=ReturnDocument.AFTER)
+        if updated is None:
+            raise UserErrors.one(["input", "number"], "CONFLICT",
+                                 "the certificate changed meanwhile; reload and try again")
+        return updated
+
+    # -- reads ------------------------------------------------------------------------------
+
+    async def get(self, number: str) -> dict | None:
+        if not isinstance(number, str) or not NUMBER_PATTERN.match(number):
+            return None
+        return await self.db.certificates.find_one({"_id": number})
+
+    async def current_for(self, homestay_ids: list[str]) -> list[dict | None]:
+        found = {
+            c["homestayId"]: c
+            async for c in self.db.certificates.find(
+                {"homestayId": {"$in": homestay_ids}, "current": True})
+        }
+        return [found.get(i) for i in homestay_ids]

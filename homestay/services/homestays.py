@@ -1,0 +1,230 @@
+"""The homestay registry: registration, updates, reads."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from bson import ObjectId
+from geopy.geocoders.base import Geocoder
+from pymongo.errors import DuplicateKeyError
+
+from homestay.auth import Caller, Role
+from homestay.clock import utcnow
+from homestay.domain import geo
+from homestay.domain.gazetteer import GazetteerGeocoder, gazetteer
+from homestay.errors import UserError, UserErrors
+from homestay.storage.database import Database
+
+# a point may lie this far (degrees) outside a county's box: boxes are approximate
+_COUNTY_MARGIN_DEG = 0.05
+MAX_FACILITIES = 50
+
+
+@dataclass
+class HomestayInput:
+    name: str | None = None
+    name_en: str | None = None
+    address: str | None = None
+    county: str | None = None
+    town: str | None = None
+    location: tuple[float, float] | None = None  # lat, lng in coord_system
+    coord_system: geo.CoordSystem = geo.CoordSystem.WGS84
+    rooms: int | None = None
+    facilities: Sequence[str] | None = None
+    client_request_id: str | None = None
+
+
+def listing_of(homestay: dict) -> dict:
+    """What a certificate carries of its homestay, so that a search reads one collection."""
+    return {key: homestay.get(key) for key in
+            ("name", "nameEn", "address", "town", "location", "cells", "rooms", "facilities")}
+
+
+def _text(errors: list[UserError], name: str, value: str | None, limit: int,
+          required: bool) -> str | None:
+    if value is None:
+        if required:
+            errors.append(UserError(["input", name], "REQUIRED", f"{name} is required"))
+        return None
+    value = value.strip()
+    if not value and required:
+        errors.append(UserError(["input", name], "REQUIRED", f"{name} must not be empty"))
+    elif len(value) > limit:
+        errors.append(UserError(["input", name], "TOO_LONG",
+                                f"{name} may have at most {limit} characters"))
+    return value or None
+
+
+def _facilities(errors: list[UserError], values: Sequence[str] | None) -> list[str] | None:
+    if values is None:
+        return None
+    cleaned = list(dict.fromkeys(v.strip() for v in values if v.strip()))
+    if len(cleaned) > MAX_FACILITIES:
+        errors.append(UserError(["input", "facilities"], "TOO_MANY",
+                                f"at most {MAX_FACILITIES} facilities"))
+    for i, value in enumerate(cleaned):
+        if len(value) > 50:
+            errors.append(UserError(["input", "facilities", str(i)], "TOO_LONG",
+                                    "a facility may have at most 50 characters"))
+    return cleaned
+
+
+class HomestayService:
+    def __init__(self, db: Database, geocoder: Geocoder | None = None) -> None:
+        self.db = db
+        self.geocoder = geocoder or GazetteerGeocoder()
+
+    async def _locate(self, errors: list[UserError], data: HomestayInput, county: str,
+                      address: str | None) -> tuple[geo.LatLng | None, str | None]:
+        """The WGS-84 point, given or geocoded, and the town the gazetteer places it in."""
+        county_info = gazetteer().county(county)
+        if data.location is not None:
+            try:
+                given = geo.check_point(*data.location, field="input.location")
+            except geo.GeoError as exc:
+                errors.append(UserError(exc.field.split("."), "OUT_OF_RANGE", str(exc)))
+                return None, None
+            point = geo.to_wgs84(given, data.coord_system)
+            if county_info is not None:
+                south, west, north, east = county_info.bounds
+                m = _COUNTY_MARGIN_DEG
+                if not (south - m <= point.lat <= north + m and west - m <= point.lng <= east + m):
+                    errors.append(UserError(
+                        ["input", "location"], "OUTSIDE_COUNTY",
+                        f"({given.lat}, {given.lng}) lies outside {county_info.name_en}; "
+                        "check the point (latitude first) and coordSystem"))
+                    return None, None
+            return point, None
+        if address is None:
+            return None, None
+        if isinstance(self.geocoder, GazetteerGeocoder):
+            found = self.geocoder.geocode(address, county=county)
+        else:
+            found = await asyncio.to_thread(self.geocoder.geocode, address)
+        if found is None:
+            errors.append(UserError(["input", "address"], "GEOCODE_FAILED",
+                                    "the address names no known town or village; "
+                                    "give a location"))
+            return None, None
+        town = found.raw.get("town") if isinstance(found.raw, dict) else None
+        return geo.LatLng(found.latitude, found.longitude), town
+
+    def _check_town(self, errors: list[UserError], county: str, town: str | None) -> str | None:
+        info = gazetteer().county(county)
+        if town is None or info is None or not info.places:
+            return town
+        place = info.town(town)
+        if place is None:
+            errors.append(UserError(["input", "town"], "UNKNOWN_TOWN",
+                                    f"{town!r} is not a town or subdistrict of {info.name_en}"))
+            return None
+        return place.name_zh
+
+    async def register(self, caller: Caller, data: HomestayInput) -> dict:
+        caller.require(Role.INSPECTOR, Role.BUREAU)
+        errors: list[UserError] = []
+        county = (data.county or "").strip()
+        if gazetteer().county(county) is None:
+            raise UserErrors.one(["input", "county"], "UNKNOWN_COUNTY",
+                                 f"no county with code {county!r}")
+        caller.require_county(county)
+        if data.client_request_id:
+            existing = await self.db.homestays.find_one({"clientRequestId": data.client_request_id})
+            if existing is not None:
+                return existing
+        name = _text(errors, "name", data.name, 100, required=True)
+        name_en = _text(errors, "nameEn", data.name_en, 200, required=False)
+        address = _text(errors, "address", data.address, 300, required=True)
+        town = self._check_town(errors, county, _text(errors, "town", data.town, 50, False))
+        if data.rooms is None or not 1 <= data.rooms <= 500:
+            errors.append(UserError(["input", "rooms"], "OUT_OF_RANGE",
+                                    "rooms must be between 1 and 500"))
+        facilities = _facilities(errors, data.facilities) or []
+        point, found_town = await self._locate(errors, data, county, address)
+        if errors:
+            raise UserErrors(errors)
+        assert point is not None
+        now = utcnow()
+        doc = {
+            "_id": str(ObjectId()),
+            "name": name, "nameEn": name_en, "address": address, "county": county,
+            "town": town or found_town,
+            "location": geo.geojson(point), "cells": geo.cells(point),
+            "geocoded": data.location is None,
+            "rooms": data.rooms, "facilities": facilities,
+            "createdAt": now, "updatedAt": now,
+            "createdBy": {"id": caller.account_id, "name": caller.name},
+        }
+        if data.client_request_id:
+            doc["clientRequestId"] = data.client_request_id
+        try:
+            await self.db.homestays.insert_one(doc)
+        except DuplicateKeyError:
+            # the same registration sent twice at once: the first one stands
+            existing = await self.db.homestays.find_one(
+                {"clientRequestId": data.client_request_id})
+            if existing is None:
+                raise
+            return existing
+        return doc
+
+    async def update(self, caller: Caller, homestay_id: str, data: HomestayInput) -> dict:
+        caller.require(Role.INSPECTOR, Role.BUREAU)
+        current = await self.get(homestay_id)
+        if current is None:
+            raise UserErrors.one(["input", "id"], "NOT_FOUND", f"no homestay {homestay_id!r}")
+        caller.require_county(current["county"])
+        errors: list[UserError] = []
+        if data.county is not None and data.county != current["county"]:
+            errors.append(UserError(["input", "county"], "IMMUTABLE",
+                                    "a homestay cannot move to another county; register it there"))
+        changes: dict = {}
+        if data.name is not None:
+            changes["name"] = _text(errors, "name", data.name, 100, required=True)
+        if data.name_en is not None:
+            changes["nameEn"] = _text(errors, "nameEn", data.name_en, 200, required=False)
+        if data.address is not None:
+            changes["address"] = _text(errors, "address", data.address, 300, required=True)
+        if data.town is not None:
+            changes["town"] = self._check_town(
+                errors, current["county"], _text(errors, "town", data.town, 50, False))
+        if data.rooms is not None:
+            if not 1 <= data.rooms <= 500:
+                errors.append(UserError(["input", "rooms"], "OUT_OF_RANGE",
+                                        "rooms must be between 1 and 500"))
+            changes["rooms"] = data.rooms
+        if data.facilities is not None:
+            changes["facilities"] = _facilities(errors, data.facilities)
+        moved = data.location is not None or (
+            "address" in changes and changes["address"] != current["address"]
+            and current.get("geocoded"))
+        if moved:
+            point, found_town = await self._locate(
+                errors, data, current["county"], changes.get("address", current["address"]))
+            if point is not None:
+                changes.update(location=geo.geojson(point), cells=geo.cells(point),
+                               geocoded=data.location is None)
+                if found_town and "town" not in changes:
+                    changes["town"] = found_town
+        if errors:
+            raise UserErrors(errors)
+        if not changes:
+            return current
+        changes["updatedAt"] = utcnow()
+        updated = await self.db.homestays.find_one_and_update(
+            {"_id": homestay_id}, {"$set": changes}, return_document=True)
+        # the current certificate's listing follows; re-sending the same update repairs it
+        # should the process stop between these two writes
+        await self.db.certificates.update_many(
+            {"homestayId": homestay_id, "current": True},
+            {"$set": {"listing": listing_of(updated)}})
+        return updated
+
+    async def get(self, homestay_id: str) -> dict | None:
+        return await self.db.homestays.find_one({"_id": homestay_id})
+
+    async def get_many(self, ids: Sequence[str]) -> list[dict | None]:
+        found = {d["_id"]: d async for d in self.db.homestays.find({"_id": {"$in": list(ids)}})}
+        return [found.get(i) for i in ids]

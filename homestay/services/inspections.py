@@ -1,0 +1,230 @@
+"""Inspections: a filled-in checklist submitted from the field, graded on arrival.
+
+Submissions are idempotent on the app-made clientSubmissionId through a unique index, so a
+phone that retries after a timeout, even while its first try is still in flight, never makes
+a second inspection.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from bson import ObjectId
+from pymongo.errors import DuplicateKeyError
+
+from homestay.auth import Caller, Role
+from homestay.clock import utcnow
+from homestay.domain import geo
+from homestay.domain.grading import Answer, Problem, check_answers, grade_checklist
+from homestay.errors import BadUserInput, UserError, UserErrors
+from homestay.services import standards
+from homestay.services.pagination import decode_cursor, encode_cursor, keyset_after
+from homestay.storage.database import Database
+
+UPLOAD_URL = re.compile(r"^/uploads/([0-9a-f]{24})$")
+MAX_PHOTOS_PER_ITEM = 10
+MAX_NOTE = 2000
+# a checklist may be filled in offline and sent days later, but not dated in the future
+_CLOCK_SKEW = timedelta(minutes=10)
+_OLDEST = timedelta(days=90)
+
+
+@dataclass
+class ResultInput:
+    item_code: str
+    passed: bool | None = None
+    points: int | None = None
+    note: str | None = None
+    photo_urls: Sequence[str] = field(default_factory=list)
+
+
+@dataclass
+class SubmissionInput:
+    client_submission_id: str
+    homestay_id: str
+    results: Sequence[ResultInput]
+    inspected_at: datetime | None = None
+    standard_code: str | None = None
+    standard_version: int | None = None
+    inspector_location: tuple[float, float] | None = None
+    coord_system: geo.CoordSystem = geo.CoordSystem.WGS84
+    notes: str | None = None
+
+
+def _problem_error(problem: Problem) -> UserError:
+    path = ["input", "results"]
+    if problem.index is not None:
+        path.append(str(problem.index))
+        if problem.field:
+            path.append(problem.field)
+    return UserError(path, problem.code, problem.message)
+
+
+class InspectionService:
+    def __init__(self, db: Database, far_meters: int = 500) -> None:
+        self.db = db
+        self.far_meters = far_meters
+
+    async def _replay(self, caller: Caller, client_submission_id: str) -> dict | None:
+        existing = await self.db.inspections.find_one({"clientSubmissionId": client_submission_id})
+        if existing is not None and existing["inspector"]["id"] != caller.account_id:
+            raise UserErrors.one(["input", "clientSubmissionId"], "CONFLICT",
+                                 "this clientSubmissionId was used by another account")
+        return existing
+
+    async def submit(self, caller: Caller, data: SubmissionInput) -> dict:
+        caller.require(Role.INSPECTOR, Role.BUREAU)
+        csid = (data.client_submission_id or "").strip()
+        if not csid or len(csid) > 100:
+            raise UserErrors.one(["input", "clientSubmissionId"], "INVALID",
+                                 "clientSubmissionId must be 1 to 100 characters (a UUID)")
+        if (existing := await self._replay(caller, csid)) is not None:
+            return existing
+        homestay = await self.db.homestays.find_one({"_id": data.homestay_id})
+        if homestay is None:
+            raise UserErrors.one(["input", "homestayId"], "NOT_FOUND",
+                                 f"no homestay {data.homestay_id!r}")
+        caller.require_county(homestay["county"])
+        standard_doc = await standards.find(self.db, data.standard_code, data.standard_version)
+        if standard_doc is None:
+            raise UserErrors.one(["input", "standardVersion"], "NOT_FOUND",
+                                 "no such grading standard or version")
+        standard = standards.to_domain(standard_doc)
+        now = utcnow()
+        errors: list[UserError] = []
+        inspected_at = data.inspected_at or now
+        if inspected_at.tzinfo is None:
+            errors.append(UserError(["input", "inspectedAt"], "INVALID",
+                                    "inspectedAt needs a UTC offset"))
+        elif inspected_at > now + _CLOCK_SKEW:
+            errors.append(UserError(["input", "inspectedAt"], "IN_FUTURE",
+                                    "inspectedAt lies in the future"))
+        elif inspected_at < now - _OLDEST:
+            errors.append(UserError(["input", "inspectedAt"], "TOO_OLD",
+                                    "inspectedAt is more than 90 days ago"))
+        if data.notes is not None and len(data.notes) > MAX_NOTE:
+            errors.append(UserError(["input", "notes"], "TOO_LONG",
+                                    f"notes may have at most {MAX_NOTE} characters"))
+        answers = [Answer(r.item_code, r.passed, r.points) for r in data.results]
+        errors.extend(_problem_error(p) for p in check_answers(standard, answers))
+        errors.extend(await self._check_results(data.results))
+        inspector_point: geo.LatLng | None = None
+        if data.inspector_location is not None:
+            try:
+                given = geo.check_point(*data.inspector_location, field="input.inspectorLocation")
+                inspector_point = geo.to_wgs84(given, data.coord_system)
+            except geo.GeoError as exc:
+                errors.append(UserError(exc.field.split("."), "OUT_OF_RANGE", str(exc)))
+        if errors:
+            raise UserErrors(errors)
+
+        outcome = grade_checklist(standard, answers)
+        distance = None
+        if inspector_point is not None:
+            distance = geo.distance_m(inspector_point, geo.from_geojson(homestay["location"]))
+        doc = {
+            "_id": str(ObjectId()),
+            "clientSubmissionId": csid,
+            "homestayId": homestay["_id"],
+            "county": homestay["county"],
+            "inspector": {"id": caller.account_id, "name": caller.name},
+            "standard": {"code": standard.code, "version": standard.version},
+            "inspectedAt": inspected_at,
+            "submittedAt": now,
+            "results": [
+                {"itemCode": r.item_code, "passed": r.passed, "points": r.points,
+                 "note": r.note, "photoUrls": list(r.photo_urls)}
+                for r in data.results
+            ],
+            "notes": data.notes,
+            "inspectorLocation": geo.geojson(inspector_point) if inspector_point else None,
+            "distanceFromHomestayMeters": distance,
+            "farFromHomestay": distance is not None and distance > self.far_meters,
+            "totalPoints": outcome.total_points,
+            "maxPoints": outcome.max_points,
+            "recommendedGrade": outcome.recommended.value if outcome.recommended else None,
+            "blockers": [
+                {"grade": b.grade.value, "kind": b.kind.value, "itemCode": b.item_code,
+                 "missingPoints": b.missing_points}
+                for b in outcome.blockers
+            ],
+            "status": "SUBMITTED",
+            "review": None,
+        }
+        try:
+            await self.db.inspections.insert_one(doc)
+        except DuplicateKeyError:
+            # a duplicate send raced this one to the index: the first one stands
+            existing = await self._replay(caller, csid)
+            if existing is None:
+                raise
+            return existing
+        return doc
+
+    async def _check_results(self, results: Sequence[ResultInput]) -> list[UserError]:
+        errors: list[UserError] = []
+        cited: dict[ObjectId, list[str]] = {}
+        for index, result in enumerate(results):
+            base = ["input", "results", str(index)]
+            if result.note is not None and len(result.note) > MAX_NOTE:
+                errors.append(UserError([*base, "note"], "TOO_LONG",
+                                        f"a note may have at most {MAX_NOTE} characters"))
+            if len(result.photo_urls) > MAX_PHOTOS_PER_ITEM:
+                errors.append(UserError([*base, "photoUrls"], "TOO_MANY",
+                                        f"at most {MAX_PHOTOS_PER_ITEM} photos per item"))
+            for j, url in enumerate(result.photo_urls):
+                match = UPLOAD_URL.match(url)
+                if match is None:
+                    errors.append(UserError([*base, "photoUrls", str(j)], "INVALID",
+                                            "a photo URL is one returned by POST /uploads"))
+                else:
+                    cited.setdefault(ObjectId(match.group(1)), []).append(
+                        ".".join([*base, "photoUrls", str(j)]))
+        if cited:
+            found = {
+                d["_id"] async for d in self.db.db["uploads.files"].find(
+                    {"_id": {"$in": list(cited)}}, {"_id": 1})
+            }
+            for upload_id, paths in cited.items():
+                if upload_id not in found:
+                    errors.extend(UserError(p.split("."), "NOT_FOUND",
+                                            "no upload at this URL") for p in paths)
+        return errors
+
+    async def get(self, inspection_id: str) -> dict | None:
+        return await self.db.inspections.find_one({"_id": inspection_id})
+
+    async def get_many(self, ids: Sequence[str]) -> list[dict | None]:
+        found = {d["_id"]: d async for d in self.db.inspections.find({"_id": {"$in": list(ids)}})}
+        return [found.get(i) for i in ids]
+
+    async def list(self, caller: Caller, *, homestay_id: str | None, status: str | None,
+                   county: str | None, first: int, after: str | None
+                   ) -> tuple[list[tuple[dict, str]], int, bool]:
+        """Newest first; only the caller's counties. (inspection, cursor) pairs, total, more."""
+        caller.require(Role.INSPECTOR, Role.BUREAU)
+        flt: dict = {"county": {"$in": caller.counties_filter(county)}}
+        if homestay_id is not None:
+            homestay = await self.db.homestays.find_one({"_id": homestay_id}, {"county": 1})
+            if homestay is None:
+                return [], 0, False
+            caller.require_county(homestay["county"])
+            flt["homestayId"] = homestay_id
+        if status is not None:
+            flt["status"] = status
+        order = [("submittedAt", -1), ("_id", -1)]
+        page_filter = flt
+        if after is not None:
+            when, last_id = decode_cursor(after, [str, str])
+            try:
+                key = [datetime.fromisoformat(when), last_id]
+            except ValueError:
+                raise BadUserInput("after", "not a cursor from this list") from None
+            page_filter = {"$and": [flt, keyset_after(order, key)]}
+        docs = await self.db.inspections.find(page_filter).sort(order).limit(first + 1).to_list()
+        total = await self.db.inspections.count_documents(flt)
+        page = [(d, encode_cursor([d["submittedAt"].isoformat(), d["_id"]])) for d in docs[:first]]
+        return page, total, len(docs) > first

@@ -1,0 +1,51 @@
+"""The services one process shares among its requests; built once at start."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from geopy.geocoders import get_geocoder_for_service
+from geopy.geocoders.base import Geocoder
+
+from homestay.domain.gazetteer import GazetteerGeocoder
+from homestay.services.certificates import CertificateService
+from homestay.services.homestays import HomestayService
+from homestay.services.inspections import InspectionService
+from homestay.services.search import SearchService
+from homestay.settings import Settings, SettingsError
+from homestay.storage.database import Database
+
+
+def make_geocoder(name: str) -> Geocoder:
+    if name == "gazetteer":
+        return GazetteerGeocoder()
+    try:
+        provider = get_geocoder_for_service(name)
+    except Exception as exc:  # geopy raises its own GeocoderNotFound
+        raise SettingsError(f"HOMESTAY_GEOCODER: {exc}") from None
+    return provider(user_agent="homestay", timeout=5)
+
+
+@dataclass(frozen=True)
+class Services:
+    settings: Settings
+    db: Database
+    homestays: HomestayService
+    inspections: InspectionService
+    certificates: CertificateService
+    search: SearchService
+
+    async def standards_by_key(self, keys: list[str]) -> list[dict | None]:
+        found = {d["_id"]: d async for d in self.db.standards.find({"_id": {"$in": keys}})}
+        return [found.get(k) for k in keys]
+
+    @classmethod
+    def build(cls, settings: Settings, db: Database) -> Services:
+        return cls(
+            settings=settings,
+            db=db,
+            homestays=HomestayService(db, make_geocoder(settings.geocoder)),
+            inspections=InspectionService(db, settings.far_from_homestay_meters),
+            certificates=CertificateService(db, settings.certificate_validity_days),
+            search=SearchService(db),
+        )

@@ -1,0 +1,150 @@
+"""The MongoDB collections, their indexes and validators, and the connection to them.
+
+Every write that matters is journaled and majority-acknowledged: a write acknowledged to a
+client survives a crash and a failover. Searches read from secondaries when there are any.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pymongo import ASCENDING, DESCENDING, AsyncMongoClient, IndexModel, ReadPreference
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import CollectionInvalid, OperationFailure
+from pymongo.write_concern import WriteConcern
+
+from homestay.settings import ROOT
+
+VALIDATORS_DIR = ROOT / "schema" / "validators"
+DURABLE = WriteConcern(w="majority", j=True)
+
+INDEXES: dict[str, list[IndexModel]] = {
+    "accounts": [
+        IndexModel([("tokenHash", ASCENDING)], unique=True, name="token_unique"),
+        IndexModel([("counties", ASCENDING), ("role", ASCENDING)], name="county_role"),
+    ],
+    "grading_standards": [
+        IndexModel([("code", ASCENDING), ("version", DESCENDING)], unique=True,
+                   name="code_version_unique"),
+    ],
+    "homestays": [
+        IndexModel([("county", ASCENDING), ("name", ASCENDING), ("_id", ASCENDING)],
+                   name="county_name"),
+        # a registration re-sent from a phone after a timeout finds the first one
+        IndexModel([("clientRequestId", ASCENDING)], unique=True, name="request_unique",
+                   partialFilterExpression={"clientRequestId": {"$exists": True}}),
+    ],
+    "inspections": [
+        # idempotent submission: a retried or concurrent duplicate send hits this index
+        IndexModel([("clientSubmissionId", ASCENDING)], unique=True, name="submission_unique"),
+        IndexModel([("homestayId", ASCENDING), ("submittedAt", DESCENDING), ("_id", DESCENDING)],
+                   name="homestay_submitted"),
+        IndexModel([("county", ASCENDING), ("status", ASCENDING), ("submittedAt", DESCENDING),
+                    ("_id", DESCENDING)], name="county_status_submitted"),
+    ],
+    "certificates": [
+        # at most one current certificate per homestay, so never two VALID ones
+        IndexModel([("homestayId", ASCENDING)], unique=True, name="one_current_per_homestay",
+                   partialFilterExpression={"current": True}),
+        IndexModel([("homestayId", ASCENDING), ("issuedAt", DESCENDING)], name="homestay_issued"),
+        # geo search: an indexed $in over the H3 cells covering the circle or viewport
+        IndexModel([("listing.cells", ASCENDING), ("status", ASCENDING)], name="search_cells"),
+        IndexModel([("status", ASCENDING), ("county", ASCENDING), ("listing.name", ASCENDING),
+                    ("_id", ASCENDING)], name="search_by_name"),
+        IndexModel([("county", ASCENDING), ("issuedAt", DESCENDING)], name="county_issued"),
+    ],
+}
+
+
+@dataclass(frozen=True)
+class Database:
+    """The handles the application uses; one per process, shared by all requests."""
+
+    client: AsyncMongoClient
+    db: AsyncDatabase
+
+    def collection(self, name: str, *, for_search: bool = False) -> AsyncCollection:
+        if for_search:
+            return self.db.get_collection(
+                name, read_preference=ReadPreference.SECONDARY_PREFERRED
+            )
+        return self.db.get_collection(name, write_concern=DURABLE)
+
+    @property
+    def accounts(self) -> AsyncCollection:
+        return self.collection("accounts")
+
+    @property
+    def standards(self) -> AsyncCollection:
+        return self.collection("grading_standards")
+
+    @property
+    def homestays(self) -> AsyncCollection:
+        return self.collection("homestays")
+
+    @property
+    def inspections(self) -> AsyncCollection:
+        return self.collection("inspections")
+
+    @property
+    def certificates(self) -> AsyncCollection:
+        return self.collection("certificates")
+
+    @property
+    def search_certificates(self) -> AsyncCollection:
+        return self.collection("certificates", for_search=True)
+
+    @property
+    def counters(self) -> AsyncCollection:
+        return self.collection("counters")
+
+    async def ping(self, timeout_ms: int | None = None) -> None:
+        if timeout_ms is None:
+            await self.client.admin.command("ping")
+            return
+        import pymongo
+
+        with pymongo.timeout(timeout_ms / 1000):
+            await self.client.admin.command("ping")
+
+    async def close(self) -> None:
+        await self.client.close()
+
+
+def make_client(uri: str, **options: Any) -> AsyncMongoClient:
+    options.setdefault("serverSelectionTimeoutMS", 5000)
+    options.setdefault("connectTimeoutMS", 5000)
+    options.setdefault("tz_aware", True)
+    options.setdefault("retryWrites", True)
+    options.setdefault("appname", "homestay")
+    return AsyncMongoClient(uri, **options)
+
+
+def open_database(uri: str, name: str, **options: Any) -> Database:
+    client = make_client(uri, **options)
+    return Database(client=client, db=client.get_database(name))
+
+
+def load_validators(directory: Path = VALIDATORS_DIR) -> dict[str, dict[str, Any]]:
+    return {
+        path.stem: json.loads(path.read_text(encoding="utf-8"))
+        for path in sorted(directory.glob("*.json"))
+    }
+
+
+async def apply_schema(database: Database) -> None:
+    """Create collections, validators and indexes; safe to run on every start."""
+    db = database.db
+    for name, validator in load_validators().items():
+        try:
+            await db.create_collection(name, validator=validator, validationLevel="strict")
+        except (CollectionInvalid, OperationFailure) as exc:
+            if isinstance(exc, OperationFailure) and exc.code != 48:  # NamespaceExists
+                raise
+            await db.command("collMod", name, validator=validator, validationLevel="strict")
+    for name, indexes in INDEXES.items():
+        await db[name].create_indexes(indexes)

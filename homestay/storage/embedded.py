@@ -1,0 +1,146 @@
+"""The embedded default database: SecantusDB run as a child process.
+
+SecantusDB is GPL-2.0, so it is only ever executed (`secantusd-py`), never imported. The child
+is tied to this process: Linux delivers it SIGTERM if we die without stopping it, so a killed
+service never leaves a database process behind.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from pymongo import MongoClient
+from pymongo.errors import PyMongoError
+
+_PR_SET_PDEATHSIG = 1
+
+
+class EmbeddedDatabaseError(RuntimeError):
+    """The embedded database could not be started; the message says what to do."""
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return sock.getsockname()[1]
+
+
+def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
+    try:
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+    except OSError:
+        pass
+
+
+def _executable() -> str:
+    beside_python = Path(sys.executable).parent / "secantusd-py"
+    if beside_python.exists():
+        return str(beside_python)
+    found = shutil.which("secantusd-py")
+    if not found:
+        raise EmbeddedDatabaseError(
+            "secantusd-py was not found: install the project (python3 dev.py serve does) "
+            "or set MONGODB_URI to a MongoDB server"
+        )
+    return found
+
+
+class EmbeddedServer:
+    """One `secantusd-py` child. Use as a context manager or call start()/stop()."""
+
+    def __init__(
+        self, storage_path: str | Path, *, host: str = "127.0.0.1", port: int | None = None,
+        log_path: Path | None = None,
+    ) -> None:
+        self.storage_path = str(storage_path)
+        self.host = host
+        self.port = port or free_port(host)
+        self.log_path = log_path
+        self._process: subprocess.Popen[bytes] | None = None
+        self._log_file = None
+
+    @property
+    def uri(self) -> str:
+        return f"mongodb://{self.host}:{self.port}/?directConnection=true"
+
+    def start(self, timeout: float = 60.0) -> str:
+        if self.storage_path != ":memory:":
+            Path(self.storage_path).mkdir(parents=True, exist_ok=True)
+        if self.log_path is not None:
+            self.log_path.parent.mkdir(parents=True, exist_ok=True)
+            self._log_file = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
+        out = self._log_file or subprocess.DEVNULL
+        self._process = subprocess.Popen(
+            [_executable(), "--host", self.host, "--port", str(self.port),
+             "--storage-path", self.storage_path, "--log-level", "WARNING"],
+            stdout=out, stderr=out, stdin=subprocess.DEVNULL,
+            preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None,
+        )
+        self._wait_until_ready(timeout)
+        return self.uri
+
+    def _wait_until_ready(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        client: MongoClient = MongoClient(self.uri, serverSelectionTimeoutMS=500)
+        try:
+            while True:
+                if self._process is not None and self._process.poll() is not None:
+                    where = f"; see {self.log_path}" if self.log_path else ""
+                    raise EmbeddedDatabaseError(
+                        f"the embedded database exited at start (code {self._process.returncode})"
+                        f"{where}; is another homestay using {self.storage_path}?"
+                    )
+                try:
+                    client.admin.command("ping")
+                    return
+                except PyMongoError:
+                    if time.monotonic() > deadline:
+                        self.stop()
+                        raise EmbeddedDatabaseError(
+                            f"the embedded database did not answer ping within {timeout:.0f} s"
+                        ) from None
+                    time.sleep(0.1)
+        finally:
+            client.close()
+
+    def stop(self, timeout: float = 20.0) -> None:
+        process, self._process = self._process, None
+        if process is not None and process.poll() is None:
+            # SIGTERM lets WiredTiger checkpoint and close: what was written stays written
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        if self._log_file is not None:
+            self._log_file.close()
+            self._log_file = None
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process else None
+
+    def __enter__(self) -> EmbeddedServer:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
