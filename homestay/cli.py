@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
+import signal
 import socket
 import sys
 from collections.abc import AsyncIterator, Iterator
@@ -144,6 +145,9 @@ def serve(
 
     settings = _settings()
     logs.configure(settings.log_level)
+    # uvicorn stops gracefully on SIGINT/SIGTERM and then raises the signal again: let that
+    # unwind through our own cleanup (stopping the embedded database) and end with status 0
+    signal.signal(signal.SIGTERM, _exit_quietly)
     try:
         _check_port(settings.host, settings.port)
         settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -158,8 +162,14 @@ def serve(
                                     port=settings.port, log_config=None, access_log=False,
                                     proxy_headers=True)
             uvicorn.Server(config).run()
+    except KeyboardInterrupt:
+        pass
     except Fatal as exc:
         _fail(str(exc))
+
+
+def _exit_quietly(signum: int, frame: object) -> None:
+    raise SystemExit(0)
 
 
 class AccountRole(str, Enum):

@@ -35,7 +35,9 @@ def classify(error: GraphQLError, executing: bool) -> tuple[str, str, dict]:
             isinstance(original, PyMongoError) and original.timeout):
         unavailable = ServiceUnavailable("the database is not answering; try again shortly")
         return unavailable.code, unavailable.message, {}
-    if original is None:
+    coercion = error.path is None and error.message.startswith("Variable '$")
+    if original is None or isinstance(original, GraphQLError) or coercion:
+        # not raised by a resolver: the document or its variables are wrong
         if not executing:
             code = "GRAPHQL_PARSE_FAILED" if error.message.startswith("Syntax Error") \
                 else "GRAPHQL_VALIDATION_FAILED"

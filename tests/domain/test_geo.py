@@ -1,0 +1,95 @@
+from __future__ import annotations
+
+import math
+import random
+
+import h3
+import pytest
+from geopy.distance import geodesic
+from geopy.point import Point
+
+from homestay.domain import geo
+from homestay.domain.geo import BBox, CoordSystem, LatLng
+
+MOGANSHAN = LatLng(30.60, 119.87)
+
+
+@pytest.mark.parametrize("system", [CoordSystem.GCJ02, CoordSystem.BD09])
+def test_chinese_map_points_round_trip_within_centimetres(system):
+    rng = random.Random(1)
+    for _ in range(50):
+        p = LatLng(rng.uniform(22, 42), rng.uniform(100, 122))
+        back = geo.to_wgs84(geo.from_wgs84(p, system), system)
+        assert geo.distance_m(p, back) < 0.05
+
+
+@pytest.mark.parametrize(("system", "low", "high"),
+                         [(CoordSystem.GCJ02, 200, 800), (CoordSystem.BD09, 800, 1500)])
+def test_map_systems_differ_from_gps_by_hundreds_of_metres(system, low, high):
+    shown = geo.from_wgs84(MOGANSHAN, system)
+    assert low < geo.distance_m(MOGANSHAN, shown) < high
+
+
+def test_points_outside_china_are_left_as_they_are():
+    tokyo = LatLng(35.68, 139.76)
+    assert geo.from_wgs84(tokyo, CoordSystem.GCJ02) == tokyo
+    assert geo.to_wgs84(tokyo, CoordSystem.BD09) == tokyo
+
+
+@pytest.mark.parametrize(("lat", "lng", "field"), [
+    (91, 120, "p.lat"), (-90.5, 120, "p.lat"), (float("nan"), 120, "p.lat"),
+    (30, 180.01, "p.lng"), (30, float("inf"), "p.lng"),
+])
+def test_out_of_range_points_name_the_coordinate(lat, lng, field):
+    with pytest.raises(geo.GeoError) as err:
+        geo.check_point(lat, lng, "p")
+    assert err.value.field == field
+
+
+@pytest.mark.parametrize("radius", [50, 1000, 5000, 20000, 100000])
+def test_a_circle_cover_contains_every_point_of_the_circle(radius):
+    cover = set(geo.cover_circle(MOGANSHAN, radius))
+    res = h3.get_resolution(next(iter(cover)))
+    assert res in geo.RESOLUTIONS
+    assert len(cover) <= geo.MAX_COVER_CELLS
+    rng = random.Random(radius)
+    origin = Point(MOGANSHAN.lat, MOGANSHAN.lng)
+    for i in range(400):
+        # many on the rim, where a cover goes wrong
+        d = radius if i % 2 else radius * math.sqrt(rng.random())
+        p = geodesic(meters=d * 0.9999).destination(origin, rng.uniform(0, 360))
+        assert h3.latlng_to_cell(p.latitude, p.longitude, res) in cover
+
+
+def test_a_cover_is_tight_enough_to_be_worth_it():
+    cover = geo.cover_circle(MOGANSHAN, 5000)
+    area = sum(h3.cell_area(c, "m^2") for c in cover)
+    assert area < 4 * math.pi * 5000**2
+
+
+def test_a_viewport_cover_contains_its_corners_and_inside():
+    box = BBox(30.55, 119.80, 30.65, 119.95)
+    cover = set(geo.cover_bbox(box))
+    res = h3.get_resolution(next(iter(cover)))
+    rng = random.Random(3)
+    points = [(box.south, box.west), (box.north, box.east), (box.south, box.east),
+              (box.north, box.west)]
+    points += [(rng.uniform(box.south, box.north), rng.uniform(box.west, box.east))
+               for _ in range(300)]
+    for lat, lng in points:
+        assert h3.latlng_to_cell(lat, lng, res) in cover
+
+
+def test_viewports_are_inclusive_and_checked():
+    box = BBox(30.5, 119.8, 30.7, 120.0)
+    assert geo.in_bbox(LatLng(30.5, 119.8), box)
+    assert geo.in_bbox(LatLng(30.7, 120.0), box)
+    assert not geo.in_bbox(LatLng(30.70001, 120.0), box)
+    with pytest.raises(geo.GeoError) as err:
+        geo.check_bbox(BBox(30.7, 119.8, 30.5, 120.0))
+    assert err.value.field == "bbox.south"
+
+
+def test_every_listing_carries_one_cell_per_resolution():
+    cells = geo.cells(MOGANSHAN)
+    assert [h3.get_resolution(c) for c in cells] == list(geo.RESOLUTIONS)

@@ -1,0 +1,133 @@
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+import httpx
+
+from homestay.http.app import create_app
+from homestay.services.registry import Services
+from homestay.storage.database import open_database
+from homestay.storage.embedded import free_port
+from tests.graphql.flows import checklist, register, submit
+
+JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + b"\x00" * 200
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 200
+
+
+async def test_health_and_readiness(api):
+    assert (await api.http.get("/healthz")).json() == {"status": "alive"}
+    ready = await api.http.get("/readyz")
+    assert ready.status_code == 200 and ready.json() == {"status": "ready"}
+
+
+async def test_readiness_is_503_when_the_database_does_not_answer(settings):
+    dead = open_database(f"mongodb://127.0.0.1:{free_port()}/?directConnection=true", "x",
+                         serverSelectionTimeoutMS=300)
+    app = create_app(settings, Services.build(replace(settings, readiness_timeout_ms=300), dead))
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                 base_url="http://t") as client:
+        ready = await client.get("/readyz")
+        assert ready.status_code == 503
+        assert (await client.get("/healthz")).status_code == 200
+        body = (await client.post("/graphql", json={"query": "{ gradingStandard { code } }"})
+                ).json()
+        assert body["errors"][0]["extensions"]["code"] == "SERVICE_UNAVAILABLE"
+        assert "requestId" in body["errors"][0]["extensions"]
+    await dead.close()
+
+
+async def test_public_queries_work_by_get_and_may_be_cached(api, inspector):
+    query = "{ gradingStandard { code version } }"
+    public = await api.http.get("/graphql", params={"query": query})
+    assert public.json()["data"]["gradingStandard"]["version"] == 1
+    assert public.headers["cache-control"] == "public, max-age=30"
+    private = await api.http.get("/graphql", params={"query": query},
+                                 headers={"Authorization": f"Bearer {inspector.token}"})
+    assert private.headers["cache-control"] == "no-store"
+    mutation = await api.http.get("/graphql", params={
+        "query": 'mutation { suspendCertificate(input:{number:"x", reason:"y"}) { errors { code } } }'})
+    assert mutation.status_code in (400, 405)
+
+
+async def test_large_responses_are_gzipped(api):
+    response = await api.http.get("/graphql", params={
+        "query": "{ gradingStandard { items { code title kind maxPoints requiredFor } } }"},
+        headers={"Accept-Encoding": "gzip"})
+    assert response.headers["content-encoding"] == "gzip"
+    assert len(response.json()["data"]["gradingStandard"]["items"]) >= 40
+
+
+async def test_every_response_carries_a_request_id(api):
+    mine = await api.http.get("/healthz", headers={"X-Request-ID": "phone-123"})
+    assert mine.headers["x-request-id"] == "phone-123"
+    made = await api.http.get("/healthz", headers={"X-Request-ID": "bad id with spaces"})
+    assert len(made.headers["x-request-id"]) == 32
+
+
+async def test_internal_errors_are_masked_and_carry_the_request_id(api, services, monkeypatch,
+                                                                   caplog):
+    async def broken(*args, **kwargs):
+        raise RuntimeError("secret internal detail at /srv/db")
+
+    monkeypatch.setattr(services.certificates, "get", broken)
+    response = await api.http.post("/graphql", json={
+        "query": '{ verifyCertificate(number: "330521-2026-00001") { found } }'})
+    error = response.json()["errors"][0]
+    assert error["message"] == "Internal server error"
+    assert error["extensions"]["code"] == "INTERNAL_SERVER_ERROR"
+    assert error["extensions"]["requestId"] == response.headers["x-request-id"]
+    assert "secret" not in response.text
+    assert any("secret internal detail" in (r.exc_text or str(r.exc_info)) for r in caplog.records)
+
+
+async def test_malformed_requests_get_codes_not_crashes(api):
+    syntax = (await api.http.post("/graphql", json={"query": "{ me { "})).json()
+    assert syntax["errors"][0]["extensions"]["code"] == "GRAPHQL_PARSE_FAILED"
+    unknown = (await api.http.post("/graphql", json={"query": "{ nope }"})).json()
+    assert unknown["errors"][0]["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"
+    wrong_var = (await api.http.post("/graphql", json={
+        "query": "query($g: Grade) { searchStays(minGrade: $g) { totalCount } }",
+        "variables": {"g": "PLATINUM"}})).json()
+    assert wrong_var["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+    not_json = await api.http.post("/graphql", content=b"{not json",
+                                   headers={"Content-Type": "application/json"})
+    assert not_json.status_code == 400
+
+
+async def test_a_photo_is_uploaded_checked_by_content_and_cited(api, inspector, db):
+    stored = await api.http.post("/uploads", content=JPEG,
+                                 headers={"Authorization": f"Bearer {inspector.token}"})
+    assert stored.status_code == 201, stored.text
+    url = stored.json()["url"]
+    assert stored.json()["contentType"] == "image/jpeg"
+    stay = await register(api, inspector.token)
+    results = [{**r, "photoUrls": [url]} if r["itemCode"] == "LS03" else r for r in checklist()]
+    inspection = await submit(api, inspector.token, stay["id"], results)
+    assert inspection["id"]
+    back = await api.http.get(url, headers={"Authorization": f"Bearer {inspector.token}"})
+    assert back.content == JPEG and back.headers["content-type"] == "image/jpeg"
+
+
+async def test_uploads_refuse_what_is_not_a_photo_too_big_or_anonymous(api, inspector,
+                                                                       anji_inspector):
+    auth = {"Authorization": f"Bearer {inspector.token}"}
+    text = await api.http.post("/uploads", content=b"<?php echo 1; ?>", headers=auth)
+    assert text.status_code == 415
+    lying = await api.http.post("/uploads", content=b"GIF89a" + b"\x00" * 20,
+                                headers={**auth, "Content-Type": "image/jpeg"})
+    assert lying.status_code == 415
+    big = await api.http.post("/uploads", content=JPEG + b"\x00" * (10 * 1024 * 1024), headers=auth)
+    assert big.status_code == 413
+    assert (await api.http.post("/uploads", content=PNG)).status_code == 401
+    stored = await api.http.post("/uploads", content=PNG, headers=auth)
+    other = await api.http.get(stored.json()["url"],
+                               headers={"Authorization": f"Bearer {anji_inspector.token}"})
+    assert other.status_code == 403
+
+
+async def test_metrics_are_in_prometheus_format(api):
+    await api.http.get("/healthz")
+    text = (await api.http.get("/metrics")).text
+    assert 'homestay_http_requests_total{route="/healthz",status="200"}' in text
+    assert json.loads((await api.http.get("/healthz")).text)

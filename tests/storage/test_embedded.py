@@ -1,0 +1,45 @@
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+from pymongo import MongoClient
+
+from homestay.storage.embedded import EmbeddedServer, pid_alive
+
+
+def test_data_written_before_a_stop_is_there_after_a_restart(tmp_path):
+    with EmbeddedServer(tmp_path / "db") as server:
+        with MongoClient(server.uri) as client:
+            client.t.things.insert_one({"_id": 1, "name": "竹隐山居"})
+    with EmbeddedServer(tmp_path / "db") as server:
+        with MongoClient(server.uri) as client:
+            assert client.t.things.find_one({"_id": 1})["name"] == "竹隐山居"
+
+
+def test_the_database_process_dies_with_a_killed_parent(tmp_path):
+    script = textwrap.dedent(f"""
+        import sys, time
+        from homestay.storage.embedded import EmbeddedServer
+        server = EmbeddedServer({str(tmp_path / "db")!r})
+        server.start()
+        print(server.pid, flush=True)
+        time.sleep(600)
+    """)
+    parent = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    child_pid = int(parent.stdout.readline())
+    assert pid_alive(child_pid)
+    os.kill(parent.pid, signal.SIGKILL)
+    parent.wait()
+    deadline = time.monotonic() + 20
+    while pid_alive(child_pid) and time.monotonic() < deadline:
+        try:
+            os.waitpid(child_pid, os.WNOHANG)  # reap it, should it be ours
+        except ChildProcessError:
+            pass
+        time.sleep(0.1)
+    assert not pid_alive(child_pid)

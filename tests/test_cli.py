@@ -1,0 +1,134 @@
+"""The command line as a person runs it: real processes, real output."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from homestay.storage.embedded import free_port, pid_alive
+
+HOMESTAY = [sys.executable, "-m", "homestay.cli"]
+
+
+def run(args: list[str], env: dict[str, str], timeout: float = 120) -> subprocess.CompletedProcess:
+    return subprocess.run([*HOMESTAY, *args], env={**os.environ, **env}, capture_output=True,
+                          text=True, timeout=timeout)
+
+
+def test_account_create_prints_a_working_token_on_the_last_line(mongodb_uri, tmp_path):
+    env = {"MONGODB_URI": mongodb_uri, "HOMESTAY_DB": "cli_accounts"}
+    done = run(["account", "create", "--role", "inspector", "--county", "330521",
+                "--name", "张三"], env)
+    assert done.returncode == 0, done.stderr
+    token = done.stdout.strip().splitlines()[-1]
+    assert token.startswith("hs_") and len(token) > 40
+    revoke_id = done.stdout.split("id ")[1].split()[0]
+    assert run(["account", "revoke", revoke_id], env).returncode == 0
+    assert run(["account", "revoke", revoke_id], env).returncode == 1
+
+
+def test_account_create_names_a_bad_county(mongodb_uri):
+    done = run(["account", "create", "--role", "bureau", "--county", "123",
+                "--name", "x"], {"MONGODB_URI": mongodb_uri, "HOMESTAY_DB": "cli_accounts"})
+    assert done.returncode == 1
+    assert done.stderr.strip() == "homestay: counties.0: no county with code '123'"
+
+
+def test_an_unreachable_mongodb_is_one_line_not_a_traceback():
+    done = run(["account", "create", "--role", "bureau", "--county", "330521", "--name", "x"],
+               {"MONGODB_URI": f"mongodb://127.0.0.1:{free_port()}/?serverSelectionTimeoutMS=500"})
+    assert done.returncode == 1
+    assert len(done.stderr.strip().splitlines()) == 1
+    assert "cannot reach MongoDB" in done.stderr and "MONGODB_URI" in done.stderr
+
+
+def test_a_port_in_use_is_one_line_not_a_traceback(mongodb_uri):
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        done = run(["serve"], {"MONGODB_URI": mongodb_uri, "PORT": str(port)})
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines()[-1].startswith(f"homestay: cannot listen on 127.0.0.1:{port}")
+    assert "Traceback" not in done.stderr
+
+
+def test_a_bad_setting_is_named():
+    done = run(["serve"], {"PORT": "eighty"})
+    assert done.returncode == 1
+    assert done.stderr.strip() == "homestay: PORT must be a whole number, not 'eighty'"
+
+
+def _serve(data_dir: Path, port: int) -> subprocess.Popen:
+    env = {**os.environ, "HOMESTAY_DATA_DIR": str(data_dir), "PORT": str(port)}
+    env.pop("MONGODB_URI", None)
+    return subprocess.Popen([*HOMESTAY, "serve", "--demo"], env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True)
+
+
+def _wait_ready(port: int, process: subprocess.Popen, timeout: float = 180) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert process.poll() is None, process.stderr.read()
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    raise AssertionError("the service did not become ready")
+
+
+def _me(port: int, token: str) -> dict:
+    return httpx.post(f"http://127.0.0.1:{port}/graphql", timeout=10,
+                      json={"query": "{ me { name role } }"},
+                      headers={"Authorization": f"Bearer {token}"}).json()
+
+
+@pytest.mark.skipif(bool(os.environ.get("MONGODB_URI")), reason="exercises the embedded default")
+def test_serve_runs_the_demo_on_the_embedded_database_and_keeps_it(tmp_path):
+    port = free_port()
+    service = _serve(tmp_path, port)
+    try:
+        _wait_ready(port, service)
+        accounts = json.loads((tmp_path / "demo-accounts.json").read_text(encoding="utf-8"))
+        roles = {(a["role"], a["county"]) for a in accounts}
+        assert {("INSPECTOR", "330521"), ("BUREAU", "330521"), ("INSPECTOR", "330523"),
+                ("BUREAU", "330523")} <= roles
+        assert _me(port, accounts[0]["token"])["data"]["me"]["role"] == accounts[0]["role"]
+        html = httpx.get(f"http://127.0.0.1:{port}/graphql", headers={"Accept": "text/html"})
+        assert "graphiql" in html.text.lower()
+        search = httpx.post(f"http://127.0.0.1:{port}/graphql", json={"query": """{
+            searchStays(near: {lat: 30.60, lng: 119.87}, radiusMeters: 20000) { totalCount } }"""}
+                            ).json()
+        assert search["data"]["searchStays"]["totalCount"] > 50
+        database_pid = json.loads((tmp_path / "embedded.json").read_text())["pid"]
+    finally:
+        service.send_signal(signal.SIGTERM)
+        service.wait(60)
+    assert service.returncode == 0, service.stderr.read()
+    assert not pid_alive(database_pid)
+    assert not (tmp_path / "embedded.json").exists()
+
+    # started again: the same data, no second demo load, the same tokens still work
+    service = _serve(tmp_path, port)
+    try:
+        _wait_ready(port, service)
+        assert _me(port, accounts[1]["token"])["data"]["me"]["role"] == accounts[1]["role"]
+        count = httpx.post(f"http://127.0.0.1:{port}/graphql", json={"query": """{
+            searchStays(near: {lat: 30.60, lng: 119.87}, radiusMeters: 20000) { totalCount } }"""}
+                           ).json()["data"]["searchStays"]["totalCount"]
+        assert count == search["data"]["searchStays"]["totalCount"]
+    finally:
+        service.send_signal(signal.SIGINT)
+        service.wait(60)
+    assert "loading the demo data" not in service.stderr.read()
