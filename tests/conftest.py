@@ -31,10 +31,10 @@ class CommandCounter(monitoring.CommandListener):
     """Counts the commands the driver sends, per database, for N+1 tests."""
 
     def __init__(self) -> None:
-        self.commands: list[tuple[str, str]] = []
+        self.commands: list[tuple[str, str, Any]] = []
 
     def started(self, event: monitoring.CommandStartedEvent) -> None:
-        self.commands.append((event.database_name, event.command_name))
+        self.commands.append((event.database_name, event.command_name, event.command.get("hint")))
 
     def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
         pass
@@ -43,7 +43,7 @@ class CommandCounter(monitoring.CommandListener):
         pass
 
     def count(self, database: str) -> int:
-        return sum(1 for db, _ in self.commands if db == database)
+        return sum(1 for db, _, _ in self.commands if db == database)
 
 
 @pytest.fixture(scope="session")

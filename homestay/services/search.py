@@ -113,8 +113,11 @@ class SearchService:
         if origin is None and query.bbox is not None:
             box = query.bbox
             origin = geo.LatLng((box.south + box.north) / 2, (box.west + box.east) / 2)
+        # named, because some planners (the embedded server's) scan the collection when the
+        # filter has more predicates than the index has fields
         candidates = self.db.search_certificates.find(
-            flt, {"_id": 1, "gradeRank": 1, "listing.name": 1, "listing.location": 1})
+            flt, {"_id": 1, "gradeRank": 1, "listing.name": 1, "listing.location": 1},
+            hint="search_cells")
         keyed: list[tuple[list[Any], float | None]] = []
         async for c in candidates:
             point = geo.from_geojson(c["listing"]["location"])
@@ -167,9 +170,9 @@ class SearchService:
             if query.sort is StaySort.GRADE:
                 key[0] = -key[0]
             page_filter = {"$and": [flt, keyset_after(order, key)]}
-        docs = await self.db.search_certificates.find(page_filter).sort(order).limit(
-            query.first + 1).to_list()
-        total = await self.db.search_certificates.count_documents(flt)
+        docs = await self.db.search_certificates.find(page_filter, hint="search_by_name").sort(
+            order).limit(query.first + 1).to_list()
+        total = await self.db.search_certificates.count_documents(flt, hint="search_by_name")
         hits = []
         for d in docs[: query.first]:
             if query.sort is StaySort.GRADE:

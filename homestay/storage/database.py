@@ -45,6 +45,8 @@ INDEXES: dict[str, list[IndexModel]] = {
                    name="homestay_submitted"),
         IndexModel([("county", ASCENDING), ("status", ASCENDING), ("submittedAt", DESCENDING),
                     ("_id", DESCENDING)], name="county_status_submitted"),
+        IndexModel([("county", ASCENDING), ("submittedAt", DESCENDING), ("_id", DESCENDING)],
+                   name="county_submitted"),
     ],
     "certificates": [
         # at most one current certificate per homestay, so never two VALID ones

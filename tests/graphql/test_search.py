@@ -1,0 +1,312 @@
+from __future__ import annotations
+
+import random
+import uuid
+from datetime import timedelta
+
+import pytest
+from geopy.distance import geodesic
+from geopy.point import Point
+
+from homestay.clock import shifted, utcnow
+from homestay.domain import geo
+from homestay.domain.certificates import CertificateAction
+from homestay.services.homestays import HomestayInput
+from homestay.services.inspections import ResultInput, SubmissionInput
+from homestay.services.search import SearchQuery
+from tests.graphql.flows import THRESHOLDS, checklist
+
+MOGANSHAN = geo.LatLng(30.60, 119.87)
+GRADE_POINTS = {"STANDARD": THRESHOLDS["STANDARD"], "PREMIUM": THRESHOLDS["PREMIUM"],
+                "BOUTIQUE": THRESHOLDS["BOUTIQUE"]}
+
+SEARCH = """
+query($near: GeoPointInput, $radius: Int!, $bbox: BBoxInput, $county: String, $grades: [Grade!],
+      $minGrade: Grade, $text: String, $cs: CoordSystem!, $sort: StaySort!, $first: Int!,
+      $after: String) {
+  searchStays(near: $near, radiusMeters: $radius, bbox: $bbox, county: $county, grades: $grades,
+              minGrade: $minGrade, text: $text, coordSystem: $cs, sort: $sort, first: $first,
+              after: $after) {
+    totalCount
+    edges { cursor node { id name nameEn grade distanceMeters location { lat lng }
+                          county { code name } certificate { number status grade } } }
+    pageInfo { hasNextPage endCursor }
+  }
+}"""
+
+
+def variables(**given) -> dict:
+    base = {"radius": 5000, "cs": "WGS84", "sort": "DISTANCE", "first": 20}
+    base.update(given)
+    return base
+
+
+def point_at(meters: float, bearing: float, origin: geo.LatLng = MOGANSHAN) -> geo.LatLng:
+    p = geodesic(meters=meters).destination(Point(origin.lat, origin.lng), bearing)
+    return geo.LatLng(p.latitude, p.longitude)
+
+
+async def certify(services, inspector, bureau, where: geo.LatLng, grade: str = "PREMIUM",
+                  name: str | None = None, name_en: str | None = None,
+                  county: str = "330521") -> tuple[dict, dict]:
+    stay = await services.homestays.register(inspector.caller, HomestayInput(
+        name=name or f"宿{uuid.uuid4().hex[:6]}", name_en=name_en, address="德清县莫干山镇",
+        county=county, location=(where.lat, where.lng), rooms=5))
+    results = [ResultInput(r["itemCode"], r.get("passed"), r.get("points"))
+               for r in checklist(GRADE_POINTS[grade])]
+    inspection = await services.inspections.submit(inspector.caller, SubmissionInput(
+        client_submission_id=str(uuid.uuid4()), homestay_id=stay["_id"], results=results))
+    _, cert = await services.certificates.review(bureau.caller, inspection["_id"], "APPROVE",
+                                                 None)
+    assert cert["grade"] == grade
+    return stay, cert
+
+
+async def page_through(api, **given) -> list[dict]:
+    nodes, after = [], None
+    while True:
+        page = (await api.query(SEARCH, variables(**given, after=after)))["searchStays"]
+        nodes += [e["node"] for e in page["edges"]]
+        if not page["pageInfo"]["hasNextPage"]:
+            assert len(nodes) == page["totalCount"]
+            return nodes
+        after = page["pageInfo"]["endCursor"]
+
+
+async def test_only_stays_valid_now_are_found(api, services, inspector, bureau):
+    valid, _ = await certify(services, inspector, bureau, point_at(100, 0), name="有效")
+    _, suspended = await certify(services, inspector, bureau, point_at(200, 0))
+    _, revoked = await certify(services, inspector, bureau, point_at(300, 0))
+    regraded, old = await certify(services, inspector, bureau, point_at(400, 0), "STANDARD")
+    with shifted(timedelta(days=-1200)):
+        await certify(services, inspector, bureau, point_at(500, 0), name="过期")
+    await services.certificates.change(bureau.caller, suspended["_id"], CertificateAction.SUSPEND,
+                                       "spot check")
+    await services.certificates.change(bureau.caller, revoked["_id"], CertificateAction.REVOKE,
+                                       "unlicensed")
+    again = await services.inspections.submit(inspector.caller, SubmissionInput(
+        client_submission_id=str(uuid.uuid4()), homestay_id=regraded["_id"],
+        results=[ResultInput(r["itemCode"], r.get("passed"), r.get("points"))
+                 for r in checklist()]))
+    await services.certificates.review(bureau.caller, again["_id"], "APPROVE", None)
+    found = await page_through(api, near={"lat": MOGANSHAN.lat, "lng": MOGANSHAN.lng})
+    assert [(n["id"], n["grade"]) for n in found] == [(valid["_id"], "PREMIUM"),
+                                                      (regraded["_id"], "BOUTIQUE")]
+    assert all(n["certificate"]["status"] == "VALID" for n in found)
+    assert old["_id"] not in {n["certificate"]["number"] for n in found}
+
+
+async def test_near_finds_within_the_radius_nearest_first_with_true_distances(
+        api, services, inspector, bureau):
+    for meters in (4990, 120, 2500, 5020, 800):
+        await certify(services, inspector, bureau, point_at(meters, meters % 360))
+    found = await page_through(api, near={"lat": MOGANSHAN.lat, "lng": MOGANSHAN.lng},
+                               radius=5000)
+    distances = [n["distanceMeters"] for n in found]
+    assert distances == sorted(distances)
+    assert [round(d) for d in distances] == [120, 800, 2500, 4990]
+    for node in found:
+        exact = geodesic((MOGANSHAN.lat, MOGANSHAN.lng),
+                         (node["location"]["lat"], node["location"]["lng"])).meters
+        assert abs(node["distanceMeters"] - exact) < 0.01
+
+
+async def test_ties_in_distance_are_broken_stably(api, services, inspector, bureau):
+    spot = point_at(1000, 90)
+    certs = [(await certify(services, inspector, bureau, spot))[1]["_id"] for _ in range(4)]
+    for _ in range(2):
+        found = await page_through(api, near={"lat": MOGANSHAN.lat, "lng": MOGANSHAN.lng},
+                                   first=1)
+        assert [n["certificate"]["number"] for n in found] == sorted(certs)
+
+
+@pytest.mark.parametrize("system", ["WGS84", "GCJ02", "BD09"])
+async def test_every_coordinate_system_sees_the_same_distances(api, services, inspector, bureau,
+                                                               system):
+    target = point_at(3000, 45)
+    await certify(services, inspector, bureau, target)
+    cs = geo.CoordSystem(system)
+    near = geo.from_wgs84(MOGANSHAN, cs)
+    found = await page_through(api, near={"lat": near.lat, "lng": near.lng}, cs=system)
+    assert len(found) == 1
+    assert abs(found[0]["distanceMeters"] - geo.distance_m(MOGANSHAN, target)) < 0.1
+    shown = geo.LatLng(**found[0]["location"])
+    assert geo.distance_m(shown, geo.from_wgs84(target, cs)) < 0.05
+
+
+async def test_a_map_viewport_is_inclusive_at_its_edges(api, services, inspector, bureau):
+    box = {"south": 30.55, "west": 119.80, "north": 30.65, "east": 119.95}
+    on_edge, _ = await certify(services, inspector, bureau, geo.LatLng(30.65, 119.90))
+    inside, _ = await certify(services, inspector, bureau, geo.LatLng(30.60, 119.85))
+    await certify(services, inspector, bureau, geo.LatLng(30.6501, 119.90))
+    found = await page_through(api, bbox=box, sort="NAME")
+    assert {n["id"] for n in found} == {on_edge["_id"], inside["_id"]}
+    assert all(n["distanceMeters"] is None for n in found)
+
+
+async def test_grade_county_and_text_filters(api, services, inspector, bureau, anji_inspector,
+                                             anji_bureau):
+    s, _ = await certify(services, inspector, bureau, point_at(100, 0), "STANDARD", "溪居",
+                         "Brook House")
+    p, _ = await certify(services, inspector, bureau, point_at(200, 0), "PREMIUM", "竹.隐",
+                         "Bamboo Inn")
+    b, _ = await certify(services, inspector, bureau, point_at(300, 0), "BOUTIQUE", "竹隐山居")
+    near = {"lat": MOGANSHAN.lat, "lng": MOGANSHAN.lng}
+
+    async def ids(**given) -> list[str]:
+        return [n["id"] for n in await page_through(api, near=near, **given)]
+
+    assert await ids(grades=["STANDARD", "BOUTIQUE"]) == [s["_id"], b["_id"]]
+    assert await ids(minGrade="PREMIUM") == [p["_id"], b["_id"]]
+    assert await ids(grades=["STANDARD"], minGrade="PREMIUM") == []
+    assert await ids(text="竹") == [p["_id"], b["_id"]]
+    assert await ids(text="竹.") == [p["_id"]]  # literal, not a regular expression
+    assert await ids(text=".*") == []
+    assert await ids(text="bamboo") == [p["_id"]]
+    assert await ids(county="330521") == [s["_id"], p["_id"], b["_id"]]
+    assert await ids(county="330523") == []
+
+
+async def test_sorting_by_grade_and_by_name(api, services, inspector, bureau):
+    a, _ = await certify(services, inspector, bureau, point_at(300, 0), "PREMIUM", "甲")
+    b, _ = await certify(services, inspector, bureau, point_at(100, 0), "PREMIUM", "乙")
+    c, _ = await certify(services, inspector, bureau, point_at(900, 0), "BOUTIQUE", "丙")
+    d, _ = await certify(services, inspector, bureau, point_at(50, 0), "STANDARD", "丁")
+    near = {"lat": MOGANSHAN.lat, "lng": MOGANSHAN.lng}
+    by_grade = [n["id"] for n in await page_through(api, near=near, sort="GRADE", first=2)]
+    assert by_grade == [c["_id"], b["_id"], a["_id"], d["_id"]]
+    by_name = [n["name"] for n in await page_through(api, near=near, sort="NAME", first=3)]
+    assert by_name == sorted(["甲", "乙", "丙", "丁"])
+    # without a place: the whole county, by name or by grade then name, in pages
+    listed = [n["name"] for n in await page_through(api, county="330521", sort="NAME", first=3)]
+    assert listed == sorted(["甲", "乙", "丙", "丁"])
+    graded = [n["id"] for n in await page_through(api, county="330521", sort="GRADE", first=1)]
+    assert graded[0] == c["_id"] and graded[-1] == d["_id"]
+    assert sorted(graded[1:3]) == sorted([a["_id"], b["_id"]])
+
+
+async def test_pages_stay_right_when_stays_are_certified_in_between(api, services, inspector,
+                                                                    bureau):
+    before = [(await certify(services, inspector, bureau, point_at(500 * (i + 1), 10 * i)))[0]
+              for i in range(6)]
+    near = {"lat": MOGANSHAN.lat, "lng": MOGANSHAN.lng}
+    first = (await api.query(SEARCH, variables(near=near, first=3)))["searchStays"]
+    # certified while the tourist reads the first page: one nearer, one farther
+    await certify(services, inspector, bureau, point_at(50, 0))
+    later, _ = await certify(services, inspector, bureau, point_at(2800, 0))
+    rest = await page_through_from(api, near, first["pageInfo"]["endCursor"])
+    seen = [e["node"]["id"] for e in first["edges"]] + rest
+    assert len(seen) == len(set(seen))
+    assert {s["_id"] for s in before} <= set(seen)
+    assert later["_id"] in rest
+
+
+async def page_through_from(api, near: dict, after: str) -> list[str]:
+    ids = []
+    while after:
+        page = (await api.query(SEARCH, variables(near=near, first=3, after=after))
+                )["searchStays"]
+        ids += [e["node"]["id"] for e in page["edges"]]
+        after = page["pageInfo"]["endCursor"] if page["pageInfo"]["hasNextPage"] else None
+    return ids
+
+
+@pytest.mark.parametrize(("given", "field"), [
+    ({"near": {"lat": 30.6, "lng": 119.87}, "radius": 100001}, "radiusMeters"),
+    ({"near": {"lat": 30.6, "lng": 119.87}, "radius": 0}, "radiusMeters"),
+    ({"first": 101}, "first"),
+    ({"first": 0}, "first"),
+    ({"after": "bm90IGEgY3Vyc29y"}, "after"),
+    ({"near": {"lat": 95, "lng": 119.87}}, "near.lat"),
+    ({"bbox": {"south": 31, "west": 119, "north": 30, "east": 120}}, "bbox.south"),
+    ({"text": "x" * 51}, "text"),
+])
+async def test_bad_search_arguments_are_named(api, given, field):
+    body = await api.raw(SEARCH, variables(**given))
+    error = body["errors"][0]
+    assert error["extensions"]["code"] == "BAD_USER_INPUT"
+    assert error["extensions"]["field"] == field
+
+
+async def test_a_tourist_at_moganshan_pages_premium_stays_in_amap_coordinates(
+        api, services, inspector, bureau):
+    """The issue's 'done when': every such stay exactly once, nearest first, true distances."""
+    rng = random.Random(7)
+    expected = set()
+    for _ in range(25):
+        where = point_at(rng.uniform(0, 14000), rng.uniform(0, 360))
+        grade = rng.choice(["STANDARD", "PREMIUM", "BOUTIQUE"])
+        stay, _ = await certify(services, inspector, bureau, where, grade)
+        if grade != "STANDARD" and geo.distance_m(MOGANSHAN, where) <= 10000:
+            expected.add(stay["_id"])
+    amap = geo.from_wgs84(MOGANSHAN, geo.CoordSystem.GCJ02)
+    found = await page_through(api, near={"lat": amap.lat, "lng": amap.lng}, radius=10000,
+                               minGrade="PREMIUM", cs="GCJ02", first=3)
+    assert [n["id"] for n in found] and {n["id"] for n in found} == expected
+    assert len(found) == len(expected)
+    distances = [n["distanceMeters"] for n in found]
+    assert distances == sorted(distances)
+    for node in found:
+        shown = geo.to_wgs84(geo.LatLng(**node["location"]), geo.CoordSystem.GCJ02)
+        assert abs(geo.distance_m(MOGANSHAN, shown) - node["distanceMeters"]) < 0.1
+
+
+async def test_a_page_costs_the_same_database_commands_whatever_its_size(
+        api, services, inspector, bureau, command_counter, db):
+    for i in range(55):
+        await certify(services, inspector, bureau, point_at(40 * i + 10, 7 * i))
+    query = SEARCH.replace("certificate { number status grade }",
+                           "certificate { number status grade issuedAt homestay { name } }")
+
+    async def cost(first: int) -> int:
+        command_counter.commands.clear()
+        page = (await api.query(query, variables(near={"lat": MOGANSHAN.lat,
+                                                       "lng": MOGANSHAN.lng}, first=first))
+                )["searchStays"]
+        assert len(page["edges"]) == first
+        return command_counter.count(db.db.name)
+
+    small, large = await cost(5), await cost(50)
+    assert small == large <= 2
+
+
+async def test_the_geo_search_reads_the_cell_index(db, services, inspector, bureau,
+                                                  command_counter):
+    await certify(services, inspector, bureau, point_at(100, 0))
+    command_counter.commands.clear()
+    await services.search.search(SearchQuery(near=MOGANSHAN, radius_m=5000))
+    sent = [(name, hint) for database, name, hint in command_counter.commands
+            if database == db.db.name]
+    assert sent == [("find", "search_cells"), ("find", None)]  # candidates, then the page by _id
+    cover = geo.cover_circle(MOGANSHAN, 5000)
+    plan = await db.certificates.find(
+        {"status": "VALID", "expiresAt": {"$gt": utcnow()}, "listing.cells": {"$in": cover}},
+        hint="search_cells").explain()
+    assert "IXSCAN" in str(plan["queryPlanner"]["winningPlan"])
+
+
+async def test_statistics_count_valid_certificates_in_the_callers_counties(
+        api, services, inspector, bureau, anji_inspector, anji_bureau):
+    for grade in ("PREMIUM", "PREMIUM", "BOUTIQUE"):
+        await certify(services, inspector, bureau, point_at(100, 0), grade)
+    _, suspended = await certify(services, inspector, bureau, point_at(100, 0), "STANDARD")
+    await services.certificates.change(bureau.caller, suspended["_id"], CertificateAction.SUSPEND,
+                                       "x")
+    anji = gazetteer_point("330523")
+    await certify(services, anji_inspector, anji_bureau, anji, "STANDARD", county="330523")
+    query = "query($c: String) { gradeStatistics(county: $c) { county { code } grade count } }"
+    mine = (await api.query(query, {}, bureau.token))["gradeStatistics"]
+    assert [(r["county"]["code"], r["grade"], r["count"]) for r in mine] == [
+        ("330521", "PREMIUM", 2), ("330521", "BOUTIQUE", 1)]
+    assert await api.error_code(query, {"c": "330523"}, bureau.token) == "FORBIDDEN"
+    assert await api.error_code(query, {}) == "UNAUTHENTICATED"
+    assert await api.error_code(query, {}, inspector.token) == "FORBIDDEN"
+
+
+def gazetteer_point(county: str) -> geo.LatLng:
+    from homestay.domain.gazetteer import gazetteer
+
+    place = gazetteer().county(county).places[0]
+    return geo.LatLng(place.lat, place.lng)
+
+
