@@ -34,7 +34,9 @@ class CommandCounter(monitoring.CommandListener):
         self.commands: list[tuple[str, str, Any]] = []
 
     def started(self, event: monitoring.CommandStartedEvent) -> None:
-        self.commands.append((event.database_name, event.command_name, event.command.get("hint")))
+        filter_ = event.command.get("filter")
+        self.commands.append((event.database_name, event.command_name,
+                              sorted(filter_) if isinstance(filter_, dict) else None))
 
     def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
         pass

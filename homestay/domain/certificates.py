@@ -37,14 +37,14 @@ TRANSITIONS: dict[CertificateAction, tuple[frozenset[CertificateStatus], Certifi
 
 # SUPERSEDED and REVOKED are final; past its expiry date a certificate reads EXPIRED unless
 # it was already taken out of service for another reason.
-_FINAL = frozenset({CertificateStatus.SUPERSEDED, CertificateStatus.REVOKED})
+FINAL = frozenset({CertificateStatus.SUPERSEDED, CertificateStatus.REVOKED})
 
 NUMBER_PATTERN = re.compile(r"^[0-9]{6}-[0-9]{4}-[0-9]{5}$")
 
 
 def effective_status(stored: CertificateStatus, expires_at: datetime,
                      now: datetime) -> CertificateStatus:
-    if stored in _FINAL:
+    if stored in FINAL:
         return stored
     if now >= expires_at:
         return CertificateStatus.EXPIRED

@@ -139,7 +139,17 @@ class Edge(Generic[T]):
 class Connection(Generic[T]):
     edges: list[Edge[T]]
     page_info: PageInfo
-    total_count: int
+    count: strawberry.Private[Callable[[], Awaitable[int]]]
+
+    @strawberry.field(description="All the items of the list; counted only when asked for.")
+    async def total_count(self) -> int:
+        return await self.count()
+
+    @classmethod
+    def of(cls, edges: list[Edge[T]], has_next: bool,
+           count: Callable[[], Awaitable[int]]) -> Connection[T]:
+        return cls(edges=edges, count=count, page_info=PageInfo(
+            has_next_page=has_next, end_cursor=edges[-1].cursor if edges else None))
 
 
 def check_first(first: int) -> int:

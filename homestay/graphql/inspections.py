@@ -14,7 +14,6 @@ from homestay.graphql.common import (
     GeoPointInput,
     Info,
     InspectionStatus,
-    PageInfo,
     UserError,
     check_first,
     payload,
@@ -64,14 +63,12 @@ class InspectionQueries:
                           first: int = 20, after: str | None = None,
                           coord_system: CoordSystem = geo.CoordSystem.WGS84,
                           ) -> Connection[Inspection]:
-        page, total, more = await info.context.services.inspections.list(
+        page, more, count = await info.context.services.inspections.list(
             info.context.caller, homestay_id=str(homestay_id) if homestay_id else None,
             status=status.value if status else None, county=county, first=check_first(first),
             after=after)
         edges = [Edge(cursor=c, node=Inspection.from_doc(d, coord_system)) for d, c in page]
-        return Connection(edges=edges, total_count=total,
-                          page_info=PageInfo(has_next_page=more,
-                                             end_cursor=edges[-1].cursor if edges else None))
+        return Connection.of(edges, more, count)
 
     @strawberry.field(permission_classes=[IsStaff])
     async def inspection(self, info: Info, id: strawberry.ID,

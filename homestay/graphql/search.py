@@ -16,7 +16,6 @@ from homestay.graphql.common import (
     GeoPointInput,
     Grade,
     Info,
-    PageInfo,
     StaySort,
 )
 from homestay.graphql.permissions import IsBureau
@@ -56,9 +55,7 @@ class SearchQueries:
         edges = [Edge(cursor=hit.cursor,
                       node=Homestay.from_certificate(hit.certificate, coord_system, hit.distance_m))
                  for hit in page.hits]
-        return Connection(edges=edges, total_count=page.total,
-                          page_info=PageInfo(has_next_page=page.has_next,
-                                             end_cursor=edges[-1].cursor if edges else None))
+        return Connection.of(edges, page.has_next, page.count)
 
     @strawberry.field(permission_classes=[IsBureau],
                       description="VALID certificates by county and grade, in the caller's "

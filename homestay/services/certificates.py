@@ -18,6 +18,7 @@ from pymongo.errors import DuplicateKeyError
 from homestay.auth import Caller, Role
 from homestay.clock import utcnow
 from homestay.domain.certificates import (
+    FINAL,
     NUMBER_PATTERN,
     TRANSITIONS,
     CertificateAction,
@@ -171,6 +172,7 @@ class CertificateService:
             {"_id": old["_id"], "current": True},
             {"$set": {"current": False, "status": CertificateStatus.SUPERSEDED.value,
                       "updatedAt": now},
+             "$unset": {"listing.cells": ""},  # never listed again: out of the search index
              "$push": {"history": _event(caller, CertificateAction.SUPERSEDE, old["status"],
                                          "SUPERSEDED", f"replaced by {number}", now,
                                          replacedBy=number)}})
@@ -216,11 +218,14 @@ class CertificateService:
                           reason: str, **extra: object) -> dict:
         _, target = TRANSITIONS[action]
         now = utcnow()
+        change: dict = {
+            "$set": {"status": target.value, "updatedAt": now},
+            "$push": {"history": _event(caller, action, cert["status"], target.value, reason,
+                                        now, **extra)}}
+        if target in FINAL:
+            change["$unset"] = {"listing.cells": ""}  # never listed again
         updated = await self.db.certificates.find_one_and_update(
-            {"_id": cert["_id"], "status": cert["status"]},
-            {"$set": {"status": target.value, "updatedAt": now},
-             "$push": {"history": _event(caller, action, cert["status"], target.value, reason,
-                                         now, **extra)}},
+            {"_id": cert["_id"], "status": cert["status"]}, change,
             return_document=ReturnDocument.AFTER)
         if updated is None:
             raise UserErrors.one(["input", "number"], "CONFLICT",

@@ -216,10 +216,14 @@ class HomestayService:
         updated = await self.db.homestays.find_one_and_update(
             {"_id": homestay_id}, {"$set": changes}, return_document=True)
         # the current certificate's listing follows; re-sending the same update repairs it
-        # should the process stop between these two writes
+        # should the process stop between these writes
+        listing = listing_of(updated)
         await self.db.certificates.update_many(
-            {"homestayId": homestay_id, "current": True},
-            {"$set": {"listing": listing_of(updated)}})
+            {"homestayId": homestay_id, "current": True, "status": {"$ne": "REVOKED"}},
+            {"$set": {"listing": listing}})
+        await self.db.certificates.update_many(
+            {"homestayId": homestay_id, "current": True, "status": "REVOKED"},
+            {"$set": {"listing": {k: v for k, v in listing.items() if k != "cells"}}})
         return updated
 
     async def get(self, homestay_id: str) -> dict | None:

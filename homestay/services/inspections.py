@@ -8,7 +8,7 @@ a second inspection.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -203,14 +203,15 @@ class InspectionService:
 
     async def list(self, caller: Caller, *, homestay_id: str | None, status: str | None,
                    county: str | None, first: int, after: str | None
-                   ) -> tuple[list[tuple[dict, str]], int, bool]:
-        """Newest first; only the caller's counties. (inspection, cursor) pairs, total, more."""
+                   ) -> tuple[list[tuple[dict, str]], bool, Callable[[], Awaitable[int]]]:
+        """Newest first, in the caller's counties: (inspection, cursor) pairs, whether there is
+        more, and how to count them all."""
         caller.require(Role.INSPECTOR, Role.BUREAU)
         flt: dict = {"county": {"$in": caller.counties_filter(county)}}
         if homestay_id is not None:
             homestay = await self.db.homestays.find_one({"_id": homestay_id}, {"county": 1})
             if homestay is None:
-                return [], 0, False
+                return [], False, _no_inspections
             caller.require_county(homestay["county"])
             flt["homestayId"] = homestay_id
         if status is not None:
@@ -225,6 +226,13 @@ class InspectionService:
                 raise BadUserInput("after", "not a cursor from this list") from None
             page_filter = {"$and": [flt, keyset_after(order, key)]}
         docs = await self.db.inspections.find(page_filter).sort(order).limit(first + 1).to_list()
-        total = await self.db.inspections.count_documents(flt)
         page = [(d, encode_cursor([d["submittedAt"].isoformat(), d["_id"]])) for d in docs[:first]]
-        return page, total, len(docs) > first
+
+        async def count() -> int:
+            return await self.db.inspections.count_documents(flt)
+
+        return page, len(docs) > first, count
+
+
+async def _no_inspections() -> int:
+    return 0

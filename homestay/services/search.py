@@ -1,18 +1,26 @@
 """Tourist search over VALID certificates: near a point, in a map viewport, by grade, by text.
 
-A certificate carries a listing of its homestay (name, point, H3 cells), so a search reads one
-collection: an indexed `$in` over the cells that cover the circle or viewport fetches the
-candidates with a small projection, they are refined exactly (geodesic distance, inclusive box)
-and sorted here, and the page is fetched by id: two commands whatever the page size. Without a
-place, an index on (status, county, name) serves the list. Cursors are keyset positions, so
-a stay certified between two pages never causes a duplicate or a skip.
+A certificate carries a listing of its homestay (name, point, H3 cells at several
+resolutions), so a search reads one collection. The certificates in the cells that cover the
+circle or viewport are fetched through a single-field index (`listing.cells.hN $in [...]`,
+the only predicate, which every planner serves from the index; naming the index with a hint
+is two orders of magnitude slower on the embedded server), then refined here: status VALID
+and not expired, grade, county, text, exact geodesic distance or inclusive box. The status
+lives on the same document as the cells, so a suspension hides the stay in the same write.
+
+One command a page, whatever its size: the hits come in full from that one find, so there is
+no second round trip for the page (fetching twenty ids again costs the embedded server more
+than fetching them with the candidates). Cursors are keyset positions, so a stay certified
+between two pages causes no duplicate and no skip.
 """
 
 from __future__ import annotations
 
+import math
 import re
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from enum import Enum
 from typing import Any
 
@@ -25,6 +33,8 @@ from homestay.storage.database import Database
 
 MAX_RADIUS_M = 100_000
 MAX_TEXT = 50
+# everything a hit shows; the history can be long and is never shown in a search
+_PROJECTION = None  # measured: excluding fields costs the embedded server more than sending them
 
 
 class StaySort(Enum):
@@ -57,15 +67,8 @@ class Hit:
 @dataclass(frozen=True)
 class SearchPage:
     hits: list[Hit]
-    total: int
     has_next: bool
-
-
-def _allowed_ranks(query: SearchQuery) -> list[int]:
-    grades = set(query.grades) if query.grades else set(ALL_GRADES)
-    if query.min_grade is not None:
-        grades = {g for g in grades if g >= query.min_grade}
-    return sorted(g.rank for g in grades)
+    count: Callable[[], Awaitable[int]]
 
 
 def _check(query: SearchQuery) -> None:
@@ -77,108 +80,173 @@ def _check(query: SearchQuery) -> None:
         raise BadUserInput("text", f"may have at most {MAX_TEXT} characters")
 
 
+@dataclass(frozen=True)
+class _Filter:
+    """What a listed certificate must satisfy besides its place."""
+
+    ranks: frozenset[int]
+    county: str | None
+    text: str | None
+    now: datetime
+
+    @classmethod
+    def of(cls, query: SearchQuery) -> _Filter:
+        grades = set(query.grades) if query.grades else set(ALL_GRADES)
+        if query.min_grade is not None:
+            grades = {g for g in grades if g >= query.min_grade}
+        text = query.text.strip().casefold() if query.text and query.text.strip() else None
+        return cls(frozenset(g.rank for g in grades), query.county, text, utcnow())
+
+    def keeps(self, cert: dict) -> bool:
+        if cert["status"] != "VALID" or cert["expiresAt"] <= self.now:
+            return False
+        if cert["gradeRank"] not in self.ranks:
+            return False
+        if self.county is not None and cert["county"] != self.county:
+            return False
+        if self.text is not None:
+            listing = cert["listing"]
+            names = (listing.get("name") or "", listing.get("nameEn") or "")
+            return any(self.text in name.casefold() for name in names)
+        return True
+
+    def mongo(self) -> dict:
+        """The same conditions as a query, for the index on (status, county, name)."""
+        flt: dict[str, Any] = {"status": "VALID", "expiresAt": {"$gt": self.now}}
+        if len(self.ranks) < len(ALL_GRADES):
+            flt["gradeRank"] = {"$in": sorted(self.ranks)}
+        if self.county is not None:
+            flt["county"] = self.county
+        if self.text is not None:
+            pattern = {"$regex": re.escape(self.text), "$options": "i"}
+            flt["$or"] = [{"listing.name": pattern}, {"listing.nameEn": pattern}]
+        return flt
+
+
+def _key(sort: StaySort, cert: dict, distance: float | None) -> list[Any]:
+    name = cert["listing"]["name"]
+    if sort is StaySort.GRADE:
+        return [-cert["gradeRank"], distance if distance is not None else name, cert["_id"]]
+    if sort is StaySort.NAME or distance is None:
+        return [name, cert["_id"]]
+    return [distance, cert["_id"]]
+
+
+def _shape(sort: StaySort, with_distance: bool) -> list[Any]:
+    number = (float, int)
+    if sort is StaySort.GRADE:
+        return [int, number if with_distance else str, str]
+    if sort is StaySort.NAME or not with_distance:
+        return [str, str]
+    return [number, str]
+
+
 class SearchService:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    def _filter(self, query: SearchQuery, ranks: list[int]) -> dict:
-        flt: dict[str, Any] = {"status": "VALID", "expiresAt": {"$gt": utcnow()}}
-        if len(ranks) < len(ALL_GRADES):
-            flt["gradeRank"] = {"$in": ranks}
-        if query.county is not None:
-            flt["county"] = query.county
-        if query.text:
-            pattern = {"$regex": re.escape(query.text.strip()), "$options": "i"}
-            flt["$or"] = [{"listing.name": pattern}, {"listing.nameEn": pattern}]
-        return flt
-
     async def search(self, query: SearchQuery) -> SearchPage:
         _check(query)
-        ranks = _allowed_ranks(query)
-        if not ranks:
-            return SearchPage([], 0, False)
-        flt = self._filter(query, ranks)
+        conditions = _Filter.of(query)
+        if not conditions.ranks:
+            return SearchPage([], False, _zero)
         if query.near is not None or query.bbox is not None:
-            return await self._search_area(query, flt)
-        return await self._search_list(query, flt)
+            return await self._area(query, conditions)
+        return await self._listed(query, conditions)
 
-    async def _search_area(self, query: SearchQuery, flt: dict) -> SearchPage:
+    async def _in_cells(self, cover: geo.Cover, projection: dict | None = None) -> list[dict]:
+        return await self.db.search_certificates.find(
+            {f"listing.cells.{cover.field}": {"$in": cover.cells}},
+            projection or _PROJECTION, batch_size=100_000).to_list()
+
+    async def _area(self, query: SearchQuery, conditions: _Filter) -> SearchPage:
+        """A circle or a viewport: every listing in its cells, refined and ordered here."""
         if query.near is not None:
             cover = geo.cover_circle(query.near, query.radius_m)
         else:
             assert query.bbox is not None
             cover = geo.cover_bbox(query.bbox)
-        flt["listing.cells"] = {"$in": cover}
-        origin = query.near
-        if origin is None and query.bbox is not None:
+        certs, points = [], []
+        for cert in await self._in_cells(cover):
+            point = geo.from_geojson(cert["listing"]["location"])
+            if conditions.keeps(cert) and (query.bbox is None or geo.in_bbox(point, query.bbox)):
+                certs.append(cert)
+                points.append((point, cert["_id"]))
+        if query.sort is StaySort.DISTANCE:
+            return self._by_distance(query, certs, points)
+        return self._by_key(query, certs, points)
+
+    def _by_distance(self, query: SearchQuery, certs: list[dict],
+                     points: list[tuple[geo.LatLng, str]]) -> SearchPage:
+        """Nearest first from `near`, or from the viewport's centre."""
+        origin, radius = query.near, float(query.radius_m)
+        if origin is None:
+            assert query.bbox is not None
             box = query.bbox
             origin = geo.LatLng((box.south + box.north) / 2, (box.west + box.east) / 2)
-        # named, because some planners (the embedded server's) scan the collection when the
-        # filter has more predicates than the index has fields
-        candidates = self.db.search_certificates.find(
-            flt, {"_id": 1, "gradeRank": 1, "listing.name": 1, "listing.location": 1},
-            hint="search_cells")
-        keyed: list[tuple[list[Any], float | None]] = []
-        async for c in candidates:
-            point = geo.from_geojson(c["listing"]["location"])
-            if query.bbox is not None and not geo.in_bbox(point, query.bbox):
-                continue
-            distance = geo.distance_m(origin, point) if origin is not None else None
-            if query.near is not None and distance is not None and distance > query.radius_m:
-                continue
-            keyed.append((self._key(query.sort, c, distance), distance))
-        keyed.sort(key=lambda pair: pair[0])
+            radius = math.inf
+        after = None
+        if query.after is not None:
+            distance, ident = decode_cursor(query.after, _shape(query.sort, True))
+            after = (float(distance), ident)
+        best = geo.nearest(origin, points, query.first + 1, radius, after)
+        shown = query.near is not None
+        hits = [Hit(certs[i], d if shown else None, encode_cursor([d, ident]))
+                for d, ident, i in best[: query.first]]
+
+        async def count() -> int:
+            if math.isinf(radius):
+                return len(points)
+            return geo.count_within(origin, [p for p, _ in points], radius)
+
+        return SearchPage(hits, len(best) > query.first, count)
+
+    def _by_key(self, query: SearchQuery, certs: list[dict],
+                points: list[tuple[geo.LatLng, str]]) -> SearchPage:
+        """By grade (then distance, or name without `near`) or by name."""
+        keyed = []
+        for cert, (point, _) in zip(certs, points, strict=True):
+            distance = None
+            if query.near is not None:
+                distance = geo.within(query.near, point, query.radius_m)
+                if distance is None:
+                    continue
+            keyed.append((_key(query.sort, cert, distance), distance, cert))
+        keyed.sort(key=lambda k: k[0])
         total = len(keyed)
         if query.after is not None:
-            after = decode_cursor(query.after, self._shape(query.sort))
-            keyed = [pair for pair in keyed if pair[0] > after]
-        page = keyed[: query.first]
-        ids = [key[-1] for key, _ in page]
-        docs = {d["_id"]: d async for d in self.db.search_certificates.find({"_id": {"$in": ids}})}
-        hits = [
-            Hit(docs[key[-1]], distance if query.near is not None else None, encode_cursor(key))
-            for key, distance in page if key[-1] in docs
-        ]
-        return SearchPage(hits, total, len(keyed) > query.first)
+            after = decode_cursor(query.after, _shape(query.sort, query.near is not None))
+            keyed = [k for k in keyed if k[0] > after]
+        hits = [Hit(c, d, encode_cursor(key)) for key, d, c in keyed[: query.first]]
 
-    @staticmethod
-    def _key(sort: StaySort, c: dict, distance: float | None) -> list[Any]:
-        name = c["listing"]["name"]
-        if sort is StaySort.GRADE:
-            second: Any = distance if distance is not None else name
-            return [-c["gradeRank"], second, c["_id"]]
-        if sort is StaySort.NAME or distance is None:
-            return [name, c["_id"]]
-        return [distance, c["_id"]]
+        async def count() -> int:
+            return total
 
-    @staticmethod
-    def _shape(sort: StaySort, geo_search: bool = True) -> list[type]:
-        if sort is StaySort.GRADE:
-            return [int, (float, int) if geo_search else str, str]  # type: ignore[list-item]
-        if sort is StaySort.NAME or not geo_search:
-            return [str, str]
-        return [(float, int), str]  # type: ignore[list-item]
+        return SearchPage(hits, len(keyed) > query.first, count)
 
-    async def _search_list(self, query: SearchQuery, flt: dict) -> SearchPage:
+    async def _listed(self, query: SearchQuery, conditions: _Filter) -> SearchPage:
+        """No place: by name, or by grade then name, through the (status, county, name) index."""
         if query.sort is StaySort.GRADE:
             order = [("gradeRank", -1), ("listing.name", 1), ("_id", 1)]
         else:
             order = [("listing.name", 1), ("_id", 1)]
-        page_filter = dict(flt)
+        flt = conditions.mongo()
+        page_filter = flt
         if query.after is not None:
-            key = decode_cursor(query.after, self._shape(query.sort, geo_search=False))
+            key = decode_cursor(query.after, _shape(query.sort, False))
             if query.sort is StaySort.GRADE:
                 key[0] = -key[0]
             page_filter = {"$and": [flt, keyset_after(order, key)]}
-        docs = await self.db.search_certificates.find(page_filter, hint="search_by_name").sort(
+        docs = await self.db.search_certificates.find(page_filter, _PROJECTION).sort(
             order).limit(query.first + 1).to_list()
-        total = await self.db.search_certificates.count_documents(flt, hint="search_by_name")
-        hits = []
-        for d in docs[: query.first]:
-            if query.sort is StaySort.GRADE:
-                key = [-d["gradeRank"], d["listing"]["name"], d["_id"]]
-            else:
-                key = [d["listing"]["name"], d["_id"]]
-            hits.append(Hit(d, None, encode_cursor(key)))
-        return SearchPage(hits, total, len(docs) > query.first)
+        hits = [Hit(d, None, encode_cursor(_key(query.sort, d, None)))
+                for d in docs[: query.first]]
 
+        async def count() -> int:
+            return await self.db.search_certificates.count_documents(flt)
+
+        return SearchPage(hits, len(docs) > query.first, count)
+
+
+async def _zero() -> int:
+    return 0

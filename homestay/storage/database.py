@@ -17,6 +17,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import CollectionInvalid, OperationFailure
 from pymongo.write_concern import WriteConcern
 
+from homestay.domain import geo
 from homestay.settings import ROOT
 
 VALIDATORS_DIR = ROOT / "schema" / "validators"
@@ -53,8 +54,10 @@ INDEXES: dict[str, list[IndexModel]] = {
         IndexModel([("homestayId", ASCENDING)], unique=True, name="one_current_per_homestay",
                    partialFilterExpression={"current": True}),
         IndexModel([("homestayId", ASCENDING), ("issuedAt", DESCENDING)], name="homestay_issued"),
-        # geo search: an indexed $in over the H3 cells covering the circle or viewport
-        IndexModel([("listing.cells", ASCENDING), ("status", ASCENDING)], name="search_cells"),
+        # geo search: an indexed $in over the H3 cells covering the circle or viewport, one
+        # single-field index per resolution (sparse: only listable certificates carry cells)
+        *[IndexModel([(f"listing.cells.{geo.cell_field(res)}", ASCENDING)], sparse=True,
+                     name=f"search_cells_{geo.cell_field(res)}") for res in geo.RESOLUTIONS],
         IndexModel([("status", ASCENDING), ("county", ASCENDING), ("listing.name", ASCENDING),
                     ("_id", ASCENDING)], name="search_by_name"),
         IndexModel([("county", ASCENDING), ("issuedAt", DESCENDING)], name="county_issued"),

@@ -48,8 +48,9 @@ def test_out_of_range_points_name_the_coordinate(lat, lng, field):
 
 @pytest.mark.parametrize("radius", [50, 1000, 5000, 20000, 100000])
 def test_a_circle_cover_contains_every_point_of_the_circle(radius):
-    cover = set(geo.cover_circle(MOGANSHAN, radius))
-    res = h3.get_resolution(next(iter(cover)))
+    found = geo.cover_circle(MOGANSHAN, radius)
+    cover, res = set(found.cells), found.resolution
+    assert {h3.get_resolution(c) for c in cover} == {res}
     assert res in geo.RESOLUTIONS
     assert len(cover) <= geo.MAX_COVER_CELLS
     rng = random.Random(radius)
@@ -62,15 +63,15 @@ def test_a_circle_cover_contains_every_point_of_the_circle(radius):
 
 
 def test_a_cover_is_tight_enough_to_be_worth_it():
-    cover = geo.cover_circle(MOGANSHAN, 5000)
+    cover = geo.cover_circle(MOGANSHAN, 5000).cells
     area = sum(h3.cell_area(c, "m^2") for c in cover)
     assert area < 4 * math.pi * 5000**2
 
 
 def test_a_viewport_cover_contains_its_corners_and_inside():
     box = BBox(30.55, 119.80, 30.65, 119.95)
-    cover = set(geo.cover_bbox(box))
-    res = h3.get_resolution(next(iter(cover)))
+    found = geo.cover_bbox(box)
+    cover, res = set(found.cells), found.resolution
     rng = random.Random(3)
     points = [(box.south, box.west), (box.north, box.east), (box.south, box.east),
               (box.north, box.west)]
@@ -92,4 +93,35 @@ def test_viewports_are_inclusive_and_checked():
 
 def test_every_listing_carries_one_cell_per_resolution():
     cells = geo.cells(MOGANSHAN)
-    assert [h3.get_resolution(c) for c in cells] == list(geo.RESOLUTIONS)
+    assert {field: h3.get_resolution(c) for field, c in cells.items()} == {
+        f"h{res}": res for res in geo.RESOLUTIONS}
+
+
+def test_nearest_agrees_with_sorting_every_exact_distance():
+    rng = random.Random(11)
+    origin = Point(MOGANSHAN.lat, MOGANSHAN.lng)
+    points = []
+    for i in range(300):
+        p = geodesic(meters=rng.uniform(0, 30000)).destination(origin, rng.uniform(0, 360))
+        points.append((LatLng(p.latitude, p.longitude), f"id{i % 250:03d}"))
+    points.append((points[5][0], "id999"))  # a tie in distance, broken by id
+    exact = sorted((geo.distance_m(MOGANSHAN, p), ident, i) for i, (p, ident) in enumerate(points))
+    for radius in (500.0, 5000.0, 20000.0, math.inf):
+        inside = [e for e in exact if e[0] <= radius]
+        assert geo.nearest(MOGANSHAN, points, 20, radius) == inside[:20]
+        for cut in (0, 7, len(inside) // 2):
+            if cut < len(inside):
+                after = inside[cut][:2]
+                assert geo.nearest(MOGANSHAN, points, 10, radius, after) == inside[cut + 1:cut + 11]
+        assert sum(1 for p, _ in points if geo.within(MOGANSHAN, p, radius) is not None) == \
+            len(inside)
+        assert geo.count_within(MOGANSHAN, [p for p, _ in points], radius) == len(inside)
+
+
+def test_cheap_bounds_hold_the_exact_distance_everywhere_in_china():
+    rng = random.Random(5)
+    for _ in range(300):
+        a = LatLng(rng.uniform(18, 53), rng.uniform(73, 135))
+        b = LatLng(a.lat + rng.uniform(-1, 1), a.lng + rng.uniform(-1, 1))
+        low, high = geo.distance_bounds(a, b)
+        assert low <= geo.distance_m(a, b) <= high

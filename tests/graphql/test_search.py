@@ -8,7 +8,7 @@ import pytest
 from geopy.distance import geodesic
 from geopy.point import Point
 
-from homestay.clock import shifted, utcnow
+from homestay.clock import shifted
 from homestay.domain import geo
 from homestay.domain.certificates import CertificateAction
 from homestay.services.homestays import HomestayInput
@@ -275,14 +275,30 @@ async def test_the_geo_search_reads_the_cell_index(db, services, inspector, bure
     await certify(services, inspector, bureau, point_at(100, 0))
     command_counter.commands.clear()
     await services.search.search(SearchQuery(near=MOGANSHAN, radius_m=5000))
-    sent = [(name, hint) for database, name, hint in command_counter.commands
+    sent = [(name, filter_) for database, name, filter_ in command_counter.commands
             if database == db.db.name]
-    assert sent == [("find", "search_cells"), ("find", None)]  # candidates, then the page by _id
     cover = geo.cover_circle(MOGANSHAN, 5000)
-    plan = await db.certificates.find(
-        {"status": "VALID", "expiresAt": {"$gt": utcnow()}, "listing.cells": {"$in": cover}},
-        hint="search_cells").explain()
+    field = f"listing.cells.{cover.field}"
+    assert sent == [("find", [field])]  # the cells are the only predicate: the index serves it
+    plan = await db.certificates.find({field: {"$in": cover.cells}}).explain()
     assert "IXSCAN" in str(plan["queryPlanner"]["winningPlan"])
+
+
+async def test_a_certificate_out_of_service_for_good_leaves_the_search_index(
+        api, services, inspector, bureau, db):
+    stay, first = await certify(services, inspector, bureau, point_at(100, 0), "STANDARD")
+    again = await services.inspections.submit(inspector.caller, SubmissionInput(
+        client_submission_id=str(uuid.uuid4()), homestay_id=stay["_id"],
+        results=[ResultInput(r["itemCode"], r.get("passed"), r.get("points"))
+                 for r in checklist()]))
+    _, second = await services.certificates.review(bureau.caller, again["_id"], "APPROVE", None)
+    await services.certificates.change(bureau.caller, second["_id"], CertificateAction.SUSPEND,
+                                       "x")
+    listed = {c["_id"]: "cells" in c["listing"] async for c in db.certificates.find()}
+    assert listed == {first["_id"]: False, second["_id"]: True}  # suspended may come back
+    await services.certificates.change(bureau.caller, second["_id"], CertificateAction.REVOKE,
+                                       "x")
+    assert "cells" not in (await db.certificates.find_one({"_id": second["_id"]}))["listing"]
 
 
 async def test_statistics_count_valid_certificates_in_the_callers_counties(

@@ -131,3 +131,15 @@ async def test_metrics_are_in_prometheus_format(api):
     text = (await api.http.get("/metrics")).text
     assert 'homestay_http_requests_total{route="/healthz",status="200"}' in text
     assert json.loads((await api.http.get("/healthz")).text)
+
+
+async def test_over_deep_and_alias_heavy_queries_are_refused_before_they_run(api):
+    deep = "{ searchStays { edges { node { certificate { homestay { certificate { homestay {" \
+           " certificate { homestay { certificate { homestay { name } } } } } } } } } } } }"
+    for _ in range(2):  # the second time from the validation cache
+        body = (await api.http.post("/graphql", json={"query": deep})).json()
+        assert body["errors"][0]["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"
+        assert "depth" in body["errors"][0]["message"]
+    aliases = "{ " + " ".join(f"a{i}: gradingStandard {{ code }}" for i in range(40)) + " }"
+    body = (await api.http.post("/graphql", json={"query": aliases})).json()
+    assert body["errors"][0]["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"

@@ -1,0 +1,266 @@
+"""Search benchmark: the HTTP API against a plain $geoNear, on a fresh embedded server.
+
+    python3 dev.py bench                 # 20 s per case and concurrency
+    python3 dev.py bench --seconds 5     # a quicker look
+
+Loads 20,000 certified stays across northern Zhejiang (certificate documents built by the
+same domain functions the service uses, inserted in bulk: this measures search, not loading),
+serves the API from a separate uvicorn process, then for each case runs searches with 1 and
+with 8 concurrent clients, and the same 5 km search as a `$geoNear` aggregation. Prints a
+table and, last, one JSON line of figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import math
+import os
+import random
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import replace
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+from pymongo import monitoring
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from homestay.clock import utcnow  # noqa: E402
+from homestay.domain import geo  # noqa: E402
+from homestay.domain.grades import ALL_GRADES  # noqa: E402
+from homestay.http.app import create_app  # noqa: E402
+from homestay.services.registry import Services  # noqa: E402
+from homestay.settings import Settings  # noqa: E402
+from homestay.storage.database import Database, apply_schema, open_database  # noqa: E402
+from homestay.storage.embedded import EmbeddedServer, free_port  # noqa: E402
+
+STAYS = 20_000
+MOGANSHAN = (30.60, 119.87)
+# where homestays cluster in northern Zhejiang (centre, spread in metres): Moganshan, West
+# Lake hills, Anji, Tonglu, Nanxun, Wuzhen, Qiandao Lake, Changxing. Four stays in ten are
+# in one of them, the rest anywhere: about 150 within 5 km of Moganshan, a few hundred
+# within 10 km, which is the real order of magnitude there.
+HOTSPOTS = [(30.60, 119.87, 10000), (30.23, 120.10, 12000), (30.63, 119.68, 12000),
+            (29.80, 119.68, 15000), (30.88, 120.43, 10000), (30.74, 120.49, 8000),
+            (29.60, 119.05, 15000), (31.01, 119.90, 12000)]
+CLUSTERED = 0.4
+COUNTIES = ["330521", "330523", "330522", "330502", "330503", "330110", "330113", "330483"]
+
+SEARCH = """query($near: GeoPointInput, $radius: Int!, $bbox: BBoxInput, $minGrade: Grade) {
+  searchStays(near: $near, radiusMeters: $radius, bbox: $bbox, minGrade: $minGrade, first: 20) {
+    totalCount edges { node { id name grade distanceMeters location { lat lng }
+                              county { code name } certificate { number status } } } } }"""
+
+CASES: dict[str, dict[str, Any]] = {
+    "r1km": {"near": {"lat": MOGANSHAN[0], "lng": MOGANSHAN[1]}, "radius": 1000},
+    "r1km+grade": {"near": {"lat": MOGANSHAN[0], "lng": MOGANSHAN[1]}, "radius": 1000,
+                   "minGrade": "PREMIUM"},
+    "r5km": {"near": {"lat": MOGANSHAN[0], "lng": MOGANSHAN[1]}, "radius": 5000},
+    "r5km+grade": {"near": {"lat": MOGANSHAN[0], "lng": MOGANSHAN[1]}, "radius": 5000,
+                   "minGrade": "PREMIUM"},
+    "r20km": {"near": {"lat": MOGANSHAN[0], "lng": MOGANSHAN[1]}, "radius": 20000},
+    "r20km+grade": {"near": {"lat": MOGANSHAN[0], "lng": MOGANSHAN[1]}, "radius": 20000,
+                    "minGrade": "PREMIUM"},
+    "bbox": {"bbox": {"south": 30.55, "west": 119.80, "north": 30.65, "east": 119.95},
+             "radius": 5000},
+}
+
+
+def _point(rng: random.Random) -> tuple[float, float]:
+    if rng.random() < CLUSTERED:
+        lat, lng, spread = rng.choice(HOTSPOTS)
+        d = spread * math.sqrt(-2 * math.log(1 - rng.random()))  # a 2-D normal's radius
+        bearing = rng.uniform(0, 360)
+        from geopy.distance import geodesic
+        from geopy.point import Point
+
+        p = geodesic(meters=d).destination(Point(lat, lng), bearing)
+        return p.latitude, p.longitude
+    return rng.uniform(29.5, 31.1), rng.uniform(119.0, 121.0)
+
+
+def certificate_docs(count: int, seed: int = 1) -> list[dict]:
+    rng = random.Random(seed)
+    now = utcnow()
+    docs = []
+    for n in range(count):
+        lat, lng = _point(rng)
+        point = geo.LatLng(lat, lng)
+        grade = rng.choices(ALL_GRADES, weights=[5, 3, 2])[0]
+        county = rng.choice(COUNTIES)
+        issued = now - timedelta(days=rng.randint(0, 900))
+        docs.append({
+            "_id": f"{county}-2026-{n:05d}", "homestayId": f"bench{n:06d}", "county": county,
+            "grade": grade.value, "gradeRank": grade.rank, "status": "VALID", "current": True,
+            "issuedAt": issued, "expiresAt": issued + timedelta(days=1095),
+            "inspectionId": f"bench-inspection-{n}", "standard": {"code": "deqing-homestay",
+                                                                  "version": 1},
+            "totalPoints": 300,
+            "listing": {"name": f"民宿{n:05d}", "nameEn": f"Homestay {n:05d}",
+                        "address": "浙江省", "town": None, "location": geo.geojson(point),
+                        "cells": geo.cells(point), "rooms": 6, "facilities": ["Wi-Fi"]},
+            "history": [{"at": issued, "by": {"id": "bench", "name": "bench", "role": "BUREAU"},
+                         "action": "ISSUE", "from": None, "to": "VALID", "reason": None}],
+            "updatedAt": issued,
+        })
+    return docs
+
+
+async def load(database: Database, count: int) -> float:
+    started = time.perf_counter()
+    await apply_schema(database)
+    docs = certificate_docs(count)
+    for i in range(0, len(docs), 2000):
+        await database.certificates.insert_many(docs[i:i + 2000], ordered=False)
+    return time.perf_counter() - started
+
+
+def _pct(values: list[float], p: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+
+
+async def drive(url: str, variables: dict, clients: int, seconds: float) -> dict:
+    latencies: list[float] = []
+    errors = 0
+    deadline = time.perf_counter() + seconds
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=30) as client:
+        async def one_client() -> None:
+            nonlocal errors
+            while time.perf_counter() < deadline:
+                started = time.perf_counter()
+                try:
+                    response = await client.post("/graphql", json={"query": SEARCH,
+                                                                   "variables": variables})
+                    body = response.json()
+                    if response.status_code != 200 or body.get("errors"):
+                        errors += 1
+                except (httpx.HTTPError, ValueError):
+                    errors += 1
+                latencies.append((time.perf_counter() - started) * 1000)
+
+        wall = time.perf_counter()
+        await asyncio.gather(*[one_client() for _ in range(clients)])
+        wall = time.perf_counter() - wall
+    return {"p50_ms": round(_pct(latencies, 50), 2), "p99_ms": round(_pct(latencies, 99), 2),
+            "rps": round(len(latencies) / wall, 1), "requests": len(latencies), "errors": errors}
+
+
+async def commands_per_request(settings: Settings, uri: str, database_name: str) -> dict:
+    """The same searches in-process, with the driver counting what they send."""
+
+    class Counter(monitoring.CommandListener):
+        count = 0
+
+        def started(self, event: monitoring.CommandStartedEvent) -> None:
+            Counter.count += 1
+
+        def succeeded(self, event: Any) -> None: ...
+
+        def failed(self, event: Any) -> None: ...
+
+    database = open_database(uri, database_name, event_listeners=[Counter()])
+    app = create_app(settings, Services.build(settings, database))
+    per_case = {}
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                 base_url="http://bench") as client:
+        for name, variables in CASES.items():
+            Counter.count = 0
+            for _ in range(5):
+                await client.post("/graphql", json={"query": SEARCH, "variables": variables})
+            per_case[name] = Counter.count / 5
+    await database.close()
+    return per_case
+
+
+async def geo_near_baseline(database: Database, seconds: float) -> dict:
+    collection = database.db["certificates"]
+    try:
+        await collection.create_index([("listing.location", "2dsphere")], name="bench_2dsphere")
+    except Exception:  # noqa: BLE001 - a server that needs no index for $geoNear
+        pass
+    pipeline = [
+        {"$geoNear": {"near": {"type": "Point", "coordinates": [MOGANSHAN[1], MOGANSHAN[0]]},
+                      "distanceField": "distance", "maxDistance": 5000, "spherical": True,
+                      "key": "listing.location",
+                      "query": {"status": "VALID", "expiresAt": {"$gt": utcnow()}}}},
+        {"$limit": 20},
+    ]
+    latencies = []
+    deadline = time.perf_counter() + seconds
+    while time.perf_counter() < deadline or len(latencies) < 3:
+        started = time.perf_counter()
+        rows = await (await collection.aggregate(pipeline)).to_list()
+        latencies.append((time.perf_counter() - started) * 1000)
+        assert rows, "the baseline found nothing"
+    return {"p50_ms": round(_pct(latencies, 50), 2), "requests": len(latencies)}
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--stays", type=int, default=STAYS)
+    args = parser.parse_args()
+
+    with EmbeddedServer(":memory:") as server:
+        database_name = "bench"
+        database = open_database(server.uri, database_name)
+        loaded_s = await load(database, args.stays)
+        print(f"loaded {args.stays} certified stays in {loaded_s:.1f} s", file=sys.stderr)
+
+        settings = replace(Settings.from_env({}), mongodb_uri=server.uri, database=database_name,
+                           environment="production")
+        commands = await commands_per_request(settings, server.uri, database_name)
+
+        port = free_port()
+        env = {**os.environ, "MONGODB_URI": server.uri, "HOMESTAY_DB": database_name,
+               "PORT": str(port), "HOMESTAY_ENV": "production", "LOG_LEVEL": "WARNING"}
+        api = subprocess.Popen([sys.executable, "-m", "homestay.cli", "serve"], env=env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        url = f"http://127.0.0.1:{port}"
+        try:
+            for _ in range(200):
+                try:
+                    if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    await asyncio.sleep(0.2)
+            results: dict[str, dict] = {}
+            for name, variables in CASES.items():
+                for clients in (1, 8):
+                    figures = await drive(url, variables, clients, args.seconds)
+                    results[f"{name}/c{clients}"] = figures
+                    print(f"{name:<12} c{clients}  p50 {figures['p50_ms']:>8.2f} ms  "
+                          f"p99 {figures['p99_ms']:>8.2f} ms  {figures['rps']:>7.1f} req/s  "
+                          f"errors {figures['errors']}  db cmds/req {commands[name]:.1f}",
+                          file=sys.stderr)
+        finally:
+            api.terminate()
+            api.wait(30)
+        baseline = await geo_near_baseline(database, min(args.seconds, 20.0))
+        await database.close()
+
+    r5 = results["r5km/c1"]["p50_ms"]
+    speedup = baseline["p50_ms"] / r5 if r5 else float("nan")
+    print(f"\n$geoNear 5 km baseline p50 {baseline['p50_ms']:.1f} ms; "
+          f"API 5 km p50 {r5:.2f} ms end to end: {speedup:.0f}x faster", file=sys.stderr)
+    print(json.dumps({"stays": args.stays, "seconds_per_case": args.seconds, "cases": results,
+                      "db_commands_per_request": commands,
+                      "geoNear_baseline_p50_ms": baseline["p50_ms"],
+                      "speedup_r5km_c1": round(speedup, 1),
+                      "errors": sum(r["errors"] for r in results.values())}))
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
