@@ -21,7 +21,7 @@ from homestay.domain.certificates import CertificateAction
 from homestay.domain.gazetteer import gazetteer
 from homestay.domain.grading import ItemKind
 from homestay.services import standards
-from homestay.services.accounts import create_account
+from homestay.services.accounts import caller_of, create_account
 from homestay.services.homestays import HomestayInput
 from homestay.services.inspections import ResultInput, SubmissionInput
 from homestay.services.registry import Services
@@ -51,9 +51,7 @@ class DemoAccount:
 
 async def _account(services: Services, role: Role, county: str, name: str) -> DemoAccount:
     new = await create_account(services.db, role=role.value, name=name, counties=[county])
-    doc = new.account
-    caller = Caller(role, doc["_id"], doc["name"], frozenset(doc["counties"]))
-    return DemoAccount(role.value, county, name, new.token, caller)
+    return DemoAccount(role.value, county, name, new.token, caller_of(new.account))
 
 
 def _answers(standard: dict, quality: float, rng: random.Random) -> list[ResultInput]:

@@ -16,7 +16,7 @@ from pymongo import monitoring
 from homestay.auth import Caller, Role
 from homestay.http.app import create_app
 from homestay.services import standards
-from homestay.services.accounts import create_account
+from homestay.services.accounts import caller_of, create_account
 from homestay.services.registry import Services
 from homestay.settings import ROOT, Settings
 from homestay.storage.database import Database, apply_schema, open_database
@@ -106,8 +106,7 @@ def make_staff(db: Database):
     async def make(role: Role, county: str = DEQING, name: str | None = None) -> Staff:
         new = await create_account(db, role=role.value, name=name or f"{role.value} {county}",
                                    counties=[county])
-        acc = new.account
-        return Staff(Caller(role, acc["_id"], acc["name"], frozenset(acc["counties"])), new.token)
+        return Staff(caller_of(new.account), new.token)
 
     return make
 

@@ -20,10 +20,6 @@ class Grade(Enum):
     def label(self) -> dict[str, str]:
         return _LABELS[self]
 
-    @classmethod
-    def from_rank(cls, rank: int) -> Grade:
-        return _BY_RANK[rank]
-
     def __lt__(self, other: object) -> bool:
         if not isinstance(other, Grade):
             return NotImplemented
@@ -34,7 +30,6 @@ class Grade(Enum):
 
 
 _RANK = {Grade.STANDARD: 1, Grade.PREMIUM: 2, Grade.BOUTIQUE: 3}
-_BY_RANK = {rank: grade for grade, rank in _RANK.items()}
 _LABELS = {
     Grade.STANDARD: {"zh": "标准民宿", "en": "Standard homestay"},
     Grade.PREMIUM: {"zh": "优品民宿", "en": "Premium homestay"},

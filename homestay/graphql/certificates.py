@@ -18,6 +18,7 @@ from homestay.graphql.common import (
     Info,
     ReviewDecision,
     UserError,
+    localized,
     payload,
 )
 from homestay.graphql.permissions import IsBureau
@@ -100,7 +101,7 @@ class CertificateQueries:
         grade = DomainGrade(cert["grade"])
         return CertificateVerification(
             found=True, number=cert["_id"], status=status_of(cert, utcnow()), grade=grade,
-            grade_label=grade.label["en" if info.context.lang == "en" else "zh"],
+            grade_label=localized(grade.label, info.context.lang),
             homestay_name=cert["listing"]["name"],
             county=County.of(cert["county"], info.context.lang),
             issued_at=cert["issuedAt"], expires_at=cert["expiresAt"])

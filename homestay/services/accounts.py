@@ -65,6 +65,11 @@ async def revoke_account(db: Database, account_id: str) -> bool:
     return result.modified_count == 1
 
 
+def caller_of(account: dict) -> Caller:
+    return Caller(Role(account["role"]), account["_id"], account["name"],
+                  frozenset(account["counties"]))
+
+
 async def authenticate(db: Database, authorization: str | None) -> Caller:
     """The caller behind an Authorization header; PUBLIC without one."""
     if not authorization:
@@ -75,4 +80,4 @@ async def authenticate(db: Database, authorization: str | None) -> Caller:
     doc = await db.accounts.find_one({"tokenHash": hash_token(match.group(1))})
     if doc is None or doc.get("revokedAt") is not None:
         raise Unauthenticated("this token is not valid (unknown or revoked)")
-    return Caller(Role(doc["role"]), doc["_id"], doc["name"], frozenset(doc["counties"]))
+    return caller_of(doc)
