@@ -1,4 +1,5 @@
-"""The command line: `homestay serve`, `homestay account create|revoke`, `homestay export-schema`."""
+"""The command line: `homestay serve`, `homestay account create|revoke`, `homestay export`,
+`homestay export-schema`."""
 
 from __future__ import annotations
 
@@ -227,6 +228,100 @@ def account_revoke(account_id: Annotated[str, typer.Argument(help="The account's
     if not done:
         _fail(f"no active account {account_id!r}")
     typer.echo(f"revoked {account_id}")
+
+
+class ExportFormatOption(str, Enum):
+    csv = "csv"
+    xlsx = "xlsx"
+    json = "json"
+
+
+@app.command("export")
+def export(
+    format: Annotated[ExportFormatOption, typer.Option("--format", "-f",
+                                                       help="csv, xlsx or json")],
+    county: Annotated[list[str] | None, typer.Option(
+        help="County code; repeatable. Every county when omitted.")] = None,
+    grade: Annotated[str | None, typer.Option(help="STANDARD, PREMIUM or BOUTIQUE")] = None,
+    status: Annotated[str | None, typer.Option(
+        help="VALID, SUSPENDED, REVOKED, EXPIRED or SUPERSEDED (as of now)")] = None,
+    issued_from: Annotated[str | None, typer.Option(help="YYYY-MM-DD or ISO time")] = None,
+    issued_to: Annotated[str | None, typer.Option(help="YYYY-MM-DD (inclusive) or ISO time")]
+    = None,
+    expiring_before: Annotated[str | None, typer.Option(help="YYYY-MM-DD or ISO time")] = None,
+    lang: Annotated[str, typer.Option(help="zh or en column titles")] = "zh",
+    output: Annotated[Path | None, typer.Option("--output", "-o",
+                                                help="Write here instead of stdout.")] = None,
+) -> None:
+    """Export the certificate list: `homestay export --format csv --county 330521 > list.csv`.
+
+    A progress bar shows on a terminal (on stderr); none when stderr is not a terminal."""
+    from homestay.clock import utcnow
+    from homestay.errors import ApiError
+    from homestay.services import exports
+
+    settings = _settings()
+    params = {k: v for k, v in {"grade": grade, "status": status, "issuedFrom": issued_from,
+                                "issuedTo": issued_to, "expiringBefore": expiring_before
+                                }.items() if v}
+    try:
+        query = exports.query_from_params(params, sorted(set(county)) if county else None)
+    except ApiError as exc:
+        _fail(exc.message)
+    for code in county or []:
+        from homestay.domain.gazetteer import gazetteer
+
+        if gazetteer().county(code) is None:
+            _fail(f"--county: no county with code {code!r}")
+    fmt = exports.ExportFormat(format.value)
+    if output is None and fmt is exports.ExportFormat.XLSX and sys.stdout.isatty():
+        _fail("an .xlsx file is binary: redirect stdout to a file or give --output")
+
+    async def run(uri: str, sink) -> int:
+        async with _session(uri, settings) as database:
+            now = utcnow()
+            total = await exports.count_rows(database, query, now)
+            with _progress(total) as advance:
+                async def counted():
+                    async for batch in exports.certificate_rows(database, query, now, lang):
+                        yield batch
+                        advance(len(batch))
+
+                async for chunk in exports.chunks_of(fmt, counted(), lang):
+                    sink.write(chunk)
+            sink.flush()
+            return total
+
+    try:
+        with database_uri(settings, for_service=False) as uri:
+            if output is not None:
+                with output.open("wb") as sink:
+                    total = asyncio.run(run(uri, sink))
+            else:
+                total = asyncio.run(run(uri, sys.stdout.buffer))
+    except Fatal as exc:
+        _fail(str(exc))
+    except BrokenPipeError:  # `| head`: the reader has what it wanted
+        sys.stderr.close()
+        raise typer.Exit(0) from None
+    if sys.stderr.isatty():
+        typer.echo(f"exported {total} certificates", err=True)
+
+
+@contextmanager
+def _progress(total: int) -> Iterator:
+    """A progress bar on stderr when it is a terminal; a no-op otherwise."""
+    if not sys.stderr.isatty():
+        yield lambda n: None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    with Progress("[progress.description]{task.description}", BarColumn(),
+                  MofNCompleteColumn(), TimeRemainingColumn(),
+                  console=Console(stderr=True), transient=True) as progress:
+        task = progress.add_task("exporting", total=total)
+        yield lambda n: progress.advance(task, n)
 
 
 @app.command("export-schema")

@@ -132,3 +132,69 @@ def test_serve_runs_the_demo_on_the_embedded_database_and_keeps_it(tmp_path):
         service.send_signal(signal.SIGINT)
         service.wait(60)
     assert "loading the demo data" not in service.stderr.read()
+
+
+async def _two_counties_certified(api, inspector, bureau, anji_inspector, anji_bureau) -> None:
+    from tests.graphql.flows import certify
+
+    await certify(api, inspector.token, bureau.token, name='竹隐, "山居"')
+    await certify(api, inspector.token, bureau.token, name="云上人家")
+    await certify(api, anji_inspector.token, anji_bureau.token, name="安吉竹海",
+                  county="330523", address="安吉县天荒坪镇", location={"lat": 30.63, "lng": 119.68})
+
+
+async def test_export_to_a_pipe_writes_the_file_and_no_progress_bar(
+        api, db, mongodb_uri, inspector, bureau, anji_inspector, anji_bureau, tmp_path):
+    import asyncio
+    import csv
+
+    await _two_counties_certified(api, inspector, bureau, anji_inspector, anji_bureau)
+    env = {"MONGODB_URI": mongodb_uri, "HOMESTAY_DB": db.db.name}
+    done = await asyncio.to_thread(
+        subprocess.run, [*HOMESTAY, "export", "--format", "csv", "--county", "330521"],
+        env={**os.environ, **env}, capture_output=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == b""  # piped: no progress bar, no chatter
+    rows = list(csv.DictReader(done.stdout.decode("utf-8-sig").splitlines()))
+    assert sorted(r["民宿名称"] for r in rows) == sorted(['竹隐, "山居"', "云上人家"])
+
+    out = tmp_path / "all.json"
+    done = await asyncio.to_thread(run, ["export", "-f", "json", "-o", str(out)], env)
+    assert done.returncode == 0, done.stderr
+    assert {r["county"] for r in json.loads(out.read_text(encoding="utf-8"))} == \
+        {"330521", "330523"}
+
+    bad = await asyncio.to_thread(run, ["export", "-f", "csv", "--grade", "GOLD"], env)
+    assert bad.returncode == 1 and bad.stderr.startswith("homestay: grade:")
+    assert "Traceback" not in bad.stderr
+
+
+async def test_export_shows_a_progress_bar_on_a_terminal(
+        api, db, mongodb_uri, inspector, bureau, anji_inspector, anji_bureau, tmp_path):
+    import asyncio
+    import pty
+
+    await _two_counties_certified(api, inspector, bureau, anji_inspector, anji_bureau)
+    leader, follower = pty.openpty()
+    out = tmp_path / "list.xlsx"
+    env = {**os.environ, "MONGODB_URI": mongodb_uri, "HOMESTAY_DB": db.db.name,
+           "COLUMNS": "100", "TERM": "xterm"}
+    with open(out, "wb") as sink:
+        done = await asyncio.to_thread(
+            subprocess.run, [*HOMESTAY, "export", "--format", "xlsx"], env=env, stdout=sink,
+            stderr=follower, timeout=120)
+    os.close(follower)
+    shown = b""
+    while True:
+        try:
+            data = os.read(leader, 65536)
+        except OSError:
+            break
+        if not data:
+            break
+        shown += data
+    os.close(leader)
+    assert done.returncode == 0
+    assert b"exported 3 certificates" in shown
+    assert b"3/3" in shown or b"exporting" in shown  # the bar, drawn on the terminal
+    assert out.read_bytes()[:2] == b"PK"  # an .xlsx is a zip

@@ -25,7 +25,7 @@ from strawberry.asgi import GraphQL
 from homestay.errors import ApiError, ServiceUnavailable
 from homestay.graphql.context import Context, language
 from homestay.graphql.schema import schema
-from homestay.http import uploads
+from homestay.http import exports, uploads
 from homestay.services.accounts import authenticate
 from homestay.services.registry import Services
 from homestay.settings import Settings
@@ -84,7 +84,8 @@ class RequestContextMiddleware:
 
 
 def _route_label(path: str) -> str:
-    for prefix in ("/graphql", "/uploads", "/healthz", "/readyz", "/metrics"):
+    for prefix in ("/graphql", "/uploads", "/exports", "/open-data", "/healthz", "/readyz",
+                   "/metrics"):
         if path.startswith(prefix):
             return prefix
     return "other"
@@ -160,6 +161,8 @@ def create_app(settings: Settings, services: Services | None = None) -> Starlett
             Route("/metrics", metrics),
             Route("/uploads", uploads.upload, methods=["POST"]),
             Route("/uploads/{upload_id}", uploads.download),
+            Route("/exports/certificates.{format}", exports.export_certificates),
+            Route("/open-data/certificates.json", exports.open_data, methods=["GET", "HEAD"]),
         ],
         middleware=[
             Middleware(RequestContextMiddleware, metrics=metrics_),

@@ -220,10 +220,11 @@ class HomestayService:
         listing = listing_of(updated)
         await self.db.certificates.update_many(
             {"homestayId": homestay_id, "current": True, "status": {"$ne": "REVOKED"}},
-            {"$set": {"listing": listing}})
+            {"$set": {"listing": listing, "updatedAt": changes["updatedAt"]}})
         await self.db.certificates.update_many(
             {"homestayId": homestay_id, "current": True, "status": "REVOKED"},
-            {"$set": {"listing": {k: v for k, v in listing.items() if k != "cells"}}})
+            {"$set": {"listing": {k: v for k, v in listing.items() if k != "cells"},
+                      "updatedAt": changes["updatedAt"]}})
         return updated
 
     async def get(self, homestay_id: str) -> dict | None:

@@ -1,0 +1,120 @@
+"""Downloads: the bureau's grade lists and the public open-data feed."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import AsyncIterator
+from datetime import timezone
+from email.utils import format_datetime, parsedate_to_datetime
+from urllib.parse import quote
+
+from pymongo.errors import PyMongoError
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+
+from homestay.auth import Role
+from homestay.clock import utcnow
+from homestay.errors import ApiError, BadUserInput, ServiceUnavailable
+from homestay.graphql.context import language
+from homestay.services import exports
+from homestay.services.accounts import authenticate
+
+_STATUS = {"UNAUTHENTICATED": 401, "FORBIDDEN": 403, "BAD_USER_INPUT": 400,
+           "SERVICE_UNAVAILABLE": 503}
+OPEN_DATA_MAX_AGE_S = 300
+
+
+def error_response(exc: ApiError) -> JSONResponse:
+    """The same error shape as GraphQL's: {"errors": [{message, extensions: {code, ...}}]}."""
+    status = _STATUS.get(exc.code, 500)
+    headers = {"Cache-Control": "no-store"}
+    if status == 401:
+        headers["WWW-Authenticate"] = "Bearer"
+    return JSONResponse({"errors": [{"message": exc.message, "extensions": exc.extensions}]},
+                        status_code=status, headers=headers)
+
+
+async def _primed(chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    """Reads the first chunk before the response starts, so that a database that does not
+    answer is a 503, not a 200 cut short."""
+    first = await anext(chunks, None)
+
+    async def rest() -> AsyncIterator[bytes]:
+        if first is not None:
+            yield first
+        async for chunk in chunks:
+            yield chunk
+
+    return rest()
+
+
+async def export_certificates(request: Request) -> Response:
+    services = request.app.state.services
+    try:
+        fmt = exports.ExportFormat(request.path_params["format"])
+    except ValueError:
+        return error_response(BadUserInput("format", "export as .csv, .xlsx or .json"))
+    params = dict(request.query_params)
+    try:
+        caller = await authenticate(services.db, request.headers.get("authorization"))
+        caller.require(Role.BUREAU)
+        counties = caller.counties_filter(params.get("county") or None)
+        query = exports.query_from_params(params, counties)
+        lang = params.get("lang") or language(request.headers.get("accept-language"))
+        now = utcnow()
+        chunks = await _primed(exports.chunks_of(
+            fmt, exports.certificate_rows(services.db, query, now, lang), lang))
+    except ApiError as exc:
+        return error_response(exc)
+    except PyMongoError:
+        return error_response(ServiceUnavailable("the database is not answering; try again"))
+    name = exports.file_name(fmt, counties, now.astimezone(exports.CST).date())
+    return StreamingResponse(chunks, media_type=fmt.media_type, headers={
+        "Content-Disposition": f"attachment; filename=\"{name}\"; "
+                               f"filename*=UTF-8''{quote(name)}",
+        "Cache-Control": "no-store",
+    })
+
+
+def _etag(changed_at_ms: int) -> str:
+    digest = hashlib.sha256(f"{exports.FEED_FORMAT}:{changed_at_ms}".encode()).hexdigest()
+    return f'"{digest[:32]}"'
+
+
+def _not_modified(request: Request, etag: str, last_modified_s: int) -> bool:
+    if_none_match = request.headers.get("if-none-match")
+    if if_none_match is not None:  # takes precedence over If-Modified-Since (RFC 9110)
+        tags = {t.strip().removeprefix("W/") for t in if_none_match.split(",")}
+        return etag in tags or "*" in tags
+    if_modified_since = request.headers.get("if-modified-since")
+    if if_modified_since:
+        try:
+            since = parsedate_to_datetime(if_modified_since)
+        except (TypeError, ValueError):
+            return False
+        return since.tzinfo is not None and last_modified_s <= int(since.timestamp())
+    return False
+
+
+async def open_data(request: Request) -> Response:
+    services = request.app.state.services
+    now = utcnow()
+    try:
+        changed_at = await exports.open_data_changed_at(services.db, now)
+    except PyMongoError:
+        return error_response(ServiceUnavailable("the database is not answering; try again"))
+    etag = _etag(int(changed_at.timestamp() * 1000))
+    headers = {"ETag": etag, "Last-Modified": format_datetime(changed_at.astimezone(timezone.utc),
+                                                    usegmt=True),
+               "Cache-Control": f"public, max-age={OPEN_DATA_MAX_AGE_S}",
+               "Access-Control-Allow-Origin": "*"}
+    if _not_modified(request, etag, int(changed_at.timestamp())):
+        return Response(status_code=304, headers=headers)
+    if request.method == "HEAD":
+        return Response(media_type=exports.ExportFormat.JSON.media_type, headers=headers)
+    try:
+        chunks = await _primed(exports.json_chunks(exports.open_data_rows(services.db, now)))
+    except PyMongoError:
+        return error_response(ServiceUnavailable("the database is not answering; try again"))
+    return StreamingResponse(chunks, media_type=exports.ExportFormat.JSON.media_type,
+                             headers=headers)
