@@ -5,7 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
+
+# China Standard Time: no daylight saving, the time the bureau reads and signs in
+CST = timezone(timedelta(hours=8), "CST")
 
 _offset: ContextVar[timedelta] = ContextVar("clock_offset", default=timedelta(0))
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields
 from pathlib import Path
+
+from homestay.domain.plan import PlanSettings
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -41,6 +43,7 @@ class Settings:
     log_level: str = "INFO"
     seed_dir: Path = ROOT / "seed"
     readiness_timeout_ms: int = 1500
+    plan: PlanSettings = field(default_factory=PlanSettings)
 
     @property
     def production(self) -> bool:
@@ -68,4 +71,13 @@ class Settings:
             geocoder=env.get("HOMESTAY_GEOCODER", "gazetteer"),
             log_level=env.get("LOG_LEVEL", "INFO").upper(),
             readiness_timeout_ms=_int(env, "HOMESTAY_READY_TIMEOUT_MS", 1500, minimum=100),
+            plan=_plan(env),
         )
+
+
+def _plan(env: dict[str, str]) -> PlanSettings:
+    """HOMESTAY_PLAN_EXPIRED_WEIGHT, HOMESTAY_PLAN_EXPIRING_DAYS, ...: one per field."""
+    defaults = PlanSettings()
+    return PlanSettings(**{
+        f.name: _int(env, f"HOMESTAY_PLAN_{f.name.upper()}", getattr(defaults, f.name))
+        for f in fields(PlanSettings)})

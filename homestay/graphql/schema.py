@@ -16,6 +16,7 @@ from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
 
 from homestay.graphql.accounts import AccountMutations, AccountQueries
+from homestay.graphql.bureau import BureauQueries
 from homestay.graphql.certificates import CertificateMutations, CertificateQueries
 from homestay.graphql.errors import ErrorCodes, log_errors
 from homestay.graphql.homestays import HomestayMutations, HomestayQueries
@@ -28,7 +29,8 @@ MAX_ALIASES = 30
 MAX_TOKENS = 2000
 
 Query = merge_types("Query", (SearchQueries, HomestayQueries, CertificateQueries,
-                              StandardQueries, InspectionQueries, AccountQueries))
+                              StandardQueries, InspectionQueries, AccountQueries,
+                              BureauQueries))
 Mutation = merge_types("Mutation", (HomestayMutations, InspectionMutations,
                                     CertificateMutations, AccountMutations))
 

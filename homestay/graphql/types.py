@@ -106,6 +106,7 @@ class Homestay:
 class CertificateEvent:
     at: datetime
     by: Actor
+    by_role: str | None = strawberry.field(description="INSPECTOR or BUREAU at the time.")
     action: str
     from_status: CertificateStatus | None = strawberry.field(name="from")
     to_status: CertificateStatus = strawberry.field(name="to")
@@ -152,13 +153,17 @@ class Certificate:
     def history(self, info: Info) -> list[CertificateEvent] | None:
         if not info.context.caller.can_act_in(self.doc["county"]):
             return None
-        return [
-            CertificateEvent(at=e["at"], by=Actor(id=e["by"]["id"] or "", name=e["by"]["name"] or ""),
-                             action=e["action"],
-                             from_status=DomainStatus(e["from"]) if e.get("from") else None,
-                             to_status=DomainStatus(e["to"]), reason=e.get("reason"))
-            for e in self.doc["history"]
-        ]
+        return events_of(self.doc)
+
+
+def events_of(cert: dict) -> list[CertificateEvent]:
+    return [
+        CertificateEvent(at=e["at"], by=Actor(id=e["by"]["id"] or "", name=e["by"]["name"] or ""),
+                         by_role=e["by"].get("role"), action=e["action"],
+                         from_status=DomainStatus(e["from"]) if e.get("from") else None,
+                         to_status=DomainStatus(e["to"]), reason=e.get("reason"))
+        for e in cert["history"]
+    ]
 
 
 @strawberry.type

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import AsyncIterator
-from datetime import timezone
+from datetime import UTC
 from email.utils import format_datetime, parsedate_to_datetime
 from urllib.parse import quote
 
@@ -104,7 +104,7 @@ async def open_data(request: Request) -> Response:
     except PyMongoError:
         return error_response(ServiceUnavailable("the database is not answering; try again"))
     etag = _etag(int(changed_at.timestamp() * 1000))
-    headers = {"ETag": etag, "Last-Modified": format_datetime(changed_at.astimezone(timezone.utc),
+    headers = {"ETag": etag, "Last-Modified": format_datetime(changed_at.astimezone(UTC),
                                                     usegmt=True),
                "Cache-Control": f"public, max-age={OPEN_DATA_MAX_AGE_S}",
                "Access-Control-Allow-Origin": "*"}

@@ -14,10 +14,11 @@ import json
 import tempfile
 from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from enum import Enum
 from typing import Any
 
+from homestay.clock import CST
 from homestay.domain import geo
 from homestay.domain.certificates import CertificateStatus, effective_status
 from homestay.domain.gazetteer import gazetteer
@@ -25,7 +26,6 @@ from homestay.domain.grades import Grade
 from homestay.errors import BadUserInput
 from homestay.storage.database import Database
 
-CST = timezone(timedelta(hours=8), "CST")
 BATCH = 1000
 SHEET_NAME = "民宿等级名录"
 
@@ -347,7 +347,7 @@ async def open_data_changed_at(db: Database, now: datetime) -> datetime:
     last_lapse = await db.certificates.find_one(
         {"status": "VALID", "expiresAt": {"$lte": now}}, {"expiresAt": 1},
         sort=[("expiresAt", -1)])
-    moments = [datetime(2000, 1, 1, tzinfo=timezone.utc)]
+    moments = [datetime(2000, 1, 1, tzinfo=UTC)]
     if last_write is not None and last_write.get("updatedAt"):
         moments.append(last_write["updatedAt"])
     if last_lapse is not None:

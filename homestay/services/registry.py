@@ -11,6 +11,7 @@ from homestay.domain.gazetteer import GazetteerGeocoder
 from homestay.services.certificates import CertificateService
 from homestay.services.homestays import HomestayService
 from homestay.services.inspections import InspectionService
+from homestay.services.plan import PlanService
 from homestay.services.search import SearchService
 from homestay.settings import Settings, SettingsError
 from homestay.storage.database import Database
@@ -34,6 +35,7 @@ class Services:
     inspections: InspectionService
     certificates: CertificateService
     search: SearchService
+    plan: PlanService
 
     async def standards_by_key(self, keys: list[str]) -> list[dict | None]:
         found = {d["_id"]: d async for d in self.db.standards.find({"_id": {"$in": keys}})}
@@ -48,4 +50,5 @@ class Services:
             inspections=InspectionService(db, settings.far_from_homestay_meters),
             certificates=CertificateService(db, settings.certificate_validity_days),
             search=SearchService(db),
+            plan=PlanService(db, settings.plan),
         )

@@ -1,0 +1,106 @@
+"""The re-inspection plan's rule: which reasons apply to a certificated homestay. Pure.
+
+Risk-based thinking (ISO 9001:2015): check more often where risk is higher. Each reason has a
+weight, a setting; a homestay's priority is the sum of the weights of its reasons.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import Enum
+
+from homestay.clock import CST
+from homestay.domain.certificates import CertificateStatus, effective_status
+from homestay.domain.grades import Grade
+
+
+class Reason(Enum):
+    EXPIRED = "EXPIRED"
+    EXPIRING = "EXPIRING"
+    STALE_INSPECTION = "STALE_INSPECTION"
+    NEAR_THRESHOLD = "NEAR_THRESHOLD"
+    RECENT_SUSPENSION = "RECENT_SUSPENSION"
+    FAR_INSPECTION = "FAR_INSPECTION"
+
+
+@dataclass(frozen=True)
+class PlanSettings:
+    """Weights (points of priority) and the limits that trigger each reason."""
+
+    expired_weight: int = 100
+    expiring_weight: int = 60
+    expiring_days: int = 90
+    stale_weight: int = 30
+    stale_days: int = 365
+    near_threshold_weight: int = 40
+    near_threshold_points: int = 10
+    suspension_weight: int = 50
+    suspension_days: int = 365
+    far_weight: int = 35
+    far_days: int = 365
+
+
+@dataclass(frozen=True)
+class Finding:
+    reason: Reason
+    weight: int
+    message: dict[str, str]
+    at: datetime | None = None
+
+
+def _day(moment: datetime) -> str:
+    return moment.astimezone(CST).date().isoformat()
+
+
+def assess(cert: dict, inspections: dict | None, thresholds: dict[str, int] | None,
+           now: datetime, s: PlanSettings) -> list[Finding]:
+    """Every reason to re-inspect the homestay behind `cert`. Pure."""
+    findings: list[Finding] = []
+    expires = cert["expiresAt"]
+    status = effective_status(CertificateStatus(cert["status"]), expires, now)
+    if status is CertificateStatus.EXPIRED:
+        findings.append(Finding(Reason.EXPIRED, s.expired_weight, {
+            "zh": f"证书已于 {_day(expires)} 过期",
+            "en": f"the certificate expired on {_day(expires)}"}, expires))
+    elif expires - now <= timedelta(days=s.expiring_days):
+        days = (expires - now).days
+        findings.append(Finding(Reason.EXPIRING, s.expiring_weight, {
+            "zh": f"证书将于 {_day(expires)} 到期(还有 {days} 天)",
+            "en": f"the certificate expires on {_day(expires)}, in {days} days"}, expires))
+
+    last = max([m for m in ((inspections or {}).get("last"), cert.get("issuedAt")) if m])
+    if now - last > timedelta(days=s.stale_days):
+        days = (now - last).days
+        findings.append(Finding(Reason.STALE_INSPECTION, s.stale_weight, {
+            "zh": f"上次检查在 {_day(last)},已过 {days} 天",
+            "en": f"last inspected on {_day(last)}, {days} days ago"}, last))
+
+    grade = Grade(cert["grade"])
+    threshold = (thresholds or {}).get(grade.value)
+    points = cert.get("totalPoints")
+    if threshold is not None and points is not None and \
+            0 <= points - threshold < s.near_threshold_points:
+        margin = points - threshold
+        findings.append(Finding(Reason.NEAR_THRESHOLD, s.near_threshold_weight, {
+            "zh": f"{points} 分,仅高出{grade.label['zh']}门槛({threshold} 分){margin} 分",
+            "en": f"{points} points, only {margin} above the {grade.value.lower()} "
+                  f"threshold of {threshold}"}))
+
+    suspensions = [e for e in cert.get("history", []) if e["action"] == "SUSPEND"
+                   and now - e["at"] <= timedelta(days=s.suspension_days)]
+    if suspensions:
+        latest = suspensions[-1]
+        why = latest.get("reason") or ""
+        findings.append(Finding(Reason.RECENT_SUSPENSION, s.suspension_weight, {
+            "zh": f"{_day(latest['at'])} 曾被暂停:{why}",
+            "en": f"suspended on {_day(latest['at'])}: {why}"}, latest["at"]))
+
+    far_at = (inspections or {}).get("lastFar")
+    if far_at is not None and now - far_at <= timedelta(days=s.far_days):
+        meters = round((inspections or {}).get("farthest") or 0)
+        findings.append(Finding(Reason.FAR_INSPECTION, s.far_weight, {
+            "zh": f"{_day(far_at)} 的检查提交地点距民宿 {meters} 米",
+            "en": f"an inspection of {_day(far_at)} was submitted {meters} m from the homestay"},
+            far_at))
+    return findings

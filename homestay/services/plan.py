@@ -1,0 +1,109 @@
+"""The re-inspection plan: where inspectors should go next, and why (risk-based thinking).
+
+Each homestay holding a certificate (VALID or SUSPENDED, expired or not) is given the reasons
+that apply to it; its priority is the sum of their weights, which are settings. Homestays with
+no reason are not in the plan. The order is priority, then the nearest expiry, then the
+certificate number, so the same data always gives the same plan and a cursor stays stable.
+
+A plan is per county: it reads the county's current certificates (one indexed find) and one
+aggregation of its inspections, so its cost grows with a county's size (thousands), never
+with the province's.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from homestay.domain.plan import Finding, PlanSettings, assess
+from homestay.errors import BadUserInput
+from homestay.storage.database import Database
+
+
+@dataclass
+class PlanEntry:
+    certificate: dict
+    findings: list[Finding] = field(default_factory=list)
+
+    @property
+    def priority(self) -> int:
+        return sum(f.weight for f in self.findings)
+
+    @property
+    def key(self) -> tuple:
+        return (-self.priority, self.certificate["expiresAt"], self.certificate["_id"])
+
+
+@dataclass(frozen=True)
+class PlanPage:
+    entries: list[PlanEntry]
+    has_next: bool
+    total: int
+
+
+def cursor_of(entry: PlanEntry) -> str:
+    priority, expires, number = entry.key
+    raw = json.dumps([priority, expires.isoformat(), number]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode(after: str) -> tuple:
+    try:
+        raw = base64.urlsafe_b64decode(after + "=" * (-len(after) % 4))
+        priority, expires, number = json.loads(raw)
+        return (int(priority), datetime.fromisoformat(expires), str(number))
+    except (ValueError, TypeError):
+        raise BadUserInput("after", "not a cursor from this list") from None
+
+
+class PlanService:
+    def __init__(self, db: Database, settings: PlanSettings) -> None:
+        self.db = db
+        self.settings = settings
+
+    async def plan(self, counties: Sequence[str], now: datetime) -> list[PlanEntry]:
+        certificates = await self.db.certificates.find(
+            {"county": {"$in": list(counties)}, "current": True,
+             "status": {"$in": ["VALID", "SUSPENDED"]}}).to_list()
+        far_since = now - timedelta(days=self.settings.far_days)
+        by_homestay = {r["_id"]: r for r in await (await self.db.inspections.aggregate([
+            {"$match": {"county": {"$in": list(counties)}}},
+            {"$group": {
+                "_id": "$homestayId",
+                "last": {"$max": "$inspectedAt"},
+                "lastFar": {"$max": {"$cond": [
+                    {"$and": [{"$eq": ["$farFromHomestay", True]},
+                              {"$gte": ["$inspectedAt", far_since]}]}, "$inspectedAt", None]}},
+                "farthest": {"$max": {"$cond": [
+                    {"$and": [{"$eq": ["$farFromHomestay", True]},
+                              {"$gte": ["$inspectedAt", far_since]}]},
+                    "$distanceFromHomestayMeters", None]}},
+            }},
+        ])).to_list()}
+        codes = sorted({c["standard"]["code"] for c in certificates})
+        thresholds = {  # a handful of standard versions
+            (d["code"], d["version"]): {t["grade"]: t["minPoints"] for t in d["thresholds"]}
+            async for d in self.db.standards.find({"code": {"$in": codes}},
+                                                  {"code": 1, "version": 1, "thresholds": 1})}
+        entries = []
+        for cert in certificates:
+            key = (cert["standard"]["code"], cert["standard"]["version"])
+            findings = assess(cert, by_homestay.get(cert["homestayId"]), thresholds.get(key),
+                              now, self.settings)
+            if findings:
+                entries.append(PlanEntry(cert, findings))
+        entries.sort(key=lambda e: e.key)
+        return entries
+
+    async def page(self, counties: Sequence[str], now: datetime, first: int,
+                   after: str | None) -> PlanPage:
+        entries = await self.plan(counties, now)
+        start = 0
+        if after:
+            mark = _decode(after)
+            start = next((i for i, e in enumerate(entries) if e.key > mark), len(entries))
+        chosen = entries[start:start + first]
+        return PlanPage(chosen, start + first < len(entries), len(entries))
