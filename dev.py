@@ -4,6 +4,7 @@
     python3 dev.py serve    # the API on http://127.0.0.1:8000, embedded database, demo data
     python3 dev.py test     # the whole test suite
     python3 dev.py bench    # the search benchmark (bench/search.py)
+    python3 dev.py bench-export   # the export benchmark (bench/export.py)
 
 The first call makes `.venv/` and installs the project into it; later calls reinstall only when
 pyproject.toml has changed. Extra arguments go to the command (pytest, homestay serve, ...).
@@ -48,6 +49,7 @@ COMMANDS = {
     "serve": lambda args: [str(BIN / "homestay"), "serve", "--demo", *args],
     "test": lambda args: [str(BIN / "python"), "-m", "pytest", *args],
     "bench": lambda args: [str(BIN / "python"), str(ROOT / "bench" / "search.py"), *args],
+    "bench-export": lambda args: [str(BIN / "python"), str(ROOT / "bench" / "export.py"), *args],
     "schema": lambda args: [str(BIN / "homestay"), "export-schema", *args],
 }
 

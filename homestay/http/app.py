@@ -166,7 +166,7 @@ def create_app(settings: Settings, services: Services | None = None) -> Starlett
         ],
         middleware=[
             Middleware(RequestContextMiddleware, metrics=metrics_),
-            Middleware(GZipMiddleware, minimum_size=1000),
+            Middleware(GZipMiddleware, minimum_size=1000, compresslevel=6),
         ],
         lifespan=lifespan,
     )

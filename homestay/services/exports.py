@@ -16,10 +16,10 @@ from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from enum import Enum
+from functools import lru_cache
 from typing import Any
 
 from homestay.clock import CST
-from homestay.domain import geo
 from homestay.domain.certificates import CertificateStatus, effective_status
 from homestay.domain.gazetteer import gazetteer
 from homestay.domain.grades import Grade
@@ -165,18 +165,25 @@ def query_from_params(params: dict[str, str], counties: Sequence[str] | None) ->
                        issued_to=issued_to, expiring_before=expiring)
 
 
+@lru_cache(maxsize=256)
+def _county_name(code: str, lang: str) -> str:
+    county = gazetteer().county(code)
+    if county is None:
+        return code
+    return county.name_en if lang == "en" else county.name_zh
+
+
 def row_of(cert: dict, now: datetime, lang: str = "zh") -> dict[str, Any]:
     listing = cert.get("listing") or {}
     grade = Grade(cert["grade"])
-    county = gazetteer().county(cert["county"])
-    point = geo.from_geojson(listing["location"]) if listing.get("location") else None
-    standard = cert.get("standard") or {}
+    location = listing.get("location")
+    lng, lat = location["coordinates"] if location else (None, None)  # GeoJSON: lng first
+    standard = cert.get("standard")
     return {
         "number": cert["_id"],
         "homestayName": listing.get("name"),
         "county": cert["county"],
-        "countyName": (county.name_en if lang == "en" else county.name_zh) if county
-        else cert["county"],
+        "countyName": _county_name(cert["county"], lang),
         "town": listing.get("town"),
         "address": listing.get("address"),
         "grade": grade.value,
@@ -185,16 +192,17 @@ def row_of(cert: dict, now: datetime, lang: str = "zh") -> dict[str, Any]:
                                    now).value,
         "issuedAt": cert["issuedAt"].astimezone(CST),
         "expiresAt": cert["expiresAt"].astimezone(CST),
-        "lat": round(point.lat, 6) if point else None,
-        "lng": round(point.lng, 6) if point else None,
-        "standard": f"{standard.get('code')} v{standard.get('version')}" if standard else None,
+        "lat": round(lat, 6) if lat is not None else None,
+        "lng": round(lng, 6) if lng is not None else None,
+        "standard": f"{standard['code']} v{standard['version']}" if standard else None,
         "totalPoints": cert.get("totalPoints"),
     }
 
 
 async def certificate_rows(db: Database, query: ExportQuery, now: datetime,
                            lang: str = "zh") -> AsyncIterator[list[dict[str, Any]]]:
-    """Batches of rows, in certificate-number order (county, year, sequence)."""
+    """Batches of rows, in certificate-number order (county, year, sequence); the
+    (county, _id) index serves both the filter and the order."""
     cursor = db.certificates.find(query.filter(now), _PROJECTION, batch_size=BATCH).sort("_id", 1)
     batch: list[dict[str, Any]] = []
     async for cert in cursor:

@@ -61,6 +61,8 @@ INDEXES: dict[str, list[IndexModel]] = {
         IndexModel([("status", ASCENDING), ("county", ASCENDING), ("listing.name", ASCENDING),
                     ("_id", ASCENDING)], name="search_by_name"),
         IndexModel([("county", ASCENDING), ("issuedAt", DESCENDING)], name="county_issued"),
+        # exports: a county's certificates in number order
+        IndexModel([("county", ASCENDING), ("_id", ASCENDING)], name="county_number"),
         # the open-data feed's version: the last change, and the VALID ones by expiry
         IndexModel([("updatedAt", DESCENDING)], name="updated"),
         IndexModel([("status", ASCENDING), ("expiresAt", ASCENDING)], name="status_expires"),

@@ -1,0 +1,158 @@
+"""Export benchmark: 100,000 certificates as CSV, XLSX and JSON through the HTTP API.
+
+    python3 dev.py bench-export                 # 100,000 certificates
+    python3 dev.py bench-export --rows 20000    # a quicker look
+
+Loads the certificates into a fresh embedded server (the same documents as bench/search.py),
+serves the API from a separate uvicorn process, downloads each export with a bureau token
+for all eight counties, and reports rows per second end to end and the server process's peak
+memory growth during the download (its peak RSS is reset just before, through
+/proc/PID/clear_refs). For scale it also times the two halves on their own: the database
+cursor alone (same filter and projection, nothing written) and rows built and written as CSV from
+documents already in memory. Prints a table and, last, one JSON line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from search import COUNTIES, load  # noqa: E402
+
+from homestay.clock import utcnow  # noqa: E402
+from homestay.services import exports  # noqa: E402
+from homestay.services.accounts import create_account  # noqa: E402
+from homestay.storage.database import open_database  # noqa: E402
+from homestay.storage.embedded import EmbeddedServer, free_port  # noqa: E402
+
+ROWS = 100_000
+
+
+def _status_kb(pid: int, key: str) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(key + ":"):
+            return int(line.split()[1])
+    raise KeyError(key)
+
+
+def _reset_peak(pid: int) -> bool:
+    try:
+        Path(f"/proc/{pid}/clear_refs").write_text("5")  # resets VmHWM to the current RSS
+        return True
+    except OSError:
+        return False
+
+
+async def download(url: str, token: str, fmt: str, pid: int) -> dict:
+    _reset_peak(pid)
+    rss_before = _status_kb(pid, "VmRSS")
+    size = 0
+    started = time.perf_counter()
+    first_byte = None
+    async with httpx.AsyncClient(base_url=url, timeout=600) as client:
+        async with client.stream("GET", f"/exports/certificates.{fmt}",
+                                 headers={"Authorization": f"Bearer {token}"}) as response:
+            assert response.status_code == 200, response.status_code
+            async for chunk in response.aiter_raw():
+                if first_byte is None:
+                    first_byte = time.perf_counter() - started
+                size += len(chunk)
+    elapsed = time.perf_counter() - started
+    peak = _status_kb(pid, "VmHWM")
+    return {"seconds": round(elapsed, 2), "first_byte_s": round(first_byte or 0, 3),
+            "bytes": size, "peak_growth_mb": round((peak - rss_before) / 1024, 1)}
+
+
+async def database_alone(uri: str, name: str) -> float:
+    database = open_database(uri, name)
+    query = exports.ExportQuery(counties=COUNTIES)
+    started = time.perf_counter()
+    count = 0
+    async for _ in database.certificates.find(query.filter(utcnow()), exports._PROJECTION,
+                                              batch_size=exports.BATCH).sort("_id", 1):
+        count += 1
+    elapsed = time.perf_counter() - started
+    await database.close()
+    return count / elapsed
+
+
+async def writer_alone(uri: str, name: str, rows: int) -> float:
+    """Rows built and written as CSV from documents already in memory: our side's ceiling."""
+    database = open_database(uri, name)
+    now = utcnow()
+    query = exports.ExportQuery(counties=COUNTIES)
+    docs = await database.certificates.find(query.filter(now), exports._PROJECTION).to_list()
+    await database.close()
+
+    async def replay():
+        for i in range(0, len(docs), exports.BATCH):
+            yield [exports.row_of(d, now) for d in docs[i:i + exports.BATCH]]
+
+    started = time.perf_counter()
+    async for _ in exports.csv_chunks(replay()):
+        pass
+    return len(docs) / (time.perf_counter() - started)
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=ROWS)
+    args = parser.parse_args()
+
+    with EmbeddedServer(":memory:") as server:
+        name = "bench_export"
+        database = open_database(server.uri, name)
+        loaded_s = await load(database, args.rows)
+        officer = await create_account(database, role="BUREAU", name="bench", counties=COUNTIES)
+        await database.close()
+        print(f"loaded {args.rows} certificates in {loaded_s:.1f} s", file=sys.stderr)
+
+        port = free_port()
+        env = {**os.environ, "MONGODB_URI": server.uri, "HOMESTAY_DB": name, "PORT": str(port),
+               "HOMESTAY_ENV": "production", "LOG_LEVEL": "WARNING"}
+        api = subprocess.Popen([sys.executable, "-m", "homestay.cli", "serve"], env=env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        url = f"http://127.0.0.1:{port}"
+        results = {}
+        try:
+            for _ in range(300):
+                try:
+                    if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                await asyncio.sleep(0.2)
+            for fmt in ("csv", "json", "xlsx"):
+                figures = await download(url, officer.token, fmt, api.pid)
+                figures["rows_per_s"] = round(args.rows / figures["seconds"])
+                results[fmt] = figures
+                print(f"{fmt:<5} {figures['rows_per_s']:>8} rows/s  {figures['seconds']:>6.2f} s"
+                      f"  first byte {figures['first_byte_s']:.3f} s  "
+                      f"{figures['bytes'] / 1e6:>6.1f} MB  "
+                      f"peak memory growth {figures['peak_growth_mb']:.1f} MB", file=sys.stderr)
+        finally:
+            api.terminate()
+            api.wait(30)
+        db_rate = await database_alone(server.uri, name)
+        csv_rate = await writer_alone(server.uri, name, args.rows)
+    print(f"\nthe database cursor alone: {db_rate:,.0f} docs/s; the CSV writer alone: "
+          f"{csv_rate:,.0f} rows/s", file=sys.stderr)
+    print(json.dumps({"rows": args.rows, "formats": results,
+                      "database_cursor_docs_per_s": round(db_rate),
+                      "csv_writer_rows_per_s": round(csv_rate)}))
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
