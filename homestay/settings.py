@@ -44,6 +44,15 @@ class Settings:
     seed_dir: Path = ROOT / "seed"
     readiness_timeout_ms: int = 1500
     plan: PlanSettings = field(default_factory=PlanSettings)
+    # per client address, moving windows (see homestay/http/guard.py)
+    rate_public: str = "600/minute"
+    rate_auth_failures: str = "20/minute"
+    max_body_bytes: int = 1_000_000
+    introspection: bool = True
+    # every database operation of one API request must finish within this budget, and a
+    # database that does not answer is given up on after db_select_timeout_ms
+    request_db_timeout_ms: int = 4000
+    db_select_timeout_ms: int = 2000
 
     @property
     def production(self) -> bool:
@@ -72,7 +81,35 @@ class Settings:
             log_level=env.get("LOG_LEVEL", "INFO").upper(),
             readiness_timeout_ms=_int(env, "HOMESTAY_READY_TIMEOUT_MS", 1500, minimum=100),
             plan=_plan(env),
+            rate_public=_rate(env, "HOMESTAY_RATE_PUBLIC", "600/minute"),
+            rate_auth_failures=_rate(env, "HOMESTAY_RATE_AUTH_FAILURES", "20/minute"),
+            max_body_bytes=_int(env, "HOMESTAY_MAX_BODY_BYTES", 1_000_000, minimum=10_000),
+            introspection=_bool(env, "HOMESTAY_INTROSPECTION", True),
+            request_db_timeout_ms=_int(env, "HOMESTAY_REQUEST_DB_TIMEOUT_MS", 4000, minimum=100),
+            db_select_timeout_ms=_int(env, "HOMESTAY_DB_SELECT_TIMEOUT_MS", 2000, minimum=100),
         )
+
+
+def _rate(env: dict[str, str], name: str, default: str) -> str:
+    from limits import parse
+
+    raw = env.get(name) or default
+    try:
+        parse(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must look like '600/minute', not {raw!r}") from None
+    return raw
+
+
+def _bool(env: dict[str, str], name: str, default: bool) -> bool:
+    raw = (env.get(name) or "").strip().lower()
+    if not raw:
+        return default
+    if raw in ("1", "true", "on", "yes"):
+        return True
+    if raw in ("0", "false", "off", "no"):
+        return False
+    raise SettingsError(f"{name} must be on or off, not {raw!r}")
 
 
 def _plan(env: dict[str, str]) -> PlanSettings:

@@ -28,6 +28,9 @@ def classify(error: GraphQLError, executing: bool) -> tuple[str, str, dict]:
     while original is not None and not isinstance(original, ApiError | PyMongoError) and \
             isinstance(getattr(original, "original_error", None), Exception):
         original = original.original_error  # type: ignore[union-attr]
+    given = (error.extensions or {}).get("code")
+    if original is None and given:  # raised with its code by one of our extensions
+        return given, error.message, {}
     if isinstance(original, ApiError):
         extra = {k: v for k, v in original.extensions.items() if k != "code"}
         return original.extensions["code"], original.message, extra
@@ -88,3 +91,44 @@ def log_errors(errors: list[GraphQLError], request_id: str | None) -> None:
         elif code == "SERVICE_UNAVAILABLE":
             log.warning("database unavailable: %s", error.original_error,
                         extra={"request_id": request_id})
+
+
+class Observed(SchemaExtension):
+    """Names the operation for logs and metrics: its type and root fields (names from the
+    schema, so the label set stays small whatever clients send), its caller's role, and the
+    code of its first error. Listed before ErrorCodes so that it sees the masked codes."""
+
+    def on_operation(self) -> Iterator[None]:
+        yield
+        context = self.execution_context.context
+        request = getattr(context, "request", None)
+        if request is None:
+            return
+        state = request.scope.setdefault("state", {})
+        state["operation"] = operation_label(self.execution_context)
+        state["role"] = context.caller.role.value if context.auth_error is None else "INVALID"
+        errors = self.execution_context.result.errors if self.execution_context.result else None
+        state["outcome"] = (errors[0].extensions or {}).get("code", "ERROR") if errors else "OK"
+
+
+def operation_label(execution_context) -> str:
+    from graphql import FieldNode, OperationDefinitionNode
+
+    document = execution_context.graphql_document
+    if document is None or execution_context.pre_execution_errors:
+        return "invalid"
+    schema = execution_context.schema._schema
+    for definition in document.definitions:
+        if not isinstance(definition, OperationDefinitionNode):
+            continue
+        name = execution_context.operation_name
+        if name and (definition.name is None or definition.name.value != name):
+            continue
+        root = schema.get_root_type(definition.operation)
+        fields = sorted({s.name.value for s in definition.selection_set.selections
+                         if isinstance(s, FieldNode) and root and s.name.value in root.fields})
+        if not fields:
+            return "invalid"
+        shown = ",".join(fields[:3]) + (",..." if len(fields) > 3 else "")
+        return f"{definition.operation.value} {shown}"
+    return "invalid"

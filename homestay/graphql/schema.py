@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import strawberry
-from graphql import GraphQLError
+from graphql import GraphQLError, NoSchemaIntrospectionCustomRule
 from strawberry.extensions import (
+    AddValidationRules,
     MaxAliasesLimiter,
     MaxTokensLimiter,
     QueryDepthLimiter,
@@ -18,7 +19,8 @@ from strawberry.types import ExecutionContext
 from homestay.graphql.accounts import AccountMutations, AccountQueries
 from homestay.graphql.bureau import BureauQueries
 from homestay.graphql.certificates import CertificateMutations, CertificateQueries
-from homestay.graphql.errors import ErrorCodes, log_errors
+from homestay.graphql.cost import CostLimit
+from homestay.graphql.errors import ErrorCodes, Observed, log_errors
 from homestay.graphql.homestays import HomestayMutations, HomestayQueries
 from homestay.graphql.inspections import InspectionMutations, InspectionQueries
 from homestay.graphql.search import SearchQueries
@@ -42,10 +44,9 @@ class HomestaySchema(strawberry.Schema):
         log_errors(errors, getattr(context, "request_id", None))
 
 
-schema = HomestaySchema(
-    query=Query,
-    mutation=Mutation,
-    extensions=[
+def build_schema(*, introspection: bool = True) -> HomestaySchema:
+    extensions: list = [
+        Observed,
         ErrorCodes,
         lambda: QueryDepthLimiter(max_depth=MAX_DEPTH),
         lambda: MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
@@ -53,5 +54,11 @@ schema = HomestaySchema(
         # the apps send the same few documents again and again: validate them once (strawberry's
         # ParserCache is left out: its syntax errors escape the error-coding extension)
         lambda: ValidationCache(maxsize=500),
-    ],
-)
+        CostLimit,
+    ]
+    if not introspection:
+        extensions.append(AddValidationRules([NoSchemaIntrospectionCustomRule]))
+    return HomestaySchema(query=Query, mutation=Mutation, extensions=extensions)
+
+
+schema = build_schema()

@@ -16,8 +16,8 @@ from homestay.auth import Role
 from homestay.clock import utcnow
 from homestay.errors import ApiError, BadUserInput, ServiceUnavailable
 from homestay.graphql.context import language
+from homestay.http.guard import authenticate_request
 from homestay.services import exports
-from homestay.services.accounts import authenticate
 
 _STATUS = {"UNAUTHENTICATED": 401, "FORBIDDEN": 403, "BAD_USER_INPUT": 400,
            "SERVICE_UNAVAILABLE": 503}
@@ -56,7 +56,7 @@ async def export_certificates(request: Request) -> Response:
         return error_response(BadUserInput("format", "export as .csv, .xlsx or .json"))
     params = dict(request.query_params)
     try:
-        caller = await authenticate(services.db, request.headers.get("authorization"))
+        caller = await authenticate_request(request)
         caller.require(Role.BUREAU)
         counties = caller.counties_filter(params.get("county") or None)
         query = exports.query_from_params(params, counties)

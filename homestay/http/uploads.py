@@ -11,7 +11,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 
 from homestay.auth import Role
 from homestay.errors import ApiError
-from homestay.services.accounts import authenticate
+from homestay.http.guard import authenticate_request
 
 MAX_UPLOAD_BYTES = 10 * 1024 * 1024
 BUCKET = "uploads"
@@ -38,7 +38,7 @@ def _error(status: int, code: str, message: str) -> JSONResponse:
 async def upload(request: Request) -> Response:
     services = request.app.state.services
     try:
-        caller = await authenticate(services.db, request.headers.get("authorization"))
+        caller = await authenticate_request(request)
         caller.require(Role.INSPECTOR, Role.BUREAU)
     except ApiError as exc:
         return _error(401 if exc.code == "UNAUTHENTICATED" else 403, exc.code, exc.message)
@@ -67,7 +67,7 @@ async def upload(request: Request) -> Response:
 async def download(request: Request) -> Response:
     services = request.app.state.services
     try:
-        caller = await authenticate(services.db, request.headers.get("authorization"))
+        caller = await authenticate_request(request)
         caller.require(Role.INSPECTOR, Role.BUREAU)
     except ApiError as exc:
         return _error(401 if exc.code == "UNAUTHENTICATED" else 403, exc.code, exc.message)
