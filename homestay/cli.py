@@ -153,7 +153,10 @@ def serve(
         _check_port(settings.host, settings.port)
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         with database_uri(settings, for_service=True) as uri:
-            asyncio.run(_prepare(uri, settings, demo))
+            if demo or not settings.mongodb_uri:
+                asyncio.run(_prepare(uri, settings, demo))
+            # else the service applies its schema itself once the database answers: it may
+            # start before its database, and says so on /readyz
             service_settings = dataclasses.replace(settings, mongodb_uri=uri)
             where = "embedded database in " + str(settings.data_dir / "db") \
                 if not settings.mongodb_uri else "MONGODB_URI"

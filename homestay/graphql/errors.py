@@ -115,7 +115,7 @@ def operation_label(execution_context) -> str:
     from graphql import FieldNode, OperationDefinitionNode
 
     document = execution_context.graphql_document
-    if document is None or execution_context.pre_execution_errors:
+    if document is None:  # did not parse
         return "invalid"
     schema = execution_context.schema._schema
     for definition in document.definitions:

@@ -57,7 +57,7 @@ def build_schema(*, introspection: bool = True) -> HomestaySchema:
         CostLimit,
     ]
     if not introspection:
-        extensions.append(AddValidationRules([NoSchemaIntrospectionCustomRule]))
+        extensions.append(lambda: AddValidationRules([NoSchemaIntrospectionCustomRule]))
     return HomestaySchema(query=Query, mutation=Mutation, extensions=extensions)
 
 

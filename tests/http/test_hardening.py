@@ -1,0 +1,251 @@
+"""Limits, hostile and malformed input, rate limits, operations: what a public API must bear."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import replace
+
+import httpx
+import pytest
+
+from homestay.graphql.cost import MAX_OBJECTS
+from homestay.http.app import create_app
+from tests.graphql.flows import VERIFY, certify, register
+
+SEARCH = """query($near: GeoPointInput, $first: Int, $after: String, $text: String,
+                  $r: Int) {
+  searchStays(near: $near, first: $first, after: $after, text: $text, radiusMeters: $r) {
+    totalCount edges { node { name } } } }"""
+
+
+def code_of(body: dict) -> str:
+    assert body.get("errors"), body
+    return body["errors"][0]["extensions"]["code"]
+
+
+@pytest.fixture
+def app_with(settings, services):
+    """An API over the test database with some settings changed."""
+
+    async def make(**changes) -> httpx.AsyncClient:
+        app = create_app(replace(settings, **changes), services)
+        return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t")
+
+    return make
+
+
+# -- cost and size limits ---------------------------------------------------------------------
+
+
+async def test_a_query_that_could_return_thousands_of_objects_is_refused_before_it_runs(
+        api, db, command_counter):
+    nested = """{ searchStays(first: 100) { edges { node { name
+        certificate { inspection { results { itemCode } } } } } } }"""
+    before = command_counter.count(db.db.name)
+    body = (await api.http.post("/graphql", json={"query": nested})).json()
+    assert code_of(body) == "QUERY_TOO_COSTLY"
+    extensions = body["errors"][0]["extensions"]
+    assert extensions["cost"] > extensions["limit"] == MAX_OBJECTS
+    assert command_counter.count(db.db.name) == before  # nothing reached the database
+    # the same through a variable, and a fragment, is counted the same way
+    via_variable = """query($n: Int) { searchStays(first: $n) { ...page } }
+        fragment page on HomestayConnection { edges { node {
+            certificate { inspection { results { itemCode } } } } } }"""
+    body = (await api.http.post("/graphql", json={"query": via_variable,
+                                                  "variables": {"n": 100}})).json()
+    assert code_of(body) == "QUERY_TOO_COSTLY"
+    # a full page of an ordinary search is fine
+    body = (await api.http.post("/graphql", json={"query": SEARCH, "variables": {
+        "first": 100, "near": {"lat": 30.6, "lng": 119.9}}})).json()
+    assert "errors" not in body
+
+
+async def test_oversized_bodies_are_refused_with_413(api):
+    big = {"query": "{ me { id } }", "variables": {"pad": "x" * 1_100_000}}
+    response = await api.http.post("/graphql", json=big)
+    assert response.status_code == 413
+    error = response.json()["errors"][0]
+    assert error["extensions"] == {"code": "PAYLOAD_TOO_LARGE", "field": "body"}
+
+    async def chunks() -> AsyncIterator[bytes]:  # no Content-Length: counted as it arrives
+        yield b'{"query": "{ me { id } }", "variables": {"pad": "'
+        for _ in range(12):
+            yield b"x" * 100_000
+        yield b'"}}'
+
+    response = await api.http.post("/graphql", content=chunks(),
+                                   headers={"Content-Type": "application/json"})
+    assert response.status_code == 413
+
+
+@pytest.mark.parametrize("content, content_type, status, code, field", [
+    (b"{not json", "application/json", 400, "BAD_REQUEST", "body"),
+    (b'{"query": "{ me { id } }"}', "text/plain", 415, "UNSUPPORTED_MEDIA_TYPE", "Content-Type"),
+    (b'{"query": 42}', "application/json", 400, "BAD_REQUEST", "body"),
+    (b'{"variables": {}}', "application/json", 400, "BAD_REQUEST", "query"),
+    (b'[1, 2]', "application/json", 400, "BAD_REQUEST", "body"),
+])
+async def test_malformed_requests_get_a_json_error_naming_the_part(api, content, content_type,
+                                                                   status, code, field):
+    response = await api.http.post("/graphql", content=content,
+                                   headers={"Content-Type": content_type})
+    assert response.status_code == status
+    assert response.headers["content-type"].startswith("application/json")
+    error = response.json()["errors"][0]
+    assert error["extensions"] == {"code": code, "field": field}
+    assert field in error["message"]
+
+
+# -- hostile input ----------------------------------------------------------------------------
+
+
+async def test_operator_shaped_values_never_reach_the_database_as_operators(
+        api, inspector, bureau):
+    _, cert = await certify(api, inspector.token, bureau.token, name="竹隐山居")
+    for hostile in ({"$ne": None}, {"$gt": ""}, ["330521-2026-00001"]):
+        body = (await api.http.post("/graphql", json={"query": VERIFY,
+                                                      "variables": {"n": hostile}})).json()
+        assert code_of(body) == "BAD_USER_INPUT"
+    # as strings they are just strings: nothing matches them
+    for text in ('{"$ne": null}', ".*", "^", "(a+)+$", "\\", "'; db.dropDatabase(); '"):
+        found = (await api.query(VERIFY, {"n": text}))["verifyCertificate"]
+        assert found["found"] is False
+        stays = (await api.query(SEARCH, {"near": {"lat": 30.5751, "lng": 119.8779},
+                                          "text": text}))["searchStays"]
+        assert stays["totalCount"] == 0
+    # and the real one still answers
+    assert (await api.query(VERIFY, {"n": cert["number"]}))["verifyCertificate"]["found"]
+
+
+@pytest.mark.parametrize("raw", [b"NaN", b"Infinity", b"-Infinity", b"1e999"])
+async def test_nan_and_infinite_numbers_are_bad_input(api, raw):
+    body = (b'{"query": "query($p: GeoPointInput) { searchStays(near: $p) { totalCount } }",'
+            b' "variables": {"p": {"lat": ' + raw + b', "lng": 119.9}}}')
+    response = await api.http.post("/graphql", content=body,
+                                   headers={"Content-Type": "application/json"})
+    assert response.status_code in (200, 400)
+    assert code_of(response.json()) in ("BAD_USER_INPUT", "BAD_REQUEST")
+
+
+@pytest.mark.parametrize("variables, field", [
+    ({"near": {"lat": 91, "lng": 119.9}}, "near.lat"),
+    ({"near": {"lat": 30.6, "lng": -181}}, "near.lng"),
+    ({"near": {"lat": 30.6, "lng": 119.9}, "r": 10_000_000}, "radiusMeters"),
+    ({"near": {"lat": 30.6, "lng": 119.9}, "r": -5}, "radiusMeters"),
+    ({"first": 101}, "first"),
+    ({"first": 0}, "first"),
+    ({"first": -1}, "first"),
+    ({"after": "not-a-cursor"}, "after"),
+    ({"after": "eyJ4IjogMX0"}, "after"),
+])
+async def test_out_of_range_values_name_their_field(api, variables, field):
+    body = await api.raw(SEARCH, variables)
+    assert code_of(body) == "BAD_USER_INPUT"
+    assert body["errors"][0]["extensions"].get("field") == field
+
+
+async def test_invalid_ids_and_numbers_are_not_found_never_errors(api, inspector):
+    for bad in ("../../etc/passwd", "", "x" * 5000, "65f0c0ffee", "\u0000"):
+        data = await api.query("query($id: ID!) { homestay(id: $id) { name } }", {"id": bad})
+        assert data["homestay"] is None
+    stay = await register(api, inspector.token)
+    update = """mutation($id: ID!) { updateHomestay(input: {id: $id, rooms: 3}) {
+        homestay { id } errors { field code } } }"""
+    for bad in ({"$ne": None}, ["a"]):
+        assert await api.error_code(update, {"id": bad}, inspector.token) == "BAD_USER_INPUT"
+    assert (await api.query(update, {"id": stay["id"]}, inspector.token)
+            )["updateHomestay"]["errors"] == []
+
+
+async def test_wrong_enum_values_are_refused(api):
+    literal = await api.raw("{ searchStays(minGrade: PLATINUM) { totalCount } }")
+    assert code_of(literal) == "GRAPHQL_VALIDATION_FAILED"
+    via_variable = await api.raw("query($g: [Grade!]) { searchStays(grades: $g) { totalCount } }",
+                                 {"g": ["BOUTIQUE", "$where"]})
+    assert code_of(via_variable) == "BAD_USER_INPUT"
+
+
+# -- rate limits ------------------------------------------------------------------------------
+
+
+async def test_public_requests_are_rate_limited_per_client_with_retry_after(app_with):
+    async with await app_with(rate_public="5/minute") as client:
+        for _ in range(5):
+            ok = await client.post("/graphql", json={"query": VERIFY, "variables": {"n": "x"}})
+            assert ok.status_code == 200
+        limited = await client.post("/graphql", json={"query": VERIFY, "variables": {"n": "x"}})
+        assert limited.status_code == 429
+        assert 1 <= int(limited.headers["retry-after"]) <= 60
+        error = limited.json()["errors"][0]
+        assert error["extensions"]["code"] == "RATE_LIMITED"
+        assert "retry after" in error["message"]
+        # the open-data feed counts as public too; liveness is never limited
+        assert (await client.get("/open-data/certificates.json")).status_code == 429
+        assert (await client.get("/healthz")).status_code == 200
+
+
+async def test_failed_token_checks_are_rate_limited(app_with, inspector):
+    async with await app_with(rate_auth_failures="3/minute") as client:
+        for _ in range(3):
+            bad = await client.post("/graphql", json={"query": "{ me { id } }"},
+                                    headers={"Authorization": "Bearer hs_guess"})
+            assert code_of(bad.json()) == "UNAUTHENTICATED"
+        # now even a good token from this address waits: guessing stops here
+        good = await client.post("/graphql", json={"query": "{ me { id } }"},
+                                 headers={"Authorization": f"Bearer {inspector.token}"})
+        assert good.status_code == 429 and int(good.headers["retry-after"]) >= 1
+        # the public is not punished for it
+        public = await client.post("/graphql", json={"query": VERIFY, "variables": {"n": "x"}})
+        assert public.status_code == 200
+
+
+# -- introspection ----------------------------------------------------------------------------
+
+
+async def test_introspection_is_on_unless_a_setting_turns_it_off(api, app_with):
+    query = {"query": "{ __schema { queryType { name } } }"}
+    on = (await api.http.post("/graphql", json=query)).json()
+    assert on["data"]["__schema"]["queryType"]["name"] == "Query"
+    async with await app_with(introspection=False) as client:
+        off = (await client.post("/graphql", json=query)).json()
+        assert code_of(off) == "GRAPHQL_VALIDATION_FAILED"
+        assert "introspection" in off["errors"][0]["message"].lower()
+        typename = (await client.post("/graphql", json={"query": "{ __typename }"})).json()
+        assert typename["data"] == {"__typename": "Query"}
+
+
+# -- operations: metrics and logs -------------------------------------------------------------
+
+
+async def test_metrics_count_operations_by_root_field_and_outcome(api, inspector):
+    await api.raw(VERIFY, {"n": "330521-2026-00001"})
+    await api.raw("{ me { id } }", token="hs_wrong")
+    await api.raw("query Anything { me { id } }", token=inspector.token)
+    text = (await api.http.get("/metrics")).text
+    assert 'homestay_graphql_operations_total{operation="query verifyCertificate",' \
+           'outcome="OK"} 1.0' in text
+    assert 'operation="query me",outcome="UNAUTHENTICATED"' in text
+    assert 'homestay_graphql_operation_seconds_count{operation="query me"} 2.0' in text
+    assert "Anything" not in text  # client-chosen names never become labels
+
+
+async def test_logs_are_json_lines_with_operation_role_and_duration_never_a_token(
+        api, inspector, caplog):
+    from homestay.logs import JsonFormatter
+
+    caplog.set_level(logging.INFO, logger="homestay")
+    await api.raw("{ me { id } }", token=inspector.token)
+    await api.raw("{ me { id } }", token="hs_secret_guess_123")
+    await api.http.get("/exports/certificates.csv",
+                       headers={"Authorization": f"Bearer {inspector.token}"})
+    lines = [json.loads(JsonFormatter().format(r)) for r in caplog.records
+             if r.name == "homestay.http"]
+    graphql = [entry for entry in lines if entry.get("operation")]
+    assert graphql[0]["operation"] == "query me" and graphql[0]["role"] == "INSPECTOR"
+    assert graphql[0]["outcome"] == "OK" and graphql[0]["duration_ms"] >= 0
+    assert graphql[1]["outcome"] == "UNAUTHENTICATED"
+    assert all(entry.get("request_id") for entry in lines)
+    everything = "\n".join(JsonFormatter().format(r) for r in caplog.records)
+    assert inspector.token not in everything and "hs_secret_guess_123" not in everything
