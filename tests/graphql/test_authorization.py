@@ -1,0 +1,150 @@
+"""The authorization matrix: every operation, as every kind of caller, against one table.
+
+Objects live in Deqing (330521). "ok" means the caller got past role and county checks (a
+business error in the payload still counts as allowed: the action was the caller's to try);
+UNAUTH and DENY are the GraphQL error codes UNAUTHENTICATED and FORBIDDEN. A new mutation or
+query without a row here fails the coverage test, so the table stays whole.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from homestay.auth import Role
+from homestay.graphql.schema import schema
+from homestay.services.accounts import revoke_account
+from tests.graphql.flows import certify, checklist, register, submit
+
+OK, UNAUTH, DENY = "ok", "UNAUTHENTICATED", "FORBIDDEN"
+CALLERS = ("public", "inspector", "other_inspector", "bureau", "other_bureau", "revoked")
+
+# operation: (document, expected per caller in CALLERS order)
+MATRIX: dict[str, tuple[str, tuple[str, ...]]] = {
+    # public reads: open to all; a revoked token is refused rather than treated as public
+    "searchStays": ("{ searchStays { totalCount } }", (OK, OK, OK, OK, OK, UNAUTH)),
+    "homestay": ("query($h: ID!) { homestay(id: $h) { name } }", (OK, OK, OK, OK, OK, UNAUTH)),
+    "verifyCertificate": ("query($n: String!) { verifyCertificate(number: $n) { found } }",
+                          (OK, OK, OK, OK, OK, UNAUTH)),
+    "certificate": ("query($n: String!) { certificate(number: $n) { status } }",
+                    (OK, OK, OK, OK, OK, UNAUTH)),
+    "gradingStandard": ("{ gradingStandard { code } }", (OK, OK, OK, OK, OK, UNAUTH)),
+    "me": ("{ me { id } }", (OK, OK, OK, OK, OK, UNAUTH)),
+    # staff reads
+    "inspections": ('{ inspections(county: "330521") { totalCount } }',
+                    (UNAUTH, OK, DENY, OK, DENY, UNAUTH)),
+    "inspection": ("query($i: ID!) { inspection(id: $i) { id } }",
+                   (UNAUTH, OK, DENY, OK, DENY, UNAUTH)),
+    "reinspectionPlan": ('{ reinspectionPlan(county: "330521") { totalCount } }',
+                         (UNAUTH, OK, DENY, OK, DENY, UNAUTH)),
+    "certificateHistory": ("query($n: String!) { certificateHistory(number: $n) { action } }",
+                           (UNAUTH, OK, DENY, OK, DENY, UNAUTH)),
+    "gradeStatistics": ('{ gradeStatistics(county: "330521") { count } }',
+                        (UNAUTH, DENY, DENY, OK, DENY, UNAUTH)),
+    "statistics": ('{ statistics(county: "330521") { certificates { count } } }',
+                   (UNAUTH, DENY, DENY, OK, DENY, UNAUTH)),
+    # mutations
+    "registerHomestay": ("""mutation { registerHomestay(input: {name: "新民宿",
+        address: "德清县莫干山镇", county: "330521", rooms: 3,
+        location: {lat: 30.57, lng: 119.87}}) { errors { code } } }""",
+                         (UNAUTH, OK, DENY, OK, DENY, UNAUTH)),
+    "updateHomestay": ("""mutation($h: ID!) { updateHomestay(input: {id: $h, rooms: 4}) {
+        errors { code } } }""", (UNAUTH, OK, DENY, OK, DENY, UNAUTH)),
+    "submitInspection": ("""mutation($h: ID!, $c: ID!, $r: [ItemResultInput!]!) {
+        submitInspection(input: {clientSubmissionId: $c, homestayId: $h, results: $r}) {
+        errors { code } } }""", (UNAUTH, OK, DENY, OK, DENY, UNAUTH)),
+    "reviewInspection": ("""mutation($i: ID!) { reviewInspection(input: {inspectionId: $i,
+        decision: REJECT, comment: "照片不清"}) { errors { code } } }""",
+                         (UNAUTH, DENY, DENY, OK, DENY, UNAUTH)),
+    "suspendCertificate": ("""mutation($n: String!) { suspendCertificate(input: {number: $n,
+        reason: "投诉"}) { errors { code } } }""", (UNAUTH, DENY, DENY, OK, DENY, UNAUTH)),
+    "reinstateCertificate": ("""mutation($n: String!) { reinstateCertificate(input: {
+        number: $n, reason: "整改"}) { errors { code } } }""",
+                             (UNAUTH, DENY, DENY, OK, DENY, UNAUTH)),
+    "revokeCertificate": ("""mutation($n: String!) { revokeCertificate(input: {number: $n,
+        reason: "停业"}) { errors { code } } }""", (UNAUTH, DENY, DENY, OK, DENY, UNAUTH)),
+    "createAccount": ("""mutation { createAccount(input: {role: INSPECTOR, name: "新人",
+        counties: ["330521"]}) { errors { code } } }""", (UNAUTH, DENY, DENY, OK, DENY, UNAUTH)),
+}
+
+# the same for the HTTP downloads: (method, path, expected status per caller)
+HTTP_MATRIX = {
+    "export": ("GET", "/exports/certificates.csv?county=330521", (401, 403, 403, 200, 403, 401)),
+    "upload download": ("GET", "/uploads/{upload}", (401, 200, 403, 200, 403, 401)),
+    # public and token-blind: a mirror never sends one
+    "open data": ("GET", "/open-data/certificates.json", (200, 200, 200, 200, 200, 200)),
+}
+
+JPEG = b"\xff\xd8\xff\xe0" + b"\x00" * 64
+
+
+def test_the_matrix_covers_every_operation():
+    fields = {f for f in schema._schema.query_type.fields} | set(schema._schema.mutation_type.fields)
+    assert fields == set(MATRIX), f"rows missing for {fields - set(MATRIX)}, " \
+                                  f"rows for nothing: {set(MATRIX) - fields}"
+
+
+@pytest.fixture
+async def world(api, db, make_staff):
+    inspector = await make_staff(Role.INSPECTOR, "330521", "Inspector Wang")
+    bureau = await make_staff(Role.BUREAU, "330521", "Reviewer Li")
+    revoked = await make_staff(Role.BUREAU, "330521", "Former Officer")
+    await revoke_account(db, revoked.id)
+    tokens = {
+        "public": None,
+        "inspector": inspector.token,
+        "other_inspector": (await make_staff(Role.INSPECTOR, "330523", "Inspector Chen")).token,
+        "bureau": bureau.token,
+        "other_bureau": (await make_staff(Role.BUREAU, "330523", "Reviewer Zhao")).token,
+        "revoked": revoked.token,
+    }
+    stay, cert = await certify(api, inspector.token, bureau.token)
+    # an inspection for every caller allowed to review one, never reviewed twice
+    inspections = [(await submit(api, inspector.token, stay["id"]))["id"] for _ in CALLERS]
+    upload = await api.http.post("/uploads", content=JPEG,
+                                 headers={"Authorization": f"Bearer {inspector.token}"})
+    return {"tokens": tokens, "homestay": stay["id"], "number": cert["number"],
+            "inspections": inspections, "upload": upload.json()["id"]}
+
+
+def _variables(operation: str, world: dict, index: int) -> dict:
+    return {"h": world["homestay"], "n": world["number"], "i": world["inspections"][index],
+            "c": str(uuid.uuid4()), "r": checklist()}
+
+
+async def test_every_operation_allows_and_denies_by_the_table(api, world):
+    mismatches = []
+    for operation, (document, expected) in MATRIX.items():
+        for index, (caller, want) in enumerate(zip(CALLERS, expected, strict=True)):
+            used = {k: v for k, v in _variables(operation, world, index).items()
+                    if f"${k}" in document}
+            body = await api.raw(document, used, world["tokens"][caller])
+            errors = body.get("errors") or []
+            got = errors[0]["extensions"]["code"] if errors else OK
+            if got not in (OK, UNAUTH, DENY):
+                got = OK  # a business error, after the checks passed
+            if got != want:
+                mismatches.append(f"{operation} as {caller}: expected {want}, got {got} "
+                                  f"({errors[0]['message'] if errors else ''})")
+    assert mismatches == []
+
+
+async def test_every_download_allows_and_denies_by_the_table(api, world):
+    mismatches = []
+    for name, (method, path, expected) in HTTP_MATRIX.items():
+        for caller, want in zip(CALLERS, expected, strict=True):
+            token = world["tokens"][caller]
+            headers = {"Authorization": f"Bearer {token}"} if token else {}
+            response = await api.http.request(method, path.format(upload=world["upload"]),
+                                              headers=headers)
+            if response.status_code != want:
+                mismatches.append(f"{name} as {caller}: expected {want}, "
+                                  f"got {response.status_code}")
+    assert mismatches == []
+
+
+async def test_a_revoked_token_stops_working_at_once(api, db, bureau):
+    assert (await api.query("{ me { name } }", token=bureau.token))["me"]["name"] == "Reviewer Li"
+    await revoke_account(db, bureau.id)
+    assert await api.error_code("{ me { name } }", token=bureau.token) == "UNAUTHENTICATED"
