@@ -198,3 +198,45 @@ async def test_export_shows_a_progress_bar_on_a_terminal(
     assert b"exported 3 certificates" in shown
     assert b"3/3" in shown or b"exporting" in shown  # the bar, drawn on the terminal
     assert out.read_bytes()[:2] == b"PK"  # an .xlsx is a zip
+
+
+def test_the_service_starts_before_its_database_and_recovers_by_itself(tmp_path):
+    from homestay.storage.embedded import EmbeddedServer
+
+    db_port, api_port = free_port(), free_port()
+    env = {**os.environ, "MONGODB_URI": f"mongodb://127.0.0.1:{db_port}/?directConnection=true",
+           "PORT": str(api_port), "HOMESTAY_DB": "late_database",
+           "HOMESTAY_DATA_DIR": str(tmp_path)}
+    log = (tmp_path / "serve.log").open("wb")
+    service = subprocess.Popen([*HOMESTAY, "serve"], env=env, stdout=log, stderr=log)
+    url = f"http://127.0.0.1:{api_port}"
+    query = {"query": "{ gradingStandard { code version } }"}
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert service.poll() is None, (tmp_path / "serve.log").read_text()
+            assert time.monotonic() < deadline, "the service did not start without its database"
+            time.sleep(0.2)
+        assert httpx.get(f"{url}/readyz", timeout=10).status_code == 503
+        started = time.monotonic()
+        body = httpx.post(f"{url}/graphql", json=query, timeout=10).json()
+        assert time.monotonic() - started < 5  # a clear answer, quickly: nothing hangs
+        assert body["errors"][0]["extensions"]["code"] == "SERVICE_UNAVAILABLE"
+
+        with EmbeddedServer(":memory:", port=db_port):
+            up = time.monotonic()
+            while httpx.get(f"{url}/readyz", timeout=10).status_code != 200:
+                assert time.monotonic() - up < 10, "not ready 10 s after the database came up"
+                time.sleep(0.2)
+            # the schema and the seed standard were applied on its own
+            data = httpx.post(f"{url}/graphql", json=query, timeout=10).json()["data"]
+            assert data["gradingStandard"] == {"code": "deqing-homestay", "version": 1}
+    finally:
+        service.terminate()
+        service.wait(30)
+        log.close()
