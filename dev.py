@@ -5,6 +5,7 @@
     python3 dev.py test     # the whole test suite
     python3 dev.py bench    # the search benchmark (bench/search.py)
     python3 dev.py bench-export   # the export benchmark (bench/export.py)
+    python3 dev.py bench-load     # load, and with --fault the database killed (bench/load.py)
 
 The first call makes `.venv/` and installs the project into it; later calls reinstall only when
 pyproject.toml has changed. Extra arguments go to the command (pytest, homestay serve, ...).
@@ -50,6 +51,7 @@ COMMANDS = {
     "test": lambda args: [str(BIN / "python"), "-m", "pytest", *args],
     "bench": lambda args: [str(BIN / "python"), str(ROOT / "bench" / "search.py"), *args],
     "bench-export": lambda args: [str(BIN / "python"), str(ROOT / "bench" / "export.py"), *args],
+    "bench-load": lambda args: [str(BIN / "python"), str(ROOT / "bench" / "load.py"), *args],
     "schema": lambda args: [str(BIN / "homestay"), "export-schema", *args],
 }
 

@@ -51,7 +51,7 @@ class Settings:
     introspection: bool = True
     # every database operation of one API request must finish within this budget, and a
     # database that does not answer is given up on after db_select_timeout_ms
-    request_db_timeout_ms: int = 4000
+    request_db_timeout_ms: int = 3000
     db_select_timeout_ms: int = 2000
 
     @property
@@ -85,7 +85,7 @@ class Settings:
             rate_auth_failures=_rate(env, "HOMESTAY_RATE_AUTH_FAILURES", "20/minute"),
             max_body_bytes=_int(env, "HOMESTAY_MAX_BODY_BYTES", 1_000_000, minimum=10_000),
             introspection=_bool(env, "HOMESTAY_INTROSPECTION", True),
-            request_db_timeout_ms=_int(env, "HOMESTAY_REQUEST_DB_TIMEOUT_MS", 4000, minimum=100),
+            request_db_timeout_ms=_int(env, "HOMESTAY_REQUEST_DB_TIMEOUT_MS", 3000, minimum=100),
             db_select_timeout_ms=_int(env, "HOMESTAY_DB_SELECT_TIMEOUT_MS", 2000, minimum=100),
         )
 
