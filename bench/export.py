@@ -3,7 +3,8 @@
     python3 dev.py bench-export                 # 100,000 certificates
     python3 dev.py bench-export --rows 20000    # a quicker look
 
-Loads the certificates into a fresh embedded server (the same documents as bench/search.py),
+Loads the certificates into a fresh embedded server (or the MongoDB of MONGODB_URI, in a
+database `bench_export` that it drops first) (the same documents as bench/search.py),
 serves the API from a separate uvicorn process, downloads each export with a bureau token
 for all eight counties, and reports rows per second end to end and the server process's peak
 memory growth during the download (its peak RSS is reset just before, through
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import subprocess
@@ -111,16 +113,19 @@ async def main() -> None:
     parser.add_argument("--rows", type=int, default=ROWS)
     args = parser.parse_args()
 
-    with EmbeddedServer(":memory:") as server:
+    given = os.environ.get("MONGODB_URI")
+    with contextlib.nullcontext(None) if given else EmbeddedServer(":memory:") as server:
+        uri = given or server.uri
         name = "bench_export"
-        database = open_database(server.uri, name)
+        database = open_database(uri, name)
+        await database.client.drop_database(name)
         loaded_s = await load(database, args.rows)
         officer = await create_account(database, role="BUREAU", name="bench", counties=COUNTIES)
         await database.close()
         print(f"loaded {args.rows} certificates in {loaded_s:.1f} s", file=sys.stderr)
 
         port = free_port()
-        env = {**os.environ, "MONGODB_URI": server.uri, "HOMESTAY_DB": name, "PORT": str(port),
+        env = {**os.environ, "MONGODB_URI": uri, "HOMESTAY_DB": name, "PORT": str(port),
                "HOMESTAY_ENV": "production", "LOG_LEVEL": "WARNING"}
         api = subprocess.Popen([sys.executable, "-m", "homestay.cli", "serve"], env=env,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -145,8 +150,8 @@ async def main() -> None:
         finally:
             api.terminate()
             api.wait(30)
-        db_rate = await database_alone(server.uri, name)
-        csv_rate = await writer_alone(server.uri, name, args.rows)
+        db_rate = await database_alone(uri, name)
+        csv_rate = await writer_alone(uri, name, args.rows)
     print(f"\nthe database cursor alone: {db_rate:,.0f} docs/s; the CSV writer alone: "
           f"{csv_rate:,.0f} rows/s", file=sys.stderr)
     print(json.dumps({"rows": args.rows, "formats": results,
