@@ -150,10 +150,25 @@ _HTTP_ERRORS = {  # strawberry's plain-text refusals, as coded JSON errors namin
 }
 
 
+MAX_QUERY_CHARS = 20_000  # the apps' largest document is about 1,500 characters
+
+
+class QueryTooLong(HTTPException):
+    pass
+
+
 class GraphQLView(GraphQL):
     def __init__(self, *args: Any, db_timeout_s: float, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.db_timeout_s = db_timeout_s
+
+    async def parse_http_body(self, request: Any) -> Any:
+        data = await super().parse_http_body(request)
+        for item in data if isinstance(data, list) else [data]:
+            if item.query is not None and len(item.query) > MAX_QUERY_CHARS:
+                raise QueryTooLong(413, f"query: a GraphQL document may have at most "
+                                        f"{MAX_QUERY_CHARS} characters")
+        return data
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -164,6 +179,11 @@ class GraphQLView(GraphQL):
             # one budget for every database operation of the request: nothing hangs
             with pymongo.timeout(self.db_timeout_s):
                 response = await self.run(request)
+        except QueryTooLong as exc:
+            code, field, message = "QUERY_TOO_LONG", "query", exc.reason
+            response = Response(error_body(code, message, field=field), status_code=413,
+                                media_type="application/json",
+                                headers={"Cache-Control": "no-store"})
         except HTTPException as exc:
             code, field, message = _HTTP_ERRORS.get(
                 exc.reason, ("BAD_REQUEST", "body", f"body: {exc.reason}"))

@@ -78,14 +78,15 @@ async def export_certificates(request: Request) -> Response:
 
 def _etag(changed_at_ms: int) -> str:
     digest = hashlib.sha256(f"{exports.FEED_FORMAT}:{changed_at_ms}".encode()).hexdigest()
-    return f'"{digest[:32]}"'
+    # weak: the same list may travel gzipped or not, byte-for-byte different
+    return f'W/"{digest[:32]}"'
 
 
 def _not_modified(request: Request, etag: str, last_modified_s: int) -> bool:
     if_none_match = request.headers.get("if-none-match")
     if if_none_match is not None:  # takes precedence over If-Modified-Since (RFC 9110)
         tags = {t.strip().removeprefix("W/") for t in if_none_match.split(",")}
-        return etag in tags or "*" in tags
+        return etag.removeprefix("W/") in tags or "*" in tags
     if_modified_since = request.headers.get("if-modified-since")
     if if_modified_since:
         try:

@@ -80,6 +80,15 @@ async def test_oversized_bodies_are_refused_with_413(api):
     assert response.status_code == 413
 
 
+async def test_an_overlong_query_is_refused_before_parsing(api):
+    long = "{ " + " ".join(["__typename"] * 3000) + " }"
+    for response in (await api.http.post("/graphql", json={"query": long}),
+                     await api.http.get("/graphql", params={"query": long[:20_010] + " }"})):
+        assert response.status_code == 413
+        error = response.json()["errors"][0]
+        assert error["extensions"] == {"code": "QUERY_TOO_LONG", "field": "query"}
+
+
 @pytest.mark.parametrize("content, content_type, status, code, field", [
     (b"{not json", "application/json", 400, "BAD_REQUEST", "body"),
     (b'{"query": "{ me { id } }"}', "text/plain", 415, "UNSUPPORTED_MEDIA_TYPE", "Content-Type"),
