@@ -251,3 +251,13 @@ async def test_a_certificate_past_its_date_reads_expired(api, inspector, bureau)
     refused = (await api.query(SUSPEND, {"number": cert["number"], "reason": "x"},
                                bureau.token))["suspendCertificate"]
     assert [e["code"] for e in refused["errors"]] == ["INVALID_TRANSITION"]
+
+
+async def test_racing_first_numbers_of_a_year_are_distinct(services):
+    from homestay.clock import utcnow
+
+    for year_offset in range(5):  # five fresh county-years, eight reviews racing on each
+        now = utcnow().replace(year=2030 + year_offset)
+        numbers = await asyncio.gather(*[services.certificates._next_number("330521", now)
+                                         for _ in range(8)])
+        assert len(set(numbers)) == 8
