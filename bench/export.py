@@ -20,7 +20,6 @@ import asyncio
 import contextlib
 import json
 import os
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -31,13 +30,14 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from common import served_api  # noqa: E402
 from search import COUNTIES, load  # noqa: E402
 
 from homestay.clock import utcnow  # noqa: E402
 from homestay.services import exports  # noqa: E402
 from homestay.services.accounts import create_account  # noqa: E402
 from homestay.storage.database import open_database  # noqa: E402
-from homestay.storage.embedded import EmbeddedServer, free_port  # noqa: E402
+from homestay.storage.embedded import EmbeddedServer  # noqa: E402
 
 ROWS = 100_000
 
@@ -124,21 +124,8 @@ async def main() -> None:
         await database.close()
         print(f"loaded {args.rows} certificates in {loaded_s:.1f} s", file=sys.stderr)
 
-        port = free_port()
-        env = {**os.environ, "MONGODB_URI": uri, "HOMESTAY_DB": name, "PORT": str(port),
-               "HOMESTAY_ENV": "production", "LOG_LEVEL": "WARNING"}
-        api = subprocess.Popen([sys.executable, "-m", "homestay.cli", "serve"], env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        url = f"http://127.0.0.1:{port}"
         results = {}
-        try:
-            for _ in range(300):
-                try:
-                    if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                await asyncio.sleep(0.2)
+        async with served_api(uri, name) as (url, api):
             for fmt in ("csv", "json", "xlsx"):
                 figures = await download(url, officer.token, fmt, api.pid)
                 figures["rows_per_s"] = round(args.rows / figures["seconds"])
@@ -147,9 +134,6 @@ async def main() -> None:
                       f"  first byte {figures['first_byte_s']:.3f} s  "
                       f"{figures['bytes'] / 1e6:>6.1f} MB  "
                       f"peak memory growth {figures['peak_growth_mb']:.1f} MB", file=sys.stderr)
-        finally:
-            api.terminate()
-            api.wait(30)
         db_rate = await database_alone(uri, name)
         csv_rate = await writer_alone(uri, name, args.rows)
     print(f"\nthe database cursor alone: {db_rate:,.0f} docs/s; the CSV writer alone: "

@@ -27,7 +27,6 @@ import json
 import os
 import random
 import signal
-import subprocess
 import sys
 import tempfile
 import time
@@ -40,6 +39,9 @@ import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import served_api  # noqa: E402
 
 from homestay.demo import load_demo  # noqa: E402
 from homestay.services import standards  # noqa: E402
@@ -228,24 +230,11 @@ async def main() -> None:
     print(f"demo loaded: {len(homestays)} Deqing homestays, {len(numbers)} certificates",
           file=sys.stderr)
 
-    port = free_port()
-    env = {**os.environ, "MONGODB_URI": server.uri, "HOMESTAY_DB": "load", "PORT": str(port),
-           "HOMESTAY_ENV": "production", "LOG_LEVEL": "WARNING",
-           "HOMESTAY_DATA_DIR": str(data_dir),
-           # the clients are load generators, not phones: measure the service, not the limiter
-           "HOMESTAY_RATE_PUBLIC": "1000000/minute"}
-    api = subprocess.Popen([sys.executable, "-m", "homestay.cli", "serve"], env=env,
-                           stdout=subprocess.DEVNULL, stderr=open(data_dir / "api.log", "wb"))
-    url = f"http://127.0.0.1:{port}"
     tally, outage, timeline = Tally(), Outage(), []
-    try:
-        for _ in range(300):
-            try:
-                if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            await asyncio.sleep(0.2)
+    # the clients are load generators, not phones: measure the service, not the limiter
+    async with served_api(server.uri, "load", log=open(data_dir / "api.log", "wb"),
+                          HOMESTAY_DATA_DIR=str(data_dir),
+                          HOMESTAY_RATE_PUBLIC="1000000/minute") as (url, _):
         start = time.perf_counter()
         deadline = start + args.seconds
 
@@ -268,9 +257,6 @@ async def main() -> None:
             tasks.append(fault())
         await asyncio.gather(*tasks)
         wall = time.perf_counter() - start
-    finally:
-        api.terminate()
-        api.wait(30)
     stored, doubled = await stored_submissions(server.uri)
     server.stop()
 

@@ -16,9 +16,7 @@ import argparse
 import asyncio
 import json
 import math
-import os
 import random
-import subprocess
 import sys
 import time
 from dataclasses import replace
@@ -31,6 +29,9 @@ from pymongo import monitoring
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import served_api  # noqa: E402
 
 from homestay.clock import utcnow  # noqa: E402
 from homestay.domain import geo  # noqa: E402
@@ -39,7 +40,7 @@ from homestay.http.app import create_app  # noqa: E402
 from homestay.services.registry import Services  # noqa: E402
 from homestay.settings import Settings  # noqa: E402
 from homestay.storage.database import Database, apply_schema, open_database  # noqa: E402
-from homestay.storage.embedded import EmbeddedServer, free_port  # noqa: E402
+from homestay.storage.embedded import EmbeddedServer  # noqa: E402
 
 STAYS = 20_000
 MOGANSHAN = (30.60, 119.87)
@@ -222,20 +223,8 @@ async def main() -> None:
                            environment="production")
         commands = await commands_per_request(settings, server.uri, database_name)
 
-        port = free_port()
-        env = {**os.environ, "MONGODB_URI": server.uri, "HOMESTAY_DB": database_name,
-               "PORT": str(port), "HOMESTAY_ENV": "production", "LOG_LEVEL": "WARNING"}
-        api = subprocess.Popen([sys.executable, "-m", "homestay.cli", "serve"], env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        url = f"http://127.0.0.1:{port}"
-        try:
-            for _ in range(200):
-                try:
-                    if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    await asyncio.sleep(0.2)
-            results: dict[str, dict] = {}
+        results: dict[str, dict] = {}
+        async with served_api(server.uri, database_name) as (url, _):
             for name, variables in CASES.items():
                 for clients in (1, 8):
                     figures = await drive(url, variables, clients, args.seconds)
@@ -244,9 +233,6 @@ async def main() -> None:
                           f"p99 {figures['p99_ms']:>8.2f} ms  {figures['rps']:>7.1f} req/s  "
                           f"errors {figures['errors']}  db cmds/req {commands[name]:.1f}",
                           file=sys.stderr)
-        finally:
-            api.terminate()
-            api.wait(30)
         baseline = await geo_near_baseline(database, min(args.seconds, 20.0))
         await database.close()
 
