@@ -201,9 +201,11 @@ def row_of(cert: dict, now: datetime, lang: str = "zh") -> dict[str, Any]:
 
 async def certificate_rows(db: Database, query: ExportQuery, now: datetime,
                            lang: str = "zh") -> AsyncIterator[list[dict[str, Any]]]:
-    """Batches of rows, in certificate-number order (county, year, sequence); the
-    (county, _id) index serves both the filter and the order."""
-    cursor = db.certificates.find(query.filter(now), _PROJECTION, batch_size=BATCH).sort("_id", 1)
+    """Batches of rows, in certificate-number order (county, year, sequence). The
+    (county, _id) index serves a county list's filter and order; the open-data feed, with no
+    county, walks _id (a sort the planner prefers to make may spill to disk, never fail)."""
+    cursor = db.certificates.find(query.filter(now), _PROJECTION, batch_size=BATCH,
+                                  allow_disk_use=True).sort("_id", 1)
     batch: list[dict[str, Any]] = []
     async for cert in cursor:
         batch.append(row_of(cert, now, lang))
