@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from collections.abc import AsyncIterator
 from datetime import UTC
@@ -22,6 +23,10 @@ from homestay.services import exports
 _STATUS = {"UNAUTHENTICATED": 401, "FORBIDDEN": 403, "BAD_USER_INPUT": 400,
            "SERVICE_UNAVAILABLE": 503}
 OPEN_DATA_MAX_AGE_S = 300
+# full-list exports read every certificate of a county: a few at a time per process, so that
+# a button pressed ten times does not take the database from the tourists
+MAX_CONCURRENT_EXPORTS = 4
+EXPORT_RETRY_AFTER_S = 10
 
 
 def error_response(exc: ApiError) -> JSONResponse:
@@ -48,6 +53,23 @@ async def _primed(chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
     return rest()
 
 
+def _export_slots(request: Request) -> asyncio.Semaphore:
+    state = request.app.state
+    if getattr(state, "export_slots", None) is None:
+        state.export_slots = asyncio.Semaphore(MAX_CONCURRENT_EXPORTS)
+    return state.export_slots
+
+
+async def _releasing(slots: asyncio.Semaphore,
+                     chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    """The chunks, holding an export slot until the last is sent or the client goes."""
+    try:
+        async for chunk in chunks:
+            yield chunk
+    finally:
+        slots.release()
+
+
 async def export_certificates(request: Request) -> Response:
     services = request.app.state.services
     try:
@@ -61,11 +83,23 @@ async def export_certificates(request: Request) -> Response:
         counties = caller.counties_filter(params.get("county") or None)
         query = exports.query_from_params(params, counties)
         lang = params.get("lang") or language(request.headers.get("accept-language"))
-        now = utcnow()
-        chunks = await _primed(exports.chunks_of(
-            fmt, exports.certificate_rows(services.db, query, now, lang), lang))
     except ApiError as exc:
         return error_response(exc)
+    except PyMongoError:
+        return error_response(ServiceUnavailable("the database is not answering; try again"))
+    slots = _export_slots(request)
+    if slots.locked():
+        return JSONResponse({"errors": [{
+            "message": f"{MAX_CONCURRENT_EXPORTS} exports are running; retry in "
+                       f"{EXPORT_RETRY_AFTER_S} s",
+            "extensions": {"code": "RATE_LIMITED", "retryAfter": EXPORT_RETRY_AFTER_S}}]},
+            status_code=429, headers={"Retry-After": str(EXPORT_RETRY_AFTER_S),
+                                      "Cache-Control": "no-store"})
+    await slots.acquire()
+    now = utcnow()
+    try:
+        chunks = await _primed(_releasing(slots, exports.chunks_of(
+            fmt, exports.certificate_rows(services.db, query, now, lang), lang)))
     except PyMongoError:
         return error_response(ServiceUnavailable("the database is not answering; try again"))
     name = exports.file_name(fmt, counties, now.astimezone(exports.CST).date())

@@ -62,7 +62,8 @@ COLUMNS: tuple[Column, ...] = (
     Column("address", "地址", "Address"),
     Column("grade", "等级代码", "Grade code"),
     Column("gradeLabel", "等级", "Grade"),
-    Column("status", "状态", "Status"),
+    Column("status", "状态代码", "Status code"),
+    Column("statusLabel", "状态", "Status"),
     Column("issuedAt", "发证时间(北京时间)", "Issued (UTC+8)"),
     Column("expiresAt", "有效期至(北京时间)", "Expires (UTC+8)"),
     Column("lat", "纬度(WGS-84)", "Latitude (WGS-84)"),
@@ -71,6 +72,13 @@ COLUMNS: tuple[Column, ...] = (
     Column("totalPoints", "总分", "Total points"),
 )
 _DATES = frozenset({"issuedAt", "expiresAt"})
+STATUS_LABELS = {
+    CertificateStatus.VALID: {"zh": "有效", "en": "Valid"},
+    CertificateStatus.SUSPENDED: {"zh": "暂停", "en": "Suspended"},
+    CertificateStatus.REVOKED: {"zh": "撤销", "en": "Revoked"},
+    CertificateStatus.EXPIRED: {"zh": "过期", "en": "Expired"},
+    CertificateStatus.SUPERSEDED: {"zh": "已换发", "en": "Superseded"},
+}
 # what a row needs of a certificate document: the rest (history, cells) stays in the database
 _PROJECTION = {"county": 1, "grade": 1, "status": 1, "issuedAt": 1, "expiresAt": 1,
                "standard": 1, "totalPoints": 1, "listing.name": 1, "listing.town": 1,
@@ -179,6 +187,7 @@ def row_of(cert: dict, now: datetime, lang: str = "zh") -> dict[str, Any]:
     location = listing.get("location")
     lng, lat = location["coordinates"] if location else (None, None)  # GeoJSON: lng first
     standard = cert.get("standard")
+    status = effective_status(CertificateStatus(cert["status"]), cert["expiresAt"], now)
     return {
         "number": cert["_id"],
         "homestayName": listing.get("name"),
@@ -188,8 +197,8 @@ def row_of(cert: dict, now: datetime, lang: str = "zh") -> dict[str, Any]:
         "address": listing.get("address"),
         "grade": grade.value,
         "gradeLabel": grade.label["zh"],
-        "status": effective_status(CertificateStatus(cert["status"]), cert["expiresAt"],
-                                   now).value,
+        "status": status.value,
+        "statusLabel": STATUS_LABELS[status]["en" if lang == "en" else "zh"],
         "issuedAt": cert["issuedAt"].astimezone(CST),
         "expiresAt": cert["expiresAt"].astimezone(CST),
         "lat": round(lat, 6) if lat is not None else None,
@@ -366,7 +375,7 @@ async def open_data_changed_at(db: Database, now: datetime) -> datetime:
 
 
 _OPEN_FIELDS = ("number", "homestayName", "county", "countyName", "town", "address", "grade",
-                "gradeLabel", "issuedAt", "expiresAt", "lat", "lng", "standard")
+                "gradeLabel", "issuedAt", "expiresAt", "lat", "lng", "standard")  # all VALID
 
 
 async def open_data_rows(db: Database, now: datetime) -> AsyncIterator[list[dict]]:

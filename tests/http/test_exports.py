@@ -61,7 +61,7 @@ async def test_boutique_list_as_csv_opens_with_chinese_and_hostile_names_intact(
     assert names == sorted(['山居, "竹" 园', "云上\n人家", "普通民宿",
                             "'" + '=HYPERLINK("http://evil.example","点我")'])
     assert {r["等级"] for r in rows} == {"精品民宿"} and {r["等级代码"] for r in rows} == {"BOUTIQUE"}
-    assert {r["状态"] for r in rows} == {"VALID"}
+    assert {r["状态代码"] for r in rows} == {"VALID"} and {r["状态"] for r in rows} == {"有效"}
     first = rows[0]
     assert first["县(市、区)"] == "德清县" and first["评定标准"] == "deqing-homestay v1"
     assert first["发证时间(北京时间)"].endswith("+08:00")
@@ -257,3 +257,23 @@ async def test_downloads_say_503_when_the_database_does_not_answer(settings):
             assert response.status_code == 503
             assert response.json()["errors"][0]["extensions"]["code"] == "SERVICE_UNAVAILABLE"
     await dead.close()
+
+
+async def test_exports_run_a_few_at_a_time_and_give_their_slot_back(api, bureau, graded):
+    import asyncio
+
+    from homestay.http.exports import MAX_CONCURRENT_EXPORTS
+
+    for _ in range(MAX_CONCURRENT_EXPORTS + 2):  # one after the other: never refused
+        done = await api.http.get("/exports/certificates.csv", headers=bearer(bureau))
+        assert done.status_code == 200
+    app = api.http._transport.app
+    slots: asyncio.Semaphore = app.state.export_slots
+    for _ in range(MAX_CONCURRENT_EXPORTS):  # as if that many were streaming now
+        await slots.acquire()
+    busy = await api.http.get("/exports/certificates.csv", headers=bearer(bureau))
+    assert busy.status_code == 429 and busy.headers["retry-after"] == "10"
+    assert busy.json()["errors"][0]["extensions"]["code"] == "RATE_LIMITED"
+    slots.release()
+    assert (await api.http.get("/exports/certificates.csv", headers=bearer(bureau))
+            ).status_code == 200
