@@ -162,9 +162,10 @@ def serve(
                 if not settings.mongodb_uri else "MONGODB_URI"
             typer.echo(f"\nserving on http://{settings.host}:{settings.port}/graphql "
                        f"({where}); Ctrl-C stops", err=True)
+            # on SIGTERM, requests in flight get 20 s to finish (a long export may be cut)
             config = uvicorn.Config(create_app(service_settings), host=settings.host,
                                     port=settings.port, log_config=None, access_log=False,
-                                    proxy_headers=True)
+                                    proxy_headers=True, timeout_graceful_shutdown=20)
             uvicorn.Server(config).run()
     except KeyboardInterrupt:
         pass

@@ -213,3 +213,24 @@ async def test_certificate_history_tells_who_when_why_from_and_to(
     assert await api.error_code(HISTORY, {"n": cert["number"]}) == "UNAUTHENTICATED"
     assert (await api.query(HISTORY, {"n": "330521-2026-99999"}, bureau.token)
             )["certificateHistory"] is None
+
+
+async def test_statistics_periods_are_checked_and_bound_what_is_counted(api, inspector, bureau):
+    await certify(api, inspector.token, bureau.token)
+    period = """query($from: DateTime, $to: DateTime) { statistics(from: $from, to: $to) {
+        monthly { issued } inspectors { submitted } } }"""
+    now = utcnow()
+    inside = (await api.query(period, {"from": (now - timedelta(days=1)).isoformat(),
+                                       "to": (now + timedelta(days=1)).isoformat()},
+                              bureau.token))["statistics"]
+    assert inside["monthly"][0]["issued"] == 1 and inside["inspectors"][0]["submitted"] == 1
+    before = (await api.query(period, {"from": (now - timedelta(days=30)).isoformat(),
+                                       "to": (now - timedelta(days=1)).isoformat()},
+                              bureau.token))["statistics"]
+    assert before == {"monthly": [], "inspectors": []}
+    backwards = await api.raw(period, {"from": now.isoformat(),
+                                       "to": (now - timedelta(days=1)).isoformat()}, bureau.token)
+    assert backwards["errors"][0]["extensions"] == {"code": "BAD_USER_INPUT", "field": "from"}
+    too_long = await api.raw(period, {"from": (now - timedelta(days=3000)).isoformat()},
+                             bureau.token)
+    assert too_long["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
