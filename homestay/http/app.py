@@ -199,6 +199,11 @@ class GraphQLView(GraphQL):
         context = Context(services=services, request=request, response=response,
                           lang=language(request.headers.get("accept-language")),
                           request_id=request.state.request_id)
+        if not getattr(request.app.state, "schema_applied", True):
+            # no write before the unique indexes exist: a retried one could double
+            context.auth_error = ServiceUnavailable(
+                "the service is starting: its database is being prepared; try again shortly")
+            return context
         try:
             context.caller = await authenticate_request(request)
         except ApiError as exc:

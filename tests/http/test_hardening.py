@@ -260,3 +260,16 @@ async def test_logs_are_json_lines_with_operation_role_and_duration_never_a_toke
     assert all(entry.get("request_id") for entry in lines)
     everything = "\n".join(JsonFormatter().format(r) for r in caplog.records)
     assert inspector.token not in everything and "hs_secret_guess_123" not in everything
+
+
+async def test_nothing_is_written_before_the_schema_is_applied(api, db, inspector):
+    app = api.http._transport.app
+    app.state.schema_applied = False  # as while the bootstrap waits for the database
+    body = await api.raw("""mutation { registerHomestay(input: {name: "早到", address: "德清县",
+        county: "330521", rooms: 1, location: {lat: 30.57, lng: 119.87}}) { errors { code } } }""",
+                         token=inspector.token)
+    assert code_of(body) == "SERVICE_UNAVAILABLE"
+    assert await db.homestays.count_documents({}) == 0
+    assert (await api.http.get("/readyz")).status_code == 503
+    app.state.schema_applied = True
+    assert (await api.http.get("/readyz")).status_code == 200
