@@ -167,3 +167,17 @@ async def api(settings: Settings, services: Services) -> AsyncIterator[Api]:
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
         yield Api(client)
+
+
+@pytest.fixture
+async def unanswered(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    """The HTTP API over a database that does not answer (nothing listens on its port)."""
+    from homestay.storage.embedded import free_port
+
+    dead = open_database(f"mongodb://127.0.0.1:{free_port()}/?directConnection=true", "x",
+                         serverSelectionTimeoutMS=300)
+    app = create_app(settings, Services.build(replace(settings, readiness_timeout_ms=300), dead))
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                 base_url="http://t") as client:
+        yield client
+    await dead.close()

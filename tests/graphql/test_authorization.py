@@ -15,7 +15,7 @@ import pytest
 from homestay.auth import Role
 from homestay.graphql.schema import schema
 from homestay.services.accounts import revoke_account
-from tests.graphql.flows import certify, checklist, register, submit
+from tests.graphql.flows import certify, checklist, submit
 
 OK, UNAUTH, DENY = "ok", "UNAUTHENTICATED", "FORBIDDEN"
 CALLERS = ("public", "inspector", "other_inspector", "bureau", "other_bureau", "revoked")

@@ -10,7 +10,15 @@ import pytest
 from homestay.clock import shifted, utcnow
 from homestay.domain.plan import PlanSettings
 from homestay.services.plan import PlanService
-from tests.graphql.flows import MAX_POINTS, THRESHOLDS, certify, checklist, register, review, submit
+from tests.graphql.flows import (
+    MAX_POINTS,
+    THRESHOLDS,
+    certify,
+    checklist,
+    register,
+    review,
+    submit,
+)
 
 PLAN = """query($county: String, $first: Int, $after: String) {
   reinspectionPlan(county: $county, first: $first, after: $after) {

@@ -236,27 +236,12 @@ async def test_open_data_changes_when_a_certificate_expires_without_any_write(ap
         assert later.headers["etag"] != etag
 
 
-async def test_downloads_say_503_when_the_database_does_not_answer(settings):
-    from dataclasses import replace
-
-    import httpx
-
-    from homestay.http.app import create_app
-    from homestay.services.registry import Services
-    from homestay.storage.database import open_database
-    from homestay.storage.embedded import free_port
-
-    dead = open_database(f"mongodb://127.0.0.1:{free_port()}/?directConnection=true", "x",
-                         serverSelectionTimeoutMS=300)
-    app = create_app(settings, Services.build(replace(settings, readiness_timeout_ms=300), dead))
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
-                                 base_url="http://t") as client:
-        for path, headers in (("/open-data/certificates.json", {}),
-                              ("/exports/certificates.csv", {"Authorization": "Bearer hs_x"})):
-            response = await client.get(path, headers=headers)
-            assert response.status_code == 503
-            assert response.json()["errors"][0]["extensions"]["code"] == "SERVICE_UNAVAILABLE"
-    await dead.close()
+async def test_downloads_say_503_when_the_database_does_not_answer(unanswered):
+    for path, headers in (("/open-data/certificates.json", {}),
+                          ("/exports/certificates.csv", {"Authorization": "Bearer hs_x"})):
+        response = await unanswered.get(path, headers=headers)
+        assert response.status_code == 503
+        assert response.json()["errors"][0]["extensions"]["code"] == "SERVICE_UNAVAILABLE"
 
 
 async def test_exports_run_a_few_at_a_time_and_give_their_slot_back(api, bureau, graded):
