@@ -283,6 +283,9 @@ def export(
 
     async def run(uri: str, sink) -> int:
         async with _session(uri, settings) as database:
+            from homestay.services import rows
+
+            await rows.ensure_built(database)
             now = utcnow()
             total = await exports.count_rows(database, query, now)
             with _progress(total) as advance:

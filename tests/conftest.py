@@ -15,7 +15,7 @@ from pymongo import monitoring
 
 from homestay.auth import Caller, Role
 from homestay.http.app import create_app
-from homestay.services import standards
+from homestay.services import rows, standards
 from homestay.services.accounts import caller_of, create_account
 from homestay.services.registry import Services
 from homestay.settings import ROOT, Settings
@@ -76,6 +76,7 @@ async def db(client_database: Database) -> AsyncIterator[Database]:
     database = Database(client=client_database.client, db=client_database.client[name])
     await apply_schema(database)
     await standards.publish_seed(database, ROOT / "seed")
+    await rows.ensure_built(database)  # as the service's start does on a new database
     yield database
     await client_database.client.drop_database(name)
 

@@ -42,7 +42,7 @@ from homestay.http.guard import (
     error_body,
     limits_of,
 )
-from homestay.services import standards
+from homestay.services import rows, standards
 from homestay.services.registry import Services
 from homestay.settings import Settings
 from homestay.storage.database import Database, apply_schema, open_database
@@ -243,7 +243,8 @@ async def metrics(request: Request) -> Response:
 
 async def _bootstrap(app: Starlette, database: Database, settings: Settings) -> None:
     """Collections, validators, indexes and the seed standard, once the database answers:
-    the service starts (and says it is not ready) while the database is still coming up."""
+    the service starts (and says it is not ready) while the database is still coming up.
+    Then the grade lists' read model, and its reconciler for as long as the service runs."""
     delay = 0.5
     while True:
         try:
@@ -251,12 +252,22 @@ async def _bootstrap(app: Starlette, database: Database, settings: Settings) -> 
             await standards.publish_seed(database, settings.seed_dir)
             app.state.schema_applied = True
             log.info("database ready: schema applied")
-            return
+            break
         except PyMongoError as exc:
             log.warning("database not answering yet (%s); retrying in %.1f s",
                         type(exc).__name__, delay)
             await asyncio.sleep(delay)
             delay = min(delay * 2, 5.0)
+    # the grade lists' read model: built whole once (exports read the certificates until
+    # then), then kept healed by a reconciler
+    while True:
+        try:
+            await rows.ensure_built(database)
+            break
+        except PyMongoError as exc:
+            log.warning("certificate rows not built yet (%s)", type(exc).__name__)
+            await asyncio.sleep(5.0)
+    await rows.reconcile_forever(database)
 
 
 def create_app(settings: Settings, services: Services | None = None) -> Starlette:

@@ -29,6 +29,7 @@ from homestay.domain.certificates import (
 )
 from homestay.domain.grades import Grade
 from homestay.errors import UserErrors
+from homestay.services import rows
 from homestay.services.homestays import listing_of
 from homestay.storage.database import Database
 
@@ -130,6 +131,7 @@ class CertificateService:
         number = inspection["certificateNumber"]
         existing = await self.db.certificates.find_one({"_id": number})
         if existing is not None:
+            await rows.sync(self.db, [existing])  # a resumed review: the row may lag
             return existing
         homestay = await self.db.homestays.find_one({"_id": inspection["homestayId"]})
         issued_at = inspection["review"]["at"]
@@ -157,10 +159,12 @@ class CertificateService:
             await self._supersede_current(caller, homestay["_id"], number)
             try:
                 await self.db.certificates.insert_one(doc)
+                await rows.sync(self.db, [doc])
                 return doc
             except DuplicateKeyError:
                 existing = await self.db.certificates.find_one({"_id": number})
                 if existing is not None:  # a resumed review already inserted it
+                    await rows.sync(self.db, [existing])
                     return existing
                 # a concurrent review issued another certificate in between: supersede it too
         raise RuntimeError(f"could not issue {number}: the homestay keeps changing")
@@ -179,11 +183,15 @@ class CertificateService:
              "$push": {"history": _event(caller, CertificateAction.SUPERSEDE, old["status"],
                                          "SUPERSEDED", f"replaced by {number}", now,
                                          replacedBy=number)}})
+        await rows.sync_numbers(self.db, [old["_id"]])
 
     async def _revoke_for_no_grade(self, caller: Caller, inspection: dict) -> dict | None:
         cert = await self.db.certificates.find_one(
             {"homestayId": inspection["homestayId"], "current": True})
-        if cert is None or cert["status"] == CertificateStatus.REVOKED.value:
+        if cert is None:
+            return None
+        if cert["status"] == CertificateStatus.REVOKED.value:  # a resumed review
+            await rows.sync(self.db, [cert])
             return cert
         reason = f"re-inspection {inspection['_id']} reached no grade"
         return await self._transition(caller, cert, CertificateAction.REVOKE, reason,
@@ -208,7 +216,8 @@ class CertificateService:
         last = cert["history"][-1]
         if (cert["status"] == target.value and last["action"] == action.value
                 and last["by"]["id"] == caller.account_id and last["reason"] == reason):
-            return cert  # the same change sent again: it is done already
+            await rows.sync(self.db, [cert])  # the same change sent again: done; the row too
+            return cert
         now_status = status_of(cert, utcnow())
         if CertificateStatus(cert["status"]) not in allowed or (
                 now_status is CertificateStatus.EXPIRED and action is not CertificateAction.REVOKE):
@@ -233,6 +242,7 @@ class CertificateService:
         if updated is None:
             raise UserErrors.one(["input", "number"], "CONFLICT",
                                  "the certificate changed meanwhile; reload and try again")
+        await rows.sync(self.db, [updated])
         return updated
 
     # -- reads ------------------------------------------------------------------------------

@@ -24,6 +24,7 @@ from homestay.domain.certificates import CertificateStatus, effective_status
 from homestay.domain.gazetteer import gazetteer
 from homestay.domain.grades import Grade
 from homestay.errors import BadUserInput
+from homestay.services import rows
 from homestay.storage.database import Database
 
 BATCH = 1000
@@ -95,6 +96,21 @@ class ExportQuery:
     issued_from: datetime | None = None
     issued_to: datetime | None = None  # exclusive
     expiring_before: datetime | None = None
+
+    def matches(self, cert: dict, now: datetime) -> bool:
+        """The same test as filter(), on a row in hand (counties are chosen by the read)."""
+        if self.counties is not None and cert["county"] not in self.counties:
+            return False
+        if self.grade is not None and cert["grade"] != self.grade.value:
+            return False
+        if self.status is not None and effective_status(
+                CertificateStatus(cert["status"]), cert["expiresAt"], now) is not self.status:
+            return False
+        if self.expiring_before is not None and not cert["expiresAt"] < self.expiring_before:
+            return False
+        if self.issued_from is not None and cert["issuedAt"] < self.issued_from:
+            return False
+        return self.issued_to is None or cert["issuedAt"] < self.issued_to
 
     def filter(self, now: datetime) -> dict[str, Any]:
         match: dict[str, Any] = {}
@@ -210,13 +226,19 @@ def row_of(cert: dict, now: datetime, lang: str = "zh") -> dict[str, Any]:
 
 async def certificate_rows(db: Database, query: ExportQuery, now: datetime,
                            lang: str = "zh") -> AsyncIterator[list[dict[str, Any]]]:
-    """Batches of rows, in certificate-number order (county, year, sequence). The
-    (county, _id) index serves a county list's filter and order; the open-data feed, with no
-    county, walks _id (a sort the planner prefers to make may spill to disk, never fail)."""
-    cursor = db.certificates.find(query.filter(now), _PROJECTION, batch_size=BATCH,
-                                  allow_disk_use=True).sort("_id", 1)
+    """Batches of rows, in certificate-number order (county, year, sequence).
+
+    From the read model (buckets of 100 rows: homestay/services/rows.py) once it is built,
+    filtered here; until then from the certificates themselves, filtered by the database
+    (the (county, _id) index serves a county list's filter and order)."""
+    if await rows.is_built(db):
+        source = (cert async for cert in rows.rows_in_order(db, query.counties)
+                  if query.matches(cert, now))
+    else:
+        source = aiter(db.certificates.find(query.filter(now), _PROJECTION, batch_size=BATCH,
+                                            allow_disk_use=True).sort("_id", 1))
     batch: list[dict[str, Any]] = []
-    async for cert in cursor:
+    async for cert in source:
         batch.append(row_of(cert, now, lang))
         if len(batch) == BATCH:
             yield batch

@@ -15,6 +15,7 @@ from homestay.clock import utcnow
 from homestay.domain import geo
 from homestay.domain.gazetteer import GazetteerGeocoder, gazetteer
 from homestay.errors import UserError, UserErrors
+from homestay.services import rows
 from homestay.storage.database import Database
 
 # a point may lie this far (degrees) outside a county's box: boxes are approximate
@@ -225,6 +226,8 @@ class HomestayService:
             {"homestayId": homestay_id, "current": True, "status": "REVOKED"},
             {"$set": {"listing": {k: v for k, v in listing.items() if k != "cells"},
                       "updatedAt": changes["updatedAt"]}})
+        await rows.sync_numbers(self.db, [c["_id"] async for c in self.db.certificates.find(
+            {"homestayId": homestay_id, "current": True}, {"_id": 1})])
         return updated
 
     async def get(self, homestay_id: str) -> dict | None:

@@ -49,6 +49,9 @@ INDEXES: dict[str, list[IndexModel]] = {
         IndexModel([("county", ASCENDING), ("submittedAt", DESCENDING), ("_id", DESCENDING)],
                    name="county_submitted"),
     ],
+    "certificate_rows": [
+        IndexModel([("county", ASCENDING), ("_id", ASCENDING)], name="county_bucket"),
+    ],
     "certificates": [
         # at most one current certificate per homestay, so never two VALID ones
         IndexModel([("homestayId", ASCENDING)], unique=True, name="one_current_per_homestay",
@@ -107,6 +110,15 @@ class Database:
     @property
     def search_certificates(self) -> AsyncCollection:
         return self.collection("certificates", for_search=True)
+
+    @property
+    def certificate_rows(self) -> AsyncCollection:
+        return self.collection("certificate_rows")
+
+    @property
+    def meta(self) -> AsyncCollection:
+        """Markers of the database's own state (which read models are built, ...)."""
+        return self.collection("meta")
 
     @property
     def counters(self) -> AsyncCollection:

@@ -1,0 +1,117 @@
+"""The grade lists' read model: always the certificates' rows, never behind for long."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from homestay.clock import shifted, utcnow
+from homestay.domain.certificates import CertificateStatus
+from homestay.domain.grades import Grade
+from homestay.services import exports, rows
+from tests.graphql.flows import THRESHOLDS, certify, review, submit
+
+CHANGE = """mutation($n: String!) { %s(input: {number: $n, reason: "检查"}) {
+  errors { code } } }"""
+RENAME = """mutation($id: ID!, $name: String!) { updateHomestay(input: {id: $id, name: $name}) {
+  errors { code } } }"""
+
+
+async def _listed(db, query: exports.ExportQuery, *, from_model: bool) -> list[dict]:
+    if not from_model:
+        await db.meta.delete_one({"_id": "certificate_rows"})  # read the certificates
+    try:
+        return [row async for batch in exports.certificate_rows(db, query, utcnow())
+                for row in batch]
+    finally:
+        if not from_model:
+            await db.meta.insert_one({"_id": "certificate_rows", "version": rows.MODEL_VERSION})
+
+
+@pytest.fixture
+async def history(api, inspector, bureau, anji_inspector, anji_bureau):
+    """Certificates in every status, a renamed homestay, two counties."""
+    certs = []
+    for i in range(6):
+        stay, cert = await certify(api, inspector.token, bureau.token, name=f"民宿{i}",
+                                   points=THRESHOLDS["PREMIUM"] + i if i % 2 else None)
+        certs.append((stay, cert))
+    await api.query(CHANGE % "suspendCertificate", {"n": certs[1][1]["number"]}, bureau.token)
+    await api.query(CHANGE % "revokeCertificate", {"n": certs[2][1]["number"]}, bureau.token)
+    again = await submit(api, inspector.token, certs[3][0]["id"])  # supersedes certs[3]
+    assert (await review(api, bureau.token, again["id"]))["errors"] == []
+    await api.query(RENAME, {"id": certs[4][0]["id"], "name": "改名后的民宿"}, inspector.token)
+    with shifted(-timedelta(days=3 * 365 + 10)):  # one issued long ago: EXPIRED now
+        await certify(api, inspector.token, bureau.token, name="老证书")
+    await certify(api, anji_inspector.token, anji_bureau.token, name="安吉竹海",
+                  county="330523", address="安吉县天荒坪镇", location={"lat": 30.63, "lng": 119.68})
+    return certs
+
+
+@pytest.mark.parametrize("query", [
+    exports.ExportQuery(counties=None),
+    exports.ExportQuery(counties=["330521"]),
+    exports.ExportQuery(counties=["330521"], status=CertificateStatus.VALID),
+    exports.ExportQuery(counties=["330521"], status=CertificateStatus.EXPIRED),
+    exports.ExportQuery(counties=["330521"], status=CertificateStatus.SUPERSEDED),
+    exports.ExportQuery(counties=["330521", "330523"], grade=Grade.PREMIUM),
+    exports.ExportQuery(counties=None, expiring_before=utcnow() + timedelta(days=30)),
+], ids=["all", "county", "valid", "expired", "superseded", "premium", "expiring"])
+async def test_the_read_model_lists_exactly_what_the_certificates_say(db, history, query):
+    from_model = await _listed(db, query, from_model=True)
+    from_certificates = await _listed(db, query, from_model=False)
+    assert from_model == from_certificates
+    assert from_model or query.status is CertificateStatus.EXPIRED or query.expiring_before
+
+
+async def test_the_read_model_shows_every_change_at_once(db, history):
+    listed = {r["number"]: r for r in await _listed(db, exports.ExportQuery(None),
+                                                    from_model=True)}
+    assert listed[history[1][1]["number"]]["status"] == "SUSPENDED"
+    assert listed[history[2][1]["number"]]["status"] == "REVOKED"
+    assert listed[history[3][1]["number"]]["status"] == "SUPERSEDED"
+    assert listed[history[4][1]["number"]]["homestayName"] == "改名后的民宿"
+    assert sorted(listed) == list(listed)  # number order
+
+
+async def test_an_older_row_never_replaces_a_newer_one(db, history):
+    number = history[1][1]["number"]  # suspended after it was issued
+    cert = await db.certificates.find_one({"_id": number})
+    stale = {**cert, "status": "VALID", "updatedAt": cert["updatedAt"] - timedelta(hours=1)}
+    await rows.sync(db, [stale])  # a slower writer, arriving late
+    bucket = await db.certificate_rows.find_one({"_id": rows.bucket_of(number)})
+    assert bucket["rows"][number]["status"] == "SUSPENDED"
+
+
+async def test_a_row_left_behind_is_healed_by_the_reconciler(db, history):
+    number = history[0][1]["number"]
+    # as if the process stopped between the certificate's write and its row's
+    await db.certificates.update_one({"_id": number}, {"$set": {
+        "status": "SUSPENDED", "updatedAt": utcnow()}})
+    bucket = await db.certificate_rows.find_one({"_id": rows.bucket_of(number)})
+    assert bucket["rows"][number]["status"] == "VALID"
+    healed = await rows.sync_since(db, utcnow() - rows.RECONCILE_WINDOW)
+    assert healed >= 1
+    bucket = await db.certificate_rows.find_one({"_id": rows.bucket_of(number)})
+    assert bucket["rows"][number]["status"] == "SUSPENDED"
+
+
+async def test_a_database_without_the_read_model_gets_it_built_whole(db, history):
+    expected = await _listed(db, exports.ExportQuery(None), from_model=True)
+    await db.certificate_rows.delete_many({})
+    await db.meta.delete_one({"_id": "certificate_rows"})
+    # until it is built, lists come from the certificates, complete
+    assert await _listed(db, exports.ExportQuery(None), from_model=True) == expected
+    assert await rows.ensure_built(db) is True
+    assert await rows.ensure_built(db) is False
+    assert await _listed(db, exports.ExportQuery(None), from_model=True) == expected
+    assert await db.certificate_rows.count_documents({}) >= 2  # two counties' buckets
+
+
+def test_bucket_keys_keep_number_order():
+    numbers = ["330521-2026-00001", "330521-2026-00099", "330521-2026-00100",
+               "330521-2026-99999", "330521-2027-00001", "330523-2026-00001"]
+    keys = [rows.bucket_of(n) for n in numbers]
+    assert keys == sorted(keys)
+    assert keys[0] == keys[1] != keys[2]
