@@ -91,14 +91,17 @@ def certificate_docs(count: int, seed: int = 1) -> list[dict]:
     rng = random.Random(seed)
     now = utcnow()
     docs = []
+    sequence = dict.fromkeys(COUNTIES, 0)  # numbers run per county and year, as issued
     for n in range(count):
         lat, lng = _point(rng)
         point = geo.LatLng(lat, lng)
         grade = rng.choices(ALL_GRADES, weights=[5, 3, 2])[0]
         county = rng.choice(COUNTIES)
+        sequence[county] += 1
         issued = now - timedelta(days=rng.randint(0, 900))
         docs.append({
-            "_id": f"{county}-2026-{n:05d}", "homestayId": f"bench{n:06d}", "county": county,
+            "_id": f"{county}-2026-{sequence[county]:05d}", "homestayId": f"bench{n:06d}",
+            "county": county,
             "grade": grade.value, "gradeRank": grade.rank, "status": "VALID", "current": True,
             "issuedAt": issued, "expiresAt": issued + timedelta(days=1095),
             "inspectionId": f"bench-inspection-{n}", "standard": {"code": "deqing-homestay",

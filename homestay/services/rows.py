@@ -103,17 +103,22 @@ async def sync_numbers(db: Database, numbers: Iterable[str]) -> None:
                                                   ROW_PROJECTION).to_list())
 
 
-async def sync_since(db: Database, since: datetime, batch: int = 5000) -> int:
-    """Sync every certificate written since `since` (all of them with the epoch)."""
+async def sync_since(db: Database, since: datetime) -> int:
+    """Sync every certificate written since `since` (the reconciler's recent window)."""
+    return await _sync_cursor(db, db.certificates.find({"updatedAt": {"$gte": since}},
+                                                       ROW_PROJECTION, batch_size=1000))
+
+
+async def _sync_cursor(db: Database, cursor, chunk_rows: int = 2000) -> int:
     count = 0
     chunk: list[dict] = []
-    async for cert in db.certificates.find({"updatedAt": {"$gte": since}}, ROW_PROJECTION,
-                                           batch_size=1000):
-        chunk.append(cert)
-        if len(chunk) == batch:
+    async for cert in cursor:
+        # flush between buckets only, so that an ordered cursor writes each bucket once
+        if len(chunk) >= chunk_rows and bucket_of(cert["_id"]) != bucket_of(chunk[-1]["_id"]):
             await _sync_buckets(db, chunk)
             count += len(chunk)
             chunk = []
+        chunk.append(cert)
     await _sync_buckets(db, chunk)
     return count + len(chunk)
 
@@ -128,7 +133,9 @@ async def ensure_built(db: Database) -> bool:
     if await is_built(db):
         return False
     started = utcnow()
-    built = await sync_since(db, datetime(1970, 1, 1, tzinfo=started.tzinfo))
+    # in number order, so that each bucket is written once, whole
+    built = await _sync_cursor(db, db.certificates.find({}, ROW_PROJECTION,
+                                                        batch_size=1000).sort("_id", 1))
     await db.meta.update_one({"_id": "certificate_rows"},
                                  {"$set": {"version": MODEL_VERSION, "builtAt": started}},
                                  upsert=True)
