@@ -23,8 +23,9 @@ from homestay.services import exports
 _STATUS = {"UNAUTHENTICATED": 401, "FORBIDDEN": 403, "BAD_USER_INPUT": 400,
            "SERVICE_UNAVAILABLE": 503}
 OPEN_DATA_MAX_AGE_S = 300
-# full-list exports read every certificate of a county: a few at a time per process, so that
-# a button pressed ten times does not take the database from the tourists
+# exports and full open-data downloads read every certificate of their counties: a few at a
+# time per process, so that a button pressed ten times (or a crawler that ignores ETags)
+# does not take the database from the tourists
 MAX_CONCURRENT_EXPORTS = 4
 EXPORT_RETRY_AFTER_S = 10
 
@@ -60,6 +61,15 @@ def _export_slots(request: Request) -> asyncio.Semaphore:
     return state.export_slots
 
 
+def _busy() -> Response:
+    return JSONResponse({"errors": [{
+        "message": f"{MAX_CONCURRENT_EXPORTS} full lists are being sent; retry in "
+                   f"{EXPORT_RETRY_AFTER_S} s",
+        "extensions": {"code": "RATE_LIMITED", "retryAfter": EXPORT_RETRY_AFTER_S}}]},
+        status_code=429, headers={"Retry-After": str(EXPORT_RETRY_AFTER_S),
+                                  "Cache-Control": "no-store"})
+
+
 async def _releasing(slots: asyncio.Semaphore,
                      chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
     """The chunks, holding an export slot until the last is sent or the client goes."""
@@ -89,12 +99,7 @@ async def export_certificates(request: Request) -> Response:
         return error_response(ServiceUnavailable("the database is not answering; try again"))
     slots = _export_slots(request)
     if slots.locked():
-        return JSONResponse({"errors": [{
-            "message": f"{MAX_CONCURRENT_EXPORTS} exports are running; retry in "
-                       f"{EXPORT_RETRY_AFTER_S} s",
-            "extensions": {"code": "RATE_LIMITED", "retryAfter": EXPORT_RETRY_AFTER_S}}]},
-            status_code=429, headers={"Retry-After": str(EXPORT_RETRY_AFTER_S),
-                                      "Cache-Control": "no-store"})
+        return _busy()
     await slots.acquire()
     now = utcnow()
     try:
@@ -147,8 +152,13 @@ async def open_data(request: Request) -> Response:
         return Response(status_code=304, headers=headers)
     if request.method == "HEAD":
         return Response(media_type=exports.ExportFormat.JSON.media_type, headers=headers)
+    slots = _export_slots(request)
+    if slots.locked():
+        return _busy()
+    await slots.acquire()
     try:
-        chunks = await _primed(exports.json_chunks(exports.open_data_rows(services.db, now)))
+        chunks = await _primed(_releasing(slots, exports.json_chunks(
+            exports.open_data_rows(services.db, now))))
     except PyMongoError:
         return error_response(ServiceUnavailable("the database is not answering; try again"))
     return StreamingResponse(chunks, media_type=exports.ExportFormat.JSON.media_type,

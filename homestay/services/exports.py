@@ -381,10 +381,12 @@ async def open_data_changed_at(db: Database, now: datetime) -> datetime:
 
     Every write to a certificate sets its updatedAt; the only change without a write is a
     VALID certificate reaching its expiry, so the later of the last write and the last
-    expiry passed is the feed's modification time. Two index-backed single-document reads.
+    expiry passed is the feed's modification time. Index-backed single-document reads.
     """
-    last_write = await db.certificates.find_one({}, {"updatedAt": 1},
-                                                sort=[("updatedAt", -1)])
+    # the feed is read from the read model once it is built: its newest bucket says when
+    # its rows last changed (a row healed late moves it then, not before)
+    written = db.certificate_rows if await rows.is_built(db) else db.certificates
+    last_write = await written.find_one({}, {"updatedAt": 1}, sort=[("updatedAt", -1)])
     last_lapse = await db.certificates.find_one(
         {"status": "VALID", "expiresAt": {"$lte": now}}, {"expiresAt": 1},
         sort=[("expiresAt", -1)])

@@ -12,7 +12,8 @@ The certificates stay the source of truth. Every service that writes a certifica
 row right after (a retried request syncs again); a row is only ever replaced by one at least
 as new (`updatedAt`), so racing writers cannot set it back; and a reconciler re-syncs every
 certificate written in the last few minutes, once a minute, which heals a row left behind
-by a process that stopped between the two writes. On a database that has certificates but no
+by a process that stopped between the two writes. A bucket's `updatedAt` is its newest
+row's, so the open-data feed's version moves only once its rows have. On a database that has certificates but no
 read model yet (an older data directory, a bulk load), `ensure_built` builds it whole.
 """
 
@@ -69,7 +70,8 @@ async def sync(db: Database, certificates: Iterable[dict]) -> None:
             # `$not: {$gt}` also matches a row not there yet; a bucket not there is upserted
             {"_id": bucket_of(number), f"rows.{number}.updatedAt": {"$not": {"$gt":
                                                                             row["updatedAt"]}}},
-            {"$set": {"county": cert["county"], f"rows.{number}": row}}, upsert=True))
+            {"$set": {"county": cert["county"], f"rows.{number}": row},
+             "$max": {"updatedAt": row["updatedAt"]}}, upsert=True))
     if not ops:
         return
     try:
@@ -86,13 +88,15 @@ async def _sync_buckets(db: Database, certificates: list[dict]) -> None:
     so row by row would cost a bucket's size each). Unconditional: a row a live writer
     changed meanwhile may be set back, and the reconciler's next pass restores it."""
     by_bucket: dict[str, dict] = {}
+    newest: dict[str, datetime] = {}
     for cert in certificates:
-        change = by_bucket.setdefault(bucket_of(cert["_id"]), {"county": cert["county"]})
-        change[f"rows.{cert['_id']}"] = row_of_certificate(cert)
+        key, row = bucket_of(cert["_id"]), row_of_certificate(cert)
+        by_bucket.setdefault(key, {"county": cert["county"]})[f"rows.{cert['_id']}"] = row
+        newest[key] = max(newest.get(key, row["updatedAt"]), row["updatedAt"])
     if by_bucket:
         await db.certificate_rows.bulk_write(
-            [UpdateOne({"_id": key}, {"$set": change}, upsert=True)
-             for key, change in by_bucket.items()], ordered=False)
+            [UpdateOne({"_id": key}, {"$set": change, "$max": {"updatedAt": newest[key]}},
+                       upsert=True) for key, change in by_bucket.items()], ordered=False)
 
 
 async def sync_numbers(db: Database, numbers: Iterable[str]) -> None:

@@ -51,6 +51,7 @@ INDEXES: dict[str, list[IndexModel]] = {
     ],
     "certificate_rows": [
         IndexModel([("county", ASCENDING), ("_id", ASCENDING)], name="county_bucket"),
+        IndexModel([("updatedAt", DESCENDING)], name="updated"),
     ],
     "certificates": [
         # at most one current certificate per homestay, so never two VALID ones

@@ -259,6 +259,8 @@ async def test_exports_run_a_few_at_a_time_and_give_their_slot_back(api, bureau,
     busy = await api.http.get("/exports/certificates.csv", headers=bearer(bureau))
     assert busy.status_code == 429 and busy.headers["retry-after"] == "10"
     assert busy.json()["errors"][0]["extensions"]["code"] == "RATE_LIMITED"
+    feed = await api.http.get("/open-data/certificates.json")  # a full download waits too
+    assert feed.status_code == 429
     slots.release()
     assert (await api.http.get("/exports/certificates.csv", headers=bearer(bureau))
             ).status_code == 200

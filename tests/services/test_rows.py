@@ -115,3 +115,13 @@ def test_bucket_keys_keep_number_order():
     keys = [rows.bucket_of(n) for n in numbers]
     assert keys == sorted(keys)
     assert keys[0] == keys[1] != keys[2]
+
+
+async def test_the_open_data_version_moves_when_the_rows_do_not_before(db, history):
+    before = await exports.open_data_changed_at(db, utcnow())
+    number = history[0][1]["number"]
+    await db.certificates.update_one({"_id": number}, {"$set": {
+        "status": "SUSPENDED", "updatedAt": utcnow()}})  # its row not synced yet
+    assert await exports.open_data_changed_at(db, utcnow()) == before  # the feed has not moved
+    await rows.sync_since(db, utcnow() - rows.RECONCILE_WINDOW)
+    assert await exports.open_data_changed_at(db, utcnow()) > before
