@@ -10,9 +10,9 @@ made it 36 ms on the embedded server).
 
 The certificates stay the source of truth. Every service that writes a certificate syncs its
 row right after (a retried request syncs again); a row is only ever replaced by one at least
-as new (`updatedAt`), so racing writers cannot set it back; and a reconciler re-syncs every
-certificate written in the last few minutes, once a minute, which heals a row left behind
-by a process that stopped between the two writes. A bucket's `updatedAt` is its newest
+as new (`updatedAt`), so racing writers cannot set it back; and a reconciler compares the rows
+of every certificate written in the last few minutes with the certificates, once a minute,
+and heals a row left behind by a process that stopped between the two writes. A bucket's `updatedAt` is its newest
 row's, so the open-data feed's version moves only once its rows have. On a database that has certificates but no
 read model yet (an older data directory, a bulk load), `ensure_built` builds it whole.
 """
@@ -107,10 +107,29 @@ async def sync_numbers(db: Database, numbers: Iterable[str]) -> None:
                                                   ROW_PROJECTION).to_list())
 
 
-async def sync_since(db: Database, since: datetime) -> int:
-    """Sync every certificate written since `since` (the reconciler's recent window)."""
-    return await _sync_cursor(db, db.certificates.find({"updatedAt": {"$gte": since}},
-                                                       ROW_PROJECTION, batch_size=1000))
+async def reconcile(db: Database, since: datetime) -> int:
+    """Compare the rows of every certificate written since `since` with the certificates,
+    and rewrite those that differ (a process stopped between the two writes, or a racing
+    writer set a row back). A healed bucket's `updatedAt` becomes now, so that the open-data
+    feed's version moves with it. Returns how many rows were healed."""
+    certificates = await db.certificates.find({"updatedAt": {"$gte": since}},
+                                              ROW_PROJECTION).to_list()
+    if not certificates:
+        return 0
+    keys = list({bucket_of(c["_id"]) for c in certificates})
+    stored = {b["_id"]: b.get("rows") or {}
+              async for b in db.certificate_rows.find({"_id": {"$in": keys}})}
+    now = utcnow()
+    ops = []
+    for cert in certificates:
+        key, row = bucket_of(cert["_id"]), row_of_certificate(cert)
+        if stored.get(key, {}).get(cert["_id"]) != row:
+            ops.append(UpdateOne({"_id": key}, {"$set": {"county": cert["county"],
+                                                         f"rows.{cert['_id']}": row},
+                                                "$max": {"updatedAt": now}}, upsert=True))
+    if ops:
+        await db.certificate_rows.bulk_write(ops, ordered=False)
+    return len(ops)
 
 
 async def _sync_cursor(db: Database, cursor, chunk_rows: int = 2000) -> int:
@@ -151,8 +170,9 @@ async def reconcile_forever(db: Database, every_s: float = RECONCILE_EVERY_S) ->
     while True:
         await asyncio.sleep(every_s)
         try:
-            healed = await sync_since(db, utcnow() - RECONCILE_WINDOW)
-            log.debug("certificate rows reconciled: %d", healed)
+            healed = await reconcile(db, utcnow() - RECONCILE_WINDOW)
+            if healed:
+                log.warning("certificate rows healed: %d", healed)
         except PyMongoError as exc:
             log.warning("certificate rows not reconciled (%s)", type(exc).__name__)
 

@@ -91,8 +91,9 @@ async def test_a_row_left_behind_is_healed_by_the_reconciler(db, history):
         "status": "SUSPENDED", "updatedAt": utcnow()}})
     bucket = await db.certificate_rows.find_one({"_id": rows.bucket_of(number)})
     assert bucket["rows"][number]["status"] == "VALID"
-    healed = await rows.sync_since(db, utcnow() - rows.RECONCILE_WINDOW)
-    assert healed >= 1
+    healed = await rows.reconcile(db, utcnow() - rows.RECONCILE_WINDOW)
+    assert healed == 1  # only the row that differed is written
+    assert await rows.reconcile(db, utcnow() - rows.RECONCILE_WINDOW) == 0
     bucket = await db.certificate_rows.find_one({"_id": rows.bucket_of(number)})
     assert bucket["rows"][number]["status"] == "SUSPENDED"
 
@@ -123,5 +124,5 @@ async def test_the_open_data_version_moves_when_the_rows_do_not_before(db, histo
     await db.certificates.update_one({"_id": number}, {"$set": {
         "status": "SUSPENDED", "updatedAt": utcnow()}})  # its row not synced yet
     assert await exports.open_data_changed_at(db, utcnow()) == before  # the feed has not moved
-    await rows.sync_since(db, utcnow() - rows.RECONCILE_WINDOW)
+    await rows.reconcile(db, utcnow() - rows.RECONCILE_WINDOW)
     assert await exports.open_data_changed_at(db, utcnow()) > before
