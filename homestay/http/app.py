@@ -39,7 +39,7 @@ from homestay.http.guard import (
     GuardMiddleware,
     RateLimiter,
     authenticate_request,
-    error_body,
+    json_error,
     limits_of,
 )
 from homestay.services import rows, standards
@@ -180,17 +180,12 @@ class GraphQLView(GraphQL):
             with pymongo.timeout(self.db_timeout_s):
                 response = await self.run(request)
         except QueryTooLong as exc:
-            code, field, message = "QUERY_TOO_LONG", "query", exc.reason
-            response = Response(error_body(code, message, field=field), status_code=413,
-                                media_type="application/json",
-                                headers={"Cache-Control": "no-store"})
+            response = json_error(413, "QUERY_TOO_LONG", exc.reason, field="query")
         except HTTPException as exc:
             code, field, message = _HTTP_ERRORS.get(
                 exc.reason, ("BAD_REQUEST", "body", f"body: {exc.reason}"))
             status = 415 if code == "UNSUPPORTED_MEDIA_TYPE" else exc.status_code
-            response = Response(error_body(code, message, field=field), status_code=status,
-                                media_type="application/json",
-                                headers={"Cache-Control": "no-store"})
+            response = json_error(status, code, message, field=field)
         await response(scope, receive, send)
 
     async def get_context(self, request: Request, response: Response) -> Context:  # type: ignore[override]

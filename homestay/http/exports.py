@@ -17,7 +17,7 @@ from homestay.auth import Role
 from homestay.clock import utcnow
 from homestay.errors import ApiError, BadUserInput, ServiceUnavailable
 from homestay.graphql.context import language
-from homestay.http.guard import authenticate_request
+from homestay.http.guard import authenticate_request, json_error
 from homestay.services import exports
 
 _STATUS = {"UNAUTHENTICATED": 401, "FORBIDDEN": 403, "BAD_USER_INPUT": 400,
@@ -31,18 +31,16 @@ EXPORT_RETRY_AFTER_S = 10
 
 
 def error_response(exc: ApiError) -> JSONResponse:
-    """The same error shape as GraphQL's: {"errors": [{message, extensions: {code, ...}}]}."""
     status = _STATUS.get(exc.code, 500)
-    headers = {"Cache-Control": "no-store"}
-    if status == 401:
-        headers["WWW-Authenticate"] = "Bearer"
-    return JSONResponse({"errors": [{"message": exc.message, "extensions": exc.extensions}]},
-                        status_code=status, headers=headers)
+    extra = {k: v for k, v in exc.extensions.items() if k != "code"}
+    return json_error(status, exc.code, exc.message,
+                      {"WWW-Authenticate": "Bearer"} if status == 401 else None, **extra)
 
 
 async def _primed(chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
-    """Reads the first chunk before the response starts, so that a database that does not
-    answer is a 503, not a 200 cut short."""
+    """Makes the first chunk before the response starts, so that a failure there is a 503,
+    not a 200 cut short. An XLSX file is whole before its first chunk; CSV and JSON start
+    with their header, so a database lost after the caller was checked cuts the download."""
     first = await anext(chunks, None)
 
     async def rest() -> AsyncIterator[bytes]:
@@ -62,12 +60,10 @@ def _export_slots(request: Request) -> asyncio.Semaphore:
 
 
 def _busy() -> Response:
-    return JSONResponse({"errors": [{
-        "message": f"{MAX_CONCURRENT_EXPORTS} full lists are being sent; retry in "
-                   f"{EXPORT_RETRY_AFTER_S} s",
-        "extensions": {"code": "RATE_LIMITED", "retryAfter": EXPORT_RETRY_AFTER_S}}]},
-        status_code=429, headers={"Retry-After": str(EXPORT_RETRY_AFTER_S),
-                                  "Cache-Control": "no-store"})
+    return json_error(429, "RATE_LIMITED", f"{MAX_CONCURRENT_EXPORTS} full lists are being "
+                      f"sent; retry in {EXPORT_RETRY_AFTER_S} s",
+                      {"Retry-After": str(EXPORT_RETRY_AFTER_S)},
+                      retryAfter=EXPORT_RETRY_AFTER_S)
 
 
 async def _releasing(slots: asyncio.Semaphore,

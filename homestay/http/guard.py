@@ -10,7 +10,6 @@ counts its own share (the `limits` library also offers shared storages such as R
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ from limits import RateLimitItem, parse
 from limits.aio.storage import MemoryStorage
 from limits.aio.strategies import MovingWindowRateLimiter
 from starlette.requests import Request
+from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from homestay.auth import Caller
@@ -78,19 +78,12 @@ async def authenticate_request(request: Request) -> Caller:
         raise
 
 
-def error_body(code: str, message: str, **extensions: object) -> bytes:
-    return json.dumps({"errors": [{"message": message,
-                                   "extensions": {"code": code, **extensions}}]}).encode()
-
-
-async def send_error(send: Send, status: int, code: str, message: str,
-                     headers: dict[str, str] | None = None, **extensions: object) -> None:
-    body = error_body(code, message, **extensions)
-    raw = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-           (b"cache-control", b"no-store")]
-    raw += [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()]
-    await send({"type": "http.response.start", "status": status, "headers": raw})
-    await send({"type": "http.response.body", "body": body})
+def json_error(status: int, code: str, message: str, headers: dict[str, str] | None = None,
+               **extensions: object) -> JSONResponse:
+    """Every HTTP refusal in GraphQL's error shape: {"errors": [{message, extensions}]}."""
+    return JSONResponse({"errors": [{"message": message,
+                                     "extensions": {"code": code, **extensions}}]},
+                        status_code=status, headers={"Cache-Control": "no-store", **(headers or {})})
 
 
 class BodyTooLarge(Exception):
@@ -116,18 +109,18 @@ class GuardMiddleware:
             wait = await self.limiter.admit_public(key)
             what = "requests without a token"
         if wait is not None:
-            await send_error(send, 429, "RATE_LIMITED",
+            await json_error(429, "RATE_LIMITED",
                              f"too many {what} from this address; retry after {wait} s",
-                             {"Retry-After": str(wait)}, retryAfter=wait)
+                             {"Retry-After": str(wait)}, retryAfter=wait)(scope, receive, send)
             return
 
         limit = self.limiter.limits.upload_bytes if path.startswith("/uploads") \
             else self.limiter.limits.max_body_bytes
         declared = headers.get(b"content-length", b"")
         if declared.isdigit() and int(declared) > limit:
-            await send_error(send, 413, "PAYLOAD_TOO_LARGE",
+            await json_error(413, "PAYLOAD_TOO_LARGE",
                              f"body: the request body may be at most {limit} bytes",
-                             field="body")
+                             field="body")(scope, receive, send)
             return
 
         received = 0
@@ -152,9 +145,9 @@ class GuardMiddleware:
             await self.app(scope, capped_receive, tracking_send)
         except BodyTooLarge:
             if not started:
-                await send_error(send, 413, "PAYLOAD_TOO_LARGE",
+                await json_error(413, "PAYLOAD_TOO_LARGE",
                                  f"body: the request body may be at most {limit} bytes",
-                                 field="body")
+                                 field="body")(scope, receive, send)
 
 
 def limits_of(settings: Settings) -> Limits:
