@@ -84,7 +84,7 @@ async def database_alone(uri: str, name: str) -> tuple[float, float]:
     query = exports.ExportQuery(counties=COUNTIES)
     started = time.perf_counter()
     count = 0
-    async for _ in database.certificates.find(query.filter(utcnow()), exports._PROJECTION,
+    async for _ in database.certificates.find(query.filter(utcnow()), rows.ROW_PROJECTION,
                                               batch_size=exports.BATCH).sort("_id", 1):
         count += 1
     certificates = count / (time.perf_counter() - started)
@@ -97,12 +97,12 @@ async def database_alone(uri: str, name: str) -> tuple[float, float]:
     return certificates, model
 
 
-async def writer_alone(uri: str, name: str, rows: int) -> float:
+async def writer_alone(uri: str, name: str) -> float:
     """Rows built and written as CSV from documents already in memory: our side's ceiling."""
     database = open_database(uri, name)
     now = utcnow()
     query = exports.ExportQuery(counties=COUNTIES)
-    docs = await database.certificates.find(query.filter(now), exports._PROJECTION).to_list()
+    docs = await database.certificates.find(query.filter(now), rows.ROW_PROJECTION).to_list()
     await database.close()
 
     async def replay():
@@ -146,7 +146,7 @@ async def main() -> None:
                       f"{figures['bytes'] / 1e6:>6.1f} MB  "
                       f"peak memory growth {figures['peak_growth_mb']:.1f} MB", file=sys.stderr)
         db_rate, model_rate = await database_alone(uri, name)
-        csv_rate = await writer_alone(uri, name, args.rows)
+        csv_rate = await writer_alone(uri, name)
     print(f"\nalone: a find on the certificates {db_rate:,.0f} docs/s; the read model "
           f"{model_rate:,.0f} rows/s; rows built and written as CSV {csv_rate:,.0f} rows/s",
           file=sys.stderr)

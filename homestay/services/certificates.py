@@ -175,7 +175,7 @@ class CertificateService:
             {"homestayId": homestay_id, "current": True, "_id": {"$ne": number}})
         if old is None:
             return
-        await self.db.certificates.update_one(
+        await self._update(
             {"_id": old["_id"], "current": True},
             {"$set": {"current": False, "status": CertificateStatus.SUPERSEDED.value,
                       "updatedAt": now},
@@ -183,7 +183,6 @@ class CertificateService:
              "$push": {"history": _event(caller, CertificateAction.SUPERSEDE, old["status"],
                                          "SUPERSEDED", f"replaced by {number}", now,
                                          replacedBy=number)}})
-        await rows.sync_numbers(self.db, [old["_id"]])
 
     async def _revoke_for_no_grade(self, caller: Caller, inspection: dict) -> dict | None:
         cert = await self.db.certificates.find_one(
@@ -236,13 +235,18 @@ class CertificateService:
                                         now, **extra)}}
         if target in FINAL:
             change["$unset"] = {"listing.cells": ""}  # never listed again
-        updated = await self.db.certificates.find_one_and_update(
-            {"_id": cert["_id"], "status": cert["status"]}, change,
-            return_document=ReturnDocument.AFTER)
+        updated = await self._update({"_id": cert["_id"], "status": cert["status"]}, change)
         if updated is None:
             raise UserErrors.one(["input", "number"], "CONFLICT",
                                  "the certificate changed meanwhile; reload and try again")
-        await rows.sync(self.db, [updated])
+        return updated
+
+    async def _update(self, where: dict, change: dict) -> dict | None:
+        """Every change to an existing certificate: the write, then its grade-list row."""
+        updated = await self.db.certificates.find_one_and_update(
+            where, change, return_document=ReturnDocument.AFTER)
+        if updated is not None:
+            await rows.sync(self.db, [updated])
         return updated
 
     # -- reads ------------------------------------------------------------------------------

@@ -80,10 +80,6 @@ STATUS_LABELS = {
     CertificateStatus.EXPIRED: {"zh": "过期", "en": "Expired"},
     CertificateStatus.SUPERSEDED: {"zh": "已换发", "en": "Superseded"},
 }
-# what a row needs of a certificate document: the rest (history, cells) stays in the database
-_PROJECTION = {"county": 1, "grade": 1, "status": 1, "issuedAt": 1, "expiresAt": 1,
-               "standard": 1, "totalPoints": 1, "listing.name": 1, "listing.town": 1,
-               "listing.address": 1, "listing.location": 1}
 
 
 @dataclass(frozen=True)
@@ -235,8 +231,8 @@ async def certificate_rows(db: Database, query: ExportQuery, now: datetime,
         source = (cert async for cert in rows.rows_in_order(db, query.counties)
                   if query.matches(cert, now))
     else:
-        source = aiter(db.certificates.find(query.filter(now), _PROJECTION, batch_size=BATCH,
-                                            allow_disk_use=True).sort("_id", 1))
+        source = aiter(db.certificates.find(query.filter(now), rows.ROW_PROJECTION,
+                                            batch_size=BATCH, allow_disk_use=True).sort("_id", 1))
     batch: list[dict[str, Any]] = []
     async for cert in source:
         batch.append(row_of(cert, now, lang))

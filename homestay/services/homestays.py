@@ -226,8 +226,7 @@ class HomestayService:
             {"homestayId": homestay_id, "current": True, "status": "REVOKED"},
             {"$set": {"listing": {k: v for k, v in listing.items() if k != "cells"},
                       "updatedAt": changes["updatedAt"]}})
-        await rows.sync_numbers(self.db, [c["_id"] async for c in self.db.certificates.find(
-            {"homestayId": homestay_id, "current": True}, {"_id": 1})])
+        await rows.sync_matching(self.db, {"homestayId": homestay_id, "current": True})
         return updated
 
     async def get(self, homestay_id: str) -> dict | None:

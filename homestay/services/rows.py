@@ -99,12 +99,9 @@ async def _sync_buckets(db: Database, certificates: list[dict]) -> None:
                        upsert=True) for key, change in by_bucket.items()], ordered=False)
 
 
-async def sync_numbers(db: Database, numbers: Iterable[str]) -> None:
-    """Re-read these certificates and sync their rows: what every writer calls after a write."""
-    wanted = list(dict.fromkeys(numbers))
-    if wanted:
-        await sync(db, await db.certificates.find({"_id": {"$in": wanted}},
-                                                  ROW_PROJECTION).to_list())
+async def sync_matching(db: Database, where: dict) -> None:
+    """Sync the rows of the certificates matching `where` (after an update_many)."""
+    await sync(db, await db.certificates.find(where, ROW_PROJECTION).to_list())
 
 
 async def reconcile(db: Database, since: datetime) -> int:
@@ -160,8 +157,8 @@ async def ensure_built(db: Database) -> bool:
     built = await _sync_cursor(db, db.certificates.find({}, ROW_PROJECTION,
                                                         batch_size=1000).sort("_id", 1))
     await db.meta.update_one({"_id": "certificate_rows"},
-                                 {"$set": {"version": MODEL_VERSION, "builtAt": started}},
-                                 upsert=True)
+                             {"$set": {"version": MODEL_VERSION, "builtAt": started}},
+                             upsert=True)
     log.info("certificate rows built: %d", built)
     return True
 
