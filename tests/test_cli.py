@@ -15,6 +15,7 @@ import httpx
 import pytest
 
 from homestay.storage.embedded import free_port, pid_alive
+from tests.served import wait_for
 
 HOMESTAY = [sys.executable, "-m", "homestay.cli"]
 
@@ -76,16 +77,7 @@ def _serve(data_dir: Path, port: int) -> subprocess.Popen:
 
 
 def _wait_ready(port: int, process: subprocess.Popen, timeout: float = 180) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        assert process.poll() is None, process.stderr.read()
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.5)
-    raise AssertionError("the service did not become ready")
+    wait_for(f"http://127.0.0.1:{port}/readyz", process, timeout, process.stderr.read)
 
 
 def _me(port: int, token: str) -> dict:
@@ -212,16 +204,8 @@ def test_the_service_starts_before_its_database_and_recovers_by_itself(tmp_path)
     url = f"http://127.0.0.1:{api_port}"
     query = {"query": "{ gradingStandard { code version } }"}
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert service.poll() is None, (tmp_path / "serve.log").read_text()
-            assert time.monotonic() < deadline, "the service did not start without its database"
-            time.sleep(0.2)
+        # alive without its database
+        wait_for(f"{url}/healthz", service, 60, (tmp_path / "serve.log").read_text)
         assert httpx.get(f"{url}/readyz", timeout=10).status_code == 503
         started = time.monotonic()
         body = httpx.post(f"{url}/graphql", json=query, timeout=10).json()

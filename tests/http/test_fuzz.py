@@ -13,7 +13,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Iterator
 
@@ -25,6 +24,7 @@ from hypothesis import strategies as st
 
 from homestay.settings import ROOT
 from homestay.storage.embedded import free_port
+from tests.served import wait_for
 
 EXAMPLES = int(os.environ.get("HOMESTAY_FUZZ_EXAMPLES", "25"))
 RANDOM = bool(os.environ.get("HOMESTAY_FUZZ_RANDOM"))
@@ -50,15 +50,7 @@ def server(mongodb_uri: str, tmp_path_factory) -> Iterator[tuple[str, str]]:
                                stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, "the API did not become ready"
-            time.sleep(0.2)
+        wait_for(f"{url}/readyz", process, 60)
         yield url, token
     finally:
         process.terminate()
