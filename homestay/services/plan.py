@@ -12,14 +12,13 @@ with the province's.
 
 from __future__ import annotations
 
-import base64
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from homestay.domain.plan import Finding, PlanSettings, assess
 from homestay.errors import BadUserInput
+from homestay.services.pagination import decode_cursor, encode_cursor
 from homestay.storage.database import Database
 
 
@@ -46,16 +45,14 @@ class PlanPage:
 
 def cursor_of(entry: PlanEntry) -> str:
     priority, expires, number = entry.key
-    raw = json.dumps([priority, expires.isoformat(), number]).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    return encode_cursor([priority, expires.isoformat(), number])
 
 
 def _decode(after: str) -> tuple:
+    priority, expires, number = decode_cursor(after, (int, str, str))
     try:
-        raw = base64.urlsafe_b64decode(after + "=" * (-len(after) % 4))
-        priority, expires, number = json.loads(raw)
-        return (int(priority), datetime.fromisoformat(expires), str(number))
-    except (ValueError, TypeError):
+        return (priority, datetime.fromisoformat(expires), number)
+    except ValueError:
         raise BadUserInput("after", "not a cursor from this list") from None
 
 
@@ -69,18 +66,16 @@ class PlanService:
             {"county": {"$in": list(counties)}, "current": True,
              "status": {"$in": ["VALID", "SUSPENDED"]}}).to_list()
         far_since = now - timedelta(days=self.settings.far_days)
+        recent_far = {"$and": [{"$eq": ["$farFromHomestay", True]},
+                               {"$gte": ["$inspectedAt", far_since]}]}
         by_homestay = {r["_id"]: r for r in await (await self.db.inspections.aggregate([
             {"$match": {"county": {"$in": list(counties)}}},
             {"$group": {
                 "_id": "$homestayId",
                 "last": {"$max": "$inspectedAt"},
-                "lastFar": {"$max": {"$cond": [
-                    {"$and": [{"$eq": ["$farFromHomestay", True]},
-                              {"$gte": ["$inspectedAt", far_since]}]}, "$inspectedAt", None]}},
-                "farthest": {"$max": {"$cond": [
-                    {"$and": [{"$eq": ["$farFromHomestay", True]},
-                              {"$gte": ["$inspectedAt", far_since]}]},
-                    "$distanceFromHomestayMeters", None]}},
+                "lastFar": {"$max": {"$cond": [recent_far, "$inspectedAt", None]}},
+                "farthest": {"$max": {"$cond": [recent_far, "$distanceFromHomestayMeters",
+                                                None]}},
             }},
         ])).to_list()}
         codes = sorted({c["standard"]["code"] for c in certificates})
