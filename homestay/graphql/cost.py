@@ -55,9 +55,8 @@ def _is_list(type_: Any) -> bool:
 
 
 class _Counter:
-    def __init__(self, schema: GraphQLSchema, fragments: dict[str, FragmentDefinitionNode],
+    def __init__(self, fragments: dict[str, FragmentDefinitionNode],
                  variables: dict[str, Any]) -> None:
-        self.schema = schema
         self.fragments = fragments
         self.variables = variables
 
@@ -119,7 +118,7 @@ def query_cost(schema: GraphQLSchema, document: Any, operation_name: str | None,
     root = schema.get_root_type(operation.operation)
     if root is None:
         return 0
-    return _Counter(schema, fragments, variables or {}).count(root, operation.selection_set)
+    return _Counter(fragments, variables or {}).count(root, operation.selection_set)
 
 
 class CostLimit(SchemaExtension):
