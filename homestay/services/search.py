@@ -154,10 +154,10 @@ class SearchService:
             return await self._area(query, conditions)
         return await self._listed(query, conditions)
 
-    async def _in_cells(self, cover: geo.Cover, projection: dict | None = None) -> list[dict]:
+    async def _in_cells(self, cover: geo.Cover) -> list[dict]:
         return await self.db.search_certificates.find(
             {f"listing.cells.{cover.field}": {"$in": cover.cells}},
-            projection or _PROJECTION, batch_size=100_000).to_list()
+            _PROJECTION, batch_size=100_000).to_list()
 
     async def _area(self, query: SearchQuery, conditions: _Filter) -> SearchPage:
         """A circle or a viewport: every listing in its cells, refined and ordered here."""
