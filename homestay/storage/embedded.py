@@ -139,8 +139,21 @@ class EmbeddedServer:
 
 
 def pid_alive(pid: int) -> bool:
+    """Whether `pid` is a running process. A zombie is not: it has exited, freed its port and
+    its storage, and only waits for whoever adopted it to reap it (which some init processes
+    take seconds to do, and some never do)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    return True
+    except PermissionError:
+        return True  # exists, owned by someone else
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        # gone since kill(0), or a system without /proc, where kill(0) is all we can know
+        return not Path("/proc/self/stat").exists()
+    except OSError:
+        return True
+    state = stat.rsplit(")", 1)[1].split()[0]  # the name in parentheses may hold spaces
+    return state not in ("Z", "X")

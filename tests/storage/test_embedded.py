@@ -43,3 +43,23 @@ def test_the_database_process_dies_with_a_killed_parent(tmp_path):
             pass
         time.sleep(0.1)
     assert not pid_alive(child_pid)
+
+
+def test_an_exited_process_not_yet_reaped_is_not_alive():
+    # an orphaned database waits, exited, for an init process to reap it; some never do
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        with open(f"/proc/{child.pid}/stat") as stat:
+            if stat.read().rsplit(")", 1)[1].split()[0] == "Z":
+                break
+        time.sleep(0.05)
+    else:
+        raise AssertionError("the child did not exit")
+    assert not pid_alive(child.pid)
+    child.wait()
+    assert not pid_alive(child.pid)
+
+
+def test_a_running_process_is_alive():
+    assert pid_alive(os.getpid())
