@@ -38,15 +38,17 @@ TRANSITIONS: dict[CertificateAction, tuple[frozenset[CertificateStatus], Certifi
 # SUPERSEDED and REVOKED are final; past its expiry date a certificate reads EXPIRED unless
 # it was already taken out of service for another reason.
 FINAL = frozenset({CertificateStatus.SUPERSEDED, CertificateStatus.REVOKED})
+# the stored statuses that read EXPIRED once the expiry date has passed, as stored values for
+# the database's filters and aggregations (which must say what effective_status says)
+LAPSING = frozenset({CertificateStatus.VALID, CertificateStatus.SUSPENDED})
+LAPSING_VALUES = sorted(s.value for s in LAPSING)
 
 NUMBER_PATTERN = re.compile(r"^[0-9]{6}-[0-9]{4}-[0-9]{5}$")
 
 
 def effective_status(stored: CertificateStatus, expires_at: datetime,
                      now: datetime) -> CertificateStatus:
-    if stored in FINAL:
-        return stored
-    if now >= expires_at:
+    if stored in LAPSING and now >= expires_at:
         return CertificateStatus.EXPIRED
     return stored
 

@@ -20,7 +20,12 @@ from functools import lru_cache
 from typing import Any
 
 from homestay.clock import CST
-from homestay.domain.certificates import CertificateStatus, effective_status
+from homestay.domain.certificates import (
+    LAPSING,
+    LAPSING_VALUES,
+    CertificateStatus,
+    effective_status,
+)
 from homestay.domain.gazetteer import gazetteer
 from homestay.domain.grades import Grade
 from homestay.errors import BadUserInput
@@ -116,9 +121,9 @@ class ExportQuery:
             match["grade"] = self.grade.value
         expires: dict[str, Any] = {}
         if self.status is CertificateStatus.EXPIRED:
-            match["status"] = {"$in": ["VALID", "SUSPENDED"]}
+            match["status"] = {"$in": LAPSING_VALUES}
             expires["$lte"] = now
-        elif self.status in (CertificateStatus.VALID, CertificateStatus.SUSPENDED):
+        elif self.status in LAPSING:
             match["status"] = self.status.value
             expires["$gt"] = now
         elif self.status is not None:

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from homestay.domain.certificates import LAPSING_VALUES
 from homestay.domain.plan import Finding, PlanSettings, assess
 from homestay.errors import BadUserInput
 from homestay.services.pagination import decode_cursor, encode_cursor
@@ -64,7 +65,7 @@ class PlanService:
     async def plan(self, counties: Sequence[str], now: datetime) -> list[PlanEntry]:
         certificates = await self.db.certificates.find(
             {"county": {"$in": list(counties)}, "current": True,
-             "status": {"$in": ["VALID", "SUSPENDED"]}}).to_list()
+             "status": {"$in": LAPSING_VALUES}}).to_list()
         far_since = now - timedelta(days=self.settings.far_days)
         recent_far = {"$and": [{"$eq": ["$farFromHomestay", True]},
                                {"$gte": ["$inspectedAt", far_since]}]}

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from homestay.domain.certificates import LAPSING_VALUES
 from homestay.storage.database import Database
 
 TIMEZONE = "+08:00"  # months are counted in China Standard Time, as the bureau counts them
@@ -29,7 +30,7 @@ class Period:
 async def certificate_counts(db: Database, counties: Sequence[str], now: datetime) -> list[dict]:
     """County x grade x status as of now (a VALID or SUSPENDED one past expiry is EXPIRED)."""
     status_now = {"$cond": [
-        {"$and": [{"$in": ["$status", ["VALID", "SUSPENDED"]]}, {"$lte": ["$expiresAt", now]}]},
+        {"$and": [{"$in": ["$status", LAPSING_VALUES]}, {"$lte": ["$expiresAt", now]}]},
         "EXPIRED", "$status"]}
     rows = await (await db.certificates.aggregate([
         {"$match": {"county": {"$in": list(counties)}}},
