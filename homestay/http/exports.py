@@ -30,6 +30,10 @@ MAX_CONCURRENT_EXPORTS = 4
 EXPORT_RETRY_AFTER_S = 10
 
 
+def _unavailable() -> JSONResponse:
+    return error_response(ServiceUnavailable("the database is not answering; try again"))
+
+
 def error_response(exc: ApiError) -> JSONResponse:
     status = _STATUS.get(exc.code, 500)
     extra = {k: v for k, v in exc.extensions.items() if k != "code"}
@@ -92,7 +96,7 @@ async def export_certificates(request: Request) -> Response:
     except ApiError as exc:
         return error_response(exc)
     except PyMongoError:
-        return error_response(ServiceUnavailable("the database is not answering; try again"))
+        return _unavailable()
     slots = _export_slots(request)
     if slots.locked():
         return _busy()
@@ -102,7 +106,7 @@ async def export_certificates(request: Request) -> Response:
         chunks = await _primed(_releasing(slots, exports.chunks_of(
             fmt, exports.certificate_rows(services.db, query, now, lang), lang)))
     except PyMongoError:
-        return error_response(ServiceUnavailable("the database is not answering; try again"))
+        return _unavailable()
     name = exports.file_name(fmt, counties, now.astimezone(exports.CST).date())
     return StreamingResponse(chunks, media_type=fmt.media_type, headers={
         "Content-Disposition": f"attachment; filename=\"{name}\"; "
@@ -138,7 +142,7 @@ async def open_data(request: Request) -> Response:
     try:
         changed_at = await exports.open_data_changed_at(services.db, now)
     except PyMongoError:
-        return error_response(ServiceUnavailable("the database is not answering; try again"))
+        return _unavailable()
     etag = _etag(int(changed_at.timestamp() * 1000))
     headers = {"ETag": etag, "Last-Modified": format_datetime(changed_at.astimezone(UTC),
                                                     usegmt=True),
@@ -156,6 +160,6 @@ async def open_data(request: Request) -> Response:
         chunks = await _primed(_releasing(slots, exports.json_chunks(
             exports.open_data_rows(services.db, now))))
     except PyMongoError:
-        return error_response(ServiceUnavailable("the database is not answering; try again"))
+        return _unavailable()
     return StreamingResponse(chunks, media_type=exports.ExportFormat.JSON.media_type,
                              headers=headers)

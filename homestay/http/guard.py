@@ -90,6 +90,11 @@ class BodyTooLarge(Exception):
     pass
 
 
+def _too_large(limit: int) -> JSONResponse:
+    return json_error(413, "PAYLOAD_TOO_LARGE",
+                      f"body: the request body may be at most {limit} bytes", field="body")
+
+
 class GuardMiddleware:
     def __init__(self, app: ASGIApp, limiter: RateLimiter) -> None:
         self.app = app
@@ -118,9 +123,7 @@ class GuardMiddleware:
             else self.limiter.limits.max_body_bytes
         declared = headers.get(b"content-length", b"")
         if declared.isdigit() and int(declared) > limit:
-            await json_error(413, "PAYLOAD_TOO_LARGE",
-                             f"body: the request body may be at most {limit} bytes",
-                             field="body")(scope, receive, send)
+            await _too_large(limit)(scope, receive, send)
             return
 
         received = 0
@@ -145,9 +148,7 @@ class GuardMiddleware:
             await self.app(scope, capped_receive, tracking_send)
         except BodyTooLarge:
             if not started:
-                await json_error(413, "PAYLOAD_TOO_LARGE",
-                                 f"body: the request body may be at most {limit} bytes",
-                                 field="body")(scope, receive, send)
+                await _too_large(limit)(scope, receive, send)
 
 
 def limits_of(settings: Settings) -> Limits:
