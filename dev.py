@@ -9,12 +9,19 @@
 
 The first call makes `.venv/` and installs the project into it; later calls reinstall only when
 pyproject.toml has changed. Extra arguments go to the command (pytest, homestay serve, ...).
+
+`test` without arguments runs the whole suite, then runs the tests marked `calendar` (those
+that read China dates from the clock) again with the clock pinned by libfaketime at the edges
+of the calendar: the last and first minutes of a China day, month and year (15:59 and 16:00
+UTC), of a UTC day (23:59 and 00:00 UTC), and around a leap day. faketime comes from Debian's
+package of that name, installed here when missing.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import subprocess
 import sys
 import venv
@@ -46,9 +53,55 @@ def ensure_installed() -> None:
     STAMP.write_text(_fingerprint())
 
 
+# each instant in UTC; in China it is eight hours later
+CALENDAR_EDGES = [
+    "2026-12-31 15:59:00",  # 23:59 on 31 December in China: the last minute of a China year
+    "2026-12-31 16:00:00",  # 00:00 on 1 January 2027 in China, still 31 December in UTC
+    "2026-12-31 23:59:00",  # the last minute of the UTC year, 07:59 on 1 January in China
+    "2027-01-01 00:00:00",  # UTC's new year
+    "2028-02-28 16:00:00",  # the leap day begins in China
+    "2028-02-29 23:59:00",  # the leap day ends in UTC, 1 March in China
+]
+
+
+def ensure_faketime() -> str:
+    found = shutil.which("faketime")
+    if found:
+        return found
+    if os.geteuid() == 0 and shutil.which("apt-get"):
+        print("installing faketime (Debian package) for the calendar checks ...", file=sys.stderr)
+        quiet = {"stdout": subprocess.DEVNULL, "env": {**os.environ,
+                                                      "DEBIAN_FRONTEND": "noninteractive"}}
+        subprocess.run(["apt-get", "update", "-qq"], check=True, **quiet)
+        subprocess.run(["apt-get", "install", "-y", "-qq", "faketime"], check=True, **quiet)
+        found = shutil.which("faketime")
+    if not found:
+        sys.exit("the calendar checks need faketime: install Debian's package `faketime` "
+                 "(apt-get install faketime), then run again")
+    return found
+
+
+def test(args: list[str]) -> int:
+    pytest = [str(BIN / "python"), "-m", "pytest"]
+    if args:  # a part of the suite, as asked
+        return subprocess.call([*pytest, *args])
+    faketime = ensure_faketime()
+    status = subprocess.call(pytest)
+    if status:
+        return status
+    for instant in CALENDAR_EDGES:
+        print(f"\n== the calendar tests with the clock at {instant} UTC ==", file=sys.stderr,
+              flush=True)
+        status = subprocess.call([faketime, "-f", f"@{instant}", *pytest, "-m", "calendar",
+                                  "-q", "-p", "no:cacheprovider"])
+        if status:
+            print(f"calendar check failed with the clock at {instant} UTC", file=sys.stderr)
+            return status
+    return 0
+
+
 COMMANDS = {
     "serve": lambda args: [str(BIN / "homestay"), "serve", "--demo", *args],
-    "test": lambda args: [str(BIN / "python"), "-m", "pytest", *args],
     "bench": lambda args: [str(BIN / "python"), str(ROOT / "bench" / "search.py"), *args],
     "bench-export": lambda args: [str(BIN / "python"), str(ROOT / "bench" / "export.py"), *args],
     "bench-load": lambda args: [str(BIN / "python"), str(ROOT / "bench" / "load.py"), *args],
@@ -57,12 +110,14 @@ COMMANDS = {
 
 
 def main() -> int:
-    if len(sys.argv) < 2 or sys.argv[1] not in COMMANDS:
+    if len(sys.argv) < 2 or sys.argv[1] not in [*COMMANDS, "test"]:
         print(__doc__.strip(), file=sys.stderr)
         return 2
     ensure_installed()
-    command = COMMANDS[sys.argv[1]](sys.argv[2:])
     os.chdir(ROOT)
+    if sys.argv[1] == "test":
+        return test(sys.argv[2:])
+    command = COMMANDS[sys.argv[1]](sys.argv[2:])
     # exec, so that Ctrl-C and SIGTERM reach the service itself and it can stop its database
     os.execv(command[0], command)
 

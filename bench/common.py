@@ -1,4 +1,5 @@
-"""What the benchmarks share: the API served from its own process, as in production."""
+"""What the benchmarks share: the API served from its own process, as in production, with the
+limits a benchmark is not measuring raised, and a loud failure when any request failed."""
 
 from __future__ import annotations
 
@@ -14,6 +15,42 @@ import httpx
 
 from homestay.storage.embedded import free_port
 
+# The load generators are a handful of addresses sending thousands of requests a minute: under
+# the production limits the figures would measure 429 refusals. A benchmark of the limiter
+# itself would set these back.
+UNLIMITED = {"HOMESTAY_RATE_PUBLIC": "100000000/minute"}
+
+
+class BenchmarkFailed(SystemExit):
+    """A benchmark saw errors: its figures are not figures. Exits non-zero with the counts."""
+
+    def __init__(self, what: str, errors: dict[str, int]) -> None:
+        counts = ", ".join(f"{code} x{n}" for code, n in sorted(errors.items()))
+        super().__init__(f"BENCHMARK FAILED: {what}: {counts}. No figure of this run stands.")
+
+
+def fail_on_errors(what: str, errors: dict[str, int]) -> None:
+    if any(errors.values()):
+        raise BenchmarkFailed(what, {k: n for k, n in errors.items() if n})
+
+
+def error_kind(response: httpx.Response) -> str | None:
+    """None for a good GraphQL answer; else what went wrong (a status, or the error code)."""
+    if response.status_code != 200:
+        try:
+            errors = response.json().get("errors") or []
+            code = errors[0]["extensions"]["code"]
+        except (ValueError, AttributeError, LookupError, TypeError):
+            code = "no JSON error"
+        return f"http_{response.status_code} {code}"
+    try:
+        errors = response.json().get("errors") or []
+    except ValueError:
+        return "http_200 not JSON"
+    if errors:
+        return str(errors[0].get("extensions", {}).get("code", "unknown"))
+    return None
+
 
 @asynccontextmanager
 async def served_api(mongodb_uri: str, database: str, log: IO[bytes] | None = None,
@@ -21,7 +58,8 @@ async def served_api(mongodb_uri: str, database: str, log: IO[bytes] | None = No
     """`homestay serve` over the given database, once /readyz says so: (url, process)."""
     port = free_port()
     env = {**os.environ, "MONGODB_URI": mongodb_uri, "HOMESTAY_DB": database,
-           "PORT": str(port), "HOMESTAY_ENV": "production", "LOG_LEVEL": "WARNING", **settings}
+           "PORT": str(port), "HOMESTAY_ENV": "production", "LOG_LEVEL": "WARNING",
+           **UNLIMITED, **settings}
     process = subprocess.Popen([sys.executable, "-m", "homestay.cli", "serve"], env=env,
                                stdout=subprocess.DEVNULL, stderr=log or subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"

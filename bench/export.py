@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import io
 import json
 import os
 import sys
@@ -25,12 +26,13 @@ import time
 from pathlib import Path
 
 import httpx
+import openpyxl
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import served_api  # noqa: E402
+from common import error_kind, fail_on_errors, served_api  # noqa: E402
 from search import COUNTIES, load  # noqa: E402
 
 from homestay.clock import utcnow  # noqa: E402
@@ -57,24 +59,39 @@ def _reset_peak(pid: int) -> bool:
         return False
 
 
-async def download(url: str, token: str, fmt: str, pid: int) -> dict:
+def _rows_in(fmt: str, body: bytes) -> int:
+    if fmt == "csv":
+        return body.count(b"\r\n") - 1  # the header; no bench name holds a line break
+    if fmt == "json":
+        return len(json.loads(body))
+    sheet = openpyxl.load_workbook(io.BytesIO(body), read_only=True)["民宿等级名录"]
+    return sum(1 for _ in sheet.iter_rows(min_row=2, max_col=1, values_only=True))
+
+
+async def download(url: str, token: str, fmt: str, pid: int, expected_rows: int) -> dict:
+    """One export through HTTP; fails the benchmark unless every row arrived."""
     _reset_peak(pid)
     rss_before = _status_kb(pid, "VmRSS")
-    size = 0
+    body = bytearray()
     started = time.perf_counter()
     first_byte = None
     async with httpx.AsyncClient(base_url=url, timeout=600) as client:
         async with client.stream("GET", f"/exports/certificates.{fmt}",
                                  headers={"Authorization": f"Bearer {token}"}) as response:
-            assert response.status_code == 200, response.status_code
-            async for chunk in response.aiter_raw():
+            if response.status_code != 200:
+                await response.aread()
+                fail_on_errors(f"the {fmt} export", {error_kind(response) or "?": 1})
+            async for chunk in response.aiter_bytes():
                 if first_byte is None:
                     first_byte = time.perf_counter() - started
-                size += len(chunk)
+                body += chunk
     elapsed = time.perf_counter() - started
     peak = _status_kb(pid, "VmHWM")
+    got = _rows_in(fmt, bytes(body))
+    fail_on_errors(f"the {fmt} export", {f"{got} rows of {expected_rows}":
+                                         int(got != expected_rows)})
     return {"seconds": round(elapsed, 2), "first_byte_s": round(first_byte or 0, 3),
-            "bytes": size, "peak_growth_mb": round((peak - rss_before) / 1024, 1)}
+            "bytes": len(body), "peak_growth_mb": round((peak - rss_before) / 1024, 1)}
 
 
 async def database_alone(uri: str, name: str) -> tuple[float, float]:
@@ -138,7 +155,7 @@ async def main() -> None:
         results = {}
         async with served_api(uri, name) as (url, api):
             for fmt in ("csv", "json", "xlsx"):
-                figures = await download(url, officer.token, fmt, api.pid)
+                figures = await download(url, officer.token, fmt, api.pid, args.rows)
                 figures["rows_per_s"] = round(args.rows / figures["seconds"])
                 results[fmt] = figures
                 print(f"{fmt:<5} {figures['rows_per_s']:>8} rows/s  {figures['seconds']:>6.2f} s"

@@ -1,11 +1,17 @@
-"""The one place that reads the wall clock, so that tests and the demo can move time."""
+"""The one place that reads the wall clock, so that tests and the demo can move time.
+
+The product's days are China days (UTC+8, no daylight saving): a certificate issued at 00:30
+on 1 January in Deqing is a certificate of the new year, although UTC still reads 31 December.
+Every calendar question (which day, month or year) goes through `china_date`/`today`, never
+through `datetime.date()` of a UTC time nor the machine's local zone.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 
 # China Standard Time: no daylight saving, the time the bureau reads and signs in
 CST = timezone(timedelta(hours=8), "CST")
@@ -27,3 +33,13 @@ def shifted(delta: timedelta) -> Iterator[None]:
         yield
     finally:
         _offset.reset(token)
+
+
+def china_date(moment: datetime) -> date:
+    """The China calendar day on which an instant falls."""
+    return moment.astimezone(CST).date()
+
+
+def today() -> date:
+    """Today's date in China."""
+    return china_date(utcnow())

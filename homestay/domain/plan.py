@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import Enum
 
-from homestay.clock import CST
+from homestay.clock import china_date
 from homestay.domain.certificates import CertificateStatus, effective_status
 from homestay.domain.grades import Grade
 
@@ -50,7 +50,7 @@ class Finding:
 
 
 def _day(moment: datetime) -> str:
-    return moment.astimezone(CST).date().isoformat()
+    return china_date(moment).isoformat()
 
 
 def assess(cert: dict, inspections: dict | None, thresholds: dict[str, int] | None,

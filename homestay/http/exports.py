@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
 from homestay.auth import Role
-from homestay.clock import utcnow
+from homestay.clock import china_date, utcnow
 from homestay.errors import ApiError, BadUserInput, ServiceUnavailable
 from homestay.graphql.context import language
 from homestay.http.guard import authenticate_request, json_error
@@ -107,7 +107,7 @@ async def export_certificates(request: Request) -> Response:
             fmt, exports.certificate_rows(services.db, query, now, lang), lang)))
     except PyMongoError:
         return _unavailable()
-    name = exports.file_name(fmt, counties, now.astimezone(exports.CST).date())
+    name = exports.file_name(fmt, counties, china_date(now))
     return StreamingResponse(chunks, media_type=fmt.media_type, headers={
         "Content-Disposition": f"attachment; filename=\"{name}\"; "
                                f"filename*=UTF-8''{quote(name)}",

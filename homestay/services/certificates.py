@@ -16,7 +16,7 @@ from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
 from homestay.auth import Caller, Role
-from homestay.clock import utcnow
+from homestay.clock import china_date, utcnow
 from homestay.domain.certificates import (
     FINAL,
     NUMBER_PATTERN,
@@ -113,7 +113,8 @@ class CertificateService:
         return await self._revoke_for_no_grade(caller, inspection)
 
     async def _next_number(self, county: str, now: datetime) -> str:
-        key = f"certificate:{county}:{now.year}"
+        year = china_date(now).year  # the year of issue as the certificate prints it
+        key = f"certificate:{county}:{year}"
         for _ in range(5):
             try:
                 counter = await self.db.counters.find_one_and_update(
@@ -122,7 +123,7 @@ class CertificateService:
             except DuplicateKeyError:  # two first-of-the-year upserts raced (MongoDB)
                 continue
             if counter is not None:
-                return format_number(county, now.year, counter["seq"])
+                return format_number(county, year, counter["seq"])
             # the embedded server answers some raced upserts with no document although it
             # applied the $inc: that number is lost (a gap), never given twice
         raise RuntimeError(f"could not allocate a certificate number for {key}")

@@ -131,6 +131,7 @@ async def test_a_bad_checklist_is_refused_whole(api, inspector, db, results, fie
     assert await db.inspections.count_documents({}) == 0
 
 
+@pytest.mark.calendar
 @pytest.mark.parametrize(("extra", "field", "code"), [
     ({"inspectedAt": (datetime.now(UTC) + timedelta(days=1)).isoformat()},
      ["input", "inspectedAt"], "IN_FUTURE"),

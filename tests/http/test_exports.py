@@ -10,8 +10,10 @@ from datetime import timedelta
 import openpyxl
 import pytest
 
-from homestay.clock import shifted, utcnow
+from homestay.clock import shifted
+from homestay.clock import today as today_in_china
 from tests.graphql.flows import THRESHOLDS, certify
+
 
 SUSPEND = """mutation($n: String!) { suspendCertificate(input: {number: $n, reason: "complaint"}) {
   certificate { status } errors { code } } }"""
@@ -42,6 +44,7 @@ async def graded(api, inspector, bureau, anji_inspector, anji_bureau):
     return certs
 
 
+@pytest.mark.calendar
 async def test_boutique_list_as_csv_opens_with_chinese_and_hostile_names_intact(
         api, bureau, graded):
     response = await api.http.get("/exports/certificates.csv",
@@ -49,7 +52,7 @@ async def test_boutique_list_as_csv_opens_with_chinese_and_hostile_names_intact(
                                   headers=bearer(bureau))
     assert response.status_code == 200, response.text
     assert response.headers["content-type"].startswith("text/csv")
-    today = utcnow().astimezone().strftime("%Y%m%d")
+    today = today_in_china().strftime("%Y%m%d")
     disposition = response.headers["content-disposition"]
     assert "attachment" in disposition and "certificates-330521-" in disposition
     assert disposition.split("certificates-330521-")[1][:8].isdigit()
@@ -132,6 +135,7 @@ async def test_unknown_format_is_a_clear_error(api, bureau):
     assert response.json()["errors"][0]["extensions"]["field"] == "format"
 
 
+@pytest.mark.calendar
 async def test_filters_by_status_issue_date_and_expiry(api, bureau, graded):
     suspended = graded["普通民宿"]["number"]
     assert (await api.query(SUSPEND, {"n": suspended}, bureau.token)
@@ -148,7 +152,7 @@ async def test_filters_by_status_issue_date_and_expiry(api, bureau, graded):
     assert await numbers(status="SUSPENDED") == {suspended}
     assert suspended not in await numbers(status="valid")
     assert await numbers(grade="PREMIUM") == {graded["premium"]["number"]}
-    today = utcnow().date()
+    today = today_in_china()  # issuedFrom/issuedTo are China days
     assert await numbers(issuedFrom=today.isoformat(), issuedTo=today.isoformat()) \
         == everything
     assert await numbers(issuedFrom=(today + timedelta(days=2)).isoformat()) == set()
@@ -169,6 +173,7 @@ async def test_json_export_is_an_array_of_typed_objects(api, bureau, graded):
     assert row["expiresAt"] > row["issuedAt"]
 
 
+@pytest.mark.calendar
 async def test_xlsx_has_a_chinese_sheet_a_frozen_header_and_typed_dates(api, bureau, graded):
     response = await api.http.get("/exports/certificates.xlsx", headers=bearer(bureau))
     assert response.status_code == 200
@@ -186,7 +191,7 @@ async def test_xlsx_has_a_chinese_sheet_a_frozen_header_and_typed_dates(api, bur
     # written as text, never as a formula
     assert '=HYPERLINK("http://evil.example","点我")' in names and "云上\n人家" in names
     issued = rows[0]["发证时间(北京时间)"]
-    assert issued.year == utcnow().year  # a real date cell, not text
+    assert issued.year == today_in_china().year  # a real date cell, in China time, not text
     assert isinstance(rows[0]["总分"], int | float)
 
 
@@ -227,6 +232,7 @@ async def test_open_data_answers_304_to_a_mirror_that_has_it(api, bureau, graded
     assert graded["premium"]["number"] not in {r["number"] for r in changed.json()}
 
 
+@pytest.mark.calendar
 async def test_open_data_changes_when_a_certificate_expires_without_any_write(api, graded):
     etag = (await api.http.get("/open-data/certificates.json")).headers["etag"]
     with shifted(timedelta(days=3 * 365 + 1)):

@@ -12,6 +12,7 @@ from homestay.domain.grades import Grade
 from homestay.services import exports, rows
 from tests.graphql.flows import THRESHOLDS, certify, review, submit
 
+
 CHANGE = """mutation($n: String!) { %s(input: {number: $n, reason: "检查"}) {
   errors { code } } }"""
 RENAME = """mutation($id: ID!, $name: String!) { updateHomestay(input: {id: $id, name: $name}) {
@@ -49,6 +50,7 @@ async def history(api, inspector, bureau, anji_inspector, anji_bureau):
     return certs
 
 
+@pytest.mark.calendar
 @pytest.mark.parametrize("query", [
     exports.ExportQuery(counties=None),
     exports.ExportQuery(counties=["330521"]),
