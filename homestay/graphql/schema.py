@@ -11,7 +11,6 @@ from strawberry.extensions import (
     MaxAliasesLimiter,
     MaxTokensLimiter,
     QueryDepthLimiter,
-    ValidationCache,
 )
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
@@ -21,6 +20,7 @@ from homestay.graphql.bureau import BureauQueries
 from homestay.graphql.certificates import CertificateMutations, CertificateQueries
 from homestay.graphql.cost import CostLimit
 from homestay.graphql.errors import ErrorCodes, Observed, log_errors
+from homestay.graphql.expansion import BoundedValidation
 from homestay.graphql.homestays import HomestayMutations, HomestayQueries
 from homestay.graphql.inspections import InspectionMutations, InspectionQueries
 from homestay.graphql.search import SearchQueries
@@ -51,9 +51,10 @@ def build_schema(*, introspection: bool = True) -> HomestaySchema:
         lambda: QueryDepthLimiter(max_depth=MAX_DEPTH),
         lambda: MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
         lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
-        # the apps send the same few documents again and again: validate them once (strawberry's
-        # ParserCache is left out: its syntax errors escape the error-coding extension)
-        lambda: ValidationCache(maxsize=500),
+        # a document that expands past its bound is refused unvalidated; the apps send the
+        # same few documents again and again: validate them once (strawberry's ParserCache is
+        # left out: its syntax errors escape the error-coding extension)
+        lambda: BoundedValidation(maxsize=500),
         CostLimit,
     ]
     if not introspection:
