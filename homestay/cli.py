@@ -165,7 +165,9 @@ def serve(
             # on SIGTERM, requests in flight get 20 s to finish (a long export may be cut)
             config = uvicorn.Config(create_app(service_settings), host=settings.host,
                                     port=settings.port, log_config=None, access_log=False,
-                                    proxy_headers=True, timeout_graceful_shutdown=20)
+                                    proxy_headers=settings.trusted_proxies is not None,
+                                    forwarded_allow_ips=settings.trusted_proxies or "",
+                                    timeout_graceful_shutdown=20)
             uvicorn.Server(config).run()
     except KeyboardInterrupt:
         pass

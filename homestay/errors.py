@@ -33,6 +33,7 @@ class UserErrors(Exception):
 
 class ApiError(Exception):
     code = "INTERNAL_SERVER_ERROR"
+    status = 500  # over plain HTTP (downloads, uploads, refusals before GraphQL runs)
 
     def __init__(self, message: str, **extensions: object) -> None:
         super().__init__(message)
@@ -42,14 +43,59 @@ class ApiError(Exception):
 
 class Unauthenticated(ApiError):
     code = "UNAUTHENTICATED"
+    status = 401
 
 
 class Forbidden(ApiError):
     code = "FORBIDDEN"
+    status = 403
+
+
+class NotFound(ApiError):
+    code = "NOT_FOUND"
+    status = 404
+
+
+class BadRequest(ApiError):
+    """A request that is not of the protocol's form (a body that is no JSON object, ...)."""
+
+    code = "BAD_REQUEST"
+    status = 400
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}", field=field)
+
+
+class UnsupportedMediaType(ApiError):
+    code = "UNSUPPORTED_MEDIA_TYPE"
+    status = 415
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}", field=field)
+
+
+class PayloadTooLarge(ApiError):
+    code = "PAYLOAD_TOO_LARGE"
+    status = 413
+
+    def __init__(self, field: str, message: str, code: str | None = None) -> None:
+        if code:
+            self.code = code
+        super().__init__(f"{field}: {message}", field=field)
+
+
+class RateLimited(ApiError):
+    code = "RATE_LIMITED"
+    status = 429
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message, retryAfter=retry_after)
+        self.retry_after = retry_after
 
 
 class BadUserInput(ApiError):
     code = "BAD_USER_INPUT"
+    status = 400
 
     def __init__(self, field: str, message: str) -> None:
         super().__init__(f"{field}: {message}", field=field)
@@ -57,3 +103,4 @@ class BadUserInput(ApiError):
 
 class ServiceUnavailable(ApiError):
     code = "SERVICE_UNAVAILABLE"
+    status = 503

@@ -44,9 +44,15 @@ class Settings:
     seed_dir: Path = ROOT / "seed"
     readiness_timeout_ms: int = 1500
     plan: PlanSettings = field(default_factory=PlanSettings)
-    # per client address, moving windows (see homestay/http/guard.py)
+    # moving windows (see homestay/http/guard.py): per client address, per address and
+    # failed credential, per account, photos per account
     rate_public: str = "600/minute"
     rate_auth_failures: str = "20/minute"
+    rate_account: str = "1200/minute"
+    rate_uploads: str = "300/hour"
+    # proxies whose X-Forwarded-For names the client (uvicorn's FORWARDED_ALLOW_IPS); none
+    # by default, so that no client can choose its own address
+    trusted_proxies: str | None = None
     max_body_bytes: int = 1_000_000
     introspection: bool = True
     # every database operation of one API request must finish within this budget, and a
@@ -83,6 +89,9 @@ class Settings:
             plan=_plan(env),
             rate_public=_rate(env, "HOMESTAY_RATE_PUBLIC", "600/minute"),
             rate_auth_failures=_rate(env, "HOMESTAY_RATE_AUTH_FAILURES", "20/minute"),
+            rate_account=_rate(env, "HOMESTAY_RATE_ACCOUNT", "1200/minute"),
+            rate_uploads=_rate(env, "HOMESTAY_RATE_UPLOADS", "300/hour"),
+            trusted_proxies=(env.get("FORWARDED_ALLOW_IPS") or "").strip() or None,
             max_body_bytes=_int(env, "HOMESTAY_MAX_BODY_BYTES", 1_000_000, minimum=10_000),
             introspection=_bool(env, "HOMESTAY_INTROSPECTION", True),
             request_db_timeout_ms=_int(env, "HOMESTAY_REQUEST_DB_TIMEOUT_MS", 3000, minimum=100),

@@ -171,6 +171,17 @@ async def api(settings: Settings, services: Services) -> AsyncIterator[Api]:
 
 
 @pytest.fixture
+def app_with(settings, services):
+    """An API over the test database with some settings changed."""
+
+    async def make(**changes) -> httpx.AsyncClient:
+        app = create_app(replace(settings, **changes), services)
+        return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t")
+
+    return make
+
+
+@pytest.fixture
 async def unanswered(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
     """The HTTP API over a database that does not answer (nothing listens on its port)."""
     from homestay.storage.embedded import free_port

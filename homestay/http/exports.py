@@ -9,36 +9,22 @@ from datetime import UTC
 from email.utils import format_datetime, parsedate_to_datetime
 from urllib.parse import quote
 
-from pymongo.errors import PyMongoError
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.responses import Response, StreamingResponse
 
 from homestay.auth import Role
 from homestay.clock import china_date, utcnow
-from homestay.errors import ApiError, BadUserInput, ServiceUnavailable
+from homestay.errors import BadUserInput, RateLimited
 from homestay.graphql.context import language
-from homestay.http.guard import authenticate_request, json_error
+from homestay.http.guard import caller_of
 from homestay.services import exports
 
-_STATUS = {"UNAUTHENTICATED": 401, "FORBIDDEN": 403, "BAD_USER_INPUT": 400,
-           "SERVICE_UNAVAILABLE": 503}
 OPEN_DATA_MAX_AGE_S = 300
 # exports and full open-data downloads read every certificate of their counties: a few at a
 # time per process, so that a button pressed ten times (or a crawler that ignores ETags)
 # does not take the database from the tourists
 MAX_CONCURRENT_EXPORTS = 4
 EXPORT_RETRY_AFTER_S = 10
-
-
-def _unavailable() -> JSONResponse:
-    return error_response(ServiceUnavailable("the database is not answering; try again"))
-
-
-def error_response(exc: ApiError) -> JSONResponse:
-    status = _STATUS.get(exc.code, 500)
-    extra = {k: v for k, v in exc.extensions.items() if k != "code"}
-    return json_error(status, exc.code, exc.message,
-                      {"WWW-Authenticate": "Bearer"} if status == 401 else None, **extra)
 
 
 async def _primed(chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
@@ -63,11 +49,12 @@ def _export_slots(request: Request) -> asyncio.Semaphore:
     return state.export_slots
 
 
-def _busy() -> Response:
-    return json_error(429, "RATE_LIMITED", f"{MAX_CONCURRENT_EXPORTS} full lists are being "
-                      f"sent; retry in {EXPORT_RETRY_AFTER_S} s",
-                      {"Retry-After": str(EXPORT_RETRY_AFTER_S)},
-                      retryAfter=EXPORT_RETRY_AFTER_S)
+def _take_slot(request: Request) -> asyncio.Semaphore:
+    slots = _export_slots(request)
+    if slots.locked():
+        raise RateLimited(f"{MAX_CONCURRENT_EXPORTS} full lists are being sent; retry in "
+                          f"{EXPORT_RETRY_AFTER_S} s", EXPORT_RETRY_AFTER_S)
+    return slots
 
 
 async def _releasing(slots: asyncio.Semaphore,
@@ -85,28 +72,20 @@ async def export_certificates(request: Request) -> Response:
     try:
         fmt = exports.ExportFormat(request.path_params["format"])
     except ValueError:
-        return error_response(BadUserInput("format", "export as .csv, .xlsx or .json"))
+        raise BadUserInput("format", "export as .csv, .xlsx or .json") from None
     params = dict(request.query_params)
-    try:
-        caller = await authenticate_request(request)
-        caller.require(Role.BUREAU)
-        counties = caller.counties_filter(params.get("county") or None)
-        query = exports.query_from_params(params, counties)
-        lang = params.get("lang") or language(request.headers.get("accept-language"))
-    except ApiError as exc:
-        return error_response(exc)
-    except PyMongoError:
-        return _unavailable()
-    slots = _export_slots(request)
-    if slots.locked():
-        return _busy()
+    caller = caller_of(request)
+    caller.require(Role.BUREAU)
+    counties = caller.counties_filter(params.get("county") or None)
+    query = exports.query_from_params(params, counties)
+    lang = params.get("lang") or language(request.headers.get("accept-language"))
+    slots = _take_slot(request)
     await slots.acquire()
     now = utcnow()
-    try:
-        chunks = await _primed(_releasing(slots, exports.chunks_of(
-            fmt, exports.certificate_rows(services.db, query, now, lang), lang)))
-    except PyMongoError:
-        return _unavailable()
+    # a failure of the first chunk is a 503 (the exception handlers), its slot given back
+    # by _releasing
+    chunks = await _primed(_releasing(slots, exports.chunks_of(
+        fmt, exports.certificate_rows(services.db, query, now, lang), lang)))
     name = exports.file_name(fmt, counties, china_date(now))
     return StreamingResponse(chunks, media_type=fmt.media_type, headers={
         "Content-Disposition": f"attachment; filename=\"{name}\"; "
@@ -139,10 +118,7 @@ def _not_modified(request: Request, etag: str, last_modified_s: int) -> bool:
 async def open_data(request: Request) -> Response:
     services = request.app.state.services
     now = utcnow()
-    try:
-        changed_at = await exports.open_data_changed_at(services.db, now)
-    except PyMongoError:
-        return _unavailable()
+    changed_at = await exports.open_data_changed_at(services.db, now)
     etag = _etag(int(changed_at.timestamp() * 1000))
     headers = {"ETag": etag, "Last-Modified": format_datetime(changed_at.astimezone(UTC),
                                                     usegmt=True),
@@ -152,14 +128,9 @@ async def open_data(request: Request) -> Response:
         return Response(status_code=304, headers=headers)
     if request.method == "HEAD":
         return Response(media_type=exports.ExportFormat.JSON.media_type, headers=headers)
-    slots = _export_slots(request)
-    if slots.locked():
-        return _busy()
+    slots = _take_slot(request)
     await slots.acquire()
-    try:
-        chunks = await _primed(_releasing(slots, exports.json_chunks(
-            exports.open_data_rows(services.db, now))))
-    except PyMongoError:
-        return _unavailable()
+    chunks = await _primed(_releasing(slots, exports.json_chunks(
+        exports.open_data_rows(services.db, now))))
     return StreamingResponse(chunks, media_type=exports.ExportFormat.JSON.media_type,
                              headers=headers)

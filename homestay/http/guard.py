@@ -1,40 +1,83 @@
-"""What stands before the API: body size limits and per-client rate limits.
+"""What stands before the API: who is calling, how often, and how much they send.
 
-Rate limits are moving windows per client address (the proxy's X-Forwarded-For when uvicorn
-trusts it): one for requests without a token (search, verification, the open-data feed), one
-for failed token checks (a token that is wrong, revoked or malformed), so that tokens cannot
-be guessed at speed. A limited request gets 429 with `Retry-After` and the usual error shape.
-The windows live in this process's memory: with several processes behind a balancer each
-counts its own share (the `limits` library also offers shared storages such as Redis).
+The guard identifies the caller once per request (the token's account, PUBLIC, or a failed
+credential) and limits the request by what it is, never by which headers it carries:
+
+- PUBLIC (no token, or an empty Authorization header) and failed credentials: `rate_public`
+  per client address (search, verification, the open-data feed);
+- a failed credential also counts in a window of its own, per address and credential
+  (`rate_auth_failures`): a wrong or revoked token sent again and again is refused before
+  it reaches the database, while a colleague's good token from the same address (an office,
+  a carrier's NAT) goes on working. Tokens carry 256 bits: guessing fails by arithmetic,
+  the window only keeps the retries cheap;
+- an account: `rate_account` per account, and `rate_uploads` photos per account.
+
+The client address is the connection's; a proxy's X-Forwarded-For counts only from the
+proxies named in FORWARDED_ALLOW_IPS (none by default). The windows live in this process's
+memory: with several processes behind a balancer each counts its own share (the `limits`
+library also offers shared storages such as Redis).
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
 import time
 from dataclasses import dataclass
 
+import pymongo
 from limits import RateLimitItem, parse
 from limits.aio.storage import MemoryStorage
 from limits.aio.strategies import MovingWindowRateLimiter
+from pymongo.errors import PyMongoError
 from starlette.requests import Request
-from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from homestay.auth import Caller
-from homestay.errors import Unauthenticated
+from homestay.auth import PUBLIC, Caller
+from homestay.errors import (
+    ApiError,
+    PayloadTooLarge,
+    RateLimited,
+    ServiceUnavailable,
+    Unauthenticated,
+)
+from homestay.http.errors import error_response
 from homestay.services.accounts import authenticate
 from homestay.settings import Settings
 
 GUARDED = ("/graphql", "/exports", "/open-data", "/uploads")
+UPLOAD_PATH = "/uploads"
+MAX_UPLOAD_BYTES = 10 * 1024 * 1024
+# the multipart envelope or a filename beside the photo's own bytes
+UPLOAD_ENVELOPE_BYTES = 65536
 
 
 @dataclass(frozen=True)
 class Limits:
     public: RateLimitItem
     auth_failures: RateLimitItem
+    account: RateLimitItem
+    uploads: RateLimitItem
     max_body_bytes: int
     upload_bytes: int
+
+    @classmethod
+    def of(cls, settings: Settings) -> Limits:
+        return cls(public=parse(settings.rate_public),
+                   auth_failures=parse(settings.rate_auth_failures),
+                   account=parse(settings.rate_account), uploads=parse(settings.rate_uploads),
+                   max_body_bytes=settings.max_body_bytes,
+                   upload_bytes=MAX_UPLOAD_BYTES + UPLOAD_ENVELOPE_BYTES)
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Who a request is from: a caller, or the error that says why not."""
+
+    caller: Caller = PUBLIC
+    error: ApiError | None = None
+    # a digest of the failed credential, to count its retries; never the credential itself
+    failed_credential: str | None = None
 
 
 class RateLimiter:
@@ -42,88 +85,104 @@ class RateLimiter:
         self.limits = limits
         self.windows = MovingWindowRateLimiter(MemoryStorage())
 
-    async def _retry_after(self, item: RateLimitItem, *identifiers: str) -> int:
-        stats = await self.windows.get_window_stats(item, *identifiers)
-        return max(1, math.ceil(stats.reset_time - time.time()))
+    async def _hit(self, item: RateLimitItem, what: str, *key: str) -> None:
+        if await self.windows.hit(item, *key):
+            return
+        stats = await self.windows.get_window_stats(item, *key)
+        wait = max(1, math.ceil(stats.reset_time - time.time()))
+        raise RateLimited(f"too many {what}; retry after {wait} s", wait)
 
-    async def admit_public(self, key: str) -> int | None:
-        """None when admitted; else the seconds to wait."""
-        if await self.windows.hit(self.limits.public, "public", key):
-            return None
-        return await self._retry_after(self.limits.public, "public", key)
+    async def credential_refused(self, address: str, credential: str) -> bool:
+        """Whether this credential failed too often from this address to be checked again."""
+        return not await self.windows.test(self.limits.auth_failures, "auth", address,
+                                           credential)
 
-    async def admit_token(self, key: str) -> int | None:
-        if await self.windows.test(self.limits.auth_failures, "auth", key):
-            return None
-        return await self._retry_after(self.limits.auth_failures, "auth", key)
+    async def admit(self, identity: Identity, address: str, upload: bool) -> None:
+        """Counts the request; RateLimited when it is over one of its limits."""
+        if identity.failed_credential is not None:
+            await self._hit(self.limits.auth_failures, "failed checks of this token from this "
+                            "address", "auth", address, identity.failed_credential)
+        account = identity.caller.account_id
+        if account is None:
+            await self._hit(self.limits.public, "requests without a valid token from this "
+                            "address", "public", address)
+            return
+        await self._hit(self.limits.account, "requests by this account", "account", account)
+        if upload:
+            await self._hit(self.limits.uploads, "photos uploaded by this account", "uploads",
+                            account)
 
-    async def failed_token(self, key: str) -> None:
-        await self.windows.hit(self.limits.auth_failures, "auth", key)
 
-
-def client_key(scope: Scope) -> str:
+def client_address(scope: Scope) -> str:
     client = scope.get("client")
     return client[0] if client else "unknown"
 
 
-async def authenticate_request(request: Request) -> Caller:
-    """The caller behind the request's token; a failed check counts against its address."""
+def _digest(credential: str) -> str:
+    return hashlib.sha256(credential.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+
+
+async def identify(scope: Scope, limiter: RateLimiter, settings: Settings) -> Identity:
+    authorization = dict(scope["headers"]).get(b"authorization")
+    header = authorization.decode("latin-1") if authorization is not None else None
+    if header is None or not header.strip():
+        return Identity()
+    credential = _digest(header.strip())
+    if await limiter.credential_refused(client_address(scope), credential):
+        return Identity(error=Unauthenticated("this token is not valid (unknown or revoked)"),
+                        failed_credential=credential)
     try:
-        return await authenticate(request.app.state.services.db,
-                                  request.headers.get("authorization"))
-    except Unauthenticated:
-        limiter: RateLimiter | None = getattr(request.app.state, "rate_limiter", None)
-        if limiter is not None:
-            await limiter.failed_token(client_key(request.scope))
-        raise
+        with pymongo.timeout(settings.request_db_timeout_ms / 1000):
+            caller = await authenticate(scope["app"].state.services.db, header)
+    except Unauthenticated as exc:
+        return Identity(error=exc, failed_credential=credential)
+    except PyMongoError:
+        return Identity(error=ServiceUnavailable(
+            "the database is not answering; try again shortly"))
+    return Identity(caller=caller)
 
 
-def json_error(status: int, code: str, message: str, headers: dict[str, str] | None = None,
-               **extensions: object) -> JSONResponse:
-    """Every HTTP refusal in GraphQL's error shape: {"errors": [{message, extensions}]}."""
-    return JSONResponse({"errors": [{"message": message,
-                                     "extensions": {"code": code, **extensions}}]},
-                        status_code=status, headers={"Cache-Control": "no-store", **(headers or {})})
+def caller_of(request: Request) -> Caller:
+    """The caller the guard identified; raises the reason when it could not."""
+    identity: Identity = request.scope.get("state", {}).get("identity", Identity())
+    if identity.error is not None:
+        raise identity.error
+    return identity.caller
 
 
 class BodyTooLarge(Exception):
     pass
 
 
-def _too_large(limit: int) -> JSONResponse:
-    return json_error(413, "PAYLOAD_TOO_LARGE",
-                      f"body: the request body may be at most {limit} bytes", field="body")
+def _too_large(limit: int) -> PayloadTooLarge:
+    return PayloadTooLarge("body", f"the request body may be at most {limit} bytes")
 
 
 class GuardMiddleware:
-    def __init__(self, app: ASGIApp, limiter: RateLimiter) -> None:
+    def __init__(self, app: ASGIApp, limiter: RateLimiter, settings: Settings) -> None:
         self.app = app
         self.limiter = limiter
+        self.settings = settings
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope.get("path", "")
         if scope["type"] != "http" or not path.startswith(GUARDED):
             await self.app(scope, receive, send)
             return
-        headers = dict(scope["headers"])
-        key = client_key(scope)
-        if b"authorization" in headers:
-            wait = await self.limiter.admit_token(key)
-            what = "failed token checks"
-        else:
-            wait = await self.limiter.admit_public(key)
-            what = "requests without a token"
-        if wait is not None:
-            await json_error(429, "RATE_LIMITED",
-                             f"too many {what} from this address; retry after {wait} s",
-                             {"Retry-After": str(wait)}, retryAfter=wait)(scope, receive, send)
+        identity = await identify(scope, self.limiter, self.settings)
+        scope.setdefault("state", {})["identity"] = identity
+        upload = path.startswith(UPLOAD_PATH) and scope["method"] == "POST"
+        try:
+            await self.limiter.admit(identity, client_address(scope), upload)
+        except RateLimited as exc:
+            await error_response(exc)(scope, receive, send)
             return
 
-        limit = self.limiter.limits.upload_bytes if path.startswith("/uploads") \
+        limit = self.limiter.limits.upload_bytes if path.startswith(UPLOAD_PATH) \
             else self.limiter.limits.max_body_bytes
-        declared = headers.get(b"content-length", b"")
+        declared = dict(scope["headers"]).get(b"content-length", b"")
         if declared.isdigit() and int(declared) > limit:
-            await _too_large(limit)(scope, receive, send)
+            await error_response(_too_large(limit))(scope, receive, send)
             return
 
         received = 0
@@ -148,12 +207,4 @@ class GuardMiddleware:
             await self.app(scope, capped_receive, tracking_send)
         except BodyTooLarge:
             if not started:
-                await _too_large(limit)(scope, receive, send)
-
-
-def limits_of(settings: Settings) -> Limits:
-    from homestay.http.uploads import MAX_UPLOAD_BYTES
-
-    return Limits(public=parse(settings.rate_public),
-                  auth_failures=parse(settings.rate_auth_failures),
-                  max_body_bytes=settings.max_body_bytes, upload_bytes=MAX_UPLOAD_BYTES + 65536)
+                await error_response(_too_large(limit))(scope, receive, send)

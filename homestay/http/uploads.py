@@ -1,92 +1,129 @@
-"""Evidence photos: POST /uploads (staff), stored in GridFS, cited by inspections by URL."""
+"""Evidence photos: POST /uploads (staff), stored in GridFS, cited by inspections by URL.
+
+A photo from the field is hostile until decoded: a JPEG header may front an HTML page, a PNG
+may declare 60,000 x 60,000 pixels to exhaust memory, and a phone's EXIF carries where it was
+taken. Every upload is therefore decoded by Pillow (after its declared size is checked against
+MAX_PIXELS), turned upright, and re-encoded; only the re-encoded image is stored, so neither a
+polyglot nor the phone's metadata survives. Served back with nosniff and a CSP that runs
+nothing, as a download for staff of its county only.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import io
+import warnings
+
+import pillow_heif
 from bson import ObjectId
 from bson.errors import InvalidId
 from gridfs import AsyncGridFSBucket
 from gridfs.errors import NoFile
+from PIL import Image, ImageOps, UnidentifiedImageError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
 from homestay.auth import Role
-from homestay.errors import ApiError
-from homestay.http.guard import authenticate_request
+from homestay.errors import BadRequest, Forbidden, NotFound, PayloadTooLarge, UnsupportedMediaType
+from homestay.http.guard import MAX_UPLOAD_BYTES, caller_of
 
-MAX_UPLOAD_BYTES = 10 * 1024 * 1024
 BUCKET = "uploads"
+# 50 megapixels: any phone's full-resolution photo; decoding one takes ~150 MB
+MAX_PIXELS = 50_000_000
+# Pillow warns past this and refuses past twice it; the warning is an error here
+Image.MAX_IMAGE_PIXELS = MAX_PIXELS
+pillow_heif.register_heif_opener()  # iPhones shoot HEIC
+ACCEPTED = {"JPEG", "PNG", "WEBP", "HEIF"}
+JPEG_QUALITY = 88
+SERVED_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Content-Security-Policy": "default-src 'none'; sandbox",
+    "Cache-Control": "private, max-age=86400",
+}
 
 
-def sniff_image(head: bytes) -> str | None:
-    """The image type by its content, whatever the client claims."""
-    if head.startswith(b"\xff\xd8\xff"):
-        return "image/jpeg"
-    if head.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "image/png"
-    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
-        return "image/webp"
-    if head[4:8] == b"ftyp" and head[8:12] in (b"heic", b"heix", b"hevc", b"hevx", b"mif1",
-                                                 b"msf1", b"heim", b"heis"):
-        return "image/heic"
-    return None
+class NotAPhoto(Exception):
+    pass
 
 
-def _error(status: int, code: str, message: str) -> JSONResponse:
-    return JSONResponse({"error": {"code": code, "message": message}}, status_code=status)
+def reencode(data: bytes) -> tuple[bytes, str, int, int]:
+    """The photo decoded and written anew, upright and without metadata: (bytes, media type,
+    width, height). CPU-bound: run it off the event loop."""
+    too_large = PayloadTooLarge("body", f"a photo may have at most {MAX_PIXELS:,} pixels",
+                                code="IMAGE_TOO_LARGE")
+    try:
+        with warnings.catch_warnings():
+            # Pillow checks the declared size before decoding: past MAX_PIXELS, refuse
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(data))
+            if image.format not in ACCEPTED:
+                raise NotAPhoto
+            image.load()  # the whole image: a header in front of anything else fails here
+            image = ImageOps.exif_transpose(image)
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise too_large from None
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
+        raise NotAPhoto from None
+    out = io.BytesIO()
+    transparent = image.mode in ("RGBA", "LA") or \
+        (image.mode == "P" and "transparency" in image.info)
+    if transparent:  # a drawing or a screenshot: JPEG would lose it
+        image.save(out, "PNG")
+        media_type = "image/png"
+    else:
+        image.convert("RGB").save(out, "JPEG", quality=JPEG_QUALITY)
+        media_type = "image/jpeg"
+    return out.getvalue(), media_type, image.width, image.height
 
 
 async def upload(request: Request) -> Response:
     services = request.app.state.services
-    try:
-        caller = await authenticate_request(request)
-        caller.require(Role.INSPECTOR, Role.BUREAU)
-    except ApiError as exc:
-        return _error(401 if exc.code == "UNAUTHENTICATED" else 403, exc.code, exc.message)
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > MAX_UPLOAD_BYTES:
-        return _error(413, "TOO_LARGE", "a photo may be at most 10 MB")
+    caller = caller_of(request)
+    caller.require(Role.INSPECTOR, Role.BUREAU)
     body = bytearray()
-    async for chunk in request.stream():
+    async for chunk in request.stream():  # the guard has capped it already
         body += chunk
         if len(body) > MAX_UPLOAD_BYTES:
-            return _error(413, "TOO_LARGE", "a photo may be at most 10 MB")
+            raise PayloadTooLarge("body", "a photo may be at most 10 MB")
     if not body:
-        return _error(400, "EMPTY", "send the photo's bytes as the request body")
-    content_type = sniff_image(bytes(body[:32]))
-    if content_type is None:
-        return _error(415, "UNSUPPORTED_TYPE", "send a JPEG, PNG, WebP or HEIC image")
+        raise BadRequest("body", "send the photo's bytes as the request body")
+    try:
+        stored, media_type, width, height = await asyncio.to_thread(reencode, bytes(body))
+    except NotAPhoto:
+        raise UnsupportedMediaType("body", "send a JPEG, PNG, WebP or HEIC photo") from None
     bucket = AsyncGridFSBucket(services.db.db, bucket_name=BUCKET)
     file_id = await bucket.upload_from_stream(
-        request.query_params.get("filename", "photo")[:100], bytes(body),
-        metadata={"contentType": content_type, "uploadedBy": caller.account_id,
-                  "counties": sorted(caller.counties)})
+        "photo", stored, metadata={"contentType": media_type, "uploadedBy": caller.account_id,
+                                   "counties": sorted(caller.counties),
+                                   "width": width, "height": height})
     return JSONResponse({"id": str(file_id), "url": f"/uploads/{file_id}",
-                         "contentType": content_type, "size": len(body)}, status_code=201)
+                         "contentType": media_type, "size": len(stored),
+                         "width": width, "height": height}, status_code=201)
 
 
 async def download(request: Request) -> Response:
     services = request.app.state.services
-    try:
-        caller = await authenticate_request(request)
-        caller.require(Role.INSPECTOR, Role.BUREAU)
-    except ApiError as exc:
-        return _error(401 if exc.code == "UNAUTHENTICATED" else 403, exc.code, exc.message)
+    caller = caller_of(request)
+    caller.require(Role.INSPECTOR, Role.BUREAU)
     try:
         file_id = ObjectId(request.path_params["upload_id"])
     except InvalidId:
-        return _error(404, "NOT_FOUND", "no such upload")
+        raise NotFound("no such upload") from None
     bucket = AsyncGridFSBucket(services.db.db, bucket_name=BUCKET)
     try:
         stream = await bucket.open_download_stream(file_id)
     except NoFile:
-        return _error(404, "NOT_FOUND", "no such upload")
+        raise NotFound("no such upload") from None
     meta = stream.metadata or {}
     if not set(meta.get("counties", [])) & caller.counties:
-        return _error(403, "FORBIDDEN", "this photo belongs to another county")
+        raise Forbidden("this photo belongs to another county")
+    media_type = meta.get("contentType", "application/octet-stream")
+    extension = "png" if media_type == "image/png" else "jpg"
 
     async def chunks():
         while chunk := await stream.readchunk():
             yield chunk
 
-    return StreamingResponse(chunks(), media_type=meta.get("contentType", "application/octet-stream"),
-                             headers={"Cache-Control": "private, max-age=86400"})
+    return StreamingResponse(chunks(), media_type=media_type, headers={
+        **SERVED_HEADERS,
+        "Content-Disposition": f'inline; filename="photo-{file_id}.{extension}"'})

@@ -70,14 +70,23 @@ def caller_of(account: dict) -> Caller:
                   frozenset(account["counties"]))
 
 
-async def authenticate(db: Database, authorization: str | None) -> Caller:
-    """The caller behind an Authorization header; PUBLIC without one."""
-    if not authorization:
-        return PUBLIC
+def token_of(authorization: str | None) -> str | None:
+    """The token an Authorization header carries; None when it carries none (absent or
+    blank: the caller is PUBLIC); Unauthenticated when it is not 'Bearer <token>'."""
+    if authorization is None or not authorization.strip():
+        return None
     match = _BEARER.match(authorization)
     if not match:
         raise Unauthenticated("the Authorization header must be 'Bearer <token>'")
-    doc = await db.accounts.find_one({"tokenHash": hash_token(match.group(1))})
+    return match.group(1)
+
+
+async def authenticate(db: Database, authorization: str | None) -> Caller:
+    """The caller behind an Authorization header; PUBLIC when it carries no token."""
+    token = token_of(authorization)
+    if token is None:
+        return PUBLIC
+    doc = await db.accounts.find_one({"tokenHash": hash_token(token)})
     if doc is None or doc.get("revokedAt") is not None:
         raise Unauthenticated("this token is not valid (unknown or revoked)")
     return caller_of(doc)

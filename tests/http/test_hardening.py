@@ -25,17 +25,6 @@ def code_of(body: dict) -> str:
     return body["errors"][0]["extensions"]["code"]
 
 
-@pytest.fixture
-def app_with(settings, services):
-    """An API over the test database with some settings changed."""
-
-    async def make(**changes) -> httpx.AsyncClient:
-        app = create_app(replace(settings, **changes), services)
-        return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t")
-
-    return make
-
-
 # -- cost and size limits ---------------------------------------------------------------------
 
 
@@ -197,19 +186,63 @@ async def test_public_requests_are_rate_limited_per_client_with_retry_after(app_
         assert (await client.get("/healthz")).status_code == 200
 
 
-async def test_failed_token_checks_are_rate_limited(app_with, inspector):
+async def test_a_failing_token_is_refused_before_the_database_but_colleagues_go_on(
+        app_with, inspector, db, command_counter):
     async with await app_with(rate_auth_failures="3/minute") as client:
+        async def me(token: str) -> httpx.Response:
+            return await client.post("/graphql", json={"query": "{ me { id } }"},
+                                     headers={"Authorization": f"Bearer {token}"})
+
         for _ in range(3):
-            bad = await client.post("/graphql", json={"query": "{ me { id } }"},
-                                    headers={"Authorization": "Bearer hs_guess"})
-            assert code_of(bad.json()) == "UNAUTHENTICATED"
-        # now even a good token from this address waits: guessing stops here
-        good = await client.post("/graphql", json={"query": "{ me { id } }"},
-                                 headers={"Authorization": f"Bearer {inspector.token}"})
-        assert good.status_code == 429 and int(good.headers["retry-after"]) >= 1
-        # the public is not punished for it
+            assert code_of((await me("hs_revoked_in_a_forgotten_app")).json()) == \
+                "UNAUTHENTICATED"
+        before = command_counter.count(db.db.name)
+        again = await me("hs_revoked_in_a_forgotten_app")
+        assert again.status_code == 429 and int(again.headers["retry-after"]) >= 1
+        assert command_counter.count(db.db.name) == before  # not even looked up
+        # a colleague behind the same address (an office, a carrier's NAT) is not locked out
+        good = await me(inspector.token)
+        assert good.status_code == 200 and good.json()["data"]["me"]["id"] == inspector.id
+        # nor is the public
         public = await client.post("/graphql", json={"query": VERIFY, "variables": {"n": "x"}})
         assert public.status_code == 200
+
+
+async def test_failed_tokens_count_as_public_requests_of_their_address(app_with):
+    async with await app_with(rate_public="4/minute") as client:
+        for i in range(4):  # a new guess each time: each one a public request
+            bad = await client.post("/graphql", json={"query": "{ me { id } }"},
+                                    headers={"Authorization": f"Bearer hs_guess{i}"})
+            assert bad.status_code == 200 and code_of(bad.json()) == "UNAUTHENTICATED"
+        limited = await client.post("/graphql", json={"query": "{ me { id } }"},
+                                    headers={"Authorization": "Bearer hs_guess9"})
+        assert limited.status_code == 429
+
+
+@pytest.mark.parametrize("header", ["", " ", "\t"])
+async def test_an_empty_authorization_header_is_a_public_request_and_limited_as_one(
+        app_with, header):
+    async with await app_with(rate_public="3/minute") as client:
+        for _ in range(3):
+            ok = await client.post("/graphql", json={"query": VERIFY, "variables": {"n": "x"}},
+                                   headers={"Authorization": header})
+            assert ok.status_code == 200 and "errors" not in ok.json()
+        for path in ("/graphql", "/open-data/certificates.json"):
+            response = await client.request(
+                "POST" if path == "/graphql" else "GET", path,
+                json={"query": VERIFY, "variables": {"n": "x"}} if path == "/graphql" else None,
+                headers={"Authorization": header})
+            assert response.status_code == 429, path
+
+
+async def test_an_account_has_a_limit_of_its_own(app_with, inspector, bureau):
+    async with await app_with(rate_account="3/minute") as client:
+        async def me(token: str) -> int:
+            return (await client.post("/graphql", json={"query": "{ me { id } }"},
+                                      headers={"Authorization": f"Bearer {token}"})).status_code
+
+        assert [await me(inspector.token) for _ in range(4)] == [200, 200, 200, 429]
+        assert await me(bureau.token) == 200  # another account's window
 
 
 # -- introspection ----------------------------------------------------------------------------
@@ -273,3 +306,38 @@ async def test_nothing_is_written_before_the_schema_is_applied(api, db, inspecto
     assert (await api.http.get("/readyz")).status_code == 503
     app.state.schema_applied = True
     assert (await api.http.get("/readyz")).status_code == 200
+
+
+# -- work per request -------------------------------------------------------------------------
+
+
+def doubling_fragments(levels: int) -> str:
+    """Each fragment spreads the next one twice: 2**levels fields in ~13 tokens a level."""
+    parts = ["query { ...F0 }"]
+    parts += [f"fragment F{i} on Query {{ ...F{i + 1} ...F{i + 1} }}" for i in range(levels)]
+    parts.append(f"fragment F{levels} on Query {{ __typename }}")
+    return "\n".join(parts)
+
+
+async def test_fragments_that_double_are_refused_before_validation_runs(api, monkeypatch):
+    import strawberry.schema.schema as strawberry_schema
+
+    validated: list[object] = []
+    real = strawberry_schema.validate
+
+    def counting(*args, **kwargs):
+        validated.append(args[1])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(strawberry_schema, "validate", counting)
+    for levels in (10, 16, 22, 30, 40):
+        query = doubling_fragments(levels)
+        assert len(query) < 2000  # small on the wire: only its expansion is large
+        body = (await api.http.post("/graphql", json={"query": query})).json()
+        assert code_of(body) == "QUERY_TOO_COMPLEX", levels
+        assert body["errors"][0]["extensions"]["limit"] == 1000
+        assert "data" not in body or body["data"] is None
+    assert validated == []  # refused before graphql-core's validation saw any of them
+    # a document the apps send is validated and answered as ever
+    ok = (await api.http.post("/graphql", json={"query": doubling_fragments(4)})).json()
+    assert ok == {"data": {"__typename": "Query"}} and len(validated) == 1

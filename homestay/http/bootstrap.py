@@ -1,0 +1,45 @@
+"""The service starts before its database: collections, indexes and the seed are applied as soon
+as it answers, and until then /readyz says 503 and GraphQL SERVICE_UNAVAILABLE."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from pymongo.errors import PyMongoError
+from starlette.applications import Starlette
+
+from homestay.services import rows, standards
+from homestay.settings import Settings
+from homestay.storage.database import Database, apply_schema
+
+log = logging.getLogger("homestay.http")
+
+
+async def bootstrap(app: Starlette, database: Database, settings: Settings) -> None:
+    """Collections, validators, indexes and the seed standard, once the database answers:
+    the service starts (and says it is not ready) while the database is still coming up.
+    Then the grade lists' read model, and its reconciler for as long as the service runs."""
+    delay = 0.5
+    while True:
+        try:
+            await apply_schema(database)
+            await standards.publish_seed(database, settings.seed_dir)
+            app.state.schema_applied = True
+            log.info("database ready: schema applied")
+            break
+        except PyMongoError as exc:
+            log.warning("database not answering yet (%s); retrying in %.1f s",
+                        type(exc).__name__, delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)
+    # the grade lists' read model: built whole once (exports read the certificates until
+    # then), then kept healed by a reconciler
+    while True:
+        try:
+            await rows.ensure_built(database)
+            break
+        except PyMongoError as exc:
+            log.warning("certificate rows not built yet (%s)", type(exc).__name__)
+            await asyncio.sleep(5.0)
+    await rows.reconcile_forever(database)

@@ -1,0 +1,97 @@
+"""GraphQL over HTTP: strawberry's view, with our refusals, caching headers and context."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pymongo
+from cross_web import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
+from strawberry.asgi import GraphQL
+
+from homestay.errors import (
+    ApiError,
+    BadRequest,
+    PayloadTooLarge,
+    ServiceUnavailable,
+    UnsupportedMediaType,
+)
+from homestay.graphql.context import Context, language
+from homestay.http.errors import error_response
+from homestay.http.guard import caller_of
+from homestay.services.registry import Services
+
+# a public GET query may be cached this long by a CDN or the phone
+PUBLIC_MAX_AGE_S = 30
+
+
+# strawberry's plain-text refusals, as coded errors naming the part of the request
+_REFUSALS: dict[str, ApiError] = {
+    "Unable to parse request body as JSON": BadRequest("body", "not valid JSON"),
+    "Unsupported content type": UnsupportedMediaType(
+        "Content-Type", "send application/json (or GET with ?query=)"),
+    "No GraphQL query found in the request": BadRequest("query", "no GraphQL query in the "
+                                                        "request"),
+}
+MAX_QUERY_CHARS = 20_000  # the apps' largest document is about 1,500 characters
+
+
+class GraphQLView(GraphQL):
+    def __init__(self, *args: Any, db_timeout_s: float, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.db_timeout_s = db_timeout_s
+
+    def decode_json(self, data: str | bytes) -> object:
+        decoded = json.loads(data)
+        if not isinstance(decoded, dict | list):  # null, 42, "s", true: no request at all
+            raise BadRequest("body", "send a JSON object: {\"query\": ..., \"variables\": "
+                             "{...}}")
+        return decoded
+
+    async def parse_http_body(self, request: Any) -> Any:
+        data = await super().parse_http_body(request)
+        for item in data if isinstance(data, list) else [data]:
+            if item.query is not None and len(item.query) > MAX_QUERY_CHARS:
+                raise PayloadTooLarge("query", f"a GraphQL document may have at most "
+                                      f"{MAX_QUERY_CHARS} characters", code="QUERY_TOO_LONG")
+        return data
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        request = Request(scope=scope, receive=receive)
+        try:
+            # one budget for every database operation of the request: nothing hangs
+            with pymongo.timeout(self.db_timeout_s):
+                response = await self.run(request)
+        except ApiError as exc:
+            response = error_response(exc)
+        except HTTPException as exc:
+            refusal = _REFUSALS.get(exc.reason) or BadRequest("body", exc.reason)
+            response = error_response(refusal)
+        await response(scope, receive, send)
+
+    async def get_context(self, request: Request, response: Response) -> Context:  # type: ignore[override]
+        services: Services = request.app.state.services
+        context = Context(services=services, request=request, response=response,
+                          lang=language(request.headers.get("accept-language")),
+                          request_id=request.state.request_id)
+        # only what the public may see, asked by GET, may be kept by a CDN or the phone
+        public = request.method == "GET" and "authorization" not in request.headers
+        response.headers["Cache-Control"] = \
+            f"public, max-age={PUBLIC_MAX_AGE_S}" if public else "no-store"
+        response.headers["Vary"] = "Accept-Language, Authorization"
+        if not getattr(request.app.state, "schema_applied", True):
+            # no write before the unique indexes exist: a retried one could double
+            context.auth_error = ServiceUnavailable(
+                "the service is starting: its database is being prepared; try again shortly")
+            return context
+        try:
+            context.caller = caller_of(request)
+        except ApiError as exc:
+            context.auth_error = exc
+        return context

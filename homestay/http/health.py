@@ -1,0 +1,32 @@
+"""Liveness, readiness and the figures: what a balancer and Prometheus ask."""
+
+from __future__ import annotations
+
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pymongo.errors import PyMongoError
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from homestay.services.registry import Services
+
+
+async def healthz(request: Request) -> Response:
+    return JSONResponse({"status": "alive"})
+
+
+async def readyz(request: Request) -> Response:
+    services: Services = request.app.state.services
+    if not getattr(request.app.state, "schema_applied", True):
+        return JSONResponse({"status": "starting", "database": "not answering yet"},
+                            status_code=503)
+    try:
+        await services.db.ping(timeout_ms=services.settings.readiness_timeout_ms)
+    except PyMongoError:
+        return JSONResponse({"status": "unavailable", "database": "not answering"},
+                            status_code=503)
+    return JSONResponse({"status": "ready"})
+
+
+async def metrics(request: Request) -> Response:
+    return Response(generate_latest(request.app.state.metrics.registry),
+                    media_type=CONTENT_TYPE_LATEST)
