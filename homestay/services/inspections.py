@@ -110,7 +110,7 @@ class InspectionService:
                                     f"notes may have at most {MAX_NOTE} characters"))
         answers = [Answer(r.item_code, r.passed, r.points) for r in data.results]
         errors.extend(_problem_error(p) for p in check_answers(standard, answers))
-        errors.extend(await self._check_results(data.results))
+        errors.extend(await self._check_results(data.results, homestay["county"]))
         inspector_point: geo.LatLng | None = None
         if data.inspector_location is not None:
             try:
@@ -164,7 +164,8 @@ class InspectionService:
             return existing
         return doc
 
-    async def _check_results(self, results: Sequence[ResultInput]) -> list[UserError]:
+    async def _check_results(self, results: Sequence[ResultInput], county: str
+                             ) -> list[UserError]:
         errors: list[UserError] = []
         cited: dict[ObjectId, list[str]] = {}
         for index, result in enumerate(results):
@@ -185,13 +186,19 @@ class InspectionService:
                         ".".join([*base, "photoUrls", str(j)]))
         if cited:
             found = {
-                d["_id"] async for d in self.db.db["uploads.files"].find(
-                    {"_id": {"$in": list(cited)}}, {"_id": 1})
+                d["_id"]: d.get("metadata", {}).get("counties", [])
+                async for d in self.db.db["uploads.files"].find(
+                    {"_id": {"$in": list(cited)}}, {"metadata.counties": 1})
             }
             for upload_id, paths in cited.items():
                 if upload_id not in found:
                     errors.extend(UserError(p.split("."), "NOT_FOUND",
                                             "no upload at this URL") for p in paths)
+                elif county not in found[upload_id]:
+                    # its reviewers could not open it: evidence is of the homestay's county
+                    errors.extend(UserError(p.split("."), "OTHER_COUNTY",
+                                            f"this photo was uploaded for another county than "
+                                            f"{county}") for p in paths)
         return errors
 
     async def get(self, inspection_id: str) -> dict | None:

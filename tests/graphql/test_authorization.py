@@ -16,6 +16,7 @@ from homestay.auth import Role
 from homestay.graphql.schema import schema
 from homestay.services.accounts import revoke_account
 from tests.graphql.flows import certify, checklist, submit
+from tests.images import JPEG
 
 OK, UNAUTH, DENY = "ok", "UNAUTHENTICATED", "FORBIDDEN"
 CALLERS = ("public", "inspector", "other_inspector", "bureau", "other_bureau", "revoked")
@@ -76,7 +77,6 @@ HTTP_MATRIX = {
     "open data": ("GET", "/open-data/certificates.json", (200, 200, 200, 200, 200, 200)),
 }
 
-JPEG = b"\xff\xd8\xff\xe0" + b"\x00" * 64
 
 
 def test_the_matrix_covers_every_operation():
