@@ -43,3 +43,16 @@ def china_date(moment: datetime) -> date:
 def today() -> date:
     """Today's date in China."""
     return china_date(utcnow())
+
+
+# what the product can mean by a date: nothing before the scheme, nothing past its horizon
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+LATEST = datetime(2200, 1, 1, tzinfo=UTC)
+
+
+def within_range(moment: datetime) -> bool:
+    """Whether an aware instant lies in the years the product speaks of (2000-2199)."""
+    try:
+        return EARLIEST <= moment < LATEST
+    except OverflowError:  # year 1 at +14:00 lies before the first instant Python holds
+        return False

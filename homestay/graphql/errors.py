@@ -9,17 +9,31 @@ INTERNAL_SERVER_ERROR whose message is replaced, logged with the request id the 
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterator
 
 from graphql import ExecutionResult, GraphQLError
 from pymongo.errors import ConnectionFailure, ExecutionTimeout, NetworkTimeout, PyMongoError
 from strawberry.extensions import SchemaExtension
 
+from homestay.graphql.scalars import InvalidValue
 from homestay.errors import ApiError, ServiceUnavailable
 
 log = logging.getLogger("homestay.graphql")
 
 _UNAVAILABLE = (ConnectionFailure, NetworkTimeout, ExecutionTimeout)
+
+
+_VARIABLE = re.compile(r"^Variable '\$(\w+)' (?:got|has) invalid value(?: at \.?([\w.\[\]]+))?")
+
+
+def _field_of(error: GraphQLError) -> dict:
+    """The variable (and the path inside it) that a coercion error is about."""
+    match = _VARIABLE.match(error.message)
+    if match is None:
+        return {}
+    variable, path = match.groups()
+    return {"field": f"{variable}.{path}" if path else variable}
 
 
 def classify(error: GraphQLError, executing: bool) -> tuple[str, str, dict]:
@@ -38,7 +52,11 @@ def classify(error: GraphQLError, executing: bool) -> tuple[str, str, dict]:
             isinstance(original, PyMongoError) and original.timeout):
         unavailable = ServiceUnavailable("the database is not answering; try again shortly")
         return unavailable.code, unavailable.message, {}
+    if isinstance(original, InvalidValue):  # a scalar's own rule, in a literal or a variable
+        return "BAD_USER_INPUT", error.message, _field_of(error)
     coercion = error.path is None and error.message.startswith("Variable '$")
+    if coercion:
+        return "BAD_USER_INPUT", error.message, _field_of(error)
     if original is None or isinstance(original, GraphQLError) or coercion:
         # not raised by a resolver: the document or its variables are wrong
         if not executing:

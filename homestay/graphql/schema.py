@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import strawberry
@@ -22,6 +23,7 @@ from homestay.graphql.cost import CostLimit
 from homestay.graphql.errors import ErrorCodes, Observed, log_errors
 from homestay.graphql.expansion import BoundedValidation
 from homestay.graphql.homestays import HomestayMutations, HomestayQueries
+from homestay.graphql.scalars import DateTime
 from homestay.graphql.inspections import InspectionMutations, InspectionQueries
 from homestay.graphql.search import SearchQueries
 from homestay.graphql.standards import StandardQueries
@@ -59,7 +61,8 @@ def build_schema(*, introspection: bool = True) -> HomestaySchema:
     ]
     if not introspection:
         extensions.append(lambda: AddValidationRules([NoSchemaIntrospectionCustomRule]))
-    return HomestaySchema(query=Query, mutation=Mutation, extensions=extensions)
+    return HomestaySchema(query=Query, mutation=Mutation, extensions=extensions,
+                          scalar_overrides={datetime: DateTime})
 
 
 schema = build_schema()

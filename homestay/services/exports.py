@@ -19,7 +19,7 @@ from enum import Enum
 from functools import lru_cache
 from typing import Any
 
-from homestay.clock import CST
+from homestay.clock import CST, EARLIEST, LATEST, within_range
 from homestay.domain.certificates import (
     LAPSING,
     LAPSING_VALUES,
@@ -147,16 +147,18 @@ def parse_moment(field: str, raw: str, *, end_of_day: bool = False) -> datetime:
     raw = raw.strip()
     try:
         if len(raw) == 10:
-            day = date.fromisoformat(raw)
-            if end_of_day:
-                day += timedelta(days=1)
-            return datetime.combine(day, time(), CST)
-        moment = datetime.fromisoformat(raw)
+            moment = datetime.combine(date.fromisoformat(raw), time(), CST)
+            if end_of_day and within_range(moment):
+                moment += timedelta(days=1)
+        else:
+            moment = datetime.fromisoformat(raw)
     except ValueError:
         raise BadUserInput(field, f"{raw!r} is not a date (2026-03-31) or an ISO-8601 time "
                                   "with an offset") from None
     if moment.tzinfo is None:
         raise BadUserInput(field, "give the time with an offset, e.g. 2026-03-31T00:00:00+08:00")
+    if not within_range(moment):
+        raise BadUserInput(field, f"{raw!r} lies outside {EARLIEST.year}-{LATEST.year - 1}")
     return moment
 
 

@@ -341,3 +341,58 @@ async def test_fragments_that_double_are_refused_before_validation_runs(api, mon
     # a document the apps send is validated and answered as ever
     ok = (await api.http.post("/graphql", json={"query": doubling_fragments(4)})).json()
     assert ok == {"data": {"__typename": "Query"}} and len(validated) == 1
+
+
+# -- never a 500 ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("body", [b"null", b"42", b'"s"', b"true", b"false", b"[]", b"{}"])
+async def test_json_bodies_that_are_no_request_are_named_not_crashed_on(api, body):
+    response = await api.http.post("/graphql", content=body,
+                                   headers={"Content-Type": "application/json"})
+    assert response.status_code == 400, response.text
+    error = response.json()["errors"][0]
+    assert error["extensions"]["code"] == "BAD_REQUEST"
+    assert error["extensions"]["field"] in ("body", "query")
+    assert response.headers["x-request-id"]
+
+
+STATISTICS = """query($from: DateTime, $to: DateTime) { statistics(from: $from, to: $to) {
+    monthly { issued } } }"""
+
+
+async def test_a_time_without_an_offset_is_china_time(api, bureau):
+    body = await api.raw('{ statistics(from: "2026-01-01T00:00:00", to: "2026-02-01T00:00") '
+                         "{ monthly { issued } } }", token=bureau.token)
+    assert "errors" not in body, body
+    same = await api.raw(STATISTICS, {"from": "2026-01-01T00:00:00+08:00",
+                                      "to": "2026-02-01T00:00:00+08:00"}, bureau.token)
+    assert same == body
+
+
+@pytest.mark.parametrize("value", ["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00",
+                                   "1999-12-31T00:00:00+00:00", "2026-13-01T00:00:00+08:00",
+                                   "yesterday"])
+async def test_dates_out_of_range_or_malformed_are_bad_input_naming_the_variable(
+        api, bureau, value):
+    body = await api.raw(STATISTICS, {"from": value}, bureau.token)
+    assert body["errors"][0]["extensions"] == {"code": "BAD_USER_INPUT", "field": "from"}
+    literal = await api.raw(f'{{ statistics(from: "{value}") {{ monthly {{ issued }} }} }}',
+                            token=bureau.token)
+    assert literal["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+    assert value in literal["errors"][0]["message"]
+
+
+@pytest.mark.parametrize(("params", "field"), [
+    ({"issuedTo": "9999-12-31"}, "issuedTo"),
+    ({"issuedFrom": "0001-01-01"}, "issuedFrom"),
+    ({"expiringBefore": "0001-01-01T00:00:00+14:00"}, "expiringBefore"),
+    ({"issuedFrom": "2026-02-30"}, "issuedFrom"),
+])
+async def test_download_dates_out_of_range_are_400_naming_the_parameter(api, bureau, params,
+                                                                        field):
+    response = await api.http.get("/exports/certificates.csv", params=params,
+                                  headers={"Authorization": f"Bearer {bureau.token}"})
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["extensions"] == {"code": "BAD_USER_INPUT",
+                                                          "field": field}
