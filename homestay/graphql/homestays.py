@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import strawberry
 
+from homestay.clock import utcnow
 from homestay.domain import geo
+from homestay.domain.disclosure import homestay_is_public, sees_staff_data
+from homestay.services.certificates import status_of
 from homestay.graphql.common import CoordSystem, GeoPointInput, Info, UserError, payload
 from homestay.graphql.permissions import IsStaff
 from homestay.graphql.types import Homestay
@@ -65,11 +68,18 @@ def _data(input: RegisterHomestayInput | UpdateHomestayInput) -> HomestayInput:
 
 @strawberry.type
 class HomestayQueries:
-    @strawberry.field
+    @strawberry.field(description="Staff of its county see any registered homestay; the "
+                      "public only one whose current certificate is VALID (null otherwise).")
     async def homestay(self, info: Info, id: strawberry.ID,
                        coord_system: CoordSystem = geo.CoordSystem.WGS84) -> Homestay | None:
         doc = await info.context.homestays.load(str(id))
-        return Homestay.from_doc(doc, coord_system) if doc else None
+        if doc is None:
+            return None
+        if not sees_staff_data(info.context.caller, doc["county"]):
+            cert = await info.context.current_certificates.load(doc["_id"])
+            if not homestay_is_public(status_of(cert, utcnow()) if cert else None):
+                return None
+        return Homestay.from_doc(doc, coord_system)
 
 
 @strawberry.type

@@ -14,6 +14,7 @@ import strawberry
 from homestay.clock import utcnow
 from homestay.domain import geo
 from homestay.domain.certificates import CertificateStatus as DomainStatus
+from homestay.domain.disclosure import sees_homestay, sees_staff_data
 from homestay.domain.grades import Grade as DomainGrade
 from homestay.graphql.common import (
     CertificateStatus,
@@ -119,7 +120,6 @@ class Certificate:
     grade: Grade
     issued_at: datetime
     expires_at: datetime
-    total_points: int | None
     standard: StandardRef
     doc: strawberry.Private[dict]
     coord: strawberry.Private[geo.CoordSystem]
@@ -127,8 +127,8 @@ class Certificate:
     @classmethod
     def from_doc(cls, doc: dict, coord: geo.CoordSystem) -> Certificate:
         return cls(number=doc["_id"], grade=DomainGrade(doc["grade"]), issued_at=doc["issuedAt"],
-                   expires_at=doc["expiresAt"], total_points=doc.get("totalPoints"),
-                   standard=StandardRef(**doc["standard"]), doc=doc, coord=coord)
+                   expires_at=doc["expiresAt"], standard=StandardRef(**doc["standard"]),
+                   doc=doc, coord=coord)
 
     @strawberry.field(description="As of now: EXPIRED once past expiresAt.")
     def status(self) -> CertificateStatus:
@@ -138,20 +138,31 @@ class Certificate:
     def grade_label(self, info: Info) -> str:
         return localized(DomainGrade(self.doc["grade"]).label, info.context.lang)
 
-    @strawberry.field
-    def homestay(self) -> Homestay:
+    @strawberry.field(description="The points of the inspection behind it. Staff of the county "
+                      "only; null for anyone else.")
+    def total_points(self, info: Info) -> int | None:
+        if not sees_staff_data(info.context.caller, self.doc["county"]):
+            return None
+        return self.doc.get("totalPoints")
+
+    @strawberry.field(description="The stay as certified. For the public, only while this "
+                      "certificate is VALID; null otherwise.")
+    def homestay(self, info: Info) -> Homestay | None:
+        if not sees_homestay(info.context.caller, self.doc["county"],
+                             status_of(self.doc, utcnow())):
+            return None
         return Homestay.from_certificate(self.doc, self.coord)
 
     @strawberry.field(description="Staff of the county only; null for anyone else.")
     async def inspection(self, info: Info) -> Inspection | None:
-        if not info.context.caller.can_act_in(self.doc["county"]):
+        if not sees_staff_data(info.context.caller, self.doc["county"]):
             return None
         found = await info.context.inspections.load(self.doc["inspectionId"])
         return Inspection.from_doc(found, self.coord) if found else None
 
     @strawberry.field(description="Every change with who, when and why. Staff of the county only.")
     def history(self, info: Info) -> list[CertificateEvent] | None:
-        if not info.context.caller.can_act_in(self.doc["county"]):
+        if not sees_staff_data(info.context.caller, self.doc["county"]):
             return None
         return events_of(self.doc)
 

@@ -19,6 +19,7 @@ from enum import Enum
 from functools import lru_cache
 from typing import Any
 
+from homestay.domain.disclosure import PUBLIC_CERTIFICATE_FIELDS, PUBLIC_LISTING_FIELDS
 from homestay.clock import CST, EARLIEST, LATEST, within_range
 from homestay.domain.certificates import (
     LAPSING,
@@ -401,8 +402,10 @@ async def open_data_changed_at(db: Database, now: datetime) -> datetime:
     return max(moments)
 
 
+# the feed lists VALID certificates only: a listed stay's public fields, and nothing else
 _OPEN_FIELDS = ("number", "homestayName", "county", "countyName", "town", "address", "grade",
-                "gradeLabel", "issuedAt", "expiresAt", "lat", "lng", "standard")  # all VALID
+                "gradeLabel", "issuedAt", "expiresAt", "lat", "lng", "standard")
+assert set(_OPEN_FIELDS) <= PUBLIC_CERTIFICATE_FIELDS | PUBLIC_LISTING_FIELDS
 
 
 async def open_data_rows(db: Database, now: datetime) -> AsyncIterator[list[dict]]:

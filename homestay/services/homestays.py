@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import secrets
+
 import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from bson import ObjectId
 from geopy.geocoders.base import Geocoder
 from pymongo.errors import DuplicateKeyError
 
@@ -149,7 +150,8 @@ class HomestayService:
         assert point is not None
         now = utcnow()
         doc = {
-            "_id": str(ObjectId()),
+            # public ids must not be guessable from one another (an ObjectId counts up)
+            "_id": secrets.token_hex(12),
             "name": name, "nameEn": name_en, "address": address, "county": county,
             "town": town or found_town,
             "location": geo.geojson(point), "cells": geo.cells(point),

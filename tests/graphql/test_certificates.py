@@ -157,9 +157,10 @@ async def test_approving_a_checklist_with_no_grade_revokes_the_current_one(api, 
     assert done["errors"] == []
     assert done["certificate"] == {**done["certificate"], "number": cert["number"],
                                    "status": "REVOKED"}
-    current = (await api.query(STAY, {"id": stay["id"]}))["homestay"]
+    current = (await api.query(STAY, {"id": stay["id"]}, inspector.token))["homestay"]
     assert current == {"grade": None, "certificate": {"number": cert["number"],
                                                       "status": "REVOKED"}}
+    assert (await api.query(STAY, {"id": stay["id"]}))["homestay"] is None  # not public
 
 
 async def test_concurrent_reviews_never_leave_two_valid_certificates(
@@ -182,7 +183,8 @@ async def test_suspension_shows_in_verification_at_once_and_can_be_undone(api, i
                                  bureau.token))["suspendCertificate"]
     assert suspended == {"certificate": {"number": n, "status": "SUSPENDED"}, "errors": []}
     assert (await api.query(VERIFY, {"n": n}))["verifyCertificate"]["status"] == "SUSPENDED"
-    assert (await api.query(STAY, {"id": stay["id"]}))["homestay"]["grade"] is None
+    assert (await api.query(STAY, {"id": stay["id"]}, inspector.token))["homestay"]["grade"] \
+        is None
     back = (await api.query(REINSTATE, {"number": n, "reason": "exit cleared, re-checked"},
                             bureau.token))["reinstateCertificate"]
     assert back["certificate"]["status"] == "VALID"
@@ -250,7 +252,8 @@ async def test_a_certificate_past_its_date_reads_expired(api, inspector, bureau)
         stay, cert = await certify(api, inspector.token, bureau.token)
     verified = (await api.query(VERIFY, {"n": cert["number"]}))["verifyCertificate"]
     assert verified["status"] == "EXPIRED"
-    assert (await api.query(STAY, {"id": stay["id"]}))["homestay"]["grade"] is None
+    assert (await api.query(STAY, {"id": stay["id"]}, inspector.token))["homestay"]["grade"] \
+        is None
     refused = (await api.query(SUSPEND, {"number": cert["number"], "reason": "x"},
                                bureau.token))["suspendCertificate"]
     assert [e["code"] for e in refused["errors"]] == ["INVALID_TRANSITION"]

@@ -22,7 +22,8 @@ async def test_an_inspector_registers_a_homestay_in_the_county(api, inspector):
     assert stay["county"] == {"code": "330521", "name": "德清县"}
     assert stay["location"] == {"lat": 30.5751, "lng": 119.8779}
     assert stay["certificate"] is None and stay["grade"] is None
-    read = (await api.query(READ, {"id": stay["id"], "cs": "WGS84"}))["homestay"]
+    read = (await api.query(READ, {"id": stay["id"], "cs": "WGS84"}, inspector.token)
+            )["homestay"]
     assert read["name"] == "竹隐山居"
 
 
@@ -50,7 +51,8 @@ async def test_a_point_in_amap_coordinates_is_stored_as_gps(api, inspector, db):
     assert geo.distance_m(geo.from_geojson(stored["location"]), gps) < 0.05
     # read back in the system asked for
     for system, expected in [("GCJ02", amap), ("WGS84", gps)]:
-        read = (await api.query(READ, {"id": stay["id"], "cs": system}))["homestay"]
+        read = (await api.query(READ, {"id": stay["id"], "cs": system}, inspector.token)
+                )["homestay"]
         assert geo.distance_m(geo.LatLng(**read["location"]), expected) < 0.05
 
 

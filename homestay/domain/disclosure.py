@@ -1,0 +1,38 @@
+"""What the public sees: one rule for every field, page and feed.
+
+A certificate is public by its number, whatever its status: verifying it is the point (a
+tourist must learn that the plaque on the door was revoked). What it shows the public is its
+number, grade, status, dates and standard, and the stay's name and county. Scores, the
+inspection, its people and the history are for staff of the certificate's county.
+
+A homestay is public only while it is listed: its current certificate VALID now. An
+uncertified stay, or one whose certificate was suspended, revoked or has expired, is not
+shown to the public at all (its address, rooms and point are a private home's).
+"""
+
+from __future__ import annotations
+
+from homestay.auth import Caller
+from homestay.domain.certificates import CertificateStatus
+
+# the certificate's fields as the open-data feed and the verification page name them
+PUBLIC_CERTIFICATE_FIELDS = frozenset({
+    "number", "grade", "gradeLabel", "status", "issuedAt", "expiresAt", "standard",
+    "homestayName", "county", "countyName",
+})
+# what a listed stay shows besides: where it is
+PUBLIC_LISTING_FIELDS = frozenset({"town", "address", "lat", "lng"})
+
+
+def sees_staff_data(caller: Caller, county: str) -> bool:
+    """Scores, inspections, people and histories: the county's own staff only."""
+    return caller.can_act_in(county)
+
+
+def homestay_is_public(status: CertificateStatus | None) -> bool:
+    """A homestay is shown to the public while its current certificate is VALID."""
+    return status is CertificateStatus.VALID
+
+
+def sees_homestay(caller: Caller, county: str, status: CertificateStatus | None) -> bool:
+    return sees_staff_data(caller, county) or homestay_is_public(status)
