@@ -39,6 +39,8 @@ class Caller:
     account_id: str | None = None
     name: str | None = None
     counties: frozenset[str] = field(default_factory=frozenset)
+    # the account that made this one (None: an administrator at the command line)
+    created_by: str | None = None
 
     @property
     def is_staff(self) -> bool:

@@ -63,6 +63,13 @@ class AccountMutations:
         caller = info.context.caller
         for code in input.counties:
             caller.require_county(code)
+        if input.role is not DomainRole.INSPECTOR:
+            # a bureau account that could make another could approve its own inspections
+            # with it: bureau accounts are an administrator's act, at the command line
+            return CreateAccountPayload(errors=[UserError(
+                field=["role"], code="NOT_ALLOWED",
+                message="an API token creates INSPECTOR accounts only; BUREAU accounts are made "
+                        "by an administrator: homestay account create --role bureau")])
         return await payload(
             CreateAccountPayload,
             create_account(info.context.services.db, role=input.role.value, name=input.name,

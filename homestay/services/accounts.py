@@ -38,8 +38,13 @@ def validate_account(role: str, name: str, counties: Sequence[str]) -> list[User
     return errors
 
 
+# who made an account that no account made: recorded as its creator
+ADMINISTRATOR = "administrator (command line)"
+
+
 async def create_account(db: Database, *, role: str, name: str, counties: Sequence[str],
-                         created_by: str | None = None) -> NewAccount:
+                         created_by: str = ADMINISTRATOR) -> NewAccount:
+    """An account. Made by `created_by`: another account's id, or ADMINISTRATOR."""
     errors = validate_account(role, name, counties)
     if errors:
         raise UserErrors(errors)
@@ -67,7 +72,7 @@ async def revoke_account(db: Database, account_id: str) -> bool:
 
 def caller_of(account: dict) -> Caller:
     return Caller(Role(account["role"]), account["_id"], account["name"],
-                  frozenset(account["counties"]))
+                  frozenset(account["counties"]), account.get("createdBy"))
 
 
 def token_of(authorization: str | None) -> str | None:

@@ -66,9 +66,13 @@ class CertificateService:
             raise UserErrors.one(["input", "inspectionId"], "NOT_FOUND",
                                  f"no inspection {inspection_id!r}")
         caller.require_county(inspection["county"])
-        if inspection["inspector"]["id"] == caller.account_id:
+        inspector = inspection["inspector"]["id"]
+        if inspector == caller.account_id:
             raise UserErrors.one(["input", "inspectionId"], "SELF_REVIEW",
                                  "an inspection is reviewed by someone other than its inspector")
+        if inspector == caller.created_by:
+            raise UserErrors.one(["input", "inspectionId"], "SELF_REVIEW",
+                                 "an inspection is not reviewed by an account its inspector made")
         comment = (comment or "").strip() or None
         if comment and len(comment) > MAX_REASON:
             raise UserErrors.one(["input", "comment"], "TOO_LONG",

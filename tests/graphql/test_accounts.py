@@ -54,9 +54,10 @@ async def test_only_the_bureau_creates_accounts(api, inspector):
 
 
 @pytest.mark.parametrize(("input", "field", "code"), [
-    ({"role": "PUBLIC", "name": "x", "counties": ["330521"]}, ["role"], "INVALID"),
-    ({"role": "BUREAU", "name": " ", "counties": ["330521"]}, ["name"], "INVALID"),
-    ({"role": "BUREAU", "name": "x", "counties": []}, ["counties"], "REQUIRED"),
+    ({"role": "PUBLIC", "name": "x", "counties": ["330521"]}, ["role"], "NOT_ALLOWED"),
+    ({"role": "BUREAU", "name": "x", "counties": ["330521"]}, ["role"], "NOT_ALLOWED"),
+    ({"role": "INSPECTOR", "name": " ", "counties": ["330521"]}, ["name"], "INVALID"),
+    ({"role": "INSPECTOR", "name": "x", "counties": []}, ["counties"], "REQUIRED"),
 ])
 async def test_bad_accounts_are_named(api, bureau, db, input, field, code):
     before = await db.accounts.count_documents({})
@@ -64,3 +65,13 @@ async def test_bad_accounts_are_named(api, bureau, db, input, field, code):
     assert [(e["field"], e["code"]) for e in made["errors"]] == [(field, code)]
     assert made["token"] is None
     assert await db.accounts.count_documents({}) == before
+
+
+async def test_every_account_records_who_made_it(api, db, bureau):
+    made = (await api.query(CREATE, {"input": {"role": "INSPECTOR", "name": "New",
+                                               "counties": ["330521"]}},
+                            bureau.token))["createAccount"]
+    stored = await db.accounts.find_one({"_id": made["account"]["id"]})
+    assert stored["createdBy"] == bureau.id
+    assert (await db.accounts.find_one({"_id": bureau.id}))["createdBy"] == \
+        "administrator (command line)"

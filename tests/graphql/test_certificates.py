@@ -7,6 +7,7 @@ import pytest
 
 from homestay.auth import Role
 from homestay.clock import shifted, today
+from homestay.services.accounts import create_account
 from tests.graphql.flows import (
     REVIEW,
     THRESHOLDS,
@@ -79,6 +80,19 @@ async def test_the_inspector_never_reviews_their_own_inspection(api, make_staff)
     inspection = await submit(api, both.token, stay["id"])
     done = await review(api, both.token, inspection["id"])
     assert [e["code"] for e in done["errors"]] == ["SELF_REVIEW"]
+
+
+async def test_an_account_the_inspector_made_never_reviews_their_inspection(api, db,
+                                                                          make_staff):
+    both = await make_staff(Role.BUREAU)
+    # as a bureau token could make one before bureau accounts became the command line's
+    second = await create_account(db, role="BUREAU", name="second self", counties=["330521"],
+                                  created_by=both.id)
+    stay = await register(api, both.token)
+    inspection = await submit(api, both.token, stay["id"])
+    done = await review(api, second.token, inspection["id"])
+    assert [e["code"] for e in done["errors"]] == ["SELF_REVIEW"]
+    assert "made" in done["errors"][0]["message"]
 
 
 async def test_review_is_for_the_bureau_of_the_county(api, inspector, bureau, anji_bureau):
