@@ -128,11 +128,14 @@ async def _prepare(uri: str, settings: Settings, demo: bool) -> None:
             stats = await load_demo(Services.build(settings, database), accounts_file)
             typer.echo(f"demo loaded: {stats['homestays']} homestays, {stats['inspections']} "
                        f"inspections, {stats['certificates']} certificates", err=True)
-        if demo and accounts_file.exists():
-            typer.echo(f"\ndemo accounts ({accounts_file}):", err=True)
+            # the tokens are shown once, when they are made; later starts name the file only
+            typer.echo(f"\ndemo accounts (kept in {accounts_file}, readable by you only):",
+                       err=True)
             for acc in json.loads(accounts_file.read_text(encoding="utf-8")):
                 typer.echo(f"  {acc['role']:<9} {acc['county']}  {acc['name']}\n"
                            f"            Authorization: Bearer {acc['token']}", err=True)
+        elif demo and accounts_file.exists():
+            typer.echo(f"demo accounts and their tokens: {accounts_file}", err=True)
 
 
 @app.command()

@@ -6,6 +6,7 @@ straight into the collections, so the demo shows what the code really does.
 from __future__ import annotations
 
 import json
+import os
 import random
 import uuid
 from dataclasses import dataclass
@@ -145,8 +146,12 @@ async def load_demo(services: Services, accounts_file: Path, count: int = HOMEST
             await services.certificates.review(bureau, again["_id"], "APPROVE", "复评 / regraded")
             stats["certificates"] += 1
     accounts_file.parent.mkdir(parents=True, exist_ok=True)
-    accounts_file.write_text(json.dumps(
-        [{"role": a.role, "county": a.county, "name": a.name, "token": a.token}
-         for a in accounts], ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    # bureau tokens: readable by this user only, from the first byte written
+    accounts_file.unlink(missing_ok=True)
+    descriptor = os.open(accounts_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as out:
+        out.write(json.dumps([{"role": a.role, "county": a.county, "name": a.name,
+                               "token": a.token} for a in accounts],
+                             ensure_ascii=False, indent=2) + "\n")
     stats["loadedAt"] = utcnow().isoformat()
     return stats

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import stat
 import socket
 import subprocess
 import sys
@@ -92,7 +93,9 @@ def test_serve_runs_the_demo_on_the_embedded_database_and_keeps_it(tmp_path):
     service = _serve(tmp_path, port)
     try:
         _wait_ready(port, service)
-        accounts = json.loads((tmp_path / "demo-accounts.json").read_text(encoding="utf-8"))
+        accounts_file = tmp_path / "demo-accounts.json"
+        assert stat.S_IMODE(accounts_file.stat().st_mode) == 0o600  # bureau tokens inside
+        accounts = json.loads(accounts_file.read_text(encoding="utf-8"))
         roles = {(a["role"], a["county"]) for a in accounts}
         assert {("INSPECTOR", "330521"), ("BUREAU", "330521"), ("INSPECTOR", "330523"),
                 ("BUREAU", "330523")} <= roles
@@ -107,7 +110,9 @@ def test_serve_runs_the_demo_on_the_embedded_database_and_keeps_it(tmp_path):
     finally:
         service.send_signal(signal.SIGTERM)
         service.wait(60)
-    assert service.returncode == 0, service.stderr.read()
+    first_log = service.stderr.read()
+    assert service.returncode == 0, first_log
+    assert all(a["token"] in first_log for a in accounts)  # shown once, when made
     assert not pid_alive(database_pid)
     assert not (tmp_path / "embedded.json").exists()
 
@@ -123,7 +128,10 @@ def test_serve_runs_the_demo_on_the_embedded_database_and_keeps_it(tmp_path):
     finally:
         service.send_signal(signal.SIGINT)
         service.wait(60)
-    assert "loading the demo data" not in service.stderr.read()
+    second_log = service.stderr.read()
+    assert "loading the demo data" not in second_log
+    assert not any(a["token"] in second_log for a in accounts)  # never again
+    assert str(accounts_file) in second_log
 
 
 async def _two_counties_certified(api, inspector, bureau, anji_inspector, anji_bureau) -> None:

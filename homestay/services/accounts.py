@@ -11,6 +11,7 @@ from bson import ObjectId
 from homestay.auth import PUBLIC, Caller, Role, hash_token, new_token
 from homestay.clock import utcnow
 from homestay.domain.gazetteer import gazetteer
+from homestay.domain.text import check_text, normalize
 from homestay.errors import Unauthenticated, UserError, UserErrors
 from homestay.storage.database import Database
 
@@ -27,8 +28,7 @@ def validate_account(role: str, name: str, counties: Sequence[str]) -> list[User
     errors: list[UserError] = []
     if role not in (Role.INSPECTOR.value, Role.BUREAU.value):
         errors.append(UserError(["role"], "INVALID", "role must be INSPECTOR or BUREAU"))
-    if not name.strip() or len(name.strip()) > 100:
-        errors.append(UserError(["name"], "INVALID", "name must be 1 to 100 characters"))
+    check_text(errors, ["name"], name, 100, required=True)
     if not counties:
         errors.append(UserError(["counties"], "REQUIRED", "give at least one county code"))
     for i, code in enumerate(counties):
@@ -51,7 +51,7 @@ async def create_account(db: Database, *, role: str, name: str, counties: Sequen
     token = new_token()
     doc = {
         "_id": str(ObjectId()),
-        "name": name.strip(),
+        "name": normalize(name),
         "role": role,
         "counties": sorted(set(counties)),
         "tokenHash": hash_token(token),

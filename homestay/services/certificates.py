@@ -28,7 +28,8 @@ from homestay.domain.certificates import (
     format_number,
 )
 from homestay.domain.grades import Grade
-from homestay.errors import UserErrors
+from homestay.domain.text import check_text
+from homestay.errors import UserError, UserErrors
 from homestay.services import rows
 from homestay.services.homestays import listing_of
 from homestay.storage.database import Database
@@ -73,10 +74,10 @@ class CertificateService:
         if inspector == caller.created_by:
             raise UserErrors.one(["input", "inspectionId"], "SELF_REVIEW",
                                  "an inspection is not reviewed by an account its inspector made")
-        comment = (comment or "").strip() or None
-        if comment and len(comment) > MAX_REASON:
-            raise UserErrors.one(["input", "comment"], "TOO_LONG",
-                                 f"comment may have at most {MAX_REASON} characters")
+        errors: list[UserError] = []
+        comment = check_text(errors, ["input", "comment"], comment, MAX_REASON, multiline=True)
+        if errors:
+            raise UserErrors(errors)
         if decision == "REJECT" and not comment:
             raise UserErrors.one(["input", "comment"], "REQUIRED",
                                  "say why the inspection is rejected")
@@ -210,12 +211,11 @@ class CertificateService:
         if cert is None:
             raise UserErrors.one(["input", "number"], "NOT_FOUND", f"no certificate {number!r}")
         caller.require_county(cert["county"])
-        reason = (reason or "").strip()
-        if not reason:
-            raise UserErrors.one(["input", "reason"], "REQUIRED", "give a reason")
-        if len(reason) > MAX_REASON:
-            raise UserErrors.one(["input", "reason"], "TOO_LONG",
-                                 f"reason may have at most {MAX_REASON} characters")
+        errors: list[UserError] = []
+        reason = check_text(errors, ["input", "reason"], reason or "", MAX_REASON,
+                            required=True, multiline=True) or ""
+        if errors:
+            raise UserErrors(errors)
         allowed, target = TRANSITIONS[action]
         last = cert["history"][-1]
         if (cert["status"] == target.value and last["action"] == action.value

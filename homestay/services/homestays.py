@@ -14,6 +14,7 @@ from pymongo.errors import DuplicateKeyError
 from homestay.auth import Caller, Role
 from homestay.clock import utcnow
 from homestay.domain import geo
+from homestay.domain.text import check_text
 from homestay.domain.gazetteer import GazetteerGeocoder, gazetteer
 from homestay.errors import UserError, UserErrors
 from homestay.services import rows
@@ -46,30 +47,18 @@ def listing_of(homestay: dict) -> dict:
 
 def _text(errors: list[UserError], name: str, value: str | None, limit: int,
           required: bool) -> str | None:
-    if value is None:
-        if required:
-            errors.append(UserError(["input", name], "REQUIRED", f"{name} is required"))
-        return None
-    value = value.strip()
-    if not value and required:
-        errors.append(UserError(["input", name], "REQUIRED", f"{name} must not be empty"))
-    elif len(value) > limit:
-        errors.append(UserError(["input", name], "TOO_LONG",
-                                f"{name} may have at most {limit} characters"))
-    return value or None
+    return check_text(errors, ["input", name], value, limit, required=required)
 
 
 def _facilities(errors: list[UserError], values: Sequence[str] | None) -> list[str] | None:
     if values is None:
         return None
-    cleaned = list(dict.fromkeys(v.strip() for v in values if v.strip()))
+    checked = [check_text(errors, ["input", "facilities", str(i)], v, 50)
+               for i, v in enumerate(values)]
+    cleaned = list(dict.fromkeys(v for v in checked if v))
     if len(cleaned) > MAX_FACILITIES:
         errors.append(UserError(["input", "facilities"], "TOO_MANY",
                                 f"at most {MAX_FACILITIES} facilities"))
-    for i, value in enumerate(cleaned):
-        if len(value) > 50:
-            errors.append(UserError(["input", "facilities", str(i)], "TOO_LONG",
-                                    "a facility may have at most 50 characters"))
     return cleaned
 
 

@@ -18,6 +18,7 @@ from pymongo.errors import DuplicateKeyError
 from homestay.auth import Caller, Role
 from homestay.clock import utcnow
 from homestay.domain import geo
+from homestay.domain.text import check_text, normalize
 from homestay.domain.grading import Answer, Problem, check_answers, grade_checklist
 from homestay.errors import BadUserInput, UserError, UserErrors
 from homestay.services import standards
@@ -105,9 +106,7 @@ class InspectionService:
         elif inspected_at < now - _OLDEST:
             errors.append(UserError(["input", "inspectedAt"], "TOO_OLD",
                                     "inspectedAt is more than 90 days ago"))
-        if data.notes is not None and len(data.notes) > MAX_NOTE:
-            errors.append(UserError(["input", "notes"], "TOO_LONG",
-                                    f"notes may have at most {MAX_NOTE} characters"))
+        notes = check_text(errors, ["input", "notes"], data.notes, MAX_NOTE, multiline=True)
         answers = [Answer(r.item_code, r.passed, r.points) for r in data.results]
         errors.extend(_problem_error(p) for p in check_answers(standard, answers))
         errors.extend(await self._check_results(data.results, homestay["county"]))
@@ -136,10 +135,11 @@ class InspectionService:
             "submittedAt": now,
             "results": [
                 {"itemCode": r.item_code, "passed": r.passed, "points": r.points,
-                 "note": r.note, "photoUrls": list(r.photo_urls)}
+                 "note": normalize(r.note, multiline=True) or None if r.note else None,
+                 "photoUrls": list(r.photo_urls)}
                 for r in data.results
             ],
-            "notes": data.notes,
+            "notes": notes,
             "inspectorLocation": geo.geojson(inspector_point) if inspector_point else None,
             "distanceFromHomestayMeters": distance,
             "farFromHomestay": distance is not None and distance > self.far_meters,
@@ -170,9 +170,7 @@ class InspectionService:
         cited: dict[ObjectId, list[str]] = {}
         for index, result in enumerate(results):
             base = ["input", "results", str(index)]
-            if result.note is not None and len(result.note) > MAX_NOTE:
-                errors.append(UserError([*base, "note"], "TOO_LONG",
-                                        f"a note may have at most {MAX_NOTE} characters"))
+            check_text(errors, [*base, "note"], result.note, MAX_NOTE, multiline=True)
             if len(result.photo_urls) > MAX_PHOTOS_PER_ITEM:
                 errors.append(UserError([*base, "photoUrls"], "TOO_MANY",
                                         f"at most {MAX_PHOTOS_PER_ITEM} photos per item"))

@@ -56,7 +56,9 @@ async def test_only_the_bureau_creates_accounts(api, inspector):
 @pytest.mark.parametrize(("input", "field", "code"), [
     ({"role": "PUBLIC", "name": "x", "counties": ["330521"]}, ["role"], "NOT_ALLOWED"),
     ({"role": "BUREAU", "name": "x", "counties": ["330521"]}, ["role"], "NOT_ALLOWED"),
-    ({"role": "INSPECTOR", "name": " ", "counties": ["330521"]}, ["name"], "INVALID"),
+    ({"role": "INSPECTOR", "name": " ", "counties": ["330521"]}, ["name"], "REQUIRED"),
+    ({"role": "INSPECTOR", "name": "王\u202e五", "counties": ["330521"]}, ["name"],
+     "INVALID_CHARACTER"),
     ({"role": "INSPECTOR", "name": "x", "counties": []}, ["counties"], "REQUIRED"),
 ])
 async def test_bad_accounts_are_named(api, bureau, db, input, field, code):
