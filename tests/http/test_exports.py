@@ -18,7 +18,9 @@ from tests.graphql.flows import THRESHOLDS, certify
 SUSPEND = """mutation($n: String!) { suspendCertificate(input: {number: $n, reason: "complaint"}) {
   certificate { status } errors { code } } }"""
 
-HOSTILE = ['山居, "竹" 园', '云上\n人家', '=HYPERLINK("http://evil.example","点我")', "普通民宿"]
+# a line break in a name is refused at registration now (domain/text); a CSV still meets
+# commas, quotes, a leading minus and formulas
+HOSTILE = ['山居, "竹" 园', "-2+3 云上人家", '=HYPERLINK("http://evil.example","点我")', "普通民宿"]
 
 
 def bearer(staff) -> dict:
@@ -60,8 +62,8 @@ async def test_boutique_list_as_csv_opens_with_chinese_and_hostile_names_intact(
     rows = read_csv(response.content)
     assert list(rows[0]) [:3] == ["证书编号", "民宿名称", "县(市、区)代码"]
     names = sorted(r["民宿名称"] for r in rows)
-    # commas, quotes and newlines survive; a formula stays text when a spreadsheet opens it
-    assert names == sorted(['山居, "竹" 园', "云上\n人家", "普通民宿",
+    # commas and quotes survive; a formula stays text when a spreadsheet opens it
+    assert names == sorted(['山居, "竹" 园', "'-2+3 云上人家", "普通民宿",
                             "'" + '=HYPERLINK("http://evil.example","点我")'])
     assert {r["等级"] for r in rows} == {"精品民宿"} and {r["等级代码"] for r in rows} == {"BOUTIQUE"}
     assert {r["状态代码"] for r in rows} == {"VALID"} and {r["状态"] for r in rows} == {"有效"}
@@ -71,8 +73,9 @@ async def test_boutique_list_as_csv_opens_with_chinese_and_hostile_names_intact(
     assert float(first["纬度(WGS-84)"]) == pytest.approx(30.5751, abs=1e-5)
     assert int(first["总分"]) >= THRESHOLDS["BOUTIQUE"]
     assert len({r["证书编号"] for r in rows}) == len(rows) == 4
-    # the raw bytes are RFC 4180: CRLF records, the quoted newline inside its field
-    assert b"\r\n" in response.content and b'"\xe4\xba\x91\xe4\xb8\x8a\n' in response.content
+    # the raw bytes are RFC 4180: CRLF records, a comma's field quoted, its quotes doubled
+    assert b"\r\n" in response.content
+    assert '"山居, ""竹"" 园"'.encode() in response.content
 
 
 async def test_english_headers_on_request(api, bureau, graded):
@@ -189,7 +192,7 @@ async def test_xlsx_has_a_chinese_sheet_a_frozen_header_and_typed_dates(api, bur
     assert len(rows) == 5
     names = {r["民宿名称"] for r in rows}
     # written as text, never as a formula
-    assert '=HYPERLINK("http://evil.example","点我")' in names and "云上\n人家" in names
+    assert '=HYPERLINK("http://evil.example","点我")' in names and "-2+3 云上人家" in names
     issued = rows[0]["发证时间(北京时间)"]
     assert issued.year == today_in_china().year  # a real date cell, in China time, not text
     assert isinstance(rows[0]["总分"], int | float)
