@@ -14,8 +14,8 @@ pyproject.toml has changed. Extra arguments go to the command (pytest, homestay 
 `test` without arguments runs the whole suite, then runs the tests marked `calendar` (those
 that read China dates from the clock) again with the clock pinned by libfaketime at the edges
 of the calendar: the last and first minutes of a China day, month and year (15:59 and 16:00
-UTC), of a UTC day (23:59 and 00:00 UTC), and around a leap day. faketime comes from Debian's
-package of that name, installed here when missing.
+UTC), of a UTC day (23:59 and 00:00 UTC), and around a leap day. The Debian tools the suite
+uses (faketime, zbar-tools, chromium) are installed here when missing.
 """
 
 from __future__ import annotations
@@ -65,35 +65,41 @@ CALENDAR_EDGES = [
 ]
 
 
-def ensure_faketime() -> str:
-    found = shutil.which("faketime")
-    if found:
-        return found
+# commands the suite runs, and the Debian packages that bring them: libfaketime for the
+# calendar checks, zbar to read the plaque's QR code back, Chromium for the page in a browser
+DEBIAN_TOOLS = {"faketime": "faketime", "zbarimg": "zbar-tools", "chromium": "chromium"}
+
+
+def ensure_debian_tools() -> None:
+    missing = [package for command, package in DEBIAN_TOOLS.items() if not shutil.which(command)]
+    if not missing:
+        return
     if os.geteuid() == 0 and shutil.which("apt-get"):
-        print("installing faketime (Debian package) for the calendar checks ...", file=sys.stderr)
+        print(f"installing {', '.join(missing)} (Debian packages) for the tests ...",
+              file=sys.stderr)
         quiet = {"stdout": subprocess.DEVNULL, "env": {**os.environ,
                                                       "DEBIAN_FRONTEND": "noninteractive"}}
         subprocess.run(["apt-get", "update", "-qq"], check=True, **quiet)
-        subprocess.run(["apt-get", "install", "-y", "-qq", "faketime"], check=True, **quiet)
-        found = shutil.which("faketime")
-    if not found:
-        sys.exit("the calendar checks need faketime: install Debian's package `faketime` "
-                 "(apt-get install faketime), then run again")
-    return found
+        subprocess.run(["apt-get", "install", "-y", "-qq", *missing],
+                       check=True, **quiet)
+    still = [package for command, package in DEBIAN_TOOLS.items() if not shutil.which(command)]
+    if still:
+        sys.exit(f"the test suite needs Debian's {', '.join(still)}: "
+                 f"apt-get install {' '.join(still)}, then run again")
 
 
 def test(args: list[str]) -> int:
     pytest = [str(BIN / "python"), "-m", "pytest"]
+    ensure_debian_tools()
     if args:  # a part of the suite, as asked
         return subprocess.call([*pytest, *args])
-    faketime = ensure_faketime()
     status = subprocess.call(pytest)
     if status:
         return status
     for instant in CALENDAR_EDGES:
         print(f"\n== the calendar tests with the clock at {instant} UTC ==", file=sys.stderr,
               flush=True)
-        status = subprocess.call([faketime, "-f", f"@{instant}", *pytest, "-m", "calendar",
+        status = subprocess.call(["faketime", "-f", f"@{instant}", *pytest, "-m", "calendar",
                                   "-q", "-p", "no:cacheprovider"])
         if status:
             print(f"calendar check failed with the clock at {instant} UTC", file=sys.stderr)

@@ -53,6 +53,8 @@ class Settings:
     # proxies whose X-Forwarded-For names the client (uvicorn's FORWARDED_ALLOW_IPS); none
     # by default, so that no client can choose its own address
     trusted_proxies: str | None = None
+    # where the public reaches this service: the plaques' QR codes point here
+    public_url: str = "http://127.0.0.1:8000"
     max_body_bytes: int = 1_000_000
     introspection: bool = True
     # every database operation of one API request must finish within this budget, and a
@@ -92,6 +94,8 @@ class Settings:
             rate_account=_rate(env, "HOMESTAY_RATE_ACCOUNT", "1200/minute"),
             rate_uploads=_rate(env, "HOMESTAY_RATE_UPLOADS", "300/hour"),
             trusted_proxies=(env.get("FORWARDED_ALLOW_IPS") or "").strip() or None,
+            public_url=_url(env, "HOMESTAY_PUBLIC_URL",
+                            f"http://{env.get('HOST', '127.0.0.1')}:{env.get('PORT', '8000')}"),
             max_body_bytes=_int(env, "HOMESTAY_MAX_BODY_BYTES", 1_000_000, minimum=10_000),
             introspection=_bool(env, "HOMESTAY_INTROSPECTION", True),
             request_db_timeout_ms=_int(env, "HOMESTAY_REQUEST_DB_TIMEOUT_MS", 3000, minimum=100),
@@ -107,6 +111,14 @@ def _rate(env: dict[str, str], name: str, default: str) -> str:
         parse(raw)
     except ValueError:
         raise SettingsError(f"{name} must look like '600/minute', not {raw!r}") from None
+    return raw
+
+
+def _url(env: dict[str, str], name: str, default: str) -> str:
+    raw = (env.get(name) or default).strip().rstrip("/")
+    if not raw.startswith(("http://", "https://")) or " " in raw:
+        raise SettingsError(f"{name} must be an http(s) URL such as https://homestay.example.cn, "
+                            f"not {raw!r}")
     return raw
 
 

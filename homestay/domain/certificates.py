@@ -14,6 +14,19 @@ class CertificateStatus(Enum):
     EXPIRED = "EXPIRED"
     SUPERSEDED = "SUPERSEDED"
 
+    @property
+    def label(self) -> dict[str, str]:
+        return _STATUS_LABELS[self]
+
+
+_STATUS_LABELS = {
+    CertificateStatus.VALID: {"zh": "有效", "en": "Valid"},
+    CertificateStatus.SUSPENDED: {"zh": "暂停", "en": "Suspended"},
+    CertificateStatus.REVOKED: {"zh": "撤销", "en": "Revoked"},
+    CertificateStatus.EXPIRED: {"zh": "过期", "en": "Expired"},
+    CertificateStatus.SUPERSEDED: {"zh": "已换发", "en": "Superseded"},
+}
+
 
 class CertificateAction(Enum):
     ISSUE = "ISSUE"

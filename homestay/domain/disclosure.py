@@ -12,8 +12,12 @@ shown to the public at all (its address, rooms and point are a private home's).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
+
 from homestay.auth import Caller
 from homestay.domain.certificates import CertificateStatus
+from homestay.domain.grades import Grade
 
 # the certificate's fields as the open-data feed and the verification page name them
 PUBLIC_CERTIFICATE_FIELDS = frozenset({
@@ -36,3 +40,21 @@ def homestay_is_public(status: CertificateStatus | None) -> bool:
 
 def sees_homestay(caller: Caller, county: str, status: CertificateStatus | None) -> bool:
     return sees_staff_data(caller, county) or homestay_is_public(status)
+
+
+@dataclass(frozen=True)
+class PublicCertificate:
+    """A certificate as anyone may verify it: at a door, on a listing, in the feed."""
+
+    number: str
+    status: CertificateStatus  # as of now
+    grade: Grade
+    homestay_name: str
+    county: str
+    issued_at: datetime
+    expires_at: datetime
+    inspected_at: datetime | None  # the inspection behind it
+
+    @property
+    def listed(self) -> bool:
+        return homestay_is_public(self.status)

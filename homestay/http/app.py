@@ -18,7 +18,7 @@ from starlette.middleware.gzip import GZipMiddleware
 from starlette.routing import Route
 
 from homestay.graphql.schema import build_schema
-from homestay.http import exports, uploads
+from homestay.http import doorway, exports, uploads
 from homestay.http.bootstrap import bootstrap
 from homestay.http.errors import HANDLERS
 from homestay.http.graphql_view import GraphQLView
@@ -69,6 +69,8 @@ def create_app(settings: Settings, services: Services | None = None) -> Starlett
             Route("/uploads/{upload_id}", uploads.download),
             Route("/exports/certificates.{format}", exports.export_certificates),
             Route("/open-data/certificates.json", exports.open_data, methods=["GET", "HEAD"]),
+            Route("/v/{number:path}", doorway.verification_page),
+            Route("/certificates/{number}/plaque.{format}", doorway.plaque),
         ],
         middleware=[
             Middleware(RequestContextMiddleware, metrics=metrics_),

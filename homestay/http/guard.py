@@ -45,7 +45,7 @@ from homestay.http.errors import error_response
 from homestay.services.accounts import authenticate
 from homestay.settings import Settings
 
-GUARDED = ("/graphql", "/exports", "/open-data", "/uploads")
+GUARDED = ("/graphql", "/exports", "/open-data", "/uploads", "/v/", "/certificates/")
 UPLOAD_PATH = "/uploads"
 MAX_UPLOAD_BYTES = 10 * 1024 * 1024
 # the multipart envelope or a filename beside the photo's own bytes

@@ -96,7 +96,7 @@ class RequestContextMiddleware:
 
 def _route_label(path: str) -> str:
     for prefix in ("/graphql", "/uploads", "/exports", "/open-data", "/healthz", "/readyz",
-                   "/metrics"):
+                   "/metrics", "/v/", "/certificates/"):
         if path.startswith(prefix):
             return prefix
     return "other"

@@ -27,6 +27,7 @@ from homestay.domain.certificates import (
     expiry,
     format_number,
 )
+from homestay.domain.disclosure import PublicCertificate
 from homestay.domain.grades import Grade
 from homestay.domain.text import check_text
 from homestay.errors import UserError, UserErrors
@@ -260,6 +261,20 @@ class CertificateService:
         if not isinstance(number, str) or not NUMBER_PATTERN.match(number):
             return None
         return await self.db.certificates.find_one({"_id": number})
+
+    async def public(self, number: str, now: datetime) -> PublicCertificate | None:
+        """What anyone may verify of a certificate. An unknown number costs the same two
+        reads as a known one, so that the answer's time does not tell which it is."""
+        cert = await self.get(number)
+        inspection = await self.db.inspections.find_one(
+            {"_id": cert["inspectionId"] if cert else "-"}, {"inspectedAt": 1})
+        if cert is None:
+            return None
+        return PublicCertificate(
+            number=cert["_id"], status=status_of(cert, now), grade=Grade(cert["grade"]),
+            homestay_name=cert["listing"]["name"], county=cert["county"],
+            issued_at=cert["issuedAt"], expires_at=cert["expiresAt"],
+            inspected_at=inspection["inspectedAt"] if inspection else None)
 
     async def current_for(self, homestay_ids: list[str]) -> list[dict | None]:
         found = {

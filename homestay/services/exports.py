@@ -79,13 +79,6 @@ COLUMNS: tuple[Column, ...] = (
     Column("totalPoints", "总分", "Total points"),
 )
 _DATES = frozenset({"issuedAt", "expiresAt"})
-STATUS_LABELS = {
-    CertificateStatus.VALID: {"zh": "有效", "en": "Valid"},
-    CertificateStatus.SUSPENDED: {"zh": "暂停", "en": "Suspended"},
-    CertificateStatus.REVOKED: {"zh": "撤销", "en": "Revoked"},
-    CertificateStatus.EXPIRED: {"zh": "过期", "en": "Expired"},
-    CertificateStatus.SUPERSEDED: {"zh": "已换发", "en": "Superseded"},
-}
 
 
 @dataclass(frozen=True)
@@ -218,7 +211,7 @@ def row_of(cert: dict, now: datetime, lang: str = "zh") -> dict[str, Any]:
         "grade": grade.value,
         "gradeLabel": grade.label["zh"],
         "status": status.value,
-        "statusLabel": STATUS_LABELS[status]["en" if lang == "en" else "zh"],
+        "statusLabel": status.label["en" if lang == "en" else "zh"],
         "issuedAt": cert["issuedAt"].astimezone(CST),
         "expiresAt": cert["expiresAt"].astimezone(CST),
         "lat": round(lat, 6) if lat is not None else None,

@@ -1,0 +1,160 @@
+"""The plaque on the door and the page its QR code opens.
+
+`GET /v/{number}` is what a guest sees after scanning: one small server-rendered page (no
+script, no external asset: the WeChat scanner's browser on a poor network), the status as of
+now in words and colour, the grade, the stay, the county, the expiry and the inspection
+date, and nothing else (domain/disclosure). `GET /certificates/{number}/plaque.svg|.png`
+is the QR code of that page's public URL with the number and grade under it, 8 cm wide when
+printed (the SVG in millimetres, the PNG at 300 dpi).
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import segno
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from PIL import Image, ImageDraw, ImageFont
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+
+from homestay.clock import CST, china_date, utcnow
+from homestay.domain.disclosure import PublicCertificate
+from homestay.domain.gazetteer import gazetteer
+from homestay.errors import NotFound
+from homestay.graphql.context import language
+
+# a phone asks again on every load, so a suspension shows at once; a CDN may keep the page
+# this long, so that a crowd scanning one plaque costs one request
+PAGE_SHARED_MAX_AGE_S = 30
+PLAQUE_WIDTH_MM = 80
+PNG_DPI = 300
+PAGE_HEADERS = {
+    "Cache-Control": f"public, max-age=0, s-maxage={PAGE_SHARED_MAX_AGE_S}",
+    "Vary": "Accept-Language",
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'",
+    "X-Content-Type-Options": "nosniff",
+}
+
+_templates = Environment(loader=FileSystemLoader(Path(__file__).parent.parent / "templates"),
+                         autoescape=select_autoescape(["html"]))
+
+TEXT = {
+    "zh": {
+        "title": "民宿等级证书查验", "heading": "民宿等级证书查验 · 德清县乡村民宿服务质量等级",
+        "number": "证书编号", "grade": "等级", "homestay": "民宿", "county": "所在县（市、区）",
+        "expires": "有效期至", "inspected": "评定检查日期", "as_of": "查验时间（北京时间）：",
+        "not_found": "查无此证书",
+        "not_found_note": "请核对门牌上的证书编号。未经评定的民宿不得使用等级标志。",
+        "other_language": "English",
+        "status_note": {"VALID": "证书有效", "SUSPENDED": "证书已暂停，暂不得使用等级标志",
+                        "REVOKED": "证书已撤销", "EXPIRED": "证书已过期",
+                        "SUPERSEDED": "已换发新证书，请查验新证"},
+    },
+    "en": {
+        "title": "Homestay certificate check", "heading": "Homestay grade certificate check",
+        "number": "Certificate number", "grade": "Grade", "homestay": "Homestay",
+        "county": "County", "expires": "Valid until", "inspected": "Inspected on",
+        "as_of": "Checked at (China time):", "not_found": "No such certificate",
+        "not_found_note": "Check the number on the plaque. A homestay that was not graded "
+                          "may not show a grade.",
+        "other_language": "中文",
+        "status_note": {"VALID": "This certificate is valid",
+                        "SUSPENDED": "Suspended: the grade may not be shown for now",
+                        "REVOKED": "This certificate was revoked",
+                        "EXPIRED": "This certificate has expired",
+                        "SUPERSEDED": "Replaced by a newer certificate: check that one"},
+    },
+}
+
+
+def _lang(request: Request) -> str:
+    asked = request.query_params.get("lang", "")
+    if asked in TEXT:
+        return asked
+    return language(request.headers.get("accept-language"))
+
+
+def render_page(cert: PublicCertificate | None, number: str, lang: str) -> str:
+    now = utcnow()
+    values: dict[str, object] = {"lang": lang, "t": TEXT[lang], "cert": cert,
+                                 "number": number[:40],
+                                 "now": now.astimezone(CST).strftime("%Y-%m-%d %H:%M")}
+    if cert is not None:
+        county = gazetteer().county(cert.county)
+        values.update(
+            county=(county.name_en if lang == "en" else county.name_zh) if county else cert.county,
+            expires=china_date(cert.expires_at).isoformat(),
+            inspected=china_date(cert.inspected_at).isoformat() if cert.inspected_at else None)
+    return _templates.get_template("verify.html").render(values)
+
+
+async def verification_page(request: Request) -> Response:
+    number = request.path_params["number"].strip()
+    cert = await request.app.state.services.certificates.public(number, utcnow())
+    return HTMLResponse(render_page(cert, number, _lang(request)),
+                        status_code=200 if cert else 404, headers=PAGE_HEADERS)
+
+
+def page_url(public_url: str, number: str) -> str:
+    return f"{public_url}/v/{number}"
+
+
+def plaque_svg(url: str, number: str, grade_label: str) -> str:
+    qr = segno.make(url, error="m")
+    size = qr.symbol_size(border=4)[0]
+    module = PLAQUE_WIDTH_MM / size
+    path = "".join(f"M{x},{y}h1v1h-1z" for y, row in enumerate(qr.matrix)
+                   for x, dark in enumerate(row) if dark)
+    height = PLAQUE_WIDTH_MM + 24
+    return (
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{PLAQUE_WIDTH_MM}mm" '
+        f'height="{height}mm" viewBox="0 0 {PLAQUE_WIDTH_MM} {height}">'
+        f'<rect width="100%" height="100%" fill="#fff"/>'
+        f'<path transform="scale({module:.6f}) translate(4 4)" fill="#000" d="{path}"/>'
+        f'<text x="{PLAQUE_WIDTH_MM / 2}" y="{PLAQUE_WIDTH_MM + 8}" font-size="7" '
+        f'text-anchor="middle" font-family="sans-serif" font-weight="bold">{grade_label}</text>'
+        f'<text x="{PLAQUE_WIDTH_MM / 2}" y="{PLAQUE_WIDTH_MM + 17}" font-size="6" '
+        f'text-anchor="middle" font-family="monospace">{number}</text></svg>')
+
+
+def plaque_png(url: str, number: str, grade_code: str) -> bytes:
+    """At 300 dpi; its text in Latin letters (no CJK font is assumed on a server)."""
+    width = round(PLAQUE_WIDTH_MM / 25.4 * PNG_DPI)
+    qr = segno.make(url, error="m")
+    size = qr.symbol_size(border=4)[0]
+    scale = width // size
+    image = Image.new("L", (width, width + 280), 255)
+    offset = (width - size * scale) // 2
+    draw = ImageDraw.Draw(image)
+    for y, row in enumerate(qr.matrix):
+        for x, dark in enumerate(row):
+            if dark:
+                left, top = offset + (x + 4) * scale, offset + (y + 4) * scale
+                draw.rectangle((left, top, left + scale - 1, top + scale - 1), fill=0)
+    font = ImageFont.load_default(size=64)
+    for line, top in ((grade_code, width + 40), (number, width + 140)):
+        draw.text((width / 2, top), line, fill=0, font=font, anchor="mt")
+    out = io.BytesIO()
+    image.save(out, "PNG", dpi=(PNG_DPI, PNG_DPI))
+    return out.getvalue()
+
+
+async def plaque(request: Request) -> Response:
+    number = request.path_params["number"].strip()
+    fmt = request.path_params["format"]
+    if fmt not in ("svg", "png"):
+        raise NotFound("a plaque is .svg or .png")
+    cert = await request.app.state.services.certificates.public(number, utcnow())
+    if cert is None:
+        raise NotFound(f"no certificate {number[:40]!r}")
+    url = page_url(request.app.state.services.settings.public_url, cert.number)
+    headers = {"Cache-Control": "public, max-age=86400",
+               "Content-Disposition": f'inline; filename="plaque-{cert.number}.{fmt}"'}
+    if fmt == "svg":
+        label = f"{cert.grade.label['zh']} · {cert.grade.label['en']}"
+        return Response(plaque_svg(url, cert.number, label), media_type="image/svg+xml",
+                        headers=headers)
+    return Response(plaque_png(url, cert.number, cert.grade.value), media_type="image/png",
+                    headers=headers)
