@@ -127,7 +127,8 @@ async def _prepare(uri: str, settings: Settings, demo: bool) -> None:
                        err=True)
             stats = await load_demo(Services.build(settings, database), accounts_file)
             typer.echo(f"demo loaded: {stats['homestays']} homestays, {stats['inspections']} "
-                       f"inspections, {stats['certificates']} certificates", err=True)
+                       f"inspections, {stats['certificates']} certificates, "
+                       f"{stats['concerns']} concerns of guests", err=True)
             # the tokens are shown once, when they are made; later starts name the file only
             typer.echo(f"\ndemo accounts (kept in {accounts_file}, readable by you only):",
                        err=True)

@@ -18,6 +18,7 @@ from geopy.point import Point
 
 from homestay.auth import Caller, Role
 from homestay.clock import shifted, utcnow
+from homestay.domain.concerns import ConcernCategory, ConcernStatus
 from homestay.domain.certificates import CertificateAction
 from homestay.domain.gazetteer import gazetteer
 from homestay.domain.grading import ItemKind
@@ -81,6 +82,31 @@ def _place(rng: random.Random) -> tuple[str, float, float]:
     return place.name_zh, point.latitude, point.longitude
 
 
+_CONCERNS = [  # (category, what a guest wrote, what the bureau did: None while open)
+    (ConcernCategory.SAFETY, "二楼安全出口被杂物堵住 / the first-floor fire exit is blocked", None),
+    (ConcernCategory.HYGIENE, "床单有污渍，浴室有霉斑 / stained sheets, mould in the bathroom",
+     None),
+    (ConcernCategory.PRICE, "入住时临时加价 100 元 / 100 yuan added at check-in", None),
+    (ConcernCategory.MISREPRESENTATION, "照片中的泳池不存在 / the pool in the photos is not there",
+     (ConcernStatus.RESOLVED, "已责令更正宣传照片 / listing photos corrected")),
+    (ConcernCategory.SERVICE, "前台无人 / nobody at the desk",
+     (ConcernStatus.DISMISSED, "核实为入住高峰短暂离岗 / a short absence at a busy hour")),
+]
+
+
+async def _concerns(services: Services, bureau: Caller, numbers: list[str]) -> int:
+    """Guests' concerns in every state, so that the plan shows what guests said."""
+    for (category, text, outcome), number in zip(_CONCERNS, numbers, strict=False):
+        concern = await services.concerns.report(number, category, text, None)
+        if outcome is not None:
+            await services.concerns.resolve(bureau, concern["_id"], *outcome)
+    # the first stay hears twice: its SAFETY concern and a hygiene one
+    if numbers:
+        await services.concerns.report(numbers[0], ConcernCategory.HYGIENE,
+                                       "毛巾未更换 / towels not changed", None)
+    return min(len(numbers), len(_CONCERNS)) + (1 if numbers else 0)
+
+
 async def load_demo(services: Services, accounts_file: Path, count: int = HOMESTAYS) -> dict:
     """Load the demo into an empty database; write the demo tokens to accounts_file."""
     rng = random.Random(20261124)
@@ -92,7 +118,8 @@ async def load_demo(services: Services, accounts_file: Path, count: int = HOMEST
     ]
     inspector, bureau = accounts[0].caller, accounts[1].caller
     standard = await standards.find(services.db)
-    stats = {"homestays": 0, "inspections": 0, "certificates": 0}
+    stats = {"homestays": 0, "inspections": 0, "certificates": 0, "concerns": 0}
+    valid_numbers: list[str] = []
     for n in range(count):
         town, lat, lng = _place(rng)
         name = rng.choice(_PREFIXES) + rng.choice(_MIDDLES) + rng.choice(_SUFFIXES)
@@ -136,6 +163,8 @@ async def load_demo(services: Services, accounts_file: Path, count: int = HOMEST
         elif 0.20 <= fate < 0.23:
             await services.certificates.change(bureau, number, CertificateAction.REVOKE,
                                                "无证经营餐饮 / food served without a permit")
+        elif 0.28 <= fate < 0.36:
+            valid_numbers.append(number)  # guests will write about these
         elif 0.23 <= fate < 0.28:
             # re-inspected and regraded: the first certificate becomes SUPERSEDED
             again = await services.inspections.submit(inspector, SubmissionInput(
@@ -145,6 +174,7 @@ async def load_demo(services: Services, accounts_file: Path, count: int = HOMEST
             stats["inspections"] += 1
             await services.certificates.review(bureau, again["_id"], "APPROVE", "复评 / regraded")
             stats["certificates"] += 1
+    stats["concerns"] = await _concerns(services, bureau, valid_numbers)
     accounts_file.parent.mkdir(parents=True, exist_ok=True)
     # bureau tokens: readable by this user only, from the first byte written
     accounts_file.unlink(missing_ok=True)

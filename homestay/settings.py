@@ -50,6 +50,8 @@ class Settings:
     rate_auth_failures: str = "20/minute"
     rate_account: str = "1200/minute"
     rate_uploads: str = "300/hour"
+    rate_concerns: str = "10/hour"
+    rate_concerns_per_certificate: str = "30/day"
     # proxies whose X-Forwarded-For names the client (uvicorn's FORWARDED_ALLOW_IPS); none
     # by default, so that no client can choose its own address
     trusted_proxies: str | None = None
@@ -93,6 +95,9 @@ class Settings:
             rate_auth_failures=_rate(env, "HOMESTAY_RATE_AUTH_FAILURES", "20/minute"),
             rate_account=_rate(env, "HOMESTAY_RATE_ACCOUNT", "1200/minute"),
             rate_uploads=_rate(env, "HOMESTAY_RATE_UPLOADS", "300/hour"),
+            rate_concerns=_rate(env, "HOMESTAY_RATE_CONCERNS", "10/hour"),
+            rate_concerns_per_certificate=_rate(env, "HOMESTAY_RATE_CONCERNS_PER_CERTIFICATE",
+                                                "30/day"),
             trusted_proxies=(env.get("FORWARDED_ALLOW_IPS") or "").strip() or None,
             public_url=_url(env, "HOMESTAY_PUBLIC_URL",
                             f"http://{env.get('HOST', '127.0.0.1')}:{env.get('PORT', '8000')}"),

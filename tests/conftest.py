@@ -83,7 +83,11 @@ async def db(client_database: Database) -> AsyncIterator[Database]:
 
 @pytest.fixture
 def settings(mongodb_uri: str) -> Settings:
-    return replace(Settings.from_env({}), mongodb_uri=mongodb_uri, environment="test")
+    # the tests are a few addresses sending many requests: the limits are tested on their
+    # own (app_with), with the figures they set
+    return replace(Settings.from_env({}), mongodb_uri=mongodb_uri, environment="test",
+                   rate_auth_failures="1000/minute", rate_concerns="1000/hour",
+                   rate_concerns_per_certificate="1000/day")
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ from enum import Enum
 
 from homestay.clock import china_date
 from homestay.domain.certificates import CertificateStatus, effective_status
+from homestay.domain.concerns import ConcernCategory
 from homestay.domain.grades import Grade
 
 
@@ -22,6 +23,7 @@ class Reason(Enum):
     NEAR_THRESHOLD = "NEAR_THRESHOLD"
     RECENT_SUSPENSION = "RECENT_SUSPENSION"
     FAR_INSPECTION = "FAR_INSPECTION"
+    OPEN_CONCERNS = "OPEN_CONCERNS"
 
 
 @dataclass(frozen=True)
@@ -39,6 +41,17 @@ class PlanSettings:
     suspension_days: int = 365
     far_weight: int = 35
     far_days: int = 365
+    # each open concern of guests adds its category's weight, up to concern_max_weight
+    concern_safety_weight: int = 60
+    concern_hygiene_weight: int = 30
+    concern_misrepresentation_weight: int = 25
+    concern_price_weight: int = 10
+    concern_service_weight: int = 10
+    concern_other_weight: int = 5
+    concern_max_weight: int = 150
+
+    def concern_weight(self, category: ConcernCategory) -> int:
+        return int(getattr(self, f"concern_{category.value.lower()}_weight"))
 
 
 @dataclass(frozen=True)
@@ -54,8 +67,10 @@ def _day(moment: datetime) -> str:
 
 
 def assess(cert: dict, inspections: dict | None, thresholds: dict[str, int] | None,
-           now: datetime, s: PlanSettings) -> list[Finding]:
-    """Every reason to re-inspect the homestay behind `cert`. Pure."""
+           now: datetime, s: PlanSettings,
+           open_concerns: dict[ConcernCategory, int] | None = None) -> list[Finding]:
+    """Every reason to re-inspect the homestay behind `cert`. Pure. `open_concerns`: how
+    many of the guests' concerns about it are open, by category."""
     findings: list[Finding] = []
     expires = cert["expiresAt"]
     status = effective_status(CertificateStatus(cert["status"]), expires, now)
@@ -103,4 +118,20 @@ def assess(cert: dict, inspections: dict | None, thresholds: dict[str, int] | No
             "zh": f"{_day(far_at)} 的检查提交地点距民宿 {meters} 米",
             "en": f"an inspection of {_day(far_at)} was submitted {meters} m from the homestay"},
             far_at))
+
+    if open_concerns:
+        findings.append(_concerns_finding(open_concerns, s))
     return findings
+
+
+def _concerns_finding(open_concerns: dict[ConcernCategory, int], s: PlanSettings) -> Finding:
+    weight = min(s.concern_max_weight, sum(s.concern_weight(c) * n
+                                           for c, n in open_concerns.items()))
+    ordered = sorted(open_concerns.items(), key=lambda cn: (-s.concern_weight(cn[0]),
+                                                             cn[0].value))
+    total = sum(open_concerns.values())
+    return Finding(Reason.OPEN_CONCERNS, weight, {
+        "zh": f"游客反映 {total} 件待处理：" + "、".join(
+            f"{c.label['zh']} {n} 件" for c, n in ordered),
+        "en": f"{total} open concern{'s' if total > 1 else ''} from guests: " + ", ".join(
+            f"{n} {c.label['en']}" for c, n in ordered)})

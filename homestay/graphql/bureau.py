@@ -8,10 +8,13 @@ from typing import Annotated
 import strawberry
 
 from homestay.clock import utcnow
+from homestay.domain.concerns import ConcernCategory as DomainConcernCategory
+from homestay.domain.concerns import ConcernStatus as DomainConcernStatus
 from homestay.domain import geo
 from homestay.domain.grades import Grade as DomainGrade
 from homestay.domain.plan import Reason
 from homestay.errors import BadUserInput
+from homestay.graphql.concerns import ConcernCategory, ConcernStatus
 from homestay.graphql.common import (
     CertificateStatus,
     Connection,
@@ -52,6 +55,15 @@ class MonthlyCertificates:
     issued: int
     suspended: int
     revoked: int
+
+
+@strawberry.type
+class ConcernCount:
+    month: str = strawberry.field(description="YYYY-MM of the report, in China Standard Time.")
+    county: County
+    category: ConcernCategory
+    status: ConcernStatus = strawberry.field(description="Its outcome so far.")
+    count: int
 
 
 @strawberry.type
@@ -104,6 +116,16 @@ class Statistics:
         return [MonthlyCertificates(month=r["month"], county=County.of(r["county"], self.lang),
                                     issued=r["issued"], suspended=r["suspended"],
                                     revoked=r["revoked"]) for r in rows]
+
+    @strawberry.field(description="Guests' concerns reported in the period, per month, "
+                      "category and outcome.")
+    async def concerns(self, info: Info) -> list[ConcernCount]:
+        rows = await statistics.concern_counts(info.context.services.db, self.counties,
+                                               self.period)
+        return [ConcernCount(month=r["month"], county=County.of(r["county"], self.lang),
+                             category=DomainConcernCategory(r["category"]),
+                             status=DomainConcernStatus(r["status"]), count=r["count"])
+                for r in rows]
 
     @strawberry.field(description="Inspections submitted in the period, per inspector.")
     async def inspectors(self, info: Info) -> list[InspectorStatistics]:

@@ -45,6 +45,7 @@ LIST_BOUNDS = {
     ("Statistics", "monthly"): 120,
     ("Statistics", "inspectors"): 100,
     ("Statistics", "sections"): 20,
+    ("Statistics", "concerns"): 200,
 }
 
 

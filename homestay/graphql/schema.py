@@ -19,6 +19,7 @@ from strawberry.types import ExecutionContext
 from homestay.graphql.accounts import AccountMutations, AccountQueries
 from homestay.graphql.bureau import BureauQueries
 from homestay.graphql.certificates import CertificateMutations, CertificateQueries
+from homestay.graphql.concerns import ConcernMutations, ConcernQueries
 from homestay.graphql.cost import CostLimit
 from homestay.graphql.errors import ErrorCodes, Observed, log_errors
 from homestay.graphql.expansion import BoundedValidation
@@ -34,9 +35,9 @@ MAX_TOKENS = 2000
 
 Query = merge_types("Query", (SearchQueries, HomestayQueries, CertificateQueries,
                               StandardQueries, InspectionQueries, AccountQueries,
-                              BureauQueries))
+                              BureauQueries, ConcernQueries))
 Mutation = merge_types("Mutation", (HomestayMutations, InspectionMutations,
-                                    CertificateMutations, AccountMutations))
+                                    CertificateMutations, AccountMutations, ConcernMutations))
 
 
 class HomestaySchema(strawberry.Schema):

@@ -69,6 +69,7 @@ def create_app(settings: Settings, services: Services | None = None) -> Starlett
             Route("/uploads/{upload_id}", uploads.download),
             Route("/exports/certificates.{format}", exports.export_certificates),
             Route("/open-data/certificates.json", exports.open_data, methods=["GET", "HEAD"]),
+            Route("/v/{number}/concern", doorway.concern_form, methods=["GET", "POST"]),
             Route("/v/{number:path}", doorway.verification_page),
             Route("/certificates/{number}/plaque.{format}", doorway.plaque),
         ],

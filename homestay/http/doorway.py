@@ -11,7 +11,9 @@ printed (the SVG in millimetres, the PNG at 300 dpi).
 from __future__ import annotations
 
 import io
+import secrets
 from pathlib import Path
+from urllib.parse import parse_qs
 
 import segno
 from jinja2 import Environment, FileSystemLoader, select_autoescape
@@ -20,9 +22,10 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
 from homestay.clock import CST, china_date, utcnow
+from homestay.domain.concerns import ConcernCategory
 from homestay.domain.disclosure import PublicCertificate
 from homestay.domain.gazetteer import gazetteer
-from homestay.errors import NotFound
+from homestay.errors import NotFound, RateLimited, UserErrors
 from homestay.graphql.context import language
 
 # a phone asks again on every load, so a suspension shows at once; a CDN may keep the page
@@ -47,7 +50,12 @@ TEXT = {
         "expires": "有效期至", "inspected": "评定检查日期", "as_of": "查验时间（北京时间）：",
         "not_found": "查无此证书",
         "not_found_note": "请核对门牌上的证书编号。未经评定的民宿不得使用等级标志。",
-        "other_language": "English",
+        "other_language": "English", "report": "向文旅局反映问题",
+        "concern_title": "向文旅局反映问题", "concern_about": "证书", "category": "问题类别",
+        "description": "发生了什么（最多 2000 字）", "contact": "联系方式（选填，仅文旅局可见）",
+        "send": "提交", "back": "返回证书查验", "thanks": "已收到，谢谢您",
+        "receipt_note": "请保存下面的回执编号，可凭它查询处理状态：",
+        "rate_limited": "提交过于频繁，请稍后再试。",
         "status_note": {"VALID": "证书有效", "SUSPENDED": "证书已暂停，暂不得使用等级标志",
                         "REVOKED": "证书已撤销", "EXPIRED": "证书已过期",
                         "SUPERSEDED": "已换发新证书，请查验新证"},
@@ -59,7 +67,13 @@ TEXT = {
         "as_of": "Checked at (China time):", "not_found": "No such certificate",
         "not_found_note": "Check the number on the plaque. A homestay that was not graded "
                           "may not show a grade.",
-        "other_language": "中文",
+        "other_language": "中文", "report": "Report a concern to the tourism bureau",
+        "concern_title": "Report a concern", "concern_about": "Certificate",
+        "category": "What is it about", "description": "What happened (at most 2,000 characters)",
+        "contact": "Your phone or e-mail (optional, seen by the bureau only)",
+        "send": "Send", "back": "Back to the certificate", "thanks": "Received, thank you",
+        "receipt_note": "Keep this receipt: it tells you what became of your concern.",
+        "rate_limited": "Too many reports from here; please try again later.",
         "status_note": {"VALID": "This certificate is valid",
                         "SUSPENDED": "Suspended: the grade may not be shown for now",
                         "REVOKED": "This certificate was revoked",
@@ -95,6 +109,56 @@ async def verification_page(request: Request) -> Response:
     cert = await request.app.state.services.certificates.public(number, utcnow())
     return HTMLResponse(render_page(cert, number, _lang(request)),
                         status_code=200 if cert else 404, headers=PAGE_HEADERS)
+
+
+def _concern_page(lang: str, number: str, homestay: str | None, *, receipt: str | None = None,
+                  errors: list[str] | None = None, form: dict | None = None) -> str:
+    categories = [(c.value, c.label[lang]) for c in ConcernCategory]
+    return _templates.get_template("concern.html").render(
+        lang=lang, t=TEXT[lang], number=number[:40], homestay=homestay, receipt=receipt,
+        errors=errors or [], categories=categories,
+        form=form or {"category": "", "description": "", "contact": ""})
+
+
+async def concern_form(request: Request) -> Response:
+    """A plain form (no script needed) for a guest's concern, linked from the page."""
+    number = request.path_params["number"].strip()
+    lang = _lang(request)
+    cert = await request.app.state.services.certificates.public(number, utcnow())
+    if cert is None:
+        return HTMLResponse(render_page(None, number, lang), status_code=404,
+                            headers=PAGE_HEADERS)
+    if request.method == "GET":
+        return HTMLResponse(_concern_page(lang, cert.number, cert.homestay_name),
+                            headers={**PAGE_HEADERS, "Cache-Control": "no-store"})
+    fields = parse_qs((await request.body()).decode("utf-8", "replace"), max_num_fields=10)
+    form = {k: (fields.get(k) or [""])[0] for k in ("category", "description", "contact",
+                                                     "website", "lang")}
+    lang = form["lang"] if form["lang"] in TEXT else lang
+    headers = {**PAGE_HEADERS, "Cache-Control": "no-store"}
+    if form["website"]:  # only a bot fills what a person cannot see: thanked, not stored
+        return HTMLResponse(_concern_page(lang, cert.number, None,
+                                          receipt="C-" + secrets.token_urlsafe(12)),
+                            headers=headers)
+    try:
+        category = ConcernCategory(form["category"])
+    except ValueError:
+        category = ConcernCategory.OTHER
+    try:
+        await request.app.state.rate_limiter.admit_concern(
+            request.client.host if request.client else "unknown", cert.number)
+        concern = await request.app.state.services.concerns.report(
+            cert.number, category, form["description"], form["contact"] or None)
+    except RateLimited:
+        return HTMLResponse(_concern_page(lang, cert.number, cert.homestay_name,
+                                          errors=[TEXT[lang]["rate_limited"]], form=form),
+                            status_code=429, headers=headers)
+    except UserErrors as exc:
+        return HTMLResponse(_concern_page(lang, cert.number, cert.homestay_name,
+                                          errors=[e.message for e in exc.errors], form=form),
+                            status_code=400, headers=headers)
+    return HTMLResponse(_concern_page(lang, cert.number, None, receipt=concern["receipt"]),
+                        status_code=201, headers=headers)
 
 
 def page_url(public_url: str, number: str) -> str:

@@ -58,6 +58,8 @@ class Limits:
     auth_failures: RateLimitItem
     account: RateLimitItem
     uploads: RateLimitItem
+    concerns_per_address: RateLimitItem
+    concerns_per_certificate: RateLimitItem
     max_body_bytes: int
     upload_bytes: int
 
@@ -66,6 +68,8 @@ class Limits:
         return cls(public=parse(settings.rate_public),
                    auth_failures=parse(settings.rate_auth_failures),
                    account=parse(settings.rate_account), uploads=parse(settings.rate_uploads),
+                   concerns_per_address=parse(settings.rate_concerns),
+                   concerns_per_certificate=parse(settings.rate_concerns_per_certificate),
                    max_body_bytes=settings.max_body_bytes,
                    upload_bytes=MAX_UPLOAD_BYTES + UPLOAD_ENVELOPE_BYTES)
 
@@ -111,6 +115,15 @@ class RateLimiter:
         if upload:
             await self._hit(self.limits.uploads, "photos uploaded by this account", "uploads",
                             account)
+
+
+    async def admit_concern(self, address: str, number: str) -> None:
+        """A guest's report: a few per address, and a bound per certificate, so that a bot
+        cannot bury a homestay (or the bureau) under reports."""
+        await self._hit(self.limits.concerns_per_address, "concerns reported from this "
+                        "address", "concern", address)
+        await self._hit(self.limits.concerns_per_certificate, "concerns about this "
+                        "certificate today", "concern-about", number[:40])
 
 
 def client_address(scope: Scope) -> str:

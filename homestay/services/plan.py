@@ -5,8 +5,8 @@ that apply to it; its priority is the sum of their weights, which are settings. 
 no reason are not in the plan. The order is priority, then the nearest expiry, then the
 certificate number, so the same data always gives the same plan and a cursor stays stable.
 
-A plan is per county: it reads the county's current certificates (one indexed find) and one
-aggregation of its inspections, so its cost grows with a county's size (thousands), never
+A plan is per county: it reads the county's current certificates (one indexed find), one
+aggregation of its inspections and one of its open concerns, so its cost grows with a county's size (thousands), never
 with the province's.
 """
 
@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 from homestay.domain.certificates import LAPSING_VALUES
 from homestay.domain.plan import Finding, PlanSettings, assess
 from homestay.errors import BadUserInput
+from homestay.services.concerns import ConcernService
 from homestay.services.pagination import decode_cursor, encode_cursor
 from homestay.storage.database import Database
 
@@ -84,11 +85,12 @@ class PlanService:
             (d["code"], d["version"]): {t["grade"]: t["minPoints"] for t in d["thresholds"]}
             async for d in self.db.standards.find({"code": {"$in": codes}},
                                                   {"code": 1, "version": 1, "thresholds": 1})}
+        concerns = await ConcernService(self.db).open_by_homestay(counties)
         entries = []
         for cert in certificates:
             key = (cert["standard"]["code"], cert["standard"]["version"])
             findings = assess(cert, by_homestay.get(cert["homestayId"]), thresholds.get(key),
-                              now, self.settings)
+                              now, self.settings, concerns.get(cert["homestayId"]))
             if findings:
                 entries.append(PlanEntry(cert, findings))
         entries.sort(key=lambda e: e.key)

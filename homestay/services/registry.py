@@ -11,6 +11,7 @@ from homestay.domain.gazetteer import GazetteerGeocoder
 from homestay.services.certificates import CertificateService
 from homestay.services.homestays import HomestayService
 from homestay.services.inspections import InspectionService
+from homestay.services.concerns import ConcernService
 from homestay.services.plan import PlanService
 from homestay.services.search import SearchService
 from homestay.settings import Settings, SettingsError
@@ -36,6 +37,7 @@ class Services:
     certificates: CertificateService
     search: SearchService
     plan: PlanService
+    concerns: ConcernService
 
     async def standards_by_key(self, keys: list[str]) -> list[dict | None]:
         found = {d["_id"]: d async for d in self.db.standards.find({"_id": {"$in": keys}})}
@@ -51,4 +53,5 @@ class Services:
             certificates=CertificateService(db, settings.certificate_validity_days),
             search=SearchService(db),
             plan=PlanService(db, settings.plan),
+            concerns=ConcernService(db),
         )

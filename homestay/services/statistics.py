@@ -127,3 +127,15 @@ async def section_averages(db: Database, counties: Sequence[str], period: Period
             "averagePoints": round(total / inspections, 2) if inspections else None,
         })
     return sections
+
+
+async def concern_counts(db: Database, counties: Sequence[str], period: Period) -> list[dict]:
+    """Guests' concerns reported in the period, per county, month, category and outcome."""
+    rows = await (await db.concerns.aggregate([
+        {"$match": {"county": {"$in": list(counties)}, **period.match("reportedAt")}},
+        {"$group": {"_id": {"county": "$county", "month": _month("$reportedAt"),
+                            "category": "$category", "status": "$status"},
+                    "count": {"$sum": 1}}},
+    ])).to_list()
+    return sorted(({**r["_id"], "count": r["count"]} for r in rows),
+                  key=lambda r: (r["month"], r["county"], r["category"], r["status"]))

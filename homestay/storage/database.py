@@ -49,6 +49,15 @@ INDEXES: dict[str, list[IndexModel]] = {
         IndexModel([("county", ASCENDING), ("submittedAt", DESCENDING), ("_id", DESCENDING)],
                    name="county_submitted"),
     ],
+    "concerns": [
+        # the same words about the same certificate on the same day are one concern
+        IndexModel([("sameKey", ASCENDING)], unique=True, name="same_concern_unique"),
+        IndexModel([("receipt", ASCENDING)], unique=True, name="receipt_unique"),
+        IndexModel([("county", ASCENDING), ("status", ASCENDING), ("reportedAt", DESCENDING),
+                    ("_id", DESCENDING)], name="county_status_reported"),
+        IndexModel([("county", ASCENDING), ("reportedAt", DESCENDING), ("_id", DESCENDING)],
+                   name="county_reported"),
+    ],
     "certificate_rows": [
         IndexModel([("county", ASCENDING), ("_id", ASCENDING)], name="county_bucket"),
         IndexModel([("updatedAt", DESCENDING)], name="updated"),
@@ -111,6 +120,10 @@ class Database:
     @property
     def search_certificates(self) -> AsyncCollection:
         return self.collection("certificates", for_search=True)
+
+    @property
+    def concerns(self) -> AsyncCollection:
+        return self.collection("concerns")
 
     @property
     def certificate_rows(self) -> AsyncCollection:

@@ -65,6 +65,16 @@ MATRIX: dict[str, tuple[str, tuple[str, ...]]] = {
                              (UNAUTH, DENY, DENY, OK, DENY, UNAUTH)),
     "revokeCertificate": ("""mutation($n: String!) { revokeCertificate(input: {number: $n,
         reason: "停业"}) { errors { code } } }""", (UNAUTH, DENY, DENY, OK, DENY, UNAUTH)),
+    "concernStatus": ('{ concernStatus(receipt: "C-unknown") { status } }',
+                      (OK, OK, OK, OK, OK, UNAUTH)),
+    "concerns": ('{ concerns(county: "330521") { totalCount } }',
+                 (UNAUTH, DENY, DENY, OK, DENY, UNAUTH)),
+    "reportConcern": ("""mutation($n: String!) { reportConcern(input: {certificateNumber: $n,
+        category: HYGIENE, description: "床单有污渍"}) { receipt errors { code } } }""",
+                      (OK, OK, OK, OK, OK, UNAUTH)),
+    "resolveConcern": ("""mutation($k: ID!) { resolveConcern(input: {concernId: $k,
+        status: RESOLVED, note: "已整改"}) { errors { code } } }""",
+                       (UNAUTH, DENY, DENY, OK, DENY, UNAUTH)),
     "createAccount": ("""mutation { createAccount(input: {role: INSPECTOR, name: "新人",
         counties: ["330521"]}) { errors { code } } }""", (UNAUTH, DENY, DENY, OK, DENY, UNAUTH)),
 }
@@ -75,6 +85,8 @@ HTTP_MATRIX = {
     "upload download": ("GET", "/uploads/{upload}", (401, 200, 403, 200, 403, 401)),
     # public and token-blind: a mirror never sends one
     "open data": ("GET", "/open-data/certificates.json", (200, 200, 200, 200, 200, 200)),
+    "verification page": ("GET", "/v/{number}", (200, 200, 200, 200, 200, 200)),
+    "plaque": ("GET", "/certificates/{number}/plaque.svg", (200, 200, 200, 200, 200, 200)),
 }
 
 
@@ -104,13 +116,17 @@ async def world(api, db, make_staff):
     inspections = [(await submit(api, inspector.token, stay["id"]))["id"] for _ in CALLERS]
     upload = await api.http.post("/uploads", content=JPEG,
                                  headers={"Authorization": f"Bearer {inspector.token}"})
+    concern = await api.query("""mutation($n: String!) { reportConcern(input: {
+        certificateNumber: $n, category: SAFETY, description: "灭火器过期"}) { receipt } }""",
+                              {"n": cert["number"]})
+    found = await db.concerns.find_one({"receipt": concern["reportConcern"]["receipt"]})
     return {"tokens": tokens, "homestay": stay["id"], "number": cert["number"],
-            "inspections": inspections, "upload": upload.json()["id"]}
+            "inspections": inspections, "upload": upload.json()["id"], "concern": found["_id"]}
 
 
 def _variables(operation: str, world: dict, index: int) -> dict:
     return {"h": world["homestay"], "n": world["number"], "i": world["inspections"][index],
-            "c": str(uuid.uuid4()), "r": checklist()}
+            "c": str(uuid.uuid4()), "r": checklist(), "k": world["concern"]}
 
 
 async def test_every_operation_allows_and_denies_by_the_table(api, world):
@@ -136,8 +152,9 @@ async def test_every_download_allows_and_denies_by_the_table(api, world):
         for caller, want in zip(CALLERS, expected, strict=True):
             token = world["tokens"][caller]
             headers = {"Authorization": f"Bearer {token}"} if token else {}
-            response = await api.http.request(method, path.format(upload=world["upload"]),
-                                              headers=headers)
+            response = await api.http.request(
+                method, path.format(upload=world["upload"], number=world["number"]),
+                headers=headers)
             if response.status_code != want:
                 mismatches.append(f"{name} as {caller}: expected {want}, "
                                   f"got {response.status_code}")

@@ -80,3 +80,33 @@ async def test_the_plaque_svg_is_8_cm_wide_with_the_number_and_grade(api, inspec
     assert 'width="80mm"' in svg and cert["number"] in svg and "精品民宿" in svg
     missing = await api.http.get("/certificates/330521-2026-99999/plaque.svg")
     assert missing.status_code == 404
+
+
+async def test_a_guest_reports_a_concern_through_the_plain_form(api, inspector, bureau, db):
+    _, cert = await certify(api, inspector.token, bureau.token)
+    page = (await api.http.get(f"/v/{cert['number']}")).text
+    assert f'href="{cert["number"]}/concern"' in page
+    form = await api.http.get(f"/v/{cert['number']}/concern")
+    assert form.status_code == 200 and 'name="description"' in form.text
+    assert 'name="website"' in form.text  # the trap a person never sees
+    sent = await api.http.post(f"/v/{cert['number']}/concern", data={
+        "category": "HYGIENE", "description": "浴室有霉斑", "contact": "", "website": ""})
+    assert sent.status_code == 201
+    stored = await db.concerns.find_one({})
+    assert stored["category"] == "HYGIENE" and stored["receipt"] in sent.text
+
+
+async def test_a_bot_filling_the_trap_is_thanked_and_not_heard(api, inspector, bureau, db):
+    _, cert = await certify(api, inspector.token, bureau.token)
+    sent = await api.http.post(f"/v/{cert['number']}/concern", data={
+        "category": "PRICE", "description": "cheap pills", "website": "http://spam.example"})
+    assert sent.status_code == 200 and "C-" in sent.text
+    assert await db.concerns.count_documents({}) == 0
+
+
+async def test_a_bad_report_comes_back_with_the_form_and_the_reason(api, inspector, bureau, db):
+    _, cert = await certify(api, inspector.token, bureau.token)
+    sent = await api.http.post(f"/v/{cert['number']}/concern", data={
+        "category": "SAFETY", "description": "  "})
+    assert sent.status_code == 400 and 'id="errors"' in sent.text
+    assert await db.concerns.count_documents({}) == 0

@@ -1,0 +1,161 @@
+"""reportConcern and concernStatus (public), concerns and resolveConcern (the bureau)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import strawberry
+
+from homestay.domain.concerns import ConcernCategory as DomainCategory
+from homestay.domain.concerns import ConcernStatus as DomainStatus
+from homestay.graphql.common import (
+    Connection,
+    County,
+    Edge,
+    Info,
+    UserError,
+    check_first,
+    localized,
+    payload,
+)
+from homestay.graphql.permissions import IsBureau
+
+ConcernCategory = strawberry.enum(DomainCategory)
+ConcernStatus = strawberry.enum(DomainStatus)
+
+
+@strawberry.type
+class ConcernReceipt:
+    receipt: str
+    status: ConcernStatus
+    reported_at: datetime
+
+
+@strawberry.type
+class ConcernResolution:
+    by_name: str
+    at: datetime
+    note: str
+
+
+@strawberry.type
+class Concern:
+    id: strawberry.ID
+    receipt: str
+    certificate_number: str
+    homestay_name: str
+    category: ConcernCategory
+    description: str
+    contact: str | None = strawberry.field(description="Seen by the bureau only.")
+    status: ConcernStatus
+    reported_at: datetime
+    resolution: ConcernResolution | None
+    county_code: strawberry.Private[str]
+
+    @strawberry.field
+    def county(self, info: Info) -> County:
+        return County.of(self.county_code, info.context.lang)
+
+    @strawberry.field
+    def category_label(self, info: Info) -> str:
+        return localized(self.category.label, info.context.lang)
+
+    @classmethod
+    def from_doc(cls, doc: dict) -> Concern:
+        done = doc.get("resolution")
+        return cls(id=doc["_id"], receipt=doc["receipt"],
+                   certificate_number=doc["certificateNumber"],
+                   homestay_name=doc.get("homestayName", ""),
+                   category=DomainCategory(doc["category"]), description=doc["description"],
+                   contact=doc.get("contact"), status=DomainStatus(doc["status"]),
+                   reported_at=doc["reportedAt"], county_code=doc["county"],
+                   resolution=ConcernResolution(by_name=done["by"]["name"] or "", at=done["at"],
+                                                note=done["note"]) if done else None)
+
+
+@strawberry.input
+class ReportConcernInput:
+    certificate_number: str
+    category: ConcernCategory
+    description: str = strawberry.field(description="What happened, at most 2,000 characters.")
+    contact: str | None = strawberry.field(
+        default=None, description="A phone or e-mail for the bureau's answer; only the bureau "
+                                  "sees it.")
+    photo_ids: list[strawberry.ID] | None = strawberry.field(
+        default=None, description="Not taken yet: guests cannot upload photos.")
+
+
+@strawberry.type
+class ReportConcernPayload:
+    receipt: str | None = strawberry.field(
+        default=None, description="Ask concernStatus with it; nothing else is told by it.")
+    errors: list[UserError]
+
+
+@strawberry.input
+class ResolveConcernInput:
+    concern_id: strawberry.ID
+    status: ConcernStatus = strawberry.field(description="RESOLVED or DISMISSED.")
+    note: str
+
+
+@strawberry.type
+class ResolveConcernPayload:
+    concern: Concern | None = None
+    errors: list[UserError]
+
+
+@strawberry.type
+class ConcernQueries:
+    @strawberry.field(description="Public: the status of a concern, by the receipt its reporter "
+                      "was given; null for an unknown receipt.")
+    async def concern_status(self, info: Info, receipt: str) -> ConcernReceipt | None:
+        doc = await info.context.services.concerns.by_receipt(receipt.strip())
+        if doc is None:
+            return None
+        return ConcernReceipt(receipt=doc["receipt"], status=DomainStatus(doc["status"]),
+                              reported_at=doc["reportedAt"])
+
+    @strawberry.field(permission_classes=[IsBureau],
+                      description="Guests' concerns in the caller's counties, newest first.")
+    async def concerns(self, info: Info, county: str | None = None,
+                       status: ConcernStatus | None = None, first: int = 20,
+                       after: str | None = None) -> Connection[Concern]:
+        service = info.context.services.concerns
+        page = await service.page(info.context.caller, county, status, check_first(first), after)
+
+        async def count() -> int:
+            return await service.count(page.filter)
+
+        return Connection.of([Edge(cursor=c, node=Concern.from_doc(d)) for d, c in page.concerns],
+                             page.has_next, count)
+
+
+@strawberry.type
+class ConcernMutations:
+    @strawberry.mutation(description="Public, rate-limited per address and per certificate: a "
+                         "guest's concern about a certified homestay. The same words about "
+                         "the same certificate on one day are one concern.")
+    async def report_concern(self, info: Info, input: ReportConcernInput) -> ReportConcernPayload:
+        request = info.context.request
+        if request is not None:
+            address = request.client.host if request.client else "unknown"
+            await request.app.state.rate_limiter.admit_concern(
+                address, input.certificate_number.strip())
+        if input.photo_ids:
+            return ReportConcernPayload(errors=[UserError(
+                field=["input", "photoIds"], code="NOT_SUPPORTED",
+                message="photos cannot be sent with a concern yet; describe what you saw")])
+        return await payload(
+            ReportConcernPayload,
+            info.context.services.concerns.report(input.certificate_number, input.category,
+                                                  input.description, input.contact),
+            lambda doc: {"receipt": doc["receipt"]})
+
+    @strawberry.mutation(permission_classes=[IsBureau])
+    async def resolve_concern(self, info: Info, input: ResolveConcernInput) -> ResolveConcernPayload:
+        return await payload(
+            ResolveConcernPayload,
+            info.context.services.concerns.resolve(info.context.caller, str(input.concern_id),
+                                                   input.status, input.note),
+            lambda doc: {"concern": Concern.from_doc(doc)})

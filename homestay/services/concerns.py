@@ -1,0 +1,148 @@
+"""Guests' concerns: reported by anyone at the door, answered by the county's bureau.
+
+A report returns a receipt (random, unguessable) that tells its reporter the status and
+nothing else; the contact is seen by the bureau only. The same words about the same
+certificate on the same China day are one concern (a unique index on their key: a retried or
+doubled send returns the first receipt). Open concerns weigh in the re-inspection plan.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from pymongo.errors import DuplicateKeyError
+
+from homestay.auth import Caller, Role
+from homestay.clock import china_date, utcnow
+from homestay.domain.concerns import (
+    MAX_CONTACT,
+    MAX_DESCRIPTION,
+    ConcernCategory,
+    ConcernStatus,
+    same_concern_key,
+)
+from homestay.domain.text import check_text
+from homestay.errors import BadUserInput, UserError, UserErrors
+from homestay.services.pagination import decode_cursor, encode_cursor, keyset_after
+from homestay.storage.database import Database
+
+RECEIPT_PREFIX = "C-"
+MAX_NOTE = 1000
+
+
+@dataclass(frozen=True)
+class ConcernPage:
+    concerns: list[tuple[dict, str]]  # (concern, cursor)
+    has_next: bool
+    filter: dict
+
+
+class ConcernService:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def report(self, number: str, category: ConcernCategory, description: str,
+                     contact: str | None) -> dict:
+        """The concern (the first one, when the same words came already today)."""
+        errors: list[UserError] = []
+        text = check_text(errors, ["input", "description"], description, MAX_DESCRIPTION,
+                          required=True, multiline=True)
+        contact = check_text(errors, ["input", "contact"], contact, MAX_CONTACT)
+        cert = await self.db.certificates.find_one({"_id": number.strip()},
+                                                   {"county": 1, "homestayId": 1,
+                                                    "listing.name": 1})
+        if cert is None:
+            errors.append(UserError(["input", "certificateNumber"], "NOT_FOUND",
+                                    "no certificate with this number: check the plaque"))
+        if errors:
+            raise UserErrors(errors)
+        assert cert is not None and text is not None
+        now = utcnow()
+        doc = {
+            "_id": secrets.token_hex(12),
+            "receipt": RECEIPT_PREFIX + secrets.token_urlsafe(12),
+            "sameKey": same_concern_key(cert["_id"], text, china_date(now)),
+            "certificateNumber": cert["_id"], "county": cert["county"],
+            "homestayId": cert["homestayId"], "homestayName": cert["listing"]["name"],
+            "category": category.value, "description": text, "contact": contact,
+            "status": ConcernStatus.OPEN.value, "reportedAt": now, "resolution": None,
+        }
+        try:
+            await self.db.concerns.insert_one(doc)
+        except DuplicateKeyError:
+            first = await self.db.concerns.find_one({"sameKey": doc["sameKey"]})
+            if first is None:
+                raise
+            return first
+        return doc
+
+    async def by_receipt(self, receipt: str) -> dict | None:
+        if not isinstance(receipt, str) or not receipt.startswith(RECEIPT_PREFIX) \
+                or len(receipt) > 40:
+            return None
+        return await self.db.concerns.find_one({"receipt": receipt},
+                                               {"receipt": 1, "status": 1, "reportedAt": 1})
+
+    async def page(self, caller: Caller, county: str | None, status: ConcernStatus | None,
+                   first: int, after: str | None) -> ConcernPage:
+        """Newest first, in the caller's counties."""
+        caller.require(Role.BUREAU)
+        flt: dict = {"county": {"$in": caller.counties_filter(county)}}
+        if status is not None:
+            flt["status"] = status.value
+        order = [("reportedAt", -1), ("_id", -1)]
+        page_filter = flt
+        if after is not None:
+            when, last_id = decode_cursor(after, [str, str])
+            try:
+                key = [datetime.fromisoformat(when), last_id]
+            except ValueError:
+                raise BadUserInput("after", "not a cursor from this list") from None
+            page_filter = {"$and": [flt, keyset_after(order, key)]}
+        docs = await self.db.concerns.find(page_filter).sort(order).limit(first + 1).to_list()
+        return ConcernPage([(d, encode_cursor([d["reportedAt"].isoformat(), d["_id"]]))
+                            for d in docs[:first]], len(docs) > first, flt)
+
+    async def count(self, flt: dict) -> int:
+        return await self.db.concerns.count_documents(flt)
+
+    async def resolve(self, caller: Caller, concern_id: str, status: ConcernStatus,
+                      note: str | None) -> dict:
+        caller.require(Role.BUREAU)
+        errors: list[UserError] = []
+        if status is ConcernStatus.OPEN:
+            errors.append(UserError(["input", "status"], "INVALID",
+                                    "a concern is resolved or dismissed"))
+        note = check_text(errors, ["input", "note"], note, MAX_NOTE, required=True,
+                          multiline=True)
+        concern = await self.db.concerns.find_one({"_id": concern_id})
+        if concern is None:
+            raise UserErrors.one(["input", "concernId"], "NOT_FOUND", "no such concern")
+        caller.require_county(concern["county"])
+        if errors:
+            raise UserErrors(errors)
+        resolution = {"by": {"id": caller.account_id, "name": caller.name}, "at": utcnow(),
+                      "note": note}
+        updated = await self.db.concerns.find_one_and_update(
+            {"_id": concern_id, "status": ConcernStatus.OPEN.value},
+            {"$set": {"status": status.value, "resolution": resolution}},
+            return_document=True)
+        if updated is None:
+            raise UserErrors.one(["input", "concernId"], "ALREADY_CLOSED",
+                                 f"this concern is already {concern['status'].lower()}")
+        return updated
+
+    async def open_by_homestay(self, counties: Sequence[str]
+                               ) -> dict[str, dict[ConcernCategory, int]]:
+        """Open concerns per homestay and category, for the plan: one aggregation."""
+        rows = await (await self.db.concerns.aggregate([
+            {"$match": {"county": {"$in": list(counties)}, "status": ConcernStatus.OPEN.value}},
+            {"$group": {"_id": {"h": "$homestayId", "c": "$category"}, "n": {"$sum": 1}}},
+        ])).to_list()
+        found: dict[str, dict[ConcernCategory, int]] = {}
+        for row in rows:
+            found.setdefault(row["_id"]["h"], {})[ConcernCategory(row["_id"]["c"])] = row["n"]
+        return found

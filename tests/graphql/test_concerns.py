@@ -1,0 +1,155 @@
+"""Guests' concerns: reported at the door, answered by the bureau, weighed in the plan."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import httpx
+import pytest
+
+from homestay.domain.concerns import ConcernCategory
+from homestay.domain.plan import PlanSettings, Reason, _concerns_finding
+from homestay.http.app import create_app
+from tests.graphql.flows import certify
+
+REPORT = """mutation($n: String!, $c: ConcernCategory!, $d: String!, $contact: String) {
+  reportConcern(input: {certificateNumber: $n, category: $c, description: $d,
+                        contact: $contact}) { receipt errors { field code message } } }"""
+STATUS = """query($r: String!) { concernStatus(receipt: $r) { receipt status } }"""
+LIST = """query($s: ConcernStatus) { concerns(status: $s) { totalCount edges { node {
+  id receipt certificateNumber homestayName category categoryLabel description contact status
+  resolution { byName note } } } } }"""
+RESOLVE = """mutation($k: ID!, $s: ConcernStatus!, $note: String!) { resolveConcern(input:
+  {concernId: $k, status: $s, note: $note}) { concern { status resolution { note } }
+  errors { field code } } }"""
+PLAN = """{ reinspectionPlan(county: "330521") { edges { node { certificate { number }
+  reasons { code weight message } } } } }"""
+
+
+async def report(api, number: str, category: str = "SAFETY",
+                 description: str = "二楼安全出口被杂物堵住", contact: str | None = None) -> dict:
+    return (await api.query(REPORT, {"n": number, "c": category, "d": description,
+                                     "contact": contact}))["reportConcern"]
+
+
+async def test_a_guest_reports_and_follows_a_concern_the_bureau_resolves(api, inspector, bureau):
+    _, cert = await certify(api, inspector.token, bureau.token)
+    sent = await report(api, cert["number"], contact="13800000000")
+    assert sent["errors"] == [] and sent["receipt"].startswith("C-")
+    assert (await api.query(STATUS, {"r": sent["receipt"]}))["concernStatus"] == {
+        "receipt": sent["receipt"], "status": "OPEN"}
+    listed = (await api.query(LIST, {"s": "OPEN"}, bureau.token))["concerns"]
+    [node] = [e["node"] for e in listed["edges"]]
+    assert node["contact"] == "13800000000" and node["category"] == "SAFETY"
+    assert node["categoryLabel"] == "安全" and node["homestayName"] == "竹隐山居"
+    done = (await api.query(RESOLVE, {"k": node["id"], "s": "RESOLVED", "note": "已清理通道"},
+                            bureau.token))["resolveConcern"]
+    assert done == {"concern": {"status": "RESOLVED", "resolution": {"note": "已清理通道"}},
+                    "errors": []}
+    assert (await api.query(STATUS, {"r": sent["receipt"]}))["concernStatus"]["status"] == \
+        "RESOLVED"
+    again = (await api.query(RESOLVE, {"k": node["id"], "s": "DISMISSED", "note": "x"},
+                             bureau.token))["resolveConcern"]
+    assert again["errors"] == [{"field": ["input", "concernId"], "code": "ALREADY_CLOSED"}]
+
+
+async def test_the_same_words_the_same_day_are_one_concern(api, inspector, bureau, db):
+    _, cert = await certify(api, inspector.token, bureau.token)
+    first = await report(api, cert["number"], description="房间有霉味")
+    second = await report(api, cert["number"], description="  房间有霉味 ")
+    assert first["receipt"] == second["receipt"]
+    other = await report(api, cert["number"], description="热水不热")
+    assert other["receipt"] != first["receipt"]
+    assert await db.concerns.count_documents({}) == 2
+
+
+@pytest.mark.parametrize(("variables", "field", "code"), [
+    ({"n": "330521-2026-99999"}, ["input", "certificateNumber"], "NOT_FOUND"),
+    ({"d": "x" * 2001}, ["input", "description"], "TOO_LONG"),
+    ({"d": "  "}, ["input", "description"], "REQUIRED"),
+    ({"d": "脏\u202e乱"}, ["input", "description"], "INVALID_CHARACTER"),
+])
+async def test_bad_reports_are_named_and_not_stored(api, inspector, bureau, db, variables, field,
+                                                    code):
+    _, cert = await certify(api, inspector.token, bureau.token)
+    base = {"n": cert["number"], "c": "HYGIENE", "d": "床单有污渍", "contact": None}
+    sent = (await api.query(REPORT, {**base, **variables}))["reportConcern"]
+    assert sent["receipt"] is None
+    assert [(e["field"], e["code"]) for e in sent["errors"]] == [(field, code)]
+    assert await db.concerns.count_documents({}) == 0
+
+
+async def test_the_contact_and_the_list_are_the_bureaus_of_the_county(api, inspector, bureau,
+                                                                      anji_bureau):
+    _, cert = await certify(api, inspector.token, bureau.token)
+    await report(api, cert["number"], contact="guest@example.cn")
+    assert (await api.query(LIST, {}, anji_bureau.token))["concerns"]["totalCount"] == 0
+    assert await api.error_code(LIST, {}) == "UNAUTHENTICATED"
+    assert await api.error_code(LIST, {}, inspector.token) == "FORBIDDEN"
+    assert (await api.query(STATUS, {"r": "C-guess"}))["concernStatus"] is None
+
+
+async def test_reports_are_limited_per_address_and_per_certificate(settings, services, api,
+                                                                   inspector, bureau):
+    _, cert = await certify(api, inspector.token, bureau.token)
+    _, other = await certify(api, inspector.token, bureau.token, name="第二家")
+    app = create_app(replace(settings, rate_concerns="4/hour",
+                             rate_concerns_per_certificate="2/day"), services)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                 base_url="http://t") as client:
+        async def send(number: str, text: str) -> str:
+            body = (await client.post("/graphql", json={"query": REPORT, "variables": {
+                "n": number, "c": "OTHER", "d": text}})).json()
+            return body["errors"][0]["extensions"]["code"] if body.get("errors") else "OK"
+
+        assert [await send(cert["number"], f"问题{i}") for i in range(3)] == \
+            ["OK", "OK", "RATE_LIMITED"]  # two a day about one certificate
+        assert await send(other["number"], "问题") == "OK"
+        # four an hour from one address, the refused one counted
+        assert await send(other["number"], "问题2") == "RATE_LIMITED"
+
+
+async def test_open_concerns_put_a_homestay_in_the_plan_safety_first(api, inspector, bureau,
+                                                                     db):
+    _, quiet = await certify(api, inspector.token, bureau.token, name="安静")
+    _, unsafe = await certify(api, inspector.token, bureau.token, name="出口堵塞")
+    _, dusty = await certify(api, inspector.token, bureau.token, name="灰尘")
+    await report(api, unsafe["number"], "SAFETY", "安全出口堵塞")
+    await report(api, dusty["number"], "PRICE", "加价")
+    plan = (await api.query(PLAN, {}, bureau.token))["reinspectionPlan"]["edges"]
+    order = [e["node"]["certificate"]["number"] for e in plan]
+    assert order[:2] == [unsafe["number"], dusty["number"]] and quiet["number"] not in order
+    reason = plan[0]["node"]["reasons"][0]
+    assert reason["code"] == "OPEN_CONCERNS" and reason["weight"] == 60
+    assert "安全 1 件" in reason["message"]
+
+
+def test_concern_weights_add_up_by_category_to_a_cap() -> None:
+    s = PlanSettings()
+    assert _concerns_finding({ConcernCategory.SAFETY: 1}, s).weight == 60
+    assert _concerns_finding({ConcernCategory.PRICE: 2, ConcernCategory.HYGIENE: 1}, s).weight \
+        == 50
+    assert _concerns_finding({ConcernCategory.SAFETY: 5}, s).weight == s.concern_max_weight
+    heavy = replace(s, concern_price_weight=99)
+    finding = _concerns_finding({ConcernCategory.PRICE: 1}, heavy)
+    assert finding.weight == 99 and finding.reason is Reason.OPEN_CONCERNS
+    assert finding.message["en"] == "1 open concern from guests: 1 price"
+
+
+@pytest.mark.calendar
+async def test_statistics_count_concerns_by_month_category_and_outcome(api, inspector, bureau):
+    from homestay.clock import today
+
+    _, cert = await certify(api, inspector.token, bureau.token)
+    await report(api, cert["number"], "SAFETY", "出口堵塞")
+    await report(api, cert["number"], "SAFETY", "灭火器过期")
+    await report(api, cert["number"], "HYGIENE", "床单脏")
+    listed = (await api.query(LIST, {"s": "OPEN"}, bureau.token))["concerns"]["edges"]
+    hygiene = next(e["node"]["id"] for e in listed if e["node"]["category"] == "HYGIENE")
+    await api.query(RESOLVE, {"k": hygiene, "s": "DISMISSED", "note": "核实不属实"},
+                    bureau.token)
+    stats = (await api.query("""{ statistics { concerns { month county { code } category
+        status count } } }""", {}, bureau.token))["statistics"]["concerns"]
+    month = today().strftime("%Y-%m")  # China months
+    assert {(c["month"], c["category"], c["status"], c["count"]) for c in stats} == {
+        (month, "HYGIENE", "DISMISSED", 1), (month, "SAFETY", "OPEN", 2)}
