@@ -50,6 +50,7 @@ class Concern:
     status: ConcernStatus
     reported_at: datetime
     resolution: ConcernResolution | None
+    photo_urls: list[str] = strawberry.field(description="For the bureau: GET with its token.")
     county_code: strawberry.Private[str]
 
     @strawberry.field
@@ -69,6 +70,7 @@ class Concern:
                    category=DomainCategory(doc["category"]), description=doc["description"],
                    contact=doc.get("contact"), status=DomainStatus(doc["status"]),
                    reported_at=doc["reportedAt"], county_code=doc["county"],
+                   photo_urls=[f"/uploads/{p}" for p in doc.get("photoIds") or []],
                    resolution=ConcernResolution(by_name=done["by"]["name"] or "", at=done["at"],
                                                 note=done["note"]) if done else None)
 
@@ -82,7 +84,7 @@ class ReportConcernInput:
         default=None, description="A phone or e-mail for the bureau's answer; only the bureau "
                                   "sees it.")
     photo_ids: list[strawberry.ID] | None = strawberry.field(
-        default=None, description="Not taken yet: guests cannot upload photos.")
+        default=None, description="Up to 5 ids from POST /uploads (no token needed).")
 
 
 @strawberry.type
@@ -142,14 +144,11 @@ class ConcernMutations:
             address = request.client.host if request.client else "unknown"
             await request.app.state.rate_limiter.admit_concern(
                 address, input.certificate_number.strip())
-        if input.photo_ids:
-            return ReportConcernPayload(errors=[UserError(
-                field=["input", "photoIds"], code="NOT_SUPPORTED",
-                message="photos cannot be sent with a concern yet; describe what you saw")])
         return await payload(
             ReportConcernPayload,
             info.context.services.concerns.report(input.certificate_number, input.category,
-                                                  input.description, input.contact),
+                                                  input.description, input.contact,
+                                                  [str(p) for p in input.photo_ids or []]),
             lambda doc: {"receipt": doc["receipt"]})
 
     @strawberry.mutation(permission_classes=[IsBureau])

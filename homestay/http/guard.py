@@ -10,7 +10,8 @@ credential) and limits the request by what it is, never by which headers it carr
   it reaches the database, while a colleague's good token from the same address (an office,
   a carrier's NAT) goes on working. Tokens carry 256 bits: guessing fails by arithmetic,
   the window only keeps the retries cheap;
-- an account: `rate_account` per account, and `rate_uploads` photos per account.
+- an account: `rate_account` per account, and `rate_uploads` photos per account; a guest's
+  photos for a concern: `rate_public_uploads` per address.
 
 The client address is the connection's; a proxy's X-Forwarded-For counts only from the
 proxies named in FORWARDED_ALLOW_IPS (none by default). The windows live in this process's
@@ -58,6 +59,7 @@ class Limits:
     auth_failures: RateLimitItem
     account: RateLimitItem
     uploads: RateLimitItem
+    public_uploads: RateLimitItem
     concerns_per_address: RateLimitItem
     concerns_per_certificate: RateLimitItem
     max_body_bytes: int
@@ -68,6 +70,7 @@ class Limits:
         return cls(public=parse(settings.rate_public),
                    auth_failures=parse(settings.rate_auth_failures),
                    account=parse(settings.rate_account), uploads=parse(settings.rate_uploads),
+                   public_uploads=parse(settings.rate_public_uploads),
                    concerns_per_address=parse(settings.rate_concerns),
                    concerns_per_certificate=parse(settings.rate_concerns_per_certificate),
                    max_body_bytes=settings.max_body_bytes,
@@ -110,6 +113,9 @@ class RateLimiter:
         if account is None:
             await self._hit(self.limits.public, "requests without a valid token from this "
                             "address", "public", address)
+            if upload:  # a guest's photo for a concern
+                await self._hit(self.limits.public_uploads, "photos uploaded from this "
+                                "address", "public-uploads", address)
             return
         await self._hit(self.limits.account, "requests by this account", "account", account)
         if upload:

@@ -1,4 +1,6 @@
-"""Evidence photos: POST /uploads (staff), stored in GridFS, cited by inspections by URL.
+"""Photos: POST /uploads, stored in GridFS. Staff upload evidence that inspections cite by URL;
+a guest (no token) uploads a photo that a concern cites, counted per address. Only staff of
+the photo's county ever download one.
 
 A photo from the field is hostile until decoded: a JPEG header may front an HTML page, a PNG
 may declare 60,000 x 60,000 pixels to exhaust memory, and a phone's EXIF carries where it was
@@ -78,8 +80,7 @@ def reencode(data: bytes) -> tuple[bytes, str, int, int]:
 
 async def upload(request: Request) -> Response:
     services = request.app.state.services
-    caller = caller_of(request)
-    caller.require(Role.INSPECTOR, Role.BUREAU)
+    caller = caller_of(request)  # staff for evidence; anyone for a concern's photo
     body = bytearray()
     async for chunk in request.stream():  # the guard has capped it already
         body += chunk
@@ -94,7 +95,9 @@ async def upload(request: Request) -> Response:
     bucket = AsyncGridFSBucket(services.db.db, bucket_name=BUCKET)
     file_id = await bucket.upload_from_stream(
         "photo", stored, metadata={"contentType": media_type, "uploadedBy": caller.account_id,
-                                   "counties": sorted(caller.counties),
+                                   # a guest's photo belongs to a county once a concern cites it
+                                   "counties": sorted(caller.counties) if caller.is_staff
+                                   else [], "forConcern": not caller.is_staff,
                                    "width": width, "height": height})
     return JSONResponse({"id": str(file_id), "url": f"/uploads/{file_id}",
                          "contentType": media_type, "size": len(stored),

@@ -13,6 +13,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from bson import ObjectId
+from bson.errors import InvalidId
 from pymongo.errors import DuplicateKeyError
 
 from homestay.auth import Caller, Role
@@ -30,6 +32,7 @@ from homestay.services.pagination import decode_cursor, encode_cursor, keyset_af
 from homestay.storage.database import Database
 
 RECEIPT_PREFIX = "C-"
+MAX_PHOTOS = 5
 MAX_NOTE = 1000
 
 
@@ -45,9 +48,10 @@ class ConcernService:
         self.db = db
 
     async def report(self, number: str, category: ConcernCategory, description: str,
-                     contact: str | None) -> dict:
+                     contact: str | None, photo_ids: Sequence[str] = ()) -> dict:
         """The concern (the first one, when the same words came already today)."""
         errors: list[UserError] = []
+        photos = await self._guest_photos(errors, photo_ids)
         text = check_text(errors, ["input", "description"], description, MAX_DESCRIPTION,
                           required=True, multiline=True)
         contact = check_text(errors, ["input", "contact"], contact, MAX_CONTACT)
@@ -69,6 +73,7 @@ class ConcernService:
             "homestayId": cert["homestayId"], "homestayName": cert["listing"]["name"],
             "category": category.value, "description": text, "contact": contact,
             "status": ConcernStatus.OPEN.value, "reportedAt": now, "resolution": None,
+            "photoIds": [str(p) for p in photos],
         }
         try:
             await self.db.concerns.insert_one(doc)
@@ -77,7 +82,34 @@ class ConcernService:
             if first is None:
                 raise
             return first
+        if photos:  # now the county's bureau may open them, and no other concern cite them
+            await self.db.db["uploads.files"].update_many(
+                {"_id": {"$in": photos}, "metadata.counties": []},
+                {"$set": {"metadata.counties": [cert["county"]]}})
         return doc
+
+    async def _guest_photos(self, errors: list[UserError], ids: Sequence[str]) -> list[ObjectId]:
+        if len(ids) > MAX_PHOTOS:
+            errors.append(UserError(["input", "photoIds"], "TOO_MANY",
+                                    f"at most {MAX_PHOTOS} photos"))
+            return []
+        wanted = []
+        for i, raw in enumerate(ids):
+            try:
+                wanted.append(ObjectId(str(raw)))
+            except InvalidId:
+                errors.append(UserError(["input", "photoIds", str(i)], "NOT_FOUND",
+                                        "no photo with this id"))
+        if not wanted:
+            return []
+        usable = {d["_id"] async for d in self.db.db["uploads.files"].find(
+            {"_id": {"$in": wanted}, "metadata.forConcern": True, "metadata.counties": []},
+            {"_id": 1})}
+        for i, photo in enumerate(wanted):
+            if photo not in usable:
+                errors.append(UserError(["input", "photoIds", str(i)], "NOT_FOUND",
+                                        "no guest's photo with this id that no concern cites"))
+        return wanted
 
     async def by_receipt(self, receipt: str) -> dict | None:
         if not isinstance(receipt, str) or not receipt.startswith(RECEIPT_PREFIX) \

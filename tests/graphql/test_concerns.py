@@ -153,3 +153,36 @@ async def test_statistics_count_concerns_by_month_category_and_outcome(api, insp
     month = today().strftime("%Y-%m")  # China months
     assert {(c["month"], c["category"], c["status"], c["count"]) for c in stats} == {
         (month, "HYGIENE", "DISMISSED", 1), (month, "SAFETY", "OPEN", 2)}
+
+
+async def test_a_guest_sends_photos_that_only_the_countys_bureau_opens(api, inspector, bureau,
+                                                                       anji_bureau):
+    from tests.images import JPEG
+
+    _, cert = await certify(api, inspector.token, bureau.token)
+    photo = (await api.http.post("/uploads", content=JPEG)).json()["id"]
+    query = """mutation($n: String!, $p: [ID!]) { reportConcern(input: {certificateNumber: $n,
+        category: HYGIENE, description: "浴室霉斑", photoIds: $p}) { receipt errors { field code } } }"""
+    sent = (await api.query(query, {"n": cert["number"], "p": [photo]}))["reportConcern"]
+    assert sent["errors"] == []
+    [edge] = (await api.query("{ concerns { edges { node { photoUrls } } } }", {}, bureau.token)
+              )["concerns"]["edges"]
+    [url] = edge["node"]["photoUrls"]
+    assert (await api.http.get(url, headers={"Authorization": f"Bearer {bureau.token}"})
+            ).status_code == 200
+    assert (await api.http.get(url, headers={"Authorization": f"Bearer {anji_bureau.token}"})
+            ).status_code == 403
+    assert (await api.http.get(url)).status_code == 401
+    # a photo is cited once: another concern cannot take it over
+    again = (await api.query(query, {"n": cert["number"], "p": [photo]}))["reportConcern"]
+    assert again["errors"] == [{"field": ["input", "photoIds", "0"], "code": "NOT_FOUND"}]
+
+
+async def test_a_guests_photos_are_limited_per_address(settings, services):
+    from tests.images import JPEG
+
+    app = create_app(replace(settings, rate_public_uploads="2/hour"), services)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                 base_url="http://t") as client:
+        codes = [(await client.post("/uploads", content=JPEG)).status_code for _ in range(3)]
+    assert codes == [201, 201, 429]
