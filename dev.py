@@ -7,6 +7,7 @@
     python3 dev.py bench-export   # the export benchmark (bench/export.py)
     python3 dev.py bench-load     # load, and with --fault the database killed (bench/load.py)
     python3 dev.py bench-hostile  # small hostile documents, and /healthz meanwhile
+    python3 dev.py bench-doorway  # the plaque's verification page, known and unknown numbers
 
 The first call makes `.venv/` and installs the project into it; later calls reinstall only when
 pyproject.toml has changed. Extra arguments go to the command (pytest, homestay serve, ...).
@@ -113,6 +114,7 @@ COMMANDS = {
     "bench-export": lambda args: [str(BIN / "python"), str(ROOT / "bench" / "export.py"), *args],
     "bench-load": lambda args: [str(BIN / "python"), str(ROOT / "bench" / "load.py"), *args],
     "bench-hostile": lambda args: [str(BIN / "python"), str(ROOT / "bench" / "hostile.py"), *args],
+    "bench-doorway": lambda args: [str(BIN / "python"), str(ROOT / "bench" / "doorway.py"), *args],
     "schema": lambda args: [str(BIN / "homestay"), "export-schema", *args],
 }
 
