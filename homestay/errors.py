@@ -56,32 +56,30 @@ class NotFound(ApiError):
     status = 404
 
 
-class BadRequest(ApiError):
-    """A request that is not of the protocol's form (a body that is no JSON object, ...)."""
-
-    code = "BAD_REQUEST"
-    status = 400
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}", field=field)
-
-
-class UnsupportedMediaType(ApiError):
-    code = "UNSUPPORTED_MEDIA_TYPE"
-    status = 415
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}", field=field)
-
-
-class PayloadTooLarge(ApiError):
-    code = "PAYLOAD_TOO_LARGE"
-    status = 413
+class FieldError(ApiError):
+    """An error about one part of the request, which it names (`extensions.field`)."""
 
     def __init__(self, field: str, message: str, code: str | None = None) -> None:
         if code:
             self.code = code
         super().__init__(f"{field}: {message}", field=field)
+
+
+class BadRequest(FieldError):
+    """A request that is not of the protocol's form (a body that is no JSON object, ...)."""
+
+    code = "BAD_REQUEST"
+    status = 400
+
+
+class UnsupportedMediaType(FieldError):
+    code = "UNSUPPORTED_MEDIA_TYPE"
+    status = 415
+
+
+class PayloadTooLarge(FieldError):
+    code = "PAYLOAD_TOO_LARGE"
+    status = 413
 
 
 class RateLimited(ApiError):
@@ -93,12 +91,9 @@ class RateLimited(ApiError):
         self.retry_after = retry_after
 
 
-class BadUserInput(ApiError):
+class BadUserInput(FieldError):
     code = "BAD_USER_INPUT"
     status = 400
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}", field=field)
 
 
 class ServiceUnavailable(ApiError):

@@ -11,7 +11,6 @@ from __future__ import annotations
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
 
 from bson import ObjectId
 from bson.errors import InvalidId
@@ -27,8 +26,8 @@ from homestay.domain.concerns import (
     same_concern_key,
 )
 from homestay.domain.text import check_text
-from homestay.errors import BadUserInput, UserError, UserErrors
-from homestay.services.pagination import decode_cursor, encode_cursor, keyset_after
+from homestay.errors import UserError, UserErrors
+from homestay.services.pagination import newest_first
 from homestay.storage.database import Database
 
 RECEIPT_PREFIX = "C-"
@@ -125,18 +124,8 @@ class ConcernService:
         flt: dict = {"county": {"$in": caller.counties_filter(county)}}
         if status is not None:
             flt["status"] = status.value
-        order = [("reportedAt", -1), ("_id", -1)]
-        page_filter = flt
-        if after is not None:
-            when, last_id = decode_cursor(after, [str, str])
-            try:
-                key = [datetime.fromisoformat(when), last_id]
-            except ValueError:
-                raise BadUserInput("after", "not a cursor from this list") from None
-            page_filter = {"$and": [flt, keyset_after(order, key)]}
-        docs = await self.db.concerns.find(page_filter).sort(order).limit(first + 1).to_list()
-        return ConcernPage([(d, encode_cursor([d["reportedAt"].isoformat(), d["_id"]]))
-                            for d in docs[:first]], len(docs) > first, flt)
+        page, more = await newest_first(self.db.concerns, flt, "reportedAt", first, after)
+        return ConcernPage(page, more, flt)
 
     async def count(self, flt: dict) -> int:
         return await self.db.concerns.count_documents(flt)

@@ -20,9 +20,9 @@ from homestay.clock import utcnow
 from homestay.domain import geo
 from homestay.domain.text import check_text, normalize
 from homestay.domain.grading import Answer, Problem, check_answers, grade_checklist
-from homestay.errors import BadUserInput, UserError, UserErrors
+from homestay.errors import UserError, UserErrors
 from homestay.services import standards
-from homestay.services.pagination import decode_cursor, encode_cursor, keyset_after
+from homestay.services.pagination import newest_first
 from homestay.storage.database import Database
 
 UPLOAD_URL = re.compile(r"^/uploads/([0-9a-f]{24})$")
@@ -221,22 +221,12 @@ class InspectionService:
             flt["homestayId"] = homestay_id
         if status is not None:
             flt["status"] = status
-        order = [("submittedAt", -1), ("_id", -1)]
-        page_filter = flt
-        if after is not None:
-            when, last_id = decode_cursor(after, [str, str])
-            try:
-                key = [datetime.fromisoformat(when), last_id]
-            except ValueError:
-                raise BadUserInput("after", "not a cursor from this list") from None
-            page_filter = {"$and": [flt, keyset_after(order, key)]}
-        docs = await self.db.inspections.find(page_filter).sort(order).limit(first + 1).to_list()
-        page = [(d, encode_cursor([d["submittedAt"].isoformat(), d["_id"]])) for d in docs[:first]]
+        page, more = await newest_first(self.db.inspections, flt, "submittedAt", first, after)
 
         async def count() -> int:
             return await self.db.inspections.count_documents(flt)
 
-        return page, len(docs) > first, count
+        return page, more, count
 
 
 async def _no_inspections() -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+from datetime import datetime
 from collections.abc import Sequence
 from typing import Any
 
@@ -38,3 +39,22 @@ def keyset_after(order: list[tuple[str, int]], key: list[Any]) -> dict:
         clause[name] = {"$gt" if direction == 1 else "$lt": key[i]}
         clauses.append(clause)
     return {"$or": clauses}
+
+
+async def newest_first(collection: Any, flt: dict, time_field: str, first: int,
+                       after: str | None) -> tuple[list[tuple[dict, str]], bool]:
+    """A page of `collection` matching `flt`, newest first by `time_field` (then `_id`):
+    (document, cursor) pairs, and whether there is more. An index on (..., time_field, _id)
+    serves it."""
+    order = [(time_field, -1), ("_id", -1)]
+    page_filter = flt
+    if after is not None:
+        when, last_id = decode_cursor(after, [str, str])
+        try:
+            key = [datetime.fromisoformat(when), last_id]
+        except ValueError:
+            raise BadUserInput("after", "not a cursor from this list") from None
+        page_filter = {"$and": [flt, keyset_after(order, key)]}
+    docs = await collection.find(page_filter).sort(order).limit(first + 1).to_list()
+    return ([(d, encode_cursor([d[time_field].isoformat(), d["_id"]])) for d in docs[:first]],
+            len(docs) > first)

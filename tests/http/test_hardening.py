@@ -5,13 +5,11 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import AsyncIterator
-from dataclasses import replace
 
 import httpx
 import pytest
 
 from homestay.graphql.cost import MAX_OBJECTS
-from homestay.http.app import create_app
 from tests.graphql.flows import VERIFY, certify, register
 
 SEARCH = """query($near: GeoPointInput, $first: Int, $after: String, $text: String,
