@@ -18,7 +18,8 @@ from homestay.storage.embedded import free_port
 # The load generators are a handful of addresses sending thousands of requests a minute: under
 # the production limits the figures would measure 429 refusals. A benchmark of the limiter
 # itself would set these back.
-UNLIMITED = {"HOMESTAY_RATE_PUBLIC": "100000000/minute", "HOMESTAY_RATE_ACCOUNT": "100000000/minute",
+UNLIMITED = {"HOMESTAY_RATE_PUBLIC": "100000000/minute",
+             "HOMESTAY_RATE_ACCOUNT": "100000000/minute",
              "HOMESTAY_RATE_UPLOADS": "100000000/minute"}
 
 

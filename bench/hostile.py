@@ -5,7 +5,8 @@
 Serves the API from its own process over a fresh embedded database and sends, one at a
 time, documents that are small on the wire but large once expanded or validated: fragments
 that each spread the next one twice (10 to 40 levels), and the largest flat documents the
-token limit admits (a thousand fields of one name), and one nested too deeply. Meanwhile a second client asks /healthz every 10 ms: the event loop must stay free.
+token limit admits (a thousand fields of one name), and one nested too deeply. Meanwhile a
+second client asks /healthz every 10 ms: the event loop must stay free.
 Prints each case's answer time and code, and /healthz's p50/max while it ran; exits non-zero
 when a hostile document was not refused, or when the target (each answer and every /healthz
 under 50 ms) is missed.

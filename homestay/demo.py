@@ -18,8 +18,8 @@ from geopy.point import Point
 
 from homestay.auth import Caller, Role
 from homestay.clock import shifted, utcnow
-from homestay.domain.concerns import ConcernCategory, ConcernStatus
 from homestay.domain.certificates import CertificateAction
+from homestay.domain.concerns import ConcernCategory, ConcernStatus
 from homestay.domain.gazetteer import gazetteer
 from homestay.domain.grading import ItemKind
 from homestay.services import standards
@@ -32,7 +32,8 @@ DEQING = "330521"
 ANJI = "330523"
 HOMESTAYS = 300
 
-_PREFIXES = ["山", "竹", "云", "溪", "茶", "松", "雾", "枫", "石", "林", "花", "月", "风", "泉", "桃"]
+_PREFIXES = ["山", "竹", "云", "溪", "茶", "松", "雾", "枫",
+             "石", "林", "花", "月", "风", "泉", "桃"]
 _MIDDLES = ["居", "舍", "野", "隐", "庐", "院", "谷", "坞", "宿", "间", "里", "语", "境"]
 _SUFFIXES = ["民宿", "山居", "小院", "别院", "客栈", "农家", "酒店"]
 _EN = {"山": "Mountain", "竹": "Bamboo", "云": "Cloud", "溪": "Brook", "茶": "Tea", "松": "Pine",
@@ -149,7 +150,8 @@ async def load_demo(services: Services, accounts_file: Path, count: int = HOMEST
                 continue  # awaiting review
             if 0.12 <= fate < 0.15:
                 await services.certificates.review(bureau, inspection["_id"], "REJECT",
-                                                   "照片与现场不符，请复查 / photos do not match the site")
+                                                   "照片与现场不符，请复查 / "
+                                                   "photos do not match the site")
                 continue
             _, cert = await services.certificates.review(bureau, inspection["_id"], "APPROVE",
                                                          "符合要求 / meets the standard")
@@ -159,7 +161,8 @@ async def load_demo(services: Services, accounts_file: Path, count: int = HOMEST
         number = cert["_id"]
         if 0.15 <= fate < 0.20:
             await services.certificates.change(bureau, number, CertificateAction.SUSPEND,
-                                               "抽查发现消防通道堵塞 / blocked fire exit at a spot check")
+                                               "抽查发现消防通道堵塞 / "
+                                               "blocked fire exit at a spot check")
         elif 0.20 <= fate < 0.23:
             await services.certificates.change(bureau, number, CertificateAction.REVOKE,
                                                "无证经营餐饮 / food served without a permit")

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 import os
 import signal
-import stat
 import socket
+import stat
 import subprocess
 import sys
 import time
@@ -60,7 +60,8 @@ def test_a_port_in_use_is_one_line_not_a_traceback(mongodb_uri):
         port = busy.getsockname()[1]
         done = run(["serve"], {"MONGODB_URI": mongodb_uri, "PORT": str(port)})
     assert done.returncode == 1
-    assert done.stderr.strip().splitlines()[-1].startswith(f"homestay: cannot listen on 127.0.0.1:{port}")
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith(f"homestay: cannot listen on 127.0.0.1:{port}")
     assert "Traceback" not in done.stderr
 
 

@@ -8,13 +8,12 @@ from typing import Annotated
 import strawberry
 
 from homestay.clock import utcnow
+from homestay.domain import geo
 from homestay.domain.concerns import ConcernCategory as DomainConcernCategory
 from homestay.domain.concerns import ConcernStatus as DomainConcernStatus
-from homestay.domain import geo
 from homestay.domain.grades import Grade as DomainGrade
 from homestay.domain.plan import Reason
 from homestay.errors import BadUserInput
-from homestay.graphql.concerns import ConcernCategory, ConcernStatus
 from homestay.graphql.common import (
     CertificateStatus,
     Connection,
@@ -25,6 +24,7 @@ from homestay.graphql.common import (
     check_first,
     localized,
 )
+from homestay.graphql.concerns import ConcernCategory, ConcernStatus
 from homestay.graphql.permissions import IsBureau, IsStaff
 from homestay.graphql.types import (
     Actor,

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from enum import Enum
 from collections.abc import Awaitable, Callable
+from enum import Enum
 from typing import Any, Generic, TypeVar
 
 import strawberry
@@ -20,7 +20,8 @@ from homestay.errors import UserError as DomainUserError
 from homestay.graphql.context import Context
 from homestay.services.search import StaySort as DomainStaySort
 
-Grade = strawberry.enum(DomainGrade, description="STANDARD 标准民宿 < PREMIUM 优品民宿 < BOUTIQUE 精品民宿")
+Grade = strawberry.enum(
+    DomainGrade, description="STANDARD 标准民宿 < PREMIUM 优品民宿 < BOUTIQUE 精品民宿")
 CertificateStatus = strawberry.enum(DomainCertificateStatus)
 ItemKind = strawberry.enum(DomainItemKind)
 CoordSystem = strawberry.enum(

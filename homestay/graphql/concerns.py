@@ -152,7 +152,8 @@ class ConcernMutations:
             lambda doc: {"receipt": doc["receipt"]})
 
     @strawberry.mutation(permission_classes=[IsBureau])
-    async def resolve_concern(self, info: Info, input: ResolveConcernInput) -> ResolveConcernPayload:
+    async def resolve_concern(self, info: Info,
+                              input: ResolveConcernInput) -> ResolveConcernPayload:
         return await payload(
             ResolveConcernPayload,
             info.context.services.concerns.resolve(info.context.caller, str(input.concern_id),

@@ -16,8 +16,8 @@ from graphql import ExecutionResult, GraphQLError
 from pymongo.errors import ConnectionFailure, ExecutionTimeout, NetworkTimeout, PyMongoError
 from strawberry.extensions import SchemaExtension
 
-from homestay.graphql.scalars import InvalidValue
 from homestay.errors import ApiError, ServiceUnavailable
+from homestay.graphql.scalars import InvalidValue
 
 log = logging.getLogger("homestay.graphql")
 

@@ -7,10 +7,10 @@ import strawberry
 from homestay.clock import utcnow
 from homestay.domain import geo
 from homestay.domain.disclosure import homestay_is_public, sees_staff_data
-from homestay.services.certificates import status_of
 from homestay.graphql.common import CoordSystem, GeoPointInput, Info, UserError, payload
 from homestay.graphql.permissions import IsStaff
 from homestay.graphql.types import Homestay
+from homestay.services.certificates import status_of
 from homestay.services.homestays import HomestayInput
 
 
@@ -93,7 +93,8 @@ class HomestayMutations:
             lambda doc: {"homestay": Homestay.from_doc(doc, input.coord_system)})
 
     @strawberry.mutation(permission_classes=[IsStaff])
-    async def update_homestay(self, info: Info, input: UpdateHomestayInput) -> UpdateHomestayPayload:
+    async def update_homestay(self, info: Info,
+                              input: UpdateHomestayInput) -> UpdateHomestayPayload:
         return await payload(
             UpdateHomestayPayload,
             info.context.services.homestays.update(info.context.caller, str(input.id),

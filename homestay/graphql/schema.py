@@ -24,8 +24,8 @@ from homestay.graphql.cost import CostLimit
 from homestay.graphql.errors import ErrorCodes, Observed, log_errors
 from homestay.graphql.expansion import BoundedValidation
 from homestay.graphql.homestays import HomestayMutations, HomestayQueries
-from homestay.graphql.scalars import DateTime
 from homestay.graphql.inspections import InspectionMutations, InspectionQueries
+from homestay.graphql.scalars import DateTime
 from homestay.graphql.search import SearchQueries
 from homestay.graphql.standards import StandardQueries
 

@@ -19,7 +19,6 @@ from enum import Enum
 from functools import lru_cache
 from typing import Any
 
-from homestay.domain.disclosure import PUBLIC_CERTIFICATE_FIELDS, PUBLIC_LISTING_FIELDS
 from homestay.clock import CST, EARLIEST, LATEST, within_range
 from homestay.domain.certificates import (
     LAPSING,
@@ -27,6 +26,7 @@ from homestay.domain.certificates import (
     CertificateStatus,
     effective_status,
 )
+from homestay.domain.disclosure import PUBLIC_CERTIFICATE_FIELDS, PUBLIC_LISTING_FIELDS
 from homestay.domain.gazetteer import gazetteer
 from homestay.domain.grades import Grade
 from homestay.errors import BadUserInput

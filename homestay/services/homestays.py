@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import secrets
-
 import asyncio
+import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -14,8 +13,8 @@ from pymongo.errors import DuplicateKeyError
 from homestay.auth import Caller, Role
 from homestay.clock import utcnow
 from homestay.domain import geo
-from homestay.domain.text import check_text
 from homestay.domain.gazetteer import GazetteerGeocoder, gazetteer
+from homestay.domain.text import check_text
 from homestay.errors import UserError, UserErrors
 from homestay.services import rows
 from homestay.storage.database import Database

@@ -18,8 +18,8 @@ from pymongo.errors import DuplicateKeyError
 from homestay.auth import Caller, Role
 from homestay.clock import utcnow
 from homestay.domain import geo
-from homestay.domain.text import check_text, normalize
 from homestay.domain.grading import Answer, Problem, check_answers, grade_checklist
+from homestay.domain.text import check_text, normalize
 from homestay.errors import UserError, UserErrors
 from homestay.services import standards
 from homestay.services.pagination import newest_first

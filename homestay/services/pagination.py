@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import base64
 import json
-from datetime import datetime
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from homestay.errors import BadUserInput

@@ -6,8 +6,8 @@ no reason are not in the plan. The order is priority, then the nearest expiry, t
 certificate number, so the same data always gives the same plan and a cursor stays stable.
 
 A plan is per county: it reads the county's current certificates (one indexed find), one
-aggregation of its inspections and one of its open concerns, so its cost grows with a county's size (thousands), never
-with the province's.
+aggregation of its inspections and one of its open concerns, so its cost grows with a
+county's size (thousands), never with the province's.
 """
 
 from __future__ import annotations

@@ -9,9 +9,9 @@ from geopy.geocoders.base import Geocoder
 
 from homestay.domain.gazetteer import GazetteerGeocoder
 from homestay.services.certificates import CertificateService
+from homestay.services.concerns import ConcernService
 from homestay.services.homestays import HomestayService
 from homestay.services.inspections import InspectionService
-from homestay.services.concerns import ConcernService
 from homestay.services.plan import PlanService
 from homestay.services.search import SearchService
 from homestay.settings import Settings, SettingsError

@@ -12,9 +12,10 @@ The certificates stay the source of truth. Every service that writes a certifica
 row right after (a retried request syncs again); a row is only ever replaced by one at least
 as new (`updatedAt`), so racing writers cannot set it back; and a reconciler compares the rows
 of every certificate written in the last few minutes with the certificates, once a minute,
-and heals a row left behind by a process that stopped between the two writes. A bucket's `updatedAt` is its newest
-row's, so the open-data feed's version moves only once its rows have. On a database that has certificates but no
-read model yet (an older data directory, a bulk load), `ensure_built` builds it whole.
+and heals a row left behind by a process that stopped between the two writes. A bucket's
+`updatedAt` is its newest row's, so the open-data feed's version moves only once its rows
+have. On a database that has certificates but no read model yet (an older data directory, a
+bulk load), `ensure_built` builds it whole.
 """
 
 from __future__ import annotations

@@ -67,9 +67,12 @@ def blockers(outcome) -> list[tuple]:
             (B, BlockerKind.MANDATORY_FAILED, "BATH", None),
             (B, BlockerKind.POINTS_SHORT, None, 20)]),
         (answers(fire=False, room=0, cult=0), None, [
-            (S, BlockerKind.MANDATORY_FAILED, "FIRE", None), (S, BlockerKind.POINTS_SHORT, None, 60),
-            (P, BlockerKind.MANDATORY_FAILED, "FIRE", None), (P, BlockerKind.POINTS_SHORT, None, 75),
-            (B, BlockerKind.MANDATORY_FAILED, "FIRE", None), (B, BlockerKind.POINTS_SHORT, None, 90)]),
+            (S, BlockerKind.MANDATORY_FAILED, "FIRE", None),
+            (S, BlockerKind.POINTS_SHORT, None, 60),
+            (P, BlockerKind.MANDATORY_FAILED, "FIRE", None),
+            (P, BlockerKind.POINTS_SHORT, None, 75),
+            (B, BlockerKind.MANDATORY_FAILED, "FIRE", None),
+            (B, BlockerKind.POINTS_SHORT, None, 90)]),
     ],
 )
 def test_grading_rule(checklist, grade, expected_blockers):

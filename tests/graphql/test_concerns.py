@@ -162,7 +162,8 @@ async def test_a_guest_sends_photos_that_only_the_countys_bureau_opens(api, insp
     _, cert = await certify(api, inspector.token, bureau.token)
     photo = (await api.http.post("/uploads", content=JPEG)).json()["id"]
     query = """mutation($n: String!, $p: [ID!]) { reportConcern(input: {certificateNumber: $n,
-        category: HYGIENE, description: "浴室霉斑", photoIds: $p}) { receipt errors { field code } } }"""
+        category: HYGIENE, description: "浴室霉斑", photoIds: $p}) {
+        receipt errors { field code } } }"""
     sent = (await api.query(query, {"n": cert["number"], "p": [photo]}))["reportConcern"]
     assert sent["errors"] == []
     [edge] = (await api.query("{ concerns { edges { node { photoUrls } } } }", {}, bureau.token)

@@ -24,6 +24,7 @@ def test_the_contracts_names_are_served():
                          "CertificateStatus": "VALID SUSPENDED REVOKED EXPIRED SUPERSEDED",
                          "InspectionStatus": "SUBMITTED APPROVED REJECTED",
                          "ReviewDecision": "APPROVE REJECT", "ItemKind": "MANDATORY SCORED",
-                         "CoordSystem": "WGS84 GCJ02 BD09", "StaySort": "DISTANCE GRADE NAME"}.items():
+                         "CoordSystem": "WGS84 GCJ02 BD09",
+                         "StaySort": "DISTANCE GRADE NAME"}.items():
         body = re.search(rf"enum {enum} {{(.*?)}}", sdl, re.S).group(1)
         assert body.split() == values.split(), enum

@@ -34,7 +34,8 @@ async def test_public_queries_work_by_get_and_may_be_cached(api, inspector):
                                  headers={"Authorization": f"Bearer {inspector.token}"})
     assert private.headers["cache-control"] == "no-store"
     mutation = await api.http.get("/graphql", params={
-        "query": 'mutation { suspendCertificate(input:{number:"x", reason:"y"}) { errors { code } } }'})
+        "query": 'mutation { suspendCertificate(input:{number:"x", reason:"y"}) '
+                 '{ errors { code } } }'})
     assert mutation.status_code in (400, 405)
 
 

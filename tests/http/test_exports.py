@@ -14,7 +14,6 @@ from homestay.clock import shifted
 from homestay.clock import today as today_in_china
 from tests.graphql.flows import THRESHOLDS, certify
 
-
 SUSPEND = """mutation($n: String!) { suspendCertificate(input: {number: $n, reason: "complaint"}) {
   certificate { status } errors { code } } }"""
 
@@ -65,7 +64,8 @@ async def test_boutique_list_as_csv_opens_with_chinese_and_hostile_names_intact(
     # commas and quotes survive; a formula stays text when a spreadsheet opens it
     assert names == sorted(['山居, "竹" 园', "'-2+3 云上人家", "普通民宿",
                             "'" + '=HYPERLINK("http://evil.example","点我")'])
-    assert {r["等级"] for r in rows} == {"精品民宿"} and {r["等级代码"] for r in rows} == {"BOUTIQUE"}
+    assert {r["等级"] for r in rows} == {"精品民宿"}
+    assert {r["等级代码"] for r in rows} == {"BOUTIQUE"}
     assert {r["状态代码"] for r in rows} == {"VALID"} and {r["状态"] for r in rows} == {"有效"}
     first = rows[0]
     assert first["县(市、区)"] == "德清县" and first["评定标准"] == "deqing-homestay v1"

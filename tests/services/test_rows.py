@@ -12,7 +12,6 @@ from homestay.domain.grades import Grade
 from homestay.services import exports, rows
 from tests.graphql.flows import THRESHOLDS, certify, review, submit
 
-
 CHANGE = """mutation($n: String!) { %s(input: {number: $n, reason: "检查"}) {
   errors { code } } }"""
 RENAME = """mutation($id: ID!, $name: String!) { updateHomestay(input: {id: $id, name: $name}) {
