@@ -12,12 +12,12 @@
 The first call makes `.venv/` and installs the project into it; later calls reinstall only when
 pyproject.toml has changed. Extra arguments go to the command (pytest, homestay serve, ...).
 
-`test` without arguments lints the tree (ruff), runs the whole suite, then runs the tests
-marked `calendar` (those that read China dates from the clock) again with the clock pinned by
-libfaketime at the edges of the calendar: the last and first minutes of a China day, month
-and year (15:59 and 16:00 UTC), of a UTC day (23:59 and 00:00 UTC), and around a leap day.
-The Debian tools the suite uses (faketime, zbar-tools, chromium) are installed here when
-missing.
+`test` without arguments lints the tree (ruff) and checks the package's types (mypy), runs
+the whole suite, then runs the tests marked `calendar` (those that read China dates from the
+clock) again with the clock pinned by libfaketime at the edges of the calendar: the last and
+first minutes of a China day, month and year (15:59 and 16:00 UTC), of a UTC day (23:59 and
+00:00 UTC), and around a leap day. The Debian tools the suite uses (faketime, zbar-tools,
+chromium) are installed here when missing.
 """
 
 from __future__ import annotations
@@ -100,6 +100,9 @@ def test(args: list[str]) -> int:
     if status:
         print("ruff found the problems above: fix them, or `ruff check --fix` them",
               file=sys.stderr)
+        return status
+    status = subprocess.call([str(BIN / "mypy")])  # the package, as [tool.mypy] says
+    if status:
         return status
     status = subprocess.call(pytest)
     if status:

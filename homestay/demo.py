@@ -12,6 +12,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 from geopy.distance import geodesic
 from geopy.point import Point
@@ -74,7 +75,9 @@ def _answers(standard: dict, quality: float, rng: random.Random) -> list[ResultI
 
 def _place(rng: random.Random) -> tuple[str, float, float]:
     """A town or village of Deqing, most often in the Moganshan hills, and a point near it."""
-    places = gazetteer().county(DEQING).places
+    deqing = gazetteer().county(DEQING)
+    assert deqing is not None  # seed/gazetteer.json
+    places = deqing.places
     hills = [p for p in places if p.town in ("莫干山镇", "阜溪街道")]
     place = rng.choice(hills if rng.random() < 0.7 else places)
     spread = 900 if place.kind == "village" else 2500
@@ -119,7 +122,8 @@ async def load_demo(services: Services, accounts_file: Path, count: int = HOMEST
     ]
     inspector, bureau = accounts[0].caller, accounts[1].caller
     standard = await standards.find(services.db)
-    stats = {"homestays": 0, "inspections": 0, "certificates": 0, "concerns": 0}
+    assert standard is not None, "publish the seed standard first"
+    stats: dict[str, Any] = {"homestays": 0, "inspections": 0, "certificates": 0, "concerns": 0}
     valid_numbers: list[str] = []
     for n in range(count):
         town, lat, lng = _place(rng)

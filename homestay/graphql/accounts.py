@@ -50,9 +50,10 @@ class AccountQueries:
     @strawberry.field(description="The calling account; null for the public.")
     def me(self, info: Info) -> Account | None:
         caller = info.context.caller
-        if not caller.is_staff:
+        if not caller.is_staff or caller.account_id is None:
             return None
-        return Account(id=caller.account_id, name=caller.name, role=caller.role,
+        return Account(id=strawberry.ID(caller.account_id), name=caller.name or "",
+                       role=caller.role,
                        county_codes=sorted(caller.counties))
 
 
@@ -73,5 +74,5 @@ class AccountMutations:
         return await payload(
             CreateAccountPayload,
             create_account(info.context.services.db, role=input.role.value, name=input.name,
-                           counties=input.counties, created_by=caller.account_id),
+                           counties=input.counties, created_by=caller.account_id or ""),
             lambda new: {"account": Account.from_doc(new.account), "token": new.token})

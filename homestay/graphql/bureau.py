@@ -36,7 +36,8 @@ from homestay.graphql.types import (
 from homestay.services import standards, statistics
 from homestay.services.plan import cursor_of
 
-PlanReasonCode = strawberry.enum(Reason, name="PlanReasonCode")
+strawberry.enum(Reason, name="PlanReasonCode")
+PlanReasonCode = Reason
 MAX_PERIOD = timedelta(days=5 * 366)
 
 

@@ -20,13 +20,19 @@ from homestay.errors import UserError as DomainUserError
 from homestay.graphql.context import Context
 from homestay.services.search import StaySort as DomainStaySort
 
-Grade = strawberry.enum(
-    DomainGrade, description="STANDARD 标准民宿 < PREMIUM 优品民宿 < BOUTIQUE 精品民宿")
-CertificateStatus = strawberry.enum(DomainCertificateStatus)
-ItemKind = strawberry.enum(DomainItemKind)
-CoordSystem = strawberry.enum(
-    geo.CoordSystem, description="WGS84 (GPS), GCJ02 (AMap, Tencent maps), BD09 (Baidu maps)")
-StaySort = strawberry.enum(DomainStaySort)
+# strawberry.enum registers a domain enum for GraphQL on the class itself and returns it: the
+# names below are the domain's own classes, which type checkers then see as such
+strawberry.enum(DomainGrade, description="STANDARD 标准民宿 < PREMIUM 优品民宿 < BOUTIQUE 精品民宿")
+strawberry.enum(DomainCertificateStatus)
+strawberry.enum(DomainItemKind)
+strawberry.enum(geo.CoordSystem,
+                description="WGS84 (GPS), GCJ02 (AMap, Tencent maps), BD09 (Baidu maps)")
+strawberry.enum(DomainStaySort)
+Grade = DomainGrade
+CertificateStatus = DomainCertificateStatus
+ItemKind = DomainItemKind
+CoordSystem = geo.CoordSystem
+StaySort = DomainStaySort
 
 
 @strawberry.enum
@@ -42,7 +48,8 @@ class ReviewDecision(Enum):
     REJECT = "REJECT"
 
 
-AccountRole = strawberry.enum(Role, name="Role")
+strawberry.enum(Role, name="Role")
+AccountRole = Role
 
 Info = _Info[Context, None]
 

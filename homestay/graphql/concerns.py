@@ -20,8 +20,10 @@ from homestay.graphql.common import (
 )
 from homestay.graphql.permissions import IsBureau
 
-ConcernCategory = strawberry.enum(DomainCategory)
-ConcernStatus = strawberry.enum(DomainStatus)
+strawberry.enum(DomainCategory)
+strawberry.enum(DomainStatus)
+ConcernCategory = DomainCategory
+ConcernStatus = DomainStatus
 
 
 @strawberry.type

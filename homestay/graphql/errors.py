@@ -38,16 +38,16 @@ def _field_of(error: GraphQLError) -> dict:
 
 def classify(error: GraphQLError, executing: bool) -> tuple[str, str, dict]:
     """(code, message for the client, extra extensions) for one error."""
-    original = error.original_error
+    original: BaseException | None = error.original_error
     while original is not None and not isinstance(original, ApiError | PyMongoError) and \
             isinstance(getattr(original, "original_error", None), Exception):
-        original = original.original_error  # type: ignore[union-attr]
+        original = getattr(original, "original_error", None)
     given = (error.extensions or {}).get("code")
     if original is None and given:  # raised with its code by one of our extensions
-        return given, error.message, {}
+        return str(given), error.message, {}
     if isinstance(original, ApiError):
         extra = {k: v for k, v in original.extensions.items() if k != "code"}
-        return original.extensions["code"], original.message, extra
+        return str(original.extensions["code"]), original.message, extra
     if isinstance(original, _UNAVAILABLE) or (
             isinstance(original, PyMongoError) and original.timeout):
         unavailable = ServiceUnavailable("the database is not answering; try again shortly")

@@ -16,11 +16,13 @@ import asyncio
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
+from typing import cast
 
 from graphql import (
     DocumentNode,
     FieldNode,
     FragmentDefinitionNode,
+    FragmentSpreadNode,
     GraphQLError,
     InlineFragmentNode,
     OperationDefinitionNode,
@@ -72,7 +74,7 @@ def expand(document: DocumentNode, cap: int = MAX_SELECTIONS) -> Expansion:
             else:
                 inner = of(selection.selection_set, open_) \
                     if isinstance(selection, InlineFragmentNode) \
-                    else fragment(selection.name.value, open_)
+                    else fragment(cast(FragmentSpreadNode, selection).name.value, open_)
                 total += inner[0]
                 names.update(inner[1])  # they merge into this level
             if total > cap:

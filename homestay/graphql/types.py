@@ -169,7 +169,8 @@ class Certificate:
 
 def events_of(cert: dict) -> list[CertificateEvent]:
     return [
-        CertificateEvent(at=e["at"], by=Actor(id=e["by"]["id"] or "", name=e["by"]["name"] or ""),
+        CertificateEvent(at=e["at"], by=Actor(id=strawberry.ID(e["by"]["id"] or ""),
+                                                     name=e["by"]["name"] or ""),
                          by_role=e["by"].get("role"), action=e["action"],
                          from_status=DomainStatus(e["from"]) if e.get("from") else None,
                          to_status=DomainStatus(e["to"]), reason=e.get("reason"))

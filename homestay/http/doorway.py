@@ -151,7 +151,7 @@ async def concern_form(request: Request) -> Response:
             cert.number, category, form["description"], form["contact"] or None)
     except RateLimited:
         return HTMLResponse(_concern_page(lang, cert.number, cert.homestay_name,
-                                          errors=[TEXT[lang]["rate_limited"]], form=form),
+                                          errors=[str(TEXT[lang]["rate_limited"])], form=form),
                             status_code=429, headers=headers)
     except UserErrors as exc:
         return HTMLResponse(_concern_page(lang, cert.number, cert.homestay_name,

@@ -57,11 +57,11 @@ def reencode(data: bytes) -> tuple[bytes, str, int, int]:
         with warnings.catch_warnings():
             # Pillow checks the declared size before decoding: past MAX_PIXELS, refuse
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(data))
+            image: Image.Image = Image.open(io.BytesIO(data))
             if image.format not in ACCEPTED:
                 raise NotAPhoto
             image.load()  # the whole image: a header in front of anything else fails here
-            image = ImageOps.exif_transpose(image)
+            image = ImageOps.exif_transpose(image) or image
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise too_large from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError):

@@ -98,6 +98,7 @@ class CertificateService:
             return_document=ReturnDocument.AFTER)
         if claimed is None:  # another reviewer got there first
             fresh = await self.db.inspections.find_one({"_id": inspection_id})
+            assert fresh is not None  # found above; inspections are never deleted
             return await self._replayed_review(caller, fresh, decision)
         return claimed, await self._apply_decision(caller, claimed)
 
@@ -141,6 +142,7 @@ class CertificateService:
             await rows.sync(self.db, [existing])  # a resumed review: the row may lag
             return existing
         homestay = await self.db.homestays.find_one({"_id": inspection["homestayId"]})
+        assert homestay is not None  # an inspection names a registered homestay
         issued_at = inspection["review"]["at"]
         grade = Grade(inspection["recommendedGrade"])
         doc = {

@@ -160,7 +160,7 @@ def parse_enum(field: str, raw: str, enum: type[Enum]) -> Any:
     try:
         return enum(raw.strip().upper())
     except ValueError:
-        allowed = ", ".join(str(m.value) for m in enum)  # type: ignore[attr-defined]
+        allowed = ", ".join(str(m.value) for m in enum)
         raise BadUserInput(field, f"{raw!r} is not one of {allowed}") from None
 
 
@@ -228,6 +228,7 @@ async def certificate_rows(db: Database, query: ExportQuery, now: datetime,
     From the read model (buckets of 100 rows: homestay/services/rows.py) once it is built,
     filtered here; until then from the certificates themselves, filtered by the database
     (the (county, _id) index serves a county list's filter and order)."""
+    source: AsyncIterator[dict[str, Any]]
     if await rows.is_built(db):
         source = (cert async for cert in rows.rows_in_order(db, query.counties)
                   if query.matches(cert, now))

@@ -98,6 +98,7 @@ class HomestayService:
                                     "the address names no known town or village; "
                                     "give a location"))
             return None, None
+        assert not isinstance(found, list)  # geocode() gives one place unless asked for all
         town = found.raw.get("town") if isinstance(found.raw, dict) else None
         return geo.LatLng(found.latitude, found.longitude), town
 
@@ -206,6 +207,7 @@ class HomestayService:
         changes["updatedAt"] = utcnow()
         updated = await self.db.homestays.find_one_and_update(
             {"_id": homestay_id}, {"$set": changes}, return_document=True)
+        assert updated is not None  # read above; homestays are never deleted
         # the current certificate's listing follows; re-sending the same update repairs it
         # should the process stop between these writes
         listing = listing_of(updated)
