@@ -93,12 +93,6 @@ class BBoxInput:
 
 
 @strawberry.type
-class Label:
-    zh: str
-    en: str
-
-
-@strawberry.type
 class County:
     code: str
     name_zh: str

@@ -22,11 +22,10 @@ class _RolePermission(BasePermission):
         return True
 
 
+# no `message`: Caller.require raises UNAUTHENTICATED or FORBIDDEN with its own words
 class IsStaff(_RolePermission):
-    message = "this operation needs a staff token"
     roles = (Role.INSPECTOR, Role.BUREAU)
 
 
 class IsBureau(_RolePermission):
-    message = "this operation is for BUREAU accounts"
     roles = (Role.BUREAU,)

@@ -209,7 +209,7 @@ def row_of(cert: dict, now: datetime, lang: str = "zh") -> dict[str, Any]:
         "town": listing.get("town"),
         "address": listing.get("address"),
         "grade": grade.value,
-        "gradeLabel": grade.label["zh"],
+        "gradeLabel": grade.label["en" if lang == "en" else "zh"],
         "status": status.value,
         "statusLabel": status.label["en" if lang == "en" else "zh"],
         "issuedAt": cert["issuedAt"].astimezone(CST),

@@ -199,9 +199,6 @@ class InspectionService:
                                             f"{county}") for p in paths)
         return errors
 
-    async def get(self, inspection_id: str) -> dict | None:
-        return await self.db.inspections.find_one({"_id": inspection_id})
-
     async def get_many(self, ids: Sequence[str]) -> list[dict | None]:
         found = {d["_id"]: d async for d in self.db.inspections.find({"_id": {"$in": list(ids)}})}
         return [found.get(i) for i in ids]

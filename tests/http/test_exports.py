@@ -83,6 +83,8 @@ async def test_english_headers_on_request(api, bureau, graded):
                                   headers=bearer(bureau))
     rows = read_csv(response.content)
     assert "Certificate number" in rows[0] and rows[0]["County"] == "Deqing County"
+    assert {r["Grade"] for r in rows} == {"Boutique homestay", "Premium homestay"}  # in English
+    assert {r["Status"] for r in rows} == {"Valid"}
 
 
 async def test_every_format_shows_only_the_callers_counties(api, bureau, anji_bureau, graded):
