@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 from collections.abc import AsyncIterator
-from datetime import UTC
+from datetime import UTC, timedelta
 from email.utils import format_datetime, parsedate_to_datetime
 from urllib.parse import quote
 
@@ -100,13 +100,13 @@ def _etag(changed_at_ms: int) -> str:
     return f'W/"{digest[:32]}"'
 
 
-def _not_modified(request: Request, etag: str, last_modified_s: int) -> bool:
+def _not_modified(request: Request, etag: str, last_modified_s: int | None) -> bool:
     if_none_match = request.headers.get("if-none-match")
     if if_none_match is not None:  # takes precedence over If-Modified-Since (RFC 9110)
         tags = {t.strip().removeprefix("W/") for t in if_none_match.split(",")}
         return etag.removeprefix("W/") in tags or "*" in tags
     if_modified_since = request.headers.get("if-modified-since")
-    if if_modified_since:
+    if if_modified_since and last_modified_s is not None:
         try:
             since = parsedate_to_datetime(if_modified_since)
         except (TypeError, ValueError):
@@ -120,11 +120,16 @@ async def open_data(request: Request) -> Response:
     now = utcnow()
     changed_at = await exports.open_data_changed_at(services.db, now)
     etag = _etag(int(changed_at.timestamp() * 1000))
-    headers = {"ETag": etag, "Last-Modified": format_datetime(changed_at.astimezone(UTC),
-                                                    usegmt=True),
-               "Cache-Control": f"public, max-age={OPEN_DATA_MAX_AGE_S}",
+    headers = {"ETag": etag, "Cache-Control": f"public, max-age={OPEN_DATA_MAX_AGE_S}",
                "Access-Control-Allow-Origin": "*"}
-    if _not_modified(request, etag, int(changed_at.timestamp())):
+    # Last-Modified has whole seconds: it is told (and If-Modified-Since believed) only once
+    # the second of the last change is over, so no later change can fall in the second a
+    # client was told; until then the ETag alone answers (a 304 never hides a change)
+    last_modified_s = int(changed_at.timestamp()) if now - changed_at >= timedelta(seconds=1) \
+        else None
+    if last_modified_s is not None:
+        headers["Last-Modified"] = format_datetime(changed_at.astimezone(UTC), usegmt=True)
+    if _not_modified(request, etag, last_modified_s):
         return Response(status_code=304, headers=headers)
     if request.method == "HEAD":
         return Response(media_type=exports.ExportFormat.JSON.media_type, headers=headers)

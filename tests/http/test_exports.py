@@ -16,6 +16,8 @@ from tests.graphql.flows import THRESHOLDS, certify
 
 SUSPEND = """mutation($n: String!) { suspendCertificate(input: {number: $n, reason: "complaint"}) {
   certificate { status } errors { code } } }"""
+REINSTATE = """mutation($n: String!) { reinstateCertificate(input: {number: $n,
+  reason: "resolved"}) { errors { code } } }"""
 
 # a line break in a name is refused at registration now (domain/text); a CSV still meets
 # commas, quotes, a leading minus and formulas
@@ -219,14 +221,16 @@ async def test_open_data_lists_valid_certificates_without_personal_data(
 
 
 async def test_open_data_answers_304_to_a_mirror_that_has_it(api, bureau, graded):
-    first = await api.http.get("/open-data/certificates.json")
-    etag, modified = first.headers["etag"], first.headers["last-modified"]
-    again = await api.http.get("/open-data/certificates.json", headers={"If-None-Match": etag})
-    assert again.status_code == 304 and again.content == b""
-    assert again.headers["etag"] == etag
-    since = await api.http.get("/open-data/certificates.json",
-                               headers={"If-Modified-Since": modified})
-    assert since.status_code == 304
+    with shifted(timedelta(seconds=2)):  # the second of the last change is over
+        first = await api.http.get("/open-data/certificates.json")
+        etag, modified = first.headers["etag"], first.headers["last-modified"]
+        again = await api.http.get("/open-data/certificates.json",
+                                   headers={"If-None-Match": etag})
+        assert again.status_code == 304 and again.content == b""
+        assert again.headers["etag"] == etag
+        since = await api.http.get("/open-data/certificates.json",
+                                   headers={"If-Modified-Since": modified})
+        assert since.status_code == 304
     head = await api.http.head("/open-data/certificates.json")
     assert head.status_code == 200 and head.headers["etag"] == etag
 
@@ -235,6 +239,26 @@ async def test_open_data_answers_304_to_a_mirror_that_has_it(api, bureau, graded
                                  headers={"If-None-Match": etag})
     assert changed.status_code == 200 and changed.headers["etag"] != etag
     assert graded["premium"]["number"] not in {r["number"] for r in changed.json()}
+
+
+async def test_a_change_in_the_second_a_mirror_was_told_is_never_hidden_by_a_304(
+        api, bureau, graded):
+    number = graded["premium"]["number"]
+    with shifted(timedelta(seconds=2)):
+        told = (await api.http.get("/open-data/certificates.json")).headers["last-modified"]
+        # suspended and reinstated at once: the same list, but it did change, twice
+        await api.query(SUSPEND, {"n": number}, bureau.token)
+        await api.query(REINSTATE, {"n": number}, bureau.token)
+        fresh = await api.http.get("/open-data/certificates.json",
+                                   headers={"If-Modified-Since": told})
+        assert fresh.status_code == 200 and "last-modified" not in fresh.headers
+    with shifted(timedelta(seconds=4)):  # that second is over: told again, then 304s
+        later = await api.http.get("/open-data/certificates.json",
+                                   headers={"If-Modified-Since": told})
+        assert later.status_code == 200 and later.headers["last-modified"] != told
+        settled = await api.http.get("/open-data/certificates.json", headers={
+            "If-Modified-Since": later.headers["last-modified"]})
+        assert settled.status_code == 304
 
 
 @pytest.mark.calendar
