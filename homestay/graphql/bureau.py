@@ -211,7 +211,7 @@ class BureauQueries:
         async def total() -> int:
             return page.total
 
-        return Connection.of(edges, page.has_next, total)
+        return Connection.of(edges, page.has_next, total, after)
 
     @strawberry.field(permission_classes=[IsStaff],
                       description="Every change of a certificate: who, when, why, from and to. "

@@ -129,6 +129,10 @@ T = TypeVar("T")
 class PageInfo:
     has_next_page: bool
     end_cursor: str | None
+    has_previous_page: bool = strawberry.field(
+        description="Lists page forward (first/after): true when `after` was given, as the "
+                    "items before a cursor from this list exist.")
+    start_cursor: str | None
 
 
 @strawberry.type
@@ -148,10 +152,12 @@ class Connection(Generic[T]):
         return await self.count()
 
     @classmethod
-    def of(cls, edges: list[Edge[T]], has_next: bool,
-           count: Callable[[], Awaitable[int]]) -> Connection[T]:
+    def of(cls, edges: list[Edge[T]], has_next: bool, count: Callable[[], Awaitable[int]],
+           after: str | None = None) -> Connection[T]:
         return cls(edges=edges, count=count, page_info=PageInfo(
-            has_next_page=has_next, end_cursor=edges[-1].cursor if edges else None))
+            has_next_page=has_next, end_cursor=edges[-1].cursor if edges else None,
+            has_previous_page=after is not None,
+            start_cursor=edges[0].cursor if edges else None))
 
 
 def check_first(first: int) -> int:

@@ -132,7 +132,7 @@ class ConcernQueries:
             return await service.count(page.filter)
 
         return Connection.of([Edge(cursor=c, node=Concern.from_doc(d)) for d, c in page.concerns],
-                             page.has_next, count)
+                             page.has_next, count, after)
 
 
 @strawberry.type

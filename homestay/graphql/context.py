@@ -13,16 +13,29 @@ from homestay.auth import PUBLIC, Caller
 from homestay.errors import ApiError
 from homestay.services.registry import Services
 
+LANGUAGES = ("zh", "en")  # zh-CN first: the default
+
 
 def language(accept_language: str | None) -> str:
-    """zh unless the client prefers English (Accept-Language), zh-CN being the default."""
-    for part in (accept_language or "").split(","):
-        tag = part.split(";")[0].strip().lower()
-        if tag.startswith("en"):
-            return "en"
-        if tag.startswith("zh"):
-            return "zh"
-    return "zh"
+    """The language the client prefers among ours (RFC 9110: q-values, the order of equals;
+    zh-TW, zh-Hans-CN and en-GB fall back to their primary language); zh-CN by default."""
+    choices: list[tuple[float, int, str]] = []
+    for index, part in enumerate((accept_language or "").split(",")):
+        tag, *parameters = (piece.strip() for piece in part.split(";"))
+        weight = 1.0
+        for parameter in parameters:
+            name, _, value = parameter.partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    weight = float(value)
+                except ValueError:
+                    weight = 0.0
+        primary = tag.lower().split("-")[0]
+        if primary == "*":
+            primary = LANGUAGES[0]
+        if primary in LANGUAGES and 0 < weight <= 1:
+            choices.append((-weight, index, primary))
+    return min(choices)[2] if choices else LANGUAGES[0]
 
 
 @dataclass

@@ -68,7 +68,7 @@ class InspectionQueries:
             status=status.value if status else None, county=county, first=check_first(first),
             after=after)
         edges = [Edge(cursor=c, node=Inspection.from_doc(d, coord_system)) for d, c in page]
-        return Connection.of(edges, more, count)
+        return Connection.of(edges, more, count, after)
 
     @strawberry.field(permission_classes=[IsStaff])
     async def inspection(self, info: Info, id: strawberry.ID,

@@ -55,7 +55,7 @@ class SearchQueries:
         edges = [Edge(cursor=hit.cursor,
                       node=Homestay.from_certificate(hit.certificate, coord_system, hit.distance_m))
                  for hit in page.hits]
-        return Connection.of(edges, page.has_next, page.count)
+        return Connection.of(edges, page.has_next, page.count, after)
 
     @strawberry.field(permission_classes=[IsBureau],
                       description="VALID certificates by county and grade, in the caller's "

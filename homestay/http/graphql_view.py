@@ -59,6 +59,11 @@ class GraphQLView(GraphQL):
                                       f"{MAX_QUERY_CHARS} characters", code="QUERY_TOO_LONG")
         return data
 
+    async def process_result(self, request: Any, result: Any) -> Any:
+        # an answer with errors (the database away, a bad argument) is never kept by a cache
+        request.state.failed = bool(result.errors)
+        return await super().process_result(request, result)
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await super().__call__(scope, receive, send)
@@ -73,6 +78,8 @@ class GraphQLView(GraphQL):
         except HTTPException as exc:
             refusal = _REFUSALS.get(exc.reason) or BadRequest("body", exc.reason)
             response = error_response(refusal)
+        if getattr(request.state, "failed", False):
+            response.headers["Cache-Control"] = "no-store"
         await response(scope, receive, send)
 
     async def get_context(self, request: Request, response: Response) -> Context:  # type: ignore[override]

@@ -136,3 +136,31 @@ async def test_over_deep_and_alias_heavy_queries_are_refused_before_they_run(api
     aliases = "{ " + " ".join(f"a{i}: gradingStandard {{ code }}" for i in range(40)) + " }"
     body = (await api.http.post("/graphql", json={"query": aliases})).json()
     assert body["errors"][0]["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"
+
+
+async def test_a_public_get_that_failed_is_never_cached(api, unanswered):
+    bad = await api.http.get("/graphql",
+                             params={"query": "{ searchStays(first: 500) { totalCount } }"})
+    assert bad.json()["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+    assert bad.headers["cache-control"] == "no-store"
+    away = await unanswered.get("/graphql", params={"query": "{ gradingStandard { code } }"})
+    assert away.json()["errors"][0]["extensions"]["code"] == "SERVICE_UNAVAILABLE"
+    assert away.headers["cache-control"] == "no-store"
+
+
+async def test_pages_say_where_they_start_and_whether_one_came_before(api, inspector):
+    from tests.graphql.flows import register, submit
+
+    stay = await register(api, inspector.token)
+    for _ in range(3):
+        await submit(api, inspector.token, stay["id"])
+    query = """query($after: String) { inspections(first: 2, after: $after) { edges { cursor }
+        pageInfo { hasNextPage endCursor hasPreviousPage startCursor } } }"""
+    first = (await api.query(query, {}, inspector.token))["inspections"]
+    assert first["pageInfo"]["startCursor"] == first["edges"][0]["cursor"]
+    assert first["pageInfo"]["hasPreviousPage"] is False
+    second = (await api.query(query, {"after": first["pageInfo"]["endCursor"]},
+                              inspector.token))["inspections"]
+    assert second["pageInfo"] == {"hasNextPage": False, "endCursor": second["edges"][0]["cursor"],
+                                  "hasPreviousPage": True,
+                                  "startCursor": second["edges"][0]["cursor"]}
