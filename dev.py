@@ -9,8 +9,9 @@
     python3 dev.py bench-hostile  # small hostile documents, and /healthz meanwhile
     python3 dev.py bench-doorway  # the plaque's verification page, known and unknown numbers
 
-The first call makes `.venv/` and installs the project into it; later calls reinstall only when
-pyproject.toml has changed. Extra arguments go to the command (pytest, homestay serve, ...).
+The first call makes `.venv/` and installs the project into it, at the versions of
+requirements.lock (the tested set); later calls reinstall only when pyproject.toml or the lock
+has changed. Extra arguments go to the command (pytest, homestay serve, ...).
 
 `test` without arguments lints the tree (ruff) and checks the package's types (mypy), runs
 the whole suite, then runs the tests marked `calendar` (those that read China dates from the
@@ -39,8 +40,11 @@ if sys.version_info < (3, 11):
     sys.exit(f"homestay needs Python 3.11 or newer; this is {sys.version.split()[0]}")
 
 
+LOCK = ROOT / "requirements.lock"  # the tested set of versions
+
+
 def _fingerprint() -> str:
-    return hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
+    return hashlib.sha256((ROOT / "pyproject.toml").read_bytes() + LOCK.read_bytes()).hexdigest()
 
 
 def ensure_installed() -> None:
@@ -52,7 +56,7 @@ def ensure_installed() -> None:
     print("installing homestay and its dependencies into .venv ...", file=sys.stderr)
     pip = [str(BIN / "python"), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
     subprocess.run([*pip, "--upgrade", "pip"], check=True)
-    subprocess.run([*pip, "-e", f"{ROOT}[test]"], check=True)
+    subprocess.run([*pip, "--constraint", str(LOCK), "-e", f"{ROOT}[test]"], check=True)
     STAMP.write_text(_fingerprint())
 
 
