@@ -56,6 +56,8 @@ class Settings:
     # proxies whose X-Forwarded-For names the client (uvicorn's FORWARDED_ALLOW_IPS); none
     # by default, so that no client can choose its own address
     trusted_proxies: str | None = None
+    # browser consoles on other origins that may call the API (CORS); none by default
+    cors_origins: tuple[str, ...] = ()
     # where the public reaches this service: the plaques' QR codes point here
     public_url: str = "http://127.0.0.1:8000"
     max_body_bytes: int = 1_000_000
@@ -101,6 +103,9 @@ class Settings:
             rate_concerns_per_certificate=_rate(env, "HOMESTAY_RATE_CONCERNS_PER_CERTIFICATE",
                                                 "30/day"),
             trusted_proxies=(env.get("FORWARDED_ALLOW_IPS") or "").strip() or None,
+            cors_origins=tuple(_url({}, "HOMESTAY_CORS_ORIGINS", origin) for origin in
+                               (env.get("HOMESTAY_CORS_ORIGINS") or "").split(",")
+                               if origin.strip()),
             public_url=_url(env, "HOMESTAY_PUBLIC_URL",
                             f"http://{env.get('HOST', '127.0.0.1')}:{env.get('PORT', '8000')}"),
             max_body_bytes=_int(env, "HOMESTAY_MAX_BODY_BYTES", 1_000_000, minimum=10_000),

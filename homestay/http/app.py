@@ -14,8 +14,9 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
-from starlette.middleware.gzip import GZipMiddleware
+from starlette.middleware.cors import CORSMiddleware
 from starlette.routing import Route
+from starlette_compress import CompressMiddleware, add_compress_type
 
 from homestay.graphql.schema import build_schema
 from homestay.http import doorway, exports, uploads
@@ -28,6 +29,10 @@ from homestay.http.observability import Metrics, RequestContextMiddleware
 from homestay.services.registry import Services
 from homestay.settings import Settings
 from homestay.storage.database import open_database
+
+# GraphQL over HTTP's own media type, and the grade lists streamed as CSV
+add_compress_type("application/graphql-response+json")
+add_compress_type("text/csv", streaming=True)
 
 
 def create_app(settings: Settings, services: Services | None = None) -> Starlette:
@@ -75,8 +80,16 @@ def create_app(settings: Settings, services: Services | None = None) -> Starlett
         ],
         middleware=[
             Middleware(RequestContextMiddleware, metrics=metrics_),
+            # a bureau console served from another origin: only the configured ones, and
+            # before the guard, so that a preflight is answered without a token
+            Middleware(CORSMiddleware, allow_origins=list(settings.cors_origins),
+                       allow_methods=["GET", "POST"], max_age=600,
+                       allow_headers=["Authorization", "Content-Type", "Accept-Language",
+                                      "X-Request-ID"], expose_headers=["X-Request-ID"]),
             Middleware(GuardMiddleware, limiter=limiter, settings=settings),
-            Middleware(GZipMiddleware, minimum_size=1000, compresslevel=6),
+            # brotli, zstd or gzip by Accept-Encoding, for text and JSON only: XLSX (a zip),
+            # JPEG and WebP are compressed already and go as they are
+            Middleware(CompressMiddleware, minimum_size=1000),
         ],
         exception_handlers=HANDLERS,
         lifespan=lifespan,

@@ -47,6 +47,21 @@ async def test_large_responses_are_gzipped(api):
     assert len(response.json()["data"]["gradingStandard"]["items"]) >= 40
 
 
+async def test_brotli_when_asked_and_what_is_compressed_already_goes_as_it_is(api, inspector,
+                                                                               bureau):
+    from tests.graphql.flows import certify
+
+    query = "{ gradingStandard { items { code title kind maxPoints requiredFor } } }"
+    response = await api.http.get("/graphql", params={"query": query},
+                                  headers={"Accept-Encoding": "br, gzip"})
+    assert response.headers["content-encoding"] == "br"
+    assert len(response.json()["data"]["gradingStandard"]["items"]) >= 40
+    await certify(api, inspector.token, bureau.token)
+    sheet = await api.http.get("/exports/certificates.xlsx", headers={
+        "Authorization": f"Bearer {bureau.token}", "Accept-Encoding": "br, gzip"})
+    assert len(sheet.content) > 1000 and "content-encoding" not in sheet.headers  # a zip
+
+
 async def test_every_response_carries_a_request_id(api):
     mine = await api.http.get("/healthz", headers={"X-Request-ID": "phone-123"})
     assert mine.headers["x-request-id"] == "phone-123"
@@ -164,3 +179,35 @@ async def test_pages_say_where_they_start_and_whether_one_came_before(api, inspe
     assert second["pageInfo"] == {"hasNextPage": False, "endCursor": second["edges"][0]["cursor"],
                                   "hasPreviousPage": True,
                                   "startCursor": second["edges"][0]["cursor"]}
+
+
+async def test_a_browser_console_on_a_configured_origin_may_call_the_api(app_with):
+    preflight = {"Origin": "https://console.deqing.example",
+                 "Access-Control-Request-Method": "POST",
+                 "Access-Control-Request-Headers": "authorization, content-type"}
+    async with await app_with(cors_origins=("https://console.deqing.example",)) as client:
+        allowed = await client.options("/graphql", headers=preflight)
+        assert allowed.status_code == 200
+        assert allowed.headers["access-control-allow-origin"] == "https://console.deqing.example"
+        assert "authorization" in allowed.headers["access-control-allow-headers"].lower()
+        other = await client.options("/graphql", headers={**preflight,
+                                                          "Origin": "https://evil.example"})
+        assert "access-control-allow-origin" not in other.headers
+        answered = await client.post("/graphql", json={"query": "{ __typename }"},
+                                     headers={"Origin": "https://console.deqing.example"})
+        assert answered.headers["access-control-allow-origin"] == \
+            "https://console.deqing.example"
+    async with await app_with() as client:  # none configured: no origin is let in
+        refused = await client.options("/graphql", headers=preflight)
+        assert "access-control-allow-origin" not in refused.headers
+
+
+def test_cors_origins_are_urls_or_the_setting_is_named() -> None:
+    import pytest
+
+    from homestay.settings import Settings, SettingsError
+
+    assert Settings.from_env({"HOMESTAY_CORS_ORIGINS": "https://a.example, https://b.example/"}
+                             ).cors_origins == ("https://a.example", "https://b.example")
+    with pytest.raises(SettingsError, match="HOMESTAY_CORS_ORIGINS"):
+        Settings.from_env({"HOMESTAY_CORS_ORIGINS": "console.example"})
