@@ -20,8 +20,9 @@ import pillow_heif
 from bson import ObjectId
 from bson.errors import InvalidId
 from gridfs import AsyncGridFSBucket
-from gridfs.errors import NoFile
+from gridfs.errors import FileExists, NoFile
 from PIL import Image, ImageOps, UnidentifiedImageError
+from pymongo.errors import DuplicateKeyError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
@@ -92,16 +93,46 @@ async def upload(request: Request) -> Response:
         stored, media_type, width, height = await asyncio.to_thread(reencode, bytes(body))
     except NotAPhoto:
         raise UnsupportedMediaType("body", "send a JPEG, PNG, WebP or HEIC photo") from None
+    key = _upload_key(request, caller.account_id)
+    files = services.db.db[f"{BUCKET}.files"]
+    if key is not None and (first := await files.find_one({"metadata.uploadKey": key})):
+        return _stored(first, status=200)  # sent again after a lost answer: the first one
     bucket = AsyncGridFSBucket(services.db.db, bucket_name=BUCKET)
-    file_id = await bucket.upload_from_stream(
-        "photo", stored, metadata={"contentType": media_type, "uploadedBy": caller.account_id,
-                                   # a guest's photo belongs to a county once a concern cites it
-                                   "counties": sorted(caller.counties) if caller.is_staff
-                                   else [], "forConcern": not caller.is_staff,
-                                   "width": width, "height": height})
-    return JSONResponse({"id": str(file_id), "url": f"/uploads/{file_id}",
-                         "contentType": media_type, "size": len(stored),
-                         "width": width, "height": height}, status_code=201)
+    file_id = ObjectId()
+    metadata = {"contentType": media_type, "uploadedBy": caller.account_id,
+                # a guest's photo belongs to a county once a concern cites it
+                "counties": sorted(caller.counties) if caller.is_staff else [],
+                "forConcern": not caller.is_staff, "width": width, "height": height}
+    if key is not None:
+        metadata["uploadKey"] = key
+    try:
+        await bucket.upload_from_stream_with_id(file_id, "photo", stored, metadata=metadata)
+    except (DuplicateKeyError, FileExists):  # the same upload raced this one to the index
+        await services.db.db[f"{BUCKET}.chunks"].delete_many({"files_id": file_id})
+        first = await files.find_one({"metadata.uploadKey": key})
+        if first is None:
+            raise
+        return _stored(first, status=200)
+    return _stored({"_id": file_id, "length": len(stored), "metadata": metadata}, status=201)
+
+
+def _upload_key(request: Request, account_id: str | None) -> str | None:
+    """The app's own id for this upload (a UUID made before the first try), scoped to its
+    sender, so that a photo sent again on a flaky network is stored once."""
+    raw = (request.headers.get("idempotency-key") or "").strip()
+    if not raw:
+        return None
+    if len(raw) > 100 or not raw.isprintable():
+        raise BadRequest("Idempotency-Key", "at most 100 printable characters (a UUID)")
+    return f"{account_id or 'guest'}:{raw}"
+
+
+def _stored(doc: dict, status: int) -> JSONResponse:
+    meta = doc.get("metadata") or {}
+    return JSONResponse({"id": str(doc["_id"]), "url": f"/uploads/{doc['_id']}",
+                         "contentType": meta.get("contentType"), "size": doc.get("length"),
+                         "width": meta.get("width"), "height": meta.get("height")},
+                        status_code=status)
 
 
 async def download(request: Request) -> Response:

@@ -49,6 +49,11 @@ INDEXES: dict[str, list[IndexModel]] = {
         IndexModel([("county", ASCENDING), ("submittedAt", DESCENDING), ("_id", DESCENDING)],
                    name="county_submitted"),
     ],
+    "uploads.files": [
+        # a photo sent again with the same Idempotency-Key finds the first one
+        IndexModel([("metadata.uploadKey", ASCENDING)], unique=True, name="upload_key_unique",
+                   partialFilterExpression={"metadata.uploadKey": {"$exists": True}}),
+    ],
     "concerns": [
         # the same words about the same certificate on the same day are one concern
         IndexModel([("sameKey", ASCENDING)], unique=True, name="same_concern_unique"),

@@ -76,3 +76,21 @@ async def test_an_inspection_cites_only_photos_of_its_own_county(api, inspector,
     assert payload["inspection"] is None
     [error] = payload["errors"]
     assert error["code"] == "OTHER_COUNTY" and error["field"][-2:] == ["photoUrls", "0"]
+
+
+async def test_a_photo_sent_twice_with_the_same_key_is_stored_once(api, inspector, db):
+    import asyncio
+
+    headers = {**bearer(inspector), "Idempotency-Key": "3f1c2a9e-photo-1"}
+    first = await api.http.post("/uploads", content=JPEG, headers=headers)
+    again = await api.http.post("/uploads", content=JPEG, headers=headers)
+    assert first.status_code == 201 and again.status_code == 200
+    assert again.json() == first.json()
+    racing = await asyncio.gather(*[api.http.post("/uploads", content=JPEG, headers={
+        **bearer(inspector), "Idempotency-Key": "3f1c2a9e-photo-2"}) for _ in range(4)])
+    assert all(r.status_code in (200, 201) for r in racing), [r.text for r in racing]
+    assert len({r.json()["id"] for r in racing}) == 1
+    assert await db.db["uploads.files"].count_documents({}) == 2
+    assert await db.db["uploads.chunks"].count_documents({}) == 2  # no orphan left behind
+    other = await api.http.post("/uploads", content=JPEG, headers=bearer(inspector))
+    assert other.json()["id"] not in (first.json()["id"], racing[0].json()["id"])
