@@ -82,6 +82,16 @@ class PayloadTooLarge(FieldError):
     status = 413
 
 
+class PersistedQueryNotFound(ApiError):
+    """Apollo's protocol: the client sends the document with its hash next."""
+
+    code = "PERSISTED_QUERY_NOT_FOUND"
+    status = 200  # a GraphQL answer the client acts on, not a refusal of the request
+
+    def __init__(self) -> None:
+        super().__init__("PersistedQueryNotFound")
+
+
 class RateLimited(ApiError):
     code = "RATE_LIMITED"
     status = 429

@@ -52,6 +52,7 @@ class Settings:
     rate_uploads: str = "300/hour"
     rate_concerns: str = "10/hour"
     rate_public_uploads: str = "10/hour"
+    rate_persisted_queries: str = "100/hour"
     rate_concerns_per_certificate: str = "30/day"
     # proxies whose X-Forwarded-For names the client (uvicorn's FORWARDED_ALLOW_IPS); none
     # by default, so that no client can choose its own address
@@ -100,6 +101,7 @@ class Settings:
             rate_uploads=_rate(env, "HOMESTAY_RATE_UPLOADS", "300/hour"),
             rate_concerns=_rate(env, "HOMESTAY_RATE_CONCERNS", "10/hour"),
             rate_public_uploads=_rate(env, "HOMESTAY_RATE_PUBLIC_UPLOADS", "10/hour"),
+            rate_persisted_queries=_rate(env, "HOMESTAY_RATE_PERSISTED_QUERIES", "100/hour"),
             rate_concerns_per_certificate=_rate(env, "HOMESTAY_RATE_CONCERNS_PER_CERTIFICATE",
                                                 "30/day"),
             trusted_proxies=(env.get("FORWARDED_ALLOW_IPS") or "").strip() or None,

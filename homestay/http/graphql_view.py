@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from contextvars import ContextVar
 from typing import Any
 
 import pymongo
@@ -16,12 +17,14 @@ from homestay.errors import (
     ApiError,
     BadRequest,
     PayloadTooLarge,
+    PersistedQueryNotFound,
     ServiceUnavailable,
     UnsupportedMediaType,
 )
 from homestay.graphql.context import Context, language
 from homestay.http.errors import error_response
 from homestay.http.guard import caller_of
+from homestay.services import persisted
 from homestay.services.registry import Services
 
 # a public GET query may be cached this long by a CDN or the phone
@@ -36,6 +39,7 @@ _REFUSALS: dict[str, ApiError] = {
     "No GraphQL query found in the request": BadRequest("query", "no GraphQL query in the "
                                                         "request"),
 }
+_request: ContextVar[Request] = ContextVar("request")
 MAX_QUERY_CHARS = 20_000  # the apps' largest document is about 1,500 characters
 
 
@@ -57,7 +61,38 @@ class GraphQLView(GraphQL):
             if item.query is not None and len(item.query) > MAX_QUERY_CHARS:
                 raise PayloadTooLarge("query", f"a GraphQL document may have at most "
                                       f"{MAX_QUERY_CHARS} characters", code="QUERY_TOO_LONG")
+            await self._persisted(request, item)
         return data
+
+    def should_render_graphql_ide(self, request: Any) -> bool:
+        # a GET with only a persisted query's hash is a query, not a person opening GraphiQL
+        return super().should_render_graphql_ide(request) and \
+            request.query_params.get("extensions") is None
+
+    async def _persisted(self, request: Any, item: Any) -> None:
+        """Automatic persisted queries (homestay/services/persisted.py)."""
+        extension = (item.extensions or {}).get("persistedQuery")
+        if extension is None:
+            return
+        sha256 = extension.get("sha256Hash") if isinstance(extension, dict) else None
+        if not isinstance(sha256, str) or len(sha256) != 64 or extension.get("version", 1) != 1:
+            raise BadRequest("extensions.persistedQuery", "give version 1 and the document's "
+                             "sha256Hash (64 hexadecimal characters)")
+        starlette_request = _request.get()
+        db = starlette_request.app.state.services.db
+        if item.query is None:
+            item.query = await persisted.find(db, sha256.lower())
+            if item.query is None:
+                raise PersistedQueryNotFound()
+            return
+        if persisted.digest(item.query) != sha256.lower():
+            raise BadRequest("extensions.persistedQuery.sha256Hash",
+                             "not the SHA-256 of the query sent with it")
+        if await persisted.find(db, sha256.lower()) is None:
+            client = starlette_request.client
+            await starlette_request.app.state.rate_limiter.admit_persisted_query(
+                client.host if client else "unknown")
+            await persisted.learn(db, sha256.lower(), item.query)
 
     async def process_result(self, request: Any, result: Any) -> Any:
         # an answer with errors (the database away, a bad argument) is never kept by a cache
@@ -69,6 +104,7 @@ class GraphQLView(GraphQL):
             await super().__call__(scope, receive, send)
             return
         request = Request(scope=scope, receive=receive)
+        _request.set(request)  # for parse_http_body, which strawberry hands an adapter
         try:
             # one budget for every database operation of the request: nothing hangs
             with pymongo.timeout(self.db_timeout_s):

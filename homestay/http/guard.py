@@ -60,6 +60,7 @@ class Limits:
     account: RateLimitItem
     uploads: RateLimitItem
     public_uploads: RateLimitItem
+    persisted_queries: RateLimitItem
     concerns_per_address: RateLimitItem
     concerns_per_certificate: RateLimitItem
     max_body_bytes: int
@@ -71,6 +72,7 @@ class Limits:
                    auth_failures=parse(settings.rate_auth_failures),
                    account=parse(settings.rate_account), uploads=parse(settings.rate_uploads),
                    public_uploads=parse(settings.rate_public_uploads),
+                   persisted_queries=parse(settings.rate_persisted_queries),
                    concerns_per_address=parse(settings.rate_concerns),
                    concerns_per_certificate=parse(settings.rate_concerns_per_certificate),
                    max_body_bytes=settings.max_body_bytes,
@@ -122,6 +124,11 @@ class RateLimiter:
             await self._hit(self.limits.uploads, "photos uploaded by this account", "uploads",
                             account)
 
+
+    async def admit_persisted_query(self, address: str) -> None:
+        """A document learnt for a hash: a few per address, so no flood fills the store."""
+        await self._hit(self.limits.persisted_queries, "queries registered from this "
+                        "address", "persist", address)
 
     async def admit_concern(self, address: str, number: str) -> None:
         """A guest's report: a few per address, and a bound per certificate, so that a bot

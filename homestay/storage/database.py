@@ -127,6 +127,10 @@ class Database:
         return self.collection("certificates", for_search=True)
 
     @property
+    def persisted_queries(self) -> AsyncCollection:
+        return self.collection("persisted_queries")
+
+    @property
     def concerns(self) -> AsyncCollection:
         return self.collection("concerns")
 
