@@ -18,7 +18,7 @@ the whole suite, then runs the tests marked `calendar` (those that read China da
 clock) again with the clock pinned by libfaketime at the edges of the calendar: the last and
 first minutes of a China day, month and year (15:59 and 16:00 UTC), of a UTC day (23:59 and
 00:00 UTC), and around a leap day. The Debian tools the suite uses (faketime, zbar-tools,
-chromium) are installed here when missing.
+chromium) and graphql-http's audit (npm, into .cache/node) are installed here when missing.
 """
 
 from __future__ import annotations
@@ -94,9 +94,28 @@ def ensure_debian_tools() -> None:
                  f"apt-get install {' '.join(still)}, then run again")
 
 
+# what the suite runs with node: graphql-http's own audit of a GraphQL-over-HTTP server
+NODE_PACKAGES = ["graphql-http@1.23.1", "graphql@16.15.0"]
+NODE_DIR = ROOT / ".cache" / "node"
+
+
+def ensure_node_packages() -> None:
+    stamp = NODE_DIR / ".installed"
+    if stamp.exists() and stamp.read_text() == " ".join(NODE_PACKAGES):
+        return
+    if not shutil.which("npm"):
+        sys.exit("the test suite needs node and npm (Debian packages nodejs, npm)")
+    print(f"installing {', '.join(NODE_PACKAGES)} (npm) for the tests ...", file=sys.stderr)
+    NODE_DIR.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["npm", "install", "--prefix", str(NODE_DIR), "--no-audit", "--no-fund",
+                    "--silent", *NODE_PACKAGES], check=True, stdout=subprocess.DEVNULL)
+    stamp.write_text(" ".join(NODE_PACKAGES))
+
+
 def test(args: list[str]) -> int:
     pytest = [str(BIN / "python"), "-m", "pytest"]
     ensure_debian_tools()
+    ensure_node_packages()
     if args:  # a part of the suite, as asked
         return subprocess.call([*pytest, *args])
     # the habits of a kept codebase first: lint and import order (pyproject's [tool.ruff])

@@ -40,6 +40,44 @@ _REFUSALS: dict[str, ApiError] = {
                                                         "request"),
 }
 _request: ContextVar[Request] = ContextVar("request")
+GRAPHQL_RESPONSE = "application/graphql-response+json"
+# errors that refuse the request before anything runs: 400, and no `data`, for a client that
+# accepts GraphQL over HTTP's own media type
+_REQUEST_ERRORS = {"GRAPHQL_PARSE_FAILED", "GRAPHQL_VALIDATION_FAILED", "QUERY_TOO_COMPLEX",
+                   "QUERY_TOO_COSTLY"}
+
+
+def _accepts_graphql_response(accept: str) -> bool:
+    for part in accept.split(","):
+        media, *parameters = (piece.strip() for piece in part.split(";"))
+        if media.lower() == GRAPHQL_RESPONSE:
+            return not any(p.replace(" ", "") in ("q=0", "q=0.0") for p in parameters)
+    return False
+
+
+def _as_graphql_response(response: Response) -> Response:
+    """GraphQL over HTTP: the response in its own media type; a request refused before it
+    ran (a document that does not parse or validate, variables that do not coerce) is a 400
+    with no `data` entry."""
+    if not response.headers.get("content-type", "").startswith("application/json"):
+        return response
+    try:
+        body = json.loads(bytes(response.body))
+    except ValueError:
+        return response
+    status = response.status_code
+    errors = body.get("errors") if isinstance(body, dict) else None
+    if errors and body.get("data") is None and status == 200:
+        first = errors[0].get("extensions", {})
+        if first.get("code") in _REQUEST_ERRORS or (
+                first.get("code") == "BAD_USER_INPUT" and
+                str(errors[0].get("message", "")).startswith("Variable '$")):
+            status = 400
+            body.pop("data", None)
+    headers = {k: v for k, v in response.headers.items()
+               if k.lower() not in ("content-length", "content-type")}
+    return Response(json.dumps(body, ensure_ascii=False, separators=(",", ":")),
+                    status_code=status, headers=headers, media_type=GRAPHQL_RESPONSE)
 MAX_QUERY_CHARS = 20_000  # the apps' largest document is about 1,500 characters
 
 
@@ -116,6 +154,8 @@ class GraphQLView(GraphQL):
             response = error_response(refusal)
         if getattr(request.state, "failed", False):
             response.headers["Cache-Control"] = "no-store"
+        if _accepts_graphql_response(request.headers.get("accept", "")):
+            response = _as_graphql_response(response)
         await response(scope, receive, send)
 
     async def get_context(self, request: Request, response: Response) -> Context:  # type: ignore[override]
