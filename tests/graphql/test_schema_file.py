@@ -28,3 +28,19 @@ def test_the_contracts_names_are_served():
                          "StaySort": "DISTANCE GRADE NAME"}.items():
         body = re.search(rf"enum {enum} {{(.*?)}}", sdl, re.S).group(1)
         assert body.split() == values.split(), enum
+
+
+def test_the_app_developers_page_lists_every_operation_and_no_other() -> None:
+    import re
+
+    from homestay.graphql.schema import schema
+    from homestay.settings import ROOT
+
+    page = (ROOT / "docs" / "api.md").read_text(encoding="utf-8")
+    graphql_schema = schema._schema
+    for heading, root in (("## Queries", graphql_schema.query_type),
+                          ("## Mutations", graphql_schema.mutation_type)):
+        section = page.split(heading, 1)[1].split("\n## ", 1)[0]
+        listed = set(re.findall(r"^- (.*?) —", section, flags=re.M))
+        names = {n for item in listed for n in re.findall(r"`(\w+)`", item)}
+        assert names == set(root.fields), (heading, names ^ set(root.fields))
