@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from contextvars import ContextVar
 from typing import Any
@@ -45,6 +46,19 @@ GRAPHQL_RESPONSE = "application/graphql-response+json"
 # accepts GraphQL over HTTP's own media type
 _REQUEST_ERRORS = {"GRAPHQL_PARSE_FAILED", "GRAPHQL_VALIDATION_FAILED", "QUERY_TOO_COMPLEX",
                    "QUERY_TOO_COSTLY"}
+
+
+def _revalidated(request: Request, response: Response) -> Response:
+    """A public GET answer carries an ETag of its body; a client or CDN that has it gets 304."""
+    etag = 'W/"' + hashlib.sha256(bytes(response.body)).hexdigest()[:32] + '"'
+    response.headers["ETag"] = etag
+    if_none_match = request.headers.get("if-none-match", "")
+    tags = {t.strip().removeprefix("W/") for t in if_none_match.split(",") if t.strip()}
+    if etag.removeprefix("W/") in tags or "*" in tags:
+        kept = {k: v for k, v in response.headers.items()
+                if k.lower() in ("etag", "cache-control", "vary")}
+        return Response(status_code=304, headers=kept)
+    return response
 
 
 def _accepts_graphql_response(accept: str) -> bool:
@@ -156,6 +170,8 @@ class GraphQLView(GraphQL):
             response.headers["Cache-Control"] = "no-store"
         if _accepts_graphql_response(request.headers.get("accept", "")):
             response = _as_graphql_response(response)
+        if response.headers.get("cache-control", "").startswith("public"):
+            response = _revalidated(request, response)
         await response(scope, receive, send)
 
     async def get_context(self, request: Request, response: Response) -> Context:  # type: ignore[override]

@@ -211,3 +211,19 @@ def test_cors_origins_are_urls_or_the_setting_is_named() -> None:
                              ).cors_origins == ("https://a.example", "https://b.example")
     with pytest.raises(SettingsError, match="HOMESTAY_CORS_ORIGINS"):
         Settings.from_env({"HOMESTAY_CORS_ORIGINS": "console.example"})
+
+
+async def test_a_public_get_answers_304_to_a_cache_that_has_it(api, inspector, bureau):
+    from tests.graphql.flows import certify
+
+    query = {"query": "{ searchStays(first: 5) { totalCount } }"}
+    first = await api.http.get("/graphql", params=query)
+    etag = first.headers["etag"]
+    again = await api.http.get("/graphql", params=query, headers={"If-None-Match": etag})
+    assert again.status_code == 304 and again.content == b"" and again.headers["etag"] == etag
+    await certify(api, inspector.token, bureau.token)  # the answer changes: so does its tag
+    changed = await api.http.get("/graphql", params=query, headers={"If-None-Match": etag})
+    assert changed.status_code == 200 and changed.headers["etag"] != etag
+    private = await api.http.get("/graphql", params=query,
+                                 headers={"Authorization": f"Bearer {inspector.token}"})
+    assert "etag" not in private.headers
