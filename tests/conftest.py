@@ -14,6 +14,7 @@ import pytest
 from pymongo import monitoring
 
 from homestay.auth import Caller, Role
+from homestay.graphql.common import global_id, parse_global_id
 from homestay.http.app import create_app
 from homestay.services import rows, standards
 from homestay.services.accounts import caller_of, create_account
@@ -93,6 +94,17 @@ def settings(mongodb_uri: str) -> Settings:
 @pytest.fixture
 def services(settings: Settings, db: Database) -> Services:
     return Services.build(settings, db)
+
+
+def key(id: str) -> str:
+    """The stored key behind a global id the API gave."""
+    parsed = parse_global_id(id)
+    assert parsed is not None, f"{id!r} is not a global id"
+    return parsed[1]
+
+
+def gid(kind: str, key: str) -> str:
+    return global_id(kind, key)
 
 
 @dataclass

@@ -7,14 +7,14 @@ from datetime import datetime
 import strawberry
 
 from homestay.auth import Role as DomainRole
-from homestay.graphql.common import AccountRole, County, Info, UserError, payload
+from homestay.errors import UserError as DomainUserError
+from homestay.graphql.common import AccountRole, County, Info, Node, UserError, global_id, payload
 from homestay.graphql.permissions import IsBureau
 from homestay.services.accounts import create_account
 
 
 @strawberry.type
-class Account:
-    id: strawberry.ID
+class Account(Node):
     name: str
     role: AccountRole
     county_codes: strawberry.Private[list[str]]
@@ -26,7 +26,8 @@ class Account:
 
     @classmethod
     def from_doc(cls, doc: dict) -> Account:
-        return cls(id=doc["_id"], name=doc["name"], role=DomainRole(doc["role"]),
+        return cls(id=global_id("Account", doc["_id"]), name=doc["name"],
+                   role=DomainRole(doc["role"]),
                    county_codes=doc["counties"], created_at=doc.get("createdAt"))
 
 
@@ -52,7 +53,7 @@ class AccountQueries:
         caller = info.context.caller
         if not caller.is_staff or caller.account_id is None:
             return None
-        return Account(id=strawberry.ID(caller.account_id), name=caller.name or "",
+        return Account(id=global_id("Account", caller.account_id), name=caller.name or "",
                        role=caller.role,
                        county_codes=sorted(caller.counties))
 
@@ -67,10 +68,10 @@ class AccountMutations:
         if input.role is not DomainRole.INSPECTOR:
             # a bureau account that could make another could approve its own inspections
             # with it: bureau accounts are an administrator's act, at the command line
-            return CreateAccountPayload(errors=[UserError(
-                field=["role"], code="NOT_ALLOWED",
-                message="an API token creates INSPECTOR accounts only; BUREAU accounts are made "
-                        "by an administrator: homestay account create --role bureau")])
+            return CreateAccountPayload(errors=[UserError.of(DomainUserError(
+                ["role"], "NOT_ALLOWED",
+                "an API token creates INSPECTOR accounts only; BUREAU accounts are made "
+                "by an administrator: homestay account create --role bureau"))])
         return await payload(
             CreateAccountPayload,
             create_account(info.context.services.db, role=input.role.value, name=input.name,

@@ -18,6 +18,7 @@ from homestay.graphql.common import (
     Info,
     ReviewDecision,
     UserError,
+    key_of,
     localized,
     payload,
 )
@@ -125,8 +126,8 @@ class CertificateMutations:
         return await payload(
             ReviewInspectionPayload,
             info.context.services.certificates.review(
-                info.context.caller, str(input.inspection_id), input.decision.value,
-                input.comment),
+                info.context.caller, key_of(input.inspection_id, "Inspection"),
+                input.decision.value, input.comment),
             lambda done: {"inspection": Inspection.from_doc(done[0], geo.CoordSystem.WGS84),
                           **_certificate_fields(done[1])})
 

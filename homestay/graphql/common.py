@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 from collections.abc import Awaitable, Callable
 from enum import Enum
 from typing import Any, Generic, TypeVar
@@ -10,7 +12,7 @@ import strawberry
 from strawberry.types import Info as _Info
 
 from homestay.auth import Role
-from homestay.domain import geo
+from homestay.domain import geo, messages
 from homestay.domain.certificates import CertificateStatus as DomainCertificateStatus
 from homestay.domain.gazetteer import gazetteer
 from homestay.domain.grades import Grade as DomainGrade
@@ -52,6 +54,42 @@ strawberry.enum(Role, name="Role")
 AccountRole = Role
 
 Info = _Info[Context, None]
+
+
+@strawberry.interface(description="An object a client may cache and fetch again by its id "
+                      "(Relay's global object identification): `node(id:)`, `nodes(ids:)`.")
+class Node:
+    id: strawberry.ID = strawberry.field(
+        description="Opaque and global: it names the type too. Treat it as a string.")
+
+
+def global_id(kind: str, key: str) -> strawberry.ID:
+    """The id a client sees of the `kind` object stored under `key`: opaque (base64url of
+    kind:key, unpadded), so that a cache keyed by id alone never mixes two types."""
+    raw = f"{kind}:{key}".encode()
+    return strawberry.ID(base64.urlsafe_b64encode(raw).rstrip(b"=").decode())
+
+
+def parse_global_id(value: str) -> tuple[str, str] | None:
+    """(kind, key) of a global id; None when the value is not one."""
+    try:
+        text = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)).decode()
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        return None
+    kind, colon, key = text.partition(":")
+    if not colon or not kind.isalpha() or not kind[:1].isupper() or not key:
+        return None
+    return kind, key
+
+
+def key_of(value: str, kind: str) -> str:
+    """The stored key behind an id given as input where a `kind` is expected. A global id of
+    that kind gives its key; any other string is taken as a key as the apps got it before
+    ids were global (a global id of another kind then finds nothing, as it should)."""
+    parsed = parse_global_id(str(value))
+    if parsed is not None and parsed[0] == kind:
+        return parsed[1]
+    return str(value)
 
 
 @strawberry.type
@@ -115,11 +153,17 @@ class County:
 class UserError:
     field: list[str] | None
     code: str
-    message: str
+    message_en: str = strawberry.field(description="The message in English, with its detail.")
+    message_zh: str = strawberry.field(description="The message in Chinese, for the app's user.")
+
+    @strawberry.field(description="In the language of Accept-Language (zh-CN by default).")
+    def message(self, info: Info) -> str:
+        return self.message_en if info.context.lang == "en" else self.message_zh
 
     @classmethod
     def of(cls, error: DomainUserError) -> UserError:
-        return cls(field=error.field, code=error.code, message=error.message)
+        return cls(field=error.field, code=error.code, message_en=error.message,
+                   message_zh=messages.chinese(error.code, error.field, error.message))
 
 
 T = TypeVar("T")

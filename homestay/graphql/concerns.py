@@ -13,8 +13,11 @@ from homestay.graphql.common import (
     County,
     Edge,
     Info,
+    Node,
     UserError,
     check_first,
+    global_id,
+    key_of,
     localized,
     payload,
 )
@@ -41,8 +44,7 @@ class ConcernResolution:
 
 
 @strawberry.type
-class Concern:
-    id: strawberry.ID
+class Concern(Node):
     receipt: str
     certificate_number: str
     homestay_name: str
@@ -66,7 +68,7 @@ class Concern:
     @classmethod
     def from_doc(cls, doc: dict) -> Concern:
         done = doc.get("resolution")
-        return cls(id=doc["_id"], receipt=doc["receipt"],
+        return cls(id=global_id("Concern", doc["_id"]), receipt=doc["receipt"],
                    certificate_number=doc["certificateNumber"],
                    homestay_name=doc.get("homestayName", ""),
                    category=DomainCategory(doc["category"]), description=doc["description"],
@@ -158,6 +160,7 @@ class ConcernMutations:
                               input: ResolveConcernInput) -> ResolveConcernPayload:
         return await payload(
             ResolveConcernPayload,
-            info.context.services.concerns.resolve(info.context.caller, str(input.concern_id),
-                                                   input.status, input.note),
+            info.context.services.concerns.resolve(
+                info.context.caller, key_of(input.concern_id, "Concern"), input.status,
+                input.note),
             lambda doc: {"concern": Concern.from_doc(doc)})

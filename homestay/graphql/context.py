@@ -11,6 +11,7 @@ from strawberry.dataloader import DataLoader
 
 from homestay.auth import PUBLIC, Caller
 from homestay.errors import ApiError
+from homestay.services.accounts import accounts_by_id
 from homestay.services.registry import Services
 
 LANGUAGES = ("zh", "en")  # zh-CN first: the default
@@ -55,6 +56,20 @@ class Context:
     @cached_property
     def current_certificates(self) -> DataLoader[str, dict | None]:
         return DataLoader(self.services.certificates.current_for)
+
+    @cached_property
+    def certificates(self) -> DataLoader[str, dict | None]:
+        return DataLoader(self.services.certificates.get_many)
+
+    @cached_property
+    def concerns(self) -> DataLoader[str, dict | None]:
+        return DataLoader(self.services.concerns.get_many)
+
+    @cached_property
+    def accounts(self) -> DataLoader[str, dict | None]:
+        async def load(ids: list[str]) -> list[dict | None]:
+            return await accounts_by_id(self.services.db, ids)
+        return DataLoader(load)
 
     @cached_property
     def inspections(self) -> DataLoader[str, dict | None]:

@@ -18,6 +18,7 @@ from graphql import (
     FragmentDefinitionNode,
     FragmentSpreadNode,
     GraphQLError,
+    GraphQLInterfaceType,
     GraphQLList,
     GraphQLNonNull,
     GraphQLObjectType,
@@ -46,6 +47,7 @@ LIST_BOUNDS = {
     ("Statistics", "inspectors"): 100,
     ("Statistics", "sections"): 20,
     ("Statistics", "concerns"): 200,
+    ("Query", "nodes"): 100,  # its ids: more are refused by the field itself
 }
 
 
@@ -56,8 +58,9 @@ def _is_list(type_: Any) -> bool:
 
 
 class _Counter:
-    def __init__(self, fragments: dict[str, FragmentDefinitionNode],
+    def __init__(self, schema: GraphQLSchema, fragments: dict[str, FragmentDefinitionNode],
                  variables: dict[str, Any]) -> None:
+        self.schema = schema
         self.fragments = fragments
         self.variables = variables
 
@@ -91,7 +94,11 @@ class _Counter:
             if field is None:  # __typename and introspection: no objects of ours
                 continue
             named = get_named_type(field.type)
-            if not isinstance(named, GraphQLObjectType):
+            if isinstance(named, GraphQLInterfaceType):  # node(s): the costliest it may be
+                kinds = self.schema.get_possible_types(named)
+            elif isinstance(named, GraphQLObjectType):
+                kinds = [named]
+            else:
                 continue
             first = self._first(node)
             if first is None and named.name.endswith("Connection"):
@@ -102,7 +109,8 @@ class _Counter:
                     size = page
                 else:
                     size = LIST_BOUNDS.get((parent.name, node.name.value), DEFAULT_LIST_BOUND)
-            total += size * (1 + self.count(named, node.selection_set, first))
+            total += size * (1 + max(self.count(kind, node.selection_set, first)
+                                     for kind in kinds))
         return total
 
 
@@ -119,7 +127,7 @@ def query_cost(schema: GraphQLSchema, document: Any, operation_name: str | None,
     root = schema.get_root_type(operation.operation)
     if root is None:
         return 0
-    return _Counter(fragments, variables or {}).count(root, operation.selection_set)
+    return _Counter(schema, fragments, variables or {}).count(root, operation.selection_set)
 
 
 class CostLimit(SchemaExtension):

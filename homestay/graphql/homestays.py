@@ -7,7 +7,14 @@ import strawberry
 from homestay.clock import utcnow
 from homestay.domain import geo
 from homestay.domain.disclosure import homestay_is_public, sees_staff_data
-from homestay.graphql.common import CoordSystem, GeoPointInput, Info, UserError, payload
+from homestay.graphql.common import (
+    CoordSystem,
+    GeoPointInput,
+    Info,
+    UserError,
+    key_of,
+    payload,
+)
 from homestay.graphql.permissions import IsStaff
 from homestay.graphql.types import Homestay
 from homestay.services.certificates import status_of
@@ -72,14 +79,20 @@ class HomestayQueries:
                       "public only one whose current certificate is VALID (null otherwise).")
     async def homestay(self, info: Info, id: strawberry.ID,
                        coord_system: CoordSystem = geo.CoordSystem.WGS84) -> Homestay | None:
-        doc = await info.context.homestays.load(str(id))
-        if doc is None:
+        return await visible_homestay(info, key_of(id, "Homestay"), coord_system)
+
+
+async def visible_homestay(info: Info, key: str, coord: geo.CoordSystem) -> Homestay | None:
+    """The homestay as the caller may see it: any of its county for its staff, for anyone
+    else only while its current certificate is VALID; None otherwise."""
+    doc = await info.context.homestays.load(key)
+    if doc is None:
+        return None
+    if not sees_staff_data(info.context.caller, doc["county"]):
+        cert = await info.context.current_certificates.load(doc["_id"])
+        if not homestay_is_public(status_of(cert, utcnow()) if cert else None):
             return None
-        if not sees_staff_data(info.context.caller, doc["county"]):
-            cert = await info.context.current_certificates.load(doc["_id"])
-            if not homestay_is_public(status_of(cert, utcnow()) if cert else None):
-                return None
-        return Homestay.from_doc(doc, coord_system)
+    return Homestay.from_doc(doc, coord)
 
 
 @strawberry.type
@@ -97,6 +110,6 @@ class HomestayMutations:
                               input: UpdateHomestayInput) -> UpdateHomestayPayload:
         return await payload(
             UpdateHomestayPayload,
-            info.context.services.homestays.update(info.context.caller, str(input.id),
-                                                   _data(input)),
+            info.context.services.homestays.update(
+                info.context.caller, key_of(input.id, "Homestay"), _data(input)),
             lambda doc: {"homestay": Homestay.from_doc(doc, input.coord_system)})

@@ -16,6 +16,7 @@ from homestay.graphql.common import (
     InspectionStatus,
     UserError,
     check_first,
+    key_of,
     payload,
 )
 from homestay.graphql.permissions import IsStaff
@@ -64,7 +65,8 @@ class InspectionQueries:
                           coord_system: CoordSystem = geo.CoordSystem.WGS84,
                           ) -> Connection[Inspection]:
         page, more, count = await info.context.services.inspections.list(
-            info.context.caller, homestay_id=str(homestay_id) if homestay_id else None,
+            info.context.caller,
+            homestay_id=key_of(homestay_id, "Homestay") if homestay_id else None,
             status=status.value if status else None, county=county, first=check_first(first),
             after=after)
         edges = [Edge(cursor=c, node=Inspection.from_doc(d, coord_system)) for d, c in page]
@@ -73,7 +75,7 @@ class InspectionQueries:
     @strawberry.field(permission_classes=[IsStaff])
     async def inspection(self, info: Info, id: strawberry.ID,
                          coord_system: CoordSystem = geo.CoordSystem.WGS84) -> Inspection | None:
-        doc = await info.context.inspections.load(str(id))
+        doc = await info.context.inspections.load(key_of(id, "Inspection"))
         if doc is None:
             return None
         info.context.caller.require_county(doc["county"])
@@ -87,7 +89,7 @@ class InspectionMutations:
                                 input: SubmitInspectionInput) -> SubmitInspectionPayload:
         data = SubmissionInput(
             client_submission_id=str(input.client_submission_id),
-            homestay_id=str(input.homestay_id),
+            homestay_id=key_of(input.homestay_id, "Homestay"),
             results=[ResultInput(r.item_code, r.passed, r.points, r.note, r.photo_urls or [])
                      for r in input.results],
             inspected_at=input.inspected_at, standard_code=input.standard_code,

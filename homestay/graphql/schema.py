@@ -16,18 +16,20 @@ from strawberry.extensions import (
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
 
-from homestay.graphql.accounts import AccountMutations, AccountQueries
+from homestay.graphql.accounts import Account, AccountMutations, AccountQueries
 from homestay.graphql.bureau import BureauQueries
 from homestay.graphql.certificates import CertificateMutations, CertificateQueries
-from homestay.graphql.concerns import ConcernMutations, ConcernQueries
+from homestay.graphql.concerns import Concern, ConcernMutations, ConcernQueries
 from homestay.graphql.cost import CostLimit
 from homestay.graphql.errors import ErrorCodes, Observed, log_errors
 from homestay.graphql.expansion import BoundedValidation
 from homestay.graphql.homestays import HomestayMutations, HomestayQueries
 from homestay.graphql.inspections import InspectionMutations, InspectionQueries
+from homestay.graphql.node import NodeQueries
 from homestay.graphql.scalars import DateTime
 from homestay.graphql.search import SearchQueries
-from homestay.graphql.standards import StandardQueries
+from homestay.graphql.standards import GradingStandard, StandardQueries
+from homestay.graphql.types import Certificate, Inspection
 
 MAX_DEPTH = 10
 MAX_ALIASES = 30
@@ -35,7 +37,7 @@ MAX_TOKENS = 2000
 
 Query = merge_types("Query", (SearchQueries, HomestayQueries, CertificateQueries,
                               StandardQueries, InspectionQueries, AccountQueries,
-                              BureauQueries, ConcernQueries))
+                              BureauQueries, ConcernQueries, NodeQueries))
 Mutation = merge_types("Mutation", (HomestayMutations, InspectionMutations,
                                     CertificateMutations, AccountMutations, ConcernMutations))
 
@@ -63,6 +65,8 @@ def build_schema(*, introspection: bool = True) -> HomestaySchema:
     if not introspection:
         extensions.append(lambda: AddValidationRules([NoSchemaIntrospectionCustomRule]))
     return HomestaySchema(query=Query, mutation=Mutation, extensions=extensions,
+                          # every type that implements Node, for node(id) to return
+                          types=[Certificate, Inspection, Account, Concern, GradingStandard],
                           scalar_overrides={datetime: DateTime})
 
 

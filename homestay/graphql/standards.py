@@ -6,7 +6,7 @@ import strawberry
 
 from homestay.domain.grades import Grade as DomainGrade
 from homestay.domain.grading import ItemKind as DomainItemKind
-from homestay.graphql.common import Grade, Info, ItemKind, localized
+from homestay.graphql.common import Grade, Info, ItemKind, Node, global_id, localized
 from homestay.services import standards
 
 
@@ -34,7 +34,7 @@ class GradeThreshold:
 
 
 @strawberry.type
-class GradingStandard:
+class GradingStandard(Node):
     code: str
     version: int
     title: str
@@ -46,7 +46,8 @@ class GradingStandard:
     @classmethod
     def from_doc(cls, doc: dict, lang: str) -> GradingStandard:
         return cls(
-            code=doc["code"], version=doc["version"], title=localized(doc["title"], lang),
+            id=global_id("GradingStandard", doc["_id"]), code=doc["code"],
+            version=doc["version"], title=localized(doc["title"], lang),
             max_points=doc["maxPoints"],
             sections=[ChecklistSection(code=s["code"], title=localized(s["title"], lang))
                       for s in doc["sections"]],

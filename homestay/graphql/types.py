@@ -23,7 +23,9 @@ from homestay.graphql.common import (
     Grade,
     Info,
     InspectionStatus,
+    Node,
     ReviewDecision,
+    global_id,
     localized,
 )
 from homestay.services.certificates import status_of
@@ -31,8 +33,12 @@ from homestay.services.certificates import status_of
 
 @strawberry.type
 class Actor:
-    id: strawberry.ID
+    id: strawberry.ID = strawberry.field(description="The account's id (an Account node).")
     name: str
+
+    @classmethod
+    def of(cls, person: dict) -> Actor:
+        return cls(id=global_id("Account", person["id"] or ""), name=person["name"] or "")
 
 
 @strawberry.type
@@ -42,9 +48,8 @@ class StandardRef:
 
 
 @strawberry.type
-class Homestay:
-    id: strawberry.ID
-    name: str
+class Homestay(Node):
+    name_zh: str = strawberry.field(description="The name as registered, in Chinese.")
     name_en: str | None
     address: str
     town: str | None
@@ -52,6 +57,7 @@ class Homestay:
     facilities: list[str]
     distance_meters: float | None = strawberry.field(
         default=None, description="Geodesic metres from `near`; set only in a search with near.")
+    key: strawberry.Private[str]
     county_code: strawberry.Private[str]
     location_doc: strawberry.Private[dict]
     coord: strawberry.Private[geo.CoordSystem]
@@ -60,7 +66,8 @@ class Homestay:
 
     @classmethod
     def from_doc(cls, doc: dict, coord: geo.CoordSystem) -> Homestay:
-        return cls(id=doc["_id"], name=doc["name"], name_en=doc.get("nameEn"),
+        return cls(id=global_id("Homestay", doc["_id"]), key=doc["_id"],
+                   name_zh=doc["name"], name_en=doc.get("nameEn"),
                    address=doc["address"], town=doc.get("town"), rooms=doc["rooms"],
                    facilities=doc.get("facilities") or [], county_code=doc["county"],
                    location_doc=doc["location"], coord=coord)
@@ -70,12 +77,18 @@ class Homestay:
                          distance_m: float | None = None) -> Homestay:
         """A search hit: the certificate's listing holds what a tourist sees of the stay."""
         listing = cert["listing"]
-        return cls(id=cert["homestayId"], name=listing["name"], name_en=listing.get("nameEn"),
+        return cls(id=global_id("Homestay", cert["homestayId"]), key=cert["homestayId"],
+                   name_zh=listing["name"], name_en=listing.get("nameEn"),
                    address=listing.get("address") or "", town=listing.get("town"),
                    rooms=listing.get("rooms") or 1, facilities=listing.get("facilities") or [],
                    distance_meters=distance_m, county_code=cert["county"],
                    location_doc=listing["location"], coord=coord,
                    known_certificate=cert, certificate_known=True)
+
+    @strawberry.field(description="In the language of Accept-Language: nameEn for English "
+                      "when there is one, the Chinese name otherwise.")
+    def name(self, info: Info) -> str:
+        return (self.name_en or self.name_zh) if info.context.lang == "en" else self.name_zh
 
     @strawberry.field
     def county(self, info: Info) -> County:
@@ -88,7 +101,7 @@ class Homestay:
     async def _certificate(self, info: Info) -> dict | None:
         if self.certificate_known:
             return self.known_certificate
-        return await info.context.current_certificates.load(str(self.id))
+        return await info.context.current_certificates.load(self.key)
 
     @strawberry.field(description="The current certificate, whatever its status, or null.")
     async def certificate(self, info: Info) -> Certificate | None:
@@ -115,7 +128,7 @@ class CertificateEvent:
 
 
 @strawberry.type
-class Certificate:
+class Certificate(Node):
     number: str
     grade: Grade
     issued_at: datetime
@@ -126,7 +139,8 @@ class Certificate:
 
     @classmethod
     def from_doc(cls, doc: dict, coord: geo.CoordSystem) -> Certificate:
-        return cls(number=doc["_id"], grade=DomainGrade(doc["grade"]), issued_at=doc["issuedAt"],
+        return cls(id=global_id("Certificate", doc["_id"]), number=doc["_id"],
+                   grade=DomainGrade(doc["grade"]), issued_at=doc["issuedAt"],
                    expires_at=doc["expiresAt"], standard=StandardRef(**doc["standard"]),
                    doc=doc, coord=coord)
 
@@ -169,8 +183,7 @@ class Certificate:
 
 def events_of(cert: dict) -> list[CertificateEvent]:
     return [
-        CertificateEvent(at=e["at"], by=Actor(id=strawberry.ID(e["by"]["id"] or ""),
-                                                     name=e["by"]["name"] or ""),
+        CertificateEvent(at=e["at"], by=Actor.of(e["by"]),
                          by_role=e["by"].get("role"), action=e["action"],
                          from_status=DomainStatus(e["from"]) if e.get("from") else None,
                          to_status=DomainStatus(e["to"]), reason=e.get("reason"))
@@ -218,8 +231,7 @@ class ItemResult:
 
 
 @strawberry.type
-class Inspection:
-    id: strawberry.ID
+class Inspection(Node):
     client_submission_id: strawberry.ID
     inspector: Actor
     standard: StandardRef
@@ -241,8 +253,8 @@ class Inspection:
     @classmethod
     def from_doc(cls, doc: dict, coord: geo.CoordSystem) -> Inspection:
         return cls(
-            id=doc["_id"], client_submission_id=doc["clientSubmissionId"],
-            inspector=Actor(id=doc["inspector"]["id"], name=doc["inspector"]["name"]),
+            id=global_id("Inspection", doc["_id"]), client_submission_id=doc["clientSubmissionId"],
+            inspector=Actor.of(doc["inspector"]),
             standard=StandardRef(**doc["standard"]), inspected_at=doc["inspectedAt"],
             submitted_at=doc["submittedAt"], status=InspectionStatus(doc["status"]),
             total_points=doc["totalPoints"], max_points=doc["maxPoints"],
@@ -267,7 +279,7 @@ class Inspection:
         r = self.doc.get("review")
         if not r:
             return None
-        return Review(reviewer=Actor(id=r["reviewer"]["id"], name=r["reviewer"]["name"]),
+        return Review(reviewer=Actor.of(r["reviewer"]),
                       decision=ReviewDecision(r["decision"]), comment=r.get("comment"),
                       at=r["at"])
 

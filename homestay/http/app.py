@@ -15,11 +15,11 @@ from typing import Any
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
-from starlette.routing import Route
+from starlette.routing import Mount, Route
 from starlette_compress import CompressMiddleware, add_compress_type
 
 from homestay.graphql.schema import build_schema
-from homestay.http import doorway, exports, uploads
+from homestay.http import doorway, exports, graphiql, uploads
 from homestay.http.bootstrap import bootstrap
 from homestay.http.errors import HANDLERS
 from homestay.http.graphql_view import GraphQLView
@@ -77,6 +77,7 @@ def create_app(settings: Settings, services: Services | None = None) -> Starlett
             Route("/v/{number}/concern", doorway.concern_form, methods=["GET", "POST"]),
             Route("/v/{number:path}", doorway.verification_page),
             Route("/certificates/{number}/plaque.{format}", doorway.plaque),
+            Mount(graphiql.MOUNT, graphiql.assets()),
         ],
         middleware=[
             Middleware(RequestContextMiddleware, metrics=metrics_),

@@ -5,12 +5,13 @@ from __future__ import annotations
 import hashlib
 import json
 from contextvars import ContextVar
+from functools import cached_property
 from typing import Any
 
 import pymongo
 from cross_web import HTTPException
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import HTMLResponse, Response
 from starlette.types import Receive, Scope, Send
 from strawberry.asgi import GraphQL
 
@@ -23,6 +24,7 @@ from homestay.errors import (
     UnsupportedMediaType,
 )
 from homestay.graphql.context import Context, language
+from homestay.http import graphiql
 from homestay.http.errors import error_response
 from homestay.http.guard import caller_of
 from homestay.services import persisted
@@ -115,6 +117,13 @@ class GraphQLView(GraphQL):
                                       f"{MAX_QUERY_CHARS} characters", code="QUERY_TOO_LONG")
             await self._persisted(request, item)
         return data
+
+    async def render_graphql_ide(self, request: Any) -> HTMLResponse:
+        return HTMLResponse(self._ide_page)
+
+    @cached_property
+    def _ide_page(self) -> str:
+        return graphiql.page()
 
     def should_render_graphql_ide(self, request: Any) -> bool:
         # a GET with only a persisted query's hash is a query, not a person opening GraphiQL

@@ -127,6 +127,10 @@ class ConcernService:
         page, more = await newest_first(self.db.concerns, flt, "reportedAt", first, after)
         return ConcernPage(page, more, flt)
 
+    async def get_many(self, ids: list[str]) -> list[dict | None]:
+        found = {c["_id"]: c async for c in self.db.concerns.find({"_id": {"$in": ids}})}
+        return [found.get(i) for i in ids]
+
     async def count(self, flt: dict) -> int:
         return await self.db.concerns.count_documents(flt)
 

@@ -18,7 +18,7 @@ mutation($input: RegisterHomestayInput!) {
   registerHomestay(input: $input) {
     homestay { id name address town rooms facilities county { code name }
                location { lat lng } certificate { number } grade }
-    errors { field code message }
+    errors { field code message messageEn }
   }
 }"""
 
@@ -39,7 +39,7 @@ mutation($input: ReviewInspectionInput!) {
     inspection { id status review { reviewer { id } decision comment } }
     certificate { number grade status issuedAt expiresAt standard { code version }
                   homestay { id name } }
-    errors { field code message }
+    errors { field code message messageEn }
   }
 }"""
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 import pytest
 
 from homestay.services.accounts import revoke_account
+from tests.conftest import gid, key
 
 ME = "{ me { id name role counties { code name } } }"
 CREATE = """mutation($input: CreateAccountInput!) { createAccount(input: $input) {
@@ -11,7 +12,7 @@ CREATE = """mutation($input: CreateAccountInput!) { createAccount(input: $input)
 
 async def test_me_is_the_calling_account_and_null_for_the_public(api, inspector):
     me = (await api.query(ME, token=inspector.token))["me"]
-    assert me == {"id": inspector.id, "name": "Inspector Wang", "role": "INSPECTOR",
+    assert me == {"id": gid("Account", inspector.id), "name": "Inspector Wang", "role": "INSPECTOR",
                   "counties": [{"code": "330521", "name": "德清县"}]}
     assert (await api.query(ME))["me"] is None
 
@@ -24,7 +25,7 @@ async def test_a_bad_token_is_unauthenticated_even_for_public_queries(api, heade
 
 
 async def test_a_revoked_token_stops_working_at_once(api, db, inspector):
-    assert (await api.query(ME, token=inspector.token))["me"]["id"] == inspector.id
+    assert (await api.query(ME, token=inspector.token))["me"]["id"] == gid("Account", inspector.id)
     assert await revoke_account(db, inspector.id)
     assert await api.error_code(ME, token=inspector.token) == "UNAUTHENTICATED"
 
@@ -73,7 +74,7 @@ async def test_every_account_records_who_made_it(api, db, bureau):
     made = (await api.query(CREATE, {"input": {"role": "INSPECTOR", "name": "New",
                                                "counties": ["330521"]}},
                             bureau.token))["createAccount"]
-    stored = await db.accounts.find_one({"_id": made["account"]["id"]})
+    stored = await db.accounts.find_one({"_id": key(made["account"]["id"])})
     assert stored["createdBy"] == bureau.id
     assert (await db.accounts.find_one({"_id": bureau.id}))["createdBy"] == \
         "administrator (command line)"

@@ -32,6 +32,9 @@ MATRIX: dict[str, tuple[str, tuple[str, ...]]] = {
                     (OK, OK, OK, OK, OK, UNAUTH)),
     "gradingStandard": ("{ gradingStandard { code } }", (OK, OK, OK, OK, OK, UNAUTH)),
     "me": ("{ me { id } }", (OK, OK, OK, OK, OK, UNAUTH)),
+    # what each node shows is its own type's rule (tests/graphql/test_node.py)
+    "node": ("query($h: ID!) { node(id: $h) { id } }", (OK, OK, OK, OK, OK, UNAUTH)),
+    "nodes": ("query($h: ID!) { nodes(ids: [$h]) { id } }", (OK, OK, OK, OK, OK, UNAUTH)),
     # staff reads
     "inspections": ('{ inspections(county: "330521") { totalCount } }',
                     (UNAUTH, OK, DENY, OK, DENY, UNAUTH)),

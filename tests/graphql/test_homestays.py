@@ -3,6 +3,7 @@ from __future__ import annotations
 import pytest
 
 from homestay.domain import geo
+from tests.conftest import key
 from tests.graphql.flows import REGISTER, homestay_input, register
 
 UPDATE = """
@@ -39,7 +40,8 @@ async def test_an_unknown_address_without_a_point_is_refused(api, inspector):
         location=None, address="火星基地1号")}, inspector.token)
     assert body["registerHomestay"]["errors"] == [{
         "field": ["input", "address"], "code": "GEOCODE_FAILED",
-        "message": "the address names no known town or village; give a location"}]
+        "message": "无法根据地址确定位置，请提供坐标",
+        "messageEn": "the address names no known town or village; give a location"}]
 
 
 async def test_a_point_in_amap_coordinates_is_stored_as_gps(api, inspector, db):
@@ -47,7 +49,7 @@ async def test_a_point_in_amap_coordinates_is_stored_as_gps(api, inspector, db):
     amap = geo.from_wgs84(gps, geo.CoordSystem.GCJ02)
     stay = await register(api, inspector.token, coordSystem="GCJ02",
                           location={"lat": amap.lat, "lng": amap.lng})
-    stored = await db.homestays.find_one({"_id": stay["id"]})
+    stored = await db.homestays.find_one({"_id": key(stay["id"])})
     assert geo.distance_m(geo.from_geojson(stored["location"]), gps) < 0.05
     # read back in the system asked for
     for system, expected in [("GCJ02", amap), ("WGS84", gps)]:

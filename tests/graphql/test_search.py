@@ -14,6 +14,7 @@ from homestay.domain.certificates import CertificateAction
 from homestay.services.homestays import HomestayInput
 from homestay.services.inspections import ResultInput, SubmissionInput
 from homestay.services.search import SearchQuery
+from tests.conftest import key
 from tests.graphql.flows import THRESHOLDS, checklist
 
 MOGANSHAN = geo.LatLng(30.60, 119.87)
@@ -90,7 +91,7 @@ async def test_only_stays_valid_now_are_found(api, services, inspector, bureau):
                  for r in checklist()]))
     await services.certificates.review(bureau.caller, again["_id"], "APPROVE", None)
     found = await page_through(api, near={"lat": MOGANSHAN.lat, "lng": MOGANSHAN.lng})
-    assert [(n["id"], n["grade"]) for n in found] == [(valid["_id"], "PREMIUM"),
+    assert [(key(n["id"]), n["grade"]) for n in found] == [(valid["_id"], "PREMIUM"),
                                                       (regraded["_id"], "BOUTIQUE")]
     assert all(n["certificate"]["status"] == "VALID" for n in found)
     assert old["_id"] not in {n["certificate"]["number"] for n in found}
@@ -140,7 +141,7 @@ async def test_a_map_viewport_is_inclusive_at_its_edges(api, services, inspector
     inside, _ = await certify(services, inspector, bureau, geo.LatLng(30.60, 119.85))
     await certify(services, inspector, bureau, geo.LatLng(30.6501, 119.90))
     found = await page_through(api, bbox=box, sort="NAME")
-    assert {n["id"] for n in found} == {on_edge["_id"], inside["_id"]}
+    assert {key(n["id"]) for n in found} == {on_edge["_id"], inside["_id"]}
     assert all(n["distanceMeters"] is None for n in found)
 
 
@@ -154,7 +155,7 @@ async def test_grade_county_and_text_filters(api, services, inspector, bureau, a
     near = {"lat": MOGANSHAN.lat, "lng": MOGANSHAN.lng}
 
     async def ids(**given) -> list[str]:
-        return [n["id"] for n in await page_through(api, near=near, **given)]
+        return [key(n["id"]) for n in await page_through(api, near=near, **given)]
 
     assert await ids(grades=["STANDARD", "BOUTIQUE"]) == [s["_id"], b["_id"]]
     assert await ids(minGrade="PREMIUM") == [p["_id"], b["_id"]]
@@ -173,14 +174,14 @@ async def test_sorting_by_grade_and_by_name(api, services, inspector, bureau):
     c, _ = await certify(services, inspector, bureau, point_at(900, 0), "BOUTIQUE", "丙")
     d, _ = await certify(services, inspector, bureau, point_at(50, 0), "STANDARD", "丁")
     near = {"lat": MOGANSHAN.lat, "lng": MOGANSHAN.lng}
-    by_grade = [n["id"] for n in await page_through(api, near=near, sort="GRADE", first=2)]
+    by_grade = [key(n["id"]) for n in await page_through(api, near=near, sort="GRADE", first=2)]
     assert by_grade == [c["_id"], b["_id"], a["_id"], d["_id"]]
     by_name = [n["name"] for n in await page_through(api, near=near, sort="NAME", first=3)]
     assert by_name == sorted(["甲", "乙", "丙", "丁"])
     # without a place: the whole county, by name or by grade then name, in pages
     listed = [n["name"] for n in await page_through(api, county="330521", sort="NAME", first=3)]
     assert listed == sorted(["甲", "乙", "丙", "丁"])
-    graded = [n["id"] for n in await page_through(api, county="330521", sort="GRADE", first=1)]
+    graded = [key(n["id"]) for n in await page_through(api, county="330521", sort="GRADE", first=1)]
     assert graded[0] == c["_id"] and graded[-1] == d["_id"]
     assert sorted(graded[1:3]) == sorted([a["_id"], b["_id"]])
 
@@ -195,7 +196,7 @@ async def test_pages_stay_right_when_stays_are_certified_in_between(api, service
     await certify(services, inspector, bureau, point_at(50, 0))
     later, _ = await certify(services, inspector, bureau, point_at(2800, 0))
     rest = await page_through_from(api, near, first["pageInfo"]["endCursor"])
-    seen = [e["node"]["id"] for e in first["edges"]] + rest
+    seen = [key(e["node"]["id"]) for e in first["edges"]] + rest
     assert len(seen) == len(set(seen))
     assert {s["_id"] for s in before} <= set(seen)
     assert later["_id"] in rest
@@ -206,7 +207,7 @@ async def page_through_from(api, near: dict, after: str) -> list[str]:
     while after:
         page = (await api.query(SEARCH, variables(near=near, first=3, after=after))
                 )["searchStays"]
-        ids += [e["node"]["id"] for e in page["edges"]]
+        ids += [key(e["node"]["id"]) for e in page["edges"]]
         after = page["pageInfo"]["endCursor"] if page["pageInfo"]["hasNextPage"] else None
     return ids
 
@@ -242,7 +243,7 @@ async def test_a_tourist_at_moganshan_pages_premium_stays_in_amap_coordinates(
     amap = geo.from_wgs84(MOGANSHAN, geo.CoordSystem.GCJ02)
     found = await page_through(api, near={"lat": amap.lat, "lng": amap.lng}, radius=10000,
                                minGrade="PREMIUM", cs="GCJ02", first=3)
-    assert [n["id"] for n in found] and {n["id"] for n in found} == expected
+    assert [n["id"] for n in found] and {key(n["id"]) for n in found} == expected
     assert len(found) == len(expected)
     distances = [n["distanceMeters"] for n in found]
     assert distances == sorted(distances)

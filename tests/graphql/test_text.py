@@ -33,7 +33,7 @@ async def test_a_homestay_with_hidden_characters_is_refused_naming_the_field(api
     assert payload["homestay"] is None
     [error] = payload["errors"]
     assert error["field"] == ["input", field] and error["code"] == "INVALID_CHARACTER"
-    assert "U+" in error["message"]
+    assert "U+" in error["messageEn"] and "控制字符" in error["message"]
     assert await db.homestays.count_documents({}) == 0
 
 
