@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import Enum
+from typing import Any
+
+from homestay.domain.grades import Grade
 
 
 class CertificateStatus(Enum):
@@ -64,6 +68,46 @@ def effective_status(stored: CertificateStatus, expires_at: datetime,
     if stored in LAPSING and now >= expires_at:
         return CertificateStatus.EXPIRED
     return stored
+
+
+def is_listed(stored: CertificateStatus, expires_at: datetime, now: datetime) -> bool:
+    """The rule of what the public is shown: a certificate is listed (found by search, its
+    homestay public, in the open-data feed) while VALID and before its expiry."""
+    return effective_status(stored, expires_at, now) is CertificateStatus.VALID
+
+
+@dataclass(frozen=True)
+class Listed:
+    """is_listed as of `now`, in both of its forms side by side: for a certificate in hand
+    and as a MongoDB filter on the stored fields (tests/domain/test_certificates.py keeps
+    the two saying the same of every stored status and expiry)."""
+
+    now: datetime
+
+    def keeps(self, stored: CertificateStatus, expires_at: datetime) -> bool:
+        return is_listed(stored, expires_at, self.now)
+
+    def mongo(self) -> dict[str, Any]:
+        return {"status": CertificateStatus.VALID.value, "expiresAt": {"$gt": self.now}}
+
+
+@dataclass(frozen=True)
+class Certificate:
+    """What the rules need of a certificate, converted once from its stored document."""
+
+    number: str
+    county: str
+    homestay_id: str
+    grade: Grade
+    stored_status: CertificateStatus
+    issued_at: datetime
+    expires_at: datetime
+
+    def status_at(self, now: datetime) -> CertificateStatus:
+        return effective_status(self.stored_status, self.expires_at, now)
+
+    def is_listed(self, now: datetime) -> bool:
+        return is_listed(self.stored_status, self.expires_at, now)
 
 
 def expiry(issued_at: datetime, validity_days: int) -> datetime:

@@ -6,10 +6,8 @@ from datetime import datetime
 
 import strawberry
 
-from homestay.clock import utcnow
 from homestay.domain import geo
 from homestay.domain.certificates import CertificateAction
-from homestay.domain.grades import Grade as DomainGrade
 from homestay.graphql.common import (
     CertificateStatus,
     CoordSystem,
@@ -24,7 +22,7 @@ from homestay.graphql.common import (
 )
 from homestay.graphql.permissions import IsBureau
 from homestay.graphql.types import Certificate, Inspection
-from homestay.services.certificates import status_of
+from homestay.storage import documents
 
 
 @strawberry.type
@@ -99,9 +97,11 @@ class CertificateQueries:
         cert = await info.context.services.certificates.get(number)
         if cert is None:
             return CertificateVerification(found=False, number=number)
-        grade = DomainGrade(cert["grade"])
+        record = documents.certificate(cert)
+        grade = record.grade
         return CertificateVerification(
-            found=True, number=cert["_id"], status=status_of(cert, utcnow()), grade=grade,
+            found=True, number=record.number, status=record.status_at(info.context.now),
+            grade=grade,
             grade_label=localized(grade.label, info.context.lang),
             homestay_name=cert["listing"]["name"],
             county=County.of(cert["county"], info.context.lang),

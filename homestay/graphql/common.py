@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Awaitable, Callable
-from enum import Enum
 from typing import Any, Generic, TypeVar
 
 import strawberry
@@ -17,6 +16,8 @@ from homestay.domain.certificates import CertificateStatus as DomainCertificateS
 from homestay.domain.gazetteer import gazetteer
 from homestay.domain.grades import Grade as DomainGrade
 from homestay.domain.grading import ItemKind as DomainItemKind
+from homestay.domain.inspections import InspectionStatus as DomainInspectionStatus
+from homestay.domain.inspections import ReviewDecision as DomainReviewDecision
 from homestay.errors import BadUserInput, UserErrors
 from homestay.errors import UserError as DomainUserError
 from homestay.graphql.context import Context
@@ -37,17 +38,10 @@ CoordSystem = geo.CoordSystem
 StaySort = DomainStaySort
 
 
-@strawberry.enum
-class InspectionStatus(Enum):
-    SUBMITTED = "SUBMITTED"
-    APPROVED = "APPROVED"
-    REJECTED = "REJECTED"
-
-
-@strawberry.enum
-class ReviewDecision(Enum):
-    APPROVE = "APPROVE"
-    REJECT = "REJECT"
+strawberry.enum(DomainInspectionStatus, name="InspectionStatus")
+strawberry.enum(DomainReviewDecision, name="ReviewDecision")
+InspectionStatus = DomainInspectionStatus
+ReviewDecision = DomainReviewDecision
 
 
 strawberry.enum(Role, name="Role")

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 from functools import cached_property
 
 from starlette.requests import Request
@@ -10,6 +11,7 @@ from starlette.responses import Response
 from strawberry.dataloader import DataLoader
 
 from homestay.auth import PUBLIC, Caller
+from homestay.clock import utcnow
 from homestay.errors import ApiError
 from homestay.services.accounts import accounts_by_id
 from homestay.services.registry import Services
@@ -48,6 +50,8 @@ class Context:
     auth_error: ApiError | None = None
     lang: str = "zh"
     request_id: str = "-"
+    # the clock, read once: every field of one answer speaks of the same instant
+    now: datetime = field(default_factory=utcnow)
 
     @cached_property
     def homestays(self) -> DataLoader[str, dict | None]:

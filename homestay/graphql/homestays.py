@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import strawberry
 
-from homestay.clock import utcnow
 from homestay.domain import geo
 from homestay.domain.disclosure import homestay_is_public, sees_staff_data
 from homestay.graphql.common import (
@@ -17,8 +16,8 @@ from homestay.graphql.common import (
 )
 from homestay.graphql.permissions import IsStaff
 from homestay.graphql.types import Homestay
-from homestay.services.certificates import status_of
 from homestay.services.homestays import HomestayInput
+from homestay.storage import documents
 
 
 @strawberry.input
@@ -90,7 +89,8 @@ async def visible_homestay(info: Info, key: str, coord: geo.CoordSystem) -> Home
         return None
     if not sees_staff_data(info.context.caller, doc["county"]):
         cert = await info.context.current_certificates.load(doc["_id"])
-        if not homestay_is_public(status_of(cert, utcnow()) if cert else None):
+        status = documents.certificate(cert).status_at(info.context.now) if cert else None
+        if not homestay_is_public(status):
             return None
     return Homestay.from_doc(doc, coord)
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import strawberry
 
-from homestay.clock import utcnow
 from homestay.domain import geo
 from homestay.domain.grades import Grade as DomainGrade
 from homestay.graphql.common import (
@@ -20,6 +19,7 @@ from homestay.graphql.common import (
 )
 from homestay.graphql.permissions import IsBureau
 from homestay.graphql.types import Homestay
+from homestay.services import statistics
 from homestay.services.search import SearchQuery
 from homestay.services.search import StaySort as DomainStaySort
 
@@ -49,7 +49,7 @@ class SearchQueries:
             radius_m=radius_meters,
             bbox=bbox.to_wgs84(coord_system) if bbox else None,
             county=county, grades=grades, min_grade=min_grade, text=text, sort=sort,
-            first=first, after=after,
+            first=first, after=after, now=info.context.now,
         )
         page = await info.context.services.search.search(query)
         edges = [Edge(cursor=hit.cursor,
@@ -62,14 +62,7 @@ class SearchQueries:
                       "counties (or the one asked for).")
     async def grade_statistics(self, info: Info, county: str | None = None) -> list[GradeCount]:
         counties = info.context.caller.counties_filter(county)
-        match: dict = {"status": "VALID", "expiresAt": {"$gt": utcnow()},
-                       "county": {"$in": counties}}
-        rows = await (await info.context.services.db.certificates.aggregate([
-            {"$match": match},
-            {"$group": {"_id": {"county": "$county", "grade": "$grade"}, "count": {"$sum": 1}}},
-            {"$sort": {"_id.county": 1, "_id.grade": 1}},
-        ])).to_list()
-        counts = [GradeCount(county=County.of(r["_id"]["county"], info.context.lang),
-                             grade=DomainGrade(r["_id"]["grade"]), count=r["count"])
-                  for r in rows]
-        return sorted(counts, key=lambda c: (c.county.code, c.grade.rank))
+        rows = await statistics.listed_counts(info.context.services.db, counties,
+                                              info.context.now)
+        return [GradeCount(county=County.of(r["county"], info.context.lang),
+                           grade=DomainGrade(r["grade"]), count=r["count"]) for r in rows]

@@ -11,8 +11,8 @@ from datetime import datetime
 
 import strawberry
 
-from homestay.clock import utcnow
 from homestay.domain import geo
+from homestay.domain.certificates import Certificate as DomainCertificate
 from homestay.domain.certificates import CertificateStatus as DomainStatus
 from homestay.domain.disclosure import sees_homestay, sees_staff_data
 from homestay.domain.grades import Grade as DomainGrade
@@ -28,7 +28,7 @@ from homestay.graphql.common import (
     global_id,
     localized,
 )
-from homestay.services.certificates import status_of
+from homestay.storage import documents
 
 
 @strawberry.type
@@ -111,9 +111,10 @@ class Homestay(Node):
     @strawberry.field(description="Set only while the current certificate is VALID.")
     async def grade(self, info: Info) -> Grade | None:
         cert = await self._certificate(info)
-        if cert and status_of(cert, utcnow()) is DomainStatus.VALID:
-            return DomainGrade(cert["grade"])
-        return None
+        if cert is None:
+            return None
+        record = documents.certificate(cert)
+        return record.grade if record.is_listed(info.context.now) else None
 
 
 @strawberry.type
@@ -135,6 +136,7 @@ class Certificate(Node):
     expires_at: datetime
     standard: StandardRef
     doc: strawberry.Private[dict]
+    record: strawberry.Private[DomainCertificate]
     coord: strawberry.Private[geo.CoordSystem]
 
     @classmethod
@@ -142,11 +144,11 @@ class Certificate(Node):
         return cls(id=global_id("Certificate", doc["_id"]), number=doc["_id"],
                    grade=DomainGrade(doc["grade"]), issued_at=doc["issuedAt"],
                    expires_at=doc["expiresAt"], standard=StandardRef(**doc["standard"]),
-                   doc=doc, coord=coord)
+                   doc=doc, record=documents.certificate(doc), coord=coord)
 
     @strawberry.field(description="As of now: EXPIRED once past expiresAt.")
-    def status(self) -> CertificateStatus:
-        return status_of(self.doc, utcnow())
+    def status(self, info: Info) -> CertificateStatus:
+        return self.record.status_at(info.context.now)
 
     @strawberry.field
     def grade_label(self, info: Info) -> str:
@@ -162,8 +164,8 @@ class Certificate(Node):
     @strawberry.field(description="The stay as certified. For the public, only while this "
                       "certificate is VALID; null otherwise.")
     def homestay(self, info: Info) -> Homestay | None:
-        if not sees_homestay(info.context.caller, self.doc["county"],
-                             status_of(self.doc, utcnow())):
+        if not sees_homestay(info.context.caller, self.record.county,
+                             self.record.status_at(info.context.now)):
             return None
         return Homestay.from_certificate(self.doc, self.coord)
 

@@ -23,16 +23,17 @@ from homestay.domain.certificates import (
     TRANSITIONS,
     CertificateAction,
     CertificateStatus,
-    effective_status,
     expiry,
     format_number,
 )
 from homestay.domain.disclosure import PublicCertificate
 from homestay.domain.grades import Grade
+from homestay.domain.inspections import InspectionStatus, ReviewDecision
 from homestay.domain.text import check_text
 from homestay.errors import UserError, UserErrors
 from homestay.services import rows
 from homestay.services.homestays import listing_of
+from homestay.storage import documents
 from homestay.storage.database import Database
 
 MAX_REASON = 500
@@ -50,7 +51,7 @@ def _event(caller: Caller, action: CertificateAction, before: str | None, after:
 
 
 def status_of(cert: dict, now: datetime) -> CertificateStatus:
-    return effective_status(CertificateStatus(cert["status"]), cert["expiresAt"], now)
+    return documents.certificate(cert).status_at(now)
 
 
 class CertificateService:
@@ -60,9 +61,10 @@ class CertificateService:
 
     # -- review ----------------------------------------------------------------------------
 
-    async def review(self, caller: Caller, inspection_id: str, decision: str,
+    async def review(self, caller: Caller, inspection_id: str, decision: str | ReviewDecision,
                      comment: str | None) -> tuple[dict, dict | None]:
         caller.require(Role.BUREAU)
+        decision = ReviewDecision(decision)
         inspection = await self.db.inspections.find_one({"_id": inspection_id})
         if inspection is None:
             raise UserErrors.one(["input", "inspectionId"], "NOT_FOUND",
@@ -79,22 +81,21 @@ class CertificateService:
         comment = check_text(errors, ["input", "comment"], comment, MAX_REASON, multiline=True)
         if errors:
             raise UserErrors(errors)
-        if decision == "REJECT" and not comment:
+        if decision is ReviewDecision.REJECT and not comment:
             raise UserErrors.one(["input", "comment"], "REQUIRED",
                                  "say why the inspection is rejected")
-        if inspection["status"] != "SUBMITTED":
+        if inspection["status"] != InspectionStatus.SUBMITTED:
             return await self._replayed_review(caller, inspection, decision)
 
         now = utcnow()
         review = {"reviewer": {"id": caller.account_id, "name": caller.name},
-                  "decision": decision, "comment": comment, "at": now}
-        changes: dict = {"status": "APPROVED" if decision == "APPROVE" else "REJECTED",
-                         "review": review}
+                  "decision": decision.value, "comment": comment, "at": now}
+        changes: dict = {"status": decision.outcome.value, "review": review}
         grade = inspection.get("recommendedGrade")
-        if decision == "APPROVE" and grade:
+        if decision is ReviewDecision.APPROVE and grade:
             changes["certificateNumber"] = await self._next_number(inspection["county"], now)
         claimed = await self.db.inspections.find_one_and_update(
-            {"_id": inspection_id, "status": "SUBMITTED"}, {"$set": changes},
+            {"_id": inspection_id, "status": InspectionStatus.SUBMITTED.value}, {"$set": changes},
             return_document=ReturnDocument.AFTER)
         if claimed is None:  # another reviewer got there first
             fresh = await self.db.inspections.find_one({"_id": inspection_id})
@@ -103,7 +104,7 @@ class CertificateService:
         return claimed, await self._apply_decision(caller, claimed)
 
     async def _replayed_review(self, caller: Caller, inspection: dict,
-                               decision: str) -> tuple[dict, dict | None]:
+                               decision: ReviewDecision) -> tuple[dict, dict | None]:
         """A review sent again by its reviewer finishes what the first try began."""
         review = inspection.get("review") or {}
         if review.get("reviewer", {}).get("id") != caller.account_id or \
@@ -113,7 +114,7 @@ class CertificateService:
         return inspection, await self._apply_decision(caller, inspection)
 
     async def _apply_decision(self, caller: Caller, inspection: dict) -> dict | None:
-        if inspection["status"] != "APPROVED":
+        if inspection["status"] != InspectionStatus.APPROVED:
             return None
         if inspection.get("certificateNumber"):
             return await self._issue(caller, inspection)

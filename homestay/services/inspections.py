@@ -19,6 +19,7 @@ from homestay.auth import Caller, Role
 from homestay.clock import utcnow
 from homestay.domain import geo
 from homestay.domain.grading import Answer, Problem, check_answers, grade_checklist
+from homestay.domain.inspections import InspectionStatus
 from homestay.domain.text import check_text, normalize
 from homestay.errors import UserError, UserErrors
 from homestay.services import standards
@@ -151,7 +152,7 @@ class InspectionService:
                  "missingPoints": b.missing_points}
                 for b in outcome.blockers
             ],
-            "status": "SUBMITTED",
+            "status": InspectionStatus.SUBMITTED.value,
             "review": None,
         }
         try:

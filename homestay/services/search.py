@@ -26,6 +26,7 @@ from typing import Any
 
 from homestay.clock import utcnow
 from homestay.domain import geo
+from homestay.domain.certificates import CertificateStatus, Listed
 from homestay.domain.grades import ALL_GRADES, Grade
 from homestay.errors import BadUserInput
 from homestay.services.pagination import decode_cursor, encode_cursor, keyset_after
@@ -55,6 +56,7 @@ class SearchQuery:
     sort: StaySort = StaySort.DISTANCE
     first: int = 20
     after: str | None = None
+    now: datetime | None = None  # the request's clock; read here when not given
 
 
 @dataclass(frozen=True)
@@ -87,7 +89,7 @@ class _Filter:
     ranks: frozenset[int]
     county: str | None
     text: str | None
-    now: datetime
+    listed: Listed
 
     @classmethod
     def of(cls, query: SearchQuery) -> _Filter:
@@ -95,10 +97,11 @@ class _Filter:
         if query.min_grade is not None:
             grades = {g for g in grades if g >= query.min_grade}
         text = query.text.strip().casefold() if query.text and query.text.strip() else None
-        return cls(frozenset(g.rank for g in grades), query.county, text, utcnow())
+        return cls(frozenset(g.rank for g in grades), query.county, text,
+                   Listed(query.now or utcnow()))
 
     def keeps(self, cert: dict) -> bool:
-        if cert["status"] != "VALID" or cert["expiresAt"] <= self.now:
+        if not self.listed.keeps(CertificateStatus(cert["status"]), cert["expiresAt"]):
             return False
         if cert["gradeRank"] not in self.ranks:
             return False
@@ -112,7 +115,7 @@ class _Filter:
 
     def mongo(self) -> dict:
         """The same conditions as a query, for the index on (status, county, name)."""
-        flt: dict[str, Any] = {"status": "VALID", "expiresAt": {"$gt": self.now}}
+        flt: dict[str, Any] = self.listed.mongo()
         if len(self.ranks) < len(ALL_GRADES):
             flt["gradeRank"] = {"$in": sorted(self.ranks)}
         if self.county is not None:

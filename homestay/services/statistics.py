@@ -12,7 +12,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from homestay.domain.certificates import LAPSING_VALUES
+from homestay.domain.certificates import LAPSING_VALUES, Listed
+from homestay.domain.grades import Grade
+from homestay.domain.inspections import InspectionStatus
 from homestay.storage.database import Database
 
 TIMEZONE = "+08:00"  # months are counted in China Standard Time, as the bureau counts them
@@ -25,6 +27,16 @@ class Period:
 
     def match(self, field: str) -> dict:
         return {field: {"$gte": self.start, "$lt": self.end}}
+
+
+async def listed_counts(db: Database, counties: Sequence[str], now: datetime) -> list[dict]:
+    """Listed certificates (the public's rule) by county and grade, in that order."""
+    rows = await (await db.certificates.aggregate([
+        {"$match": {**Listed(now).mongo(), "county": {"$in": list(counties)}}},
+        {"$group": {"_id": {"county": "$county", "grade": "$grade"}, "count": {"$sum": 1}}},
+    ])).to_list()
+    counts = [{**r["_id"], "count": r["count"]} for r in rows]
+    return sorted(counts, key=lambda c: (c["county"], Grade(c["grade"]).rank))
 
 
 async def certificate_counts(db: Database, counties: Sequence[str], now: datetime) -> list[dict]:
@@ -84,9 +96,9 @@ async def inspector_counts(db: Database, counties: Sequence[str], period: Period
             "_id": {"inspector": "$inspector.id", "county": "$county"},
             "name": {"$last": "$inspector.name"},
             "submitted": {"$sum": 1},
-            "approved": count_if({"$eq": ["$status", "APPROVED"]}),
-            "rejected": count_if({"$eq": ["$status", "REJECTED"]}),
-            "pending": count_if({"$eq": ["$status", "SUBMITTED"]}),
+            "approved": count_if({"$eq": ["$status", InspectionStatus.APPROVED.value]}),
+            "rejected": count_if({"$eq": ["$status", InspectionStatus.REJECTED.value]}),
+            "pending": count_if({"$eq": ["$status", InspectionStatus.SUBMITTED.value]}),
             "far": count_if({"$eq": ["$farFromHomestay", True]}),
             "averagePoints": {"$avg": "$totalPoints"},
         }},
@@ -105,7 +117,7 @@ async def section_averages(db: Database, counties: Sequence[str], period: Period
     items) is applied here."""
     rows = await (await db.inspections.aggregate([
         {"$match": {"county": {"$in": list(counties)}, **period.match("submittedAt"),
-                    "status": "APPROVED", "standard.code": standard["code"],
+                    "status": InspectionStatus.APPROVED.value, "standard.code": standard["code"],
                     "standard.version": standard["version"]}},
         {"$unwind": "$results"},
         {"$match": {"results.points": {"$type": "number"}}},

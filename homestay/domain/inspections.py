@@ -1,0 +1,21 @@
+"""An inspection's life: submitted, then approved or rejected by someone else."""
+
+from __future__ import annotations
+
+from enum import Enum
+
+
+class InspectionStatus(str, Enum):
+    SUBMITTED = "SUBMITTED"  # awaiting review
+    APPROVED = "APPROVED"
+    REJECTED = "REJECTED"
+
+
+class ReviewDecision(str, Enum):
+    APPROVE = "APPROVE"
+    REJECT = "REJECT"
+
+    @property
+    def outcome(self) -> InspectionStatus:
+        return InspectionStatus.APPROVED if self is ReviewDecision.APPROVE \
+            else InspectionStatus.REJECTED

@@ -1,0 +1,89 @@
+"""Each filter is one object with two forms, for a document in hand and for MongoDB: the two
+must choose the same certificates, at the edges too (expiring this instant, every status)."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from homestay.domain.certificates import CertificateStatus, Listed
+from homestay.domain.grades import ALL_GRADES, Grade
+from homestay.services import exports
+from homestay.services.search import SearchQuery, _Filter
+
+NOW = datetime(2026, 12, 31, 16, 0, tzinfo=UTC)
+# what can be stored: EXPIRED is never stored, it is read from the expiry (the validator's enum)
+STORED = [s for s in CertificateStatus if s is not CertificateStatus.EXPIRED]
+NAMES = ["竹隐山居", "Bamboo Inn", "莫干山·云舍", "山居", "bamboo HOUSE", "溪畔"]
+
+
+def certificates(n: int = 300) -> list[dict]:
+    rnd = random.Random(7)
+    docs = []
+    for i in range(n):
+        grade = rnd.choice(ALL_GRADES)
+        issued = NOW - timedelta(days=rnd.randint(0, 1200), milliseconds=rnd.choice([0, 1]))
+        expires = rnd.choice([NOW, NOW - timedelta(milliseconds=1), NOW + timedelta(
+            milliseconds=1), NOW + timedelta(days=rnd.randint(-400, 400))])
+        docs.append({
+            "_id": f"330521-2026-{i:05d}", "status": rnd.choice(STORED).value,
+            "grade": grade.value, "gradeRank": grade.rank,
+            "county": rnd.choice(["330521", "330523"]), "issuedAt": issued,
+            "expiresAt": expires, "listing": {"name": rnd.choice(NAMES),
+                                              "nameEn": rnd.choice([None, "Hill House"])}})
+    return docs
+
+
+@pytest.fixture
+async def scratch(db):
+    collection = db.db["filter_cases"]
+    docs = certificates()
+    await collection.insert_many(docs)
+    return collection, docs
+
+
+async def chosen(collection, flt: dict) -> set[str]:
+    return {d["_id"] async for d in collection.find(flt, {"_id": 1})}
+
+
+async def test_the_listed_rule_says_the_same_in_python_and_in_mongodb(scratch):
+    collection, docs = scratch
+    listed = Listed(NOW)
+    in_python = {d["_id"] for d in docs
+                 if listed.keeps(CertificateStatus(d["status"]), d["expiresAt"])}
+    assert in_python and in_python != {d["_id"] for d in docs}
+    assert await chosen(collection, listed.mongo()) == in_python
+
+
+@pytest.mark.parametrize("given", [
+    {}, {"grades": [Grade.PREMIUM]}, {"min_grade": Grade.PREMIUM}, {"county": "330523"},
+    {"text": "bamboo"}, {"text": "山居"}, {"text": "hill"}, {"text": "a.*"},
+    {"grades": [Grade.STANDARD, Grade.BOUTIQUE], "county": "330521", "text": "BAMBOO"},
+])
+async def test_the_search_filter_says_the_same_in_python_and_in_mongodb(scratch, given):
+    collection, docs = scratch
+    text = given.get("text")
+    query = SearchQuery(**{**given, "text": text.strip().casefold() if text else None},
+                        now=NOW)
+    conditions = _Filter.of(query)
+    assert await chosen(collection, conditions.mongo()) == \
+        {d["_id"] for d in docs if conditions.keeps(d)}
+
+
+@pytest.mark.parametrize("query", [
+    exports.ExportQuery(counties=None),
+    exports.ExportQuery(counties=["330521"], status=CertificateStatus.VALID),
+    exports.ExportQuery(counties=None, status=CertificateStatus.EXPIRED),
+    exports.ExportQuery(counties=None, status=CertificateStatus.SUSPENDED),
+    exports.ExportQuery(counties=None, status=CertificateStatus.REVOKED),
+    exports.ExportQuery(counties=["330523"], grade=Grade.BOUTIQUE),
+    exports.ExportQuery(counties=None, expiring_before=NOW + timedelta(days=30)),
+    exports.ExportQuery(counties=None, issued_from=NOW - timedelta(days=100),
+                        issued_to=NOW - timedelta(days=10)),
+])
+async def test_the_export_filter_says_the_same_in_python_and_in_mongodb(scratch, query):
+    collection, docs = scratch
+    assert await chosen(collection, query.filter(NOW)) == \
+        {d["_id"] for d in docs if query.matches(d, NOW)}
