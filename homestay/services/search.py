@@ -24,17 +24,19 @@ from datetime import datetime
 from enum import Enum
 from typing import Any
 
+import numpy as np
+
 from homestay.clock import utcnow
 from homestay.domain import geo
 from homestay.domain.certificates import CertificateStatus, Listed
 from homestay.domain.grades import ALL_GRADES, Grade
 from homestay.errors import BadUserInput
 from homestay.services.pagination import decode_cursor, encode_cursor, keyset_after
+from homestay.services.stay_index import Ranked, StayIndex
 from homestay.storage.database import Database
 
 MAX_RADIUS_M = 100_000
 MAX_TEXT = 50
-# everything a hit shows; the history can be long and is never shown in a search
 _PROJECTION = None  # measured: excluding fields costs the embedded server more than sending them
 
 
@@ -147,6 +149,7 @@ def _shape(sort: StaySort, with_distance: bool) -> list[Any]:
 class SearchService:
     def __init__(self, db: Database) -> None:
         self.db = db
+        self.index = StayIndex(db)
 
     async def search(self, query: SearchQuery) -> SearchPage:
         _check(query)
@@ -157,75 +160,93 @@ class SearchService:
             return await self._area(query, conditions)
         return await self._listed(query, conditions)
 
-    async def _in_cells(self, cover: geo.Cover) -> list[dict]:
-        return await self.db.search_certificates.find(
-            {f"listing.cells.{cover.field}": {"$in": cover.cells}},
-            _PROJECTION, batch_size=100_000).to_list()
-
     async def _area(self, query: SearchQuery, conditions: _Filter) -> SearchPage:
-        """A circle or a viewport: every listing in its cells, refined and ordered here."""
-        if query.near is not None:
-            cover = geo.cover_circle(query.near, query.radius_m)
-        else:
-            assert query.bbox is not None
-            cover = geo.cover_bbox(query.bbox)
-        certs, points = [], []
-        for cert in await self._in_cells(cover):
-            point = geo.from_geojson(cert["listing"]["location"])
-            if conditions.keeps(cert) and (query.bbox is None or geo.in_bbox(point, query.bbox)):
-                certs.append(cert)
-                points.append((point, cert["_id"]))
-        if query.sort is StaySort.DISTANCE:
-            return self._by_distance(query, certs, points)
-        return self._by_key(query, certs, points)
-
-    def _by_distance(self, query: SearchQuery, certs: list[dict],
-                     points: list[tuple[geo.LatLng, str]]) -> SearchPage:
-        """Nearest first from `near`, or from the viewport's centre."""
+        """A circle or a viewport, from the in-process index: then the page by number."""
+        index = self.index
+        await index.refresh()  # the first command: what changed
+        slots = index.candidates(now=conditions.listed.now, ranks=conditions.ranks,
+                                 county=conditions.county, text=conditions.text,
+                                 bbox=query.bbox)
         origin, radius = query.near, float(query.radius_m)
-        if origin is None:
+        if origin is None:  # a viewport: ordered from its centre, every stay in it counts
             assert query.bbox is not None
             box = query.bbox
             origin = geo.LatLng((box.south + box.north) / 2, (box.west + box.east) / 2)
             radius = math.inf
-        after = None
-        if query.after is not None:
-            distance, ident = decode_cursor(query.after, _shape(query.sort, True))
-            after = (float(distance), ident)
-        best = geo.nearest(origin, points, query.first + 1, radius, after)
+        slots, low, high, exact = index.around(slots, origin, radius)
+        total = len(slots)
+        limit = query.first + 1
         shown = query.near is not None
-        hits = [Hit(certs[i], d if shown else None, encode_cursor([d, ident]))
-                for d, ident, i in best[: query.first]]
-
-        async def count() -> int:
-            if math.isinf(radius):
-                return len(points)
-            return geo.count_within(origin, [p for p, _ in points], radius)
-
-        return SearchPage(hits, len(best) > query.first, count)
-
-    def _by_key(self, query: SearchQuery, certs: list[dict],
-                points: list[tuple[geo.LatLng, str]]) -> SearchPage:
-        """By grade (then distance, or name without `near`) or by name."""
-        keyed = []
-        for cert, (point, _) in zip(certs, points, strict=True):
-            distance = None
-            if query.near is not None:
-                distance = geo.within(query.near, point, query.radius_m)
-                if distance is None:
-                    continue
-            keyed.append((_key(query.sort, cert, distance), distance, cert))
-        keyed.sort(key=lambda k: k[0])
-        total = len(keyed)
-        if query.after is not None:
-            after = decode_cursor(query.after, _shape(query.sort, query.near is not None))
-            keyed = [k for k in keyed if k[0] > after]
-        hits = [Hit(c, d, encode_cursor(key)) for key, d, c in keyed[: query.first]]
+        if query.sort is StaySort.DISTANCE:
+            after = None
+            if query.after is not None:
+                distance, ident = decode_cursor(query.after, _shape(query.sort, True))
+                after = (float(distance), ident)
+            ranked = [Ranked(n, d if shown else None, [d, n])
+                      for d, n in index.nearest(origin, slots, low, high, exact, limit, after)]
+        elif query.sort is StaySort.GRADE and shown:
+            ranked = self._grade_then_distance(query, origin, slots, low, high, exact, limit)
+        else:
+            ranked = self._by_name_key(query, slots, limit)
+            if shown:  # by name near a point: the page's distances, exactly
+                ranked = [Ranked(r.number, index.distance(origin, index.slot(r.number), exact),
+                                 r.key) for r in ranked]
+        page = ranked[: query.first]
+        # the second command: the page's certificates, in full, by number
+        found = {d["_id"]: d async for d in self.db.certificates.find(
+            {"_id": {"$in": [r.number for r in page]}})}
+        hits = [Hit(found[r.number], r.distance_m, encode_cursor(r.key))
+                for r in page if r.number in found]
 
         async def count() -> int:
             return total
 
-        return SearchPage(hits, len(keyed) > query.first, count)
+        return SearchPage(hits, len(ranked) > query.first, count)
+
+    def _grade_then_distance(self, query: SearchQuery, origin: geo.LatLng, slots: np.ndarray,
+                             low: np.ndarray, high: np.ndarray, exact: dict[int, float],
+                             limit: int) -> list[Ranked]:
+        """Best grade first, then nearest: the nearest of each grade in turn."""
+        index = self.index
+        start_rank, after = 99, None
+        if query.after is not None:
+            neg_rank, distance, ident = decode_cursor(query.after, _shape(query.sort, True))
+            start_rank, after = -int(neg_rank), (float(distance), ident)
+        ranks = index.rank[slots]
+        ranked: list[Ranked] = []
+        for rank in sorted({int(r) for r in ranks.tolist()}, reverse=True):
+            if rank > start_rank or len(ranked) >= limit:
+                continue
+            group = ranks == rank
+            best = index.nearest(origin, slots[group], low[group], high[group], exact,
+                                 limit - len(ranked), after if rank == start_rank else None)
+            ranked += [Ranked(n, d, [-rank, d, n]) for d, n in best]
+        return ranked
+
+    def _by_name_key(self, query: SearchQuery, slots: np.ndarray, limit: int) -> list[Ranked]:
+        """By name, or by grade then name (a viewport without `near`)."""
+        index = self.index
+        by_grade = query.sort is StaySort.GRADE
+        after_rank, after_name = 99, None
+        if query.after is not None:
+            key = decode_cursor(query.after, _shape(query.sort, False))
+            if by_grade:
+                after_rank, key = -int(key[0]), key[1:]
+            after_name = (key[0], key[1])
+        ranked: list[Ranked] = []
+        groups = sorted({int(r) for r in index.rank[slots].tolist()}, reverse=True) \
+            if by_grade else [None]
+        for rank in groups:
+            if len(ranked) >= limit or (rank is not None and rank > after_rank):
+                continue
+            members = slots if rank is None else slots[index.rank[slots] == rank]
+            start = after_name if rank is None or rank == after_rank else None
+            for slot in index.by_name(members, start)[: limit - len(ranked)].tolist():
+                name, number = index.name(slot), index.number(slot)
+                ranked.append(Ranked(number, None,
+                                     [-rank, name, number] if rank is not None else
+                                     [name, number]))
+        return ranked
 
     async def _listed(self, query: SearchQuery, conditions: _Filter) -> SearchPage:
         """No place: by name, or by grade then name, through the (status, county, name) index."""

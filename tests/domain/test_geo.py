@@ -125,3 +125,20 @@ def test_cheap_bounds_hold_the_exact_distance_everywhere_in_china():
         b = LatLng(a.lat + rng.uniform(-1, 1), a.lng + rng.uniform(-1, 1))
         low, high = geo.distance_bounds(a, b)
         assert low <= geo.distance_m(a, b) <= high
+
+
+def test_the_fast_distances_bound_the_exact_geodesic_up_to_two_hundred_km() -> None:
+    import numpy as np
+    from geopy.distance import geodesic as _geodesic
+
+    rnd = random.Random(5)
+    for _ in range(2000):
+        origin = geo.LatLng(rnd.uniform(15, 55), rnd.uniform(75, 135))
+        far = _geodesic(meters=rnd.choice([rnd.uniform(0, 2000), rnd.uniform(0, 200_000)])
+                        ).destination((origin.lat, origin.lng), rnd.uniform(0, 360))
+        point = geo.LatLng(far.latitude, far.longitude)
+        exact = geo.distance_m(origin, point)
+        approx, low, high = geo.approximate_distances(
+            origin, geo.ecef(np.array([point.lat]), np.array([point.lng])))
+        assert low[0] <= exact <= high[0]
+        assert high[0] - low[0] < 0.021 + exact ** 3 * 1e-16  # tight: a few cm at 200 km

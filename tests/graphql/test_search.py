@@ -271,17 +271,18 @@ async def test_a_page_costs_the_same_database_commands_whatever_its_size(
     assert small == large <= 2
 
 
-async def test_the_geo_search_reads_the_cell_index(db, services, inspector, bureau,
-                                                  command_counter):
+async def test_a_geo_search_reads_what_changed_then_its_page_both_through_indexes(
+        db, services, inspector, bureau, command_counter):
     await certify(services, inspector, bureau, point_at(100, 0))
+    await services.search.search(SearchQuery(near=MOGANSHAN, radius_m=5000))  # builds
     command_counter.commands.clear()
-    await services.search.search(SearchQuery(near=MOGANSHAN, radius_m=5000))
+    page = await services.search.search(SearchQuery(near=MOGANSHAN, radius_m=5000))
+    assert len(page.hits) == 1
     sent = [(name, filter_) for database, name, filter_ in command_counter.commands
             if database == db.db.name]
-    cover = geo.cover_circle(MOGANSHAN, 5000)
-    field = f"listing.cells.{cover.field}"
-    assert sent == [("find", [field])]  # the cells are the only predicate: the index serves it
-    plan = await db.certificates.find({field: {"$in": cover.cells}}).explain()
+    assert sent == [("find", ["updatedAt"]), ("find", ["_id"])]
+    since = services.search.index.version
+    plan = await db.certificates.find({"updatedAt": {"$gte": since}}).explain()
     assert "IXSCAN" in str(plan["queryPlanner"]["winningPlan"])
 
 

@@ -1,0 +1,268 @@
+"""The listed stays held in each API process, so that a search costs by its page.
+
+Why: reading every candidate of a circle from the database costs ~0.08 ms a document on the
+embedded server, so a 50 km search over 20,000 stays read 10,308 documents and took 1.2 s
+(bench/search.py before this index). Here the stays that can be listed (stored VALID) live
+in arrays: earth-centred points, grade rank, county, expiry, and the names for text and
+order. A search filters, measures and orders them with numpy, computes the exact geodesic
+distance only where an approximation's bounds leave doubt (domain/geo.approximate_distances),
+and fetches only its page from the database by number.
+
+Exact and fresh, with the database the source of truth: before every search the index reads
+what changed since its version (every certificate write sets `updatedAt`; the `updated`
+index serves the read) and applies it, so a certificate issued, suspended, revoked,
+superseded or moved shows in the very next search of any process. The read goes back MARGIN
+before the newest change it has seen: a write stamped by one process's clock may commit after
+another's newer write was read (requests have a database budget of 3 s; clocks are kept by
+NTP), and applying a document twice is harmless. Expiry needs no write: it is compared at
+query time. Two commands a search: the changes, then the page.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import bisect
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import numpy as np
+
+from homestay.domain import geo
+from homestay.domain.certificates import CertificateStatus
+from homestay.storage.database import Database
+
+MARGIN = timedelta(seconds=30)
+_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
+_PROJECTION = {"county": 1, "gradeRank": 1, "listing.name": 1, "listing.nameEn": 1,
+               "listing.location": 1, "expiresAt": 1, "status": 1, "updatedAt": 1,
+               "issuedAt": 1}
+_VALID = CertificateStatus.VALID.value
+
+
+def _ts(moment: datetime) -> float:
+    return moment.timestamp() if moment.tzinfo else moment.replace(tzinfo=UTC).timestamp()
+
+
+@dataclass(frozen=True)
+class Ranked:
+    """One stay of a page: its certificate number, shown distance, and sort key."""
+
+    number: str
+    distance_m: float | None
+    key: list[Any]
+
+
+class StayIndex:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self.version: datetime | None = None
+        self._building: asyncio.Lock = asyncio.Lock()
+        self._slots: dict[str, int] = {}
+        self._free: list[int] = []
+        self._removed: dict[str, float] = {}  # number -> updatedAt of the change that removed it
+        self._counties: dict[str, int] = {}
+        self._numbers: list[str | None] = []
+        self._names: list[str] = []
+        self._folded: list[tuple[str, str]] = []
+        self._by_name: list[tuple[str, str]] | None = None  # (name, number), sorted
+        self._grow(1024)
+
+    # -- storage ---------------------------------------------------------------------------
+
+    def _grow(self, capacity: int) -> None:
+        old = len(self._numbers)
+        extra = capacity - old
+
+        def more(array: np.ndarray | None, shape: tuple[int, ...], dtype: Any) -> np.ndarray:
+            fresh = np.zeros(shape, dtype)
+            if array is not None:
+                fresh[:old] = array
+            return fresh
+
+        self.xyz = more(getattr(self, "xyz", None), (capacity, 3), np.float64)
+        self.lat = more(getattr(self, "lat", None), (capacity,), np.float64)
+        self.lng = more(getattr(self, "lng", None), (capacity,), np.float64)
+        self.rank = more(getattr(self, "rank", None), (capacity,), np.int8)
+        self.county = more(getattr(self, "county", None), (capacity,), np.int32)
+        self.expires = more(getattr(self, "expires", None), (capacity,), np.float64)
+        self.changed = more(getattr(self, "changed", None), (capacity,), np.float64)
+        self.alive = more(getattr(self, "alive", None), (capacity,), np.bool_)
+        self.name_rank = more(getattr(self, "name_rank", None), (capacity,), np.int64)
+        self._numbers.extend([None] * extra)
+        self._names.extend([""] * extra)
+        self._folded.extend([("", "")] * extra)
+        self._free.extend(range(capacity - 1, old - 1, -1))
+
+    def __len__(self) -> int:
+        return len(self._slots)
+
+    def _apply(self, doc: dict) -> None:
+        number = doc["_id"]
+        changed = _ts(doc.get("updatedAt") or doc["issuedAt"])
+        slot = self._slots.get(number)
+        if slot is not None and changed < self.changed[slot]:
+            return  # an older read than what the index holds
+        if slot is None and changed < self._removed.get(number, -math.inf):
+            return
+        listing = doc.get("listing") or {}
+        if doc["status"] != _VALID or "location" not in listing:
+            if slot is not None:
+                self.alive[slot] = False
+                self._numbers[slot] = None
+                del self._slots[number]
+                self._free.append(slot)
+                self._by_name = None
+            self._removed[number] = changed
+            return
+        if slot is None:
+            if not self._free:
+                self._grow(len(self._numbers) * 2)
+            slot = self._free.pop()
+            self._slots[number] = slot
+            self._removed.pop(number, None)
+        point = geo.from_geojson(listing["location"])
+        self.lat[slot], self.lng[slot] = point.lat, point.lng
+        self.xyz[slot] = geo.ecef(np.array([point.lat]), np.array([point.lng]))[0]
+        self.rank[slot] = doc["gradeRank"]
+        self.county[slot] = self._counties.setdefault(doc["county"], len(self._counties))
+        self.expires[slot] = _ts(doc["expiresAt"])
+        self.changed[slot] = changed
+        self.alive[slot] = True
+        name = listing.get("name") or ""
+        if self._names[slot] != name or self._numbers[slot] != number:
+            self._by_name = None
+        self._numbers[slot] = number
+        self._names[slot] = name
+        self._folded[slot] = (name.casefold(), (listing.get("nameEn") or "").casefold())
+
+    def _see(self, docs: Sequence[dict]) -> None:
+        for doc in docs:
+            self._apply(doc)
+            stamp = doc.get("updatedAt") or doc["issuedAt"]
+            if stamp.tzinfo is None:
+                stamp = stamp.replace(tzinfo=UTC)
+            if self.version is None or stamp > self.version:
+                self.version = stamp
+
+    async def refresh(self) -> None:
+        """Build on first use, then apply what changed: one command once built."""
+        if self.version is None:
+            async with self._building:
+                if self.version is None:
+                    docs = await self.db.certificates.find(
+                        {"status": _VALID}, _PROJECTION, batch_size=50_000).to_list()
+                    self._see(docs)
+                    if self.version is None:
+                        self.version = _EPOCH
+                    return
+        since = self.version - MARGIN
+        changes = await self.db.certificates.find(
+            {"updatedAt": {"$gte": since}}, _PROJECTION).to_list()
+        self._see(changes)
+
+    def _name_order(self) -> list[tuple[str, str]]:
+        """(name, number) of every stay in order; name_rank holds each slot's place."""
+        if self._by_name is None:
+            slots = list(self._slots.values())
+            order = sorted(slots, key=lambda s: (self._names[s], self._numbers[s]))
+            self.name_rank[np.array(order, dtype=np.int64)] = np.arange(len(order))
+            self._by_name = [(self._names[s], self._numbers[s] or "") for s in order]
+        return self._by_name
+
+    # -- queries ---------------------------------------------------------------------------
+
+    def candidates(self, *, now: datetime, ranks: frozenset[int], county: str | None,
+                   text: str | None, bbox: geo.BBox | None) -> np.ndarray:
+        """Slots listed now that pass the filters (and lie in bbox, edges included)."""
+        mask = self.alive & (self.expires > _ts(now)) & np.isin(self.rank, list(ranks))
+        if county is not None:
+            code = self._counties.get(county)
+            if code is None:
+                return np.zeros(0, np.int64)
+            mask &= self.county == code
+        if bbox is not None:
+            mask &= (self.lat >= bbox.south) & (self.lat <= bbox.north) & \
+                (self.lng >= bbox.west) & (self.lng <= bbox.east)
+        slots = np.flatnonzero(mask)
+        if text is not None:
+            folded = self._folded
+            slots = np.array([s for s in slots.tolist()
+                              if text in folded[s][0] or text in folded[s][1]], dtype=np.int64)
+        return slots
+
+    def around(self, slots: np.ndarray, origin: geo.LatLng, radius_m: float
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[int, float]]:
+        """The slots within radius_m of origin (exactly), with their distance bounds and the
+        exact distances computed on the way (slot -> metres)."""
+        if math.isfinite(radius_m):  # a cheap box first: a degree of latitude is >110 km
+            dlat = radius_m / 110_000 + 1e-6
+            dlng = dlat / max(math.cos(math.radians(min(abs(origin.lat) + dlat, 89.9))), 1e-6)
+            keep = (np.abs(self.lat[slots] - origin.lat) <= dlat) & \
+                (np.abs(self.lng[slots] - origin.lng) <= dlng)
+            slots = slots[keep]
+        _, low, high = geo.approximate_distances(origin, self.xyz[slots])
+        exact: dict[int, float] = {}
+        if math.isfinite(radius_m):
+            doubt = np.flatnonzero((low <= radius_m) & (high > radius_m))
+            inside = high <= radius_m
+            for i in doubt.tolist():
+                slot = int(slots[i])
+                exact[slot] = self._exact(origin, slot)
+                inside[i] = exact[slot] <= radius_m
+            slots, low, high = slots[inside], low[inside], high[inside]
+        return slots, low, high, exact
+
+    def distance(self, origin: geo.LatLng, slot: int, exact: dict[int, float]) -> float:
+        if slot not in exact:
+            exact[slot] = self._exact(origin, slot)
+        return exact[slot]
+
+    def _exact(self, origin: geo.LatLng, slot: int) -> float:
+        return geo.distance_m(origin, geo.LatLng(float(self.lat[slot]), float(self.lng[slot])))
+
+    def nearest(self, origin: geo.LatLng, slots: np.ndarray, low: np.ndarray, high: np.ndarray,
+                exact: dict[int, float], limit: int, after: tuple[float, str] | None
+                ) -> list[tuple[float, str]]:
+        """The `limit` slots first by (exact distance, number), strictly after `after`."""
+        numbers = self._numbers
+        if after is not None:
+            keep = high >= after[0]  # below: before the cursor, whatever the exact distance
+            slots, low, high = slots[keep], low[keep], high[keep]
+            straddle = np.flatnonzero(low <= after[0])
+            gone = np.zeros(len(slots), np.bool_)
+            for i in straddle.tolist():
+                slot = int(slots[i])
+                d = exact.setdefault(slot, self._exact(origin, slot))
+                gone[i] = (d, numbers[slot] or "") <= after
+            slots, low, high = slots[~gone], low[~gone], high[~gone]
+        if len(slots) > limit:
+            edge = np.partition(high, limit - 1)[limit - 1]
+            keep = low <= edge
+            slots = slots[keep]
+        ranked = []
+        for slot in slots.tolist():
+            if slot not in exact:
+                exact[slot] = self._exact(origin, slot)
+            ranked.append((exact[slot], numbers[slot] or ""))
+        ranked.sort()
+        return ranked[:limit]
+
+    def by_name(self, slots: np.ndarray, after: tuple[str, str] | None) -> np.ndarray:
+        """Slots ordered by (name, number), strictly after `after`."""
+        order = self._name_order()
+        if after is not None:
+            start = bisect.bisect_right(order, after)
+            slots = slots[self.name_rank[slots] >= start]
+        return slots[np.argsort(self.name_rank[slots], kind="stable")]
+
+    def slot(self, number: str) -> int:
+        return self._slots[number]
+
+    def number(self, slot: int) -> str:
+        return self._numbers[slot] or ""
+
+    def name(self, slot: int) -> str:
+        return self._names[slot]
