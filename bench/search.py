@@ -2,6 +2,11 @@
 
     python3 dev.py bench                 # 20 s per case and concurrency
     python3 dev.py bench --seconds 5     # a quicker look
+    python3 dev.py bench --stays 200000  # province scale
+
+Also measured in the same run: the floor (`{ __typename }` through the same server, and the
+two database commands a search sends, alone), map clusters over the whole of Zhejiang, the
+served process's resident memory and its time from start to ready.
 
 Loads 20,000 certified stays across northern Zhejiang (certificate documents built by the
 same domain functions the service uses, inserted in bulk: this measures search, not loading),
@@ -55,10 +60,16 @@ HOTSPOTS = [(30.60, 119.87, 10000), (30.23, 120.10, 12000), (30.63, 119.68, 1200
 CLUSTERED = 0.4
 COUNTIES = ["330521", "330523", "330522", "330502", "330503", "330110", "330113", "330483"]
 
-SEARCH = """query($near: GeoPointInput, $radius: Int!, $bbox: BBoxInput, $minGrade: Grade) {
-  searchStays(near: $near, radiusMeters: $radius, bbox: $bbox, minGrade: $minGrade, first: 20) {
+SEARCH = """query($near: GeoPointInput, $radius: Int!, $bbox: BBoxInput, $minGrade: Grade,
+                  $text: String, $sort: StaySort) {
+  searchStays(near: $near, radiusMeters: $radius, bbox: $bbox, minGrade: $minGrade,
+              text: $text, sort: $sort, first: 20) {
     totalCount edges { node { id name grade distanceMeters location { lat lng }
                               county { code name } certificate { number status } } } } }"""
+CLUSTERS = """query($bbox: BBoxInput!, $zoom: Int!) { stayClusters(bbox: $bbox, zoom: $zoom) {
+  id count point { lat lng } counts { grade count } } }"""
+TYPENAME = "{ __typename }"
+ZHEJIANG = {"south": 27.0, "west": 118.0, "north": 31.2, "east": 123.0}
 
 CASES: dict[str, dict[str, Any]] = {
     "r1km": {"near": {"lat": MOGANSHAN[0], "lng": MOGANSHAN[1]}, "radius": 1000},
@@ -70,8 +81,26 @@ CASES: dict[str, dict[str, Any]] = {
     "r20km": {"near": {"lat": MOGANSHAN[0], "lng": MOGANSHAN[1]}, "radius": 20000},
     "r20km+grade": {"near": {"lat": MOGANSHAN[0], "lng": MOGANSHAN[1]}, "radius": 20000,
                     "minGrade": "PREMIUM"},
+    "r50km": {"near": {"lat": MOGANSHAN[0], "lng": MOGANSHAN[1]}, "radius": 50000},
+    "r100km": {"near": {"lat": MOGANSHAN[0], "lng": MOGANSHAN[1]}, "radius": 100000},
+    "r100km+grade": {"near": {"lat": MOGANSHAN[0], "lng": MOGANSHAN[1]}, "radius": 100000,
+                     "minGrade": "BOUTIQUE"},
+    "r50km+text": {"near": {"lat": MOGANSHAN[0], "lng": MOGANSHAN[1]}, "radius": 50000,
+                   "text": "民宿01"},
+    "r50km+byname": {"near": {"lat": MOGANSHAN[0], "lng": MOGANSHAN[1]}, "radius": 50000,
+                     "sort": "NAME"},
+    "r50km+bygrade": {"near": {"lat": MOGANSHAN[0], "lng": MOGANSHAN[1]}, "radius": 50000,
+                      "sort": "GRADE"},
     "bbox": {"bbox": {"south": 30.55, "west": 119.80, "north": 30.65, "east": 119.95},
              "radius": 5000},
+    "bbox0.5deg": {"bbox": {"south": 30.35, "west": 119.62, "north": 30.85, "east": 120.12},
+                   "radius": 5000},
+}
+# other documents timed like the searches: (document, variables)
+EXTRA: dict[str, tuple[str, dict[str, Any]]] = {
+    "clusters-zhejiang-z7": (CLUSTERS, {"bbox": ZHEJIANG, "zoom": 7}),
+    "clusters-zhejiang-z9": (CLUSTERS, {"bbox": ZHEJIANG, "zoom": 9}),
+    "typename (floor)": (TYPENAME, {}),
 }
 
 
@@ -134,7 +163,8 @@ def _pct(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
 
 
-async def drive(url: str, variables: dict, clients: int, seconds: float) -> dict:
+async def drive(url: str, variables: dict, clients: int, seconds: float,
+                document: str = SEARCH) -> dict:
     """Searches for `seconds` from `clients` clients; only good answers are timed."""
     latencies: list[float] = []
     errors: Counter[str] = Counter()
@@ -145,7 +175,7 @@ async def drive(url: str, variables: dict, clients: int, seconds: float) -> dict
             while time.perf_counter() < deadline:
                 started = time.perf_counter()
                 try:
-                    response = await client.post("/graphql", json={"query": SEARCH,
+                    response = await client.post("/graphql", json={"query": document,
                                                                    "variables": variables})
                     kind = error_kind(response)
                 except httpx.HTTPError as exc:
@@ -181,6 +211,8 @@ async def commands_per_request(settings: Settings, uri: str, database_name: str)
     per_case = {}
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
                                  base_url="http://bench") as client:
+        # the first search builds the index (one read of every listed stay): not counted
+        await client.post("/graphql", json={"query": SEARCH, "variables": CASES["r1km"]})
         for name, variables in CASES.items():
             Counter.count = 0
             for _ in range(5):
@@ -190,6 +222,29 @@ async def commands_per_request(settings: Settings, uri: str, database_name: str)
             per_case[name] = Counter.count / 5
     await database.close()
     return per_case
+
+
+async def floor_commands(database: Database, seconds: float) -> dict:
+    """The two commands a search sends, alone: what changed (nothing, here), then a page of
+    20 certificates by number. Below this no design of the API can go."""
+    numbers = [d["_id"] async for d in database.certificates.find({}, {"_id": 1}).limit(20)]
+    since = utcnow() - timedelta(seconds=30)
+    latencies = []
+    deadline = time.perf_counter() + seconds
+    while time.perf_counter() < deadline or len(latencies) < 3:
+        started = time.perf_counter()
+        await database.certificates.find({"updatedAt": {"$gte": since}}).to_list()
+        page = await database.certificates.find({"_id": {"$in": numbers}}).to_list()
+        latencies.append((time.perf_counter() - started) * 1000)
+        assert len(page) == 20
+    return {"p50_ms": round(_pct(latencies, 50), 2), "requests": len(latencies)}
+
+
+def resident_mb(process: Any) -> float:
+    for line in Path(f"/proc/{process.pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
 
 
 async def geo_near_baseline(database: Database, seconds: float) -> dict:
@@ -232,17 +287,27 @@ async def main() -> None:
         commands = await commands_per_request(settings, server.uri, database_name)
 
         results: dict[str, dict] = {}
-        async with served_api(server.uri, database_name) as (url, _):
-            for name, variables in CASES.items():
+        started = time.perf_counter()
+        async with served_api(server.uri, database_name) as (url, process):
+            ready_s = time.perf_counter() - started
+            print(f"served process ready in {ready_s:.1f} s", file=sys.stderr)
+            jobs = [(name, SEARCH, variables) for name, variables in CASES.items()] + \
+                [(name, document, variables) for name, (document, variables) in EXTRA.items()]
+            for name, document, variables in jobs:
                 for clients in (1, 8):
-                    figures = await drive(url, variables, clients, args.seconds)
+                    figures = await drive(url, variables, clients, args.seconds, document)
                     fail_on_errors(f"{name} with {clients} clients", figures["errors"])
                     results[f"{name}/c{clients}"] = figures
-                    print(f"{name:<12} c{clients}  p50 {figures['p50_ms']:>8.2f} ms  "
+                    print(f"{name:<22} c{clients}  p50 {figures['p50_ms']:>8.2f} ms  "
                           f"p99 {figures['p99_ms']:>8.2f} ms  {figures['rps']:>7.1f} req/s  "
-                          f"db cmds/req {commands[name]:.1f}",
+                          f"db cmds/req {commands.get(name, float('nan')):.1f}",
                           file=sys.stderr)
-        baseline = await geo_near_baseline(database, min(args.seconds, 20.0))
+            rss = resident_mb(process)
+        print(f"served process resident memory {rss:.0f} MB", file=sys.stderr)
+        floor = await floor_commands(database, min(args.seconds, 10.0))
+        print(f"floor: the two commands alone p50 {floor['p50_ms']:.2f} ms", file=sys.stderr)
+        baseline = await geo_near_baseline(database, 0 if args.stays > 50_000 else
+                                           min(args.seconds, 20.0))
         await database.close()
 
     r5 = results["r5km/c1"]["p50_ms"]
@@ -250,7 +315,8 @@ async def main() -> None:
     print(f"\n$geoNear 5 km baseline p50 {baseline['p50_ms']:.1f} ms; "
           f"API 5 km p50 {r5:.2f} ms end to end: {speedup:.0f}x faster", file=sys.stderr)
     print(json.dumps({"stays": args.stays, "seconds_per_case": args.seconds, "cases": results,
-                      "db_commands_per_request": commands,
+                      "db_commands_per_request": commands, "resident_mb": round(rss),
+                      "ready_s": round(ready_s, 1), "floor_two_commands_p50_ms": floor["p50_ms"],
                       "geoNear_baseline_p50_ms": baseline["p50_ms"],
                       "speedup_r5km_c1": round(speedup, 1), "errors": 0}))
 

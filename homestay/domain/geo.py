@@ -233,7 +233,7 @@ def in_bbox(point: LatLng, box: BBox) -> bool:
     return box.south <= point.lat <= box.north and box.west <= point.lng <= box.east
 
 
-def check_bbox(box: BBox, field: str = "bbox") -> BBox:
+def check_bbox(box: BBox, field: str = "bbox", max_corner_m: float | None = 400_000) -> BBox:
     check_point(box.south, box.west, field)
     check_point(box.north, box.east, field)
     if box.south > box.north:
@@ -241,8 +241,10 @@ def check_bbox(box: BBox, field: str = "bbox") -> BBox:
     if box.west > box.east:
         raise GeoError(f"{field}.west", "west must not be east of east (a box across the "
                        "antimeridian is not supported)")
-    if distance_m(LatLng(box.south, box.west), LatLng(box.north, box.east)) > 400_000:
-        raise GeoError(field, "a map viewport may span at most 400 km corner to corner")
+    if max_corner_m is not None and \
+            distance_m(LatLng(box.south, box.west), LatLng(box.north, box.east)) > max_corner_m:
+        raise GeoError(field, f"a map viewport may span at most {max_corner_m / 1000:.0f} km "
+                       "corner to corner")
     return box
 
 

@@ -116,10 +116,11 @@ class BBoxInput:
     north: float
     east: float
 
-    def to_wgs84(self, system: geo.CoordSystem) -> geo.BBox:
+    def to_wgs84(self, system: geo.CoordSystem,
+                 max_corner_m: float | None = 400_000) -> geo.BBox:
         box = geo.BBox(self.south, self.west, self.north, self.east)
         try:
-            return geo.bbox_to_wgs84(geo.check_bbox(box), system)
+            return geo.bbox_to_wgs84(geo.check_bbox(box, max_corner_m=max_corner_m), system)
         except geo.GeoError as exc:
             raise BadUserInput(exc.field, str(exc)) from None
 

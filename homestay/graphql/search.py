@@ -5,6 +5,7 @@ from __future__ import annotations
 import strawberry
 
 from homestay.domain import geo
+from homestay.domain.grades import ALL_GRADES
 from homestay.domain.grades import Grade as DomainGrade
 from homestay.graphql.common import (
     BBoxInput,
@@ -12,16 +13,20 @@ from homestay.graphql.common import (
     CoordSystem,
     County,
     Edge,
+    GeoPoint,
     GeoPointInput,
     Grade,
     Info,
     StaySort,
+    global_id,
 )
 from homestay.graphql.permissions import IsBureau
 from homestay.graphql.types import Homestay
 from homestay.services import statistics
 from homestay.services.search import SearchQuery
 from homestay.services.search import StaySort as DomainStaySort
+
+GRADE_OF_RANK = {g.rank: g for g in ALL_GRADES}
 
 
 @strawberry.type
@@ -32,7 +37,38 @@ class GradeCount:
 
 
 @strawberry.type
+class StayCluster:
+    id: strawberry.ID = strawberry.field(description="The cell, the zoom's grid and the filters.")
+    point: GeoPoint = strawberry.field(description="The mean point of its stays.")
+    count: int
+    counts: list[GradeCount] = strawberry.field(
+        description="By county and grade; together they make `count`.")
+
+
+@strawberry.type
 class SearchQueries:
+    @strawberry.field(description="Public: the certified stays of a map viewport gathered into "
+                      "clusters for its zoom (0-20), at most a few hundred whatever the number "
+                      "of stays; their counts add up to searchStays' totalCount over the same "
+                      "viewport and grades.")
+    async def stay_clusters(
+        self, info: Info, bbox: BBoxInput, zoom: int, grades: list[Grade] | None = None,
+        min_grade: Grade | None = None, coord_system: CoordSystem = geo.CoordSystem.WGS84,
+    ) -> list[StayCluster]:
+        box = bbox.to_wgs84(coord_system, max_corner_m=None)  # a province, a country
+        found = await info.context.services.search.clusters(box, zoom, grades, min_grade,
+                                                            info.context.now)
+        filters = ",".join(sorted(g.value for g in grades or [])) + \
+            f"|{min_grade.value if min_grade else ''}"
+        lang = info.context.lang
+        return [StayCluster(
+            id=global_id("StayCluster", f"{c.cell[0]}/{c.cell[1]}/{c.cell[2]}|{filters}"),
+            point=GeoPoint.from_geojson(geo.geojson(geo.LatLng(c.lat, c.lng)), coord_system),
+            count=c.count,
+            counts=[GradeCount(county=County.of(county, lang), grade=GRADE_OF_RANK[rank],
+                               count=n) for county, rank, n in c.counts])
+            for c in found]
+
     @strawberry.field(description="Certified stays (certificate VALID now), nearest first by "
                       "default. Points in and out are in coordSystem.")
     async def search_stays(

@@ -32,10 +32,11 @@ from homestay.domain.certificates import CertificateStatus, Listed
 from homestay.domain.grades import ALL_GRADES, Grade
 from homestay.errors import BadUserInput
 from homestay.services.pagination import decode_cursor, encode_cursor, keyset_after
-from homestay.services.stay_index import Ranked, StayIndex
+from homestay.services.stay_index import Cluster, Ranked, StayIndex, clusters
 from homestay.storage.database import Database
 
 MAX_RADIUS_M = 100_000
+MAX_ZOOM = 20
 MAX_TEXT = 50
 _PROJECTION = None  # measured: excluding fields costs the embedded server more than sending them
 
@@ -159,6 +160,21 @@ class SearchService:
         if query.near is not None or query.bbox is not None:
             return await self._area(query, conditions)
         return await self._listed(query, conditions)
+
+    async def clusters(self, bbox: geo.BBox, zoom: int, grades: Sequence[Grade] | None,
+                       min_grade: Grade | None, now: datetime) -> list[Cluster]:
+        """The map's pins at low zoom: the stays searchStays would find in bbox, gathered.
+        One database command (what changed), whatever the viewport."""
+        if not 0 <= zoom <= MAX_ZOOM:
+            raise BadUserInput("zoom", f"must be between 0 and {MAX_ZOOM} (a web map's zoom)")
+        conditions = _Filter.of(SearchQuery(bbox=bbox, grades=grades, min_grade=min_grade,
+                                            now=now))
+        if not conditions.ranks:
+            return []
+        await self.index.refresh()
+        slots = self.index.candidates(now=now, ranks=conditions.ranks, county=None, text=None,
+                                      bbox=bbox)
+        return clusters(self.index, slots, zoom, bbox)
 
     async def _area(self, query: SearchQuery, conditions: _Filter) -> SearchPage:
         """A circle or a viewport, from the in-process index: then the page by number."""

@@ -266,3 +266,55 @@ class StayIndex:
 
     def name(self, slot: int) -> str:
         return self._names[slot]
+
+
+@dataclass(frozen=True)
+class Cluster:
+    """Stays near one another at a map's zoom: their number, mean point and grade counts."""
+
+    cell: tuple[int, int, int]  # (cells per side, x, y) on the Web Mercator square
+    count: int
+    lat: float
+    lng: float
+    counts: list[tuple[str, int, int]]  # (county, grade rank, count)
+
+
+CLUSTER_PX = 64  # a cluster gathers the stays of a 64-pixel square of the map
+MAX_CLUSTERS = 256
+
+
+def _mercator(lat: np.ndarray, lng: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    phi = np.radians(np.clip(lat, -85.05112878, 85.05112878))
+    return (lng + 180.0) / 360.0, (1 - np.log(np.tan(phi) + 1 / np.cos(phi)) / math.pi) / 2
+
+
+def clusters(index: StayIndex, slots: np.ndarray, zoom: int, bbox: geo.BBox) -> list[Cluster]:
+    """The stays of `slots` gathered by square cells of CLUSTER_PX pixels at `zoom` (tiles of
+    256 px), coarser when the viewport would hold more than MAX_CLUSTERS cells."""
+    per_side = 2 ** zoom * (256 // CLUSTER_PX)
+    x0, y1 = _mercator(np.array([bbox.south]), np.array([bbox.west]))
+    x1, y0 = _mercator(np.array([bbox.north]), np.array([bbox.east]))
+    while per_side > 1 and (math.floor(x1[0] * per_side) - math.floor(x0[0] * per_side) + 1) * (
+            math.floor(y1[0] * per_side) - math.floor(y0[0] * per_side) + 1) > MAX_CLUSTERS:
+        per_side //= 2
+    if len(slots) == 0:
+        return []
+    x, y = _mercator(index.lat[slots], index.lng[slots])
+    cx = np.minimum((x * per_side).astype(np.int64), per_side - 1)
+    cy = np.minimum((y * per_side).astype(np.int64), per_side - 1)
+    keys, group = np.unique(cx * per_side + cy, return_inverse=True)
+    sizes = np.bincount(group)
+    lat = np.bincount(group, weights=index.lat[slots]) / sizes
+    lng = np.bincount(group, weights=index.lng[slots]) / sizes
+    counties = {code: name for name, code in index._counties.items()}
+    width = (len(counties) + 1) * 8  # a county and a grade rank (1-3) in one number
+    breakdown = group * width + index.county[slots].astype(np.int64) * 8 + index.rank[slots]
+    parts, tally = np.unique(breakdown, return_counts=True)
+    counts: list[list[tuple[str, int, int]]] = [[] for _ in keys]
+    for part, n in zip(parts.tolist(), tally.tolist(), strict=True):
+        g, rest = divmod(part, width)
+        county, rank = divmod(rest, 8)
+        counts[g].append((counties[county], rank, n))
+    return [Cluster((per_side, int(k // per_side), int(k % per_side)), int(sizes[i]),
+                    float(lat[i]), float(lng[i]), counts[i])
+            for i, k in enumerate(keys.tolist())]

@@ -25,6 +25,8 @@ CALLERS = ("public", "inspector", "other_inspector", "bureau", "other_bureau", "
 MATRIX: dict[str, tuple[str, tuple[str, ...]]] = {
     # public reads: open to all; a revoked token is refused rather than treated as public
     "searchStays": ("{ searchStays { totalCount } }", (OK, OK, OK, OK, OK, UNAUTH)),
+    "stayClusters": ("""{ stayClusters(bbox: {south: 30, west: 119, north: 31, east: 120},
+        zoom: 8) { count } }""", (OK, OK, OK, OK, OK, UNAUTH)),
     "homestay": ("query($h: ID!) { homestay(id: $h) { name } }", (OK, OK, OK, OK, OK, UNAUTH)),
     "verifyCertificate": ("query($n: String!) { verifyCertificate(number: $n) { found } }",
                           (OK, OK, OK, OK, OK, UNAUTH)),
