@@ -35,13 +35,14 @@ from homestay.storage.database import Database
 log = logging.getLogger("homestay.rows")
 
 BUCKET_SIZE = 100
-MODEL_VERSION = 1
+MODEL_VERSION = 2  # 2: rows keep the English name too (the search index is built from them)
 RECONCILE_EVERY_S = 60
 RECONCILE_WINDOW = timedelta(minutes=5)
 _DUPLICATE_KEY = 11000
 # what a row keeps of its certificate: what a list shows, and what its filters test
 ROW_PROJECTION = {"county": 1, "grade": 1, "status": 1, "issuedAt": 1, "expiresAt": 1,
                   "standard": 1, "totalPoints": 1, "updatedAt": 1, "listing.name": 1,
+                  "listing.nameEn": 1,
                   "listing.town": 1, "listing.address": 1, "listing.location": 1}
 
 
@@ -57,7 +58,8 @@ def row_of_certificate(cert: dict) -> dict:
         "issuedAt": cert["issuedAt"], "expiresAt": cert["expiresAt"],
         "standard": cert.get("standard"), "totalPoints": cert.get("totalPoints"),
         "updatedAt": cert.get("updatedAt") or cert["issuedAt"],
-        "listing": {k: listing.get(k) for k in ("name", "town", "address", "location")},
+        "listing": {k: listing.get(k) for k in ("name", "nameEn", "town", "address",
+                                                "location")},
     }
 
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import bisect
+import contextvars
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -32,6 +33,8 @@ import numpy as np
 
 from homestay.domain import geo
 from homestay.domain.certificates import CertificateStatus
+from homestay.domain.grades import Grade
+from homestay.services import rows
 from homestay.storage.database import Database
 
 MARGIN = timedelta(seconds=30)
@@ -59,7 +62,8 @@ class StayIndex:
     def __init__(self, db: Database) -> None:
         self.db = db
         self.version: datetime | None = None
-        self._building: asyncio.Lock = asyncio.Lock()
+        self._build: asyncio.Task[None] | None = None
+        self._built = False
         self._slots: dict[str, int] = {}
         self._free: list[int] = []
         self._removed: dict[str, float] = {}  # number -> updatedAt of the change that removed it
@@ -149,19 +153,70 @@ class StayIndex:
 
     async def refresh(self) -> None:
         """Build on first use, then apply what changed: one command once built."""
-        if self.version is None:
-            async with self._building:
-                if self.version is None:
-                    docs = await self.db.certificates.find(
-                        {"status": _VALID}, _PROJECTION, batch_size=50_000).to_list()
-                    self._see(docs)
-                    if self.version is None:
-                        self.version = _EPOCH
-                    return
+        if not self._built:
+            if self._build is None or (self._build.done() and self._build.exception()):
+                # its own task, in a fresh context: the whole read is not one request's, and
+                # no request's database budget (pymongo.timeout) may cut it short
+                self._build = asyncio.get_running_loop().create_task(
+                    self._load(), context=contextvars.Context())
+            await asyncio.shield(self._build)  # then what changed since, as always
+        assert self.version is not None
         since = self.version - MARGIN
         changes = await self.db.certificates.find(
             {"updatedAt": {"$gte": since}}, _PROJECTION).to_list()
         self._see(changes)
+
+    async def _load(self) -> None:
+        """Every stored-VALID certificate, from the grade lists' read model where it is built
+        (rows in buckets of 100: 200,000 stays read in seconds, not in half a minute), else
+        from the certificates themselves."""
+        docs: list[dict] = []
+        if await rows.is_built(self.db):
+            async for row in rows.rows_in_order(self.db, None):
+                if row["status"] == _VALID:
+                    row["gradeRank"] = Grade(row["grade"]).rank
+                    docs.append(row)
+            # a row follows its certificate's write at once, or is healed by the reconciler
+            # within RECONCILE_WINDOW: the first read of changes goes back that far too
+            lag = rows.RECONCILE_WINDOW * 2
+        else:
+            docs = await self.db.certificates.find({"status": _VALID}, _PROJECTION,
+                                                   batch_size=10_000).to_list()
+            lag = timedelta(0)
+        self._fill(docs)
+        self.version = (self.version or _EPOCH) - lag
+        self._built = True
+
+    def _fill(self, docs: list[dict]) -> None:
+        """An empty index filled at once: the points converted in one numpy call."""
+        docs = [d for d in docs if "location" in (d.get("listing") or {})]
+        if len(self._numbers) < len(docs):
+            self._grow(max(1024, 2 ** math.ceil(math.log2(len(docs) + 1))))
+        n = len(docs)
+        points = np.array([d["listing"]["location"]["coordinates"] for d in docs],
+                          dtype=np.float64).reshape(n, 2)
+        slots = [self._free.pop() for _ in range(n)]
+        at = np.array(slots, dtype=np.int64)
+        self.lng[at], self.lat[at] = points[:, 0], points[:, 1]
+        self.xyz[at] = geo.ecef(points[:, 1], points[:, 0])
+        self.rank[at] = [d["gradeRank"] for d in docs]
+        self.county[at] = [self._counties.setdefault(d["county"], len(self._counties))
+                           for d in docs]
+        self.expires[at] = [_ts(d["expiresAt"]) for d in docs]
+        stamps = [d.get("updatedAt") or d["issuedAt"] for d in docs]
+        self.changed[at] = [_ts(s) for s in stamps]
+        self.alive[at] = True
+        for slot, doc in zip(slots, docs, strict=True):
+            listing = doc["listing"]
+            name = listing.get("name") or ""
+            self._slots[doc["_id"]] = slot
+            self._numbers[slot] = doc["_id"]
+            self._names[slot] = name
+            self._folded[slot] = (name.casefold(), (listing.get("nameEn") or "").casefold())
+        self._by_name = None
+        newest = max(stamps, default=None)
+        if newest is not None:
+            self.version = newest if newest.tzinfo else newest.replace(tzinfo=UTC)
 
     def _name_order(self) -> list[tuple[str, str]]:
         """(name, number) of every stay in order; name_rank holds each slot's place."""

@@ -267,6 +267,7 @@ async def test_a_page_costs_the_same_database_commands_whatever_its_size(
         assert len(page["edges"]) == first
         return command_counter.count(db.db.name)
 
+    await cost(5)  # the process's first search also builds its index, once
     small, large = await cost(5), await cost(50)
     assert small == large <= 2
 
