@@ -24,6 +24,7 @@ import asyncio
 import bisect
 import contextvars
 import math
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -64,6 +65,7 @@ class StayIndex:
         self.version: datetime | None = None
         self._build: asyncio.Task[None] | None = None
         self._built = False
+        self._caught_up_from = math.inf  # when the last read of changes began
         self._slots: dict[str, int] = {}
         self._free: list[int] = []
         self._removed: dict[str, float] = {}  # number -> updatedAt of the change that removed it
@@ -153,14 +155,22 @@ class StayIndex:
 
     async def refresh(self) -> None:
         """Build on first use, then apply what changed: one command once built."""
+        asked = time.monotonic()
         if not self._built:
             if self._build is None or (self._build.done() and self._build.exception()):
                 # its own task, in a fresh context: the whole read is not one request's, and
                 # no request's database budget (pymongo.timeout) may cut it short
                 self._build = asyncio.get_running_loop().create_task(
                     self._load(), context=contextvars.Context())
-            await asyncio.shield(self._build)  # then what changed since, as always
+            # built, and caught up by a read that began after this request did: exact
+            await asyncio.shield(self._build)
+            if asked < self._caught_up_from:
+                return
+        await self._catch_up()
+
+    async def _catch_up(self) -> None:
         assert self.version is not None
+        self._caught_up_from = time.monotonic()
         since = self.version - MARGIN
         changes = await self.db.certificates.find(
             {"updatedAt": {"$gte": since}}, _PROJECTION).to_list()
@@ -185,6 +195,7 @@ class StayIndex:
             lag = timedelta(0)
         self._fill(docs)
         self.version = (self.version or _EPOCH) - lag
+        await self._catch_up()
         self._built = True
 
     def _fill(self, docs: list[dict]) -> None:
