@@ -12,9 +12,7 @@ magnitude faster than `$geoNear` (DOMAIN.md).
 
 from __future__ import annotations
 
-import bisect
 import math
-from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import Enum
 
@@ -94,63 +92,9 @@ def distance_m(a: LatLng, b: LatLng) -> float:
 
 
 # Geodesic distances on WGS-84 lie within 0.6 % of great-circle distances on the mean sphere
-# (radii of curvature run from 6335 to 6400 km), so the cheap one bounds the exact one and
-# most points never need the exact (and, in pure Python, 60 µs) computation.
+# (radii of curvature run from 6335 to 6400 km): the covers below widen by that much.
 _SPHERE_M = 6_371_008.8
 _SPHERE_ERROR = 0.006
-
-
-def _great_circle_m(a: LatLng, b: LatLng) -> float:
-    lat1, lat2 = math.radians(a.lat), math.radians(b.lat)
-    dlat, dlng = lat2 - lat1, math.radians(b.lng - a.lng)
-    h = math.sin(dlat / 2) ** 2 + math.cos(lat1) * math.cos(lat2) * math.sin(dlng / 2) ** 2
-    return 2 * _SPHERE_M * math.asin(min(1.0, math.sqrt(h)))
-
-
-def distance_bounds(a: LatLng, b: LatLng) -> tuple[float, float]:
-    """Lower and upper bounds on distance_m(a, b), at the cost of a great-circle distance."""
-    d = _great_circle_m(a, b)
-    return d * (1 - _SPHERE_ERROR) - 0.001, d * (1 + _SPHERE_ERROR) + 0.001
-
-
-def within(origin: LatLng, point: LatLng, radius_m: float) -> float | None:
-    """The exact distance when the point lies within radius_m, else None; exact only if needed."""
-    low, high = distance_bounds(origin, point)
-    if low > radius_m:
-        return None
-    exact = distance_m(origin, point)
-    return exact if exact <= radius_m else None
-
-
-def count_within(origin: LatLng, points: Sequence[LatLng], radius_m: float) -> int:
-    """How many points lie within radius_m; exact distances only where the bounds leave doubt."""
-    count = 0
-    for point in points:
-        low, high = distance_bounds(origin, point)
-        if high <= radius_m or (low <= radius_m and distance_m(origin, point) <= radius_m):
-            count += 1
-    return count
-
-
-def nearest(origin: LatLng, points: Sequence[tuple[LatLng, str]], limit: int,
-            radius_m: float = math.inf,
-            after: tuple[float, str] | None = None) -> list[tuple[float, str, int]]:
-    """The `limit` points nearest to origin, as (exact distance, id, index in points), ordered
-    by (distance, id) and strictly after `after`; only within radius_m. The exact geodesic
-    distance is computed only for points whose bounds could place them in the answer."""
-    order = sorted((distance_bounds(origin, p)[0], i) for i, (p, _) in enumerate(points))
-    best: list[tuple[float, str, int]] = []
-    for low, i in order:
-        if low > radius_m or (len(best) == limit and low > best[-1][0]):
-            break
-        point, ident = points[i]
-        exact = distance_m(origin, point)
-        if exact > radius_m or (after is not None and (exact, ident) <= after):
-            continue
-        if len(best) < limit or (exact, ident) < best[-1][:2]:
-            bisect.insort(best, (exact, ident, i))
-            del best[limit:]
-    return best
 
 
 def geojson(point: LatLng) -> dict:

@@ -97,36 +97,6 @@ def test_every_listing_carries_one_cell_per_resolution():
         f"h{res}": res for res in geo.RESOLUTIONS}
 
 
-def test_nearest_agrees_with_sorting_every_exact_distance():
-    rng = random.Random(11)
-    origin = Point(MOGANSHAN.lat, MOGANSHAN.lng)
-    points = []
-    for i in range(300):
-        p = geodesic(meters=rng.uniform(0, 30000)).destination(origin, rng.uniform(0, 360))
-        points.append((LatLng(p.latitude, p.longitude), f"id{i % 250:03d}"))
-    points.append((points[5][0], "id999"))  # a tie in distance, broken by id
-    exact = sorted((geo.distance_m(MOGANSHAN, p), ident, i) for i, (p, ident) in enumerate(points))
-    for radius in (500.0, 5000.0, 20000.0, math.inf):
-        inside = [e for e in exact if e[0] <= radius]
-        assert geo.nearest(MOGANSHAN, points, 20, radius) == inside[:20]
-        for cut in (0, 7, len(inside) // 2):
-            if cut < len(inside):
-                after = inside[cut][:2]
-                assert geo.nearest(MOGANSHAN, points, 10, radius, after) == inside[cut + 1:cut + 11]
-        assert sum(1 for p, _ in points if geo.within(MOGANSHAN, p, radius) is not None) == \
-            len(inside)
-        assert geo.count_within(MOGANSHAN, [p for p, _ in points], radius) == len(inside)
-
-
-def test_cheap_bounds_hold_the_exact_distance_everywhere_in_china():
-    rng = random.Random(5)
-    for _ in range(300):
-        a = LatLng(rng.uniform(18, 53), rng.uniform(73, 135))
-        b = LatLng(a.lat + rng.uniform(-1, 1), a.lng + rng.uniform(-1, 1))
-        low, high = geo.distance_bounds(a, b)
-        assert low <= geo.distance_m(a, b) <= high
-
-
 def test_the_fast_distances_bound_the_exact_geodesic_up_to_two_hundred_km() -> None:
     import numpy as np
     from geopy.distance import geodesic as _geodesic
