@@ -20,6 +20,8 @@ class Role(Enum):
     PUBLIC = "PUBLIC"
     INSPECTOR = "INSPECTOR"
     BUREAU = "BUREAU"
+    # the homestay's own operator: its listing, its requests and appeals, its own records
+    OPERATOR = "OPERATOR"
 
 
 STAFF = frozenset({Role.INSPECTOR, Role.BUREAU})
@@ -41,6 +43,8 @@ class Caller:
     counties: frozenset[str] = field(default_factory=frozenset)
     # the account that made this one (None: an administrator at the command line)
     created_by: str | None = None
+    # an OPERATOR's homestays: the only ones it may act on or read privately
+    homestays: frozenset[str] = field(default_factory=frozenset)
 
     @property
     def is_staff(self) -> bool:
@@ -50,9 +54,18 @@ class Caller:
         if self.role in roles:
             return
         if self.role is Role.PUBLIC:
-            raise Unauthenticated("this operation needs a staff token (Authorization: Bearer ...)")
+            raise Unauthenticated("this operation needs an account's token "
+                                  "(Authorization: Bearer ...)")
         wanted = " or ".join(r.value for r in roles)
         raise Forbidden(f"this operation is for {wanted} accounts")
+
+    def operates(self, homestay_id: str) -> bool:
+        """The operator of this homestay (staff never are: their power is by county)."""
+        return self.role is Role.OPERATOR and homestay_id in self.homestays
+
+    def require_operator_of(self, homestay_id: str) -> None:
+        if not self.operates(homestay_id):
+            raise Forbidden("your account does not operate this homestay")
 
     def can_act_in(self, county: str) -> bool:
         return self.is_staff and county in self.counties

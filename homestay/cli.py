@@ -186,15 +186,19 @@ def _exit_quietly(signum: int, frame: object) -> None:
 class AccountRole(str, Enum):
     inspector = "inspector"
     bureau = "bureau"
+    operator = "operator"
 
 
 @account_app.command("create")
 def account_create(
-    role: Annotated[AccountRole, typer.Option(help="inspector or bureau")],
-    county: Annotated[list[str], typer.Option(help="County code, e.g. 330521; repeatable.")],
+    role: Annotated[AccountRole, typer.Option(help="inspector, bureau or operator")],
     name: Annotated[str, typer.Option(help="The person's name.")],
+    county: Annotated[list[str] | None, typer.Option(
+        help="County code, e.g. 330521; repeatable. Staff only.")] = None,
+    homestay: Annotated[list[str] | None, typer.Option(
+        help="A homestay the operator runs (its id); repeatable. Operators only.")] = None,
 ) -> None:
-    """Create a staff account; its token is printed once, on the last line."""
+    """Create an account; its token is printed once, on the last line."""
     from homestay.errors import UserErrors
     from homestay.services.accounts import create_account
 
@@ -203,7 +207,7 @@ def account_create(
     async def run(uri: str) -> str:
         async with _session(uri, settings) as database:
             new = await create_account(database, role=role.value.upper(), name=name,
-                                       counties=county)
+                                       counties=county or [], homestay_ids=homestay or [])
             typer.echo(f"created {new.account['role']} {new.account['name']} "
                        f"({', '.join(new.account['counties'])}), id {new.account['_id']}")
             return new.token

@@ -129,6 +129,17 @@ def make_staff(db: Database):
 
 
 @pytest.fixture
+def make_operator(db: Database):
+    """An OPERATOR account running these homestays (by key), as the command line makes it."""
+    async def make(homestay_keys: list[str], name: str = "Host Zhang") -> Staff:
+        new = await create_account(db, role=Role.OPERATOR.value, name=name,
+                                   homestay_ids=homestay_keys)
+        return Staff(caller_of(new.account), new.token)
+
+    return make
+
+
+@pytest.fixture
 async def inspector(make_staff) -> Staff:
     return await make_staff(Role.INSPECTOR, DEQING, "Inspector Wang")
 

@@ -3,7 +3,8 @@
 A certificate is public by its number, whatever its status: verifying it is the point (a
 tourist must learn that the plaque on the door was revoked). What it shows the public is its
 number, grade, status, dates and standard, and the stay's name and county. Scores, the
-inspection, its people and the history are for staff of the certificate's county.
+inspection, its people and the history are private: for staff of the certificate's county
+and for the homestay's own operator.
 
 A homestay is public only while it is listed: its current certificate VALID now. An
 uncertified stay, or one whose certificate was suspended, revoked or has expired, is not
@@ -28,9 +29,10 @@ PUBLIC_CERTIFICATE_FIELDS = frozenset({
 PUBLIC_LISTING_FIELDS = frozenset({"town", "address", "lat", "lng"})
 
 
-def sees_staff_data(caller: Caller, county: str) -> bool:
-    """Scores, inspections, people and histories: the county's own staff only."""
-    return caller.can_act_in(county)
+def sees_private_data(caller: Caller, county: str, homestay_id: str) -> bool:
+    """Scores, inspections, people and histories of a homestay: the county's own staff, and
+    the homestay's operator (its own, never another's)."""
+    return caller.can_act_in(county) or caller.operates(homestay_id)
 
 
 def homestay_is_public(status: CertificateStatus | None) -> bool:
@@ -38,8 +40,9 @@ def homestay_is_public(status: CertificateStatus | None) -> bool:
     return status is CertificateStatus.VALID
 
 
-def sees_homestay(caller: Caller, county: str, status: CertificateStatus | None) -> bool:
-    return sees_staff_data(caller, county) or homestay_is_public(status)
+def sees_homestay(caller: Caller, county: str, homestay_id: str,
+                  status: CertificateStatus | None) -> bool:
+    return sees_private_data(caller, county, homestay_id) or homestay_is_public(status)
 
 
 @dataclass(frozen=True)

@@ -8,9 +8,17 @@ import strawberry
 
 from homestay.auth import Role as DomainRole
 from homestay.errors import UserError as DomainUserError
-from homestay.graphql.common import AccountRole, County, Info, Node, UserError, global_id, payload
+from homestay.graphql.common import (
+    AccountRole,
+    County,
+    Info,
+    Node,
+    UserError,
+    global_id,
+    key_of,
+    payload,
+)
 from homestay.graphql.permissions import IsBureau
-from homestay.services.accounts import create_account
 
 
 @strawberry.type
@@ -19,6 +27,12 @@ class Account(Node):
     role: AccountRole
     county_codes: strawberry.Private[list[str]]
     created_at: datetime | None = None
+    homestay_keys: strawberry.Private[list[str]] = strawberry.field(default_factory=list)
+
+    @strawberry.field(description="The homestays an OPERATOR account runs (ids); empty for "
+                      "staff.")
+    def homestay_ids(self) -> list[strawberry.ID]:
+        return [global_id("Homestay", key) for key in self.homestay_keys]
 
     @strawberry.field
     def counties(self, info: Info) -> list[County]:
@@ -28,14 +42,19 @@ class Account(Node):
     def from_doc(cls, doc: dict) -> Account:
         return cls(id=global_id("Account", doc["_id"]), name=doc["name"],
                    role=DomainRole(doc["role"]),
-                   county_codes=doc["counties"], created_at=doc.get("createdAt"))
+                   county_codes=doc["counties"], created_at=doc.get("createdAt"),
+                   homestay_keys=doc.get("homestayIds") or [])
 
 
 @strawberry.input
 class CreateAccountInput:
     role: AccountRole
     name: str
-    counties: list[str]
+    counties: list[str] = strawberry.field(
+        default_factory=list, description="INSPECTOR: the counties it inspects in. An "
+        "OPERATOR's county is that of its homestays.")
+    homestay_ids: list[strawberry.ID] = strawberry.field(
+        default_factory=list, description="OPERATOR: the homestays it runs, in your counties.")
 
 
 @strawberry.type
@@ -51,29 +70,28 @@ class AccountQueries:
     @strawberry.field(description="The calling account; null for the public.")
     def me(self, info: Info) -> Account | None:
         caller = info.context.caller
-        if not caller.is_staff or caller.account_id is None:
+        if caller.account_id is None:
             return None
         return Account(id=global_id("Account", caller.account_id), name=caller.name or "",
-                       role=caller.role,
-                       county_codes=sorted(caller.counties))
+                       role=caller.role, county_codes=sorted(caller.counties),
+                       homestay_keys=sorted(caller.homestays))
 
 
 @strawberry.type
 class AccountMutations:
     @strawberry.mutation(permission_classes=[IsBureau])
     async def create_account(self, info: Info, input: CreateAccountInput) -> CreateAccountPayload:
-        caller = info.context.caller
-        for code in input.counties:
-            caller.require_county(code)
-        if input.role is not DomainRole.INSPECTOR:
+        if input.role not in (DomainRole.INSPECTOR, DomainRole.OPERATOR):
             # a bureau account that could make another could approve its own inspections
             # with it: bureau accounts are an administrator's act, at the command line
             return CreateAccountPayload(errors=[UserError.of(DomainUserError(
                 ["role"], "NOT_ALLOWED",
-                "an API token creates INSPECTOR accounts only; BUREAU accounts are made "
-                "by an administrator: homestay account create --role bureau"))])
+                "an API token creates INSPECTOR and OPERATOR accounts only; BUREAU accounts "
+                "are made by an administrator: homestay account create --role bureau"))])
         return await payload(
             CreateAccountPayload,
-            create_account(info.context.services.db, role=input.role.value, name=input.name,
-                           counties=input.counties, created_by=caller.account_id or ""),
+            info.context.services.accounts.create(
+                info.context.caller, role=input.role, name=input.name,
+                counties=input.counties,
+                homestay_ids=[key_of(h, "Homestay") for h in input.homestay_ids]),
             lambda new: {"account": Account.from_doc(new.account), "token": new.token})

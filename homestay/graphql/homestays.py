@@ -5,16 +5,19 @@ from __future__ import annotations
 import strawberry
 
 from homestay.domain import geo
-from homestay.domain.disclosure import homestay_is_public, sees_staff_data
+from homestay.domain.disclosure import homestay_is_public, sees_private_data
 from homestay.graphql.common import (
+    Connection,
     CoordSystem,
+    Edge,
     GeoPointInput,
     Info,
     UserError,
+    check_first,
     key_of,
     payload,
 )
-from homestay.graphql.permissions import IsStaff
+from homestay.graphql.permissions import IsStaff, IsStaffOrOperator
 from homestay.graphql.types import Homestay
 from homestay.services.homestays import HomestayInput
 from homestay.storage import documents
@@ -80,14 +83,31 @@ class HomestayQueries:
                        coord_system: CoordSystem = geo.CoordSystem.WGS84) -> Homestay | None:
         return await visible_homestay(info, key_of(id, "Homestay"), coord_system)
 
+    @strawberry.field(permission_classes=[IsStaffOrOperator],
+                      description="Every registered homestay, certified or not, in name order: "
+                      "staff see their counties', an operator its own. `text` is a part of "
+                      "the name, English name or address (at least 2 characters); "
+                      "`certified` keeps those whose current certificate is VALID (true) or "
+                      "not (false). How an inspector finds the homestay in front of them.")
+    async def homestays(self, info: Info, county: str | None = None, text: str | None = None,
+                        certified: bool | None = None, first: int = 20,
+                        after: str | None = None,
+                        coord_system: CoordSystem = geo.CoordSystem.WGS84,
+                        ) -> Connection[Homestay]:
+        page, more, count = await info.context.services.homestays.find(
+            info.context.caller, county=county, text=text, certified=certified,
+            now=info.context.now, first=check_first(first), after=after)
+        return Connection.of([Edge(cursor=c, node=Homestay.from_doc(d, coord_system))
+                              for d, c in page], more, count, after)
+
 
 async def visible_homestay(info: Info, key: str, coord: geo.CoordSystem) -> Homestay | None:
-    """The homestay as the caller may see it: any of its county for its staff, for anyone
-    else only while its current certificate is VALID; None otherwise."""
+    """The homestay as the caller may see it: any of its county for its staff, its own for an
+    operator, for anyone else only while its current certificate is VALID; None otherwise."""
     doc = await info.context.homestays.load(key)
     if doc is None:
         return None
-    if not sees_staff_data(info.context.caller, doc["county"]):
+    if not sees_private_data(info.context.caller, doc["county"], doc["_id"]):
         cert = await info.context.current_certificates.load(doc["_id"])
         status = documents.certificate(cert).status_at(info.context.now) if cert else None
         if not homestay_is_public(status):

@@ -29,3 +29,9 @@ class IsStaff(_RolePermission):
 
 class IsBureau(_RolePermission):
     roles = (Role.BUREAU,)
+
+
+class IsStaffOrOperator(_RolePermission):
+    """Staff by county, an operator for its own homestays (checked by the service)."""
+
+    roles = (Role.INSPECTOR, Role.BUREAU, Role.OPERATOR)

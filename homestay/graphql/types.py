@@ -1,8 +1,9 @@
 """The object types the three apps read: Homestay, Certificate, Inspection and their parts.
 
 Nested objects come through per-request DataLoaders, so a list resolves in a constant number
-of database round trips. Inspections and certificate histories are staff data: they resolve to
-null for anyone but staff of the homestay's county.
+of database round trips. Inspections and certificate histories are private: they resolve to
+null for anyone but staff of the homestay's county and the homestay's own operator
+(domain/disclosure.py).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import strawberry
 from homestay.domain import geo
 from homestay.domain.certificates import Certificate as DomainCertificate
 from homestay.domain.certificates import CertificateStatus as DomainStatus
-from homestay.domain.disclosure import sees_homestay, sees_staff_data
+from homestay.domain.disclosure import sees_homestay, sees_private_data
 from homestay.domain.grades import Grade as DomainGrade
 from homestay.graphql.common import (
     CertificateStatus,
@@ -146,6 +147,9 @@ class Certificate(Node):
                    expires_at=doc["expiresAt"], standard=StandardRef(**doc["standard"]),
                    doc=doc, record=documents.certificate(doc), coord=coord)
 
+    def _private(self, info: Info) -> bool:
+        return sees_private_data(info.context.caller, self.doc["county"], self.doc["homestayId"])
+
     @strawberry.field(description="As of now: EXPIRED once past expiresAt.")
     def status(self, info: Info) -> CertificateStatus:
         return self.record.status_at(info.context.now)
@@ -155,30 +159,32 @@ class Certificate(Node):
         return localized(DomainGrade(self.doc["grade"]).label, info.context.lang)
 
     @strawberry.field(description="The points of the inspection behind it. Staff of the county "
-                      "only; null for anyone else.")
+                      "and the homestay's operator only; null for anyone else.")
     def total_points(self, info: Info) -> int | None:
-        if not sees_staff_data(info.context.caller, self.doc["county"]):
+        if not self._private(info):
             return None
         return self.doc.get("totalPoints")
 
     @strawberry.field(description="The stay as certified. For the public, only while this "
                       "certificate is VALID; null otherwise.")
     def homestay(self, info: Info) -> Homestay | None:
-        if not sees_homestay(info.context.caller, self.record.county,
+        if not sees_homestay(info.context.caller, self.record.county, self.doc["homestayId"],
                              self.record.status_at(info.context.now)):
             return None
         return Homestay.from_certificate(self.doc, self.coord)
 
-    @strawberry.field(description="Staff of the county only; null for anyone else.")
+    @strawberry.field(description="Staff of the county and the homestay's operator only; null "
+                      "for anyone else.")
     async def inspection(self, info: Info) -> Inspection | None:
-        if not sees_staff_data(info.context.caller, self.doc["county"]):
+        if not self._private(info):
             return None
         found = await info.context.inspections.load(self.doc["inspectionId"])
         return Inspection.from_doc(found, self.coord) if found else None
 
-    @strawberry.field(description="Every change with who, when and why. Staff of the county only.")
+    @strawberry.field(description="Every change with who, when and why. Staff of the county and "
+                      "the homestay's operator only.")
     def history(self, info: Info) -> list[CertificateEvent] | None:
-        if not sees_staff_data(info.context.caller, self.doc["county"]):
+        if not self._private(info):
             return None
         return events_of(self.doc)
 

@@ -9,7 +9,7 @@ import logging
 from pymongo.errors import PyMongoError
 from starlette.applications import Starlette
 
-from homestay.services import rows, standards
+from homestay.services import homestays, rows, standards
 from homestay.settings import Settings
 from homestay.storage.database import Database, apply_schema
 
@@ -41,6 +41,7 @@ async def bootstrap(app: Starlette, database: Database, settings: Settings) -> N
     while True:
         try:
             await rows.ensure_built(database)
+            await homestays.ensure_findable(database)
             break
         except PyMongoError as exc:
             log.warning("certificate rows not built yet (%s)", type(exc).__name__)

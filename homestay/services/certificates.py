@@ -140,7 +140,7 @@ class CertificateService:
         number = inspection["certificateNumber"]
         existing = await self.db.certificates.find_one({"_id": number})
         if existing is not None:
-            await rows.sync(self.db, [existing])  # a resumed review: the row may lag
+            await self._synced(existing)  # a resumed review: the row may lag
             return existing
         homestay = await self.db.homestays.find_one({"_id": inspection["homestayId"]})
         assert homestay is not None  # an inspection names a registered homestay
@@ -169,12 +169,12 @@ class CertificateService:
             await self._supersede_current(caller, homestay["_id"], number)
             try:
                 await self.db.certificates.insert_one(doc)
-                await rows.sync(self.db, [doc])
+                await self._synced(doc)
                 return doc
             except DuplicateKeyError:
                 existing = await self.db.certificates.find_one({"_id": number})
                 if existing is not None:  # a resumed review already inserted it
-                    await rows.sync(self.db, [existing])
+                    await self._synced(existing)
                     return existing
                 # a concurrent review issued another certificate in between: supersede it too
         raise RuntimeError(f"could not issue {number}: the homestay keeps changing")
@@ -200,7 +200,7 @@ class CertificateService:
         if cert is None:
             return None
         if cert["status"] == CertificateStatus.REVOKED.value:  # a resumed review
-            await rows.sync(self.db, [cert])
+            await self._synced(cert)
             return cert
         reason = f"re-inspection {inspection['_id']} reached no grade"
         return await self._transition(caller, cert, CertificateAction.REVOKE, reason,
@@ -224,7 +224,7 @@ class CertificateService:
         last = cert["history"][-1]
         if (cert["status"] == target.value and last["action"] == action.value
                 and last["by"]["id"] == caller.account_id and last["reason"] == reason):
-            await rows.sync(self.db, [cert])  # the same change sent again: done; the row too
+            await self._synced(cert)  # the same change sent again: done; the row too
             return cert
         now_status = status_of(cert, utcnow())
         if CertificateStatus(cert["status"]) not in allowed or (
@@ -250,12 +250,23 @@ class CertificateService:
                                  "the certificate changed meanwhile; reload and try again")
         return updated
 
+    async def _synced(self, cert: dict) -> None:
+        """What follows every write of a certificate (and its retry): its grade-list row, and
+        its homestay's `listedUntil`, which the inspector's finder filters on (a superseded
+        certificate leaves that to its successor, written right after)."""
+        await rows.sync(self.db, [cert])
+        if cert.get("current"):
+            listed = cert["status"] == CertificateStatus.VALID.value
+            await self.db.homestays.update_one(
+                {"_id": cert["homestayId"]},
+                {"$set": {"listedUntil": cert["expiresAt"] if listed else None}})
+
     async def _update(self, where: dict, change: dict) -> dict | None:
         """Every change to an existing certificate: the write, then its grade-list row."""
         updated = await self.db.certificates.find_one_and_update(
             where, change, return_document=ReturnDocument.AFTER)
         if updated is not None:
-            await rows.sync(self.db, [updated])
+            await self._synced(updated)
         return updated
 
     # -- reads ------------------------------------------------------------------------------

@@ -3,20 +3,25 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import secrets
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
 from geopy.geocoders.base import Geocoder
+from pymongo import UpdateOne
 from pymongo.errors import DuplicateKeyError
 
 from homestay.auth import Caller, Role
 from homestay.clock import utcnow
-from homestay.domain import geo
+from homestay.domain import finding, geo
 from homestay.domain.gazetteer import GazetteerGeocoder, gazetteer
 from homestay.domain.text import check_text
-from homestay.errors import UserError, UserErrors
+from homestay.errors import BadUserInput, Forbidden, UserError, UserErrors
 from homestay.services import rows
+from homestay.services.pagination import decode_cursor, encode_cursor, keyset_after
 from homestay.storage.database import Database
 
 # a point may lie this far (degrees) outside a county's box: boxes are approximate
@@ -44,6 +49,12 @@ def listing_of(homestay: dict) -> dict:
             ("name", "nameEn", "address", "town", "location", "cells", "rooms", "facilities")}
 
 
+def findable(doc: dict) -> dict:
+    """The fields the finder reads, from a homestay's name, English name and address."""
+    text, grams = finding.searchable(doc.get("name"), doc.get("nameEn"), doc.get("address"))
+    return {"findText": text, "findGrams": grams}
+
+
 def _text(errors: list[UserError], name: str, value: str | None, limit: int,
           required: bool) -> str | None:
     return check_text(errors, ["input", name], value, limit, required=required)
@@ -59,6 +70,37 @@ def _facilities(errors: list[UserError], values: Sequence[str] | None) -> list[s
         errors.append(UserError(["input", "facilities"], "TOO_MANY",
                                 f"at most {MAX_FACILITIES} facilities"))
     return cleaned
+
+
+FINDER_VERSION = 1
+
+
+async def ensure_findable(db: Database) -> int:
+    """A database from before the finder: give each homestay its finder fields and its
+    `listedUntil` once (idempotent; resumed where it stopped). How many homestays it changed."""
+    marker = await db.meta.find_one({"_id": "homestay_finder"})
+    if marker is not None and marker.get("version") == FINDER_VERSION:
+        return 0
+    changed = 0
+    batch: list[UpdateOne] = []
+    async for doc in db.homestays.find({"findGrams": {"$exists": False}},
+                                       {"name": 1, "nameEn": 1, "address": 1}):
+        batch.append(UpdateOne({"_id": doc["_id"]}, {"$set": findable(doc)}))
+        if len(batch) == 500:
+            changed += (await db.homestays.bulk_write(batch, ordered=False)).modified_count
+            batch = []
+    async for cert in db.certificates.find({"current": True},
+                                           {"homestayId": 1, "status": 1, "expiresAt": 1}):
+        listed = cert["expiresAt"] if cert["status"] == "VALID" else None
+        batch.append(UpdateOne({"_id": cert["homestayId"]}, {"$set": {"listedUntil": listed}}))
+        if len(batch) == 500:
+            await db.homestays.bulk_write(batch, ordered=False)
+            batch = []
+    if batch:
+        changed += (await db.homestays.bulk_write(batch, ordered=False)).modified_count
+    await db.meta.update_one({"_id": "homestay_finder"},
+                             {"$set": {"version": FINDER_VERSION}}, upsert=True)
+    return changed
 
 
 class HomestayService:
@@ -148,7 +190,10 @@ class HomestayService:
             "rooms": data.rooms, "facilities": facilities,
             "createdAt": now, "updatedAt": now,
             "createdBy": {"id": caller.account_id, "name": caller.name},
+            # the expiry of its current certificate while VALID (CertificateService keeps it)
+            "listedUntil": None,
         }
+        doc.update(findable(doc))
         if data.client_request_id:
             doc["clientRequestId"] = data.client_request_id
         try:
@@ -204,6 +249,8 @@ class HomestayService:
             raise UserErrors(errors)
         if not changes:
             return current
+        if {"name", "nameEn", "address"} & changes.keys():
+            changes.update(findable({**current, **changes}))
         changes["updatedAt"] = utcnow()
         updated = await self.db.homestays.find_one_and_update(
             {"_id": homestay_id}, {"$set": changes}, return_document=True)
@@ -227,3 +274,42 @@ class HomestayService:
     async def get_many(self, ids: Sequence[str]) -> list[dict | None]:
         found = {d["_id"]: d async for d in self.db.homestays.find({"_id": {"$in": list(ids)}})}
         return [found.get(i) for i in ids]
+
+    async def find(self, caller: Caller, *, county: str | None, text: str | None,
+                   certified: bool | None, now: datetime, first: int, after: str | None
+                   ) -> tuple[list[tuple[dict, str]], bool, Callable[[], Awaitable[int]]]:
+        """Every registered homestay the caller may act on (staff: of its counties; an
+        operator: its own), certified or not, by a part of its name or address, in name
+        order: (homestay, cursor) pairs, whether there is more, and how to count them."""
+        caller.require(Role.INSPECTOR, Role.BUREAU, Role.OPERATOR)
+        flt: dict[str, Any]
+        if caller.role is Role.OPERATOR:
+            flt = {"_id": {"$in": sorted(caller.homestays)}}
+            if county is not None:
+                if county not in caller.counties:
+                    raise Forbidden(f"your account runs no homestay in county {county}")
+                flt["county"] = county
+        else:
+            flt = {"county": {"$in": caller.counties_filter(county)}}
+        if text is not None:
+            folded = finding.fold(text)
+            if not finding.MIN_QUERY <= len(folded) <= finding.MAX_QUERY:
+                raise BadUserInput("text", f"must have {finding.MIN_QUERY} to "
+                                           f"{finding.MAX_QUERY} characters")
+            flt["findGrams"] = {"$all": finding.query_grams(folded)}
+            flt["findText"] = {"$regex": re.escape(folded)}
+        if certified is True:
+            flt["listedUntil"] = {"$gt": now}
+        elif certified is False:
+            flt["listedUntil"] = {"$not": {"$gt": now}}
+        order = [("name", 1), ("_id", 1)]
+        page_filter = flt
+        if after is not None:
+            page_filter = {"$and": [flt, keyset_after(order, decode_cursor(after, [str, str]))]}
+        docs = await self.db.homestays.find(page_filter).sort(order).limit(first + 1).to_list()
+
+        async def count() -> int:
+            return await self.db.homestays.count_documents(flt)
+
+        return ([(d, encode_cursor([d["name"], d["_id"]])) for d in docs[:first]],
+                len(docs) > first, count)

@@ -21,7 +21,7 @@ from homestay.domain import geo
 from homestay.domain.grading import Answer, Problem, check_answers, grade_checklist
 from homestay.domain.inspections import InspectionStatus
 from homestay.domain.text import check_text, normalize
-from homestay.errors import UserError, UserErrors
+from homestay.errors import Forbidden, UserError, UserErrors
 from homestay.services import standards
 from homestay.services.pagination import newest_first
 from homestay.storage.database import Database
@@ -209,14 +209,22 @@ class InspectionService:
                    ) -> tuple[list[tuple[dict, str]], bool, Callable[[], Awaitable[int]]]:
         """Newest first, in the caller's counties: (inspection, cursor) pairs, whether there is
         more, and how to count them all."""
-        caller.require(Role.INSPECTOR, Role.BUREAU)
-        flt: dict = {"county": {"$in": caller.counties_filter(county)}}
-        if homestay_id is not None:
-            homestay = await self.db.homestays.find_one({"_id": homestay_id}, {"county": 1})
-            if homestay is None:
-                return [], False, _no_inspections
-            caller.require_county(homestay["county"])
-            flt["homestayId"] = homestay_id
+        caller.require(Role.INSPECTOR, Role.BUREAU, Role.OPERATOR)
+        flt: dict
+        if caller.role is Role.OPERATOR:  # its own homestays' inspections, never a county's
+            if homestay_id is not None:
+                caller.require_operator_of(homestay_id)
+            if county is not None and county not in caller.counties:
+                raise Forbidden(f"your account runs no homestay in county {county}")
+            flt = {"homestayId": homestay_id or {"$in": sorted(caller.homestays)}}
+        else:
+            flt = {"county": {"$in": caller.counties_filter(county)}}
+            if homestay_id is not None:
+                homestay = await self.db.homestays.find_one({"_id": homestay_id}, {"county": 1})
+                if homestay is None:
+                    return [], False, _no_inspections
+                caller.require_county(homestay["county"])
+                flt["homestayId"] = homestay_id
         if status is not None:
             flt["status"] = status
         page, more = await newest_first(self.db.inspections, flt, "submittedAt", first, after)

@@ -8,6 +8,7 @@ from geopy.geocoders import get_geocoder_for_service
 from geopy.geocoders.base import Geocoder
 
 from homestay.domain.gazetteer import GazetteerGeocoder
+from homestay.services.accounts import AccountService
 from homestay.services.certificates import CertificateService
 from homestay.services.concerns import ConcernService
 from homestay.services.homestays import HomestayService
@@ -38,6 +39,7 @@ class Services:
     search: SearchService
     plan: PlanService
     concerns: ConcernService
+    accounts: AccountService
 
     async def standards_by_key(self, keys: list[str]) -> list[dict | None]:
         found = {d["_id"]: d async for d in self.db.standards.find({"_id": {"$in": keys}})}
@@ -54,4 +56,5 @@ class Services:
             search=SearchService(db),
             plan=PlanService(db, settings.plan),
             concerns=ConcernService(db),
+            accounts=AccountService(db),
         )

@@ -15,83 +15,94 @@ import pytest
 from homestay.auth import Role
 from homestay.graphql.schema import schema
 from homestay.services.accounts import revoke_account
-from tests.graphql.flows import certify, checklist, submit
+from tests.conftest import key
+from tests.graphql.flows import certify, checklist, register, submit
 from tests.images import JPEG
 
 OK, UNAUTH, DENY = "ok", "UNAUTHENTICATED", "FORBIDDEN"
-CALLERS = ("public", "inspector", "other_inspector", "bureau", "other_bureau", "revoked")
+CALLERS = ("public", "inspector", "other_inspector", "bureau", "other_bureau", "operator",
+           "other_operator", "revoked")
 
 # operation: (document, expected per caller in CALLERS order)
 MATRIX: dict[str, tuple[str, tuple[str, ...]]] = {
     # public reads: open to all; a revoked token is refused rather than treated as public
-    "searchStays": ("{ searchStays { totalCount } }", (OK, OK, OK, OK, OK, UNAUTH)),
+    "searchStays": ("{ searchStays { totalCount } }", (OK, OK, OK, OK, OK, OK, OK, UNAUTH)),
     "stayClusters": ("""{ stayClusters(bbox: {south: 30, west: 119, north: 31, east: 120},
-        zoom: 8) { count } }""", (OK, OK, OK, OK, OK, UNAUTH)),
-    "homestay": ("query($h: ID!) { homestay(id: $h) { name } }", (OK, OK, OK, OK, OK, UNAUTH)),
+        zoom: 8) { count } }""", (OK, OK, OK, OK, OK, OK, OK, UNAUTH)),
+    "homestay": ("query($h: ID!) { homestay(id: $h) { name } }",
+                 (OK, OK, OK, OK, OK, OK, OK, UNAUTH)),
     "verifyCertificate": ("query($n: String!) { verifyCertificate(number: $n) { found } }",
-                          (OK, OK, OK, OK, OK, UNAUTH)),
+                          (OK, OK, OK, OK, OK, OK, OK, UNAUTH)),
     "certificate": ("query($n: String!) { certificate(number: $n) { status } }",
-                    (OK, OK, OK, OK, OK, UNAUTH)),
-    "gradingStandard": ("{ gradingStandard { code } }", (OK, OK, OK, OK, OK, UNAUTH)),
-    "me": ("{ me { id } }", (OK, OK, OK, OK, OK, UNAUTH)),
+                    (OK, OK, OK, OK, OK, OK, OK, UNAUTH)),
+    "gradingStandard": ("{ gradingStandard { code } }", (OK, OK, OK, OK, OK, OK, OK, UNAUTH)),
+    "me": ("{ me { id } }", (OK, OK, OK, OK, OK, OK, OK, UNAUTH)),
     # what each node shows is its own type's rule (tests/graphql/test_node.py)
-    "node": ("query($h: ID!) { node(id: $h) { id } }", (OK, OK, OK, OK, OK, UNAUTH)),
-    "nodes": ("query($h: ID!) { nodes(ids: [$h]) { id } }", (OK, OK, OK, OK, OK, UNAUTH)),
+    "node": ("query($h: ID!) { node(id: $h) { id } }", (OK, OK, OK, OK, OK, OK, OK, UNAUTH)),
+    "nodes": ("query($h: ID!) { nodes(ids: [$h]) { id } }", (OK, OK, OK, OK, OK, OK, OK, UNAUTH)),
     # staff reads
     "inspections": ('{ inspections(county: "330521") { totalCount } }',
-                    (UNAUTH, OK, DENY, OK, DENY, UNAUTH)),
+                    (UNAUTH, OK, DENY, OK, DENY, OK, DENY, UNAUTH)),
     "inspection": ("query($i: ID!) { inspection(id: $i) { id } }",
-                   (UNAUTH, OK, DENY, OK, DENY, UNAUTH)),
+                   (UNAUTH, OK, DENY, OK, DENY, OK, DENY, UNAUTH)),
+    # every registered homestay: staff by county, an operator its own
+    "homestays": ('{ homestays(county: "330521", text: "民宿") { totalCount } }',
+                  (UNAUTH, OK, DENY, OK, DENY, OK, DENY, UNAUTH)),
     "reinspectionPlan": ('{ reinspectionPlan(county: "330521") { totalCount } }',
-                         (UNAUTH, OK, DENY, OK, DENY, UNAUTH)),
+                         (UNAUTH, OK, DENY, OK, DENY, DENY, DENY, UNAUTH)),
     "certificateHistory": ("query($n: String!) { certificateHistory(number: $n) { action } }",
-                           (UNAUTH, OK, DENY, OK, DENY, UNAUTH)),
+                           (UNAUTH, OK, DENY, OK, DENY, DENY, DENY, UNAUTH)),
     "gradeStatistics": ('{ gradeStatistics(county: "330521") { count } }',
-                        (UNAUTH, DENY, DENY, OK, DENY, UNAUTH)),
+                        (UNAUTH, DENY, DENY, OK, DENY, DENY, DENY, UNAUTH)),
     "statistics": ('{ statistics(county: "330521") { certificates { count } } }',
-                   (UNAUTH, DENY, DENY, OK, DENY, UNAUTH)),
+                   (UNAUTH, DENY, DENY, OK, DENY, DENY, DENY, UNAUTH)),
     # mutations
     "registerHomestay": ("""mutation { registerHomestay(input: {name: "新民宿",
         address: "德清县莫干山镇", county: "330521", rooms: 3,
         location: {lat: 30.57, lng: 119.87}}) { errors { code } } }""",
-                         (UNAUTH, OK, DENY, OK, DENY, UNAUTH)),
+                         (UNAUTH, OK, DENY, OK, DENY, DENY, DENY, UNAUTH)),
     "updateHomestay": ("""mutation($h: ID!) { updateHomestay(input: {id: $h, rooms: 4}) {
-        errors { code } } }""", (UNAUTH, OK, DENY, OK, DENY, UNAUTH)),
+        errors { code } } }""", (UNAUTH, OK, DENY, OK, DENY, DENY, DENY, UNAUTH)),
     "submitInspection": ("""mutation($h: ID!, $c: ID!, $r: [ItemResultInput!]!) {
         submitInspection(input: {clientSubmissionId: $c, homestayId: $h, results: $r}) {
-        errors { code } } }""", (UNAUTH, OK, DENY, OK, DENY, UNAUTH)),
+        errors { code } } }""", (UNAUTH, OK, DENY, OK, DENY, DENY, DENY, UNAUTH)),
     "reviewInspection": ("""mutation($i: ID!) { reviewInspection(input: {inspectionId: $i,
         decision: REJECT, comment: "照片不清"}) { errors { code } } }""",
-                         (UNAUTH, DENY, DENY, OK, DENY, UNAUTH)),
+                         (UNAUTH, DENY, DENY, OK, DENY, DENY, DENY, UNAUTH)),
     "suspendCertificate": ("""mutation($n: String!) { suspendCertificate(input: {number: $n,
-        reason: "投诉"}) { errors { code } } }""", (UNAUTH, DENY, DENY, OK, DENY, UNAUTH)),
+        reason: "投诉"}) { errors { code } } }""",
+        (UNAUTH, DENY, DENY, OK, DENY, DENY, DENY, UNAUTH)),
     "reinstateCertificate": ("""mutation($n: String!) { reinstateCertificate(input: {
         number: $n, reason: "整改"}) { errors { code } } }""",
-                             (UNAUTH, DENY, DENY, OK, DENY, UNAUTH)),
+                             (UNAUTH, DENY, DENY, OK, DENY, DENY, DENY, UNAUTH)),
     "revokeCertificate": ("""mutation($n: String!) { revokeCertificate(input: {number: $n,
-        reason: "停业"}) { errors { code } } }""", (UNAUTH, DENY, DENY, OK, DENY, UNAUTH)),
+        reason: "停业"}) { errors { code } } }""",
+        (UNAUTH, DENY, DENY, OK, DENY, DENY, DENY, UNAUTH)),
     "concernStatus": ('{ concernStatus(receipt: "C-unknown") { status } }',
-                      (OK, OK, OK, OK, OK, UNAUTH)),
+                      (OK, OK, OK, OK, OK, OK, OK, UNAUTH)),
     "concerns": ('{ concerns(county: "330521") { totalCount } }',
-                 (UNAUTH, DENY, DENY, OK, DENY, UNAUTH)),
+                 (UNAUTH, DENY, DENY, OK, DENY, DENY, DENY, UNAUTH)),
     "reportConcern": ("""mutation($n: String!) { reportConcern(input: {certificateNumber: $n,
         category: HYGIENE, description: "床单有污渍"}) { receipt errors { code } } }""",
-                      (OK, OK, OK, OK, OK, UNAUTH)),
+                      (OK, OK, OK, OK, OK, OK, OK, UNAUTH)),
     "resolveConcern": ("""mutation($k: ID!) { resolveConcern(input: {concernId: $k,
         status: RESOLVED, note: "已整改"}) { errors { code } } }""",
-                       (UNAUTH, DENY, DENY, OK, DENY, UNAUTH)),
+                       (UNAUTH, DENY, DENY, OK, DENY, DENY, DENY, UNAUTH)),
     "createAccount": ("""mutation { createAccount(input: {role: INSPECTOR, name: "新人",
-        counties: ["330521"]}) { errors { code } } }""", (UNAUTH, DENY, DENY, OK, DENY, UNAUTH)),
+        counties: ["330521"]}) { errors { code } } }""",
+        (UNAUTH, DENY, DENY, OK, DENY, DENY, DENY, UNAUTH)),
 }
 
 # the same for the HTTP downloads: (method, path, expected status per caller)
 HTTP_MATRIX = {
-    "export": ("GET", "/exports/certificates.csv?county=330521", (401, 403, 403, 200, 403, 401)),
-    "upload download": ("GET", "/uploads/{upload}", (401, 200, 403, 200, 403, 401)),
+    "export": ("GET", "/exports/certificates.csv?county=330521",
+               (401, 403, 403, 200, 403, 403, 403, 401)),
+    "upload download": ("GET", "/uploads/{upload}", (401, 200, 403, 200, 403, 403, 403, 401)),
     # public and token-blind: a mirror never sends one
-    "open data": ("GET", "/open-data/certificates.json", (200, 200, 200, 200, 200, 200)),
-    "verification page": ("GET", "/v/{number}", (200, 200, 200, 200, 200, 200)),
-    "plaque": ("GET", "/certificates/{number}/plaque.svg", (200, 200, 200, 200, 200, 200)),
+    "open data": ("GET", "/open-data/certificates.json", (200, 200, 200, 200, 200, 200, 200, 200)),
+    "verification page": ("GET", "/v/{number}", (200, 200, 200, 200, 200, 200, 200, 200)),
+    "plaque": ("GET", "/certificates/{number}/plaque.svg",
+               (200, 200, 200, 200, 200, 200, 200, 200)),
 }
 
 
@@ -104,7 +115,7 @@ def test_the_matrix_covers_every_operation():
 
 
 @pytest.fixture
-async def world(api, db, make_staff):
+async def world(api, db, make_staff, make_operator):
     inspector = await make_staff(Role.INSPECTOR, "330521", "Inspector Wang")
     bureau = await make_staff(Role.BUREAU, "330521", "Reviewer Li")
     revoked = await make_staff(Role.BUREAU, "330521", "Former Officer")
@@ -118,6 +129,11 @@ async def world(api, db, make_staff):
         "revoked": revoked.token,
     }
     stay, cert = await certify(api, inspector.token, bureau.token)
+    anji = await make_staff(Role.INSPECTOR, "330523", "Inspector Zhou")
+    elsewhere = await register(api, anji.token, county="330523", address="安吉县天荒坪镇",
+                               location={"lat": 30.63, "lng": 119.68})
+    tokens["operator"] = (await make_operator([key(stay["id"])], "Host Zhang")).token
+    tokens["other_operator"] = (await make_operator([key(elsewhere["id"])], "Host Qian")).token
     # an inspection for every caller allowed to review one, never reviewed twice
     inspections = [(await submit(api, inspector.token, stay["id"]))["id"] for _ in CALLERS]
     upload = await api.http.post("/uploads", content=JPEG,

@@ -26,7 +26,7 @@ def test_only_a_valid_certificate_makes_a_homestay_public() -> None:
     for status in (None, CertificateStatus.SUSPENDED, CertificateStatus.REVOKED,
                    CertificateStatus.EXPIRED, CertificateStatus.SUPERSEDED):
         assert not homestay_is_public(status)
-        assert not sees_homestay(PUBLIC, "330521", status)
+        assert not sees_homestay(PUBLIC, "330521", "h1", status)
     assert not PUBLIC_CERTIFICATE_FIELDS & {"totalPoints", "inspection", "history", "inspector"}
 
 
