@@ -148,6 +148,7 @@ COMMANDS = {
     "bench-load": lambda args: [str(BIN / "python"), str(ROOT / "bench" / "load.py"), *args],
     "bench-hostile": lambda args: [str(BIN / "python"), str(ROOT / "bench" / "hostile.py"), *args],
     "bench-doorway": lambda args: [str(BIN / "python"), str(ROOT / "bench" / "doorway.py"), *args],
+    "bench-finder": lambda args: [str(BIN / "python"), str(ROOT / "bench" / "finder.py"), *args],
     "schema": lambda args: [str(BIN / "homestay"), "export-schema", *args],
 }
 

@@ -1,4 +1,4 @@
-"""An inspection's life: submitted, then approved or rejected by someone else."""
+"""An inspection's life: asked for, submitted, then approved or rejected by someone else."""
 
 from __future__ import annotations
 
@@ -19,3 +19,11 @@ class ReviewDecision(str, Enum):
     def outcome(self) -> InspectionStatus:
         return InspectionStatus.APPROVED if self is ReviewDecision.APPROVE \
             else InspectionStatus.REJECTED
+
+
+class RequestStatus(str, Enum):
+    """An operator's request to be inspected: OPEN in the county's queue until an inspection
+    of the homestay is submitted, which CLOSES it."""
+
+    OPEN = "OPEN"
+    CLOSED = "CLOSED"

@@ -24,6 +24,7 @@ class Reason(Enum):
     RECENT_SUSPENSION = "RECENT_SUSPENSION"
     FAR_INSPECTION = "FAR_INSPECTION"
     OPEN_CONCERNS = "OPEN_CONCERNS"
+    REQUEST_WAITING = "REQUEST_WAITING"
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,9 @@ class PlanSettings:
     concern_service_weight: int = 10
     concern_other_weight: int = 5
     concern_max_weight: int = 150
+    # the operator asked to be inspected, and has waited this long
+    request_waiting_weight: int = 40
+    request_waiting_days: int = 30
 
     def concern_weight(self, category: ConcernCategory) -> int:
         return int(getattr(self, f"concern_{category.value.lower()}_weight"))
@@ -68,7 +72,8 @@ def _day(moment: datetime) -> str:
 
 def assess(cert: dict, inspections: dict | None, thresholds: dict[str, int] | None,
            now: datetime, s: PlanSettings,
-           open_concerns: dict[ConcernCategory, int] | None = None) -> list[Finding]:
+           open_concerns: dict[ConcernCategory, int] | None = None,
+           requested_at: datetime | None = None) -> list[Finding]:
     """Every reason to re-inspect the homestay behind `cert`. Pure. `open_concerns`: how
     many of the guests' concerns about it are open, by category."""
     findings: list[Finding] = []
@@ -121,6 +126,12 @@ def assess(cert: dict, inspections: dict | None, thresholds: dict[str, int] | No
 
     if open_concerns:
         findings.append(_concerns_finding(open_concerns, s))
+    if requested_at is not None and now - requested_at >= timedelta(days=s.request_waiting_days):
+        days = (now - requested_at).days
+        findings.append(Finding(Reason.REQUEST_WAITING, s.request_waiting_weight, {
+            "zh": f"经营者于 {_day(requested_at)} 申请检查，已等待 {days} 天",
+            "en": f"the operator asked to be inspected on {_day(requested_at)}, "
+                  f"{days} days ago"}, requested_at))
     return findings
 
 

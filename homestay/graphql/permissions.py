@@ -35,3 +35,7 @@ class IsStaffOrOperator(_RolePermission):
     """Staff by county, an operator for its own homestays (checked by the service)."""
 
     roles = (Role.INSPECTOR, Role.BUREAU, Role.OPERATOR)
+
+
+class IsOperator(_RolePermission):
+    roles = (Role.OPERATOR,)

@@ -26,6 +26,7 @@ from homestay.graphql.expansion import BoundedValidation
 from homestay.graphql.homestays import HomestayMutations, HomestayQueries
 from homestay.graphql.inspections import InspectionMutations, InspectionQueries
 from homestay.graphql.node import NodeQueries
+from homestay.graphql.requests import RequestMutations, RequestQueries
 from homestay.graphql.scalars import DateTime
 from homestay.graphql.search import SearchQueries
 from homestay.graphql.standards import GradingStandard, StandardQueries
@@ -37,9 +38,10 @@ MAX_TOKENS = 2000
 
 Query = merge_types("Query", (SearchQueries, HomestayQueries, CertificateQueries,
                               StandardQueries, InspectionQueries, AccountQueries,
-                              BureauQueries, ConcernQueries, NodeQueries))
+                              BureauQueries, ConcernQueries, NodeQueries, RequestQueries))
 Mutation = merge_types("Mutation", (HomestayMutations, InspectionMutations,
-                                    CertificateMutations, AccountMutations, ConcernMutations))
+                                    CertificateMutations, AccountMutations, ConcernMutations,
+                                    RequestMutations))
 
 
 class HomestaySchema(strawberry.Schema):

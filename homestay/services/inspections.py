@@ -22,7 +22,7 @@ from homestay.domain.grading import Answer, Problem, check_answers, grade_checkl
 from homestay.domain.inspections import InspectionStatus
 from homestay.domain.text import check_text, normalize
 from homestay.errors import Forbidden, UserError, UserErrors
-from homestay.services import standards
+from homestay.services import requests, standards
 from homestay.services.pagination import newest_first
 from homestay.storage.database import Database
 
@@ -84,6 +84,7 @@ class InspectionService:
             raise UserErrors.one(["input", "clientSubmissionId"], "INVALID",
                                  "clientSubmissionId must be 1 to 100 characters (a UUID)")
         if (existing := await self._replay(caller, csid)) is not None:
+            await requests.close_for(self.db, existing)  # finish what the first try began
             return existing
         homestay = await self.db.homestays.find_one({"_id": data.homestay_id})
         if homestay is None:
@@ -163,6 +164,7 @@ class InspectionService:
             if existing is None:
                 raise
             return existing
+        await requests.close_for(self.db, doc)
         return doc
 
     async def _check_results(self, results: Sequence[ResultInput], county: str

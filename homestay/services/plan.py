@@ -21,6 +21,7 @@ from homestay.domain.plan import Finding, PlanSettings, assess
 from homestay.errors import BadUserInput
 from homestay.services.concerns import ConcernService
 from homestay.services.pagination import decode_cursor, encode_cursor
+from homestay.services.requests import open_requests_since
 from homestay.storage.database import Database
 
 
@@ -86,11 +87,13 @@ class PlanService:
             async for d in self.db.standards.find({"code": {"$in": codes}},
                                                   {"code": 1, "version": 1, "thresholds": 1})}
         concerns = await ConcernService(self.db).open_by_homestay(counties)
+        waiting = await open_requests_since(self.db, counties)
         entries = []
         for cert in certificates:
             key = (cert["standard"]["code"], cert["standard"]["version"])
             findings = assess(cert, by_homestay.get(cert["homestayId"]), thresholds.get(key),
-                              now, self.settings, concerns.get(cert["homestayId"]))
+                              now, self.settings, concerns.get(cert["homestayId"]),
+                              waiting.get(cert["homestayId"]))
             if findings:
                 entries.append(PlanEntry(cert, findings))
         entries.sort(key=lambda e: e.key)

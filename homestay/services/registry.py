@@ -14,6 +14,7 @@ from homestay.services.concerns import ConcernService
 from homestay.services.homestays import HomestayService
 from homestay.services.inspections import InspectionService
 from homestay.services.plan import PlanService
+from homestay.services.requests import RequestService
 from homestay.services.search import SearchService
 from homestay.settings import Settings, SettingsError
 from homestay.storage.database import Database
@@ -40,6 +41,7 @@ class Services:
     plan: PlanService
     concerns: ConcernService
     accounts: AccountService
+    requests: RequestService
 
     async def standards_by_key(self, keys: list[str]) -> list[dict | None]:
         found = {d["_id"]: d async for d in self.db.standards.find({"_id": {"$in": keys}})}
@@ -57,4 +59,5 @@ class Services:
             plan=PlanService(db, settings.plan),
             concerns=ConcernService(db),
             accounts=AccountService(db),
+            requests=RequestService(db),
         )

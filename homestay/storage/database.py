@@ -52,6 +52,18 @@ INDEXES: dict[str, list[IndexModel]] = {
         IndexModel([("county", ASCENDING), ("submittedAt", DESCENDING), ("_id", DESCENDING)],
                    name="county_submitted"),
     ],
+    "inspection_requests": [
+        # at most one open request per homestay: asking again returns it
+        IndexModel([("homestayId", ASCENDING)], unique=True, name="one_open_per_homestay",
+                   partialFilterExpression={"status": "OPEN"}),
+        # the county's queue, oldest first
+        IndexModel([("county", ASCENDING), ("status", ASCENDING), ("requestedAt", ASCENDING),
+                    ("_id", ASCENDING)], name="county_status_requested"),
+        IndexModel([("county", ASCENDING), ("requestedAt", ASCENDING), ("_id", ASCENDING)],
+                   name="county_requested"),
+        IndexModel([("homestayId", ASCENDING), ("requestedAt", ASCENDING)],
+                   name="homestay_requested"),
+    ],
     "uploads.files": [
         # a photo sent again with the same Idempotency-Key finds the first one
         IndexModel([("metadata.uploadKey", ASCENDING)], unique=True, name="upload_key_unique",
@@ -132,6 +144,10 @@ class Database:
     @property
     def persisted_queries(self) -> AsyncCollection:
         return self.collection("persisted_queries")
+
+    @property
+    def inspection_requests(self) -> AsyncCollection:
+        return self.collection("inspection_requests")
 
     @property
     def concerns(self) -> AsyncCollection:

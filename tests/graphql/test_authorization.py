@@ -48,6 +48,10 @@ MATRIX: dict[str, tuple[str, tuple[str, ...]]] = {
     # every registered homestay: staff by county, an operator its own
     "homestays": ('{ homestays(county: "330521", text: "民宿") { totalCount } }',
                   (UNAUTH, OK, DENY, OK, DENY, OK, DENY, UNAUTH)),
+    "inspectionRequests": ('{ inspectionRequests(county: "330521") { totalCount } }',
+                           (UNAUTH, OK, DENY, OK, DENY, OK, DENY, UNAUTH)),
+    "requestInspection": ("""mutation($h: ID!) { requestInspection(input: {homestayId: $h}) {
+        errors { code } } }""", (UNAUTH, DENY, DENY, DENY, DENY, OK, DENY, UNAUTH)),
     "reinspectionPlan": ('{ reinspectionPlan(county: "330521") { totalCount } }',
                          (UNAUTH, OK, DENY, OK, DENY, DENY, DENY, UNAUTH)),
     "certificateHistory": ("query($n: String!) { certificateHistory(number: $n) { action } }",
