@@ -22,6 +22,7 @@ from homestay.clock import shifted, utcnow
 from homestay.domain.certificates import CertificateAction
 from homestay.domain.concerns import ConcernCategory, ConcernStatus
 from homestay.domain.gazetteer import gazetteer
+from homestay.domain.grades import Grade
 from homestay.domain.grading import ItemKind
 from homestay.services import standards
 from homestay.services.accounts import caller_of, create_account
@@ -111,6 +112,25 @@ async def _concerns(services: Services, bureau: Caller, numbers: list[str]) -> i
     return min(len(numbers), len(_CONCERNS)) + (1 if numbers else 0)
 
 
+async def _operators(services: Services, certified: list[str],
+                     uninspected: list[str]) -> list[DemoAccount]:
+    """Two operators: one runs a certified stay and a new one it asks to have inspected; the
+    other a certified stay alone."""
+    made = []
+    for name, runs in (("张老板 Zhang (operator)", certified[:1] + uninspected[:1]),
+                       ("钱老板 Qian (operator)", certified[1:2])):
+        if not runs:
+            continue
+        new = await create_account(services.db, role=Role.OPERATOR.value, name=name,
+                                   homestay_ids=runs)
+        made.append(DemoAccount(Role.OPERATOR.value, DEQING, name, new.token,
+                                caller_of(new.account)))
+    if made and uninspected:
+        await services.requests.request(made[0].caller, uninspected[0], Grade.PREMIUM,
+                                        "新装修完成，申请评定 / renovated, asking to be graded")
+    return made
+
+
 async def load_demo(services: Services, accounts_file: Path, count: int = HOMESTAYS) -> dict:
     """Load the demo into an empty database; write the demo tokens to accounts_file."""
     rng = random.Random(20261124)
@@ -125,6 +145,8 @@ async def load_demo(services: Services, accounts_file: Path, count: int = HOMEST
     assert standard is not None, "publish the seed standard first"
     stats: dict[str, Any] = {"homestays": 0, "inspections": 0, "certificates": 0, "concerns": 0}
     valid_numbers: list[str] = []
+    certified: list[str] = []  # homestay ids, for the operators
+    uninspected: list[str] = []
     for n in range(count):
         town, lat, lng = _place(rng)
         name = rng.choice(_PREFIXES) + rng.choice(_MIDDLES) + rng.choice(_SUFFIXES)
@@ -139,6 +161,7 @@ async def load_demo(services: Services, accounts_file: Path, count: int = HOMEST
         stats["homestays"] += 1
         fate = rng.random()
         if fate < 0.06:
+            uninspected.append(homestay["_id"])
             continue  # registered, not yet inspected
         # some certificates are old: issued more than three years ago, now EXPIRED
         age = timedelta(days=-rng.randint(1100, 1300)) if fate > 0.95 else timedelta(0)
@@ -163,6 +186,8 @@ async def load_demo(services: Services, accounts_file: Path, count: int = HOMEST
             continue
         stats["certificates"] += 1
         number = cert["_id"]
+        if fate >= 0.36:
+            certified.append(homestay["_id"])
         if 0.15 <= fate < 0.20:
             await services.certificates.change(bureau, number, CertificateAction.SUSPEND,
                                                "抽查发现消防通道堵塞 / "
@@ -182,6 +207,9 @@ async def load_demo(services: Services, accounts_file: Path, count: int = HOMEST
             await services.certificates.review(bureau, again["_id"], "APPROVE", "复评 / regraded")
             stats["certificates"] += 1
     stats["concerns"] = await _concerns(services, bureau, valid_numbers)
+    operators = await _operators(services, certified, uninspected)
+    accounts += operators
+    stats["operators"] = len(operators)
     accounts_file.parent.mkdir(parents=True, exist_ok=True)
     # bureau tokens: readable by this user only, from the first byte written
     accounts_file.unlink(missing_ok=True)

@@ -159,3 +159,55 @@ def grade_checklist(standard: Standard, answers: Iterable[Answer]) -> Outcome:
             # grades are cumulative: a grade counts only when every grade below it is reached
             recommended = grade
     return Outcome(total, standard.max_points, recommended, tuple(blockers))
+
+
+@dataclass(frozen=True)
+class OpenItem:
+    """An item still to fix: a failed mandatory one, or a scored one with points open."""
+
+    item: ChecklistItem
+    points_open: int | None = None  # SCORED only
+
+
+@dataclass(frozen=True)
+class GradeTodo:
+    """What stands between a checklist and one grade above the one it reached."""
+
+    grade: Grade
+    missing_points: int  # to the grade's threshold; 0 when the points suffice
+    mandatory: tuple[OpenItem, ...]  # failed, required for this grade
+    scored: tuple[OpenItem, ...]  # the most points open first, enough to cover missing_points
+
+
+def to_reach(standard: Standard, answers: Iterable[Answer]) -> list[GradeTodo]:
+    """For every grade above the one the checklist reaches, the to-do list: the failed
+    mandatory items it requires, and the scored items with the most points still open, as
+    many as it takes to make up the points missing (in the standard's order among equals).
+    Derived from the same rule as grade_checklist, never by hand."""
+    answers = list(answers)
+    outcome = grade_checklist(standard, answers)
+    by_code = {answer.item_code: answer for answer in answers}
+    open_scored = sorted(
+        (OpenItem(item, (item.max_points or 0) - (by_code[item.code].points or 0
+                                                  if item.code in by_code else 0))
+         for item in standard.items if item.kind is ItemKind.SCORED),
+        key=lambda o: -(o.points_open or 0))
+    todos = []
+    for grade in ALL_GRADES:
+        if outcome.recommended is not None and grade <= outcome.recommended:
+            continue
+        missing = max(0, standard.thresholds[grade] - outcome.total_points)
+        mandatory = tuple(
+            OpenItem(item) for item in standard.items
+            if item.kind is ItemKind.MANDATORY and item.required_for is not None
+            and item.required_for <= grade
+            and not (item.code in by_code and by_code[item.code].passed))
+        chosen: list[OpenItem] = []
+        covered = 0
+        for candidate in open_scored:
+            if covered >= missing or not candidate.points_open:
+                break
+            chosen.append(candidate)
+            covered += candidate.points_open
+        todos.append(GradeTodo(grade, missing, mandatory, tuple(chosen)))
+    return todos

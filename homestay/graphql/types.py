@@ -17,6 +17,7 @@ from homestay.domain.certificates import Certificate as DomainCertificate
 from homestay.domain.certificates import CertificateStatus as DomainStatus
 from homestay.domain.disclosure import sees_homestay, sees_private_data
 from homestay.domain.grades import Grade as DomainGrade
+from homestay.domain.grading import Answer, to_reach
 from homestay.graphql.common import (
     CertificateStatus,
     County,
@@ -29,6 +30,7 @@ from homestay.graphql.common import (
     global_id,
     localized,
 )
+from homestay.services import standards
 from homestay.storage import documents
 
 
@@ -222,6 +224,37 @@ class GradeBlocker:
 
 
 @strawberry.type
+class TodoItem:
+    item_code: str
+    kind: str = strawberry.field(description="MANDATORY (failed) or SCORED (points open).")
+    points_open: int | None = strawberry.field(
+        description="SCORED: the points this item could still add.")
+    title: str = strawberry.field(description="In the language of Accept-Language.")
+    section: str = strawberry.field(description="The section's title, in that language.")
+    section_code: str
+
+
+@strawberry.type
+class GradeTodo:
+    grade: Grade
+    missing_points: int = strawberry.field(
+        description="Points still missing to the grade's threshold (0: the points suffice).")
+    mandatory: list[TodoItem] = strawberry.field(
+        description="Failed mandatory items this grade requires: each must pass.")
+    scored: list[TodoItem] = strawberry.field(
+        description="The scored items with the most points open, as many as make up "
+                    "missingPoints, most first.")
+
+
+def _todo_items(found: tuple, sections: dict[str, dict], lang: str) -> list[TodoItem]:
+    return [TodoItem(item_code=o.item.code, kind=o.item.kind.value, points_open=o.points_open,
+                     title=localized(dict(o.item.title), lang),
+                     section=localized(sections.get(o.item.section, {}), lang)
+                     or o.item.section, section_code=o.item.section)
+            for o in sorted(found, key=lambda o: (o.item.section, -(o.points_open or 0)))]
+
+
+@strawberry.type
 class Review:
     reviewer: Actor
     decision: ReviewDecision
@@ -281,6 +314,23 @@ class Inspection(Node):
         return [GradeBlocker(grade=DomainGrade(b["grade"]), item_code=b.get("itemCode"),
                              missing_points=b.get("missingPoints"), kind=b["kind"],
                              standard_key=key) for b in self.doc["blockers"]]
+
+    @strawberry.field(description="For each grade above the one reached: what to fix, from "
+                      "the same grading rule, by section. The operator's to-do list.")
+    async def next_grades(self, info: Info) -> list[GradeTodo]:
+        key = f"{self.doc['standard']['code']}@{self.doc['standard']['version']}"
+        standard_doc = await info.context.standards.load(key)
+        if standard_doc is None:
+            return []
+        standard = standards.to_domain(standard_doc)
+        answers = [Answer(r["itemCode"], r.get("passed"), r.get("points"))
+                   for r in self.doc["results"]]
+        sections = {s["code"]: s["title"] for s in standard_doc.get("sections", [])}
+        lang = info.context.lang
+        return [GradeTodo(grade=t.grade, missing_points=t.missing_points,
+                          mandatory=_todo_items(t.mandatory, sections, lang),
+                          scored=_todo_items(t.scored, sections, lang))
+                for t in to_reach(standard, answers)]
 
     @strawberry.field
     def review(self) -> Review | None:

@@ -28,8 +28,11 @@ async def bootstrap(app: Starlette, database: Database, settings: Settings) -> N
             # the listed stays into this process's search index before it says it is ready
             index = app.state.services.search.index
             await index.refresh()
+            finder = app.state.services.homestays.finder
+            await finder.refresh()  # and the registered homestays into the finder's copy
             app.state.schema_applied = True
-            log.info("database ready: schema applied, %d listed stays indexed", len(index))
+            log.info("database ready: schema applied, %d listed stays indexed, %d homestays "
+                     "in the finder", len(index), len(finder))
             break
         except PyMongoError as exc:
             log.warning("database not answering yet (%s); retrying in %.1f s",

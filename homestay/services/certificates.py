@@ -259,7 +259,8 @@ class CertificateService:
             listed = cert["status"] == CertificateStatus.VALID.value
             await self.db.homestays.update_one(
                 {"_id": cert["homestayId"]},
-                {"$set": {"listedUntil": cert["expiresAt"] if listed else None}})
+                {"$set": {"listedUntil": cert["expiresAt"] if listed else None,
+                          "updatedAt": utcnow()}})
 
     async def _update(self, where: dict, change: dict) -> dict | None:
         """Every change to an existing certificate: the write, then its grade-list row."""

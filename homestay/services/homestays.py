@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import re
 import secrets
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from geopy.geocoders.base import Geocoder
 from pymongo import UpdateOne
@@ -18,10 +16,11 @@ from homestay.auth import Caller, Role
 from homestay.clock import utcnow
 from homestay.domain import finding, geo
 from homestay.domain.gazetteer import GazetteerGeocoder, gazetteer
-from homestay.domain.text import check_text
+from homestay.domain.text import check_text, first_hidden
 from homestay.errors import BadUserInput, Forbidden, UserError, UserErrors
 from homestay.services import rows
-from homestay.services.pagination import decode_cursor, encode_cursor, keyset_after
+from homestay.services.finder_index import FinderIndex
+from homestay.services.pagination import decode_cursor, encode_cursor
 from homestay.storage.database import Database
 
 # a point may lie this far (degrees) outside a county's box: boxes are approximate
@@ -50,9 +49,10 @@ def listing_of(homestay: dict) -> dict:
 
 
 def findable(doc: dict) -> dict:
-    """The fields the finder reads, from a homestay's name, English name and address."""
-    text, grams = finding.searchable(doc.get("name"), doc.get("nameEn"), doc.get("address"))
-    return {"findText": text, "findGrams": grams}
+    """The folded text the finder searches, from a homestay's name, English name and
+    address, computed once per write."""
+    return {"findText": finding.searchable(doc.get("name"), doc.get("nameEn"),
+                                           doc.get("address"))}
 
 
 def _text(errors: list[UserError], name: str, value: str | None, limit: int,
@@ -83,16 +83,18 @@ async def ensure_findable(db: Database) -> int:
         return 0
     changed = 0
     batch: list[UpdateOne] = []
-    async for doc in db.homestays.find({"findGrams": {"$exists": False}},
+    async for doc in db.homestays.find({"findText": {"$exists": False}},
                                        {"name": 1, "nameEn": 1, "address": 1}):
-        batch.append(UpdateOne({"_id": doc["_id"]}, {"$set": findable(doc)}))
+        batch.append(UpdateOne({"_id": doc["_id"]},
+                               {"$set": {**findable(doc), "updatedAt": utcnow()}}))
         if len(batch) == 500:
             changed += (await db.homestays.bulk_write(batch, ordered=False)).modified_count
             batch = []
     async for cert in db.certificates.find({"current": True},
                                            {"homestayId": 1, "status": 1, "expiresAt": 1}):
         listed = cert["expiresAt"] if cert["status"] == "VALID" else None
-        batch.append(UpdateOne({"_id": cert["homestayId"]}, {"$set": {"listedUntil": listed}}))
+        batch.append(UpdateOne({"_id": cert["homestayId"]},
+                               {"$set": {"listedUntil": listed, "updatedAt": utcnow()}}))
         if len(batch) == 500:
             await db.homestays.bulk_write(batch, ordered=False)
             batch = []
@@ -107,6 +109,7 @@ class HomestayService:
     def __init__(self, db: Database, geocoder: Geocoder | None = None) -> None:
         self.db = db
         self.geocoder = geocoder or GazetteerGeocoder()
+        self.finder = FinderIndex(db)
 
     async def _locate(self, errors: list[UserError], data: HomestayInput, county: str,
                       address: str | None) -> tuple[geo.LatLng | None, str | None]:
@@ -282,34 +285,36 @@ class HomestayService:
         operator: its own), certified or not, by a part of its name or address, in name
         order: (homestay, cursor) pairs, whether there is more, and how to count them."""
         caller.require(Role.INSPECTOR, Role.BUREAU, Role.OPERATOR)
-        flt: dict[str, Any]
+        counties: set[str] | None = None
+        ids: set[str] | None = None
         if caller.role is Role.OPERATOR:
-            flt = {"_id": {"$in": sorted(caller.homestays)}}
+            ids = set(caller.homestays)
             if county is not None:
                 if county not in caller.counties:
                     raise Forbidden(f"your account runs no homestay in county {county}")
-                flt["county"] = county
+                counties = {county}
         else:
-            flt = {"county": {"$in": caller.counties_filter(county)}}
+            counties = set(caller.counties_filter(county))
+        folded = None
         if text is not None:
             folded = finding.fold(text)
+            if first_hidden(folded) is not None:  # the separators are control characters
+                raise BadUserInput("text", "holds an invisible control character")
             if not finding.MIN_QUERY <= len(folded) <= finding.MAX_QUERY:
                 raise BadUserInput("text", f"must have {finding.MIN_QUERY} to "
                                            f"{finding.MAX_QUERY} characters")
-            flt["findGrams"] = {"$all": finding.query_grams(folded)}
-            flt["findText"] = {"$regex": re.escape(folded)}
-        if certified is True:
-            flt["listedUntil"] = {"$gt": now}
-        elif certified is False:
-            flt["listedUntil"] = {"$not": {"$gt": now}}
-        order = [("name", 1), ("_id", 1)]
-        page_filter = flt
+        last = None
         if after is not None:
-            page_filter = {"$and": [flt, keyset_after(order, decode_cursor(after, [str, str]))]}
-        docs = await self.db.homestays.find(page_filter).sort(order).limit(first + 1).to_list()
+            name, key = decode_cursor(after, [str, str])
+            last = (name, key)
+        await self.finder.refresh()
+        keys = self.finder.find(counties=counties, ids=ids, text=folded, certified=certified,
+                                now=now, after=last, limit=first + 1)
+        docs = await self.get_many(keys[:first])
 
         async def count() -> int:
-            return await self.db.homestays.count_documents(flt)
+            return len(self.finder.find(counties=counties, ids=ids, text=folded,
+                                        certified=certified, now=now, after=None, limit=None))
 
-        return ([(d, encode_cursor([d["name"], d["_id"]])) for d in docs[:first]],
-                len(docs) > first, count)
+        return ([(d, encode_cursor([d["name"], d["_id"]])) for d in docs if d is not None],
+                len(keys) > first, count)

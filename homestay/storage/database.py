@@ -35,9 +35,8 @@ INDEXES: dict[str, list[IndexModel]] = {
     "homestays": [
         IndexModel([("county", ASCENDING), ("name", ASCENDING), ("_id", ASCENDING)],
                    name="county_name"),
-        # the inspector's finder: a bigram of the query, in name order (domain/finding.py)
-        IndexModel([("county", ASCENDING), ("findGrams", ASCENDING), ("name", ASCENDING),
-                    ("_id", ASCENDING)], name="county_grams_name"),
+        # the finder's copy in each process catches up by it (services/finder_index.py)
+        IndexModel([("updatedAt", DESCENDING)], name="updated"),
         # a registration re-sent from a phone after a timeout finds the first one
         IndexModel([("clientRequestId", ASCENDING)], unique=True, name="request_unique",
                    partialFilterExpression={"clientRequestId": {"$exists": True}}),

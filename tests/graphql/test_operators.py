@@ -5,7 +5,15 @@ from __future__ import annotations
 
 from homestay.auth import Role
 from tests.conftest import key
-from tests.graphql.flows import certify, checklist, register, review, submit
+from tests.graphql.flows import (
+    STANDARD,
+    THRESHOLDS,
+    certify,
+    checklist,
+    register,
+    review,
+    submit,
+)
 
 HOMESTAY = """query($id: ID!) { homestay(id: $id) { name certificate { number totalPoints
   history { action } inspection { id } } } }"""
@@ -165,3 +173,29 @@ async def test_a_suspended_certificate_leaves_the_certified_list_at_once(
     again = await submit(api, inspector.token, stay["id"], checklist(points=0))
     assert (await review(api, bureau.token, again["id"]))["errors"] == []
     assert (await api.query(query, token=inspector.token))["homestays"]["totalCount"] == 0
+
+
+async def test_an_operator_reads_what_to_fix_for_the_next_grade_in_its_language(
+        api, inspector, make_operator):
+    stay = await register(api, inspector.token)
+    mandatory = next(i for i in STANDARD["items"] if i.get("requiredFor") == "PREMIUM")
+    inspection = await submit(api, inspector.token, stay["id"],
+                              checklist(points=THRESHOLDS["STANDARD"] + 5,
+                                        failed=(mandatory["code"],)))
+    operator = await make_operator([key(stay["id"])])
+    query = """query($id: ID!) { inspection(id: $id) { recommendedGrade nextGrades {
+        grade missingPoints mandatory { itemCode title section }
+        scored { itemCode pointsOpen section } } } }"""
+    found = (await api.query(query, {"id": inspection["id"]}, operator.token,
+                             headers={"Accept-Language": "en"}))["inspection"]
+    assert found["recommendedGrade"] == "STANDARD"
+    premium, boutique = found["nextGrades"]
+    assert premium["grade"] == "PREMIUM" and boutique["grade"] == "BOUTIQUE"
+    assert premium["missingPoints"] == THRESHOLDS["PREMIUM"] - THRESHOLDS["STANDARD"] - 5
+    assert [m["itemCode"] for m in premium["mandatory"]] == [mandatory["code"]]
+    assert premium["mandatory"][0]["title"] == mandatory["title"]["en"]
+    assert sum(s["pointsOpen"] for s in premium["scored"]) >= premium["missingPoints"]
+    assert all(s["section"].isascii() for s in premium["scored"])  # English section titles
+    # another operator cannot read it
+    other = await make_operator([key((await register(api, inspector.token, name="别家"))["id"])])
+    assert await api.error_code(query, {"id": inspection["id"]}, other.token) == "FORBIDDEN"
