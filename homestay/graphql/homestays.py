@@ -19,7 +19,7 @@ from homestay.graphql.common import (
 )
 from homestay.graphql.permissions import IsStaff, IsStaffOrOperator
 from homestay.graphql.types import Homestay
-from homestay.services.homestays import HomestayInput
+from homestay.services.homestays import HomestayInput, ListingInput
 from homestay.storage import documents
 
 
@@ -51,6 +51,24 @@ class UpdateHomestayInput:
     coord_system: CoordSystem = geo.CoordSystem.WGS84
     rooms: int | None = None
     facilities: list[str] | None = None
+
+
+@strawberry.input
+class UpdateListingInput:
+    homestay_id: strawberry.ID
+    description: str | None = strawberry.field(
+        default=None, description="In Chinese, at most 2,000 characters; \"\" clears it.")
+    description_en: str | None = None
+    phone: str | None = strawberry.field(
+        default=None, description="A mainland mobile or a landline with its area code.")
+    price_min: int | None = strawberry.field(default=None, description="CNY a night.")
+    price_max: int | None = None
+
+
+@strawberry.type
+class UpdateListingPayload:
+    homestay: Homestay | None = None
+    errors: list[UserError]
 
 
 @strawberry.type
@@ -124,6 +142,19 @@ class HomestayMutations:
             RegisterHomestayPayload,
             info.context.services.homestays.register(info.context.caller, _data(input)),
             lambda doc: {"homestay": Homestay.from_doc(doc, input.coord_system)})
+
+    @strawberry.mutation(permission_classes=[IsStaffOrOperator],
+                         description="What the tourist app shows of a stay: its operator, or "
+                         "its county's staff. A certified stay's change shows in the next "
+                         "search.")
+    async def update_listing(self, info: Info, input: UpdateListingInput) -> UpdateListingPayload:
+        return await payload(
+            UpdateListingPayload,
+            info.context.services.homestays.update_listing(
+                info.context.caller, key_of(input.homestay_id, "Homestay"), ListingInput(
+                    description=input.description, description_en=input.description_en,
+                    phone=input.phone, price_min=input.price_min, price_max=input.price_max)),
+            lambda doc: {"homestay": Homestay.from_doc(doc, geo.CoordSystem.WGS84)})
 
     @strawberry.mutation(permission_classes=[IsStaff])
     async def update_homestay(self, info: Info,

@@ -51,6 +51,20 @@ class StandardRef:
 
 
 @strawberry.type
+class PriceRange:
+    min: int
+    max: int
+    currency: str = "CNY"
+
+
+def _listing_content(doc: dict) -> dict:
+    return {"description_zh": doc.get("description"), "description_en": doc.get("descriptionEn"),
+            "phone": doc.get("phone"),
+            "price_range": PriceRange(min=doc["priceMin"], max=doc["priceMax"])
+            if doc.get("priceMin") is not None and doc.get("priceMax") is not None else None}
+
+
+@strawberry.type
 class Homestay(Node):
     name_zh: str = strawberry.field(description="The name as registered, in Chinese.")
     name_en: str | None
@@ -66,6 +80,20 @@ class Homestay(Node):
     coord: strawberry.Private[geo.CoordSystem]
     known_certificate: strawberry.Private[dict | None] = None
     certificate_known: strawberry.Private[bool] = False
+    description_zh: str | None = strawberry.field(
+        default=None, description="The operator's description, in Chinese.")
+    description_en: str | None = None
+    phone: str | None = strawberry.field(
+        default=None, description="The stay's public business phone.")
+    price_range: PriceRange | None = strawberry.field(
+        default=None, description="A night's price, from the operator.")
+
+    @strawberry.field(description="In the language of Accept-Language: descriptionEn for "
+                      "English when there is one, the Chinese one otherwise.")
+    def description(self, info: Info) -> str | None:
+        if info.context.lang == "en":
+            return self.description_en or self.description_zh
+        return self.description_zh or self.description_en
 
     @classmethod
     def from_doc(cls, doc: dict, coord: geo.CoordSystem) -> Homestay:
@@ -73,7 +101,7 @@ class Homestay(Node):
                    name_zh=doc["name"], name_en=doc.get("nameEn"),
                    address=doc["address"], town=doc.get("town"), rooms=doc["rooms"],
                    facilities=doc.get("facilities") or [], county_code=doc["county"],
-                   location_doc=doc["location"], coord=coord)
+                   location_doc=doc["location"], coord=coord, **_listing_content(doc))
 
     @classmethod
     def from_certificate(cls, cert: dict, coord: geo.CoordSystem,
@@ -86,7 +114,7 @@ class Homestay(Node):
                    rooms=listing.get("rooms") or 1, facilities=listing.get("facilities") or [],
                    distance_meters=distance_m, county_code=cert["county"],
                    location_doc=listing["location"], coord=coord,
-                   known_certificate=cert, certificate_known=True)
+                   known_certificate=cert, certificate_known=True, **_listing_content(listing))
 
     @strawberry.field(description="In the language of Accept-Language: nameEn for English "
                       "when there is one, the Chinese name otherwise.")

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import secrets
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from geopy.geocoders.base import Geocoder
 from pymongo import UpdateOne
@@ -45,7 +47,55 @@ class HomestayInput:
 def listing_of(homestay: dict) -> dict:
     """What a certificate carries of its homestay, so that a search reads one collection."""
     return {key: homestay.get(key) for key in
-            ("name", "nameEn", "address", "town", "location", "cells", "rooms", "facilities")}
+            ("name", "nameEn", "address", "town", "location", "cells", "rooms", "facilities",
+             "description", "descriptionEn", "phone", "priceMin", "priceMax")}
+
+
+@dataclass
+class ListingInput:
+    """What the tourist app shows of a stay, written by its operator (or the county's staff).
+    A field left None is left as it is; an empty string clears a text."""
+
+    description: str | None = None
+    description_en: str | None = None
+    phone: str | None = None
+    price_min: int | None = None
+    price_max: int | None = None
+
+
+MAX_DESCRIPTION = 2000
+MAX_DESCRIPTION_EN = 4000
+MAX_PRICE = 100_000  # CNY a night
+# a mainland mobile (11 digits from 1[3-9]) or a landline with its area code (0xx[x]), as a
+# guest dials it; spaces and hyphens between digit groups are allowed, +86 in front too
+_PHONE = re.compile(r"^(?:\+?86)?(?:1[3-9]\d{9}|0\d{2,3}\d{7,8})$")
+
+
+def check_listing(errors: list[UserError], data: ListingInput, current: dict) -> dict:
+    changes: dict[str, Any] = {}
+    for name, value, limit in (("description", data.description, MAX_DESCRIPTION),
+                               ("descriptionEn", data.description_en, MAX_DESCRIPTION_EN)):
+        if value is not None:
+            changes[name] = check_text(errors, ["input", name], value, limit, multiline=True)
+    if data.phone is not None:
+        digits = re.sub(r"[\s-]", "", data.phone)
+        if digits and not _PHONE.match(digits):
+            errors.append(UserError(["input", "phone"], "INVALID",
+                                    "phone must be a mainland mobile (11 digits) or a landline "
+                                    "with its area code, e.g. 0572-8881234"))
+        changes["phone"] = digits or None
+    low = data.price_min if data.price_min is not None else current.get("priceMin")
+    high = data.price_max if data.price_max is not None else current.get("priceMax")
+    for field, price in (("priceMin", data.price_min), ("priceMax", data.price_max)):
+        if price is not None:
+            if not 1 <= price <= MAX_PRICE:
+                errors.append(UserError(["input", field], "OUT_OF_RANGE",
+                                        f"{field} must be 1 to {MAX_PRICE:,} yuan a night"))
+            changes[field] = price
+    if low is not None and high is not None and low > high:
+        errors.append(UserError(["input", "priceMin"], "INVALID",
+                                f"priceMin ({low}) is above priceMax ({high})"))
+    return changes
 
 
 def findable(doc: dict) -> dict:
@@ -254,6 +304,30 @@ class HomestayService:
             return current
         if {"name", "nameEn", "address"} & changes.keys():
             changes.update(findable({**current, **changes}))
+        return await self._write(homestay_id, changes)
+
+    async def update_listing(self, caller: Caller, homestay_id: str, data: ListingInput) -> dict:
+        """The listing's content: the homestay's operator, or the county's staff."""
+        caller.require(Role.INSPECTOR, Role.BUREAU, Role.OPERATOR)
+        if caller.role is Role.OPERATOR:
+            caller.require_operator_of(homestay_id)
+        current = await self.get(homestay_id)
+        if current is None:
+            raise UserErrors.one(["input", "homestayId"], "NOT_FOUND",
+                                 f"no homestay {homestay_id!r}")
+        if caller.role is not Role.OPERATOR:
+            caller.require_county(current["county"])
+        errors: list[UserError] = []
+        changes = check_listing(errors, data, current)
+        if errors:
+            raise UserErrors(errors)
+        if not changes:
+            return current
+        return await self._write(homestay_id, changes)
+
+    async def _write(self, homestay_id: str, changes: dict) -> dict:
+        """A homestay's change, then its current certificate's listing (what search shows):
+        re-sending the same change repairs a listing left behind by a stopped process."""
         changes["updatedAt"] = utcnow()
         updated = await self.db.homestays.find_one_and_update(
             {"_id": homestay_id}, {"$set": changes}, return_document=True)

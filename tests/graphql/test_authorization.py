@@ -67,6 +67,9 @@ MATRIX: dict[str, tuple[str, tuple[str, ...]]] = {
                          (UNAUTH, OK, DENY, OK, DENY, DENY, DENY, UNAUTH)),
     "updateHomestay": ("""mutation($h: ID!) { updateHomestay(input: {id: $h, rooms: 4}) {
         errors { code } } }""", (UNAUTH, OK, DENY, OK, DENY, DENY, DENY, UNAUTH)),
+    "updateListing": ("""mutation($h: ID!) { updateListing(input: {homestayId: $h,
+        priceMin: 300, priceMax: 600}) { errors { code } } }""",
+                      (UNAUTH, OK, DENY, OK, DENY, OK, DENY, UNAUTH)),
     "submitInspection": ("""mutation($h: ID!, $c: ID!, $r: [ItemResultInput!]!) {
         submitInspection(input: {clientSubmissionId: $c, homestayId: $h, results: $r}) {
         errors { code } } }""", (UNAUTH, OK, DENY, OK, DENY, DENY, DENY, UNAUTH)),
