@@ -26,7 +26,7 @@ from homestay.domain.grades import Grade
 from homestay.domain.grading import ItemKind
 from homestay.services import standards
 from homestay.services.accounts import caller_of, create_account
-from homestay.services.homestays import HomestayInput
+from homestay.services.homestays import HomestayInput, ListingInput
 from homestay.services.inspections import ResultInput, SubmissionInput
 from homestay.services.registry import Services
 
@@ -112,6 +112,23 @@ async def _concerns(services: Services, bureau: Caller, numbers: list[str]) -> i
     return min(len(numbers), len(_CONCERNS)) + (1 if numbers else 0)
 
 
+_VIEWS = [("推窗见竹海", "bamboo seas from the window"), ("溪水绕院", "a brook round the yard"),
+          ("坐看云起", "clouds rising over the hills"), ("茶园环抱", "tea gardens all around")]
+
+
+def _listing(homestay: dict, rng: random.Random) -> ListingInput:
+    """What an operator writes: a line about the place, a phone, a night's price."""
+    zh, en = rng.choice(_VIEWS)
+    low = rng.choice([280, 380, 480, 680, 880])
+    return ListingInput(
+        description=f"{homestay['name']}位于{homestay.get('town') or '德清'}，{zh}，"
+                    f"共 {homestay['rooms']} 间客房。",
+        description_en=f"{homestay.get('nameEn') or homestay['name']}: {en}, "
+                       f"{homestay['rooms']} rooms.",
+        phone=f"0572-{rng.randint(8000000, 8999999)}", price_min=low,
+        price_max=low + rng.choice([200, 400, 800]))
+
+
 async def _operators(services: Services, certified: list[str],
                      uninspected: list[str]) -> list[DemoAccount]:
     """Two operators: one runs a certified stay and a new one it asks to have inspected; the
@@ -188,6 +205,8 @@ async def load_demo(services: Services, accounts_file: Path, count: int = HOMEST
         number = cert["_id"]
         if fate >= 0.36:
             certified.append(homestay["_id"])
+            await services.homestays.update_listing(inspector, homestay["_id"], _listing(
+                homestay, rng))
         if 0.15 <= fate < 0.20:
             await services.certificates.change(bureau, number, CertificateAction.SUSPEND,
                                                "抽查发现消防通道堵塞 / "
