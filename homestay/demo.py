@@ -203,10 +203,10 @@ async def load_demo(services: Services, accounts_file: Path, count: int = HOMEST
             continue
         stats["certificates"] += 1
         number = cert["_id"]
+        await services.homestays.update_listing(inspector, homestay["_id"], _listing(
+            homestay, rng))
         if fate >= 0.36:
             certified.append(homestay["_id"])
-            await services.homestays.update_listing(inspector, homestay["_id"], _listing(
-                homestay, rng))
         if 0.15 <= fate < 0.20:
             await services.certificates.change(bureau, number, CertificateAction.SUSPEND,
                                                "抽查发现消防通道堵塞 / "
