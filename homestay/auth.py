@@ -67,6 +67,11 @@ class Caller:
         if not self.operates(homestay_id):
             raise Forbidden("your account does not operate this homestay")
 
+    def require_runs_in(self, county: str | None) -> None:
+        """An operator's list narrowed to a county: one of its homestays' counties."""
+        if county is not None and county not in self.counties:
+            raise Forbidden(f"your account runs no homestay in county {county}")
+
     def can_act_in(self, county: str) -> bool:
         return self.is_staff and county in self.counties
 

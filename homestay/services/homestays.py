@@ -19,7 +19,7 @@ from homestay.clock import utcnow
 from homestay.domain import finding, geo
 from homestay.domain.gazetteer import GazetteerGeocoder, gazetteer
 from homestay.domain.text import check_text, first_hidden
-from homestay.errors import BadUserInput, Forbidden, UserError, UserErrors
+from homestay.errors import BadUserInput, UserError, UserErrors
 from homestay.services import rows
 from homestay.services.finder_index import FinderIndex
 from homestay.services.pagination import decode_cursor, encode_cursor
@@ -363,9 +363,8 @@ class HomestayService:
         ids: set[str] | None = None
         if caller.role is Role.OPERATOR:
             ids = set(caller.homestays)
+            caller.require_runs_in(county)
             if county is not None:
-                if county not in caller.counties:
-                    raise Forbidden(f"your account runs no homestay in county {county}")
                 counties = {county}
         else:
             counties = set(caller.counties_filter(county))

@@ -21,7 +21,7 @@ from homestay.domain import geo
 from homestay.domain.grading import Answer, Problem, check_answers, grade_checklist
 from homestay.domain.inspections import InspectionStatus
 from homestay.domain.text import check_text, normalize
-from homestay.errors import Forbidden, UserError, UserErrors
+from homestay.errors import UserError, UserErrors
 from homestay.services import requests, standards
 from homestay.services.pagination import newest_first
 from homestay.storage.database import Database
@@ -216,8 +216,7 @@ class InspectionService:
         if caller.role is Role.OPERATOR:  # its own homestays' inspections, never a county's
             if homestay_id is not None:
                 caller.require_operator_of(homestay_id)
-            if county is not None and county not in caller.counties:
-                raise Forbidden(f"your account runs no homestay in county {county}")
+            caller.require_runs_in(county)
             flt = {"homestayId": homestay_id or {"$in": sorted(caller.homestays)}}
         else:
             flt = {"county": {"$in": caller.counties_filter(county)}}

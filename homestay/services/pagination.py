@@ -46,7 +46,18 @@ async def newest_first(collection: Any, flt: dict, time_field: str, first: int,
     """A page of `collection` matching `flt`, newest first by `time_field` (then `_id`):
     (document, cursor) pairs, and whether there is more. An index on (..., time_field, _id)
     serves it."""
-    order = [(time_field, -1), ("_id", -1)]
+    return await by_time(collection, flt, time_field, first, after, direction=-1)
+
+
+async def oldest_first(collection: Any, flt: dict, time_field: str, first: int,
+                       after: str | None) -> tuple[list[tuple[dict, str]], bool]:
+    """The same, oldest first: a queue."""
+    return await by_time(collection, flt, time_field, first, after, direction=1)
+
+
+async def by_time(collection: Any, flt: dict, time_field: str, first: int, after: str | None,
+                  direction: int) -> tuple[list[tuple[dict, str]], bool]:
+    order = [(time_field, direction), ("_id", direction)]
     page_filter = flt
     if after is not None:
         when, last_id = decode_cursor(after, [str, str])

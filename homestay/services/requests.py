@@ -18,8 +18,8 @@ from homestay.clock import utcnow
 from homestay.domain.grades import Grade
 from homestay.domain.inspections import RequestStatus
 from homestay.domain.text import check_text
-from homestay.errors import BadUserInput, Forbidden, UserError, UserErrors
-from homestay.services.pagination import decode_cursor, encode_cursor, keyset_after
+from homestay.errors import UserError, UserErrors
+from homestay.services.pagination import oldest_first
 from homestay.storage.database import Database
 
 MAX_NOTE = 500
@@ -84,27 +84,16 @@ class RequestService:
         caller.require(Role.INSPECTOR, Role.BUREAU, Role.OPERATOR)
         flt: dict
         if caller.role is Role.OPERATOR:
-            if county is not None and county not in caller.counties:
-                raise Forbidden(f"your account runs no homestay in county {county}")
+            caller.require_runs_in(county)
             flt = {"homestayId": {"$in": sorted(caller.homestays)}}
         else:
             flt = {"county": {"$in": caller.counties_filter(county)}}
         if status is not None:
             flt["status"] = status.value
-        order = [("requestedAt", 1), ("_id", 1)]
-        page_filter = flt
-        if after is not None:
-            when, last = decode_cursor(after, [str, str])
-            try:
-                key = [datetime.fromisoformat(when), last]
-            except ValueError:
-                raise BadUserInput("after", "not a cursor from this list") from None
-            page_filter = {"$and": [flt, keyset_after(order, key)]}
-        docs = await self.db.inspection_requests.find(page_filter).sort(order) \
-            .limit(first + 1).to_list()
+        page, more = await oldest_first(self.db.inspection_requests, flt, "requestedAt", first,
+                                        after)
 
         async def count() -> int:
             return await self.db.inspection_requests.count_documents(flt)
 
-        return ([(d, encode_cursor([d["requestedAt"].isoformat(), d["_id"]]))
-                 for d in docs[:first]], len(docs) > first, count)
+        return page, more, count
