@@ -38,6 +38,13 @@ class CertificateAction(Enum):
     REINSTATE = "REINSTATE"
     REVOKE = "REVOKE"
     SUPERSEDE = "SUPERSEDE"
+    # an operator's appeal of a suspension or revocation, filed and decided (the status is
+    # unchanged by these; overturning is followed by REINSTATE or RESTORE)
+    APPEAL = "APPEAL"
+    APPEAL_UPHELD = "APPEAL_UPHELD"
+    APPEAL_OVERTURNED = "APPEAL_OVERTURNED"
+    # a revocation undone by an overturned appeal: the only way out of REVOKED
+    RESTORE = "RESTORE"
 
 
 # stored status a certificate must have for an action, and the stored status it gets
@@ -47,13 +54,15 @@ TRANSITIONS: dict[CertificateAction, tuple[frozenset[CertificateStatus], Certifi
                                   CertificateStatus.VALID),
     CertificateAction.REVOKE: (frozenset({CertificateStatus.VALID, CertificateStatus.SUSPENDED}),
                                CertificateStatus.REVOKED),
+    CertificateAction.RESTORE: (frozenset({CertificateStatus.REVOKED}), CertificateStatus.VALID),
     CertificateAction.SUPERSEDE: (
         frozenset({CertificateStatus.VALID, CertificateStatus.SUSPENDED,
                    CertificateStatus.REVOKED}), CertificateStatus.SUPERSEDED),
 }
 
-# SUPERSEDED and REVOKED are final; past its expiry date a certificate reads EXPIRED unless
-# it was already taken out of service for another reason.
+# SUPERSEDED and REVOKED are final (a revocation is undone only by an overturned appeal);
+# past its expiry date a certificate reads EXPIRED unless it was already taken out of service
+# for another reason.
 FINAL = frozenset({CertificateStatus.SUPERSEDED, CertificateStatus.REVOKED})
 # the stored statuses that read EXPIRED once the expiry date has passed, as stored values for
 # the database's filters and aggregations (which must say what effective_status says)

@@ -11,9 +11,11 @@ from homestay.clock import utcnow
 from homestay.domain import geo
 from homestay.domain.concerns import ConcernCategory as DomainConcernCategory
 from homestay.domain.concerns import ConcernStatus as DomainConcernStatus
+from homestay.domain.disclosure import sees_private_data
 from homestay.domain.grades import Grade as DomainGrade
 from homestay.domain.plan import Reason
-from homestay.errors import BadUserInput
+from homestay.errors import BadUserInput, Forbidden
+from homestay.graphql.appeals import AppealStatus, AppealSubject
 from homestay.graphql.common import (
     CertificateStatus,
     Connection,
@@ -25,7 +27,7 @@ from homestay.graphql.common import (
     localized,
 )
 from homestay.graphql.concerns import ConcernCategory, ConcernStatus
-from homestay.graphql.permissions import IsBureau, IsStaff
+from homestay.graphql.permissions import IsBureau, IsStaff, IsStaffOrOperator
 from homestay.graphql.types import (
     Actor,
     Certificate,
@@ -64,6 +66,15 @@ class ConcernCount:
     county: County
     category: ConcernCategory
     status: ConcernStatus = strawberry.field(description="Its outcome so far.")
+    count: int
+
+
+@strawberry.type
+class AppealCount:
+    month: str = strawberry.field(description="YYYY-MM of the appeal, in China Standard Time.")
+    county: County
+    subject: AppealSubject
+    status: AppealStatus = strawberry.field(description="Its outcome so far.")
     count: int
 
 
@@ -127,6 +138,15 @@ class Statistics:
                              category=DomainConcernCategory(r["category"]),
                              status=DomainConcernStatus(r["status"]), count=r["count"])
                 for r in rows]
+
+    @strawberry.field(description="Operators' appeals filed in the period, per month, what "
+                      "was appealed and the outcome.")
+    async def appeals(self, info: Info) -> list[AppealCount]:
+        rows = await statistics.appeal_counts(info.context.services.db, self.counties,
+                                              self.period)
+        return [AppealCount(month=r["month"], county=County.of(r["county"], self.lang),
+                            subject=AppealSubject(r["subject"]),
+                            status=AppealStatus(r["status"]), count=r["count"]) for r in rows]
 
     @strawberry.field(description="Inspections submitted in the period, per inspector.")
     async def inspectors(self, info: Info) -> list[InspectorStatistics]:
@@ -213,12 +233,15 @@ class BureauQueries:
 
         return Connection.of(edges, page.has_next, total, after)
 
-    @strawberry.field(permission_classes=[IsStaff],
+    @strawberry.field(permission_classes=[IsStaffOrOperator],
                       description="Every change of a certificate: who, when, why, from and to. "
-                      "Staff of its county; null when there is no such certificate.")
+                      "Staff of its county and the homestay's operator; null when there is "
+                      "no such certificate.")
     async def certificate_history(self, info: Info, number: str) -> list[CertificateEvent] | None:
         cert = await info.context.services.certificates.get(number.strip())
         if cert is None:
             return None
-        info.context.caller.require_county(cert["county"])
+        if not sees_private_data(info.context.caller, cert["county"], cert["homestayId"]):
+            raise Forbidden("this certificate's history is for its county's staff and its "
+                            "homestay's operator")
         return events_of(cert)

@@ -70,6 +70,14 @@ class Context:
         return DataLoader(self.services.concerns.get_many)
 
     @cached_property
+    def appeals(self) -> DataLoader[str, dict | None]:
+        return DataLoader(self.services.appeals.get_many)
+
+    @cached_property
+    def inspection_appeals(self) -> DataLoader[str, list[dict]]:
+        return DataLoader(self.services.appeals.of_inspections)
+
+    @cached_property
     def accounts(self) -> DataLoader[str, dict | None]:
         async def load(ids: list[str]) -> list[dict | None]:
             return await accounts_by_id(self.services.db, ids)

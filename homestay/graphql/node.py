@@ -18,6 +18,7 @@ from homestay.domain import geo
 from homestay.domain.disclosure import sees_private_data
 from homestay.errors import BadUserInput
 from homestay.graphql.accounts import Account
+from homestay.graphql.appeals import Appeal, sees_appeal
 from homestay.graphql.common import CoordSystem, Info, Node, parse_global_id
 from homestay.graphql.concerns import Concern
 from homestay.graphql.homestays import visible_homestay
@@ -61,6 +62,11 @@ async def _concern(info: Info, key: str, coord: geo.CoordSystem) -> Node | None:
     return Concern.from_doc(doc)
 
 
+async def _appeal(info: Info, key: str, coord: geo.CoordSystem) -> Node | None:
+    doc = await info.context.appeals.load(key)
+    return Appeal.from_doc(doc) if doc and sees_appeal(info, doc) else None
+
+
 async def _standard(info: Info, key: str, coord: geo.CoordSystem) -> Node | None:
     doc = await info.context.standards.load(key)
     return GradingStandard.from_doc(doc, info.context.lang) if doc else None
@@ -76,6 +82,7 @@ RESOLVERS = {
     "Inspection": _inspection,
     "Account": _account,
     "Concern": _concern,
+    "Appeal": _appeal,
     "GradingStandard": _standard,
 }
 

@@ -37,5 +37,11 @@ class IsStaffOrOperator(_RolePermission):
     roles = (Role.INSPECTOR, Role.BUREAU, Role.OPERATOR)
 
 
+class IsBureauOrOperator(_RolePermission):
+    """The bureau by county, an operator for its own homestays (checked by the service)."""
+
+    roles = (Role.BUREAU, Role.OPERATOR)
+
+
 class IsOperator(_RolePermission):
     roles = (Role.OPERATOR,)

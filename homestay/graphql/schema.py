@@ -17,6 +17,7 @@ from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
 
 from homestay.graphql.accounts import Account, AccountMutations, AccountQueries
+from homestay.graphql.appeals import Appeal, AppealMutations, AppealQueries
 from homestay.graphql.bureau import BureauQueries
 from homestay.graphql.certificates import CertificateMutations, CertificateQueries
 from homestay.graphql.concerns import Concern, ConcernMutations, ConcernQueries
@@ -38,10 +39,11 @@ MAX_TOKENS = 2000
 
 Query = merge_types("Query", (SearchQueries, HomestayQueries, CertificateQueries,
                               StandardQueries, InspectionQueries, AccountQueries,
-                              BureauQueries, ConcernQueries, NodeQueries, RequestQueries))
+                              BureauQueries, ConcernQueries, NodeQueries, RequestQueries,
+                              AppealQueries))
 Mutation = merge_types("Mutation", (HomestayMutations, InspectionMutations,
                                     CertificateMutations, AccountMutations, ConcernMutations,
-                                    RequestMutations))
+                                    RequestMutations, AppealMutations))
 
 
 class HomestaySchema(strawberry.Schema):
@@ -68,7 +70,8 @@ def build_schema(*, introspection: bool = True) -> HomestaySchema:
         extensions.append(lambda: AddValidationRules([NoSchemaIntrospectionCustomRule]))
     return HomestaySchema(query=Query, mutation=Mutation, extensions=extensions,
                           # every type that implements Node, for node(id) to return
-                          types=[Certificate, Inspection, Account, Concern, GradingStandard],
+                          types=[Certificate, Inspection, Account, Concern, GradingStandard,
+                                 Appeal],
                           scalar_overrides={datetime: DateTime})
 
 

@@ -9,6 +9,7 @@ null for anyone but staff of the homestay's county and the homestay's own operat
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
@@ -32,6 +33,9 @@ from homestay.graphql.common import (
 )
 from homestay.services import standards
 from homestay.storage import documents
+
+if TYPE_CHECKING:
+    from homestay.graphql.appeals import Appeal
 
 
 @strawberry.type
@@ -373,6 +377,16 @@ class Inspection(Node):
     async def homestay(self, info: Info) -> Homestay | None:
         found = await info.context.homestays.load(self.doc["homestayId"])
         return Homestay.from_doc(found, self.coord) if found else None
+
+    @strawberry.field(description="The operator's appeals of this inspection's rejection. For "
+                      "the county's bureau and the homestay's operator; null for others.")
+    async def appeals(self, info: Info) -> list[Annotated[
+            Appeal, strawberry.lazy("homestay.graphql.appeals")]] | None:
+        from homestay.graphql.appeals import Appeal, sees_appeal
+        if not sees_appeal(info, self.doc):
+            return None
+        return [Appeal.from_doc(d) for d in
+                await info.context.inspection_appeals.load(self.doc["_id"])]
 
     @strawberry.field
     def inspector_location(self) -> GeoPoint | None:

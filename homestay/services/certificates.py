@@ -77,6 +77,10 @@ class CertificateService:
         if inspector == caller.created_by:
             raise UserErrors.one(["input", "inspectionId"], "SELF_REVIEW",
                                  "an inspection is not reviewed by an account its inspector made")
+        if caller.account_id in inspection.get("barredReviewers", []):
+            raise UserErrors.one(["input", "inspectionId"], "NOT_IMPARTIAL",
+                                 "your rejection of this inspection was overturned on appeal: "
+                                 "someone else reviews it")
         errors: list[UserError] = []
         comment = check_text(errors, ["input", "comment"], comment, MAX_REASON, multiline=True)
         if errors:
@@ -235,11 +239,11 @@ class CertificateService:
         return await self._transition(caller, cert, action, reason)
 
     async def _transition(self, caller: Caller, cert: dict, action: CertificateAction,
-                          reason: str, **extra: object) -> dict:
+                          reason: str, also: dict | None = None, **extra: object) -> dict:
         _, target = TRANSITIONS[action]
         now = utcnow()
         change: dict = {
-            "$set": {"status": target.value, "updatedAt": now},
+            "$set": {"status": target.value, "updatedAt": now, **(also or {})},
             "$push": {"history": _event(caller, action, cert["status"], target.value, reason,
                                         now, **extra)}}
         if target in FINAL:
@@ -249,6 +253,42 @@ class CertificateService:
             raise UserErrors.one(["input", "number"], "CONFLICT",
                                  "the certificate changed meanwhile; reload and try again")
         return updated
+
+    # -- appeals ---------------------------------------------------------------------------
+
+    async def note_appeal(self, caller: Caller, number: str, action: CertificateAction,
+                          appeal_id: str, reason: str | None) -> dict | None:
+        """An appeal's step (filed, upheld, overturned) in the certificate's history: once,
+        however often it is sent. The status is left as it is."""
+        cert = await self.get(number)
+        if cert is None:
+            return None
+        now = utcnow()
+        return await self._update(
+            {"_id": number,
+             "history": {"$not": {"$elemMatch": {"appealId": appeal_id, "action": action.value}}}},
+            {"$set": {"updatedAt": now},
+             "$push": {"history": _event(caller, action, cert["status"], cert["status"], reason,
+                                         now, appealId=appeal_id)}}) or cert
+
+    async def undo_on_appeal(self, caller: Caller, number: str, action: CertificateAction,
+                             appeal_id: str, reason: str) -> dict | None:
+        """An overturned suspension (REINSTATE) or revocation (RESTORE): back to VALID if the
+        certificate is still as it was appealed; sent again, or changed meanwhile (reinstated
+        by hand, superseded by a new one), it is left as it is."""
+        cert = await self.get(number)
+        if cert is None:
+            return None
+        allowed, _ = TRANSITIONS[action]
+        if CertificateStatus(cert["status"]) not in allowed:
+            await self._synced(cert)
+            return cert
+        also = None
+        if action is CertificateAction.RESTORE:  # listed again: the listing as it is today
+            homestay = await self.db.homestays.find_one({"_id": cert["homestayId"]})
+            if homestay is not None:
+                also = {"listing": listing_of(homestay)}
+        return await self._transition(caller, cert, action, reason, also, appealId=appeal_id)
 
     async def _synced(self, cert: dict) -> None:
         """What follows every write of a certificate (and its retry): its grade-list row, and

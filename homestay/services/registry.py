@@ -9,6 +9,7 @@ from geopy.geocoders.base import Geocoder
 
 from homestay.domain.gazetteer import GazetteerGeocoder
 from homestay.services.accounts import AccountService
+from homestay.services.appeals import AppealService
 from homestay.services.certificates import CertificateService
 from homestay.services.concerns import ConcernService
 from homestay.services.homestays import HomestayService
@@ -42,6 +43,7 @@ class Services:
     concerns: ConcernService
     accounts: AccountService
     requests: RequestService
+    appeals: AppealService
 
     async def standards_by_key(self, keys: list[str]) -> list[dict | None]:
         found = {d["_id"]: d async for d in self.db.standards.find({"_id": {"$in": keys}})}
@@ -49,15 +51,17 @@ class Services:
 
     @classmethod
     def build(cls, settings: Settings, db: Database) -> Services:
+        certificates = CertificateService(db, settings.certificate_validity_days)
         return cls(
             settings=settings,
             db=db,
             homestays=HomestayService(db, make_geocoder(settings.geocoder)),
             inspections=InspectionService(db, settings.far_from_homestay_meters),
-            certificates=CertificateService(db, settings.certificate_validity_days),
+            certificates=certificates,
             search=SearchService(db),
             plan=PlanService(db, settings.plan),
             concerns=ConcernService(db),
             accounts=AccountService(db),
             requests=RequestService(db),
+            appeals=AppealService(db, certificates),
         )

@@ -151,3 +151,16 @@ async def concern_counts(db: Database, counties: Sequence[str], period: Period) 
     ])).to_list()
     return sorted(({**r["_id"], "count": r["count"]} for r in rows),
                   key=lambda r: (r["month"], r["county"], r["category"], r["status"]))
+
+
+async def appeal_counts(db: Database, counties: Sequence[str], period: Period) -> list[dict]:
+    """Operators' appeals filed in the period, per county, month, what was appealed and its
+    outcome so far (OPEN, UPHELD, OVERTURNED)."""
+    rows = await (await db.appeals.aggregate([
+        {"$match": {"county": {"$in": list(counties)}, **period.match("appealedAt")}},
+        {"$group": {"_id": {"county": "$county", "month": _month("$appealedAt"),
+                            "subject": "$subject", "status": "$status"},
+                    "count": {"$sum": 1}}},
+    ])).to_list()
+    return sorted(({**r["_id"], "count": r["count"]} for r in rows),
+                  key=lambda r: (r["month"], r["county"], r["subject"], r["status"]))

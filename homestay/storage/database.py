@@ -63,6 +63,18 @@ INDEXES: dict[str, list[IndexModel]] = {
         IndexModel([("homestayId", ASCENDING), ("requestedAt", ASCENDING)],
                    name="homestay_requested"),
     ],
+    "appeals": [
+        # one appeal per decision: appealing again returns it
+        IndexModel([("decisionKey", ASCENDING)], unique=True, name="decision_unique"),
+        # the bureau's queue, oldest first
+        IndexModel([("county", ASCENDING), ("status", ASCENDING), ("appealedAt", ASCENDING),
+                    ("_id", ASCENDING)], name="county_status_appealed"),
+        IndexModel([("county", ASCENDING), ("appealedAt", ASCENDING), ("_id", ASCENDING)],
+                   name="county_appealed"),
+        IndexModel([("homestayId", ASCENDING), ("appealedAt", ASCENDING), ("_id", ASCENDING)],
+                   name="homestay_appealed"),
+        IndexModel([("inspectionId", ASCENDING)], sparse=True, name="inspection"),
+    ],
     "uploads.files": [
         # a photo sent again with the same Idempotency-Key finds the first one
         IndexModel([("metadata.uploadKey", ASCENDING)], unique=True, name="upload_key_unique",
@@ -147,6 +159,10 @@ class Database:
     @property
     def inspection_requests(self) -> AsyncCollection:
         return self.collection("inspection_requests")
+
+    @property
+    def appeals(self) -> AsyncCollection:
+        return self.collection("appeals")
 
     @property
     def concerns(self) -> AsyncCollection:

@@ -16,7 +16,7 @@ from homestay.auth import Role
 from homestay.graphql.schema import schema
 from homestay.services.accounts import revoke_account
 from tests.conftest import key
-from tests.graphql.flows import certify, checklist, register, submit
+from tests.graphql.flows import certify, checklist, register, review, submit
 from tests.images import JPEG
 
 OK, UNAUTH, DENY = "ok", "UNAUTHENTICATED", "FORBIDDEN"
@@ -55,7 +55,16 @@ MATRIX: dict[str, tuple[str, tuple[str, ...]]] = {
     "reinspectionPlan": ('{ reinspectionPlan(county: "330521") { totalCount } }',
                          (UNAUTH, OK, DENY, OK, DENY, DENY, DENY, UNAUTH)),
     "certificateHistory": ("query($n: String!) { certificateHistory(number: $n) { action } }",
-                           (UNAUTH, OK, DENY, OK, DENY, DENY, DENY, UNAUTH)),
+                           (UNAUTH, OK, DENY, OK, DENY, OK, DENY, UNAUTH)),
+    # appeals: the operator files them for its own homestay, the county's bureau decides
+    "appeals": ('{ appeals(county: "330521") { totalCount } }',
+                (UNAUTH, DENY, DENY, OK, DENY, OK, DENY, UNAUTH)),
+    "appealDecision": ("""mutation($n: String!) { appealDecision(input: {certificateNumber: $n,
+        reason: "不服"}) { errors { code } } }""",
+                       (UNAUTH, DENY, DENY, DENY, DENY, OK, DENY, UNAUTH)),
+    "decideAppeal": ("""mutation($a: ID!) { decideAppeal(input: {appealId: $a, decision: UPHOLD,
+        reason: "维持"}) { errors { code } } }""",
+                     (UNAUTH, DENY, DENY, OK, DENY, DENY, DENY, UNAUTH)),
     "gradeStatistics": ('{ gradeStatistics(county: "330521") { count } }',
                         (UNAUTH, DENY, DENY, OK, DENY, DENY, DENY, UNAUTH)),
     "statistics": ('{ statistics(county: "330521") { certificates { count } } }',
@@ -149,13 +158,19 @@ async def world(api, db, make_staff, make_operator):
         certificateNumber: $n, category: SAFETY, description: "灭火器过期"}) { receipt } }""",
                               {"n": cert["number"]})
     found = await db.concerns.find_one({"receipt": concern["reportConcern"]["receipt"]})
+    # a rejection the operator appealed, for the bureau to decide
+    rejected = await submit(api, inspector.token, stay["id"])
+    await review(api, bureau.token, rejected["id"], "REJECT", "照片模糊")
+    appeal = await api.query("""mutation($i: ID!) { appealDecision(input: {inspectionId: $i,
+        reason: "照片清晰"}) { appeal { id } } }""", {"i": rejected["id"]}, tokens["operator"])
     return {"tokens": tokens, "homestay": stay["id"], "number": cert["number"],
-            "inspections": inspections, "upload": upload.json()["id"], "concern": found["_id"]}
+            "inspections": inspections, "upload": upload.json()["id"], "concern": found["_id"],
+            "appeal": appeal["appealDecision"]["appeal"]["id"]}
 
 
 def _variables(operation: str, world: dict, index: int) -> dict:
     return {"h": world["homestay"], "n": world["number"], "i": world["inspections"][index],
-            "c": str(uuid.uuid4()), "r": checklist(), "k": world["concern"]}
+            "c": str(uuid.uuid4()), "r": checklist(), "k": world["concern"], "a": world["appeal"]}
 
 
 async def test_every_operation_allows_and_denies_by_the_table(api, world):
