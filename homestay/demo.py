@@ -41,8 +41,9 @@ _SUFFIXES = ["民宿", "山居", "小院", "别院", "客栈", "农家", "酒店
 _EN = {"山": "Mountain", "竹": "Bamboo", "云": "Cloud", "溪": "Brook", "茶": "Tea", "松": "Pine",
        "雾": "Mist", "枫": "Maple", "石": "Stone", "林": "Woods", "花": "Blossom", "月": "Moon",
        "风": "Breeze", "泉": "Spring", "桃": "Peach"}
-_FACILITIES = ["停车场", "Wi-Fi", "早餐", "泳池", "茶室", "烧烤", "亲子", "观景露台", "咖啡",
-               "宠物友好", "会议室", "充电桩"]
+_FACILITIES = ["PARKING", "WIFI", "BREAKFAST", "POOL", "TEA_ROOM", "BARBECUE", "FAMILY_FRIENDLY",
+               "TERRACE", "CAFE", "PET_FRIENDLY", "MEETING_ROOM", "EV_CHARGING", "GARDEN",
+               "PRIVATE_BATHROOM", "AIR_CONDITIONING"]
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ import strawberry
 
 from homestay.domain import geo
 from homestay.domain.disclosure import homestay_is_public, sees_private_data
+from homestay.domain.facilities import FACILITIES
 from homestay.graphql.common import (
     Connection,
     CoordSystem,
@@ -18,7 +19,7 @@ from homestay.graphql.common import (
     payload,
 )
 from homestay.graphql.permissions import IsStaff, IsStaffOrOperator
-from homestay.graphql.types import Homestay
+from homestay.graphql.types import Facility, Homestay
 from homestay.services.homestays import HomestayInput, ListingInput
 from homestay.storage import documents
 
@@ -63,6 +64,9 @@ class UpdateListingInput:
         default=None, description="A mainland mobile or a landline with its area code.")
     price_min: int | None = strawberry.field(default=None, description="CNY a night.")
     price_max: int | None = None
+    facilities: list[str] | None = strawberry.field(
+        default=None, description="Codes of the vocabulary (query `facilities`); replaces the "
+        "list. A label in Chinese or English is read as its code; anything else is refused.")
 
 
 @strawberry.type
@@ -95,6 +99,11 @@ def _data(input: RegisterHomestayInput | UpdateHomestayInput) -> HomestayInput:
 
 @strawberry.type
 class HomestayQueries:
+    @strawberry.field(description="The facilities a listing may name, with their labels: the "
+                      "fixed vocabulary of updateListing, registerHomestay and updateHomestay.")
+    def facilities(self, info: Info) -> list[Facility]:
+        return [Facility.of(code, info.context.lang) for code in FACILITIES]
+
     @strawberry.field(description="Staff of its county see any registered homestay; the "
                       "public only one whose current certificate is VALID (null otherwise).")
     async def homestay(self, info: Info, id: strawberry.ID,
@@ -153,7 +162,8 @@ class HomestayMutations:
             info.context.services.homestays.update_listing(
                 info.context.caller, key_of(input.homestay_id, "Homestay"), ListingInput(
                     description=input.description, description_en=input.description_en,
-                    phone=input.phone, price_min=input.price_min, price_max=input.price_max)),
+                    phone=input.phone, price_min=input.price_min, price_max=input.price_max,
+                    facilities=input.facilities)),
             lambda doc: {"homestay": Homestay.from_doc(doc, geo.CoordSystem.WGS84)})
 
     @strawberry.mutation(permission_classes=[IsStaff])

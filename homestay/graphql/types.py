@@ -17,6 +17,8 @@ from homestay.domain import geo
 from homestay.domain.certificates import Certificate as DomainCertificate
 from homestay.domain.certificates import CertificateStatus as DomainStatus
 from homestay.domain.disclosure import sees_homestay, sees_private_data
+from homestay.domain.facilities import FACILITIES
+from homestay.domain.facilities import label as facility_label
 from homestay.domain.grades import Grade as DomainGrade
 from homestay.domain.grading import Answer, to_reach
 from homestay.graphql.common import (
@@ -52,6 +54,19 @@ class Actor:
 class StandardRef:
     code: str
     version: int
+
+
+@strawberry.type
+class Facility:
+    code: str
+    label: str = strawberry.field(description="In the caller's language (Accept-Language).")
+    label_zh: str
+    label_en: str
+
+    @classmethod
+    def of(cls, code: str, lang: str) -> Facility:
+        zh, en = FACILITIES[code]
+        return cls(code=code, label=facility_label(code, lang), label_zh=zh, label_en=en)
 
 
 @strawberry.type
@@ -91,6 +106,12 @@ class Homestay(Node):
         default=None, description="The stay's public business phone.")
     price_range: PriceRange | None = strawberry.field(
         default=None, description="A night's price, from the operator.")
+
+    @strawberry.field(description="The facilities with their labels, in the vocabulary's "
+                      "order (a word from before the vocabulary is left out).")
+    def facility_details(self, info: Info) -> list[Facility]:
+        mine = set(self.facilities)
+        return [Facility.of(code, info.context.lang) for code in FACILITIES if code in mine]
 
     @strawberry.field(description="In the language of Accept-Language: descriptionEn for "
                       "English when there is one, the Chinese one otherwise.")

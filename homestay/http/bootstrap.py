@@ -45,6 +45,10 @@ async def bootstrap(app: Starlette, database: Database, settings: Settings) -> N
         try:
             await rows.ensure_built(database)
             await homestays.ensure_findable(database)
+            changed, unknown = await homestays.ensure_facility_codes(database)
+            if changed or unknown:
+                log.info("facilities: %d homestays read as codes, %d unknown words kept",
+                         changed, unknown)
             break
         except PyMongoError as exc:
             log.warning("certificate rows not built yet (%s)", type(exc).__name__)

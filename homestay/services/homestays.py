@@ -17,6 +17,7 @@ from pymongo.errors import DuplicateKeyError
 from homestay.auth import Caller, Role
 from homestay.clock import utcnow
 from homestay.domain import finding, geo
+from homestay.domain.facilities import FACILITIES, code_of
 from homestay.domain.gazetteer import GazetteerGeocoder, gazetteer
 from homestay.domain.text import check_text, first_hidden
 from homestay.errors import BadUserInput, UserError, UserErrors
@@ -27,7 +28,7 @@ from homestay.storage.database import Database
 
 # a point may lie this far (degrees) outside a county's box: boxes are approximate
 _COUNTY_MARGIN_DEG = 0.05
-MAX_FACILITIES = 50
+MAX_FACILITIES = len(FACILITIES)
 
 
 @dataclass
@@ -61,6 +62,7 @@ class ListingInput:
     phone: str | None = None
     price_min: int | None = None
     price_max: int | None = None
+    facilities: Sequence[str] | None = None
 
 
 MAX_DESCRIPTION = 2000
@@ -95,6 +97,8 @@ def check_listing(errors: list[UserError], data: ListingInput, current: dict) ->
     if low is not None and high is not None and low > high:
         errors.append(UserError(["input", "priceMin"], "INVALID",
                                 f"priceMin ({low}) is above priceMax ({high})"))
+    if data.facilities is not None:
+        changes["facilities"] = check_facilities(errors, data.facilities)
     return changes
 
 
@@ -110,16 +114,26 @@ def _text(errors: list[UserError], name: str, value: str | None, limit: int,
     return check_text(errors, ["input", name], value, limit, required=required)
 
 
-def _facilities(errors: list[UserError], values: Sequence[str] | None) -> list[str] | None:
+def check_facilities(errors: list[UserError], values: Sequence[str] | None
+                     ) -> list[str] | None:
+    """Codes of the fixed vocabulary (domain/facilities.py), each once; a label in either
+    language is read as its code, anything else is refused by its place in the list."""
     if values is None:
         return None
-    checked = [check_text(errors, ["input", "facilities", str(i)], v, 50)
-               for i, v in enumerate(values)]
-    cleaned = list(dict.fromkeys(v for v in checked if v))
-    if len(cleaned) > MAX_FACILITIES:
+    if len(values) > MAX_FACILITIES:
         errors.append(UserError(["input", "facilities"], "TOO_MANY",
                                 f"at most {MAX_FACILITIES} facilities"))
-    return cleaned
+        return None
+    codes = []
+    for i, value in enumerate(values):
+        code = code_of(value) if len(value) <= 50 else None
+        if code is None:
+            errors.append(UserError(["input", "facilities", str(i)], "UNKNOWN_FACILITY",
+                                    f"{value[:50]!r} is not a facility of the vocabulary; "
+                                    f"send one of its codes (query `facilities`)"))
+        else:
+            codes.append(code)
+    return list(dict.fromkeys(codes))
 
 
 FINDER_VERSION = 1
@@ -153,6 +167,38 @@ async def ensure_findable(db: Database) -> int:
     await db.meta.update_one({"_id": "homestay_finder"},
                              {"$set": {"version": FINDER_VERSION}}, upsert=True)
     return changed
+
+
+FACILITIES_VERSION = 1
+
+
+async def ensure_facility_codes(db: Database) -> tuple[int, int]:
+    """A database from before the vocabulary: each homestay's free words read as the codes
+    they name, on the homestay and on its current certificate's listing (idempotent; a word
+    that names no code is kept, for its county's staff to replace, and counted). How many
+    homestays changed, and how many words were kept unknown."""
+    marker = await db.meta.find_one({"_id": "facility_codes"})
+    if marker is not None and marker.get("version") == FACILITIES_VERSION:
+        return 0, 0
+    changed = unknown = 0
+    async for doc in db.homestays.find(
+            {"facilities": {"$elemMatch": {"$nin": list(FACILITIES)}}}, {"facilities": 1}):
+        words = doc["facilities"]
+        mapped = list(dict.fromkeys(code_of(w) or w for w in words))
+        unknown += sum(1 for w in mapped if w not in FACILITIES)
+        if mapped == words:
+            continue
+        now = utcnow()
+        await db.homestays.update_one({"_id": doc["_id"]},
+                                      {"$set": {"facilities": mapped, "updatedAt": now}})
+        await db.certificates.update_many({"homestayId": doc["_id"], "current": True},
+                                          {"$set": {"listing.facilities": mapped,
+                                                    "updatedAt": now}})
+        changed += 1
+    await db.meta.update_one({"_id": "facility_codes"},
+                             {"$set": {"version": FACILITIES_VERSION, "unknownKept": unknown}},
+                             upsert=True)
+    return changed, unknown
 
 
 class HomestayService:
@@ -227,7 +273,7 @@ class HomestayService:
         if data.rooms is None or not 1 <= data.rooms <= 500:
             errors.append(UserError(["input", "rooms"], "OUT_OF_RANGE",
                                     "rooms must be between 1 and 500"))
-        facilities = _facilities(errors, data.facilities) or []
+        facilities = check_facilities(errors, data.facilities) or []
         point, found_town = await self._locate(errors, data, county, address)
         if errors:
             raise UserErrors(errors)
@@ -286,7 +332,7 @@ class HomestayService:
                                         "rooms must be between 1 and 500"))
             changes["rooms"] = data.rooms
         if data.facilities is not None:
-            changes["facilities"] = _facilities(errors, data.facilities)
+            changes["facilities"] = check_facilities(errors, data.facilities)
         moved = data.location is not None or (
             "address" in changes and changes["address"] != current["address"]
             and current.get("geocoded"))

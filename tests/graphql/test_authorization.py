@@ -36,6 +36,7 @@ MATRIX: dict[str, tuple[str, tuple[str, ...]]] = {
     "certificate": ("query($n: String!) { certificate(number: $n) { status } }",
                     (OK, OK, OK, OK, OK, OK, OK, UNAUTH)),
     "gradingStandard": ("{ gradingStandard { code } }", (OK, OK, OK, OK, OK, OK, OK, UNAUTH)),
+    "facilities": ("{ facilities { code } }", (OK, OK, OK, OK, OK, OK, OK, UNAUTH)),
     "me": ("{ me { id } }", (OK, OK, OK, OK, OK, OK, OK, UNAUTH)),
     # what each node shows is its own type's rule (tests/graphql/test_node.py)
     "node": ("query($h: ID!) { node(id: $h) { id } }", (OK, OK, OK, OK, OK, OK, OK, UNAUTH)),

@@ -69,7 +69,8 @@ async def test_a_point_in_amap_coordinates_is_stored_as_gps(api, inspector, db):
     ({"location": {"lat": 91, "lng": 119.9}}, ["input", "location", "lat"], "OUT_OF_RANGE"),
     ({"location": {"lat": 119.87, "lng": 30.6}}, ["input", "location", "lat"], "OUT_OF_RANGE"),
     ({"location": {"lat": 39.9, "lng": 116.4}}, ["input", "location"], "OUTSIDE_COUNTY"),
-    ({"facilities": ["x" * 51]}, ["input", "facilities", "0"], "TOO_LONG"),
+    ({"facilities": ["x" * 51]}, ["input", "facilities", "0"], "UNKNOWN_FACILITY"),
+    ({"facilities": ["WIFI", "温泉浴场"]}, ["input", "facilities", "1"], "UNKNOWN_FACILITY"),
 ])
 async def test_bad_input_is_named_and_nothing_is_stored(api, inspector, db, overrides, field,
                                                         code):
