@@ -126,13 +126,23 @@ def assess(cert: dict, inspections: dict | None, thresholds: dict[str, int] | No
 
     if open_concerns:
         findings.append(_concerns_finding(open_concerns, s))
-    if requested_at is not None and now - requested_at >= timedelta(days=s.request_waiting_days):
-        days = (now - requested_at).days
-        findings.append(Finding(Reason.REQUEST_WAITING, s.request_waiting_weight, {
-            "zh": f"经营者于 {_day(requested_at)} 申请检查，已等待 {days} 天",
-            "en": f"the operator asked to be inspected on {_day(requested_at)}, "
-                  f"{days} days ago"}, requested_at))
+    waiting = request_waiting(requested_at, now, s)
+    if waiting is not None:
+        findings.append(waiting)
     return findings
+
+
+def request_waiting(requested_at: datetime | None, now: datetime,
+                    s: PlanSettings) -> Finding | None:
+    """The operator's request to be inspected, once it has waited too long: a reason for a
+    certified homestay and for one that has never been (the most usual asker)."""
+    if requested_at is None or now - requested_at < timedelta(days=s.request_waiting_days):
+        return None
+    days = (now - requested_at).days
+    return Finding(Reason.REQUEST_WAITING, s.request_waiting_weight, {
+        "zh": f"经营者于 {_day(requested_at)} 申请检查，已等待 {days} 天",
+        "en": f"the operator asked to be inspected on {_day(requested_at)}, "
+              f"{days} days ago"}, requested_at)
 
 
 def _concerns_finding(open_concerns: dict[ConcernCategory, int], s: PlanSettings) -> Finding:

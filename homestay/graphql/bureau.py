@@ -186,11 +186,17 @@ class PlanReason:
 class PlanEntry:
     priority: int = strawberry.field(description="The sum of the weights of the reasons.")
     reasons: list[PlanReason]
-    certificate: Certificate
+    certificate: Certificate | None = strawberry.field(
+        description="Null for a homestay with no certificate in service that asked to be "
+        "inspected.")
+    homestay_doc: strawberry.Private[dict | None] = None
 
     @strawberry.field
     def homestay(self) -> Homestay:
-        return Homestay.from_certificate(self.certificate.doc, geo.CoordSystem.WGS84)
+        if self.certificate is not None:
+            return Homestay.from_certificate(self.certificate.doc, geo.CoordSystem.WGS84)
+        assert self.homestay_doc is not None
+        return Homestay.from_doc(self.homestay_doc, geo.CoordSystem.WGS84)
 
 
 @strawberry.type
@@ -225,7 +231,8 @@ class BureauQueries:
             reasons=[PlanReason(code=f.reason, weight=f.weight,
                                 message=localized(f.message, lang), at=f.at)
                      for f in entry.findings],
-            certificate=Certificate.from_doc(entry.certificate, geo.CoordSystem.WGS84)))
+            certificate=Certificate.from_doc(entry.certificate, geo.CoordSystem.WGS84)
+            if entry.certificate is not None else None, homestay_doc=entry.homestay))
             for entry in page.entries]
 
         async def total() -> int:

@@ -14,21 +14,25 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from homestay.domain.certificates import LAPSING_VALUES
-from homestay.domain.plan import Finding, PlanSettings, assess
+from homestay.domain.plan import Finding, PlanSettings, assess, request_waiting
 from homestay.errors import BadUserInput
 from homestay.services.concerns import ConcernService
 from homestay.services.pagination import decode_cursor, encode_cursor
 from homestay.services.requests import open_requests_since
 from homestay.storage.database import Database
 
+# where a homestay with no certificate sorts among equals: after every expiry
+_NO_EXPIRY = datetime(9999, 12, 31, tzinfo=UTC)
+
 
 @dataclass
 class PlanEntry:
-    certificate: dict
+    certificate: dict | None  # None: a homestay never certified (or no longer) that asked
     findings: list[Finding] = field(default_factory=list)
+    homestay: dict | None = None  # when there is no certificate to carry its listing
 
     @property
     def priority(self) -> int:
@@ -36,6 +40,9 @@ class PlanEntry:
 
     @property
     def key(self) -> tuple:
+        if self.certificate is None:
+            assert self.homestay is not None
+            return (-self.priority, _NO_EXPIRY, self.homestay["_id"])
         return (-self.priority, self.certificate["expiresAt"], self.certificate["_id"])
 
 
@@ -96,6 +103,12 @@ class PlanService:
                               waiting.get(cert["homestayId"]))
             if findings:
                 entries.append(PlanEntry(cert, findings))
+        # a homestay with no certificate in service that asked and waits: the plan too
+        covered = {c["homestayId"] for c in certificates}
+        overdue = {h: f for h, at in waiting.items() if h not in covered
+                   and (f := request_waiting(at, now, self.settings)) is not None}
+        async for homestay in self.db.homestays.find({"_id": {"$in": sorted(overdue)}}):
+            entries.append(PlanEntry(None, [overdue[homestay["_id"]]], homestay))
         entries.sort(key=lambda e: e.key)
         return entries
 

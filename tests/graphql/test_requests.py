@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from homestay.auth import Role
+from homestay.clock import utcnow
 from tests.conftest import key
 from tests.graphql.flows import certify, register, submit
 
@@ -86,3 +87,24 @@ async def test_a_request_left_waiting_a_month_enters_the_plan(api, db, inspector
         {"_id": request["_id"]}, {"$set": {"requestedAt": request["requestedAt"]
                                            - timedelta(days=31)}})
     assert "REQUEST_WAITING" in reasons(await api.query(PLAN, token=inspector.token))
+
+
+async def test_a_never_certified_homestay_that_waits_a_month_is_in_the_plan_too(
+        api, db, inspector, bureau, make_operator):
+    await certify(api, inspector.token, bureau.token)  # a certified neighbour, for the order
+    new = await register(api, inspector.token, name="新开小院")
+    operator = await make_operator([key(new["id"])])
+    await api.query(REQUEST, {"input": {"homestayId": new["id"]}}, operator.token)
+    plan = """{ reinspectionPlan(county: "330521") { totalCount edges { node {
+        homestay { id name } certificate { number } reasons { code } } } } }"""
+    assert (await api.query(plan, token=inspector.token))["reinspectionPlan"]["totalCount"] == 0
+    await db.inspection_requests.update_one(
+        {"homestayId": key(new["id"])},
+        {"$set": {"requestedAt": utcnow() - timedelta(days=45)}})
+    entries = (await api.query(plan, token=inspector.token))["reinspectionPlan"]["edges"]
+    assert [e["node"] for e in entries] == [{
+        "homestay": {"id": new["id"], "name": "新开小院"}, "certificate": None,
+        "reasons": [{"code": "REQUEST_WAITING"}]}]
+    # the inspection it asked for closes the request, and the homestay leaves the plan
+    await submit(api, inspector.token, new["id"])
+    assert (await api.query(plan, token=inspector.token))["reinspectionPlan"]["totalCount"] == 0
