@@ -5,6 +5,8 @@ straight into the collections, so the demo shows what the code really does.
 
 from __future__ import annotations
 
+import asyncio
+import io
 import json
 import os
 import random
@@ -16,15 +18,17 @@ from typing import Any
 
 from geopy.distance import geodesic
 from geopy.point import Point
+from PIL import Image, ImageDraw
 
 from homestay.auth import Caller, Role
 from homestay.clock import shifted, utcnow
+from homestay.domain.appeals import AppealDecision
 from homestay.domain.certificates import CertificateAction
 from homestay.domain.concerns import ConcernCategory, ConcernStatus
 from homestay.domain.gazetteer import gazetteer
 from homestay.domain.grades import Grade
 from homestay.domain.grading import ItemKind
-from homestay.services import standards
+from homestay.services import photos, standards
 from homestay.services.accounts import caller_of, create_account
 from homestay.services.homestays import HomestayInput, ListingInput
 from homestay.services.inspections import ResultInput, SubmissionInput
@@ -130,6 +134,101 @@ def _listing(homestay: dict, rng: random.Random) -> ListingInput:
         price_max=low + rng.choice([200, 400, 800]))
 
 
+PHOTO_EVERY = 6  # one certified stay in six gets photos: the demo still starts in seconds
+
+
+def _scene(rng: random.Random, width: int = 960, height: int = 640) -> bytes:
+    """A picture of a homestay, drawn here (no downloads): sky, hills, a house, its lit
+    windows; a different one for every draw of `rng`."""
+    image = Image.new("RGB", (width, height))
+    pen = ImageDraw.Draw(image)
+    sky = (rng.randint(90, 140), rng.randint(150, 200), rng.randint(210, 250))
+    for y in range(height // 2):
+        t = y / (height / 2)
+        pen.line([(0, y), (width, y)], fill=tuple(int(c * (1 - t) + 235 * t) for c in sky))
+    for layer in range(3):
+        crest = height // 2 + layer * 45 - 30
+        ridge = [(0, height), *[(x, crest - rng.randint(0, 100 - layer * 20))
+                                for x in range(0, width + 60, 60)], (width, height)]
+        pen.polygon(ridge, fill=(40 + layer * 20, 90 + layer * 30, 60 + layer * 10))
+    ground = int(height * 0.78)
+    pen.rectangle([0, ground, width, height], fill=(70, 130, 60))
+    left, wide, tall = rng.randint(width // 6, width // 2), rng.randint(200, 290), \
+        rng.randint(110, 160)
+    pen.rectangle([left, ground - tall, left + wide, ground], fill=(235, 230, 220))
+    eaves, peak = ground - tall, ground - tall - rng.randint(70, 110)
+    pen.polygon([(left - 25, eaves), (left + wide // 2, peak), (left + wide + 25, eaves)],
+                fill=rng.choice([(60, 60, 70), (90, 50, 40)]))
+    for i in range(3):
+        x = left + 20 + i * (wide - 40) // 3
+        pen.rectangle([x, ground - tall + 25, x + 38, ground - tall + 65], fill=(250, 210, 120))
+    pen.rectangle([left + wide // 2 - 22, ground - 60, left + wide // 2 + 22, ground],
+                  fill=(120, 80, 50))
+    out = io.BytesIO()
+    image.save(out, "JPEG", quality=88)
+    return out.getvalue()
+
+
+async def _photos(services: Services, caller: Caller, homestay: dict,
+                  rng: random.Random) -> list[str]:
+    """Listing photos of the stay (one, some stays two), stored as an upload stores them."""
+    ids = []
+    for _ in range(1 + (rng.random() < 0.3)):
+        drawn = await asyncio.to_thread(photos.draw, _scene(rng))
+        ids.append(str((await photos.store(services.db, drawn, homestay, caller.account_id,
+                                           None))["_id"]))
+    return ids
+
+
+async def _photograph(services: Services, caller: Caller,
+                      stays: list[tuple[dict, random.Random]]) -> int:
+    """The stays' listing photos, drawn and stored a few at once (drawing is CPU, storing is
+    the database's time); each stay's photos from its own dice, so the demo is the same
+    every time."""
+    gate = asyncio.Semaphore(4)
+
+    async def one(homestay: dict, dice: random.Random) -> int:
+        async with gate:
+            ids = await _photos(services, caller, homestay, dice)
+            await services.homestays.update_listing(caller, homestay["_id"],
+                                                    ListingInput(photo_ids=ids))
+            return len(ids)
+
+    return sum(await asyncio.gather(*(one(h, d) for h, d in stays)))
+
+
+async def _appeals(services: Services, decider: Caller, suspended: list[str],
+                   revoked: list[str], rejected: list[dict]) -> tuple[DemoAccount | None, int]:
+    """An operator who appealed a decision of each kind, and the appeals in each state: a
+    suspension OPEN, another OVERTURNED (reinstated), a revocation UPHELD, a rejection
+    OVERTURNED (back in the review queue)."""
+    if len(suspended) < 2 or not revoked or not rejected:
+        return None, 0
+    runs = [*suspended[:2], revoked[0], rejected[0]["homestayId"]]
+    name = "孙老板 Sun (operator)"
+    new = await create_account(services.db, role=Role.OPERATOR.value, name=name,
+                               homestay_ids=runs)
+    operator = caller_of(new.account)
+    appeals = services.appeals
+    numbers = {c["homestayId"]: c["_id"] for c in await services.certificates.current_for(runs)
+               if c is not None}
+    await appeals.appeal(operator, None, numbers[suspended[0]],
+                         "通道当天已清理，附照片 / the exit was cleared that day, photos attached")
+    reinstated = await appeals.appeal(operator, None, numbers[suspended[1]],
+                                      "抽查当日正在施工 / building work on the day")
+    await appeals.decide(decider, reinstated["_id"], AppealDecision.OVERTURN,
+                         "施工许可属实 / the works permit checks out")
+    upheld = await appeals.appeal(operator, None, numbers[revoked[0]],
+                                  "已申请餐饮许可 / a food permit has been applied for")
+    await appeals.decide(decider, upheld["_id"], AppealDecision.UPHOLD,
+                         "申请不等于许可 / applying is not a permit")
+    again = await appeals.appeal(operator, rejected[0]["_id"], None,
+                                 "照片为当日所摄 / the photos were taken that day")
+    await appeals.decide(decider, again["_id"], AppealDecision.OVERTURN,
+                         "由另一位审核员复审 / to be reviewed by someone else")
+    return DemoAccount(Role.OPERATOR.value, DEQING, name, new.token, operator), 4
+
+
 async def _operators(services: Services, certified: list[str],
                      uninspected: list[str]) -> list[DemoAccount]:
     """Two operators: one runs a certified stay and a new one it asks to have inspected; the
@@ -157,6 +256,8 @@ async def load_demo(services: Services, accounts_file: Path, count: int = HOMEST
         await _account(services, Role.BUREAU, DEQING, "李审核 Li (Deqing bureau)"),
         await _account(services, Role.INSPECTOR, ANJI, "陈检查员 Chen (Anji inspector)"),
         await _account(services, Role.BUREAU, ANJI, "赵审核 Zhao (Anji bureau)"),
+        # decides appeals of 李审核's decisions, which 李审核 may not
+        await _account(services, Role.BUREAU, DEQING, "周主任 Zhou (Deqing bureau)"),
     ]
     inspector, bureau = accounts[0].caller, accounts[1].caller
     standard = await standards.find(services.db)
@@ -165,6 +266,10 @@ async def load_demo(services: Services, accounts_file: Path, count: int = HOMEST
     valid_numbers: list[str] = []
     certified: list[str] = []  # homestay ids, for the operators
     uninspected: list[str] = []
+    suspended: list[str] = []  # homestay ids, for the appeals
+    revoked: list[str] = []
+    rejected: list[dict] = []  # inspections
+    pictured: list[tuple[dict, random.Random]] = []  # stays to photograph, each its own dice
     for n in range(count):
         town, lat, lng = _place(rng)
         name = rng.choice(_PREFIXES) + rng.choice(_MIDDLES) + rng.choice(_SUFFIXES)
@@ -194,9 +299,10 @@ async def load_demo(services: Services, accounts_file: Path, count: int = HOMEST
             if 0.06 <= fate < 0.12:
                 continue  # awaiting review
             if 0.12 <= fate < 0.15:
-                await services.certificates.review(bureau, inspection["_id"], "REJECT",
-                                                   "照片与现场不符，请复查 / "
-                                                   "photos do not match the site")
+                done, _ = await services.certificates.review(bureau, inspection["_id"],
+                                                             "REJECT", "照片与现场不符，请复查 / "
+                                                             "photos do not match the site")
+                rejected.append(done)
                 continue
             _, cert = await services.certificates.review(bureau, inspection["_id"], "APPROVE",
                                                          "符合要求 / meets the standard")
@@ -206,15 +312,19 @@ async def load_demo(services: Services, accounts_file: Path, count: int = HOMEST
         number = cert["_id"]
         await services.homestays.update_listing(inspector, homestay["_id"], _listing(
             homestay, rng))
+        if stats["certificates"] % PHOTO_EVERY == 1:
+            pictured.append((homestay, random.Random(rng.getrandbits(32))))
         if fate >= 0.36:
             certified.append(homestay["_id"])
         if 0.15 <= fate < 0.20:
             await services.certificates.change(bureau, number, CertificateAction.SUSPEND,
                                                "抽查发现消防通道堵塞 / "
                                                "blocked fire exit at a spot check")
+            suspended.append(homestay["_id"])
         elif 0.20 <= fate < 0.23:
             await services.certificates.change(bureau, number, CertificateAction.REVOKE,
                                                "无证经营餐饮 / food served without a permit")
+            revoked.append(homestay["_id"])
         elif 0.28 <= fate < 0.36:
             valid_numbers.append(number)  # guests will write about these
         elif 0.23 <= fate < 0.28:
@@ -227,7 +337,12 @@ async def load_demo(services: Services, accounts_file: Path, count: int = HOMEST
             await services.certificates.review(bureau, again["_id"], "APPROVE", "复评 / regraded")
             stats["certificates"] += 1
     stats["concerns"] = await _concerns(services, bureau, valid_numbers)
+    stats["photos"] = await _photograph(services, inspector, pictured)
     operators = await _operators(services, certified, uninspected)
+    appellant, stats["appeals"] = await _appeals(services, accounts[4].caller, suspended,
+                                                 revoked, rejected)
+    if appellant is not None:
+        operators.append(appellant)
     accounts += operators
     stats["operators"] = len(operators)
     accounts_file.parent.mkdir(parents=True, exist_ok=True)

@@ -33,6 +33,7 @@ CHINESE: dict[str, str] = {
     "SELF_REVIEW": "不能审核本人或本人所建账号提交的检查",
     "ALREADY_REVIEWED": "该检查已审核",
     "INVALID_TRANSITION": "证书当前的状态不允许此操作",
+    "OTHER_HOMESTAY": "{field}所指的照片属于其他民宿",
     "UNKNOWN_FACILITY": "{field}不是设施词表中的设施",
     "NOT_APPEALABLE": "{field}所指的决定不能申诉：只能对驳回、暂停或撤销申诉",
     "TOO_LATE": "已超过申诉期限（决定作出后30天内）",

@@ -67,6 +67,9 @@ class UpdateListingInput:
     facilities: list[str] | None = strawberry.field(
         default=None, description="Codes of the vocabulary (query `facilities`); replaces the "
         "list. A label in Chinese or English is read as its code; anything else is refused.")
+    photo_ids: list[str] | None = strawberry.field(
+        default=None, description="Listing photos uploaded for this homestay (POST "
+        "/uploads?purpose=listing&homestay=ID), in order, the cover first; replaces the list.")
 
 
 @strawberry.type
@@ -163,7 +166,7 @@ class HomestayMutations:
                 info.context.caller, key_of(input.homestay_id, "Homestay"), ListingInput(
                     description=input.description, description_en=input.description_en,
                     phone=input.phone, price_min=input.price_min, price_max=input.price_max,
-                    facilities=input.facilities)),
+                    facilities=input.facilities, photo_ids=input.photo_ids)),
             lambda doc: {"homestay": Homestay.from_doc(doc, geo.CoordSystem.WGS84)})
 
     @strawberry.mutation(permission_classes=[IsStaff])

@@ -21,6 +21,7 @@ from homestay.domain.facilities import FACILITIES
 from homestay.domain.facilities import label as facility_label
 from homestay.domain.grades import Grade as DomainGrade
 from homestay.domain.grading import Answer, to_reach
+from homestay.errors import BadUserInput
 from homestay.graphql.common import (
     CertificateStatus,
     County,
@@ -33,6 +34,7 @@ from homestay.graphql.common import (
     global_id,
     localized,
 )
+from homestay.services import photos as listing_photos
 from homestay.services import standards
 from homestay.storage import documents
 
@@ -70,6 +72,31 @@ class Facility:
 
 
 @strawberry.type
+class Photo:
+    id: strawberry.ID
+    width: int
+    height: int
+
+    @strawberry.field(description="The photo itself (JPEG, at most 2560 px on its long side).")
+    def url(self, info: Info) -> str:
+        return f"{info.context.services.settings.public_url}/photos/{self.id}"
+
+    @strawberry.field(description="A thumbnail at least `width` pixels wide where there is "
+                      f"one ({', '.join(map(str, listing_photos.WIDTHS))}): WebP for a client "
+                      "that accepts it, JPEG otherwise; cached forever by its URL.")
+    def thumbnail_url(self, info: Info, width: int) -> str:
+        if not 1 <= width <= 10_000:
+            raise BadUserInput("width", "must be 1 to 10,000 pixels")
+        drawn = listing_photos.thumbnail_width(width)
+        return f"{info.context.services.settings.public_url}/photos/{self.id}/{drawn}"
+
+
+def _photos(doc: dict) -> list[Photo]:
+    return [Photo(id=strawberry.ID(p["id"]), width=p["width"], height=p["height"])
+            for p in doc.get("photos") or []]
+
+
+@strawberry.type
 class PriceRange:
     min: int
     max: int
@@ -78,7 +105,7 @@ class PriceRange:
 
 def _listing_content(doc: dict) -> dict:
     return {"description_zh": doc.get("description"), "description_en": doc.get("descriptionEn"),
-            "phone": doc.get("phone"),
+            "phone": doc.get("phone"), "photos": _photos(doc),
             "price_range": PriceRange(min=doc["priceMin"], max=doc["priceMax"])
             if doc.get("priceMin") is not None and doc.get("priceMax") is not None else None}
 
@@ -106,6 +133,12 @@ class Homestay(Node):
         default=None, description="The stay's public business phone.")
     price_range: PriceRange | None = strawberry.field(
         default=None, description="A night's price, from the operator.")
+    photos: list[Photo] = strawberry.field(
+        default_factory=list, description="The listing's photos, the cover first.")
+
+    @strawberry.field(description="The first of `photos`, or null.")
+    def cover_photo(self) -> Photo | None:
+        return self.photos[0] if self.photos else None
 
     @strawberry.field(description="The facilities with their labels, in the vocabulary's "
                       "order (a word from before the vocabulary is left out).")

@@ -19,7 +19,7 @@ from starlette.routing import Mount, Route
 from starlette_compress import CompressMiddleware, add_compress_type
 
 from homestay.graphql.schema import build_schema
-from homestay.http import doorway, exports, graphiql, uploads
+from homestay.http import doorway, exports, graphiql, photos, uploads
 from homestay.http.bootstrap import bootstrap
 from homestay.http.errors import HANDLERS
 from homestay.http.graphql_view import GraphQLView
@@ -72,6 +72,8 @@ def create_app(settings: Settings, services: Services | None = None) -> Starlett
             Route("/metrics", metrics),
             Route("/uploads", uploads.upload, methods=["POST"]),
             Route("/uploads/{upload_id}", uploads.download),
+            Route("/photos/{photo_id}", photos.photo, methods=["GET", "HEAD"]),
+            Route("/photos/{photo_id}/{width:int}", photos.photo, methods=["GET", "HEAD"]),
             Route("/exports/certificates.{format}", exports.export_certificates),
             Route("/open-data/certificates.json", exports.open_data, methods=["GET", "HEAD"]),
             Route("/v/{number}/concern", doorway.concern_form, methods=["GET", "POST"]),

@@ -46,7 +46,8 @@ from homestay.http.errors import error_response
 from homestay.services.accounts import authenticate
 from homestay.settings import Settings
 
-GUARDED = ("/graphql", "/exports", "/open-data", "/uploads", "/v/", "/certificates/")
+GUARDED = ("/graphql", "/exports", "/open-data", "/uploads", "/v/", "/certificates/",
+           "/photos/")
 UPLOAD_PATH = "/uploads"
 MAX_UPLOAD_BYTES = 10 * 1024 * 1024
 # the multipart envelope or a filename beside the photo's own bytes

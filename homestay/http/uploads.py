@@ -26,9 +26,11 @@ from pymongo.errors import DuplicateKeyError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
-from homestay.auth import Role
+from homestay.auth import Caller, Role
 from homestay.errors import BadRequest, Forbidden, NotFound, PayloadTooLarge, UnsupportedMediaType
+from homestay.graphql.common import key_of
 from homestay.http.guard import MAX_UPLOAD_BYTES, caller_of
+from homestay.services import photos
 
 BUCKET = "uploads"
 # 50 megapixels: any phone's full-resolution photo; decoding one takes ~150 MB
@@ -82,6 +84,11 @@ def reencode(data: bytes) -> tuple[bytes, str, int, int]:
 async def upload(request: Request) -> Response:
     services = request.app.state.services
     caller = caller_of(request)  # staff for evidence; anyone for a concern's photo
+    purpose = request.query_params.get("purpose", "evidence")
+    if purpose not in ("evidence", photos.LISTING):
+        raise BadRequest("purpose", "evidence (the default) or listing")
+    # whose photo it may be is settled before a byte of it is read
+    homestay = await _listing_homestay(request, caller) if purpose == photos.LISTING else None
     body = bytearray()
     async for chunk in request.stream():  # the guard has capped it already
         body += chunk
@@ -89,14 +96,18 @@ async def upload(request: Request) -> Response:
             raise PayloadTooLarge("body", "a photo may be at most 10 MB")
     if not body:
         raise BadRequest("body", "send the photo's bytes as the request body")
-    try:
-        stored, media_type, width, height = await asyncio.to_thread(reencode, bytes(body))
-    except NotAPhoto:
-        raise UnsupportedMediaType("body", "send a JPEG, PNG, WebP or HEIC photo") from None
     key = _upload_key(request, caller.account_id)
     files = services.db.db[f"{BUCKET}.files"]
     if key is not None and (first := await files.find_one({"metadata.uploadKey": key})):
         return _stored(first, status=200)  # sent again after a lost answer: the first one
+    try:
+        stored, media_type, width, height = await asyncio.to_thread(reencode, bytes(body))
+    except NotAPhoto:
+        raise UnsupportedMediaType("body", "send a JPEG, PNG, WebP or HEIC photo") from None
+    if homestay is not None:
+        drawn = await asyncio.to_thread(photos.draw, stored)
+        return _stored(await photos.store(services.db, drawn, homestay, caller.account_id, key),
+                       status=201)
     bucket = AsyncGridFSBucket(services.db.db, bucket_name=BUCKET)
     file_id = ObjectId()
     metadata = {"contentType": media_type, "uploadedBy": caller.account_id,
@@ -116,6 +127,23 @@ async def upload(request: Request) -> Response:
     return _stored({"_id": file_id, "length": len(stored), "metadata": metadata}, status=201)
 
 
+async def _listing_homestay(request: Request, caller: Caller) -> dict:
+    """The homestay a listing photo is for: its operator's, or its county's staff's."""
+    caller.require(Role.OPERATOR, Role.INSPECTOR, Role.BUREAU)
+    raw = request.query_params.get("homestay") or ""
+    if not raw.strip():
+        raise BadRequest("homestay", "name the homestay the photo is for: ?homestay=ID")
+    homestay_id = key_of(raw.strip(), "Homestay")
+    if caller.role is Role.OPERATOR:
+        caller.require_operator_of(homestay_id)
+    homestay = await request.app.state.services.homestays.get(homestay_id)
+    if homestay is None:
+        raise NotFound(f"no homestay {homestay_id!r}")
+    if caller.role is not Role.OPERATOR:
+        caller.require_county(homestay["county"])
+    return homestay
+
+
 def _upload_key(request: Request, account_id: str | None) -> str | None:
     """The app's own id for this upload (a UUID made before the first try), scoped to its
     sender, so that a photo sent again on a flaky network is stored once."""
@@ -129,7 +157,9 @@ def _upload_key(request: Request, account_id: str | None) -> str | None:
 
 def _stored(doc: dict, status: int) -> JSONResponse:
     meta = doc.get("metadata") or {}
-    return JSONResponse({"id": str(doc["_id"]), "url": f"/uploads/{doc['_id']}",
+    url = f"/photos/{doc['_id']}" if meta.get("purpose") == photos.LISTING \
+        else f"/uploads/{doc['_id']}"
+    return JSONResponse({"id": str(doc["_id"]), "url": url,
                          "contentType": meta.get("contentType"), "size": doc.get("length"),
                          "width": meta.get("width"), "height": meta.get("height")},
                         status_code=status)

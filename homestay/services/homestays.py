@@ -21,7 +21,7 @@ from homestay.domain.facilities import FACILITIES, code_of
 from homestay.domain.gazetteer import GazetteerGeocoder, gazetteer
 from homestay.domain.text import check_text, first_hidden
 from homestay.errors import BadUserInput, UserError, UserErrors
-from homestay.services import rows
+from homestay.services import photos, rows
 from homestay.services.finder_index import FinderIndex
 from homestay.services.pagination import decode_cursor, encode_cursor
 from homestay.storage.database import Database
@@ -49,7 +49,7 @@ def listing_of(homestay: dict) -> dict:
     """What a certificate carries of its homestay, so that a search reads one collection."""
     return {key: homestay.get(key) for key in
             ("name", "nameEn", "address", "town", "location", "cells", "rooms", "facilities",
-             "description", "descriptionEn", "phone", "priceMin", "priceMax")}
+             "description", "descriptionEn", "phone", "priceMin", "priceMax", "photos")}
 
 
 @dataclass
@@ -63,6 +63,7 @@ class ListingInput:
     price_min: int | None = None
     price_max: int | None = None
     facilities: Sequence[str] | None = None
+    photo_ids: Sequence[str] | None = None  # the listing photos in order, the cover first
 
 
 MAX_DESCRIPTION = 2000
@@ -365,6 +366,9 @@ class HomestayService:
             caller.require_county(current["county"])
         errors: list[UserError] = []
         changes = check_listing(errors, data, current)
+        if data.photo_ids is not None:
+            changes["photos"] = await photos.check_photo_ids(self.db, errors, homestay_id,
+                                                             data.photo_ids)
         if errors:
             raise UserErrors(errors)
         if not changes:

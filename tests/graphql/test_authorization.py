@@ -115,6 +115,11 @@ HTTP_MATRIX = {
     "export": ("GET", "/exports/certificates.csv?county=330521",
                (401, 403, 403, 200, 403, 403, 403, 401)),
     "upload download": ("GET", "/uploads/{upload}", (401, 200, 403, 200, 403, 403, 403, 401)),
+    # a listing photo (the request sends one): the operator, or the county's staff
+    "listing photo upload": ("POST", "/uploads?purpose=listing&homestay={homestay}",
+                             (401, 201, 403, 201, 403, 201, 403, 401)),
+    # public while the stay is listed; a revoked token is refused rather than read as public
+    "listing photo": ("GET", "/photos/{photo}/320", (200, 200, 200, 200, 200, 200, 200, 401)),
     # public and token-blind: a mirror never sends one
     "open data": ("GET", "/open-data/certificates.json", (200, 200, 200, 200, 200, 200, 200, 200)),
     "verification page": ("GET", "/v/{number}", (200, 200, 200, 200, 200, 200, 200, 200)),
@@ -159,6 +164,8 @@ async def world(api, db, make_staff, make_operator):
         certificateNumber: $n, category: SAFETY, description: "灭火器过期"}) { receipt } }""",
                               {"n": cert["number"]})
     found = await db.concerns.find_one({"receipt": concern["reportConcern"]["receipt"]})
+    photo = await api.http.post(f"/uploads?purpose=listing&homestay={stay['id']}", content=JPEG,
+                                headers={"Authorization": f"Bearer {tokens['operator']}"})
     # a rejection the operator appealed, for the bureau to decide
     rejected = await submit(api, inspector.token, stay["id"])
     await review(api, bureau.token, rejected["id"], "REJECT", "照片模糊")
@@ -166,7 +173,7 @@ async def world(api, db, make_staff, make_operator):
         reason: "照片清晰"}) { appeal { id } } }""", {"i": rejected["id"]}, tokens["operator"])
     return {"tokens": tokens, "homestay": stay["id"], "number": cert["number"],
             "inspections": inspections, "upload": upload.json()["id"], "concern": found["_id"],
-            "appeal": appeal["appealDecision"]["appeal"]["id"]}
+            "appeal": appeal["appealDecision"]["appeal"]["id"], "photo": photo.json()["id"]}
 
 
 def _variables(operation: str, world: dict, index: int) -> dict:
@@ -198,8 +205,9 @@ async def test_every_download_allows_and_denies_by_the_table(api, world):
             token = world["tokens"][caller]
             headers = {"Authorization": f"Bearer {token}"} if token else {}
             response = await api.http.request(
-                method, path.format(upload=world["upload"], number=world["number"]),
-                headers=headers)
+                method, path.format(upload=world["upload"], number=world["number"],
+                                    homestay=world["homestay"], photo=world["photo"]),
+                headers=headers, content=JPEG if method == "POST" else None)
             if response.status_code != want:
                 mismatches.append(f"{name} as {caller}: expected {want}, "
                                   f"got {response.status_code}")
