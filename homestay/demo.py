@@ -28,7 +28,7 @@ from homestay.domain.concerns import ConcernCategory, ConcernStatus
 from homestay.domain.gazetteer import gazetteer
 from homestay.domain.grades import Grade
 from homestay.domain.grading import ItemKind
-from homestay.services import photos, standards
+from homestay.services import photos
 from homestay.services.accounts import caller_of, create_account
 from homestay.services.homestays import HomestayInput, ListingInput
 from homestay.services.inspections import ResultInput, SubmissionInput
@@ -175,8 +175,8 @@ async def _photos(services: Services, caller: Caller, homestay: dict,
     ids = []
     for _ in range(1 + (rng.random() < 0.3)):
         drawn = await asyncio.to_thread(photos.draw, _scene(rng))
-        ids.append(str((await photos.store(services.db, drawn, homestay, caller.account_id,
-                                           None))["_id"]))
+        ids.append(str((await services.photos.store(drawn, homestay, caller.account_id,
+                                                    None))["_id"]))
     return ids
 
 
@@ -260,7 +260,7 @@ async def load_demo(services: Services, accounts_file: Path, count: int = HOMEST
         await _account(services, Role.BUREAU, DEQING, "周主任 Zhou (Deqing bureau)"),
     ]
     inspector, bureau = accounts[0].caller, accounts[1].caller
-    standard = await standards.find(services.db)
+    standard = await services.standards.find()
     assert standard is not None, "publish the seed standard first"
     stats: dict[str, Any] = {"homestays": 0, "inspections": 0, "certificates": 0, "concerns": 0}
     valid_numbers: list[str] = []

@@ -7,7 +7,6 @@ from typing import Annotated
 
 import strawberry
 
-from homestay.clock import utcnow
 from homestay.domain import geo
 from homestay.domain.concerns import ConcernCategory as DomainConcernCategory
 from homestay.domain.concerns import ConcernStatus as DomainConcernStatus
@@ -35,7 +34,7 @@ from homestay.graphql.types import (
     Homestay,
     events_of,
 )
-from homestay.services import standards, statistics
+from homestay.services import statistics
 from homestay.services.plan import cursor_of
 
 strawberry.enum(Reason, name="PlanReasonCode")
@@ -113,8 +112,8 @@ class Statistics:
 
     @strawberry.field(description="Certificates by county, grade and status as of now.")
     async def certificates(self, info: Info) -> list[CertificateCount]:
-        rows = await statistics.certificate_counts(info.context.services.db, self.counties,
-                                                   utcnow())
+        rows = await info.context.services.statistics.certificates(self.counties,
+                                                                 info.context.now)
         counts = [CertificateCount(county=County.of(r["county"], self.lang),
                                    grade=DomainGrade(r["grade"]),
                                    status=CertificateStatus(r["status"]), count=r["count"])
@@ -123,7 +122,7 @@ class Statistics:
 
     @strawberry.field(description="Certificates issued, suspended and revoked per month.")
     async def monthly(self, info: Info) -> list[MonthlyCertificates]:
-        rows = await statistics.monthly_changes(info.context.services.db, self.counties,
+        rows = await info.context.services.statistics.monthly(self.counties,
                                                 self.period)
         return [MonthlyCertificates(month=r["month"], county=County.of(r["county"], self.lang),
                                     issued=r["issued"], suspended=r["suspended"],
@@ -132,7 +131,7 @@ class Statistics:
     @strawberry.field(description="Guests' concerns reported in the period, per month, "
                       "category and outcome.")
     async def concerns(self, info: Info) -> list[ConcernCount]:
-        rows = await statistics.concern_counts(info.context.services.db, self.counties,
+        rows = await info.context.services.statistics.concerns(self.counties,
                                                self.period)
         return [ConcernCount(month=r["month"], county=County.of(r["county"], self.lang),
                              category=DomainConcernCategory(r["category"]),
@@ -142,7 +141,7 @@ class Statistics:
     @strawberry.field(description="Operators' appeals filed in the period, per month, what "
                       "was appealed and the outcome.")
     async def appeals(self, info: Info) -> list[AppealCount]:
-        rows = await statistics.appeal_counts(info.context.services.db, self.counties,
+        rows = await info.context.services.statistics.appeals(self.counties,
                                               self.period)
         return [AppealCount(month=r["month"], county=County.of(r["county"], self.lang),
                             subject=AppealSubject(r["subject"]),
@@ -150,7 +149,7 @@ class Statistics:
 
     @strawberry.field(description="Inspections submitted in the period, per inspector.")
     async def inspectors(self, info: Info) -> list[InspectorStatistics]:
-        rows = await statistics.inspector_counts(info.context.services.db, self.counties,
+        rows = await info.context.services.statistics.inspectors(self.counties,
                                                  self.period)
         return [InspectorStatistics(
             inspector=Actor(id=r["inspectorId"], name=r["name"]),
@@ -164,11 +163,8 @@ class Statistics:
                       "approved inspections of the period (the current standard by default).")
     async def sections(self, info: Info, standard_code: str | None = None,
                        standard_version: int | None = None) -> list[SectionAverage]:
-        db = info.context.services.db
-        standard = await standards.find(db, standard_code, standard_version)
-        if standard is None:
-            raise BadUserInput("standardVersion", "no such grading standard or version")
-        rows = await statistics.section_averages(db, self.counties, self.period, standard)
+        rows = await info.context.services.statistics.sections(
+            self.counties, self.period, standard_code, standard_version)
         return [SectionAverage(section=r["section"], title=localized(r["title"], self.lang),
                                max_points=r["maxPoints"], average_points=r["averagePoints"],
                                inspections=r["inspections"]) for r in rows]
@@ -208,7 +204,7 @@ class BureauQueries:
                    from_: Annotated[datetime | None, strawberry.argument(name="from")] = None,
                    to: datetime | None = None) -> Statistics:
         counties = info.context.caller.counties_filter(county)
-        end = to or utcnow()
+        end = to or info.context.now
         start = from_ or end - timedelta(days=365)
         if start >= end:
             raise BadUserInput("from", "from must come before to")
@@ -224,7 +220,8 @@ class BureauQueries:
                                 after: str | None = None) -> Connection[PlanEntry]:
         check_first(first)
         counties = info.context.caller.counties_filter(county)
-        page = await info.context.services.plan.page(counties, utcnow(), first, after)
+        page = await info.context.services.plan.page(counties, info.context.now, first,
+                                                       after)
         lang = info.context.lang
         edges = [Edge(cursor=cursor_of(entry), node=PlanEntry(
             priority=entry.priority,

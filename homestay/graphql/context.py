@@ -13,7 +13,6 @@ from strawberry.dataloader import DataLoader
 from homestay.auth import PUBLIC, Caller
 from homestay.clock import utcnow
 from homestay.errors import ApiError
-from homestay.services.accounts import accounts_by_id
 from homestay.services.registry import Services
 
 LANGUAGES = ("zh", "en")  # zh-CN first: the default
@@ -79,9 +78,7 @@ class Context:
 
     @cached_property
     def accounts(self) -> DataLoader[str, dict | None]:
-        async def load(ids: list[str]) -> list[dict | None]:
-            return await accounts_by_id(self.services.db, ids)
-        return DataLoader(load)
+        return DataLoader(self.services.accounts.by_id)
 
     @cached_property
     def inspections(self) -> DataLoader[str, dict | None]:
@@ -89,4 +86,4 @@ class Context:
 
     @cached_property
     def standards(self) -> DataLoader[str, dict | None]:
-        return DataLoader(self.services.standards_by_key)
+        return DataLoader(self.services.standards.by_key)

@@ -22,7 +22,6 @@ from homestay.graphql.common import (
 )
 from homestay.graphql.permissions import IsBureau
 from homestay.graphql.types import Homestay
-from homestay.services import statistics
 from homestay.services.search import SearchQuery
 from homestay.services.search import StaySort as DomainStaySort
 
@@ -98,7 +97,6 @@ class SearchQueries:
                       "counties (or the one asked for).")
     async def grade_statistics(self, info: Info, county: str | None = None) -> list[GradeCount]:
         counties = info.context.caller.counties_filter(county)
-        rows = await statistics.listed_counts(info.context.services.db, counties,
-                                              info.context.now)
+        rows = await info.context.services.statistics.listed(counties, info.context.now)
         return [GradeCount(county=County.of(r["county"], info.context.lang),
                            grade=DomainGrade(r["grade"]), count=r["count"]) for r in rows]

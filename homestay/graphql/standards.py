@@ -7,7 +7,6 @@ import strawberry
 from homestay.domain.grades import Grade as DomainGrade
 from homestay.domain.grading import ItemKind as DomainItemKind
 from homestay.graphql.common import Grade, Info, ItemKind, Node, global_id, localized
-from homestay.services import standards
 
 
 @strawberry.type
@@ -67,5 +66,5 @@ class StandardQueries:
                       "by default.")
     async def grading_standard(self, info: Info, code: str | None = None,
                                version: int | None = None) -> GradingStandard | None:
-        doc = await standards.find(info.context.services.db, code, version)
+        doc = await info.context.services.standards.find(code, version)
         return GradingStandard.from_doc(doc, info.context.lang) if doc else None

@@ -140,20 +140,20 @@ class GraphQLView(GraphQL):
             raise BadRequest("extensions.persistedQuery", "give version 1 and the document's "
                              "sha256Hash (64 hexadecimal characters)")
         starlette_request = _request.get()
-        db = starlette_request.app.state.services.db
+        store = starlette_request.app.state.services.persisted
         if item.query is None:
-            item.query = await persisted.find(db, sha256.lower())
+            item.query = await store.find(sha256.lower())
             if item.query is None:
                 raise PersistedQueryNotFound()
             return
         if persisted.digest(item.query) != sha256.lower():
             raise BadRequest("extensions.persistedQuery.sha256Hash",
                              "not the SHA-256 of the query sent with it")
-        if await persisted.find(db, sha256.lower()) is None:
+        if await store.find(sha256.lower()) is None:
             client = starlette_request.client
             await starlette_request.app.state.rate_limiter.admit_persisted_query(
                 client.host if client else "unknown")
-            await persisted.learn(db, sha256.lower(), item.query)
+            await store.learn(sha256.lower(), item.query)
 
     async def process_result(self, request: Any, result: Any) -> Any:
         # an answer with errors (the database away, a bad argument) is never kept by a cache

@@ -106,7 +106,7 @@ async def upload(request: Request) -> Response:
         raise UnsupportedMediaType("body", "send a JPEG, PNG, WebP or HEIC photo") from None
     if homestay is not None:
         drawn = await asyncio.to_thread(photos.draw, stored)
-        return _stored(await photos.store(services.db, drawn, homestay, caller.account_id, key),
+        return _stored(await services.photos.store(drawn, homestay, caller.account_id, key),
                        status=201)
     bucket = AsyncGridFSBucket(services.db.db, bucket_name=BUCKET)
     file_id = ObjectId()

@@ -40,3 +40,16 @@ async def learn(db: Database, sha256: str, query: str) -> bool:
     except DuplicateKeyError:
         return False
     return True
+
+
+class PersistedQueries:
+    """The store of automatic persisted queries, for the GraphQL view."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def find(self, sha256: str) -> str | None:
+        return await find(self.db, sha256)
+
+    async def learn(self, sha256: str, query: str) -> bool:
+        return await learn(self.db, sha256, query)

@@ -16,14 +16,17 @@ from __future__ import annotations
 import io
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from bson import ObjectId
 from bson.errors import InvalidId
-from gridfs import AsyncGridFSBucket
-from gridfs.errors import FileExists
+from gridfs import AsyncGridFSBucket, AsyncGridOut
+from gridfs.errors import FileExists, NoFile
 from PIL import Image
 from pymongo.errors import DuplicateKeyError
 
+from homestay.auth import Caller
+from homestay.domain.disclosure import sees_private_data
 from homestay.errors import UserError
 from homestay.storage.database import Database
 
@@ -168,3 +171,52 @@ async def find_listing_photo(db: Database, photo_id: str) -> dict | None:
     if parsed is None:
         return None
     return await db.db[f"{BUCKET}.files"].find_one({"_id": parsed, "metadata.purpose": LISTING})
+
+
+@dataclass(frozen=True)
+class Served:
+    """Which stored file answers a request for a listing photo, and how."""
+
+    file_id: ObjectId
+    media_type: str
+    public: bool  # the stay is listed: anyone, and caches, may keep it
+    by_accept: bool  # chosen by the Accept header (a thumbnail)
+
+
+class PhotoService:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def store(self, drawn: Drawn, homestay: dict, uploaded_by: str | None,
+                    upload_key: str | None) -> dict:
+        return await store(self.db, drawn, homestay, uploaded_by, upload_key)
+
+    async def served(self, caller: Caller, photo_id: str, width: int | None, webp: bool,
+                     now: datetime) -> Served | None:
+        """The file for `photo_id` (at `width`, WebP or JPEG), if the caller may see it: anyone
+        while the stay is listed, its operator and county's staff always. None otherwise, as
+        for no such photo."""
+        doc = await find_listing_photo(self.db, photo_id)
+        if doc is None:
+            return None
+        meta = doc["metadata"]
+        homestay = await self.db.homestays.find_one({"_id": meta["homestayId"]},
+                                                    {"listedUntil": 1, "county": 1})
+        if homestay is None:
+            return None
+        listed = bool(homestay.get("listedUntil")) and homestay["listedUntil"] > now
+        if not listed and not sees_private_data(caller, homestay["county"], homestay["_id"]):
+            return None  # a private home's photos are not shown
+        if width is None:
+            return Served(doc["_id"], meta["contentType"], listed, False)
+        kind = "webp" if webp else "jpeg"
+        drawn_id = parse_id(meta["renditions"][str(width)][kind])
+        assert drawn_id is not None  # written by store()
+        return Served(drawn_id, FORMATS[kind][1], listed, True)
+
+    async def open(self, file_id: ObjectId) -> AsyncGridOut | None:
+        try:
+            return await AsyncGridFSBucket(self.db.db, bucket_name=BUCKET
+                                           ).open_download_stream(file_id)
+        except NoFile:
+            return None

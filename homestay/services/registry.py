@@ -14,9 +14,13 @@ from homestay.services.certificates import CertificateService
 from homestay.services.concerns import ConcernService
 from homestay.services.homestays import HomestayService
 from homestay.services.inspections import InspectionService
+from homestay.services.persisted import PersistedQueries
+from homestay.services.photos import PhotoService
 from homestay.services.plan import PlanService
 from homestay.services.requests import RequestService
 from homestay.services.search import SearchService
+from homestay.services.standards import StandardService
+from homestay.services.statistics import StatisticsService
 from homestay.settings import Settings, SettingsError
 from homestay.storage.database import Database
 
@@ -44,10 +48,10 @@ class Services:
     accounts: AccountService
     requests: RequestService
     appeals: AppealService
-
-    async def standards_by_key(self, keys: list[str]) -> list[dict | None]:
-        found = {d["_id"]: d async for d in self.db.standards.find({"_id": {"$in": keys}})}
-        return [found.get(k) for k in keys]
+    standards: StandardService
+    statistics: StatisticsService
+    persisted: PersistedQueries
+    photos: PhotoService
 
     @classmethod
     def build(cls, settings: Settings, db: Database) -> Services:
@@ -64,4 +68,8 @@ class Services:
             accounts=AccountService(db),
             requests=RequestService(db),
             appeals=AppealService(db, certificates),
+            standards=StandardService(db),
+            statistics=StatisticsService(db),
+            persisted=PersistedQueries(db),
+            photos=PhotoService(db),
         )

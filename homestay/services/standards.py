@@ -77,3 +77,16 @@ async def find(db: Database, code: str | None = None, version: int | None = None
     if version is not None:
         query["version"] = version
     return await db.standards.find_one(query, sort=[("version", -1)])
+
+
+class StandardService:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def find(self, code: str | None = None, version: int | None = None) -> dict | None:
+        return await find(self.db, code, version)
+
+    async def by_key(self, keys: list[str]) -> list[dict | None]:
+        """By `code@version` key, in the order asked (for a DataLoader): one read."""
+        found = {d["_id"]: d async for d in self.db.standards.find({"_id": {"$in": keys}})}
+        return [found.get(k) for k in keys]

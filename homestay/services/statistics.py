@@ -15,6 +15,8 @@ from datetime import datetime
 from homestay.domain.certificates import LAPSING_VALUES, Listed
 from homestay.domain.grades import Grade
 from homestay.domain.inspections import InspectionStatus
+from homestay.errors import BadUserInput
+from homestay.services import standards
 from homestay.storage.database import Database
 
 TIMEZONE = "+08:00"  # months are counted in China Standard Time, as the bureau counts them
@@ -164,3 +166,36 @@ async def appeal_counts(db: Database, counties: Sequence[str], period: Period) -
     ])).to_list()
     return sorted(({**r["_id"], "count": r["count"]} for r in rows),
                   key=lambda r: (r["month"], r["county"], r["subject"], r["status"]))
+
+
+class StatisticsService:
+    """The figures above, for the resolvers: one aggregation each, run only when asked."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def listed(self, counties: Sequence[str], now: datetime) -> list[dict]:
+        return await listed_counts(self.db, counties, now)
+
+    async def certificates(self, counties: Sequence[str], now: datetime) -> list[dict]:
+        return await certificate_counts(self.db, counties, now)
+
+    async def monthly(self, counties: Sequence[str], period: Period) -> list[dict]:
+        return await monthly_changes(self.db, counties, period)
+
+    async def inspectors(self, counties: Sequence[str], period: Period) -> list[dict]:
+        return await inspector_counts(self.db, counties, period)
+
+    async def concerns(self, counties: Sequence[str], period: Period) -> list[dict]:
+        return await concern_counts(self.db, counties, period)
+
+    async def appeals(self, counties: Sequence[str], period: Period) -> list[dict]:
+        return await appeal_counts(self.db, counties, period)
+
+    async def sections(self, counties: Sequence[str], period: Period, code: str | None,
+                       version: int | None) -> list[dict]:
+        """Section averages under a standard (the current one by default)."""
+        standard = await standards.find(self.db, code, version)
+        if standard is None:
+            raise BadUserInput("standardVersion", "no such grading standard or version")
+        return await section_averages(self.db, counties, period, standard)
