@@ -36,7 +36,7 @@ from common import error_kind, fail_on_errors, served_api  # noqa: E402
 from search import COUNTIES, load  # noqa: E402
 
 from homestay.clock import utcnow  # noqa: E402
-from homestay.services import exports, rows  # noqa: E402
+from homestay.services import export_writers, exports, grade_list, rows  # noqa: E402
 from homestay.services.accounts import create_account  # noqa: E402
 from homestay.storage.database import open_database  # noqa: E402
 from homestay.storage.embedded import EmbeddedServer  # noqa: E402
@@ -98,7 +98,7 @@ async def database_alone(uri: str, name: str) -> tuple[float, float]:
     """Documents a second from the certificates (filter and order by the database), and rows
     a second from the read model (nothing built or written)."""
     database = open_database(uri, name)
-    query = exports.ExportQuery(counties=COUNTIES)
+    query = grade_list.ExportQuery(counties=COUNTIES)
     started = time.perf_counter()
     count = 0
     async for _ in database.certificates.find(query.filter(utcnow()), rows.ROW_PROJECTION,
@@ -118,16 +118,16 @@ async def writer_alone(uri: str, name: str) -> float:
     """Rows built and written as CSV from documents already in memory: our side's ceiling."""
     database = open_database(uri, name)
     now = utcnow()
-    query = exports.ExportQuery(counties=COUNTIES)
+    query = grade_list.ExportQuery(counties=COUNTIES)
     docs = await database.certificates.find(query.filter(now), rows.ROW_PROJECTION).to_list()
     await database.close()
 
     async def replay():
         for i in range(0, len(docs), exports.BATCH):
-            yield [exports.row_of(d, now) for d in docs[i:i + exports.BATCH]]
+            yield [grade_list.row_of(d, now) for d in docs[i:i + exports.BATCH]]
 
     started = time.perf_counter()
-    async for _ in exports.csv_chunks(replay()):
+    async for _ in export_writers.csv_chunks(replay()):
         pass
     return len(docs) / (time.perf_counter() - started)
 

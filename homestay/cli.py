@@ -272,14 +272,13 @@ def export(
     A progress bar shows on a terminal (on stderr); none when stderr is not a terminal."""
     from homestay.clock import utcnow
     from homestay.errors import ApiError
-    from homestay.services import exports
+    from homestay.services import export_writers, exports, grade_list
 
     settings = _settings()
-    params = {k: v for k, v in {"grade": grade, "status": status, "issuedFrom": issued_from,
-                                "issuedTo": issued_to, "expiringBefore": expiring_before
-                                }.items() if v}
     try:
-        query = exports.query_from_params(params, sorted(set(county)) if county else None)
+        query = grade_list.query_of(sorted(set(county)) if county else None, grade=grade,
+                                    status=status, issued_from=issued_from,
+                                    issued_to=issued_to, expiring_before=expiring_before)
     except ApiError as exc:
         _fail(exc.message)
     for code in county or []:
@@ -287,8 +286,8 @@ def export(
 
         if gazetteer().county(code) is None:
             _fail(f"--county: no county with code {code!r}")
-    fmt = exports.ExportFormat(format.value)
-    if output is None and fmt is exports.ExportFormat.XLSX and sys.stdout.isatty():
+    fmt = export_writers.ExportFormat(format.value)
+    if output is None and fmt is export_writers.ExportFormat.XLSX and sys.stdout.isatty():
         _fail("an .xlsx file is binary: redirect stdout to a file or give --output")
 
     async def run(uri: str, sink) -> int:
@@ -304,7 +303,7 @@ def export(
                         yield batch
                         advance(len(batch))
 
-                async for chunk in exports.chunks_of(fmt, counted(), lang):
+                async for chunk in export_writers.chunks_of(fmt, counted(), lang):
                     sink.write(chunk)
             sink.flush()
             return total

@@ -17,7 +17,8 @@ from homestay.clock import china_date, utcnow
 from homestay.errors import BadUserInput, RateLimited
 from homestay.graphql.context import language
 from homestay.http.guard import caller_of
-from homestay.services import exports
+from homestay.services import exports, grade_list
+from homestay.services.export_writers import ExportFormat, chunks_of, file_name, json_chunks
 
 OPEN_DATA_MAX_AGE_S = 300
 # exports and full open-data downloads read every certificate of their counties: a few at a
@@ -70,28 +71,43 @@ async def _releasing(slots: asyncio.Semaphore,
 async def export_certificates(request: Request) -> Response:
     services = request.app.state.services
     try:
-        fmt = exports.ExportFormat(request.path_params["format"])
+        fmt = ExportFormat(request.path_params["format"])
     except ValueError:
         raise BadUserInput("format", "export as .csv, .xlsx or .json") from None
     params = dict(request.query_params)
     caller = caller_of(request)
     caller.require(Role.BUREAU)
     counties = caller.counties_filter(params.get("county") or None)
-    query = exports.query_from_params(params, counties)
+    query = _query(params, counties)
     lang = params.get("lang") or language(request.headers.get("accept-language"))
     slots = _take_slot(request)
     await slots.acquire()
     now = utcnow()
     # a failure of the first chunk is a 503 (the exception handlers), its slot given back
     # by _releasing
-    chunks = await _primed(_releasing(slots, exports.chunks_of(
-        fmt, exports.certificate_rows(services.db, query, now, lang), lang)))
-    name = exports.file_name(fmt, counties, china_date(now))
+    chunks = await _primed(_releasing(slots, chunks_of(
+        fmt, services.exports.rows(query, now, lang), lang)))
+    name = file_name(fmt, counties, china_date(now))
     return StreamingResponse(chunks, media_type=fmt.media_type, headers={
         "Content-Disposition": f"attachment; filename=\"{name}\"; "
                                f"filename*=UTF-8''{quote(name)}",
         "Cache-Control": "no-store",
     })
+
+
+FILTERS = ("county", "grade", "status", "issuedFrom", "issuedTo", "expiringBefore")
+
+
+def _query(params: dict[str, str], counties: list[str]) -> grade_list.ExportQuery:
+    """The request's filters; an unknown parameter is refused by its name (a typo must not
+    export everything)."""
+    unknown = sorted(set(params) - {*FILTERS, "lang"})
+    if unknown:
+        raise BadUserInput(unknown[0], f"unknown parameter; filters are {', '.join(FILTERS)}")
+    return grade_list.query_of(
+        counties, grade=params.get("grade"), status=params.get("status"),
+        issued_from=params.get("issuedFrom"), issued_to=params.get("issuedTo"),
+        expiring_before=params.get("expiringBefore"))
 
 
 def _etag(changed_at_ms: int) -> str:
@@ -118,7 +134,7 @@ def _not_modified(request: Request, etag: str, last_modified_s: int | None) -> b
 async def open_data(request: Request) -> Response:
     services = request.app.state.services
     now = utcnow()
-    changed_at = await exports.open_data_changed_at(services.db, now)
+    changed_at = await services.exports.open_data_changed_at(now)
     etag = _etag(int(changed_at.timestamp() * 1000))
     headers = {"ETag": etag, "Cache-Control": f"public, max-age={OPEN_DATA_MAX_AGE_S}",
                "Access-Control-Allow-Origin": "*"}
@@ -132,10 +148,9 @@ async def open_data(request: Request) -> Response:
     if _not_modified(request, etag, last_modified_s):
         return Response(status_code=304, headers=headers)
     if request.method == "HEAD":
-        return Response(media_type=exports.ExportFormat.JSON.media_type, headers=headers)
+        return Response(media_type=ExportFormat.JSON.media_type, headers=headers)
     slots = _take_slot(request)
     await slots.acquire()
-    chunks = await _primed(_releasing(slots, exports.json_chunks(
-        exports.open_data_rows(services.db, now))))
-    return StreamingResponse(chunks, media_type=exports.ExportFormat.JSON.media_type,
+    chunks = await _primed(_releasing(slots, json_chunks(services.exports.open_data(now))))
+    return StreamingResponse(chunks, media_type=ExportFormat.JSON.media_type,
                              headers=headers)

@@ -12,6 +12,7 @@ from homestay.services.accounts import AccountService
 from homestay.services.appeals import AppealService
 from homestay.services.certificates import CertificateService
 from homestay.services.concerns import ConcernService
+from homestay.services.exports import ExportService
 from homestay.services.homestays import HomestayService
 from homestay.services.inspections import InspectionService
 from homestay.services.persisted import PersistedQueries
@@ -52,6 +53,7 @@ class Services:
     statistics: StatisticsService
     persisted: PersistedQueries
     photos: PhotoService
+    exports: ExportService
 
     @classmethod
     def build(cls, settings: Settings, db: Database) -> Services:
@@ -72,4 +74,5 @@ class Services:
             statistics=StatisticsService(db),
             persisted=PersistedQueries(db),
             photos=PhotoService(db),
+            exports=ExportService(db),
         )

@@ -10,7 +10,7 @@ import pytest
 
 from homestay.domain.certificates import CertificateStatus, Listed
 from homestay.domain.grades import ALL_GRADES, Grade
-from homestay.services import exports
+from homestay.services import grade_list
 from homestay.services.search import SearchQuery, _Filter
 
 NOW = datetime(2026, 12, 31, 16, 0, tzinfo=UTC)
@@ -73,14 +73,14 @@ async def test_the_search_filter_says_the_same_in_python_and_in_mongodb(scratch,
 
 
 @pytest.mark.parametrize("query", [
-    exports.ExportQuery(counties=None),
-    exports.ExportQuery(counties=["330521"], status=CertificateStatus.VALID),
-    exports.ExportQuery(counties=None, status=CertificateStatus.EXPIRED),
-    exports.ExportQuery(counties=None, status=CertificateStatus.SUSPENDED),
-    exports.ExportQuery(counties=None, status=CertificateStatus.REVOKED),
-    exports.ExportQuery(counties=["330523"], grade=Grade.BOUTIQUE),
-    exports.ExportQuery(counties=None, expiring_before=NOW + timedelta(days=30)),
-    exports.ExportQuery(counties=None, issued_from=NOW - timedelta(days=100),
+    grade_list.ExportQuery(counties=None),
+    grade_list.ExportQuery(counties=["330521"], status=CertificateStatus.VALID),
+    grade_list.ExportQuery(counties=None, status=CertificateStatus.EXPIRED),
+    grade_list.ExportQuery(counties=None, status=CertificateStatus.SUSPENDED),
+    grade_list.ExportQuery(counties=None, status=CertificateStatus.REVOKED),
+    grade_list.ExportQuery(counties=["330523"], grade=Grade.BOUTIQUE),
+    grade_list.ExportQuery(counties=None, expiring_before=NOW + timedelta(days=30)),
+    grade_list.ExportQuery(counties=None, issued_from=NOW - timedelta(days=100),
                         issued_to=NOW - timedelta(days=10)),
 ])
 async def test_the_export_filter_says_the_same_in_python_and_in_mongodb(scratch, query):

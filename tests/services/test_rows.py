@@ -9,7 +9,7 @@ import pytest
 from homestay.clock import shifted, utcnow
 from homestay.domain.certificates import CertificateStatus
 from homestay.domain.grades import Grade
-from homestay.services import exports, rows
+from homestay.services import exports, grade_list, rows
 from tests.graphql.flows import THRESHOLDS, certify, review, submit
 
 CHANGE = """mutation($n: String!) { %s(input: {number: $n, reason: "检查"}) {
@@ -18,7 +18,7 @@ RENAME = """mutation($id: ID!, $name: String!) { updateHomestay(input: {id: $id,
   errors { code } } }"""
 
 
-async def _listed(db, query: exports.ExportQuery, *, from_model: bool) -> list[dict]:
+async def _listed(db, query: grade_list.ExportQuery, *, from_model: bool) -> list[dict]:
     if not from_model:
         await db.meta.delete_one({"_id": "certificate_rows"})  # read the certificates
     try:
@@ -51,13 +51,13 @@ async def history(api, inspector, bureau, anji_inspector, anji_bureau):
 
 @pytest.mark.calendar
 @pytest.mark.parametrize("query", [
-    exports.ExportQuery(counties=None),
-    exports.ExportQuery(counties=["330521"]),
-    exports.ExportQuery(counties=["330521"], status=CertificateStatus.VALID),
-    exports.ExportQuery(counties=["330521"], status=CertificateStatus.EXPIRED),
-    exports.ExportQuery(counties=["330521"], status=CertificateStatus.SUPERSEDED),
-    exports.ExportQuery(counties=["330521", "330523"], grade=Grade.PREMIUM),
-    exports.ExportQuery(counties=None, expiring_before=utcnow() + timedelta(days=30)),
+    grade_list.ExportQuery(counties=None),
+    grade_list.ExportQuery(counties=["330521"]),
+    grade_list.ExportQuery(counties=["330521"], status=CertificateStatus.VALID),
+    grade_list.ExportQuery(counties=["330521"], status=CertificateStatus.EXPIRED),
+    grade_list.ExportQuery(counties=["330521"], status=CertificateStatus.SUPERSEDED),
+    grade_list.ExportQuery(counties=["330521", "330523"], grade=Grade.PREMIUM),
+    grade_list.ExportQuery(counties=None, expiring_before=utcnow() + timedelta(days=30)),
 ], ids=["all", "county", "valid", "expired", "superseded", "premium", "expiring"])
 async def test_the_read_model_lists_exactly_what_the_certificates_say(db, history, query):
     from_model = await _listed(db, query, from_model=True)
@@ -67,7 +67,7 @@ async def test_the_read_model_lists_exactly_what_the_certificates_say(db, histor
 
 
 async def test_the_read_model_shows_every_change_at_once(db, history):
-    listed = {r["number"]: r for r in await _listed(db, exports.ExportQuery(None),
+    listed = {r["number"]: r for r in await _listed(db, grade_list.ExportQuery(None),
                                                     from_model=True)}
     assert listed[history[1][1]["number"]]["status"] == "SUSPENDED"
     assert listed[history[2][1]["number"]]["status"] == "REVOKED"
@@ -100,14 +100,14 @@ async def test_a_row_left_behind_is_healed_by_the_reconciler(db, history):
 
 
 async def test_a_database_without_the_read_model_gets_it_built_whole(db, history):
-    expected = await _listed(db, exports.ExportQuery(None), from_model=True)
+    expected = await _listed(db, grade_list.ExportQuery(None), from_model=True)
     await db.certificate_rows.delete_many({})
     await db.meta.delete_one({"_id": "certificate_rows"})
     # until it is built, lists come from the certificates, complete
-    assert await _listed(db, exports.ExportQuery(None), from_model=True) == expected
+    assert await _listed(db, grade_list.ExportQuery(None), from_model=True) == expected
     assert await rows.ensure_built(db) is True
     assert await rows.ensure_built(db) is False
-    assert await _listed(db, exports.ExportQuery(None), from_model=True) == expected
+    assert await _listed(db, grade_list.ExportQuery(None), from_model=True) == expected
     assert await db.certificate_rows.count_documents({}) >= 2  # two counties' buckets
 
 
