@@ -11,7 +11,7 @@ import json
 import os
 import random
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -248,10 +248,118 @@ async def _operators(services: Services, certified: list[str],
     return made
 
 
-async def load_demo(services: Services, accounts_file: Path, count: int = HOMESTAYS) -> dict:
-    """Load the demo into an empty database; write the demo tokens to accounts_file."""
-    rng = random.Random(20261124)
-    accounts = [
+@dataclass
+class _Demo:
+    """The demo's world as it grows: who acts, and the stays that later steps need. The dice
+    are thrown in the same order every time, so every load is the same demo."""
+
+    services: Services
+    rng: random.Random
+    standard: dict
+    inspector: Caller
+    bureau: Caller
+    stats: dict[str, Any] = field(default_factory=lambda: {
+        "homestays": 0, "inspections": 0, "certificates": 0, "concerns": 0})
+    valid_numbers: list[str] = field(default_factory=list)  # guests will write about these
+    certified: list[str] = field(default_factory=list)  # homestay ids, for the operators
+    uninspected: list[str] = field(default_factory=list)
+    suspended: list[str] = field(default_factory=list)  # homestay ids, for the appeals
+    revoked: list[str] = field(default_factory=list)
+    rejected: list[dict] = field(default_factory=list)  # inspections
+    pictured: list[tuple[dict, random.Random]] = field(default_factory=list)  # own dice each
+
+    async def stay(self, n: int) -> None:
+        """One homestay's story: registered; perhaps inspected, reviewed, certified, listed,
+        then suspended, revoked, talked about by guests or regraded."""
+        homestay, point = await self._register(n)
+        fate = self.rng.random()
+        if fate < 0.06:
+            self.uninspected.append(homestay["_id"])
+            return  # registered, not yet inspected
+        cert, quality = await self._first_inspection(homestay, point, fate)
+        if cert is None or cert["status"] != "VALID":
+            return
+        await self._list(homestay, fate)
+        await self._afterwards(homestay, cert["_id"], fate, quality)
+
+    async def _register(self, n: int) -> tuple[dict, tuple[float, float] | None]:
+        rng = self.rng
+        town, lat, lng = _place(rng)
+        name = rng.choice(_PREFIXES) + rng.choice(_MIDDLES) + rng.choice(_SUFFIXES)
+        name = f"{name}·{n + 1:03d}"
+        # a few homestays are registered by address alone and geocoded from the gazetteer
+        point = None if n % 10 == 0 else (lat, lng)
+        homestay = await self.services.homestays.register(self.inspector, HomestayInput(
+            name=name, name_en=f"{_EN[name[0]]} Homestay {n + 1:03d}",
+            address=f"浙江省湖州市德清县{town}{rng.randint(1, 199)}号", county=DEQING,
+            location=point, rooms=rng.randint(3, 16),
+            facilities=rng.sample(_FACILITIES, rng.randint(2, 6))))
+        self.stats["homestays"] += 1
+        return homestay, point
+
+    async def _first_inspection(self, homestay: dict, point: tuple[float, float] | None,
+                                fate: float) -> tuple[dict | None, float]:
+        """Inspected, then left for review, rejected or approved: the certificate, if any,
+        and how good the stay is."""
+        rng, services = self.rng, self.services
+        # some certificates are old: issued more than three years ago, now EXPIRED
+        age = timedelta(days=-rng.randint(1100, 1300)) if fate > 0.95 else timedelta(0)
+        with shifted(age):
+            quality = rng.betavariate(4, 2)
+            inspection = await services.inspections.submit(self.inspector, SubmissionInput(
+                client_submission_id=str(uuid.UUID(int=rng.getrandbits(128))),
+                homestay_id=homestay["_id"], results=_answers(self.standard, quality, rng),
+                inspector_location=(point[0] + rng.gauss(0, 0.001),
+                                    point[1] + rng.gauss(0, 0.001)) if point else None))
+            self.stats["inspections"] += 1
+            if 0.06 <= fate < 0.12:
+                return None, quality  # awaiting review
+            if 0.12 <= fate < 0.15:
+                done, _ = await services.certificates.review(
+                    self.bureau, inspection["_id"], "REJECT",
+                    "照片与现场不符，请复查 / photos do not match the site")
+                self.rejected.append(done)
+                return None, quality
+            _, cert = await services.certificates.review(
+                self.bureau, inspection["_id"], "APPROVE", "符合要求 / meets the standard")
+        return cert, quality
+
+    async def _list(self, homestay: dict, fate: float) -> None:
+        """What its operator writes for tourists; one stay in PHOTO_EVERY is photographed."""
+        self.stats["certificates"] += 1
+        await self.services.homestays.update_listing(self.inspector, homestay["_id"],
+                                                     _listing(homestay, self.rng))
+        if self.stats["certificates"] % PHOTO_EVERY == 1:
+            self.pictured.append((homestay, random.Random(self.rng.getrandbits(32))))
+        if fate >= 0.36:
+            self.certified.append(homestay["_id"])
+
+    async def _afterwards(self, homestay: dict, number: str, fate: float,
+                          quality: float) -> None:
+        certificates = self.services.certificates
+        if 0.15 <= fate < 0.20:
+            await certificates.change(self.bureau, number, CertificateAction.SUSPEND,
+                                      "抽查发现消防通道堵塞 / blocked fire exit at a spot check")
+            self.suspended.append(homestay["_id"])
+        elif 0.20 <= fate < 0.23:
+            await certificates.change(self.bureau, number, CertificateAction.REVOKE,
+                                      "无证经营餐饮 / food served without a permit")
+            self.revoked.append(homestay["_id"])
+        elif 0.28 <= fate < 0.36:
+            self.valid_numbers.append(number)
+        elif 0.23 <= fate < 0.28:
+            # re-inspected and regraded: the first certificate becomes SUPERSEDED
+            again = await self.services.inspections.submit(self.inspector, SubmissionInput(
+                client_submission_id=str(uuid.UUID(int=self.rng.getrandbits(128))),
+                homestay_id=homestay["_id"],
+                results=_answers(self.standard, min(1.0, quality + 0.15), self.rng)))
+            self.stats["inspections"] += 1
+            await certificates.review(self.bureau, again["_id"], "APPROVE", "复评 / regraded")
+            self.stats["certificates"] += 1
+
+
+async def _staff(services: Services) -> list[DemoAccount]:
+    return [
         await _account(services, Role.INSPECTOR, DEQING, "王检查员 Wang (Deqing inspector)"),
         await _account(services, Role.BUREAU, DEQING, "李审核 Li (Deqing bureau)"),
         await _account(services, Role.INSPECTOR, ANJI, "陈检查员 Chen (Anji inspector)"),
@@ -259,92 +367,9 @@ async def load_demo(services: Services, accounts_file: Path, count: int = HOMEST
         # decides appeals of 李审核's decisions, which 李审核 may not
         await _account(services, Role.BUREAU, DEQING, "周主任 Zhou (Deqing bureau)"),
     ]
-    inspector, bureau = accounts[0].caller, accounts[1].caller
-    standard = await services.standards.find()
-    assert standard is not None, "publish the seed standard first"
-    stats: dict[str, Any] = {"homestays": 0, "inspections": 0, "certificates": 0, "concerns": 0}
-    valid_numbers: list[str] = []
-    certified: list[str] = []  # homestay ids, for the operators
-    uninspected: list[str] = []
-    suspended: list[str] = []  # homestay ids, for the appeals
-    revoked: list[str] = []
-    rejected: list[dict] = []  # inspections
-    pictured: list[tuple[dict, random.Random]] = []  # stays to photograph, each its own dice
-    for n in range(count):
-        town, lat, lng = _place(rng)
-        name = rng.choice(_PREFIXES) + rng.choice(_MIDDLES) + rng.choice(_SUFFIXES)
-        name = f"{name}·{n + 1:03d}"
-        # a few homestays are registered by address alone and geocoded from the gazetteer
-        by_address = n % 10 == 0
-        homestay = await services.homestays.register(inspector, HomestayInput(
-            name=name, name_en=f"{_EN[name[0]]} Homestay {n + 1:03d}",
-            address=f"浙江省湖州市德清县{town}{rng.randint(1, 199)}号", county=DEQING,
-            location=None if by_address else (lat, lng), rooms=rng.randint(3, 16),
-            facilities=rng.sample(_FACILITIES, rng.randint(2, 6))))
-        stats["homestays"] += 1
-        fate = rng.random()
-        if fate < 0.06:
-            uninspected.append(homestay["_id"])
-            continue  # registered, not yet inspected
-        # some certificates are old: issued more than three years ago, now EXPIRED
-        age = timedelta(days=-rng.randint(1100, 1300)) if fate > 0.95 else timedelta(0)
-        with shifted(age):
-            quality = rng.betavariate(4, 2)
-            inspection = await services.inspections.submit(inspector, SubmissionInput(
-                client_submission_id=str(uuid.UUID(int=rng.getrandbits(128))),
-                homestay_id=homestay["_id"], results=_answers(standard, quality, rng),
-                inspector_location=(lat + rng.gauss(0, 0.001), lng + rng.gauss(0, 0.001))
-                if not by_address else None))
-            stats["inspections"] += 1
-            if 0.06 <= fate < 0.12:
-                continue  # awaiting review
-            if 0.12 <= fate < 0.15:
-                done, _ = await services.certificates.review(bureau, inspection["_id"],
-                                                             "REJECT", "照片与现场不符，请复查 / "
-                                                             "photos do not match the site")
-                rejected.append(done)
-                continue
-            _, cert = await services.certificates.review(bureau, inspection["_id"], "APPROVE",
-                                                         "符合要求 / meets the standard")
-        if cert is None or cert["status"] != "VALID":
-            continue
-        stats["certificates"] += 1
-        number = cert["_id"]
-        await services.homestays.update_listing(inspector, homestay["_id"], _listing(
-            homestay, rng))
-        if stats["certificates"] % PHOTO_EVERY == 1:
-            pictured.append((homestay, random.Random(rng.getrandbits(32))))
-        if fate >= 0.36:
-            certified.append(homestay["_id"])
-        if 0.15 <= fate < 0.20:
-            await services.certificates.change(bureau, number, CertificateAction.SUSPEND,
-                                               "抽查发现消防通道堵塞 / "
-                                               "blocked fire exit at a spot check")
-            suspended.append(homestay["_id"])
-        elif 0.20 <= fate < 0.23:
-            await services.certificates.change(bureau, number, CertificateAction.REVOKE,
-                                               "无证经营餐饮 / food served without a permit")
-            revoked.append(homestay["_id"])
-        elif 0.28 <= fate < 0.36:
-            valid_numbers.append(number)  # guests will write about these
-        elif 0.23 <= fate < 0.28:
-            # re-inspected and regraded: the first certificate becomes SUPERSEDED
-            again = await services.inspections.submit(inspector, SubmissionInput(
-                client_submission_id=str(uuid.UUID(int=rng.getrandbits(128))),
-                homestay_id=homestay["_id"],
-                results=_answers(standard, min(1.0, quality + 0.15), rng)))
-            stats["inspections"] += 1
-            await services.certificates.review(bureau, again["_id"], "APPROVE", "复评 / regraded")
-            stats["certificates"] += 1
-    stats["concerns"] = await _concerns(services, bureau, valid_numbers)
-    stats["photos"] = await _photograph(services, inspector, pictured)
-    operators = await _operators(services, certified, uninspected)
-    appellant, stats["appeals"] = await _appeals(services, accounts[4].caller, suspended,
-                                                 revoked, rejected)
-    if appellant is not None:
-        operators.append(appellant)
-    accounts += operators
-    stats["operators"] = len(operators)
+
+
+def _write_accounts(accounts_file: Path, accounts: list[DemoAccount]) -> None:
     accounts_file.parent.mkdir(parents=True, exist_ok=True)
     # bureau tokens: readable by this user only, from the first byte written
     accounts_file.unlink(missing_ok=True)
@@ -353,5 +378,26 @@ async def load_demo(services: Services, accounts_file: Path, count: int = HOMEST
         out.write(json.dumps([{"role": a.role, "county": a.county, "name": a.name,
                                "token": a.token} for a in accounts],
                              ensure_ascii=False, indent=2) + "\n")
+
+
+async def load_demo(services: Services, accounts_file: Path, count: int = HOMESTAYS) -> dict:
+    """Load the demo into an empty database; write the demo tokens to accounts_file."""
+    accounts = await _staff(services)
+    standard = await services.standards.find()
+    assert standard is not None, "publish the seed standard first"
+    demo = _Demo(services, random.Random(20261124), standard, accounts[0].caller,
+                 accounts[1].caller)
+    for n in range(count):
+        await demo.stay(n)
+    stats = demo.stats
+    stats["concerns"] = await _concerns(services, demo.bureau, demo.valid_numbers)
+    stats["photos"] = await _photograph(services, demo.inspector, demo.pictured)
+    operators = await _operators(services, demo.certified, demo.uninspected)
+    appellant, stats["appeals"] = await _appeals(services, accounts[4].caller, demo.suspended,
+                                                 demo.revoked, demo.rejected)
+    if appellant is not None:
+        operators.append(appellant)
+    stats["operators"] = len(operators)
+    _write_accounts(accounts_file, accounts + operators)
     stats["loadedAt"] = utcnow().isoformat()
     return stats

@@ -18,7 +18,7 @@ from pymongo.errors import DuplicateKeyError
 from homestay.auth import Caller, Role
 from homestay.clock import utcnow
 from homestay.domain import geo
-from homestay.domain.grading import Answer, Problem, check_answers, grade_checklist
+from homestay.domain.grading import Answer, Problem, Standard, check_answers, grade_checklist
 from homestay.domain.inspections import InspectionStatus
 from homestay.domain.text import check_text, normalize
 from homestay.errors import UserError, UserErrors
@@ -65,6 +65,41 @@ def _problem_error(problem: Problem) -> UserError:
     return UserError(path, problem.code, problem.message)
 
 
+def _submission_id(data: SubmissionInput) -> str:
+    csid = (data.client_submission_id or "").strip()
+    if not csid or len(csid) > 100:
+        raise UserErrors.one(["input", "clientSubmissionId"], "INVALID",
+                             "clientSubmissionId must be 1 to 100 characters (a UUID)")
+    return csid
+
+
+def _inspected_at(errors: list[UserError], given: datetime | None, now: datetime) -> datetime:
+    """When the inspection took place (now when not said): with an offset, not in the
+    future beyond a phone's clock skew, not over 90 days ago."""
+    inspected_at = given or now
+    if inspected_at.tzinfo is None:
+        errors.append(UserError(["input", "inspectedAt"], "INVALID",
+                                "inspectedAt needs a UTC offset"))
+    elif inspected_at > now + _CLOCK_SKEW:
+        errors.append(UserError(["input", "inspectedAt"], "IN_FUTURE",
+                                "inspectedAt lies in the future"))
+    elif inspected_at < now - _OLDEST:
+        errors.append(UserError(["input", "inspectedAt"], "TOO_OLD",
+                                "inspectedAt is more than 90 days ago"))
+    return inspected_at
+
+
+@dataclass(frozen=True)
+class _Checked:
+    """A submission whose every field passed its checks."""
+
+    inspected_at: datetime
+    notes: str | None
+    answers: list[Answer]
+    results: Sequence[ResultInput]
+    inspector_point: geo.LatLng | None
+
+
 class InspectionService:
     def __init__(self, db: Database, far_meters: int = 500) -> None:
         self.db = db
@@ -78,14 +113,31 @@ class InspectionService:
         return existing
 
     async def submit(self, caller: Caller, data: SubmissionInput) -> dict:
+        """An inspector's filled-in checklist, graded and stored once: sent again with the
+        same clientSubmissionId, the first inspection is returned and nothing is written."""
         caller.require(Role.INSPECTOR, Role.BUREAU)
-        csid = (data.client_submission_id or "").strip()
-        if not csid or len(csid) > 100:
-            raise UserErrors.one(["input", "clientSubmissionId"], "INVALID",
-                                 "clientSubmissionId must be 1 to 100 characters (a UUID)")
+        csid = _submission_id(data)
         if (existing := await self._replay(caller, csid)) is not None:
             await requests.close_for(self.db, existing)  # finish what the first try began
             return existing
+        homestay, standard = await self._target(caller, data)
+        now = utcnow()
+        checked = await self._checked(data, standard, homestay, now)
+        doc = self._document(caller, csid, homestay, standard, checked, now)
+        try:
+            await self.db.inspections.insert_one(doc)
+        except DuplicateKeyError:
+            # a duplicate send raced this one to the index: the first one stands
+            existing = await self._replay(caller, csid)
+            if existing is None:
+                raise
+            return existing
+        await requests.close_for(self.db, doc)
+        return doc
+
+    async def _target(self, caller: Caller, data: SubmissionInput) -> tuple[dict, Standard]:
+        """The homestay inspected (of the caller's counties) and the standard it was graded
+        against."""
         homestay = await self.db.homestays.find_one({"_id": data.homestay_id})
         if homestay is None:
             raise UserErrors.one(["input", "homestayId"], "NOT_FOUND",
@@ -95,19 +147,14 @@ class InspectionService:
         if standard_doc is None:
             raise UserErrors.one(["input", "standardVersion"], "NOT_FOUND",
                                  "no such grading standard or version")
-        standard = standards.to_domain(standard_doc)
-        now = utcnow()
+        return homestay, standards.to_domain(standard_doc)
+
+    async def _checked(self, data: SubmissionInput, standard: Standard, homestay: dict,
+                       now: datetime) -> _Checked:
+        """Every field checked at once, every problem named by its field; UserErrors and
+        nothing written when there is any."""
         errors: list[UserError] = []
-        inspected_at = data.inspected_at or now
-        if inspected_at.tzinfo is None:
-            errors.append(UserError(["input", "inspectedAt"], "INVALID",
-                                    "inspectedAt needs a UTC offset"))
-        elif inspected_at > now + _CLOCK_SKEW:
-            errors.append(UserError(["input", "inspectedAt"], "IN_FUTURE",
-                                    "inspectedAt lies in the future"))
-        elif inspected_at < now - _OLDEST:
-            errors.append(UserError(["input", "inspectedAt"], "TOO_OLD",
-                                    "inspectedAt is more than 90 days ago"))
+        inspected_at = _inspected_at(errors, data.inspected_at, now)
         notes = check_text(errors, ["input", "notes"], data.notes, MAX_NOTE, multiline=True)
         answers = [Answer(r.item_code, r.passed, r.points) for r in data.results]
         errors.extend(_problem_error(p) for p in check_answers(standard, answers))
@@ -121,28 +168,33 @@ class InspectionService:
                 errors.append(UserError(exc.field.split("."), "OUT_OF_RANGE", str(exc)))
         if errors:
             raise UserErrors(errors)
+        return _Checked(inspected_at, notes, answers, data.results, inspector_point)
 
-        outcome = grade_checklist(standard, answers)
-        distance = None
-        if inspector_point is not None:
-            distance = geo.distance_m(inspector_point, geo.from_geojson(homestay["location"]))
-        doc = {
+    def _document(self, caller: Caller, csid: str, homestay: dict, standard: Standard,
+                  checked: _Checked, now: datetime) -> dict:
+        """The inspection as stored: the answers, the grade they reach by the pure rule, and
+        how far from the homestay the inspector stood."""
+        outcome = grade_checklist(standard, checked.answers)
+        point = checked.inspector_point
+        distance = geo.distance_m(point, geo.from_geojson(homestay["location"])) \
+            if point is not None else None
+        return {
             "_id": str(ObjectId()),
             "clientSubmissionId": csid,
             "homestayId": homestay["_id"],
             "county": homestay["county"],
             "inspector": {"id": caller.account_id, "name": caller.name},
             "standard": {"code": standard.code, "version": standard.version},
-            "inspectedAt": inspected_at,
+            "inspectedAt": checked.inspected_at,
             "submittedAt": now,
             "results": [
                 {"itemCode": r.item_code, "passed": r.passed, "points": r.points,
                  "note": normalize(r.note, multiline=True) or None if r.note else None,
                  "photoUrls": list(r.photo_urls)}
-                for r in data.results
+                for r in checked.results
             ],
-            "notes": notes,
-            "inspectorLocation": geo.geojson(inspector_point) if inspector_point else None,
+            "notes": checked.notes,
+            "inspectorLocation": geo.geojson(point) if point else None,
             "distanceFromHomestayMeters": distance,
             "farFromHomestay": distance is not None and distance > self.far_meters,
             "totalPoints": outcome.total_points,
@@ -156,16 +208,6 @@ class InspectionService:
             "status": InspectionStatus.SUBMITTED.value,
             "review": None,
         }
-        try:
-            await self.db.inspections.insert_one(doc)
-        except DuplicateKeyError:
-            # a duplicate send raced this one to the index: the first one stands
-            existing = await self._replay(caller, csid)
-            if existing is None:
-                raise
-            return existing
-        await requests.close_for(self.db, doc)
-        return doc
 
     async def _check_results(self, results: Sequence[ResultInput], county: str
                              ) -> list[UserError]:
