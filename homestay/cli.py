@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from enum import Enum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, BinaryIO
 
 import typer
 from pymongo.errors import PyMongoError
@@ -22,6 +22,10 @@ from homestay import logs
 from homestay.settings import ROOT, Settings, SettingsError
 from homestay.storage.database import Database, apply_schema, open_database
 from homestay.storage.embedded import EmbeddedDatabaseError, EmbeddedServer, pid_alive
+
+if TYPE_CHECKING:  # imported when a command runs: `homestay --help` stays quick
+    from homestay.services.export_writers import ExportFormat
+    from homestay.services.grade_list import ExportQuery
 
 app = typer.Typer(help="homestay: grading and certification of rural homestays (民宿).",
                   no_args_is_help=True, add_completion=False)
@@ -270,9 +274,8 @@ def export(
     """Export the certificate list: `homestay export --format csv --county 330521 > list.csv`.
 
     A progress bar shows on a terminal (on stderr); none when stderr is not a terminal."""
-    from homestay.clock import utcnow
     from homestay.errors import ApiError
-    from homestay.services import export_writers, exports, grade_list
+    from homestay.services import export_writers, grade_list
 
     settings = _settings()
     try:
@@ -289,32 +292,14 @@ def export(
     fmt = export_writers.ExportFormat(format.value)
     if output is None and fmt is export_writers.ExportFormat.XLSX and sys.stdout.isatty():
         _fail("an .xlsx file is binary: redirect stdout to a file or give --output")
-
-    async def run(uri: str, sink) -> int:
-        async with _session(uri, settings) as database:
-            from homestay.services import rows
-
-            await rows.ensure_built(database)
-            now = utcnow()
-            total = await exports.count_rows(database, query, now)
-            with _progress(total) as advance:
-                async def counted():
-                    async for batch in exports.certificate_rows(database, query, now, lang):
-                        yield batch
-                        advance(len(batch))
-
-                async for chunk in export_writers.chunks_of(fmt, counted(), lang):
-                    sink.write(chunk)
-            sink.flush()
-            return total
-
     try:
         with database_uri(settings, for_service=False) as uri:
             if output is not None:
                 with output.open("wb") as sink:
-                    total = asyncio.run(run(uri, sink))
+                    total = asyncio.run(_export_to(sink, uri, settings, query, fmt, lang))
             else:
-                total = asyncio.run(run(uri, sys.stdout.buffer))
+                total = asyncio.run(_export_to(sys.stdout.buffer, uri, settings, query, fmt,
+                                               lang))
     except Fatal as exc:
         _fail(str(exc))
     except BrokenPipeError:  # `| head`: the reader has what it wanted
@@ -322,6 +307,28 @@ def export(
         raise typer.Exit(0) from None
     if sys.stderr.isatty():
         typer.echo(f"exported {total} certificates", err=True)
+
+
+async def _export_to(sink: BinaryIO, uri: str, settings: Settings, query: ExportQuery,
+                     fmt: ExportFormat, lang: str) -> int:
+    """The grade list written to `sink` as it is read, with a progress bar: how many rows."""
+    from homestay.clock import utcnow
+    from homestay.services import export_writers, exports, rows
+
+    async with _session(uri, settings) as database:
+        await rows.ensure_built(database)
+        now = utcnow()
+        total = await exports.count_rows(database, query, now)
+        with _progress(total) as advance:
+            async def counted() -> AsyncIterator[list[dict]]:
+                async for batch in exports.certificate_rows(database, query, now, lang):
+                    yield batch
+                    advance(len(batch))
+
+            async for chunk in export_writers.chunks_of(fmt, counted(), lang):
+                sink.write(chunk)
+        sink.flush()
+        return total
 
 
 @contextmanager
