@@ -15,7 +15,7 @@ from typing import Any
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
-from starlette.routing import Mount, Route
+from starlette.routing import BaseRoute, Mount, Route
 from starlette_compress import CompressMiddleware, add_compress_type
 
 from homestay.graphql.schema import build_schema
@@ -33,6 +33,42 @@ from homestay.storage.database import open_database
 # GraphQL over HTTP's own media type, and the grade lists streamed as CSV
 add_compress_type("application/graphql-response+json")
 add_compress_type("text/csv", streaming=True)
+
+
+def _routes(graphql: GraphQLView) -> list[BaseRoute]:
+    return [
+        Route("/graphql", graphql, methods=["GET", "POST"]),
+        Route("/healthz", healthz),
+        Route("/readyz", readyz),
+        Route("/metrics", metrics),
+        Route("/uploads", uploads.upload, methods=["POST"]),
+        Route("/uploads/{upload_id}", uploads.download),
+        Route("/photos/{photo_id}", photos.photo, methods=["GET", "HEAD"]),
+        Route("/photos/{photo_id}/{width:int}", photos.photo, methods=["GET", "HEAD"]),
+        Route("/exports/certificates.{format}", exports.export_certificates),
+        Route("/open-data/certificates.json", exports.open_data, methods=["GET", "HEAD"]),
+        Route("/v/{number}/concern", doorway.concern_form, methods=["GET", "POST"]),
+        Route("/v/{number:path}", doorway.verification_page),
+        Route("/certificates/{number}/plaque.{format}", doorway.plaque),
+        Mount(graphiql.MOUNT, graphiql.assets()),
+    ]
+
+
+def _middleware(settings: Settings, metrics_: Metrics, limiter: RateLimiter) -> list[Middleware]:
+    """Outermost first."""
+    return [
+        Middleware(RequestContextMiddleware, metrics=metrics_),
+        # a bureau console served from another origin: only the configured ones, and
+        # before the guard, so that a preflight is answered without a token
+        Middleware(CORSMiddleware, allow_origins=list(settings.cors_origins),
+                   allow_methods=["GET", "POST"], max_age=600,
+                   allow_headers=["Authorization", "Content-Type", "Accept-Language",
+                                  "X-Request-ID"], expose_headers=["X-Request-ID"]),
+        Middleware(GuardMiddleware, limiter=limiter, settings=settings),
+        # brotli, zstd or gzip by Accept-Encoding, for text and JSON only: XLSX (a zip),
+        # JPEG and WebP are compressed already and go as they are
+        Middleware(CompressMiddleware, minimum_size=1000),
+    ]
 
 
 def create_app(settings: Settings, services: Services | None = None) -> Starlette:
@@ -65,35 +101,8 @@ def create_app(settings: Settings, services: Services | None = None) -> Starlett
                           db_timeout_s=settings.request_db_timeout_ms / 1000)
     limiter = RateLimiter(Limits.of(settings))
     app = Starlette(
-        routes=[
-            Route("/graphql", graphql, methods=["GET", "POST"]),
-            Route("/healthz", healthz),
-            Route("/readyz", readyz),
-            Route("/metrics", metrics),
-            Route("/uploads", uploads.upload, methods=["POST"]),
-            Route("/uploads/{upload_id}", uploads.download),
-            Route("/photos/{photo_id}", photos.photo, methods=["GET", "HEAD"]),
-            Route("/photos/{photo_id}/{width:int}", photos.photo, methods=["GET", "HEAD"]),
-            Route("/exports/certificates.{format}", exports.export_certificates),
-            Route("/open-data/certificates.json", exports.open_data, methods=["GET", "HEAD"]),
-            Route("/v/{number}/concern", doorway.concern_form, methods=["GET", "POST"]),
-            Route("/v/{number:path}", doorway.verification_page),
-            Route("/certificates/{number}/plaque.{format}", doorway.plaque),
-            Mount(graphiql.MOUNT, graphiql.assets()),
-        ],
-        middleware=[
-            Middleware(RequestContextMiddleware, metrics=metrics_),
-            # a bureau console served from another origin: only the configured ones, and
-            # before the guard, so that a preflight is answered without a token
-            Middleware(CORSMiddleware, allow_origins=list(settings.cors_origins),
-                       allow_methods=["GET", "POST"], max_age=600,
-                       allow_headers=["Authorization", "Content-Type", "Accept-Language",
-                                      "X-Request-ID"], expose_headers=["X-Request-ID"]),
-            Middleware(GuardMiddleware, limiter=limiter, settings=settings),
-            # brotli, zstd or gzip by Accept-Encoding, for text and JSON only: XLSX (a zip),
-            # JPEG and WebP are compressed already and go as they are
-            Middleware(CompressMiddleware, minimum_size=1000),
-        ],
+        routes=_routes(graphql),
+        middleware=_middleware(settings, metrics_, limiter),
         exception_handlers=HANDLERS,
         lifespan=lifespan,
     )
