@@ -32,6 +32,8 @@ from graphql import (
 )
 from strawberry.extensions import SchemaExtension
 
+from homestay.graphql.core import core_schema
+
 MAX_OBJECTS = 5000
 DEFAULT_PAGE = 20
 MAX_PAGE = 100
@@ -136,7 +138,7 @@ class CostLimit(SchemaExtension):
     def on_execute(self) -> Iterator[None]:
         context = self.execution_context
         if context.result is None and context.graphql_document is not None:
-            cost = query_cost(context.schema._schema, context.graphql_document,
+            cost = query_cost(core_schema(context.schema), context.graphql_document,
                               context.operation_name, context.variables)
             if cost > MAX_OBJECTS:
                 context.result = ExecutionResult(data=None, errors=[GraphQLError(

@@ -17,6 +17,7 @@ from pymongo.errors import ConnectionFailure, ExecutionTimeout, NetworkTimeout, 
 from strawberry.extensions import SchemaExtension
 
 from homestay.errors import ApiError, ServiceUnavailable
+from homestay.graphql.core import core_schema
 from homestay.graphql.scalars import InvalidValue
 
 log = logging.getLogger("homestay.graphql")
@@ -135,7 +136,7 @@ def operation_label(execution_context) -> str:
     document = execution_context.graphql_document
     if document is None:  # did not parse
         return "invalid"
-    schema = execution_context.schema._schema
+    schema = core_schema(execution_context.schema)
     for definition in document.definitions:
         if not isinstance(definition, OperationDefinitionNode):
             continue

@@ -30,6 +30,8 @@ from graphql import (
 )
 from strawberry.extensions import ValidationCache
 
+from homestay.graphql.core import core_schema
+
 MAX_SELECTIONS = 1000
 # validation compares the fields that answer to one name pairwise: a thousand `__typename`
 # cost graphql-core ~90 ms before it gave up; the apps repeat a name a few times at most
@@ -127,6 +129,6 @@ class BoundedValidation(ValidationCache):
             context.pre_execution_errors = [refusal]
         else:
             context.pre_execution_errors = await asyncio.to_thread(
-                self.cached_validate_document, context.schema._schema, document,
+                self.cached_validate_document, core_schema(context.schema), document,
                 context.validation_rules)
         yield
