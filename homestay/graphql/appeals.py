@@ -11,7 +11,9 @@ from homestay.domain import geo
 from homestay.domain.appeals import AppealDecision as DomainDecision
 from homestay.domain.appeals import AppealStatus as DomainStatus
 from homestay.domain.appeals import AppealSubject as DomainSubject
+from homestay.graphql.certificates import Certificate
 from homestay.graphql.common import (
+    Actor,
     Connection,
     Edge,
     Info,
@@ -22,8 +24,9 @@ from homestay.graphql.common import (
     key_of,
     payload,
 )
+from homestay.graphql.homestays import Homestay
+from homestay.graphql.inspections import Inspection
 from homestay.graphql.permissions import IsBureau, IsBureauOrOperator, IsOperator
-from homestay.graphql.types import Actor, Certificate, Homestay, Inspection
 
 strawberry.enum(DomainStatus, name="AppealStatus")
 strawberry.enum(DomainDecision, name="AppealDecision")

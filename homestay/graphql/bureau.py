@@ -15,7 +15,9 @@ from homestay.domain.grades import Grade as DomainGrade
 from homestay.domain.plan import Reason
 from homestay.errors import BadUserInput, Forbidden
 from homestay.graphql.appeals import AppealStatus, AppealSubject
+from homestay.graphql.certificates import Certificate, CertificateEvent, events_of
 from homestay.graphql.common import (
+    Actor,
     CertificateStatus,
     Connection,
     County,
@@ -26,14 +28,8 @@ from homestay.graphql.common import (
     localized,
 )
 from homestay.graphql.concerns import ConcernCategory, ConcernStatus
+from homestay.graphql.homestays import Homestay
 from homestay.graphql.permissions import IsBureau, IsStaff, IsStaffOrOperator
-from homestay.graphql.types import (
-    Actor,
-    Certificate,
-    CertificateEvent,
-    Homestay,
-    events_of,
-)
 from homestay.services import statistics
 from homestay.services.plan import cursor_of
 

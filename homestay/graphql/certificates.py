@@ -1,4 +1,6 @@
-"""Certificates: public verification and reads; review, suspension, reinstatement, revocation."""
+"""Certificates: the Certificate type and its history, public verification and reads;
+review, suspension, reinstatement, revocation. What a certificate shows anyone and what only
+its county's staff and its operator see is domain/disclosure.py's rule."""
 
 from __future__ import annotations
 
@@ -7,22 +9,113 @@ from datetime import datetime
 import strawberry
 
 from homestay.domain import geo
+from homestay.domain.certificates import Certificate as DomainCertificate
 from homestay.domain.certificates import CertificateAction
+from homestay.domain.certificates import CertificateStatus as DomainStatus
+from homestay.domain.disclosure import sees_homestay, sees_private_data
+from homestay.domain.grades import Grade as DomainGrade
 from homestay.graphql.common import (
+    Actor,
     CertificateStatus,
     CoordSystem,
     County,
     Grade,
     Info,
+    Node,
     ReviewDecision,
+    StandardRef,
     UserError,
+    global_id,
     key_of,
     localized,
     payload,
 )
+from homestay.graphql.homestays import Homestay
+from homestay.graphql.inspections import Inspection
 from homestay.graphql.permissions import IsBureau
-from homestay.graphql.types import Certificate, Inspection
 from homestay.storage import documents
+
+
+@strawberry.type
+class CertificateEvent:
+    at: datetime
+    by: Actor
+    by_role: str | None = strawberry.field(description="INSPECTOR or BUREAU at the time.")
+    action: str
+    from_status: CertificateStatus | None = strawberry.field(name="from")
+    to_status: CertificateStatus = strawberry.field(name="to")
+    reason: str | None
+
+
+@strawberry.type
+class Certificate(Node):
+    number: str
+    grade: Grade
+    issued_at: datetime
+    expires_at: datetime
+    standard: StandardRef
+    doc: strawberry.Private[dict]
+    record: strawberry.Private[DomainCertificate]
+    coord: strawberry.Private[geo.CoordSystem]
+
+    @classmethod
+    def from_doc(cls, doc: dict, coord: geo.CoordSystem) -> Certificate:
+        return cls(id=global_id("Certificate", doc["_id"]), number=doc["_id"],
+                   grade=DomainGrade(doc["grade"]), issued_at=doc["issuedAt"],
+                   expires_at=doc["expiresAt"], standard=StandardRef(**doc["standard"]),
+                   doc=doc, record=documents.certificate(doc), coord=coord)
+
+    def _private(self, info: Info) -> bool:
+        return sees_private_data(info.context.caller, self.doc["county"], self.doc["homestayId"])
+
+    @strawberry.field(description="As of now: EXPIRED once past expiresAt.")
+    def status(self, info: Info) -> CertificateStatus:
+        return self.record.status_at(info.context.now)
+
+    @strawberry.field
+    def grade_label(self, info: Info) -> str:
+        return localized(DomainGrade(self.doc["grade"]).label, info.context.lang)
+
+    @strawberry.field(description="The points of the inspection behind it. Staff of the county "
+                      "and the homestay's operator only; null for anyone else.")
+    def total_points(self, info: Info) -> int | None:
+        if not self._private(info):
+            return None
+        return self.doc.get("totalPoints")
+
+    @strawberry.field(description="The stay as certified. For the public, only while this "
+                      "certificate is VALID; null otherwise.")
+    def homestay(self, info: Info) -> Homestay | None:
+        if not sees_homestay(info.context.caller, self.record.county, self.doc["homestayId"],
+                             self.record.status_at(info.context.now)):
+            return None
+        return Homestay.from_certificate(self.doc, self.coord)
+
+    @strawberry.field(description="Staff of the county and the homestay's operator only; null "
+                      "for anyone else.")
+    async def inspection(self, info: Info) -> Inspection | None:
+        if not self._private(info):
+            return None
+        found = await info.context.inspections.load(self.doc["inspectionId"])
+        return Inspection.from_doc(found, self.coord) if found else None
+
+    @strawberry.field(description="Every change with who, when and why. Staff of the county and "
+                      "the homestay's operator only.")
+    def history(self, info: Info) -> list[CertificateEvent] | None:
+        if not self._private(info):
+            return None
+        return events_of(self.doc)
+
+
+def events_of(cert: dict) -> list[CertificateEvent]:
+    return [
+        CertificateEvent(at=e["at"], by=Actor.of(e["by"]),
+                         by_role=e["by"].get("role"), action=e["action"],
+                         from_status=DomainStatus(e["from"]) if e.get("from") else None,
+                         to_status=DomainStatus(e["to"]), reason=e.get("reason"))
+        for e in cert["history"]
+    ]
+
 
 
 @strawberry.type

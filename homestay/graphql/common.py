@@ -221,3 +221,19 @@ async def payload(kind: Callable[..., P], action: Awaitable[R],
     except UserErrors as exc:
         return kind(errors=[UserError.of(e) for e in exc.errors])
     return kind(**fields(result), errors=[])
+
+
+@strawberry.type
+class Actor:
+    id: strawberry.ID = strawberry.field(description="The account's id (an Account node).")
+    name: str
+
+    @classmethod
+    def of(cls, person: dict) -> Actor:
+        return cls(id=global_id("Account", person["id"] or ""), name=person["name"] or "")
+
+
+@strawberry.type
+class StandardRef:
+    code: str
+    version: int

@@ -1,27 +1,197 @@
-"""homestay(id), registerHomestay, updateHomestay."""
+"""Homestays: the Homestay type and its listing's parts (facilities, photos, price), and the
+operations on them (homestay, homestays, facilities, registerHomestay, updateHomestay,
+updateListing).
+
+A homestay is shown to the public only while listed (domain/disclosure.py); its nested
+objects come through per-request DataLoaders, so a list resolves in a constant number of
+database round trips.
+"""
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
 from homestay.domain import geo
 from homestay.domain.disclosure import homestay_is_public, sees_private_data
 from homestay.domain.facilities import FACILITIES
+from homestay.domain.facilities import label as facility_label
+from homestay.errors import BadUserInput
 from homestay.graphql.common import (
     Connection,
     CoordSystem,
+    County,
     Edge,
+    GeoPoint,
     GeoPointInput,
+    Grade,
     Info,
+    Node,
     UserError,
     check_first,
+    global_id,
     key_of,
     payload,
 )
 from homestay.graphql.permissions import IsStaff, IsStaffOrOperator
-from homestay.graphql.types import Facility, Homestay
+from homestay.services import photos as listing_photos
 from homestay.services.homestays import HomestayInput, ListingInput
 from homestay.storage import documents
+
+if TYPE_CHECKING:
+    from homestay.graphql.certificates import Certificate
+
+
+@strawberry.type
+class Facility:
+    code: str
+    label: str = strawberry.field(description="In the caller's language (Accept-Language).")
+    label_zh: str
+    label_en: str
+
+    @classmethod
+    def of(cls, code: str, lang: str) -> Facility:
+        zh, en = FACILITIES[code]
+        return cls(code=code, label=facility_label(code, lang), label_zh=zh, label_en=en)
+
+
+@strawberry.type
+class Photo:
+    id: strawberry.ID
+    width: int
+    height: int
+
+    @strawberry.field(description="The photo itself (JPEG, at most 2560 px on its long side).")
+    def url(self, info: Info) -> str:
+        return f"{info.context.services.settings.public_url}/photos/{self.id}"
+
+    @strawberry.field(description="A thumbnail at least `width` pixels wide where there is "
+                      f"one ({', '.join(map(str, listing_photos.WIDTHS))}): WebP for a client "
+                      "that accepts it, JPEG otherwise; cached forever by its URL.")
+    def thumbnail_url(self, info: Info, width: int) -> str:
+        if not 1 <= width <= 10_000:
+            raise BadUserInput("width", "must be 1 to 10,000 pixels")
+        drawn = listing_photos.thumbnail_width(width)
+        return f"{info.context.services.settings.public_url}/photos/{self.id}/{drawn}"
+
+
+def _photos(doc: dict) -> list[Photo]:
+    return [Photo(id=strawberry.ID(p["id"]), width=p["width"], height=p["height"])
+            for p in doc.get("photos") or []]
+
+
+@strawberry.type
+class PriceRange:
+    min: int
+    max: int
+    currency: str = "CNY"
+
+
+def _listing_content(doc: dict) -> dict:
+    return {"description_zh": doc.get("description"), "description_en": doc.get("descriptionEn"),
+            "phone": doc.get("phone"), "photos": _photos(doc),
+            "price_range": PriceRange(min=doc["priceMin"], max=doc["priceMax"])
+            if doc.get("priceMin") is not None and doc.get("priceMax") is not None else None}
+
+
+@strawberry.type
+class Homestay(Node):
+    name_zh: str = strawberry.field(description="The name as registered, in Chinese.")
+    name_en: str | None
+    address: str
+    town: str | None
+    rooms: int
+    facilities: list[str]
+    distance_meters: float | None = strawberry.field(
+        default=None, description="Geodesic metres from `near`; set only in a search with near.")
+    key: strawberry.Private[str]
+    county_code: strawberry.Private[str]
+    location_doc: strawberry.Private[dict]
+    coord: strawberry.Private[geo.CoordSystem]
+    known_certificate: strawberry.Private[dict | None] = None
+    certificate_known: strawberry.Private[bool] = False
+    description_zh: str | None = strawberry.field(
+        default=None, description="The operator's description, in Chinese.")
+    description_en: str | None = None
+    phone: str | None = strawberry.field(
+        default=None, description="The stay's public business phone.")
+    price_range: PriceRange | None = strawberry.field(
+        default=None, description="A night's price, from the operator.")
+    photos: list[Photo] = strawberry.field(
+        default_factory=list, description="The listing's photos, the cover first.")
+
+    @strawberry.field(description="The first of `photos`, or null.")
+    def cover_photo(self) -> Photo | None:
+        return self.photos[0] if self.photos else None
+
+    @strawberry.field(description="The facilities with their labels, in the vocabulary's "
+                      "order (a word from before the vocabulary is left out).")
+    def facility_details(self, info: Info) -> list[Facility]:
+        mine = set(self.facilities)
+        return [Facility.of(code, info.context.lang) for code in FACILITIES if code in mine]
+
+    @strawberry.field(description="In the language of Accept-Language: descriptionEn for "
+                      "English when there is one, the Chinese one otherwise.")
+    def description(self, info: Info) -> str | None:
+        if info.context.lang == "en":
+            return self.description_en or self.description_zh
+        return self.description_zh or self.description_en
+
+    @classmethod
+    def from_doc(cls, doc: dict, coord: geo.CoordSystem) -> Homestay:
+        return cls(id=global_id("Homestay", doc["_id"]), key=doc["_id"],
+                   name_zh=doc["name"], name_en=doc.get("nameEn"),
+                   address=doc["address"], town=doc.get("town"), rooms=doc["rooms"],
+                   facilities=doc.get("facilities") or [], county_code=doc["county"],
+                   location_doc=doc["location"], coord=coord, **_listing_content(doc))
+
+    @classmethod
+    def from_certificate(cls, cert: dict, coord: geo.CoordSystem,
+                         distance_m: float | None = None) -> Homestay:
+        """A search hit: the certificate's listing holds what a tourist sees of the stay."""
+        listing = cert["listing"]
+        return cls(id=global_id("Homestay", cert["homestayId"]), key=cert["homestayId"],
+                   name_zh=listing["name"], name_en=listing.get("nameEn"),
+                   address=listing.get("address") or "", town=listing.get("town"),
+                   rooms=listing.get("rooms") or 1, facilities=listing.get("facilities") or [],
+                   distance_meters=distance_m, county_code=cert["county"],
+                   location_doc=listing["location"], coord=coord,
+                   known_certificate=cert, certificate_known=True, **_listing_content(listing))
+
+    @strawberry.field(description="In the language of Accept-Language: nameEn for English "
+                      "when there is one, the Chinese name otherwise.")
+    def name(self, info: Info) -> str:
+        return (self.name_en or self.name_zh) if info.context.lang == "en" else self.name_zh
+
+    @strawberry.field
+    def county(self, info: Info) -> County:
+        return County.of(self.county_code, info.context.lang)
+
+    @strawberry.field(description="In the coordSystem of the root field that asked for it.")
+    def location(self) -> GeoPoint:
+        return GeoPoint.from_geojson(self.location_doc, self.coord)
+
+    async def _certificate(self, info: Info) -> dict | None:
+        if self.certificate_known:
+            return self.known_certificate
+        return await info.context.current_certificates.load(self.key)
+
+    @strawberry.field(description="The current certificate, whatever its status, or null.")
+    async def certificate(self, info: Info) -> Annotated[
+            Certificate, strawberry.lazy("homestay.graphql.certificates")] | None:
+        from homestay.graphql.certificates import Certificate  # it shows its homestay too
+        cert = await self._certificate(info)
+        return Certificate.from_doc(cert, self.coord) if cert else None
+
+    @strawberry.field(description="Set only while the current certificate is VALID.")
+    async def grade(self, info: Info) -> Grade | None:
+        cert = await self._certificate(info)
+        if cert is None:
+            return None
+        record = documents.certificate(cert)
+        return record.grade if record.is_listed(info.context.now) else None
+
 
 
 @strawberry.input

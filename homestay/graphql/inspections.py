@@ -1,29 +1,211 @@
-"""submitInspection and the staff's inspection lists."""
+"""Inspections: the Inspection type (results, blockers, the to-do list to the next grade, its
+review), submitInspection and the inspection lists. Private: its county's staff and the
+homestay's operator only."""
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
 from homestay.domain import geo
 from homestay.domain.disclosure import sees_private_data
+from homestay.domain.grades import Grade as DomainGrade
+from homestay.domain.grading import Answer, to_reach
+from homestay.graphql.common import (
+    Actor,
+    GeoPoint,
+    Grade,
+    Info,
+    InspectionStatus,
+    Node,
+    ReviewDecision,
+    StandardRef,
+    global_id,
+    localized,
+)
+from homestay.graphql.homestays import Homestay
+from homestay.services import standards
+
+if TYPE_CHECKING:
+    from homestay.graphql.appeals import Appeal
+
+
+
 from homestay.graphql.common import (
     Connection,
     CoordSystem,
     Edge,
     GeoPointInput,
-    Info,
-    InspectionStatus,
     UserError,
     check_first,
     key_of,
     payload,
 )
 from homestay.graphql.permissions import IsStaff, IsStaffOrOperator
-from homestay.graphql.types import Inspection
 from homestay.services.inspections import ResultInput, SubmissionInput
 
+
+@strawberry.type
+class GradeBlocker:
+    grade: Grade
+    item_code: str | None
+    missing_points: int | None
+    kind: str
+    standard_key: strawberry.Private[str]
+
+    @strawberry.field(description="Why the grade was not reached, for people.")
+    async def reason(self, info: Info) -> str:
+        en = info.context.lang == "en"
+        if self.item_code is None:
+            return (f"{self.missing_points} points short of the threshold" if en
+                    else f"总分距达标还差 {self.missing_points} 分")
+        standard = await info.context.standards.load(self.standard_key)
+        item = next((i for i in (standard or {}).get("items", []) if i["code"] == self.item_code),
+                    None)
+        title = localized(item["title"], info.context.lang) if item else self.item_code
+        return (f"mandatory item {self.item_code} not passed: {title}" if en
+                else f"必备项 {self.item_code} 未通过：{title}")
+
+
+@strawberry.type
+class TodoItem:
+    item_code: str
+    kind: str = strawberry.field(description="MANDATORY (failed) or SCORED (points open).")
+    points_open: int | None = strawberry.field(
+        description="SCORED: the points this item could still add.")
+    title: str = strawberry.field(description="In the language of Accept-Language.")
+    section: str = strawberry.field(description="The section's title, in that language.")
+    section_code: str
+
+
+@strawberry.type
+class GradeTodo:
+    grade: Grade
+    missing_points: int = strawberry.field(
+        description="Points still missing to the grade's threshold (0: the points suffice).")
+    mandatory: list[TodoItem] = strawberry.field(
+        description="Failed mandatory items this grade requires: each must pass.")
+    scored: list[TodoItem] = strawberry.field(
+        description="The scored items with the most points open, as many as make up "
+                    "missingPoints, most first.")
+
+
+def _todo_items(found: tuple, sections: dict[str, dict], lang: str) -> list[TodoItem]:
+    return [TodoItem(item_code=o.item.code, kind=o.item.kind.value, points_open=o.points_open,
+                     title=localized(dict(o.item.title), lang),
+                     section=localized(sections.get(o.item.section, {}), lang)
+                     or o.item.section, section_code=o.item.section)
+            for o in sorted(found, key=lambda o: (o.item.section, -(o.points_open or 0)))]
+
+
+@strawberry.type
+class Review:
+    reviewer: Actor
+    decision: ReviewDecision
+    comment: str | None
+    at: datetime
+
+
+@strawberry.type
+class ItemResult:
+    item_code: str
+    passed: bool | None
+    points: int | None
+    note: str | None
+    photo_urls: list[str]
+
+
+@strawberry.type
+class Inspection(Node):
+    client_submission_id: strawberry.ID
+    inspector: Actor
+    standard: StandardRef
+    inspected_at: datetime
+    submitted_at: datetime
+    status: InspectionStatus
+    total_points: int
+    max_points: int
+    recommended_grade: Grade | None
+    distance_from_homestay_meters: float | None
+    far_from_homestay: bool = strawberry.field(
+        description="The inspector stood farther from the homestay than the set limit.")
+    notes: str | None
+    results: list[ItemResult]
+    certificate_number: str | None
+    doc: strawberry.Private[dict]
+    coord: strawberry.Private[geo.CoordSystem]
+
+    @classmethod
+    def from_doc(cls, doc: dict, coord: geo.CoordSystem) -> Inspection:
+        return cls(
+            id=global_id("Inspection", doc["_id"]), client_submission_id=doc["clientSubmissionId"],
+            inspector=Actor.of(doc["inspector"]),
+            standard=StandardRef(**doc["standard"]), inspected_at=doc["inspectedAt"],
+            submitted_at=doc["submittedAt"], status=InspectionStatus(doc["status"]),
+            total_points=doc["totalPoints"], max_points=doc["maxPoints"],
+            recommended_grade=DomainGrade(doc["recommendedGrade"])
+            if doc.get("recommendedGrade") else None,
+            distance_from_homestay_meters=doc.get("distanceFromHomestayMeters"),
+            far_from_homestay=bool(doc.get("farFromHomestay")), notes=doc.get("notes"),
+            results=[ItemResult(item_code=r["itemCode"], passed=r.get("passed"),
+                                points=r.get("points"), note=r.get("note"),
+                                photo_urls=r.get("photoUrls") or []) for r in doc["results"]],
+            certificate_number=doc.get("certificateNumber"), doc=doc, coord=coord)
+
+    @strawberry.field
+    def blockers(self) -> list[GradeBlocker]:
+        key = f"{self.doc['standard']['code']}@{self.doc['standard']['version']}"
+        return [GradeBlocker(grade=DomainGrade(b["grade"]), item_code=b.get("itemCode"),
+                             missing_points=b.get("missingPoints"), kind=b["kind"],
+                             standard_key=key) for b in self.doc["blockers"]]
+
+    @strawberry.field(description="For each grade above the one reached: what to fix, from "
+                      "the same grading rule, by section. The operator's to-do list.")
+    async def next_grades(self, info: Info) -> list[GradeTodo]:
+        key = f"{self.doc['standard']['code']}@{self.doc['standard']['version']}"
+        standard_doc = await info.context.standards.load(key)
+        if standard_doc is None:
+            return []
+        standard = standards.to_domain(standard_doc)
+        answers = [Answer(r["itemCode"], r.get("passed"), r.get("points"))
+                   for r in self.doc["results"]]
+        sections = {s["code"]: s["title"] for s in standard_doc.get("sections", [])}
+        lang = info.context.lang
+        return [GradeTodo(grade=t.grade, missing_points=t.missing_points,
+                          mandatory=_todo_items(t.mandatory, sections, lang),
+                          scored=_todo_items(t.scored, sections, lang))
+                for t in to_reach(standard, answers)]
+
+    @strawberry.field
+    def review(self) -> Review | None:
+        r = self.doc.get("review")
+        if not r:
+            return None
+        return Review(reviewer=Actor.of(r["reviewer"]),
+                      decision=ReviewDecision(r["decision"]), comment=r.get("comment"),
+                      at=r["at"])
+
+    @strawberry.field
+    async def homestay(self, info: Info) -> Homestay | None:
+        found = await info.context.homestays.load(self.doc["homestayId"])
+        return Homestay.from_doc(found, self.coord) if found else None
+
+    @strawberry.field(description="The operator's appeals of this inspection's rejection. For "
+                      "the county's bureau and the homestay's operator; null for others.")
+    async def appeals(self, info: Info) -> list[Annotated[
+            Appeal, strawberry.lazy("homestay.graphql.appeals")]] | None:
+        from homestay.graphql.appeals import Appeal, sees_appeal
+        if not sees_appeal(info, self.doc):
+            return None
+        return [Appeal.from_doc(d) for d in
+                await info.context.inspection_appeals.load(self.doc["_id"])]
+
+    @strawberry.field
+    def inspector_location(self) -> GeoPoint | None:
+        loc = self.doc.get("inspectorLocation")
+        return GeoPoint.from_geojson(loc, self.coord) if loc else None
 
 @strawberry.input
 class ItemResultInput:

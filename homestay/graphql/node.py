@@ -19,11 +19,12 @@ from homestay.domain.disclosure import sees_private_data
 from homestay.errors import BadUserInput
 from homestay.graphql.accounts import Account
 from homestay.graphql.appeals import Appeal, sees_appeal
+from homestay.graphql.certificates import Certificate
 from homestay.graphql.common import CoordSystem, Info, Node, parse_global_id
 from homestay.graphql.concerns import Concern
 from homestay.graphql.homestays import visible_homestay
+from homestay.graphql.inspections import Inspection
 from homestay.graphql.standards import GradingStandard
-from homestay.graphql.types import Certificate, Inspection
 
 MAX_NODES = 100
 

@@ -10,6 +10,7 @@ from homestay.domain import geo
 from homestay.domain.grades import Grade as DomainGrade
 from homestay.domain.inspections import RequestStatus
 from homestay.graphql.common import (
+    Actor,
     Connection,
     CoordSystem,
     Edge,
@@ -21,8 +22,8 @@ from homestay.graphql.common import (
     key_of,
     payload,
 )
+from homestay.graphql.homestays import Homestay
 from homestay.graphql.permissions import IsOperator, IsStaffOrOperator
-from homestay.graphql.types import Actor, Homestay
 
 strawberry.enum(RequestStatus, name="InspectionRequestStatus")
 InspectionRequestStatus = RequestStatus

@@ -19,19 +19,18 @@ from strawberry.types import ExecutionContext
 from homestay.graphql.accounts import Account, AccountMutations, AccountQueries
 from homestay.graphql.appeals import Appeal, AppealMutations, AppealQueries
 from homestay.graphql.bureau import BureauQueries
-from homestay.graphql.certificates import CertificateMutations, CertificateQueries
+from homestay.graphql.certificates import Certificate, CertificateMutations, CertificateQueries
 from homestay.graphql.concerns import Concern, ConcernMutations, ConcernQueries
 from homestay.graphql.cost import CostLimit
 from homestay.graphql.errors import ErrorCodes, Observed, log_errors
 from homestay.graphql.expansion import BoundedValidation
 from homestay.graphql.homestays import HomestayMutations, HomestayQueries
-from homestay.graphql.inspections import InspectionMutations, InspectionQueries
+from homestay.graphql.inspections import Inspection, InspectionMutations, InspectionQueries
 from homestay.graphql.node import NodeQueries
 from homestay.graphql.requests import RequestMutations, RequestQueries
 from homestay.graphql.scalars import DateTime
 from homestay.graphql.search import SearchQueries
 from homestay.graphql.standards import GradingStandard, StandardQueries
-from homestay.graphql.types import Certificate, Inspection
 
 MAX_DEPTH = 10
 MAX_ALIASES = 30

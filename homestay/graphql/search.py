@@ -20,8 +20,8 @@ from homestay.graphql.common import (
     StaySort,
     global_id,
 )
+from homestay.graphql.homestays import Homestay
 from homestay.graphql.permissions import IsBureau
-from homestay.graphql.types import Homestay
 from homestay.services.search import SearchQuery
 from homestay.services.search import StaySort as DomainStaySort
 
