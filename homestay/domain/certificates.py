@@ -85,6 +85,12 @@ def is_listed(stored: CertificateStatus, expires_at: datetime, now: datetime) ->
     return effective_status(stored, expires_at, now) is CertificateStatus.VALID
 
 
+def listed_until(stored: CertificateStatus, expires_at: datetime) -> datetime | None:
+    """Until when a homestay whose current certificate this is stays listed, with no further
+    write (is_listed, stored ahead of time: the finder filters on it); None: not listed."""
+    return expires_at if stored is CertificateStatus.VALID else None
+
+
 @dataclass(frozen=True)
 class Listed:
     """is_listed as of `now`, in both of its forms side by side: for a certificate in hand

@@ -25,6 +25,7 @@ from homestay.domain.certificates import (
     CertificateStatus,
     expiry,
     format_number,
+    listed_until,
 )
 from homestay.domain.disclosure import PublicCertificate
 from homestay.domain.grades import Grade
@@ -296,10 +297,10 @@ class CertificateService:
         certificate leaves that to its successor, written right after)."""
         await rows.sync(self.db, [cert])
         if cert.get("current"):
-            listed = cert["status"] == CertificateStatus.VALID.value
+            record = documents.certificate(cert)
             await self.db.homestays.update_one(
                 {"_id": cert["homestayId"]},
-                {"$set": {"listedUntil": cert["expiresAt"] if listed else None,
+                {"$set": {"listedUntil": listed_until(record.stored_status, record.expires_at),
                           "updatedAt": utcnow()}})
 
     async def _update(self, where: dict, change: dict) -> dict | None:

@@ -7,25 +7,24 @@ bounds a compound index by its first field only, so a bigram-indexed `$regex` fi
 folded texts held here takes milliseconds, and the database is asked two cheap things per
 request: what changed since this copy's version (every write of a homestay, and of its
 `listedUntil`, sets `updatedAt`, served by the `updated` index), and the page's documents by
-`_id`. So the answer is exact in every process at once, as the stay index's is.
+`_id` (services/caught_up.py). So the answer is exact in every process at once, as the stay
+index's is.
 """
 
 from __future__ import annotations
 
-import asyncio
 import bisect
-import contextvars
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
+
+from pymongo.asynchronous.collection import AsyncCollection
 
 from homestay.clock import utcnow
+from homestay.services.caught_up import CaughtUpCopy
 from homestay.storage.database import Database
 
-MARGIN = timedelta(seconds=30)  # clock skew between the processes writing
 _GAP = "\x1e"  # between two homestays' texts: no query holds it (a control character)
-_PROJECTION = {"county": 1, "name": 1, "findText": 1, "listedUntil": 1, "updatedAt": 1}
 
 
 @dataclass(frozen=True)
@@ -36,8 +35,11 @@ class Entry:
     listed_until: datetime | None
 
 
-class FinderIndex:
+class FinderIndex(CaughtUpCopy):
+    projection = {"county": 1, "name": 1, "findText": 1, "listedUntil": 1, "updatedAt": 1}
+
     def __init__(self, db: Database) -> None:
+        super().__init__()
         self.db = db
         self.entries: dict[str, Entry] = {}
         self._order: list[tuple[str, str]] = []  # (name, id), sorted
@@ -46,49 +48,25 @@ class FinderIndex:
         self._joined = ""
         self._starts: list[int] = []
         self._dirty = False
-        self.version: datetime | None = None
-        self._build: asyncio.Task | None = None
-        self._caught_up_from = 0.0
 
     def __len__(self) -> int:
         return len(self.entries)
 
-    async def refresh(self) -> None:
-        asked = time.monotonic()
-        if self._build is None or (self._build.done() and self._build.exception()):
-            # its own task, in a fresh context: no one request's database budget cuts it short
-            self._build = asyncio.get_running_loop().create_task(
-                self._load(), context=contextvars.Context())
-        await asyncio.shield(self._build)
-        if asked < self._caught_up_from:
-            return
-        await self._catch_up()
+    def _collection(self) -> AsyncCollection:
+        return self.db.homestays
 
     async def _load(self) -> None:
         started = utcnow()
-        self._see(await self.db.homestays.find({}, _PROJECTION, batch_size=10_000).to_list())
+        self._see(await self.db.homestays.find({}, self.projection, batch_size=10_000).to_list())
         # what was written while the read ran is read again by the first catch-up
         self.version = started
-        await self._catch_up()
 
-    async def _catch_up(self) -> None:
-        self._caught_up_from = time.monotonic()
-        if self.version is None:
-            return
-        self._see(await self.db.homestays.find(
-            {"updatedAt": {"$gte": self.version - MARGIN}}, _PROJECTION).to_list())
-
-    def _see(self, docs: list[dict]) -> None:
-        for doc in docs:
-            old = self.entries.get(doc["_id"])
-            entry = Entry(doc["county"], doc["name"], doc.get("findText") or "",
-                          doc.get("listedUntil"))
-            if old != entry:
-                self.entries[doc["_id"]] = entry
-                self._dirty = True
-            stamp = doc.get("updatedAt")
-            if stamp is not None and (self.version is None or stamp > self.version):
-                self.version = stamp
+    def _apply(self, doc: dict) -> None:
+        entry = Entry(doc["county"], doc["name"], doc.get("findText") or "",
+                      doc.get("listedUntil"))
+        if self.entries.get(doc["_id"]) != entry:
+            self.entries[doc["_id"]] = entry
+            self._dirty = True
 
     def _ordered(self) -> list[tuple[str, str]]:
         if self._dirty:

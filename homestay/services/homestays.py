@@ -17,6 +17,7 @@ from pymongo.errors import DuplicateKeyError
 from homestay.auth import Caller, Role
 from homestay.clock import utcnow
 from homestay.domain import finding, geo
+from homestay.domain.certificates import CertificateStatus, listed_until
 from homestay.domain.facilities import FACILITIES, code_of
 from homestay.domain.gazetteer import GazetteerGeocoder, gazetteer
 from homestay.domain.text import check_text, first_hidden
@@ -157,7 +158,7 @@ async def ensure_findable(db: Database) -> int:
             batch = []
     async for cert in db.certificates.find({"current": True},
                                            {"homestayId": 1, "status": 1, "expiresAt": 1}):
-        listed = cert["expiresAt"] if cert["status"] == "VALID" else None
+        listed = listed_until(CertificateStatus(cert["status"]), cert["expiresAt"])
         batch.append(UpdateOne({"_id": cert["homestayId"]},
                                {"$set": {"listedUntil": listed, "updatedAt": utcnow()}}))
         if len(batch) == 500:

@@ -9,36 +9,31 @@ distance only where an approximation's bounds leave doubt (domain/geo.approximat
 and fetches only its page from the database by number.
 
 Exact and fresh, with the database the source of truth: before every search the index reads
-what changed since its version (every certificate write sets `updatedAt`; the `updated`
-index serves the read) and applies it, so a certificate issued, suspended, revoked,
-superseded or moved shows in the very next search of any process. The read goes back MARGIN
-before the newest change it has seen: a write stamped by one process's clock may commit after
-another's newer write was read (requests have a database budget of 3 s; clocks are kept by
-NTP), and applying a document twice is harmless. Expiry needs no write: it is compared at
-query time. Two commands a search: the changes, then the page.
+what changed since its version and applies it (services/caught_up.py: every certificate
+write sets `updatedAt`, which the `updated` index serves), so a certificate issued,
+suspended, revoked, superseded or moved shows in the very next search of any process. Expiry
+needs no write: it is compared at query time. Two commands a search: the changes, then the
+page.
 """
 
 from __future__ import annotations
 
-import asyncio
 import bisect
-import contextvars
 import math
-import time
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
+from pymongo.asynchronous.collection import AsyncCollection
 
 from homestay.domain import geo
 from homestay.domain.certificates import CertificateStatus
 from homestay.domain.grades import Grade
 from homestay.services import rows
+from homestay.services.caught_up import CaughtUpCopy
 from homestay.storage.database import Database
 
-MARGIN = timedelta(seconds=30)
 _EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 _PROJECTION = {"county": 1, "gradeRank": 1, "listing.name": 1, "listing.nameEn": 1,
                "listing.location": 1, "expiresAt": 1, "status": 1, "updatedAt": 1,
@@ -59,13 +54,12 @@ class Ranked:
     key: list[Any]
 
 
-class StayIndex:
+class StayIndex(CaughtUpCopy):
+    projection = _PROJECTION
+
     def __init__(self, db: Database) -> None:
+        super().__init__()
         self.db = db
-        self.version: datetime | None = None
-        self._build: asyncio.Task[None] | None = None
-        self._built = False
-        self._caught_up_from = math.inf  # when the last read of changes began
         self._slots: dict[str, int] = {}
         self._free: list[int] = []
         self._removed: dict[str, float] = {}  # number -> updatedAt of the change that removed it
@@ -144,37 +138,12 @@ class StayIndex:
         self._names[slot] = name
         self._folded[slot] = (name.casefold(), (listing.get("nameEn") or "").casefold())
 
-    def _see(self, docs: Sequence[dict]) -> None:
-        for doc in docs:
-            self._apply(doc)
-            stamp = doc.get("updatedAt") or doc["issuedAt"]
-            if stamp.tzinfo is None:
-                stamp = stamp.replace(tzinfo=UTC)
-            if self.version is None or stamp > self.version:
-                self.version = stamp
+    def _collection(self) -> AsyncCollection:
+        return self.db.certificates
 
-    async def refresh(self) -> None:
-        """Build on first use, then apply what changed: one command once built."""
-        asked = time.monotonic()
-        if not self._built:
-            if self._build is None or (self._build.done() and self._build.exception()):
-                # its own task, in a fresh context: the whole read is not one request's, and
-                # no request's database budget (pymongo.timeout) may cut it short
-                self._build = asyncio.get_running_loop().create_task(
-                    self._load(), context=contextvars.Context())
-            # built, and caught up by a read that began after this request did: exact
-            await asyncio.shield(self._build)
-            if asked < self._caught_up_from:
-                return
-        await self._catch_up()
-
-    async def _catch_up(self) -> None:
-        assert self.version is not None
-        self._caught_up_from = time.monotonic()
-        since = self.version - MARGIN
-        changes = await self.db.certificates.find(
-            {"updatedAt": {"$gte": since}}, _PROJECTION).to_list()
-        self._see(changes)
+    @staticmethod
+    def _stamp(doc: dict) -> datetime | None:
+        return doc.get("updatedAt") or doc["issuedAt"]
 
     async def _load(self) -> None:
         """Every stored-VALID certificate, from the grade lists' read model where it is built
@@ -195,8 +164,6 @@ class StayIndex:
             lag = timedelta(0)
         self._fill(docs)
         self.version = (self.version or _EPOCH) - lag
-        await self._catch_up()
-        self._built = True
 
     def _fill(self, docs: list[dict]) -> None:
         """An empty index filled at once: the points converted in one numpy call."""

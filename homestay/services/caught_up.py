@@ -1,0 +1,87 @@
+"""A part of a collection held in each API process and exact at every use: the pattern the
+stay index (search) and the finder share.
+
+Built once, in its own task (in a fresh context: the whole read is no one request's, and no
+request's database budget may cut it short). Then, before each use, it reads what changed
+since its version: every write of the collection sets `updatedAt`, which an `updated` index
+serves. The read goes back MARGIN before the newest change seen: a write stamped by one
+process's clock may commit after another's newer write was read (requests have a database
+budget of 3 s; clocks are kept by NTP), and applying a document twice is harmless. So a
+change made by any process shows in the very next use by every process, and the database
+stays the source of truth. A request that arrives while the build runs waits for it and
+needs no read of its own if the build's last read began after it asked.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import math
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+
+from pymongo.asynchronous.collection import AsyncCollection
+
+MARGIN = timedelta(seconds=30)
+
+
+class CaughtUpCopy:
+    projection: dict[str, int]  # what the copy keeps of a document
+
+    def __init__(self) -> None:
+        self.version: datetime | None = None  # the newest change seen
+        self._build: asyncio.Task[None] | None = None
+        self._built = False
+        self._caught_up_from = math.inf  # when the last read of changes began
+
+    # what each copy says for itself
+    def _collection(self) -> AsyncCollection:
+        raise NotImplementedError
+
+    async def _load(self) -> None:
+        """Fill the copy from nothing; set `version` to where its first catch-up starts."""
+        raise NotImplementedError
+
+    def _apply(self, doc: dict) -> None:
+        raise NotImplementedError
+
+    @staticmethod
+    def _stamp(doc: dict) -> datetime | None:
+        return doc.get("updatedAt")
+
+    # the pattern
+    async def refresh(self) -> None:
+        """Build on first use, then apply what changed: one command once built."""
+        asked = time.monotonic()
+        if not self._built:
+            if self._build is None or (self._build.done() and self._build.exception()):
+                self._build = asyncio.get_running_loop().create_task(
+                    self._built_once(), context=contextvars.Context())
+            await asyncio.shield(self._build)
+            if asked < self._caught_up_from:  # caught up by a read that began after we asked
+                return
+        await self._catch_up()
+
+    async def _built_once(self) -> None:
+        await self._load()
+        await self._catch_up()
+        self._built = True
+
+    async def _catch_up(self) -> None:
+        self._caught_up_from = time.monotonic()
+        if self.version is None:
+            return
+        self._see(await self._collection().find(
+            {"updatedAt": {"$gte": self.version - MARGIN}}, self.projection).to_list())
+
+    def _see(self, docs: Sequence[dict]) -> None:
+        for doc in docs:
+            self._apply(doc)
+            stamp = self._stamp(doc)
+            if stamp is None:
+                continue
+            if stamp.tzinfo is None:
+                stamp = stamp.replace(tzinfo=UTC)
+            if self.version is None or stamp > self.version:
+                self.version = stamp
