@@ -117,6 +117,8 @@ class Certificate:
     stored_status: CertificateStatus
     issued_at: datetime
     expires_at: datetime
+    total_points: int | None = None  # of the inspection behind it
+    suspensions: tuple[tuple[datetime, str], ...] = ()  # when and why, oldest first
 
     def status_at(self, now: datetime) -> CertificateStatus:
         return effective_status(self.stored_status, self.expires_at, now)

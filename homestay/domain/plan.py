@@ -11,9 +11,8 @@ from datetime import datetime, timedelta
 from enum import Enum
 
 from homestay.clock import china_date
-from homestay.domain.certificates import CertificateStatus, effective_status
+from homestay.domain.certificates import Certificate, CertificateStatus
 from homestay.domain.concerns import ConcernCategory
-from homestay.domain.grades import Grade
 
 
 class Reason(Enum):
@@ -70,15 +69,15 @@ def _day(moment: datetime) -> str:
     return china_date(moment).isoformat()
 
 
-def assess(cert: dict, inspections: dict | None, thresholds: dict[str, int] | None,
+def assess(cert: Certificate, inspections: dict | None, thresholds: dict[str, int] | None,
            now: datetime, s: PlanSettings,
            open_concerns: dict[ConcernCategory, int] | None = None,
            requested_at: datetime | None = None) -> list[Finding]:
     """Every reason to re-inspect the homestay behind `cert`. Pure. `open_concerns`: how
     many of the guests' concerns about it are open, by category."""
     findings: list[Finding] = []
-    expires = cert["expiresAt"]
-    status = effective_status(CertificateStatus(cert["status"]), expires, now)
+    expires = cert.expires_at
+    status = cert.status_at(now)
     if status is CertificateStatus.EXPIRED:
         findings.append(Finding(Reason.EXPIRED, s.expired_weight, {
             "zh": f"证书已于 {_day(expires)} 过期",
@@ -89,32 +88,30 @@ def assess(cert: dict, inspections: dict | None, thresholds: dict[str, int] | No
             "zh": f"证书将于 {_day(expires)} 到期(还有 {days} 天)",
             "en": f"the certificate expires on {_day(expires)}, in {days} days"}, expires))
 
-    last = max([m for m in ((inspections or {}).get("last"), cert.get("issuedAt")) if m])
+    last = max([m for m in ((inspections or {}).get("last"), cert.issued_at) if m])
     if now - last > timedelta(days=s.stale_days):
         days = (now - last).days
         findings.append(Finding(Reason.STALE_INSPECTION, s.stale_weight, {
             "zh": f"上次检查在 {_day(last)},已过 {days} 天",
             "en": f"last inspected on {_day(last)}, {days} days ago"}, last))
 
-    grade = Grade(cert["grade"])
-    threshold = (thresholds or {}).get(grade.value)
-    points = cert.get("totalPoints")
+    threshold = (thresholds or {}).get(cert.grade.value)
+    points = cert.total_points
     if threshold is not None and points is not None and \
             0 <= points - threshold < s.near_threshold_points:
         margin = points - threshold
         findings.append(Finding(Reason.NEAR_THRESHOLD, s.near_threshold_weight, {
-            "zh": f"{points} 分,仅高出{grade.label['zh']}门槛({threshold} 分){margin} 分",
-            "en": f"{points} points, only {margin} above the {grade.value.lower()} "
+            "zh": f"{points} 分,仅高出{cert.grade.label['zh']}门槛({threshold} 分){margin} 分",
+            "en": f"{points} points, only {margin} above the {cert.grade.value.lower()} "
                   f"threshold of {threshold}"}))
 
-    suspensions = [e for e in cert.get("history", []) if e["action"] == "SUSPEND"
-                   and now - e["at"] <= timedelta(days=s.suspension_days)]
-    if suspensions:
-        latest = suspensions[-1]
-        why = latest.get("reason") or ""
+    recent = [(at, why) for at, why in cert.suspensions
+              if now - at <= timedelta(days=s.suspension_days)]
+    if recent:
+        at, why = recent[-1]
         findings.append(Finding(Reason.RECENT_SUSPENSION, s.suspension_weight, {
-            "zh": f"{_day(latest['at'])} 曾被暂停:{why}",
-            "en": f"suspended on {_day(latest['at'])}: {why}"}, latest["at"]))
+            "zh": f"{_day(at)} 曾被暂停:{why}",
+            "en": f"suspended on {_day(at)}: {why}"}, at))
 
     far_at = (inspections or {}).get("lastFar")
     if far_at is not None and now - far_at <= timedelta(days=s.far_days):

@@ -22,6 +22,7 @@ from homestay.errors import BadUserInput
 from homestay.services.concerns import ConcernService
 from homestay.services.pagination import decode_cursor, encode_cursor
 from homestay.services.requests import open_requests_since
+from homestay.storage import documents
 from homestay.storage.database import Database
 
 # where a homestay with no certificate sorts among equals: after every expiry
@@ -98,7 +99,8 @@ class PlanService:
         entries = []
         for cert in certificates:
             key = (cert["standard"]["code"], cert["standard"]["version"])
-            findings = assess(cert, by_homestay.get(cert["homestayId"]), thresholds.get(key),
+            findings = assess(documents.certificate(cert), by_homestay.get(cert["homestayId"]),
+                              thresholds.get(key),
                               now, self.settings, concerns.get(cert["homestayId"]),
                               waiting.get(cert["homestayId"]))
             if findings:

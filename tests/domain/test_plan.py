@@ -4,21 +4,26 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from homestay.domain.certificates import Certificate
 from homestay.domain.plan import PlanSettings, Reason, assess
+from homestay.storage import documents
 
 NOW = datetime(2026, 11, 24, 4, 0, tzinfo=UTC)
 THRESHOLDS = {"STANDARD": 240, "PREMIUM": 300, "BOUTIQUE": 350}
 S = PlanSettings()
 
 
-def cert(**overrides) -> dict:
-    base = {"status": "VALID", "grade": "PREMIUM", "totalPoints": 330,
+def cert(**overrides) -> Certificate:
+    """A certificate as stored (these overrides name stored fields), read as the plan reads
+    it: through the storage edge."""
+    base = {"_id": "330521-2026-00001", "county": "330521", "homestayId": "h1",
+            "status": "VALID", "grade": "PREMIUM", "totalPoints": 330,
             "issuedAt": NOW - timedelta(days=100), "expiresAt": NOW + timedelta(days=900),
             "history": []}
-    return {**base, **overrides}
+    return documents.certificate({**base, **overrides})
 
 
-def reasons(c: dict, inspections: dict | None = None) -> list[Reason]:
+def reasons(c: Certificate, inspections: dict | None = None) -> list[Reason]:
     return [f.reason for f in assess(c, inspections, THRESHOLDS, NOW, S)]
 
 
