@@ -13,8 +13,8 @@ The first call makes `.venv/` and installs the project into it, at the versions 
 requirements.lock (the tested set); later calls reinstall only when pyproject.toml or the lock
 has changed. Extra arguments go to the command (pytest, homestay serve, ...).
 
-`test` without arguments lints the tree (ruff) and checks the package's types (mypy), runs
-the whole suite, then runs the tests marked `calendar` (those that read China dates from the
+`test` without arguments lints the tree and checks its format (ruff), checks the package's
+types (mypy), runs the whole suite, then runs the tests marked `calendar` (those that read China dates from the
 clock) again with the clock pinned by libfaketime at the edges of the calendar: the last and
 first minutes of a China day, month and year (15:59 and 16:00 UTC), of a UTC day (23:59 and
 00:00 UTC), and around a leap day. The Debian tools the suite uses (faketime, zbar-tools,
@@ -81,17 +81,21 @@ def ensure_debian_tools() -> None:
     if not missing:
         return
     if os.geteuid() == 0 and shutil.which("apt-get"):
-        print(f"installing {', '.join(missing)} (Debian packages) for the tests ...",
-              file=sys.stderr)
-        quiet = {"stdout": subprocess.DEVNULL, "env": {**os.environ,
-                                                      "DEBIAN_FRONTEND": "noninteractive"}}
+        print(
+            f"installing {', '.join(missing)} (Debian packages) for the tests ...", file=sys.stderr
+        )
+        quiet = {
+            "stdout": subprocess.DEVNULL,
+            "env": {**os.environ, "DEBIAN_FRONTEND": "noninteractive"},
+        }
         subprocess.run(["apt-get", "update", "-qq"], check=True, **quiet)
-        subprocess.run(["apt-get", "install", "-y", "-qq", *missing],
-                       check=True, **quiet)
+        subprocess.run(["apt-get", "install", "-y", "-qq", *missing], check=True, **quiet)
     still = [package for command, package in DEBIAN_TOOLS.items() if not shutil.which(command)]
     if still:
-        sys.exit(f"the test suite needs Debian's {', '.join(still)}: "
-                 f"apt-get install {' '.join(still)}, then run again")
+        sys.exit(
+            f"the test suite needs Debian's {', '.join(still)}: "
+            f"apt-get install {' '.join(still)}, then run again"
+        )
 
 
 # what the suite runs with node: graphql-http's own audit of a GraphQL-over-HTTP server
@@ -107,8 +111,20 @@ def ensure_node_packages() -> None:
         sys.exit("the test suite needs node and npm (Debian packages nodejs, npm)")
     print(f"installing {', '.join(NODE_PACKAGES)} (npm) for the tests ...", file=sys.stderr)
     NODE_DIR.mkdir(parents=True, exist_ok=True)
-    subprocess.run(["npm", "install", "--prefix", str(NODE_DIR), "--no-audit", "--no-fund",
-                    "--silent", *NODE_PACKAGES], check=True, stdout=subprocess.DEVNULL)
+    subprocess.run(
+        [
+            "npm",
+            "install",
+            "--prefix",
+            str(NODE_DIR),
+            "--no-audit",
+            "--no-fund",
+            "--silent",
+            *NODE_PACKAGES,
+        ],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
     stamp.write_text(" ".join(NODE_PACKAGES))
 
 
@@ -118,11 +134,18 @@ def test(args: list[str]) -> int:
     ensure_node_packages()
     if args:  # a part of the suite, as asked
         return subprocess.call([*pytest, *args])
-    # the habits of a kept codebase first: lint and import order (pyproject's [tool.ruff])
-    status = subprocess.call([str(BIN / "ruff"), "check", "homestay", "tests", "bench", "dev.py"])
+    # the habits of a kept codebase first: lint, import order and format (pyproject's
+    # [tool.ruff]), then the package's types
+    tree = ["homestay", "tests", "bench", "dev.py"]
+    status = subprocess.call([str(BIN / "ruff"), "check", *tree])
     if status:
-        print("ruff found the problems above: fix them, or `ruff check --fix` them",
-              file=sys.stderr)
+        print(
+            "ruff found the problems above: fix them, or `ruff check --fix` them", file=sys.stderr
+        )
+        return status
+    status = subprocess.call([str(BIN / "ruff"), "format", "--check", *tree])
+    if status:
+        print("the files above are not formatted: `ruff format` them", file=sys.stderr)
         return status
     status = subprocess.call([str(BIN / "mypy")])  # the package, as [tool.mypy] says
     if status:
@@ -131,10 +154,24 @@ def test(args: list[str]) -> int:
     if status:
         return status
     for instant in CALENDAR_EDGES:
-        print(f"\n== the calendar tests with the clock at {instant} UTC ==", file=sys.stderr,
-              flush=True)
-        status = subprocess.call(["faketime", "-f", f"@{instant}", *pytest, "-m", "calendar",
-                                  "-q", "-p", "no:cacheprovider"])
+        print(
+            f"\n== the calendar tests with the clock at {instant} UTC ==",
+            file=sys.stderr,
+            flush=True,
+        )
+        status = subprocess.call(
+            [
+                "faketime",
+                "-f",
+                f"@{instant}",
+                *pytest,
+                "-m",
+                "calendar",
+                "-q",
+                "-p",
+                "no:cacheprovider",
+            ]
+        )
         if status:
             print(f"calendar check failed with the clock at {instant} UTC", file=sys.stderr)
             return status

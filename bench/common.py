@@ -18,9 +18,11 @@ from homestay.storage.embedded import free_port
 # The load generators are a handful of addresses sending thousands of requests a minute: under
 # the production limits the figures would measure 429 refusals. A benchmark of the limiter
 # itself would set these back.
-UNLIMITED = {"HOMESTAY_RATE_PUBLIC": "100000000/minute",
-             "HOMESTAY_RATE_ACCOUNT": "100000000/minute",
-             "HOMESTAY_RATE_UPLOADS": "100000000/minute"}
+UNLIMITED = {
+    "HOMESTAY_RATE_PUBLIC": "100000000/minute",
+    "HOMESTAY_RATE_ACCOUNT": "100000000/minute",
+    "HOMESTAY_RATE_UPLOADS": "100000000/minute",
+}
 
 
 class BenchmarkFailed(SystemExit):
@@ -55,15 +57,27 @@ def error_kind(response: httpx.Response) -> str | None:
 
 
 @asynccontextmanager
-async def served_api(mongodb_uri: str, database: str, log: IO[bytes] | None = None,
-                     **settings: str) -> AsyncIterator[tuple[str, subprocess.Popen]]:
+async def served_api(
+    mongodb_uri: str, database: str, log: IO[bytes] | None = None, **settings: str
+) -> AsyncIterator[tuple[str, subprocess.Popen]]:
     """`homestay serve` over the given database, once /readyz says so: (url, process)."""
     port = free_port()
-    env = {**os.environ, "MONGODB_URI": mongodb_uri, "HOMESTAY_DB": database,
-           "PORT": str(port), "HOMESTAY_ENV": "production", "LOG_LEVEL": "WARNING",
-           **UNLIMITED, **settings}
-    process = subprocess.Popen([sys.executable, "-m", "homestay.cli", "serve"], env=env,
-                               stdout=subprocess.DEVNULL, stderr=log or subprocess.DEVNULL)
+    env = {
+        **os.environ,
+        "MONGODB_URI": mongodb_uri,
+        "HOMESTAY_DB": database,
+        "PORT": str(port),
+        "HOMESTAY_ENV": "production",
+        "LOG_LEVEL": "WARNING",
+        **UNLIMITED,
+        **settings,
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "homestay.cli", "serve"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=log or subprocess.DEVNULL,
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         for _ in range(300):

@@ -44,12 +44,16 @@ async def drive(url: str, numbers: list[str], expected: int, seconds: float) -> 
             started = time.perf_counter()
             response = await client.get(f"/v/{rng.choice(numbers)}")
             if response.status_code != expected:
-                errors[f"http_{response.status_code}"] = errors.get(
-                    f"http_{response.status_code}", 0) + 1
+                errors[f"http_{response.status_code}"] = (
+                    errors.get(f"http_{response.status_code}", 0) + 1
+                )
             latencies.append((time.perf_counter() - started) * 1000)
     fail_on_errors(f"pages expected {expected}", errors)
-    return {"requests": len(latencies), "p50_ms": round(_pct(latencies, 50), 2),
-            "p99_ms": round(_pct(latencies, 99), 2)}
+    return {
+        "requests": len(latencies),
+        "p50_ms": round(_pct(latencies, 50), 2),
+        "p99_ms": round(_pct(latencies, 99), 2),
+    }
 
 
 async def main() -> None:
@@ -67,8 +71,11 @@ async def main() -> None:
             known = await drive(url, numbers, 200, args.seconds)
             missing = await drive(url, unknown, 404, args.seconds)
     for name, figures in (("known", known), ("unknown", missing)):
-        print(f"/v/{{number}} {name:<8} {figures['requests']:>6} requests  "
-              f"p50 {figures['p50_ms']:6.2f} ms  p99 {figures['p99_ms']:6.2f} ms", file=sys.stderr)
+        print(
+            f"/v/{{number}} {name:<8} {figures['requests']:>6} requests  "
+            f"p50 {figures['p50_ms']:6.2f} ms  p99 {figures['p99_ms']:6.2f} ms",
+            file=sys.stderr,
+        )
     print(json.dumps({"certificates": args.certificates, "known": known, "unknown": missing}))
 
 

@@ -76,8 +76,9 @@ async def download(url: str, token: str, fmt: str, pid: int, expected_rows: int)
     started = time.perf_counter()
     first_byte = None
     async with httpx.AsyncClient(base_url=url, timeout=600) as client:
-        async with client.stream("GET", f"/exports/certificates.{fmt}",
-                                 headers={"Authorization": f"Bearer {token}"}) as response:
+        async with client.stream(
+            "GET", f"/exports/certificates.{fmt}", headers={"Authorization": f"Bearer {token}"}
+        ) as response:
             if response.status_code != 200:
                 await response.aread()
                 fail_on_errors(f"the {fmt} export", {error_kind(response) or "?": 1})
@@ -88,10 +89,15 @@ async def download(url: str, token: str, fmt: str, pid: int, expected_rows: int)
     elapsed = time.perf_counter() - started
     peak = _status_kb(pid, "VmHWM")
     got = _rows_in(fmt, bytes(body))
-    fail_on_errors(f"the {fmt} export", {f"{got} rows of {expected_rows}":
-                                         int(got != expected_rows)})
-    return {"seconds": round(elapsed, 2), "first_byte_s": round(first_byte or 0, 3),
-            "bytes": len(body), "peak_growth_mb": round((peak - rss_before) / 1024, 1)}
+    fail_on_errors(
+        f"the {fmt} export", {f"{got} rows of {expected_rows}": int(got != expected_rows)}
+    )
+    return {
+        "seconds": round(elapsed, 2),
+        "first_byte_s": round(first_byte or 0, 3),
+        "bytes": len(body),
+        "peak_growth_mb": round((peak - rss_before) / 1024, 1),
+    }
 
 
 async def database_alone(uri: str, name: str) -> tuple[float, float]:
@@ -101,8 +107,9 @@ async def database_alone(uri: str, name: str) -> tuple[float, float]:
     query = grade_list.ExportQuery(counties=COUNTIES)
     started = time.perf_counter()
     count = 0
-    async for _ in database.certificates.find(query.filter(utcnow()), rows.ROW_PROJECTION,
-                                              batch_size=exports.BATCH).sort("_id", 1):
+    async for _ in database.certificates.find(
+        query.filter(utcnow()), rows.ROW_PROJECTION, batch_size=exports.BATCH
+    ).sort("_id", 1):
         count += 1
     certificates = count / (time.perf_counter() - started)
     started = time.perf_counter()
@@ -124,7 +131,7 @@ async def writer_alone(uri: str, name: str) -> float:
 
     async def replay():
         for i in range(0, len(docs), exports.BATCH):
-            yield [grade_list.row_of(d, now) for d in docs[i:i + exports.BATCH]]
+            yield [grade_list.row_of(d, now) for d in docs[i : i + exports.BATCH]]
 
     started = time.perf_counter()
     async for _ in export_writers.csv_chunks(replay()):
@@ -158,20 +165,32 @@ async def main() -> None:
                 figures = await download(url, officer.token, fmt, api.pid, args.rows)
                 figures["rows_per_s"] = round(args.rows / figures["seconds"])
                 results[fmt] = figures
-                print(f"{fmt:<5} {figures['rows_per_s']:>8} rows/s  {figures['seconds']:>6.2f} s"
-                      f"  first byte {figures['first_byte_s']:.3f} s  "
-                      f"{figures['bytes'] / 1e6:>6.1f} MB  "
-                      f"peak memory growth {figures['peak_growth_mb']:.1f} MB", file=sys.stderr)
+                print(
+                    f"{fmt:<5} {figures['rows_per_s']:>8} rows/s  {figures['seconds']:>6.2f} s"
+                    f"  first byte {figures['first_byte_s']:.3f} s  "
+                    f"{figures['bytes'] / 1e6:>6.1f} MB  "
+                    f"peak memory growth {figures['peak_growth_mb']:.1f} MB",
+                    file=sys.stderr,
+                )
         db_rate, model_rate = await database_alone(uri, name)
         csv_rate = await writer_alone(uri, name)
-    print(f"\nalone: a find on the certificates {db_rate:,.0f} docs/s; the read model "
-          f"{model_rate:,.0f} rows/s; rows built and written as CSV {csv_rate:,.0f} rows/s",
-          file=sys.stderr)
-    print(json.dumps({"rows": args.rows, "read_model_build_s": round(built_s, 1),
-                      "formats": results,
-                      "certificates_find_docs_per_s": round(db_rate),
-                      "read_model_rows_per_s": round(model_rate),
-                      "csv_writer_rows_per_s": round(csv_rate)}))
+    print(
+        f"\nalone: a find on the certificates {db_rate:,.0f} docs/s; the read model "
+        f"{model_rate:,.0f} rows/s; rows built and written as CSV {csv_rate:,.0f} rows/s",
+        file=sys.stderr,
+    )
+    print(
+        json.dumps(
+            {
+                "rows": args.rows,
+                "read_model_build_s": round(built_s, 1),
+                "formats": results,
+                "certificates_find_docs_per_s": round(db_rate),
+                "read_model_rows_per_s": round(model_rate),
+                "csv_writer_rows_per_s": round(csv_rate),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

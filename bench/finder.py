@@ -38,8 +38,21 @@ from homestay.storage.embedded import EmbeddedServer  # noqa: E402
 COUNTY = "330521"
 FIRST = "竹溪云山松竹石桥清风明月桃花柳岸茶香翠谷"
 SECOND = "居舍院苑庐栈园阁轩堂"
-TOWNS = ["莫干山镇", "武康街道", "乾元镇", "新市镇", "洛舍镇", "钟管镇", "禹越镇", "阜溪街道",
-         "舞阳街道", "下渚湖街道", "雷甸镇", "新安镇", "康乾街道"]
+TOWNS = [
+    "莫干山镇",
+    "武康街道",
+    "乾元镇",
+    "新市镇",
+    "洛舍镇",
+    "钟管镇",
+    "禹越镇",
+    "阜溪街道",
+    "舞阳街道",
+    "下渚湖街道",
+    "雷甸镇",
+    "新安镇",
+    "康乾街道",
+]
 VILLAGES = "劳岭 仙潭 后坞 燎原 高峰 紫岭 筏头 南路 四合 何村 庾村 兰树坑".split()
 FIND = """query($text: String, $certified: Boolean) { homestays(county: "330521",
   text: $text, certified: $certified, first: 20) { %s edges { node { id name address } } } }"""
@@ -51,18 +64,27 @@ def homestay_docs(count: int, seed: int = 7) -> list[dict]:
     docs = []
     for n in range(count):
         name = rng.choice(FIRST) + rng.choice(FIRST) + rng.choice(SECOND) + f"{n}号"
-        address = (f"德清县{rng.choice(TOWNS)}{rng.choice(VILLAGES)}村"
-                   f"{rng.randint(1, 300)}号")
+        address = f"德清县{rng.choice(TOWNS)}{rng.choice(VILLAGES)}村{rng.randint(1, 300)}号"
         point = geo.LatLng(30.45 + rng.random() * 0.2, 119.8 + rng.random() * 0.2)
         # registered over the years, as a county's are (not all in the last minute, which
         # every process would read again as "changed")
         written = now - timedelta(days=rng.uniform(1, 1500))
-        doc = {"_id": secrets.token_hex(12), "name": name, "nameEn": f"Stay No. {n}",
-               "address": address, "county": COUNTY, "town": None,
-               "location": geo.geojson(point), "cells": geo.cells(point), "geocoded": False,
-               "rooms": rng.randint(2, 20), "facilities": [], "createdAt": written,
-               "updatedAt": written,
-               "listedUntil": now.replace(year=now.year + 2) if rng.random() < 0.3 else None}
+        doc = {
+            "_id": secrets.token_hex(12),
+            "name": name,
+            "nameEn": f"Stay No. {n}",
+            "address": address,
+            "county": COUNTY,
+            "town": None,
+            "location": geo.geojson(point),
+            "cells": geo.cells(point),
+            "geocoded": False,
+            "rooms": rng.randint(2, 20),
+            "facilities": [],
+            "createdAt": written,
+            "updatedAt": written,
+            "listedUntil": now.replace(year=now.year + 2) if rng.random() < 0.3 else None,
+        }
         doc.update(findable(doc))
         docs.append(doc)
     return docs
@@ -73,12 +95,14 @@ async def drive(url: str, token: str, document: str, variables: dict, seconds: f
     errors: Counter[str] = Counter()
     found = 0
     deadline = time.perf_counter() + seconds
-    async with httpx.AsyncClient(base_url=url, timeout=60,
-                                 headers={"Authorization": f"Bearer {token}"}) as client:
+    async with httpx.AsyncClient(
+        base_url=url, timeout=60, headers={"Authorization": f"Bearer {token}"}
+    ) as client:
         while time.perf_counter() < deadline or not latencies and not errors:
             started = time.perf_counter()
-            response = await client.post("/graphql", json={"query": document,
-                                                           "variables": variables})
+            response = await client.post(
+                "/graphql", json={"query": document, "variables": variables}
+            )
             kind = error_kind(response)
             if kind:
                 errors[kind] += 1
@@ -91,9 +115,13 @@ async def drive(url: str, token: str, document: str, variables: dict, seconds: f
     if not latencies:
         return {"p50_ms": 0, "p99_ms": 0, "requests": 0, "found": 0, "errors": dict(errors)}
     latencies.sort()
-    return {"p50_ms": round(statistics.median(latencies), 1),
-            "p99_ms": round(latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))], 1),
-            "requests": len(latencies), "found": found, "errors": dict(errors)}
+    return {
+        "p50_ms": round(statistics.median(latencies), 1),
+        "p99_ms": round(latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))], 1),
+        "requests": len(latencies),
+        "found": found,
+        "errors": dict(errors),
+    }
 
 
 async def main() -> None:
@@ -107,11 +135,14 @@ async def main() -> None:
         started = time.perf_counter()
         docs = homestay_docs(args.homestays)
         for i in range(0, len(docs), 1000):
-            await database.homestays.insert_many(docs[i:i + 1000], ordered=False)
-        print(f"loaded {args.homestays} homestays in {time.perf_counter() - started:.0f} s",
-              file=sys.stderr)
-        token = (await create_account(database, role="INSPECTOR", name="bench",
-                                      counties=[COUNTY])).token
+            await database.homestays.insert_many(docs[i : i + 1000], ordered=False)
+        print(
+            f"loaded {args.homestays} homestays in {time.perf_counter() - started:.0f} s",
+            file=sys.stderr,
+        )
+        token = (
+            await create_account(database, role="INSPECTOR", name="bench", counties=[COUNTY])
+        ).token
         rare = docs[len(docs) // 2]["name"][:3] + docs[len(docs) // 2]["name"][3:6]
         cases = {
             "one homestay by its name": ({"text": rare}, False),
@@ -126,19 +157,24 @@ async def main() -> None:
         async with served_api(server.uri, "bench") as (url, _):
             first = await drive(url, token, FIND % "", {"text": "德清"}, 0)
             fail_on_errors("the first request", first["errors"])
-            print(f"first request (builds the finder copy) {first['p50_ms']:.0f} ms",
-                  file=sys.stderr)
+            print(
+                f"first request (builds the finder copy) {first['p50_ms']:.0f} ms", file=sys.stderr
+            )
             for name, (variables, count) in cases.items():
                 document = FIND % ("totalCount" if count else "")
                 figures = await drive(url, token, document, variables, args.seconds)
                 fail_on_errors(name, figures["errors"])
                 results[name] = figures
-                print(f"{name:<28} p50 {figures['p50_ms']:>7.1f} ms  p99 "
-                      f"{figures['p99_ms']:>7.1f} ms  {'total' if count else 'page'} "
-                      f"{figures['found']}", file=sys.stderr)
+                print(
+                    f"{name:<28} p50 {figures['p50_ms']:>7.1f} ms  p99 "
+                    f"{figures['p99_ms']:>7.1f} ms  {'total' if count else 'page'} "
+                    f"{figures['found']}",
+                    file=sys.stderr,
+                )
         await database.close()
-    print(json.dumps({"homestays": args.homestays, "cases": results, "errors": 0},
-                     ensure_ascii=False))
+    print(
+        json.dumps({"homestays": args.homestays, "cases": results, "errors": 0}, ensure_ascii=False)
+    )
 
 
 if __name__ == "__main__":

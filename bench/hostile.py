@@ -40,23 +40,40 @@ def doubling(levels: int) -> str:
 
 
 # name: (document, the code it must get, whether the 50 ms target applies)
-CASES = {f"doubling fragments x{n}": (doubling(n), "QUERY_TOO_COMPLEX", True)
-         for n in (10, 22, 30, 40)}
+CASES = {
+    f"doubling fragments x{n}": (doubling(n), "QUERY_TOO_COMPLEX", True) for n in (10, 22, 30, 40)
+}
 # the largest documents the character limit admits: parsing one costs ~12 ms on the loop,
 # so these are measured and their codes checked, without the 50 ms target
-CASES["999 x __typename"] = ("{ " + " ".join(["__typename"] * 999) + " }",
-                             "QUERY_TOO_COMPLEX", False)
-CASES["999 distinct aliases"] = ("{ " + " ".join(f"a{i}: __typename" for i in range(999)) + " }",
-                                 "GRAPHQL_PARSE_FAILED", False)  # over the token limit
-CASES["1,500 fields of one name"] = ("{ " + " ".join(["__typename"] * 1500) + " }",
-                                     "QUERY_TOO_COMPLEX", False)
-CASES["nested 300 deep"] = ("{ " + "searchStays { edges { node { certificate { homestay { "
-                            * 60 + "name" + " } } } } }" * 60 + " }",
-                            "GRAPHQL_PARSE_FAILED", False)
+CASES["999 x __typename"] = (
+    "{ " + " ".join(["__typename"] * 999) + " }",
+    "QUERY_TOO_COMPLEX",
+    False,
+)
+CASES["999 distinct aliases"] = (
+    "{ " + " ".join(f"a{i}: __typename" for i in range(999)) + " }",
+    "GRAPHQL_PARSE_FAILED",
+    False,
+)  # over the token limit
+CASES["1,500 fields of one name"] = (
+    "{ " + " ".join(["__typename"] * 1500) + " }",
+    "QUERY_TOO_COMPLEX",
+    False,
+)
+CASES["nested 300 deep"] = (
+    "{ "
+    + "searchStays { edges { node { certificate { homestay { " * 60
+    + "name"
+    + " } } } } }" * 60
+    + " }",
+    "GRAPHQL_PARSE_FAILED",
+    False,
+)
 
 
-async def health_probe(url: str, stop: asyncio.Event, latencies: dict[bool, list[float]],
-                       phase: list[bool]) -> None:
+async def health_probe(
+    url: str, stop: asyncio.Event, latencies: dict[bool, list[float]], phase: list[bool]
+) -> None:
     async with httpx.AsyncClient(base_url=url, timeout=10) as client:
         while not stop.is_set():
             started = time.perf_counter()
@@ -87,12 +104,18 @@ async def main() -> int:
                     code = (body.get("errors") or [{}])[0].get("extensions", {}).get("code")
                     times.sort()
                     slowest, median = times[-1], times[len(times) // 2]
-                    figures[name] = {"chars": len(query), "status": response.status_code,
-                                     "code": code, "p50_ms": round(median, 1),
-                                     "max_ms": round(slowest, 1)}
-                    print(f"{name:<28} {len(query):>6} chars  {response.status_code} "
-                          f"{code or 'answered':<26} p50 {median:6.1f} ms  max {slowest:6.1f} ms",
-                          file=sys.stderr)
+                    figures[name] = {
+                        "chars": len(query),
+                        "status": response.status_code,
+                        "code": code,
+                        "p50_ms": round(median, 1),
+                        "max_ms": round(slowest, 1),
+                    }
+                    print(
+                        f"{name:<28} {len(query):>6} chars  {response.status_code} "
+                        f"{code or 'answered':<26} p50 {median:6.1f} ms  max {slowest:6.1f} ms",
+                        file=sys.stderr,
+                    )
                     if code != expected:
                         failures.append(f"{name}: {code}, expected {expected}")
                     if timed and slowest > TARGET_MS:
@@ -104,8 +127,10 @@ async def main() -> int:
         ordered = sorted(health[timed])
         p50, worst = ordered[len(ordered) // 2], ordered[-1]
         summary[label] = {"p50_ms": round(p50, 1), "max_ms": round(worst, 1)}
-        print(f"/healthz {label}: {len(ordered)} answers, p50 {p50:.1f} ms, max {worst:.1f} ms",
-              file=sys.stderr)
+        print(
+            f"/healthz {label}: {len(ordered)} answers, p50 {p50:.1f} ms, max {worst:.1f} ms",
+            file=sys.stderr,
+        )
         if timed and worst > TARGET_MS:
             failures.append(f"/healthz waited {worst:.0f} ms")
     print(json.dumps({"cases": figures, "healthz": summary, "failures": failures}))

@@ -80,13 +80,24 @@ class Outage:
     ended: float | None = None
 
     def during(self, at: float) -> bool:
-        return self.started is not None and at >= self.started and \
-            (self.ended is None or at <= self.ended + 1)
+        return (
+            self.started is not None
+            and at >= self.started
+            and (self.ended is None or at <= self.ended + 1)
+        )
 
 
-async def client_loop(index: int, url: str, deadline: float, tally: Tally, outage: Outage,
-                      token: str, homestays: list[str], numbers: list[str],
-                      template: list[dict]) -> None:
+async def client_loop(
+    index: int,
+    url: str,
+    deadline: float,
+    tally: Tally,
+    outage: Outage,
+    token: str,
+    homestays: list[str],
+    numbers: list[str],
+    template: list[dict],
+) -> None:
     rng = random.Random(index)
     async with httpx.AsyncClient(base_url=url, timeout=10) as http:
 
@@ -95,9 +106,9 @@ async def client_loop(index: int, url: str, deadline: float, tally: Tally, outag
             extra = {"Authorization": f"Bearer {token}"} if auth else {}
             body = None
             try:
-                response = await http.post("/graphql", json={"query": query,
-                                                             "variables": variables},
-                                           headers=extra)
+                response = await http.post(
+                    "/graphql", json={"query": query, "variables": variables}, headers=extra
+                )
                 kind = error_kind(response)
                 if kind is None:
                     body = response.json()
@@ -116,8 +127,13 @@ async def client_loop(index: int, url: str, deadline: float, tally: Tally, outag
 
         async def submit() -> None:
             csid = f"{CSID_PREFIX}{uuid.uuid4()}"
-            variables = {"input": {"clientSubmissionId": csid,
-                                   "homestayId": rng.choice(homestays), "results": template}}
+            variables = {
+                "input": {
+                    "clientSubmissionId": csid,
+                    "homestayId": rng.choice(homestays),
+                    "results": template,
+                }
+            }
             tally.sends += 1
             while True:
                 body = await call(SUBMIT, variables, auth=True)
@@ -129,8 +145,10 @@ async def client_loop(index: int, url: str, deadline: float, tally: Tally, outag
                         tally.resends += 1
                         again = await call(SUBMIT, variables, auth=True)
                         same = ((again or {}).get("data") or {}).get("submitInspection") or {}
-                        if same.get("inspection") and \
-                                same["inspection"]["id"] != payload["inspection"]["id"]:
+                        if (
+                            same.get("inspection")
+                            and same["inspection"]["id"] != payload["inspection"]["id"]
+                        ):
                             tally.errors["doubled"] += 1
                     return
                 tally.resends += 1
@@ -140,11 +158,21 @@ async def client_loop(index: int, url: str, deadline: float, tally: Tally, outag
             roll = rng.random()
             if roll < 0.45:
                 lat, lng = rng.choice(CENTRES)
-                await call(SEARCH, {"near": {"lat": lat + rng.uniform(-0.02, 0.02),
-                                             "lng": lng + rng.uniform(-0.02, 0.02)}})
+                await call(
+                    SEARCH,
+                    {
+                        "near": {
+                            "lat": lat + rng.uniform(-0.02, 0.02),
+                            "lng": lng + rng.uniform(-0.02, 0.02),
+                        }
+                    },
+                )
             elif roll < 0.90:
-                number = rng.choice(numbers) if rng.random() < 0.8 else \
-                    f"330521-2026-{rng.randint(90000, 99999)}"
+                number = (
+                    rng.choice(numbers)
+                    if rng.random() < 0.8
+                    else f"330521-2026-{rng.randint(90000, 99999)}"
+                )
                 await call(VERIFY, {"n": number})
             else:
                 await submit()
@@ -163,8 +191,11 @@ async def monitor(url: str, deadline: float, timeline: list[tuple[float, int]]) 
 
 def _pct(values: list[float], p: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))] \
-        if ordered else float("nan")
+    return (
+        ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+        if ordered
+        else float("nan")
+    )
 
 
 async def prepare(uri: str, data_dir: Path) -> tuple[str, list[str], list[str], list[dict]]:
@@ -174,8 +205,11 @@ async def prepare(uri: str, data_dir: Path) -> tuple[str, list[str], list[str], 
     await standards.publish_seed(database, settings.seed_dir)
     accounts_file = data_dir / "accounts.json"
     await load_demo(Services.build(settings, database), accounts_file)
-    token = next(a["token"] for a in json.loads(accounts_file.read_text())
-                 if a["role"] == "INSPECTOR" and a["county"] == "330521")
+    token = next(
+        a["token"]
+        for a in json.loads(accounts_file.read_text())
+        if a["role"] == "INSPECTOR" and a["county"] == "330521"
+    )
     homestays = [d["_id"] async for d in database.homestays.find({"county": "330521"}, {"_id": 1})]
     numbers = [d["_id"] async for d in database.certificates.find({}, {"_id": 1})]
     standard = await standards.find(database)
@@ -192,10 +226,14 @@ async def prepare(uri: str, data_dir: Path) -> tuple[str, list[str], list[str], 
 async def stored_submissions(uri: str) -> tuple[set[str], int]:
     """The load's clientSubmissionIds found in the database, and how many are there twice."""
     database = open_database(uri, "load")
-    rows = await (await database.inspections.aggregate([
-        {"$match": {"clientSubmissionId": {"$regex": f"^{CSID_PREFIX}"}}},
-        {"$group": {"_id": "$clientSubmissionId", "n": {"$sum": 1}}},
-    ])).to_list()
+    rows = await (
+        await database.inspections.aggregate(
+            [
+                {"$match": {"clientSubmissionId": {"$regex": f"^{CSID_PREFIX}"}}},
+                {"$group": {"_id": "$clientSubmissionId", "n": {"$sum": 1}}},
+            ]
+        )
+    ).to_list()
     await database.close()
     return {r["_id"] for r in rows}, sum(r["n"] - 1 for r in rows)
 
@@ -213,12 +251,15 @@ async def main() -> None:
     server = EmbeddedServer(data_dir / "db", port=db_port, log_path=data_dir / "db.log")
     server.start()
     token, homestays, numbers, template = await prepare(server.uri, data_dir)
-    print(f"demo loaded: {len(homestays)} Deqing homestays, {len(numbers)} certificates",
-          file=sys.stderr)
+    print(
+        f"demo loaded: {len(homestays)} Deqing homestays, {len(numbers)} certificates",
+        file=sys.stderr,
+    )
 
     tally, outage, timeline = Tally(), Outage(), []
-    async with served_api(server.uri, "load", log=open(data_dir / "api.log", "wb"),
-                          HOMESTAY_DATA_DIR=str(data_dir)) as (url, _):
+    async with served_api(
+        server.uri, "load", log=open(data_dir / "api.log", "wb"), HOMESTAY_DATA_DIR=str(data_dir)
+    ) as (url, _):
         start = time.perf_counter()
         deadline = start + args.seconds
 
@@ -234,8 +275,10 @@ async def main() -> None:
             outage.ended = time.perf_counter()
             print(f"t={outage.ended - start:.1f}s database restarted", file=sys.stderr)
 
-        tasks = [client_loop(i, url, deadline, tally, outage, token, homestays, numbers,
-                             template) for i in range(args.clients)]
+        tasks = [
+            client_loop(i, url, deadline, tally, outage, token, homestays, numbers, template)
+            for i in range(args.clients)
+        ]
         tasks.append(monitor(url, deadline + 2, timeline))
         if args.fault:
             tasks.append(fault())
@@ -245,24 +288,33 @@ async def main() -> None:
     server.stop()
 
     figures = {
-        "seconds": round(wall, 1), "clients": args.clients, "requests": tally.requests,
+        "seconds": round(wall, 1),
+        "clients": args.clients,
+        "requests": tally.requests,
         "rps": round(tally.requests / wall, 1),
         "p50_ms": round(_pct(tally.latencies, 50), 1),
         "p99_ms": round(_pct(tally.latencies, 99), 1),
         "errors": dict(tally.errors),
         "server_errors_5xx": sum(n for k, n in tally.errors.items() if k.startswith("http_5")),
-        "submissions": tally.sends, "resends": tally.resends,
+        "submissions": tally.sends,
+        "resends": tally.resends,
         "acknowledged_submissions": len(tally.acknowledged),
         "stored_inspections": len(stored),
         "lost": len(tally.acknowledged - stored),
         "doubled": doubled + tally.errors.get("doubled", 0),
     }
     if args.fault:
-        down = [t for t, s in timeline if outage.started and outage.started <= t
-                and (outage.ended is None or t <= outage.ended)]
+        down = [
+            t
+            for t, s in timeline
+            if outage.started
+            and outage.started <= t
+            and (outage.ended is None or t <= outage.ended)
+        ]
         statuses = {s for t, s in timeline if t in down}
-        back = next((t for t, s in timeline if outage.ended and t >= outage.ended and s == 200),
-                    None)
+        back = next(
+            (t for t, s in timeline if outage.ended and t >= outage.ended and s == 200), None
+        )
         figures["fault"] = {
             "outage_s": round((outage.ended or 0) - (outage.started or 0), 1),
             "readyz_during_outage": sorted(statuses),
@@ -272,10 +324,11 @@ async def main() -> None:
     print(json.dumps(figures, indent=2), file=sys.stderr)
     # a fault run expects the outage to be said as SERVICE_UNAVAILABLE, and nothing else
     expected = {"SERVICE_UNAVAILABLE"} if args.fault else set()
-    fail_on_errors("requests failed", {k: n for k, n in tally.errors.items()
-                                       if k not in expected})
-    fail_on_errors("writes", {"acknowledged but not stored": figures["lost"],
-                              "stored twice": figures["doubled"]})
+    fail_on_errors("requests failed", {k: n for k, n in tally.errors.items() if k not in expected})
+    fail_on_errors(
+        "writes",
+        {"acknowledged but not stored": figures["lost"], "stored twice": figures["doubled"]},
+    )
     print(json.dumps(figures))
 
 

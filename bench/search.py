@@ -56,9 +56,16 @@ MOGANSHAN = (30.60, 119.87)
 # Lake hills, Anji, Tonglu, Nanxun, Wuzhen, Qiandao Lake, Changxing. Four stays in ten are
 # in one of them, the rest anywhere: about 150 within 5 km of Moganshan, a few hundred
 # within 10 km, which is the real order of magnitude there.
-HOTSPOTS = [(30.60, 119.87, 10000), (30.23, 120.10, 12000), (30.63, 119.68, 12000),
-            (29.80, 119.68, 15000), (30.88, 120.43, 10000), (30.74, 120.49, 8000),
-            (29.60, 119.05, 15000), (31.01, 119.90, 12000)]
+HOTSPOTS = [
+    (30.60, 119.87, 10000),
+    (30.23, 120.10, 12000),
+    (30.63, 119.68, 12000),
+    (29.80, 119.68, 15000),
+    (30.88, 120.43, 10000),
+    (30.74, 120.49, 8000),
+    (29.60, 119.05, 15000),
+    (31.01, 119.90, 12000),
+]
 CLUSTERED = 0.4
 COUNTIES = ["330521", "330523", "330522", "330502", "330503", "330110", "330113", "330483"]
 
@@ -75,28 +82,53 @@ ZHEJIANG = {"south": 27.0, "west": 118.0, "north": 31.2, "east": 123.0}
 
 CASES: dict[str, dict[str, Any]] = {
     "r1km": {"near": {"lat": MOGANSHAN[0], "lng": MOGANSHAN[1]}, "radius": 1000},
-    "r1km+grade": {"near": {"lat": MOGANSHAN[0], "lng": MOGANSHAN[1]}, "radius": 1000,
-                   "minGrade": "PREMIUM"},
+    "r1km+grade": {
+        "near": {"lat": MOGANSHAN[0], "lng": MOGANSHAN[1]},
+        "radius": 1000,
+        "minGrade": "PREMIUM",
+    },
     "r5km": {"near": {"lat": MOGANSHAN[0], "lng": MOGANSHAN[1]}, "radius": 5000},
-    "r5km+grade": {"near": {"lat": MOGANSHAN[0], "lng": MOGANSHAN[1]}, "radius": 5000,
-                   "minGrade": "PREMIUM"},
+    "r5km+grade": {
+        "near": {"lat": MOGANSHAN[0], "lng": MOGANSHAN[1]},
+        "radius": 5000,
+        "minGrade": "PREMIUM",
+    },
     "r20km": {"near": {"lat": MOGANSHAN[0], "lng": MOGANSHAN[1]}, "radius": 20000},
-    "r20km+grade": {"near": {"lat": MOGANSHAN[0], "lng": MOGANSHAN[1]}, "radius": 20000,
-                    "minGrade": "PREMIUM"},
+    "r20km+grade": {
+        "near": {"lat": MOGANSHAN[0], "lng": MOGANSHAN[1]},
+        "radius": 20000,
+        "minGrade": "PREMIUM",
+    },
     "r50km": {"near": {"lat": MOGANSHAN[0], "lng": MOGANSHAN[1]}, "radius": 50000},
     "r100km": {"near": {"lat": MOGANSHAN[0], "lng": MOGANSHAN[1]}, "radius": 100000},
-    "r100km+grade": {"near": {"lat": MOGANSHAN[0], "lng": MOGANSHAN[1]}, "radius": 100000,
-                     "minGrade": "BOUTIQUE"},
-    "r50km+text": {"near": {"lat": MOGANSHAN[0], "lng": MOGANSHAN[1]}, "radius": 50000,
-                   "text": "民宿01"},
-    "r50km+byname": {"near": {"lat": MOGANSHAN[0], "lng": MOGANSHAN[1]}, "radius": 50000,
-                     "sort": "NAME"},
-    "r50km+bygrade": {"near": {"lat": MOGANSHAN[0], "lng": MOGANSHAN[1]}, "radius": 50000,
-                      "sort": "GRADE"},
-    "bbox": {"bbox": {"south": 30.55, "west": 119.80, "north": 30.65, "east": 119.95},
-             "radius": 5000},
-    "bbox0.5deg": {"bbox": {"south": 30.35, "west": 119.62, "north": 30.85, "east": 120.12},
-                   "radius": 5000},
+    "r100km+grade": {
+        "near": {"lat": MOGANSHAN[0], "lng": MOGANSHAN[1]},
+        "radius": 100000,
+        "minGrade": "BOUTIQUE",
+    },
+    "r50km+text": {
+        "near": {"lat": MOGANSHAN[0], "lng": MOGANSHAN[1]},
+        "radius": 50000,
+        "text": "民宿01",
+    },
+    "r50km+byname": {
+        "near": {"lat": MOGANSHAN[0], "lng": MOGANSHAN[1]},
+        "radius": 50000,
+        "sort": "NAME",
+    },
+    "r50km+bygrade": {
+        "near": {"lat": MOGANSHAN[0], "lng": MOGANSHAN[1]},
+        "radius": 50000,
+        "sort": "GRADE",
+    },
+    "bbox": {
+        "bbox": {"south": 30.55, "west": 119.80, "north": 30.65, "east": 119.95},
+        "radius": 5000,
+    },
+    "bbox0.5deg": {
+        "bbox": {"south": 30.35, "west": 119.62, "north": 30.85, "east": 120.12},
+        "radius": 5000,
+    },
 }
 # other documents timed like the searches: (document, variables)
 EXTRA: dict[str, tuple[str, dict[str, Any]]] = {
@@ -131,21 +163,43 @@ def certificate_docs(count: int, seed: int = 1) -> list[dict]:
         county = rng.choice(COUNTIES)
         sequence[county] += 1
         issued = now - timedelta(days=rng.randint(0, 900))
-        docs.append({
-            "_id": f"{county}-2026-{sequence[county]:05d}", "homestayId": f"bench{n:06d}",
-            "county": county,
-            "grade": grade.value, "gradeRank": grade.rank, "status": "VALID", "current": True,
-            "issuedAt": issued, "expiresAt": issued + timedelta(days=1095),
-            "inspectionId": f"bench-inspection-{n}", "standard": {"code": "deqing-homestay",
-                                                                  "version": 1},
-            "totalPoints": 300,
-            "listing": {"name": f"民宿{n:05d}", "nameEn": f"Homestay {n:05d}",
-                        "address": "浙江省", "town": None, "location": geo.geojson(point),
-                        "cells": geo.cells(point), "rooms": 6, "facilities": ["Wi-Fi"]},
-            "history": [{"at": issued, "by": {"id": "bench", "name": "bench", "role": "BUREAU"},
-                         "action": "ISSUE", "from": None, "to": "VALID", "reason": None}],
-            "updatedAt": issued,
-        })
+        docs.append(
+            {
+                "_id": f"{county}-2026-{sequence[county]:05d}",
+                "homestayId": f"bench{n:06d}",
+                "county": county,
+                "grade": grade.value,
+                "gradeRank": grade.rank,
+                "status": "VALID",
+                "current": True,
+                "issuedAt": issued,
+                "expiresAt": issued + timedelta(days=1095),
+                "inspectionId": f"bench-inspection-{n}",
+                "standard": {"code": "deqing-homestay", "version": 1},
+                "totalPoints": 300,
+                "listing": {
+                    "name": f"民宿{n:05d}",
+                    "nameEn": f"Homestay {n:05d}",
+                    "address": "浙江省",
+                    "town": None,
+                    "location": geo.geojson(point),
+                    "cells": geo.cells(point),
+                    "rooms": 6,
+                    "facilities": ["Wi-Fi"],
+                },
+                "history": [
+                    {
+                        "at": issued,
+                        "by": {"id": "bench", "name": "bench", "role": "BUREAU"},
+                        "action": "ISSUE",
+                        "from": None,
+                        "to": "VALID",
+                        "reason": None,
+                    }
+                ],
+                "updatedAt": issued,
+            }
+        )
     return docs
 
 
@@ -155,7 +209,7 @@ async def load(database: Database, count: int) -> float:
     docs = certificate_docs(count)
     for i in range(0, len(docs), 2000):
         try:
-            await database.certificates.insert_many(docs[i:i + 2000], ordered=False)
+            await database.certificates.insert_many(docs[i : i + 2000], ordered=False)
         except BulkWriteError as exc:  # a retried batch: what the first try stored is there
             if any(e["code"] != 11000 for e in exc.details["writeErrors"]):
                 raise
@@ -171,20 +225,23 @@ def _pct(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
 
 
-async def drive(url: str, variables: dict, clients: int, seconds: float,
-                document: str = SEARCH) -> dict:
+async def drive(
+    url: str, variables: dict, clients: int, seconds: float, document: str = SEARCH
+) -> dict:
     """Searches for `seconds` from `clients` clients; only good answers are timed."""
     latencies: list[float] = []
     errors: Counter[str] = Counter()
     deadline = time.perf_counter() + seconds
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
     async with httpx.AsyncClient(base_url=url, limits=limits, timeout=30) as client:
+
         async def one_client() -> None:
             while time.perf_counter() < deadline:
                 started = time.perf_counter()
                 try:
-                    response = await client.post("/graphql", json={"query": document,
-                                                                   "variables": variables})
+                    response = await client.post(
+                        "/graphql", json={"query": document, "variables": variables}
+                    )
                     kind = error_kind(response)
                 except httpx.HTTPError as exc:
                     kind = type(exc).__name__
@@ -196,9 +253,13 @@ async def drive(url: str, variables: dict, clients: int, seconds: float,
         wall = time.perf_counter()
         await asyncio.gather(*[one_client() for _ in range(clients)])
         wall = time.perf_counter() - wall
-    return {"p50_ms": round(_pct(latencies, 50), 2), "p99_ms": round(_pct(latencies, 99), 2),
-            "rps": round(len(latencies) / wall, 1), "requests": len(latencies),
-            "errors": dict(errors)}
+    return {
+        "p50_ms": round(_pct(latencies, 50), 2),
+        "p99_ms": round(_pct(latencies, 99), 2),
+        "rps": round(len(latencies) / wall, 1),
+        "requests": len(latencies),
+        "errors": dict(errors),
+    }
 
 
 async def commands_per_request(settings: Settings, uri: str, database_name: str) -> dict:
@@ -217,15 +278,17 @@ async def commands_per_request(settings: Settings, uri: str, database_name: str)
     database = open_database(uri, database_name, event_listeners=[Counter()])
     app = create_app(settings, Services.build(settings, database))
     per_case = {}
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
-                                 base_url="http://bench") as client:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://bench"
+    ) as client:
         # the first search builds the index (one read of every listed stay): not counted
         await client.post("/graphql", json={"query": SEARCH, "variables": CASES["r1km"]})
         for name, variables in CASES.items():
             Counter.count = 0
             for _ in range(5):
-                kind = error_kind(await client.post("/graphql", json={"query": SEARCH,
-                                                                      "variables": variables}))
+                kind = error_kind(
+                    await client.post("/graphql", json={"query": SEARCH, "variables": variables})
+                )
                 fail_on_errors(f"counting the commands of {name}", {kind: 1} if kind else {})
             per_case[name] = Counter.count / 5
     await database.close()
@@ -262,10 +325,16 @@ async def geo_near_baseline(database: Database, seconds: float) -> dict:
     except Exception:  # noqa: BLE001 - a server that needs no index for $geoNear
         pass
     pipeline = [
-        {"$geoNear": {"near": {"type": "Point", "coordinates": [MOGANSHAN[1], MOGANSHAN[0]]},
-                      "distanceField": "distance", "maxDistance": 5000, "spherical": True,
-                      "key": "listing.location",
-                      "query": {"status": "VALID", "expiresAt": {"$gt": utcnow()}}}},
+        {
+            "$geoNear": {
+                "near": {"type": "Point", "coordinates": [MOGANSHAN[1], MOGANSHAN[0]]},
+                "distanceField": "distance",
+                "maxDistance": 5000,
+                "spherical": True,
+                "key": "listing.location",
+                "query": {"status": "VALID", "expiresAt": {"$gt": utcnow()}},
+            }
+        },
         {"$limit": 20},
     ]
     latencies = []
@@ -290,8 +359,12 @@ async def main() -> None:
         loaded_s = await load(database, args.stays)
         print(f"loaded {args.stays} certified stays in {loaded_s:.1f} s", file=sys.stderr)
 
-        settings = replace(Settings.from_env({}), mongodb_uri=server.uri, database=database_name,
-                           environment="production")
+        settings = replace(
+            Settings.from_env({}),
+            mongodb_uri=server.uri,
+            database=database_name,
+            environment="production",
+        )
         commands = await commands_per_request(settings, server.uri, database_name)
 
         results: dict[str, dict] = {}
@@ -299,34 +372,52 @@ async def main() -> None:
         async with served_api(server.uri, database_name) as (url, process):
             ready_s = time.perf_counter() - started
             print(f"served process ready in {ready_s:.1f} s", file=sys.stderr)
-            jobs = [(name, SEARCH, variables) for name, variables in CASES.items()] + \
-                [(name, document, variables) for name, (document, variables) in EXTRA.items()]
+            jobs = [(name, SEARCH, variables) for name, variables in CASES.items()] + [
+                (name, document, variables) for name, (document, variables) in EXTRA.items()
+            ]
             for name, document, variables in jobs:
                 for clients in (1, 8):
                     figures = await drive(url, variables, clients, args.seconds, document)
                     fail_on_errors(f"{name} with {clients} clients", figures["errors"])
                     results[f"{name}/c{clients}"] = figures
-                    print(f"{name:<22} c{clients}  p50 {figures['p50_ms']:>8.2f} ms  "
-                          f"p99 {figures['p99_ms']:>8.2f} ms  {figures['rps']:>7.1f} req/s  "
-                          f"db cmds/req {commands.get(name, float('nan')):.1f}",
-                          file=sys.stderr)
+                    print(
+                        f"{name:<22} c{clients}  p50 {figures['p50_ms']:>8.2f} ms  "
+                        f"p99 {figures['p99_ms']:>8.2f} ms  {figures['rps']:>7.1f} req/s  "
+                        f"db cmds/req {commands.get(name, float('nan')):.1f}",
+                        file=sys.stderr,
+                    )
             rss = resident_mb(process)
         print(f"served process resident memory {rss:.0f} MB", file=sys.stderr)
         floor = await floor_commands(database, min(args.seconds, 10.0))
         print(f"floor: the two commands alone p50 {floor['p50_ms']:.2f} ms", file=sys.stderr)
-        baseline = await geo_near_baseline(database, 0 if args.stays > 50_000 else
-                                           min(args.seconds, 20.0))
+        baseline = await geo_near_baseline(
+            database, 0 if args.stays > 50_000 else min(args.seconds, 20.0)
+        )
         await database.close()
 
     r5 = results["r5km/c1"]["p50_ms"]
     speedup = baseline["p50_ms"] / r5 if r5 else float("nan")
-    print(f"\n$geoNear 5 km baseline p50 {baseline['p50_ms']:.1f} ms; "
-          f"API 5 km p50 {r5:.2f} ms end to end: {speedup:.0f}x faster", file=sys.stderr)
-    print(json.dumps({"stays": args.stays, "seconds_per_case": args.seconds, "cases": results,
-                      "db_commands_per_request": commands, "resident_mb": round(rss),
-                      "ready_s": round(ready_s, 1), "floor_two_commands_p50_ms": floor["p50_ms"],
-                      "geoNear_baseline_p50_ms": baseline["p50_ms"],
-                      "speedup_r5km_c1": round(speedup, 1), "errors": 0}))
+    print(
+        f"\n$geoNear 5 km baseline p50 {baseline['p50_ms']:.1f} ms; "
+        f"API 5 km p50 {r5:.2f} ms end to end: {speedup:.0f}x faster",
+        file=sys.stderr,
+    )
+    print(
+        json.dumps(
+            {
+                "stays": args.stays,
+                "seconds_per_case": args.seconds,
+                "cases": results,
+                "db_commands_per_request": commands,
+                "resident_mb": round(rss),
+                "ready_s": round(ready_s, 1),
+                "floor_two_commands_p50_ms": floor["p50_ms"],
+                "geoNear_baseline_p50_ms": baseline["p50_ms"],
+                "speedup_r5km_c1": round(speedup, 1),
+                "errors": 0,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

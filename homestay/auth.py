@@ -54,8 +54,9 @@ class Caller:
         if self.role in roles:
             return
         if self.role is Role.PUBLIC:
-            raise Unauthenticated("this operation needs an account's token "
-                                  "(Authorization: Bearer ...)")
+            raise Unauthenticated(
+                "this operation needs an account's token (Authorization: Bearer ...)"
+            )
         wanted = " or ".join(r.value for r in roles)
         raise Forbidden(f"this operation is for {wanted} accounts")
 

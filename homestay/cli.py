@@ -27,8 +27,11 @@ if TYPE_CHECKING:  # imported when a command runs: `homestay --help` stays quick
     from homestay.services.export_writers import ExportFormat
     from homestay.services.grade_list import ExportQuery
 
-app = typer.Typer(help="homestay: grading and certification of rural homestays (民宿).",
-                  no_args_is_help=True, add_completion=False)
+app = typer.Typer(
+    help="homestay: grading and certification of rural homestays (民宿).",
+    no_args_is_help=True,
+    add_completion=False,
+)
 account_app = typer.Typer(help="Staff accounts.", no_args_is_help=True)
 app.add_typer(account_app, name="account")
 
@@ -90,8 +93,10 @@ async def _connect(uri: str, settings: Settings) -> Database:
     except PyMongoError as exc:
         await database.close()
         shown = uri.split("@")[-1]  # never print credentials
-        raise Fatal(f"cannot reach MongoDB at {shown} ({type(exc).__name__}); "
-                    "check MONGODB_URI, or unset it to use the embedded database") from None
+        raise Fatal(
+            f"cannot reach MongoDB at {shown} ({type(exc).__name__}); "
+            "check MONGODB_URI, or unset it to use the embedded database"
+        ) from None
     return database
 
 
@@ -111,8 +116,9 @@ def _check_port(host: str, port: int) -> None:
         try:
             sock.bind((host, port))
         except OSError as exc:
-            raise Fatal(f"cannot listen on {host}:{port} ({exc.strerror}); "
-                        "set PORT (or HOST) to a free one") from None
+            raise Fatal(
+                f"cannot listen on {host}:{port} ({exc.strerror}); set PORT (or HOST) to a free one"
+            ) from None
 
 
 async def _prepare(uri: str, settings: Settings, demo: bool) -> None:
@@ -125,20 +131,29 @@ async def _prepare(uri: str, settings: Settings, demo: bool) -> None:
         if published:
             typer.echo(f"published grading standard {', '.join(published)}", err=True)
         accounts_file = settings.data_dir / "demo-accounts.json"
-        if demo and await database.homestays.estimated_document_count() == 0 \
-                and await database.accounts.estimated_document_count() == 0:
-            typer.echo("empty database: loading the demo data (about 300 homestays) ...",
-                       err=True)
+        if (
+            demo
+            and await database.homestays.estimated_document_count() == 0
+            and await database.accounts.estimated_document_count() == 0
+        ):
+            typer.echo("empty database: loading the demo data (about 300 homestays) ...", err=True)
             stats = await load_demo(Services.build(settings, database), accounts_file)
-            typer.echo(f"demo loaded: {stats['homestays']} homestays, {stats['inspections']} "
-                       f"inspections, {stats['certificates']} certificates, "
-                       f"{stats['concerns']} concerns of guests", err=True)
+            typer.echo(
+                f"demo loaded: {stats['homestays']} homestays, {stats['inspections']} "
+                f"inspections, {stats['certificates']} certificates, "
+                f"{stats['concerns']} concerns of guests",
+                err=True,
+            )
             # the tokens are shown once, when they are made; later starts name the file only
-            typer.echo(f"\ndemo accounts (kept in {accounts_file}, readable by you only):",
-                       err=True)
+            typer.echo(
+                f"\ndemo accounts (kept in {accounts_file}, readable by you only):", err=True
+            )
             for acc in json.loads(accounts_file.read_text(encoding="utf-8")):
-                typer.echo(f"  {acc['role']:<9} {acc['county']}  {acc['name']}\n"
-                           f"            Authorization: Bearer {acc['token']}", err=True)
+                typer.echo(
+                    f"  {acc['role']:<9} {acc['county']}  {acc['name']}\n"
+                    f"            Authorization: Bearer {acc['token']}",
+                    err=True,
+                )
         elif demo and accounts_file.exists():
             typer.echo(f"demo accounts and their tokens: {accounts_file}", err=True)
 
@@ -166,16 +181,27 @@ def serve(
             # else the service applies its schema itself once the database answers: it may
             # start before its database, and says so on /readyz
             service_settings = dataclasses.replace(settings, mongodb_uri=uri)
-            where = "embedded database in " + str(settings.data_dir / "db") \
-                if not settings.mongodb_uri else "MONGODB_URI"
-            typer.echo(f"\nserving on http://{settings.host}:{settings.port}/graphql "
-                       f"({where}); Ctrl-C stops", err=True)
+            where = (
+                "embedded database in " + str(settings.data_dir / "db")
+                if not settings.mongodb_uri
+                else "MONGODB_URI"
+            )
+            typer.echo(
+                f"\nserving on http://{settings.host}:{settings.port}/graphql "
+                f"({where}); Ctrl-C stops",
+                err=True,
+            )
             # on SIGTERM, requests in flight get 20 s to finish (a long export may be cut)
-            config = uvicorn.Config(create_app(service_settings), host=settings.host,
-                                    port=settings.port, log_config=None, access_log=False,
-                                    proxy_headers=settings.trusted_proxies is not None,
-                                    forwarded_allow_ips=settings.trusted_proxies or "",
-                                    timeout_graceful_shutdown=20)
+            config = uvicorn.Config(
+                create_app(service_settings),
+                host=settings.host,
+                port=settings.port,
+                log_config=None,
+                access_log=False,
+                proxy_headers=settings.trusted_proxies is not None,
+                forwarded_allow_ips=settings.trusted_proxies or "",
+                timeout_graceful_shutdown=20,
+            )
             uvicorn.Server(config).run()
     except KeyboardInterrupt:
         pass
@@ -197,10 +223,13 @@ class AccountRole(str, Enum):
 def account_create(
     role: Annotated[AccountRole, typer.Option(help="inspector, bureau or operator")],
     name: Annotated[str, typer.Option(help="The person's name.")],
-    county: Annotated[list[str] | None, typer.Option(
-        help="County code, e.g. 330521; repeatable. Staff only.")] = None,
-    homestay: Annotated[list[str] | None, typer.Option(
-        help="A homestay the operator runs (its id); repeatable. Operators only.")] = None,
+    county: Annotated[
+        list[str] | None, typer.Option(help="County code, e.g. 330521; repeatable. Staff only.")
+    ] = None,
+    homestay: Annotated[
+        list[str] | None,
+        typer.Option(help="A homestay the operator runs (its id); repeatable. Operators only."),
+    ] = None,
 ) -> None:
     """Create an account; its token is printed once, on the last line."""
     from homestay.errors import UserErrors
@@ -210,10 +239,17 @@ def account_create(
 
     async def run(uri: str) -> str:
         async with _session(uri, settings) as database:
-            new = await create_account(database, role=role.value.upper(), name=name,
-                                       counties=county or [], homestay_ids=homestay or [])
-            typer.echo(f"created {new.account['role']} {new.account['name']} "
-                       f"({', '.join(new.account['counties'])}), id {new.account['_id']}")
+            new = await create_account(
+                database,
+                role=role.value.upper(),
+                name=name,
+                counties=county or [],
+                homestay_ids=homestay or [],
+            )
+            typer.echo(
+                f"created {new.account['role']} {new.account['name']} "
+                f"({', '.join(new.account['counties'])}), id {new.account['_id']}"
+            )
             return new.token
 
     try:
@@ -256,20 +292,24 @@ class ExportFormatOption(str, Enum):
 
 @app.command("export")
 def export(
-    format: Annotated[ExportFormatOption, typer.Option("--format", "-f",
-                                                       help="csv, xlsx or json")],
-    county: Annotated[list[str] | None, typer.Option(
-        help="County code; repeatable. Every county when omitted.")] = None,
+    format: Annotated[ExportFormatOption, typer.Option("--format", "-f", help="csv, xlsx or json")],
+    county: Annotated[
+        list[str] | None, typer.Option(help="County code; repeatable. Every county when omitted.")
+    ] = None,
     grade: Annotated[str | None, typer.Option(help="STANDARD, PREMIUM or BOUTIQUE")] = None,
-    status: Annotated[str | None, typer.Option(
-        help="VALID, SUSPENDED, REVOKED, EXPIRED or SUPERSEDED (as of now)")] = None,
+    status: Annotated[
+        str | None,
+        typer.Option(help="VALID, SUSPENDED, REVOKED, EXPIRED or SUPERSEDED (as of now)"),
+    ] = None,
     issued_from: Annotated[str | None, typer.Option(help="YYYY-MM-DD or ISO time")] = None,
-    issued_to: Annotated[str | None, typer.Option(help="YYYY-MM-DD (inclusive) or ISO time")]
-    = None,
+    issued_to: Annotated[
+        str | None, typer.Option(help="YYYY-MM-DD (inclusive) or ISO time")
+    ] = None,
     expiring_before: Annotated[str | None, typer.Option(help="YYYY-MM-DD or ISO time")] = None,
     lang: Annotated[str, typer.Option(help="zh or en column titles")] = "zh",
-    output: Annotated[Path | None, typer.Option("--output", "-o",
-                                                help="Write here instead of stdout.")] = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write here instead of stdout.")
+    ] = None,
 ) -> None:
     """Export the certificate list: `homestay export --format csv --county 330521 > list.csv`.
 
@@ -279,9 +319,14 @@ def export(
 
     settings = _settings()
     try:
-        query = grade_list.query_of(sorted(set(county)) if county else None, grade=grade,
-                                    status=status, issued_from=issued_from,
-                                    issued_to=issued_to, expiring_before=expiring_before)
+        query = grade_list.query_of(
+            sorted(set(county)) if county else None,
+            grade=grade,
+            status=status,
+            issued_from=issued_from,
+            issued_to=issued_to,
+            expiring_before=expiring_before,
+        )
     except ApiError as exc:
         _fail(exc.message)
     for code in county or []:
@@ -298,8 +343,7 @@ def export(
                 with output.open("wb") as sink:
                     total = asyncio.run(_export_to(sink, uri, settings, query, fmt, lang))
             else:
-                total = asyncio.run(_export_to(sys.stdout.buffer, uri, settings, query, fmt,
-                                               lang))
+                total = asyncio.run(_export_to(sys.stdout.buffer, uri, settings, query, fmt, lang))
     except Fatal as exc:
         _fail(str(exc))
     except BrokenPipeError:  # `| head`: the reader has what it wanted
@@ -309,8 +353,9 @@ def export(
         typer.echo(f"exported {total} certificates", err=True)
 
 
-async def _export_to(sink: BinaryIO, uri: str, settings: Settings, query: ExportQuery,
-                     fmt: ExportFormat, lang: str) -> int:
+async def _export_to(
+    sink: BinaryIO, uri: str, settings: Settings, query: ExportQuery, fmt: ExportFormat, lang: str
+) -> int:
     """The grade list written to `sink` as it is read, with a progress bar: how many rows."""
     from homestay.clock import utcnow
     from homestay.services import export_writers, exports, rows
@@ -320,6 +365,7 @@ async def _export_to(sink: BinaryIO, uri: str, settings: Settings, query: Export
         now = utcnow()
         total = await exports.count_rows(database, query, now)
         with _progress(total) as advance:
+
             async def counted() -> AsyncIterator[list[dict]]:
                 async for batch in exports.certificate_rows(database, query, now, lang):
                     yield batch
@@ -340,9 +386,14 @@ def _progress(total: int) -> Iterator:
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
-    with Progress("[progress.description]{task.description}", BarColumn(),
-                  MofNCompleteColumn(), TimeRemainingColumn(),
-                  console=Console(stderr=True), transient=True) as progress:
+    with Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    ) as progress:
         task = progress.add_task("exporting", total=total)
         yield lambda n: progress.advance(task, n)
 

@@ -38,16 +38,59 @@ DEQING = "330521"
 ANJI = "330523"
 HOMESTAYS = 300
 
-_PREFIXES = ["山", "竹", "云", "溪", "茶", "松", "雾", "枫",
-             "石", "林", "花", "月", "风", "泉", "桃"]
+_PREFIXES = [
+    "山",
+    "竹",
+    "云",
+    "溪",
+    "茶",
+    "松",
+    "雾",
+    "枫",
+    "石",
+    "林",
+    "花",
+    "月",
+    "风",
+    "泉",
+    "桃",
+]
 _MIDDLES = ["居", "舍", "野", "隐", "庐", "院", "谷", "坞", "宿", "间", "里", "语", "境"]
 _SUFFIXES = ["民宿", "山居", "小院", "别院", "客栈", "农家", "酒店"]
-_EN = {"山": "Mountain", "竹": "Bamboo", "云": "Cloud", "溪": "Brook", "茶": "Tea", "松": "Pine",
-       "雾": "Mist", "枫": "Maple", "石": "Stone", "林": "Woods", "花": "Blossom", "月": "Moon",
-       "风": "Breeze", "泉": "Spring", "桃": "Peach"}
-_FACILITIES = ["PARKING", "WIFI", "BREAKFAST", "POOL", "TEA_ROOM", "BARBECUE", "FAMILY_FRIENDLY",
-               "TERRACE", "CAFE", "PET_FRIENDLY", "MEETING_ROOM", "EV_CHARGING", "GARDEN",
-               "PRIVATE_BATHROOM", "AIR_CONDITIONING"]
+_EN = {
+    "山": "Mountain",
+    "竹": "Bamboo",
+    "云": "Cloud",
+    "溪": "Brook",
+    "茶": "Tea",
+    "松": "Pine",
+    "雾": "Mist",
+    "枫": "Maple",
+    "石": "Stone",
+    "林": "Woods",
+    "花": "Blossom",
+    "月": "Moon",
+    "风": "Breeze",
+    "泉": "Spring",
+    "桃": "Peach",
+}
+_FACILITIES = [
+    "PARKING",
+    "WIFI",
+    "BREAKFAST",
+    "POOL",
+    "TEA_ROOM",
+    "BARBECUE",
+    "FAMILY_FRIENDLY",
+    "TERRACE",
+    "CAFE",
+    "PET_FRIENDLY",
+    "MEETING_ROOM",
+    "EV_CHARGING",
+    "GARDEN",
+    "PRIVATE_BATHROOM",
+    "AIR_CONDITIONING",
+]
 
 
 @dataclass(frozen=True)
@@ -88,19 +131,29 @@ def _place(rng: random.Random) -> tuple[str, float, float]:
     place = rng.choice(hills if rng.random() < 0.7 else places)
     spread = 900 if place.kind == "village" else 2500
     point = geodesic(meters=abs(rng.gauss(0, spread))).destination(
-        Point(place.lat, place.lng), bearing=rng.uniform(0, 360))
+        Point(place.lat, place.lng), bearing=rng.uniform(0, 360)
+    )
     return place.name_zh, point.latitude, point.longitude
 
 
 _CONCERNS = [  # (category, what a guest wrote, what the bureau did: None while open)
     (ConcernCategory.SAFETY, "二楼安全出口被杂物堵住 / the first-floor fire exit is blocked", None),
-    (ConcernCategory.HYGIENE, "床单有污渍，浴室有霉斑 / stained sheets, mould in the bathroom",
-     None),
+    (
+        ConcernCategory.HYGIENE,
+        "床单有污渍，浴室有霉斑 / stained sheets, mould in the bathroom",
+        None,
+    ),
     (ConcernCategory.PRICE, "入住时临时加价 100 元 / 100 yuan added at check-in", None),
-    (ConcernCategory.MISREPRESENTATION, "照片中的泳池不存在 / the pool in the photos is not there",
-     (ConcernStatus.RESOLVED, "已责令更正宣传照片 / listing photos corrected")),
-    (ConcernCategory.SERVICE, "前台无人 / nobody at the desk",
-     (ConcernStatus.DISMISSED, "核实为入住高峰短暂离岗 / a short absence at a busy hour")),
+    (
+        ConcernCategory.MISREPRESENTATION,
+        "照片中的泳池不存在 / the pool in the photos is not there",
+        (ConcernStatus.RESOLVED, "已责令更正宣传照片 / listing photos corrected"),
+    ),
+    (
+        ConcernCategory.SERVICE,
+        "前台无人 / nobody at the desk",
+        (ConcernStatus.DISMISSED, "核实为入住高峰短暂离岗 / a short absence at a busy hour"),
+    ),
 ]
 
 
@@ -112,13 +165,18 @@ async def _concerns(services: Services, bureau: Caller, numbers: list[str]) -> i
             await services.concerns.resolve(bureau, concern["_id"], *outcome)
     # the first stay hears twice: its SAFETY concern and a hygiene one
     if numbers:
-        await services.concerns.report(numbers[0], ConcernCategory.HYGIENE,
-                                       "毛巾未更换 / towels not changed", None)
+        await services.concerns.report(
+            numbers[0], ConcernCategory.HYGIENE, "毛巾未更换 / towels not changed", None
+        )
     return min(len(numbers), len(_CONCERNS)) + (1 if numbers else 0)
 
 
-_VIEWS = [("推窗见竹海", "bamboo seas from the window"), ("溪水绕院", "a brook round the yard"),
-          ("坐看云起", "clouds rising over the hills"), ("茶园环抱", "tea gardens all around")]
+_VIEWS = [
+    ("推窗见竹海", "bamboo seas from the window"),
+    ("溪水绕院", "a brook round the yard"),
+    ("坐看云起", "clouds rising over the hills"),
+    ("茶园环抱", "tea gardens all around"),
+]
 
 
 def _listing(homestay: dict, rng: random.Random) -> ListingInput:
@@ -127,11 +185,13 @@ def _listing(homestay: dict, rng: random.Random) -> ListingInput:
     low = rng.choice([280, 380, 480, 680, 880])
     return ListingInput(
         description=f"{homestay['name']}位于{homestay.get('town') or '德清'}，{zh}，"
-                    f"共 {homestay['rooms']} 间客房。",
+        f"共 {homestay['rooms']} 间客房。",
         description_en=f"{homestay.get('nameEn') or homestay['name']}: {en}, "
-                       f"{homestay['rooms']} rooms.",
-        phone=f"0572-{rng.randint(8000000, 8999999)}", price_min=low,
-        price_max=low + rng.choice([200, 400, 800]))
+        f"{homestay['rooms']} rooms.",
+        phone=f"0572-{rng.randint(8000000, 8999999)}",
+        price_min=low,
+        price_max=low + rng.choice([200, 400, 800]),
+    )
 
 
 PHOTO_EVERY = 6  # one certified stay in six gets photos: the demo still starts in seconds
@@ -148,40 +208,52 @@ def _scene(rng: random.Random, width: int = 960, height: int = 640) -> bytes:
         pen.line([(0, y), (width, y)], fill=tuple(int(c * (1 - t) + 235 * t) for c in sky))
     for layer in range(3):
         crest = height // 2 + layer * 45 - 30
-        ridge = [(0, height), *[(x, crest - rng.randint(0, 100 - layer * 20))
-                                for x in range(0, width + 60, 60)], (width, height)]
+        ridge = [
+            (0, height),
+            *[(x, crest - rng.randint(0, 100 - layer * 20)) for x in range(0, width + 60, 60)],
+            (width, height),
+        ]
         pen.polygon(ridge, fill=(40 + layer * 20, 90 + layer * 30, 60 + layer * 10))
     ground = int(height * 0.78)
     pen.rectangle([0, ground, width, height], fill=(70, 130, 60))
-    left, wide, tall = rng.randint(width // 6, width // 2), rng.randint(200, 290), \
-        rng.randint(110, 160)
+    left, wide, tall = (
+        rng.randint(width // 6, width // 2),
+        rng.randint(200, 290),
+        rng.randint(110, 160),
+    )
     pen.rectangle([left, ground - tall, left + wide, ground], fill=(235, 230, 220))
     eaves, peak = ground - tall, ground - tall - rng.randint(70, 110)
-    pen.polygon([(left - 25, eaves), (left + wide // 2, peak), (left + wide + 25, eaves)],
-                fill=rng.choice([(60, 60, 70), (90, 50, 40)]))
+    pen.polygon(
+        [(left - 25, eaves), (left + wide // 2, peak), (left + wide + 25, eaves)],
+        fill=rng.choice([(60, 60, 70), (90, 50, 40)]),
+    )
     for i in range(3):
         x = left + 20 + i * (wide - 40) // 3
         pen.rectangle([x, ground - tall + 25, x + 38, ground - tall + 65], fill=(250, 210, 120))
-    pen.rectangle([left + wide // 2 - 22, ground - 60, left + wide // 2 + 22, ground],
-                  fill=(120, 80, 50))
+    pen.rectangle(
+        [left + wide // 2 - 22, ground - 60, left + wide // 2 + 22, ground], fill=(120, 80, 50)
+    )
     out = io.BytesIO()
     image.save(out, "JPEG", quality=88)
     return out.getvalue()
 
 
-async def _photos(services: Services, caller: Caller, homestay: dict,
-                  rng: random.Random) -> list[str]:
+async def _photos(
+    services: Services, caller: Caller, homestay: dict, rng: random.Random
+) -> list[str]:
     """Listing photos of the stay (one, some stays two), stored as an upload stores them."""
     ids = []
     for _ in range(1 + (rng.random() < 0.3)):
         drawn = await asyncio.to_thread(photos.draw, _scene(rng))
-        ids.append(str((await services.photos.store(drawn, homestay, caller.account_id,
-                                                    None))["_id"]))
+        ids.append(
+            str((await services.photos.store(drawn, homestay, caller.account_id, None))["_id"])
+        )
     return ids
 
 
-async def _photograph(services: Services, caller: Caller,
-                      stays: list[tuple[dict, random.Random]]) -> int:
+async def _photograph(
+    services: Services, caller: Caller, stays: list[tuple[dict, random.Random]]
+) -> int:
     """The stays' listing photos, drawn and stored a few at once (drawing is CPU, storing is
     the database's time); each stay's photos from its own dice, so the demo is the same
     every time."""
@@ -190,15 +262,21 @@ async def _photograph(services: Services, caller: Caller,
     async def one(homestay: dict, dice: random.Random) -> int:
         async with gate:
             ids = await _photos(services, caller, homestay, dice)
-            await services.homestays.update_listing(caller, homestay["_id"],
-                                                    ListingInput(photo_ids=ids))
+            await services.homestays.update_listing(
+                caller, homestay["_id"], ListingInput(photo_ids=ids)
+            )
             return len(ids)
 
     return sum(await asyncio.gather(*(one(h, d) for h, d in stays)))
 
 
-async def _appeals(services: Services, decider: Caller, suspended: list[str],
-                   revoked: list[str], rejected: list[dict]) -> tuple[DemoAccount | None, int]:
+async def _appeals(
+    services: Services,
+    decider: Caller,
+    suspended: list[str],
+    revoked: list[str],
+    rejected: list[dict],
+) -> tuple[DemoAccount | None, int]:
     """An operator who appealed a decision of each kind, and the appeals in each state: a
     suspension OPEN, another OVERTURNED (reinstated), a revocation UPHELD, a rejection
     OVERTURNED (back in the review queue)."""
@@ -206,45 +284,72 @@ async def _appeals(services: Services, decider: Caller, suspended: list[str],
         return None, 0
     runs = [*suspended[:2], revoked[0], rejected[0]["homestayId"]]
     name = "孙老板 Sun (operator)"
-    new = await create_account(services.db, role=Role.OPERATOR.value, name=name,
-                               homestay_ids=runs)
+    new = await create_account(services.db, role=Role.OPERATOR.value, name=name, homestay_ids=runs)
     operator = caller_of(new.account)
     appeals = services.appeals
-    numbers = {c["homestayId"]: c["_id"] for c in await services.certificates.current_for(runs)
-               if c is not None}
-    await appeals.appeal(operator, None, numbers[suspended[0]],
-                         "通道当天已清理，附照片 / the exit was cleared that day, photos attached")
-    reinstated = await appeals.appeal(operator, None, numbers[suspended[1]],
-                                      "抽查当日正在施工 / building work on the day")
-    await appeals.decide(decider, reinstated["_id"], AppealDecision.OVERTURN,
-                         "施工许可属实 / the works permit checks out")
-    upheld = await appeals.appeal(operator, None, numbers[revoked[0]],
-                                  "已申请餐饮许可 / a food permit has been applied for")
-    await appeals.decide(decider, upheld["_id"], AppealDecision.UPHOLD,
-                         "申请不等于许可 / applying is not a permit")
-    again = await appeals.appeal(operator, rejected[0]["_id"], None,
-                                 "照片为当日所摄 / the photos were taken that day")
-    await appeals.decide(decider, again["_id"], AppealDecision.OVERTURN,
-                         "由另一位审核员复审 / to be reviewed by someone else")
+    numbers = {
+        c["homestayId"]: c["_id"]
+        for c in await services.certificates.current_for(runs)
+        if c is not None
+    }
+    await appeals.appeal(
+        operator,
+        None,
+        numbers[suspended[0]],
+        "通道当天已清理，附照片 / the exit was cleared that day, photos attached",
+    )
+    reinstated = await appeals.appeal(
+        operator, None, numbers[suspended[1]], "抽查当日正在施工 / building work on the day"
+    )
+    await appeals.decide(
+        decider,
+        reinstated["_id"],
+        AppealDecision.OVERTURN,
+        "施工许可属实 / the works permit checks out",
+    )
+    upheld = await appeals.appeal(
+        operator, None, numbers[revoked[0]], "已申请餐饮许可 / a food permit has been applied for"
+    )
+    await appeals.decide(
+        decider, upheld["_id"], AppealDecision.UPHOLD, "申请不等于许可 / applying is not a permit"
+    )
+    again = await appeals.appeal(
+        operator, rejected[0]["_id"], None, "照片为当日所摄 / the photos were taken that day"
+    )
+    await appeals.decide(
+        decider,
+        again["_id"],
+        AppealDecision.OVERTURN,
+        "由另一位审核员复审 / to be reviewed by someone else",
+    )
     return DemoAccount(Role.OPERATOR.value, DEQING, name, new.token, operator), 4
 
 
-async def _operators(services: Services, certified: list[str],
-                     uninspected: list[str]) -> list[DemoAccount]:
+async def _operators(
+    services: Services, certified: list[str], uninspected: list[str]
+) -> list[DemoAccount]:
     """Two operators: one runs a certified stay and a new one it asks to have inspected; the
     other a certified stay alone."""
     made = []
-    for name, runs in (("张老板 Zhang (operator)", certified[:1] + uninspected[:1]),
-                       ("钱老板 Qian (operator)", certified[1:2])):
+    for name, runs in (
+        ("张老板 Zhang (operator)", certified[:1] + uninspected[:1]),
+        ("钱老板 Qian (operator)", certified[1:2]),
+    ):
         if not runs:
             continue
-        new = await create_account(services.db, role=Role.OPERATOR.value, name=name,
-                                   homestay_ids=runs)
-        made.append(DemoAccount(Role.OPERATOR.value, DEQING, name, new.token,
-                                caller_of(new.account)))
+        new = await create_account(
+            services.db, role=Role.OPERATOR.value, name=name, homestay_ids=runs
+        )
+        made.append(
+            DemoAccount(Role.OPERATOR.value, DEQING, name, new.token, caller_of(new.account))
+        )
     if made and uninspected:
-        await services.requests.request(made[0].caller, uninspected[0], Grade.PREMIUM,
-                                        "新装修完成，申请评定 / renovated, asking to be graded")
+        await services.requests.request(
+            made[0].caller,
+            uninspected[0],
+            Grade.PREMIUM,
+            "新装修完成，申请评定 / renovated, asking to be graded",
+        )
     return made
 
 
@@ -258,8 +363,9 @@ class _Demo:
     standard: dict
     inspector: Caller
     bureau: Caller
-    stats: dict[str, Any] = field(default_factory=lambda: {
-        "homestays": 0, "inspections": 0, "certificates": 0, "concerns": 0})
+    stats: dict[str, Any] = field(
+        default_factory=lambda: {"homestays": 0, "inspections": 0, "certificates": 0, "concerns": 0}
+    )
     valid_numbers: list[str] = field(default_factory=list)  # guests will write about these
     certified: list[str] = field(default_factory=list)  # homestay ids, for the operators
     uninspected: list[str] = field(default_factory=list)
@@ -289,16 +395,24 @@ class _Demo:
         name = f"{name}·{n + 1:03d}"
         # a few homestays are registered by address alone and geocoded from the gazetteer
         point = None if n % 10 == 0 else (lat, lng)
-        homestay = await self.services.homestays.register(self.inspector, HomestayInput(
-            name=name, name_en=f"{_EN[name[0]]} Homestay {n + 1:03d}",
-            address=f"浙江省湖州市德清县{town}{rng.randint(1, 199)}号", county=DEQING,
-            location=point, rooms=rng.randint(3, 16),
-            facilities=rng.sample(_FACILITIES, rng.randint(2, 6))))
+        homestay = await self.services.homestays.register(
+            self.inspector,
+            HomestayInput(
+                name=name,
+                name_en=f"{_EN[name[0]]} Homestay {n + 1:03d}",
+                address=f"浙江省湖州市德清县{town}{rng.randint(1, 199)}号",
+                county=DEQING,
+                location=point,
+                rooms=rng.randint(3, 16),
+                facilities=rng.sample(_FACILITIES, rng.randint(2, 6)),
+            ),
+        )
         self.stats["homestays"] += 1
         return homestay, point
 
-    async def _first_inspection(self, homestay: dict, point: tuple[float, float] | None,
-                                fate: float) -> tuple[dict | None, float]:
+    async def _first_inspection(
+        self, homestay: dict, point: tuple[float, float] | None, fate: float
+    ) -> tuple[dict | None, float]:
         """Inspected, then left for review, rejected or approved: the certificate, if any,
         and how good the stay is."""
         rng, services = self.rng, self.services
@@ -306,53 +420,78 @@ class _Demo:
         age = timedelta(days=-rng.randint(1100, 1300)) if fate > 0.95 else timedelta(0)
         with shifted(age):
             quality = rng.betavariate(4, 2)
-            inspection = await services.inspections.submit(self.inspector, SubmissionInput(
-                client_submission_id=str(uuid.UUID(int=rng.getrandbits(128))),
-                homestay_id=homestay["_id"], results=_answers(self.standard, quality, rng),
-                inspector_location=(point[0] + rng.gauss(0, 0.001),
-                                    point[1] + rng.gauss(0, 0.001)) if point else None))
+            inspection = await services.inspections.submit(
+                self.inspector,
+                SubmissionInput(
+                    client_submission_id=str(uuid.UUID(int=rng.getrandbits(128))),
+                    homestay_id=homestay["_id"],
+                    results=_answers(self.standard, quality, rng),
+                    inspector_location=(
+                        point[0] + rng.gauss(0, 0.001),
+                        point[1] + rng.gauss(0, 0.001),
+                    )
+                    if point
+                    else None,
+                ),
+            )
             self.stats["inspections"] += 1
             if 0.06 <= fate < 0.12:
                 return None, quality  # awaiting review
             if 0.12 <= fate < 0.15:
                 done, _ = await services.certificates.review(
-                    self.bureau, inspection["_id"], "REJECT",
-                    "照片与现场不符，请复查 / photos do not match the site")
+                    self.bureau,
+                    inspection["_id"],
+                    "REJECT",
+                    "照片与现场不符，请复查 / photos do not match the site",
+                )
                 self.rejected.append(done)
                 return None, quality
             _, cert = await services.certificates.review(
-                self.bureau, inspection["_id"], "APPROVE", "符合要求 / meets the standard")
+                self.bureau, inspection["_id"], "APPROVE", "符合要求 / meets the standard"
+            )
         return cert, quality
 
     async def _list(self, homestay: dict, fate: float) -> None:
         """What its operator writes for tourists; one stay in PHOTO_EVERY is photographed."""
         self.stats["certificates"] += 1
-        await self.services.homestays.update_listing(self.inspector, homestay["_id"],
-                                                     _listing(homestay, self.rng))
+        await self.services.homestays.update_listing(
+            self.inspector, homestay["_id"], _listing(homestay, self.rng)
+        )
         if self.stats["certificates"] % PHOTO_EVERY == 1:
             self.pictured.append((homestay, random.Random(self.rng.getrandbits(32))))
         if fate >= 0.36:
             self.certified.append(homestay["_id"])
 
-    async def _afterwards(self, homestay: dict, number: str, fate: float,
-                          quality: float) -> None:
+    async def _afterwards(self, homestay: dict, number: str, fate: float, quality: float) -> None:
         certificates = self.services.certificates
         if 0.15 <= fate < 0.20:
-            await certificates.change(self.bureau, number, CertificateAction.SUSPEND,
-                                      "抽查发现消防通道堵塞 / blocked fire exit at a spot check")
+            await certificates.change(
+                self.bureau,
+                number,
+                CertificateAction.SUSPEND,
+                "抽查发现消防通道堵塞 / blocked fire exit at a spot check",
+            )
             self.suspended.append(homestay["_id"])
         elif 0.20 <= fate < 0.23:
-            await certificates.change(self.bureau, number, CertificateAction.REVOKE,
-                                      "无证经营餐饮 / food served without a permit")
+            await certificates.change(
+                self.bureau,
+                number,
+                CertificateAction.REVOKE,
+                "无证经营餐饮 / food served without a permit",
+            )
             self.revoked.append(homestay["_id"])
         elif 0.28 <= fate < 0.36:
             self.valid_numbers.append(number)
         elif 0.23 <= fate < 0.28:
             # re-inspected and regraded: the first certificate becomes SUPERSEDED
-            again = await self.services.inspections.submit(self.inspector, SubmissionInput(
-                client_submission_id=str(uuid.UUID(int=self.rng.getrandbits(128))),
-                homestay_id=homestay["_id"],
-                results=_answers(self.standard, min(1.0, quality + 0.15), self.rng)))
+            again = await self.services.inspections.submit(
+                self.inspector,
+                SubmissionInput(
+                    client_submission_id=str(uuid.UUID(int=self.rng.getrandbits(128))),
+                    homestay_id=homestay["_id"],
+                    results=_answers(self.standard, min(1.0, quality + 0.15), self.rng),
+                ),
+            )
             self.stats["inspections"] += 1
             await certificates.review(self.bureau, again["_id"], "APPROVE", "复评 / regraded")
             self.stats["certificates"] += 1
@@ -375,9 +514,17 @@ def _write_accounts(accounts_file: Path, accounts: list[DemoAccount]) -> None:
     accounts_file.unlink(missing_ok=True)
     descriptor = os.open(accounts_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(descriptor, "w", encoding="utf-8") as out:
-        out.write(json.dumps([{"role": a.role, "county": a.county, "name": a.name,
-                               "token": a.token} for a in accounts],
-                             ensure_ascii=False, indent=2) + "\n")
+        out.write(
+            json.dumps(
+                [
+                    {"role": a.role, "county": a.county, "name": a.name, "token": a.token}
+                    for a in accounts
+                ],
+                ensure_ascii=False,
+                indent=2,
+            )
+            + "\n"
+        )
 
 
 async def load_demo(services: Services, accounts_file: Path, count: int = HOMESTAYS) -> dict:
@@ -385,16 +532,18 @@ async def load_demo(services: Services, accounts_file: Path, count: int = HOMEST
     accounts = await _staff(services)
     standard = await services.standards.find()
     assert standard is not None, "publish the seed standard first"
-    demo = _Demo(services, random.Random(20261124), standard, accounts[0].caller,
-                 accounts[1].caller)
+    demo = _Demo(
+        services, random.Random(20261124), standard, accounts[0].caller, accounts[1].caller
+    )
     for n in range(count):
         await demo.stay(n)
     stats = demo.stats
     stats["concerns"] = await _concerns(services, demo.bureau, demo.valid_numbers)
     stats["photos"] = await _photograph(services, demo.inspector, demo.pictured)
     operators = await _operators(services, demo.certified, demo.uninspected)
-    appellant, stats["appeals"] = await _appeals(services, accounts[4].caller, demo.suspended,
-                                                 demo.revoked, demo.rejected)
+    appellant, stats["appeals"] = await _appeals(
+        services, accounts[4].caller, demo.suspended, demo.revoked, demo.rejected
+    )
     if appellant is not None:
         operators.append(appellant)
     stats["operators"] = len(operators)

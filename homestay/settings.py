@@ -87,9 +87,7 @@ class Settings:
             database=env.get("HOMESTAY_DB", "homestay"),
             data_dir=Path(env.get("HOMESTAY_DATA_DIR", str(ROOT / "var"))),
             environment=environment,
-            certificate_validity_days=_int(
-                env, "HOMESTAY_CERT_VALIDITY_DAYS", 3 * 365, minimum=1
-            ),
+            certificate_validity_days=_int(env, "HOMESTAY_CERT_VALIDITY_DAYS", 3 * 365, minimum=1),
             far_from_homestay_meters=_int(env, "HOMESTAY_FAR_METERS", 500, minimum=1),
             geocoder=env.get("HOMESTAY_GEOCODER", "gazetteer"),
             log_level=env.get("LOG_LEVEL", "INFO").upper(),
@@ -102,14 +100,20 @@ class Settings:
             rate_concerns=_rate(env, "HOMESTAY_RATE_CONCERNS", "10/hour"),
             rate_public_uploads=_rate(env, "HOMESTAY_RATE_PUBLIC_UPLOADS", "10/hour"),
             rate_persisted_queries=_rate(env, "HOMESTAY_RATE_PERSISTED_QUERIES", "100/hour"),
-            rate_concerns_per_certificate=_rate(env, "HOMESTAY_RATE_CONCERNS_PER_CERTIFICATE",
-                                                "30/day"),
+            rate_concerns_per_certificate=_rate(
+                env, "HOMESTAY_RATE_CONCERNS_PER_CERTIFICATE", "30/day"
+            ),
             trusted_proxies=(env.get("FORWARDED_ALLOW_IPS") or "").strip() or None,
-            cors_origins=tuple(_url({}, "HOMESTAY_CORS_ORIGINS", origin) for origin in
-                               (env.get("HOMESTAY_CORS_ORIGINS") or "").split(",")
-                               if origin.strip()),
-            public_url=_url(env, "HOMESTAY_PUBLIC_URL",
-                            f"http://{env.get('HOST', '127.0.0.1')}:{env.get('PORT', '8000')}"),
+            cors_origins=tuple(
+                _url({}, "HOMESTAY_CORS_ORIGINS", origin)
+                for origin in (env.get("HOMESTAY_CORS_ORIGINS") or "").split(",")
+                if origin.strip()
+            ),
+            public_url=_url(
+                env,
+                "HOMESTAY_PUBLIC_URL",
+                f"http://{env.get('HOST', '127.0.0.1')}:{env.get('PORT', '8000')}",
+            ),
             max_body_bytes=_int(env, "HOMESTAY_MAX_BODY_BYTES", 1_000_000, minimum=10_000),
             introspection=_bool(env, "HOMESTAY_INTROSPECTION", True),
             request_db_timeout_ms=_int(env, "HOMESTAY_REQUEST_DB_TIMEOUT_MS", 3000, minimum=100),
@@ -131,8 +135,9 @@ def _rate(env: dict[str, str], name: str, default: str) -> str:
 def _url(env: dict[str, str], name: str, default: str) -> str:
     raw = (env.get(name) or default).strip().rstrip("/")
     if not raw.startswith(("http://", "https://")) or " " in raw:
-        raise SettingsError(f"{name} must be an http(s) URL such as https://homestay.example.cn, "
-                            f"not {raw!r}")
+        raise SettingsError(
+            f"{name} must be an http(s) URL such as https://homestay.example.cn, not {raw!r}"
+        )
     return raw
 
 
@@ -150,6 +155,9 @@ def _bool(env: dict[str, str], name: str, default: bool) -> bool:
 def _plan(env: dict[str, str]) -> PlanSettings:
     """HOMESTAY_PLAN_EXPIRED_WEIGHT, HOMESTAY_PLAN_EXPIRING_DAYS, ...: one per field."""
     defaults = PlanSettings()
-    return PlanSettings(**{
-        f.name: _int(env, f"HOMESTAY_PLAN_{f.name.upper()}", getattr(defaults, f.name))
-        for f in fields(PlanSettings)})
+    return PlanSettings(
+        **{
+            f.name: _int(env, f"HOMESTAY_PLAN_{f.name.upper()}", getattr(defaults, f.name))
+            for f in fields(PlanSettings)
+        }
+    )

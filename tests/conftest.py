@@ -36,8 +36,13 @@ class CommandCounter(monitoring.CommandListener):
 
     def started(self, event: monitoring.CommandStartedEvent) -> None:
         filter_ = event.command.get("filter")
-        self.commands.append((event.database_name, event.command_name,
-                              sorted(filter_) if isinstance(filter_, dict) else None))
+        self.commands.append(
+            (
+                event.database_name,
+                event.command_name,
+                sorted(filter_) if isinstance(filter_, dict) else None,
+            )
+        )
 
     def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
         pass
@@ -64,8 +69,9 @@ def command_counter() -> CommandCounter:
 
 
 @pytest.fixture(scope="session")
-async def client_database(mongodb_uri: str, command_counter: CommandCounter
-                          ) -> AsyncIterator[Database]:
+async def client_database(
+    mongodb_uri: str, command_counter: CommandCounter
+) -> AsyncIterator[Database]:
     database = open_database(mongodb_uri, "homestay_test", event_listeners=[command_counter])
     yield database
     await database.close()
@@ -86,9 +92,14 @@ async def db(client_database: Database) -> AsyncIterator[Database]:
 def settings(mongodb_uri: str) -> Settings:
     # the tests are a few addresses sending many requests: the limits are tested on their
     # own (app_with), with the figures they set
-    return replace(Settings.from_env({}), mongodb_uri=mongodb_uri, environment="test",
-                   rate_auth_failures="1000/minute", rate_concerns="1000/hour",
-                   rate_concerns_per_certificate="1000/day")
+    return replace(
+        Settings.from_env({}),
+        mongodb_uri=mongodb_uri,
+        environment="test",
+        rate_auth_failures="1000/minute",
+        rate_concerns="1000/hour",
+        rate_concerns_per_certificate="1000/day",
+    )
 
 
 @pytest.fixture
@@ -121,8 +132,9 @@ class Staff:
 @pytest.fixture
 def make_staff(db: Database):
     async def make(role: Role, county: str = DEQING, name: str | None = None) -> Staff:
-        new = await create_account(db, role=role.value, name=name or f"{role.value} {county}",
-                                   counties=[county])
+        new = await create_account(
+            db, role=role.value, name=name or f"{role.value} {county}", counties=[county]
+        )
         return Staff(caller_of(new.account), new.token)
 
     return make
@@ -131,9 +143,11 @@ def make_staff(db: Database):
 @pytest.fixture
 def make_operator(db: Database):
     """An OPERATOR account running these homestays (by key), as the command line makes it."""
+
     async def make(homestay_keys: list[str], name: str = "Host Zhang") -> Staff:
-        new = await create_account(db, role=Role.OPERATOR.value, name=name,
-                                   homestay_ids=homestay_keys)
+        new = await create_account(
+            db, role=Role.OPERATOR.value, name=name, homestay_ids=homestay_keys
+        )
         return Staff(caller_of(new.account), new.token)
 
     return make
@@ -165,25 +179,32 @@ class Api:
     def __init__(self, client: httpx.AsyncClient) -> None:
         self.http = client
 
-    async def raw(self, query: str, variables: dict | None = None, token: str | None = None,
-                  headers: dict | None = None) -> dict:
+    async def raw(
+        self,
+        query: str,
+        variables: dict | None = None,
+        token: str | None = None,
+        headers: dict | None = None,
+    ) -> dict:
         h = dict(headers or {})
         if token:
             h["Authorization"] = f"Bearer {token}"
-        response = await self.http.post("/graphql", json={"query": query,
-                                                          "variables": variables or {}},
-                                        headers=h)
+        response = await self.http.post(
+            "/graphql", json={"query": query, "variables": variables or {}}, headers=h
+        )
         assert response.status_code == 200, response.text
         return response.json()
 
-    async def query(self, query: str, variables: dict | None = None, token: str | None = None,
-                    **kw: Any) -> dict:
+    async def query(
+        self, query: str, variables: dict | None = None, token: str | None = None, **kw: Any
+    ) -> dict:
         body = await self.raw(query, variables, token, **kw)
         assert "errors" not in body, body["errors"]
         return body["data"]
 
-    async def error_code(self, query: str, variables: dict | None = None,
-                         token: str | None = None) -> str:
+    async def error_code(
+        self, query: str, variables: dict | None = None, token: str | None = None
+    ) -> str:
         body = await self.raw(query, variables, token)
         assert body.get("errors"), body
         return body["errors"][0]["extensions"]["code"]
@@ -213,10 +234,14 @@ async def unanswered(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
     """The HTTP API over a database that does not answer (nothing listens on its port)."""
     from homestay.storage.embedded import free_port
 
-    dead = open_database(f"mongodb://127.0.0.1:{free_port()}/?directConnection=true", "x",
-                         serverSelectionTimeoutMS=300)
+    dead = open_database(
+        f"mongodb://127.0.0.1:{free_port()}/?directConnection=true",
+        "x",
+        serverSelectionTimeoutMS=300,
+    )
     app = create_app(settings, Services.build(replace(settings, readiness_timeout_ms=300), dead))
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
-                                 base_url="http://t") as client:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://t"
+    ) as client:
         yield client
     await dead.close()

@@ -22,14 +22,20 @@ HOMESTAY = [sys.executable, "-m", "homestay.cli"]
 
 
 def run(args: list[str], env: dict[str, str], timeout: float = 120) -> subprocess.CompletedProcess:
-    return subprocess.run([*HOMESTAY, *args], env={**os.environ, **env}, capture_output=True,
-                          text=True, timeout=timeout)
+    return subprocess.run(
+        [*HOMESTAY, *args],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def test_account_create_prints_a_working_token_on_the_last_line(mongodb_uri, tmp_path):
     env = {"MONGODB_URI": mongodb_uri, "HOMESTAY_DB": "cli_accounts"}
-    done = run(["account", "create", "--role", "inspector", "--county", "330521",
-                "--name", "张三"], env)
+    done = run(
+        ["account", "create", "--role", "inspector", "--county", "330521", "--name", "张三"], env
+    )
     assert done.returncode == 0, done.stderr
     token = done.stdout.strip().splitlines()[-1]
     assert token.startswith("hs_") and len(token) > 40
@@ -39,15 +45,19 @@ def test_account_create_prints_a_working_token_on_the_last_line(mongodb_uri, tmp
 
 
 def test_account_create_names_a_bad_county(mongodb_uri):
-    done = run(["account", "create", "--role", "bureau", "--county", "123",
-                "--name", "x"], {"MONGODB_URI": mongodb_uri, "HOMESTAY_DB": "cli_accounts"})
+    done = run(
+        ["account", "create", "--role", "bureau", "--county", "123", "--name", "x"],
+        {"MONGODB_URI": mongodb_uri, "HOMESTAY_DB": "cli_accounts"},
+    )
     assert done.returncode == 1
     assert done.stderr.strip() == "homestay: counties.0: no county with code '123'"
 
 
 def test_an_unreachable_mongodb_is_one_line_not_a_traceback():
-    done = run(["account", "create", "--role", "bureau", "--county", "330521", "--name", "x"],
-               {"MONGODB_URI": f"mongodb://127.0.0.1:{free_port()}/?serverSelectionTimeoutMS=500"})
+    done = run(
+        ["account", "create", "--role", "bureau", "--county", "330521", "--name", "x"],
+        {"MONGODB_URI": f"mongodb://127.0.0.1:{free_port()}/?serverSelectionTimeoutMS=500"},
+    )
     assert done.returncode == 1
     assert len(done.stderr.strip().splitlines()) == 1
     assert "cannot reach MongoDB" in done.stderr and "MONGODB_URI" in done.stderr
@@ -74,8 +84,13 @@ def test_a_bad_setting_is_named():
 def _serve(data_dir: Path, port: int) -> subprocess.Popen:
     env = {**os.environ, "HOMESTAY_DATA_DIR": str(data_dir), "PORT": str(port)}
     env.pop("MONGODB_URI", None)
-    return subprocess.Popen([*HOMESTAY, "serve", "--demo"], env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [*HOMESTAY, "serve", "--demo"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def _wait_ready(port: int, process: subprocess.Popen, timeout: float = 180) -> None:
@@ -83,9 +98,12 @@ def _wait_ready(port: int, process: subprocess.Popen, timeout: float = 180) -> N
 
 
 def _me(port: int, token: str) -> dict:
-    return httpx.post(f"http://127.0.0.1:{port}/graphql", timeout=10,
-                      json={"query": "{ me { name role } }"},
-                      headers={"Authorization": f"Bearer {token}"}).json()
+    return httpx.post(
+        f"http://127.0.0.1:{port}/graphql",
+        timeout=10,
+        json={"query": "{ me { name role } }"},
+        headers={"Authorization": f"Bearer {token}"},
+    ).json()
 
 
 @pytest.mark.skipif(bool(os.environ.get("MONGODB_URI")), reason="exercises the embedded default")
@@ -98,14 +116,22 @@ def test_serve_runs_the_demo_on_the_embedded_database_and_keeps_it(tmp_path):
         assert stat.S_IMODE(accounts_file.stat().st_mode) == 0o600  # bureau tokens inside
         accounts = json.loads(accounts_file.read_text(encoding="utf-8"))
         roles = {(a["role"], a["county"]) for a in accounts}
-        assert {("INSPECTOR", "330521"), ("BUREAU", "330521"), ("INSPECTOR", "330523"),
-                ("BUREAU", "330523")} <= roles
+        assert {
+            ("INSPECTOR", "330521"),
+            ("BUREAU", "330521"),
+            ("INSPECTOR", "330523"),
+            ("BUREAU", "330523"),
+        } <= roles
         assert _me(port, accounts[0]["token"])["data"]["me"]["role"] == accounts[0]["role"]
         html = httpx.get(f"http://127.0.0.1:{port}/graphql", headers={"Accept": "text/html"})
         assert "graphiql" in html.text.lower()
-        search = httpx.post(f"http://127.0.0.1:{port}/graphql", json={"query": """{
-            searchStays(near: {lat: 30.60, lng: 119.87}, radiusMeters: 20000) { totalCount } }"""}
-                            ).json()
+        search = httpx.post(
+            f"http://127.0.0.1:{port}/graphql",
+            json={
+                "query": """{
+            searchStays(near: {lat: 30.60, lng: 119.87}, radiusMeters: 20000) { totalCount } }"""
+            },
+        ).json()
         assert search["data"]["searchStays"]["totalCount"] > 50
         database_pid = json.loads((tmp_path / "embedded.json").read_text())["pid"]
     finally:
@@ -122,9 +148,13 @@ def test_serve_runs_the_demo_on_the_embedded_database_and_keeps_it(tmp_path):
     try:
         _wait_ready(port, service)
         assert _me(port, accounts[1]["token"])["data"]["me"]["role"] == accounts[1]["role"]
-        count = httpx.post(f"http://127.0.0.1:{port}/graphql", json={"query": """{
-            searchStays(near: {lat: 30.60, lng: 119.87}, radiusMeters: 20000) { totalCount } }"""}
-                           ).json()["data"]["searchStays"]["totalCount"]
+        count = httpx.post(
+            f"http://127.0.0.1:{port}/graphql",
+            json={
+                "query": """{
+            searchStays(near: {lat: 30.60, lng: 119.87}, radiusMeters: 20000) { totalCount } }"""
+            },
+        ).json()["data"]["searchStays"]["totalCount"]
         assert count == search["data"]["searchStays"]["totalCount"]
     finally:
         service.send_signal(signal.SIGINT)
@@ -140,20 +170,32 @@ async def _two_counties_certified(api, inspector, bureau, anji_inspector, anji_b
 
     await certify(api, inspector.token, bureau.token, name='竹隐, "山居"')
     await certify(api, inspector.token, bureau.token, name="云上人家")
-    await certify(api, anji_inspector.token, anji_bureau.token, name="安吉竹海",
-                  county="330523", address="安吉县天荒坪镇", location={"lat": 30.63, "lng": 119.68})
+    await certify(
+        api,
+        anji_inspector.token,
+        anji_bureau.token,
+        name="安吉竹海",
+        county="330523",
+        address="安吉县天荒坪镇",
+        location={"lat": 30.63, "lng": 119.68},
+    )
 
 
 async def test_export_to_a_pipe_writes_the_file_and_no_progress_bar(
-        api, db, mongodb_uri, inspector, bureau, anji_inspector, anji_bureau, tmp_path):
+    api, db, mongodb_uri, inspector, bureau, anji_inspector, anji_bureau, tmp_path
+):
     import asyncio
     import csv
 
     await _two_counties_certified(api, inspector, bureau, anji_inspector, anji_bureau)
     env = {"MONGODB_URI": mongodb_uri, "HOMESTAY_DB": db.db.name}
     done = await asyncio.to_thread(
-        subprocess.run, [*HOMESTAY, "export", "--format", "csv", "--county", "330521"],
-        env={**os.environ, **env}, capture_output=True, timeout=120)
+        subprocess.run,
+        [*HOMESTAY, "export", "--format", "csv", "--county", "330521"],
+        env={**os.environ, **env},
+        capture_output=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
     assert done.stderr == b""  # piped: no progress bar, no chatter
     rows = list(csv.DictReader(done.stdout.decode("utf-8-sig").splitlines()))
@@ -162,8 +204,10 @@ async def test_export_to_a_pipe_writes_the_file_and_no_progress_bar(
     out = tmp_path / "all.json"
     done = await asyncio.to_thread(run, ["export", "-f", "json", "-o", str(out)], env)
     assert done.returncode == 0, done.stderr
-    assert {r["county"] for r in json.loads(out.read_text(encoding="utf-8"))} == \
-        {"330521", "330523"}
+    assert {r["county"] for r in json.loads(out.read_text(encoding="utf-8"))} == {
+        "330521",
+        "330523",
+    }
 
     bad = await asyncio.to_thread(run, ["export", "-f", "csv", "--grade", "GOLD"], env)
     assert bad.returncode == 1 and bad.stderr.startswith("homestay: grade:")
@@ -171,19 +215,30 @@ async def test_export_to_a_pipe_writes_the_file_and_no_progress_bar(
 
 
 async def test_export_shows_a_progress_bar_on_a_terminal(
-        api, db, mongodb_uri, inspector, bureau, anji_inspector, anji_bureau, tmp_path):
+    api, db, mongodb_uri, inspector, bureau, anji_inspector, anji_bureau, tmp_path
+):
     import asyncio
     import pty
 
     await _two_counties_certified(api, inspector, bureau, anji_inspector, anji_bureau)
     leader, follower = pty.openpty()
     out = tmp_path / "list.xlsx"
-    env = {**os.environ, "MONGODB_URI": mongodb_uri, "HOMESTAY_DB": db.db.name,
-           "COLUMNS": "100", "TERM": "xterm"}
+    env = {
+        **os.environ,
+        "MONGODB_URI": mongodb_uri,
+        "HOMESTAY_DB": db.db.name,
+        "COLUMNS": "100",
+        "TERM": "xterm",
+    }
     with open(out, "wb") as sink:
         done = await asyncio.to_thread(
-            subprocess.run, [*HOMESTAY, "export", "--format", "xlsx"], env=env, stdout=sink,
-            stderr=follower, timeout=120)
+            subprocess.run,
+            [*HOMESTAY, "export", "--format", "xlsx"],
+            env=env,
+            stdout=sink,
+            stderr=follower,
+            timeout=120,
+        )
     os.close(follower)
     shown = b""
     while True:
@@ -205,9 +260,13 @@ def test_the_service_starts_before_its_database_and_recovers_by_itself(tmp_path)
     from homestay.storage.embedded import EmbeddedServer
 
     db_port, api_port = free_port(), free_port()
-    env = {**os.environ, "MONGODB_URI": f"mongodb://127.0.0.1:{db_port}/?directConnection=true",
-           "PORT": str(api_port), "HOMESTAY_DB": "late_database",
-           "HOMESTAY_DATA_DIR": str(tmp_path)}
+    env = {
+        **os.environ,
+        "MONGODB_URI": f"mongodb://127.0.0.1:{db_port}/?directConnection=true",
+        "PORT": str(api_port),
+        "HOMESTAY_DB": "late_database",
+        "HOMESTAY_DATA_DIR": str(tmp_path),
+    }
     log = (tmp_path / "serve.log").open("wb")
     service = subprocess.Popen([*HOMESTAY, "serve"], env=env, stdout=log, stderr=log)
     url = f"http://127.0.0.1:{api_port}"

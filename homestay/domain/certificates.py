@@ -50,14 +50,21 @@ class CertificateAction(Enum):
 # stored status a certificate must have for an action, and the stored status it gets
 TRANSITIONS: dict[CertificateAction, tuple[frozenset[CertificateStatus], CertificateStatus]] = {
     CertificateAction.SUSPEND: (frozenset({CertificateStatus.VALID}), CertificateStatus.SUSPENDED),
-    CertificateAction.REINSTATE: (frozenset({CertificateStatus.SUSPENDED}),
-                                  CertificateStatus.VALID),
-    CertificateAction.REVOKE: (frozenset({CertificateStatus.VALID, CertificateStatus.SUSPENDED}),
-                               CertificateStatus.REVOKED),
+    CertificateAction.REINSTATE: (
+        frozenset({CertificateStatus.SUSPENDED}),
+        CertificateStatus.VALID,
+    ),
+    CertificateAction.REVOKE: (
+        frozenset({CertificateStatus.VALID, CertificateStatus.SUSPENDED}),
+        CertificateStatus.REVOKED,
+    ),
     CertificateAction.RESTORE: (frozenset({CertificateStatus.REVOKED}), CertificateStatus.VALID),
     CertificateAction.SUPERSEDE: (
-        frozenset({CertificateStatus.VALID, CertificateStatus.SUSPENDED,
-                   CertificateStatus.REVOKED}), CertificateStatus.SUPERSEDED),
+        frozenset(
+            {CertificateStatus.VALID, CertificateStatus.SUSPENDED, CertificateStatus.REVOKED}
+        ),
+        CertificateStatus.SUPERSEDED,
+    ),
 }
 
 # SUPERSEDED and REVOKED are final (a revocation is undone only by an overturned appeal);
@@ -72,8 +79,9 @@ LAPSING_VALUES = sorted(s.value for s in LAPSING)
 NUMBER_PATTERN = re.compile(r"^[0-9]{6}-[0-9]{4}-[0-9]{5}$")
 
 
-def effective_status(stored: CertificateStatus, expires_at: datetime,
-                     now: datetime) -> CertificateStatus:
+def effective_status(
+    stored: CertificateStatus, expires_at: datetime, now: datetime
+) -> CertificateStatus:
     if stored in LAPSING and now >= expires_at:
         return CertificateStatus.EXPIRED
     return stored

@@ -21,10 +21,20 @@ from homestay.domain.certificates import CertificateStatus
 from homestay.domain.grades import Grade
 
 # the certificate's fields as the open-data feed and the verification page name them
-PUBLIC_CERTIFICATE_FIELDS = frozenset({
-    "number", "grade", "gradeLabel", "status", "issuedAt", "expiresAt", "standard",
-    "homestayName", "county", "countyName",
-})
+PUBLIC_CERTIFICATE_FIELDS = frozenset(
+    {
+        "number",
+        "grade",
+        "gradeLabel",
+        "status",
+        "issuedAt",
+        "expiresAt",
+        "standard",
+        "homestayName",
+        "county",
+        "countyName",
+    }
+)
 # what a listed stay shows besides: where it is
 PUBLIC_LISTING_FIELDS = frozenset({"town", "address", "lat", "lng"})
 
@@ -40,8 +50,9 @@ def homestay_is_public(status: CertificateStatus | None) -> bool:
     return status is CertificateStatus.VALID
 
 
-def sees_homestay(caller: Caller, county: str, homestay_id: str,
-                  status: CertificateStatus | None) -> bool:
+def sees_homestay(
+    caller: Caller, county: str, homestay_id: str, status: CertificateStatus | None
+) -> bool:
     return sees_private_data(caller, county, homestay_id) or homestay_is_public(status)
 
 

@@ -38,8 +38,11 @@ FACILITIES: dict[str, tuple[str, str]] = {
 
 
 def _key(word: str) -> str:
-    return "".join(unicodedata.normalize("NFKC", word).casefold().split()).replace("-", "") \
+    return (
+        "".join(unicodedata.normalize("NFKC", word).casefold().split())
+        .replace("-", "")
         .replace("_", "")
+    )
 
 
 # every spelling that names a code: the code itself, both labels, and common variants
@@ -47,9 +50,18 @@ _NAMES: dict[str, str] = {}
 for _code, (_zh, _en) in FACILITIES.items():
     for _word in (_code, _zh, _en):
         _NAMES[_key(_word)] = _code
-for _word, _code in {"wlan": "WIFI", "无线": "WIFI", "wifi": "WIFI", "停车": "PARKING",
-                     "亲子设施": "FAMILY_FRIENDLY", "露台": "TERRACE", "可携带宠物": "PET_FRIENDLY",
-                     "游泳池": "POOL", "cafe": "CAFE", "咖啡馆": "CAFE"}.items():
+for _word, _code in {
+    "wlan": "WIFI",
+    "无线": "WIFI",
+    "wifi": "WIFI",
+    "停车": "PARKING",
+    "亲子设施": "FAMILY_FRIENDLY",
+    "露台": "TERRACE",
+    "可携带宠物": "PET_FRIENDLY",
+    "游泳池": "POOL",
+    "cafe": "CAFE",
+    "咖啡馆": "CAFE",
+}.items():
     _NAMES[_key(_word)] = _code
 
 

@@ -47,8 +47,14 @@ class County:
         return south <= lat <= north and west <= lng <= east
 
     def town(self, name: str) -> Place | None:
-        return next((p for p in self.places if p.kind != "village" and p.kind != "area"
-                     and name in (p.name_zh, p.name_en)), None)
+        return next(
+            (
+                p
+                for p in self.places
+                if p.kind != "village" and p.kind != "area" and name in (p.name_zh, p.name_en)
+            ),
+            None,
+        )
 
 
 @dataclass(frozen=True)
@@ -81,15 +87,20 @@ def _load(path: Path) -> Gazetteer:
     for c in raw["counties"]:
         places = tuple(
             Place(
-                county=c["code"], name_zh=p["name"]["zh"], name_en=p["name"]["en"],
-                kind=p["kind"], lat=p["lat"], lng=p["lng"],
-                town=p.get("town") or (p["name"]["zh"] if p["kind"] in ("town", "subdistrict")
-                                       else None),
+                county=c["code"],
+                name_zh=p["name"]["zh"],
+                name_en=p["name"]["en"],
+                kind=p["kind"],
+                lat=p["lat"],
+                lng=p["lng"],
+                town=p.get("town")
+                or (p["name"]["zh"] if p["kind"] in ("town", "subdistrict") else None),
             )
             for p in c.get("places", ())
         )
-        counties[c["code"]] = County(c["code"], c["name"]["zh"], c["name"]["en"],
-                                     tuple(c["bounds"]), places)
+        counties[c["code"]] = County(
+            c["code"], c["name"]["zh"], c["name"]["en"], tuple(c["bounds"]), places
+        )
     return Gazetteer(counties)
 
 
@@ -105,13 +116,22 @@ class GazetteerGeocoder(Geocoder):
         super().__init__(user_agent="homestay-gazetteer")
         self.source = source or gazetteer()
 
-    def geocode(self, query: str, *, exactly_one: bool = True, county: str | None = None,
-                timeout: float | None = None) -> Location | list[Location] | None:
+    def geocode(
+        self,
+        query: str,
+        *,
+        exactly_one: bool = True,
+        county: str | None = None,
+        timeout: float | None = None,
+    ) -> Location | list[Location] | None:
         place = self.source.match(query, county)
         if place is None:
             return None
         county_name = self.source.counties[place.county].name_zh
         label = "".join(dict.fromkeys(x for x in (county_name, place.town, place.name_zh) if x))
-        location = Location(label, (place.lat, place.lng),
-                            {"county": place.county, "town": place.town, "kind": place.kind})
+        location = Location(
+            label,
+            (place.lat, place.lng),
+            {"county": place.county, "town": place.town, "kind": place.kind},
+        )
         return location if exactly_one else [location]

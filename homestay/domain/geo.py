@@ -149,10 +149,13 @@ def _cover(polygon: list[tuple[float, float]], span_m: float) -> Cover:
 def _sphere_destination(center: LatLng, meters: float, bearing_deg: float) -> tuple[float, float]:
     lat1, lng1 = math.radians(center.lat), math.radians(center.lng)
     angle, bearing = meters / _SPHERE_M, math.radians(bearing_deg)
-    lat2 = math.asin(math.sin(lat1) * math.cos(angle)
-                     + math.cos(lat1) * math.sin(angle) * math.cos(bearing))
-    lng2 = lng1 + math.atan2(math.sin(bearing) * math.sin(angle) * math.cos(lat1),
-                             math.cos(angle) - math.sin(lat1) * math.sin(lat2))
+    lat2 = math.asin(
+        math.sin(lat1) * math.cos(angle) + math.cos(lat1) * math.sin(angle) * math.cos(bearing)
+    )
+    lng2 = lng1 + math.atan2(
+        math.sin(bearing) * math.sin(angle) * math.cos(lat1),
+        math.cos(angle) - math.sin(lat1) * math.sin(lat2),
+    )
     return math.degrees(lat2), (math.degrees(lng2) + 540.0) % 360.0 - 180.0
 
 
@@ -160,15 +163,21 @@ def cover_circle(center: LatLng, radius_m: float) -> Cover:
     # a polygon circumscribed about the circle, on the sphere and widened by the sphere's
     # error bound, so that it contains every point within radius_m on the ellipsoid
     reach = radius_m / math.cos(math.pi / _CIRCLE_SIDES) * (1 + _SPHERE_ERROR) + 1.0
-    ring = [_sphere_destination(center, reach, 360.0 * side / _CIRCLE_SIDES)
-            for side in range(_CIRCLE_SIDES)]
+    ring = [
+        _sphere_destination(center, reach, 360.0 * side / _CIRCLE_SIDES)
+        for side in range(_CIRCLE_SIDES)
+    ]
     return _cover(ring, radius_m)
 
 
 def cover_bbox(box: BBox) -> Cover:
     span = distance_m(LatLng(box.south, box.west), LatLng(box.north, box.east)) / 2
-    ring = [(box.south, box.west), (box.south, box.east), (box.north, box.east),
-            (box.north, box.west)]
+    ring = [
+        (box.south, box.west),
+        (box.south, box.east),
+        (box.north, box.east),
+        (box.north, box.west),
+    ]
     return _cover(ring, span)
 
 
@@ -183,12 +192,17 @@ def check_bbox(box: BBox, field: str = "bbox", max_corner_m: float | None = 400_
     if box.south > box.north:
         raise GeoError(f"{field}.south", "south must not be north of north")
     if box.west > box.east:
-        raise GeoError(f"{field}.west", "west must not be east of east (a box across the "
-                       "antimeridian is not supported)")
-    if max_corner_m is not None and \
-            distance_m(LatLng(box.south, box.west), LatLng(box.north, box.east)) > max_corner_m:
-        raise GeoError(field, f"a map viewport may span at most {max_corner_m / 1000:.0f} km "
-                       "corner to corner")
+        raise GeoError(
+            f"{field}.west",
+            "west must not be east of east (a box across the antimeridian is not supported)",
+        )
+    if (
+        max_corner_m is not None
+        and distance_m(LatLng(box.south, box.west), LatLng(box.north, box.east)) > max_corner_m
+    ):
+        raise GeoError(
+            field, f"a map viewport may span at most {max_corner_m / 1000:.0f} km corner to corner"
+        )
     return box
 
 
@@ -216,18 +230,20 @@ def ecef(lat: np.ndarray, lng: np.ndarray) -> np.ndarray:
     phi, lam = np.radians(lat), np.radians(lng)
     sin_phi = np.sin(phi)
     n = _A / np.sqrt(1 - _E2 * sin_phi * sin_phi)
-    return np.column_stack((n * np.cos(phi) * np.cos(lam), n * np.cos(phi) * np.sin(lam),
-                            n * (1 - _E2) * sin_phi))
+    return np.column_stack(
+        (n * np.cos(phi) * np.cos(lam), n * np.cos(phi) * np.sin(lam), n * (1 - _E2) * sin_phi)
+    )
 
 
 def _gaussian_radius(lat: float) -> float:
     s = math.sin(math.radians(lat))
     w = math.sqrt(1 - _E2 * s * s)
-    return math.sqrt((_A / w) * (_A * (1 - _E2) / w ** 3))
+    return math.sqrt((_A / w) * (_A * (1 - _E2) / w**3))
 
 
-def approximate_distances(origin: LatLng, points: np.ndarray
-                          ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def approximate_distances(
+    origin: LatLng, points: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(approximate, lower bound, upper bound) of the geodesic distances from origin to each
     earth-centred point, in metres; for distances up to a few hundred kilometres."""
     centre = ecef(np.array([origin.lat]), np.array([origin.lng]))[0]
@@ -235,5 +251,5 @@ def approximate_distances(origin: LatLng, points: np.ndarray
     chord = np.sqrt(np.einsum("ij,ij->i", delta, delta))
     radius = _gaussian_radius(origin.lat)
     approx = chord * (1 + chord * chord / (24 * radius * radius))
-    slack = _BOUND_CUBIC * approx ** 3 / (radius * radius) + _BOUND_ABS_M
+    slack = _BOUND_CUBIC * approx**3 / (radius * radius) + _BOUND_ABS_M
     return approx, approx - slack, approx + slack

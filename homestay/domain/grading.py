@@ -89,37 +89,81 @@ def check_answers(standard: Standard, answers: Sequence[Answer]) -> list[Problem
     for index, answer in enumerate(answers):
         item = standard.item(answer.item_code)
         if item is None:
-            problems.append(Problem("UNKNOWN_ITEM", f"no item {answer.item_code!r} in "
-                                    f"{standard.code} v{standard.version}", index, "itemCode"))
+            problems.append(
+                Problem(
+                    "UNKNOWN_ITEM",
+                    f"no item {answer.item_code!r} in {standard.code} v{standard.version}",
+                    index,
+                    "itemCode",
+                )
+            )
             continue
         if answer.item_code in seen:
-            problems.append(Problem("DUPLICATE_ITEM", f"item {answer.item_code} is answered "
-                                    "more than once", index, "itemCode"))
+            problems.append(
+                Problem(
+                    "DUPLICATE_ITEM",
+                    f"item {answer.item_code} is answered more than once",
+                    index,
+                    "itemCode",
+                )
+            )
         seen.add(answer.item_code)
         if item.kind is ItemKind.MANDATORY:
             if answer.passed is None:
-                problems.append(Problem("REQUIRED", f"item {item.code} is pass/fail: "
-                                        "give passed", index, "passed"))
+                problems.append(
+                    Problem(
+                        "REQUIRED", f"item {item.code} is pass/fail: give passed", index, "passed"
+                    )
+                )
             if answer.points is not None:
-                problems.append(Problem("NOT_SCORED", f"item {item.code} is pass/fail and "
-                                        "takes no points", index, "points"))
+                problems.append(
+                    Problem(
+                        "NOT_SCORED",
+                        f"item {item.code} is pass/fail and takes no points",
+                        index,
+                        "points",
+                    )
+                )
         else:
             assert item.max_points is not None
             if answer.points is None:
-                problems.append(Problem("REQUIRED", f"item {item.code} is scored: give points "
-                                        f"from 0 to {item.max_points}", index, "points"))
+                problems.append(
+                    Problem(
+                        "REQUIRED",
+                        f"item {item.code} is scored: give points from 0 to {item.max_points}",
+                        index,
+                        "points",
+                    )
+                )
             elif not 0 <= answer.points <= item.max_points:
-                problems.append(Problem("OUT_OF_RANGE", f"item {item.code} takes 0 to "
-                                        f"{item.max_points} points, not {answer.points}",
-                                        index, "points"))
+                problems.append(
+                    Problem(
+                        "OUT_OF_RANGE",
+                        f"item {item.code} takes 0 to "
+                        f"{item.max_points} points, not {answer.points}",
+                        index,
+                        "points",
+                    )
+                )
             if answer.passed is not None:
-                problems.append(Problem("NOT_MANDATORY", f"item {item.code} is scored and "
-                                        "takes no pass/fail", index, "passed"))
+                problems.append(
+                    Problem(
+                        "NOT_MANDATORY",
+                        f"item {item.code} is scored and takes no pass/fail",
+                        index,
+                        "passed",
+                    )
+                )
     missing = [item.code for item in standard.items if item.code not in seen]
     if missing:
         shown = ", ".join(missing[:10]) + (" ..." if len(missing) > 10 else "")
-        problems.append(Problem("MISSING_ITEMS", f"{len(missing)} item(s) of {standard.code} "
-                                f"v{standard.version} not answered: {shown}"))
+        problems.append(
+            Problem(
+                "MISSING_ITEMS",
+                f"{len(missing)} item(s) of {standard.code} "
+                f"v{standard.version} not answered: {shown}",
+            )
+        )
     return problems
 
 
@@ -132,7 +176,8 @@ def grade_checklist(standard: Standard, answers: Iterable[Answer]) -> Outcome:
         if item.kind is ItemKind.SCORED and item.code in by_code
     )
     failed = [
-        item for item in standard.items
+        item
+        for item in standard.items
         if item.kind is ItemKind.MANDATORY
         and not (item.code in by_code and by_code[item.code].passed)
     ]
@@ -145,8 +190,7 @@ def grade_checklist(standard: Standard, answers: Iterable[Answer]) -> Outcome:
         ]
         threshold = standard.thresholds[grade]
         if total < threshold:
-            found.append(Blocker(grade, BlockerKind.POINTS_SHORT,
-                                 missing_points=threshold - total))
+            found.append(Blocker(grade, BlockerKind.POINTS_SHORT, missing_points=threshold - total))
         return found
 
     recommended: Grade | None = None
@@ -188,20 +232,30 @@ def to_reach(standard: Standard, answers: Iterable[Answer]) -> list[GradeTodo]:
     outcome = grade_checklist(standard, answers)
     by_code = {answer.item_code: answer for answer in answers}
     open_scored = sorted(
-        (OpenItem(item, (item.max_points or 0) - (by_code[item.code].points or 0
-                                                  if item.code in by_code else 0))
-         for item in standard.items if item.kind is ItemKind.SCORED),
-        key=lambda o: -(o.points_open or 0))
+        (
+            OpenItem(
+                item,
+                (item.max_points or 0)
+                - (by_code[item.code].points or 0 if item.code in by_code else 0),
+            )
+            for item in standard.items
+            if item.kind is ItemKind.SCORED
+        ),
+        key=lambda o: -(o.points_open or 0),
+    )
     todos = []
     for grade in ALL_GRADES:
         if outcome.recommended is not None and grade <= outcome.recommended:
             continue
         missing = max(0, standard.thresholds[grade] - outcome.total_points)
         mandatory = tuple(
-            OpenItem(item) for item in standard.items
-            if item.kind is ItemKind.MANDATORY and item.required_for is not None
+            OpenItem(item)
+            for item in standard.items
+            if item.kind is ItemKind.MANDATORY
+            and item.required_for is not None
             and item.required_for <= grade
-            and not (item.code in by_code and by_code[item.code].passed))
+            and not (item.code in by_code and by_code[item.code].passed)
+        )
         chosen: list[OpenItem] = []
         covered = 0
         for candidate in open_scored:

@@ -17,8 +17,11 @@ class ReviewDecision(str, Enum):
 
     @property
     def outcome(self) -> InspectionStatus:
-        return InspectionStatus.APPROVED if self is ReviewDecision.APPROVE \
+        return (
+            InspectionStatus.APPROVED
+            if self is ReviewDecision.APPROVE
             else InspectionStatus.REJECTED
+        )
 
 
 class RequestStatus(str, Enum):

@@ -69,57 +69,111 @@ def _day(moment: datetime) -> str:
     return china_date(moment).isoformat()
 
 
-def assess(cert: Certificate, inspections: dict | None, thresholds: dict[str, int] | None,
-           now: datetime, s: PlanSettings,
-           open_concerns: dict[ConcernCategory, int] | None = None,
-           requested_at: datetime | None = None) -> list[Finding]:
+def assess(
+    cert: Certificate,
+    inspections: dict | None,
+    thresholds: dict[str, int] | None,
+    now: datetime,
+    s: PlanSettings,
+    open_concerns: dict[ConcernCategory, int] | None = None,
+    requested_at: datetime | None = None,
+) -> list[Finding]:
     """Every reason to re-inspect the homestay behind `cert`. Pure. `open_concerns`: how
     many of the guests' concerns about it are open, by category."""
     findings: list[Finding] = []
     expires = cert.expires_at
     status = cert.status_at(now)
     if status is CertificateStatus.EXPIRED:
-        findings.append(Finding(Reason.EXPIRED, s.expired_weight, {
-            "zh": f"证书已于 {_day(expires)} 过期",
-            "en": f"the certificate expired on {_day(expires)}"}, expires))
+        findings.append(
+            Finding(
+                Reason.EXPIRED,
+                s.expired_weight,
+                {
+                    "zh": f"证书已于 {_day(expires)} 过期",
+                    "en": f"the certificate expired on {_day(expires)}",
+                },
+                expires,
+            )
+        )
     elif expires - now <= timedelta(days=s.expiring_days):
         days = (expires - now).days
-        findings.append(Finding(Reason.EXPIRING, s.expiring_weight, {
-            "zh": f"证书将于 {_day(expires)} 到期(还有 {days} 天)",
-            "en": f"the certificate expires on {_day(expires)}, in {days} days"}, expires))
+        findings.append(
+            Finding(
+                Reason.EXPIRING,
+                s.expiring_weight,
+                {
+                    "zh": f"证书将于 {_day(expires)} 到期(还有 {days} 天)",
+                    "en": f"the certificate expires on {_day(expires)}, in {days} days",
+                },
+                expires,
+            )
+        )
 
     last = max([m for m in ((inspections or {}).get("last"), cert.issued_at) if m])
     if now - last > timedelta(days=s.stale_days):
         days = (now - last).days
-        findings.append(Finding(Reason.STALE_INSPECTION, s.stale_weight, {
-            "zh": f"上次检查在 {_day(last)},已过 {days} 天",
-            "en": f"last inspected on {_day(last)}, {days} days ago"}, last))
+        findings.append(
+            Finding(
+                Reason.STALE_INSPECTION,
+                s.stale_weight,
+                {
+                    "zh": f"上次检查在 {_day(last)},已过 {days} 天",
+                    "en": f"last inspected on {_day(last)}, {days} days ago",
+                },
+                last,
+            )
+        )
 
     threshold = (thresholds or {}).get(cert.grade.value)
     points = cert.total_points
-    if threshold is not None and points is not None and \
-            0 <= points - threshold < s.near_threshold_points:
+    if (
+        threshold is not None
+        and points is not None
+        and 0 <= points - threshold < s.near_threshold_points
+    ):
         margin = points - threshold
-        findings.append(Finding(Reason.NEAR_THRESHOLD, s.near_threshold_weight, {
-            "zh": f"{points} 分,仅高出{cert.grade.label['zh']}门槛({threshold} 分){margin} 分",
-            "en": f"{points} points, only {margin} above the {cert.grade.value.lower()} "
-                  f"threshold of {threshold}"}))
+        findings.append(
+            Finding(
+                Reason.NEAR_THRESHOLD,
+                s.near_threshold_weight,
+                {
+                    "zh": f"{points} 分,仅高出{cert.grade.label['zh']}门槛"
+                    f"({threshold} 分){margin} 分",
+                    "en": f"{points} points, only {margin} above the {cert.grade.value.lower()} "
+                    f"threshold of {threshold}",
+                },
+            )
+        )
 
-    recent = [(at, why) for at, why in cert.suspensions
-              if now - at <= timedelta(days=s.suspension_days)]
+    recent = [
+        (at, why) for at, why in cert.suspensions if now - at <= timedelta(days=s.suspension_days)
+    ]
     if recent:
         at, why = recent[-1]
-        findings.append(Finding(Reason.RECENT_SUSPENSION, s.suspension_weight, {
-            "zh": f"{_day(at)} 曾被暂停:{why}",
-            "en": f"suspended on {_day(at)}: {why}"}, at))
+        findings.append(
+            Finding(
+                Reason.RECENT_SUSPENSION,
+                s.suspension_weight,
+                {"zh": f"{_day(at)} 曾被暂停:{why}", "en": f"suspended on {_day(at)}: {why}"},
+                at,
+            )
+        )
 
     far_at = (inspections or {}).get("lastFar")
     if far_at is not None and now - far_at <= timedelta(days=s.far_days):
         meters = round((inspections or {}).get("farthest") or 0)
-        findings.append(Finding(Reason.FAR_INSPECTION, s.far_weight, {
-            "zh": f"{_day(far_at)} 的检查提交地点距民宿 {meters} 米",
-            "en": f"an inspection of {_day(far_at)} was submitted {meters} m from the homestay"},
-            far_at))
+        findings.append(
+            Finding(
+                Reason.FAR_INSPECTION,
+                s.far_weight,
+                {
+                    "zh": f"{_day(far_at)} 的检查提交地点距民宿 {meters} 米",
+                    "en": f"an inspection of {_day(far_at)} was submitted {meters} m from "
+                    "the homestay",
+                },
+                far_at,
+            )
+        )
 
     if open_concerns:
         findings.append(_concerns_finding(open_concerns, s))
@@ -129,27 +183,38 @@ def assess(cert: Certificate, inspections: dict | None, thresholds: dict[str, in
     return findings
 
 
-def request_waiting(requested_at: datetime | None, now: datetime,
-                    s: PlanSettings) -> Finding | None:
+def request_waiting(
+    requested_at: datetime | None, now: datetime, s: PlanSettings
+) -> Finding | None:
     """The operator's request to be inspected, once it has waited too long: a reason for a
     certified homestay and for one that has never been (the most usual asker)."""
     if requested_at is None or now - requested_at < timedelta(days=s.request_waiting_days):
         return None
     days = (now - requested_at).days
-    return Finding(Reason.REQUEST_WAITING, s.request_waiting_weight, {
-        "zh": f"经营者于 {_day(requested_at)} 申请检查，已等待 {days} 天",
-        "en": f"the operator asked to be inspected on {_day(requested_at)}, "
-              f"{days} days ago"}, requested_at)
+    return Finding(
+        Reason.REQUEST_WAITING,
+        s.request_waiting_weight,
+        {
+            "zh": f"经营者于 {_day(requested_at)} 申请检查，已等待 {days} 天",
+            "en": f"the operator asked to be inspected on {_day(requested_at)}, {days} days ago",
+        },
+        requested_at,
+    )
 
 
 def _concerns_finding(open_concerns: dict[ConcernCategory, int], s: PlanSettings) -> Finding:
-    weight = min(s.concern_max_weight, sum(s.concern_weight(c) * n
-                                           for c, n in open_concerns.items()))
-    ordered = sorted(open_concerns.items(), key=lambda cn: (-s.concern_weight(cn[0]),
-                                                             cn[0].value))
+    weight = min(
+        s.concern_max_weight, sum(s.concern_weight(c) * n for c, n in open_concerns.items())
+    )
+    ordered = sorted(open_concerns.items(), key=lambda cn: (-s.concern_weight(cn[0]), cn[0].value))
     total = sum(open_concerns.values())
-    return Finding(Reason.OPEN_CONCERNS, weight, {
-        "zh": f"游客反映 {total} 件待处理：" + "、".join(
-            f"{c.label['zh']} {n} 件" for c, n in ordered),
-        "en": f"{total} open concern{'s' if total > 1 else ''} from guests: " + ", ".join(
-            f"{n} {c.label['en']}" for c, n in ordered)})
+    return Finding(
+        Reason.OPEN_CONCERNS,
+        weight,
+        {
+            "zh": f"游客反映 {total} 件待处理："
+            + "、".join(f"{c.label['zh']} {n} 件" for c, n in ordered),
+            "en": f"{total} open concern{'s' if total > 1 else ''} from guests: "
+            + ", ".join(f"{n} {c.label['en']}" for c, n in ordered),
+        },
+    )

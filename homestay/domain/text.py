@@ -37,8 +37,15 @@ def normalize(value: str, multiline: bool = False) -> str:
     return value.strip()
 
 
-def check_text(errors: list[UserError], field: Sequence[str], value: str | None, limit: int,
-               *, required: bool = False, multiline: bool = False) -> str | None:
+def check_text(
+    errors: list[UserError],
+    field: Sequence[str],
+    value: str | None,
+    limit: int,
+    *,
+    required: bool = False,
+    multiline: bool = False,
+) -> str | None:
     """`value` normalized, or None; what is wrong with it appended to `errors`."""
     name = field[-1]
     if value is None:
@@ -48,14 +55,20 @@ def check_text(errors: list[UserError], field: Sequence[str], value: str | None,
     value = normalize(value, multiline)
     hidden = first_hidden(value, multiline)
     if hidden is not None:
-        errors.append(UserError(list(field), "INVALID_CHARACTER",
-                                f"{name} holds an invisible control character "
-                                f"U+{ord(hidden):04X} ({unicodedata.name(hidden, 'unnamed')}); "
-                                f"remove it"))
+        errors.append(
+            UserError(
+                list(field),
+                "INVALID_CHARACTER",
+                f"{name} holds an invisible control character "
+                f"U+{ord(hidden):04X} ({unicodedata.name(hidden, 'unnamed')}); "
+                f"remove it",
+            )
+        )
         return None
     if not value and required:
         errors.append(UserError(list(field), "REQUIRED", f"{name} must not be empty"))
     elif len(value) > limit:
-        errors.append(UserError(list(field), "TOO_LONG",
-                                f"{name} may have at most {limit} characters"))
+        errors.append(
+            UserError(list(field), "TOO_LONG", f"{name} may have at most {limit} characters")
+        )
     return value or None

@@ -29,8 +29,7 @@ class Account(Node):
     created_at: datetime | None = None
     homestay_keys: strawberry.Private[list[str]] = strawberry.field(default_factory=list)
 
-    @strawberry.field(description="The homestays an OPERATOR account runs (ids); empty for "
-                      "staff.")
+    @strawberry.field(description="The homestays an OPERATOR account runs (ids); empty for staff.")
     def homestay_ids(self) -> list[strawberry.ID]:
         return [global_id("Homestay", key) for key in self.homestay_keys]
 
@@ -40,10 +39,14 @@ class Account(Node):
 
     @classmethod
     def from_doc(cls, doc: dict) -> Account:
-        return cls(id=global_id("Account", doc["_id"]), name=doc["name"],
-                   role=DomainRole(doc["role"]),
-                   county_codes=doc["counties"], created_at=doc.get("createdAt"),
-                   homestay_keys=doc.get("homestayIds") or [])
+        return cls(
+            id=global_id("Account", doc["_id"]),
+            name=doc["name"],
+            role=DomainRole(doc["role"]),
+            county_codes=doc["counties"],
+            created_at=doc.get("createdAt"),
+            homestay_keys=doc.get("homestayIds") or [],
+        )
 
 
 @strawberry.input
@@ -51,17 +54,21 @@ class CreateAccountInput:
     role: AccountRole
     name: str
     counties: list[str] = strawberry.field(
-        default_factory=list, description="INSPECTOR: the counties it inspects in. An "
-        "OPERATOR's county is that of its homestays.")
+        default_factory=list,
+        description="INSPECTOR: the counties it inspects in. An "
+        "OPERATOR's county is that of its homestays.",
+    )
     homestay_ids: list[strawberry.ID] = strawberry.field(
-        default_factory=list, description="OPERATOR: the homestays it runs, in your counties.")
+        default_factory=list, description="OPERATOR: the homestays it runs, in your counties."
+    )
 
 
 @strawberry.type
 class CreateAccountPayload:
     account: Account | None = None
     token: str | None = strawberry.field(
-        default=None, description="Shown once; only its hash is stored.")
+        default=None, description="Shown once; only its hash is stored."
+    )
     errors: list[UserError]
 
 
@@ -72,9 +79,13 @@ class AccountQueries:
         caller = info.context.caller
         if caller.account_id is None:
             return None
-        return Account(id=global_id("Account", caller.account_id), name=caller.name or "",
-                       role=caller.role, county_codes=sorted(caller.counties),
-                       homestay_keys=sorted(caller.homestays))
+        return Account(
+            id=global_id("Account", caller.account_id),
+            name=caller.name or "",
+            role=caller.role,
+            county_codes=sorted(caller.counties),
+            homestay_keys=sorted(caller.homestays),
+        )
 
 
 @strawberry.type
@@ -84,14 +95,27 @@ class AccountMutations:
         if input.role not in (DomainRole.INSPECTOR, DomainRole.OPERATOR):
             # a bureau account that could make another could approve its own inspections
             # with it: bureau accounts are an administrator's act, at the command line
-            return CreateAccountPayload(errors=[UserError.of(DomainUserError(
-                ["role"], "NOT_ALLOWED",
-                "an API token creates INSPECTOR and OPERATOR accounts only; BUREAU accounts "
-                "are made by an administrator: homestay account create --role bureau"))])
+            return CreateAccountPayload(
+                errors=[
+                    UserError.of(
+                        DomainUserError(
+                            ["role"],
+                            "NOT_ALLOWED",
+                            "an API token creates INSPECTOR and OPERATOR accounts only; "
+                            "BUREAU accounts are made by an administrator: "
+                            "homestay account create --role bureau",
+                        )
+                    )
+                ]
+            )
         return await payload(
             CreateAccountPayload,
             info.context.services.accounts.create(
-                info.context.caller, role=input.role, name=input.name,
+                info.context.caller,
+                role=input.role,
+                name=input.name,
                 counties=input.counties,
-                homestay_ids=[key_of(h, "Homestay") for h in input.homestay_ids]),
-            lambda new: {"account": Account.from_doc(new.account), "token": new.token})
+                homestay_ids=[key_of(h, "Homestay") for h in input.homestay_ids],
+            ),
+            lambda new: {"account": Account.from_doc(new.account), "token": new.token},
+        )

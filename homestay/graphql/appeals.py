@@ -30,9 +30,12 @@ from homestay.graphql.permissions import IsBureau, IsBureauOrOperator, IsOperato
 
 strawberry.enum(DomainStatus, name="AppealStatus")
 strawberry.enum(DomainDecision, name="AppealDecision")
-strawberry.enum(DomainSubject, name="AppealSubject",
-                description="What was appealed: an inspection's rejection, or a certificate's "
-                "suspension or revocation.")
+strawberry.enum(
+    DomainSubject,
+    name="AppealSubject",
+    description="What was appealed: an inspection's rejection, or a certificate's "
+    "suspension or revocation.",
+)
 AppealStatus = DomainStatus
 AppealDecision = DomainDecision
 AppealSubject = DomainSubject
@@ -55,7 +58,8 @@ class Appeal(Node):
     appellant: Actor
     decision_at: datetime = strawberry.field(description="When the appealed decision was made.")
     decision_by: Actor = strawberry.field(
-        description="Who made it: never the one who decides the appeal.")
+        description="Who made it: never the one who decides the appeal."
+    )
     ruling: AppealRuling | None = strawberry.field(description="The bureau's decision, once made.")
     certificate_number: str | None
     doc: strawberry.Private[dict]
@@ -64,14 +68,25 @@ class Appeal(Node):
     def from_doc(cls, doc: dict) -> Appeal:
         ruling = doc.get("ruling")
         return cls(
-            id=global_id("Appeal", doc["_id"]), subject=DomainSubject(doc["subject"]),
-            reason=doc["reason"], status=DomainStatus(doc["status"]),
-            appealed_at=doc["appealedAt"], appellant=Actor.of(doc["appellant"]),
-            decision_at=doc["appealed"]["at"], decision_by=Actor.of(doc["appealed"]["by"]),
-            ruling=AppealRuling(decision=DomainDecision(ruling["decision"]),
-                                reason=ruling["reason"], by=Actor.of(ruling["by"]),
-                                at=ruling["at"]) if ruling else None,
-            certificate_number=doc.get("certificateNumber"), doc=doc)
+            id=global_id("Appeal", doc["_id"]),
+            subject=DomainSubject(doc["subject"]),
+            reason=doc["reason"],
+            status=DomainStatus(doc["status"]),
+            appealed_at=doc["appealedAt"],
+            appellant=Actor.of(doc["appellant"]),
+            decision_at=doc["appealed"]["at"],
+            decision_by=Actor.of(doc["appealed"]["by"]),
+            ruling=AppealRuling(
+                decision=DomainDecision(ruling["decision"]),
+                reason=ruling["reason"],
+                by=Actor.of(ruling["by"]),
+                at=ruling["at"],
+            )
+            if ruling
+            else None,
+            certificate_number=doc.get("certificateNumber"),
+            doc=doc,
+        )
 
     @strawberry.field
     async def homestay(self, info: Info) -> Homestay | None:
@@ -96,16 +111,19 @@ class Appeal(Node):
 def sees_appeal(info: Info, doc: dict) -> bool:
     """The county's bureau and the homestay's operator: the same rule as the `appeals` list."""
     caller = info.context.caller
-    return (caller.role is Role.BUREAU and caller.can_act_in(doc["county"])) or \
-        caller.operates(doc["homestayId"])
+    return (caller.role is Role.BUREAU and caller.can_act_in(doc["county"])) or caller.operates(
+        doc["homestayId"]
+    )
 
 
 @strawberry.input
 class AppealDecisionInput:
     inspection_id: strawberry.ID | None = strawberry.field(
-        default=None, description="A rejected inspection; or else:")
+        default=None, description="A rejected inspection; or else:"
+    )
     certificate_number: str | None = strawberry.field(
-        default=None, description="A suspended or revoked certificate.")
+        default=None, description="A suspended or revoked certificate."
+    )
     reason: str = strawberry.field(description="The operator's grounds (at most 2000 characters).")
 
 
@@ -132,53 +150,71 @@ class DecideAppealPayload:
 
 @strawberry.type
 class AppealQueries:
-    @strawberry.field(permission_classes=[IsBureauOrOperator],
-                      description="Appeals, oldest first: the bureau sees its counties', an "
-                      "operator its own.")
-    async def appeals(self, info: Info, county: str | None = None,
-                      status: AppealStatus | None = None, first: int = 20,
-                      after: str | None = None) -> Connection[Appeal]:
+    @strawberry.field(
+        permission_classes=[IsBureauOrOperator],
+        description="Appeals, oldest first: the bureau sees its counties', an operator its own.",
+    )
+    async def appeals(
+        self,
+        info: Info,
+        county: str | None = None,
+        status: AppealStatus | None = None,
+        first: int = 20,
+        after: str | None = None,
+    ) -> Connection[Appeal]:
         page, more, count = await info.context.services.appeals.queue(
-            info.context.caller, county=county, status=status, first=check_first(first),
-            after=after)
-        return Connection.of([Edge(cursor=c, node=Appeal.from_doc(d)) for d, c in page], more,
-                             count, after)
+            info.context.caller, county=county, status=status, first=check_first(first), after=after
+        )
+        return Connection.of(
+            [Edge(cursor=c, node=Appeal.from_doc(d)) for d, c in page], more, count, after
+        )
 
 
 def _decided(done: tuple[dict, dict | None, dict | None]) -> dict:
     appeal, cert, inspection = done
-    return {"appeal": Appeal.from_doc(appeal),
-            "certificate": Certificate.from_doc(cert, geo.CoordSystem.WGS84) if cert else None,
-            "inspection": Inspection.from_doc(inspection, geo.CoordSystem.WGS84)
-            if inspection else None}
+    return {
+        "appeal": Appeal.from_doc(appeal),
+        "certificate": Certificate.from_doc(cert, geo.CoordSystem.WGS84) if cert else None,
+        "inspection": Inspection.from_doc(inspection, geo.CoordSystem.WGS84)
+        if inspection
+        else None,
+    }
 
 
 @strawberry.type
 class AppealMutations:
-    @strawberry.mutation(permission_classes=[IsOperator],
-                         description="The operator contests a rejection, a suspension or a "
-                         "revocation of its homestay, within 30 days of the decision. Sent "
-                         "again, it returns the first appeal.")
-    async def appeal_decision(self, info: Info,
-                              input: AppealDecisionInput) -> AppealDecisionPayload:
+    @strawberry.mutation(
+        permission_classes=[IsOperator],
+        description="The operator contests a rejection, a suspension or a "
+        "revocation of its homestay, within 30 days of the decision. Sent "
+        "again, it returns the first appeal.",
+    )
+    async def appeal_decision(
+        self, info: Info, input: AppealDecisionInput
+    ) -> AppealDecisionPayload:
         return await payload(
             AppealDecisionPayload,
             info.context.services.appeals.appeal(
                 info.context.caller,
                 key_of(input.inspection_id, "Inspection") if input.inspection_id else None,
                 input.certificate_number.strip() if input.certificate_number else None,
-                input.reason),
-            lambda doc: {"appeal": Appeal.from_doc(doc)})
+                input.reason,
+            ),
+            lambda doc: {"appeal": Appeal.from_doc(doc)},
+        )
 
-    @strawberry.mutation(permission_classes=[IsBureau],
-                         description="UPHOLD or OVERTURN, by someone other than the person who "
-                         "made the decision. Overturning reinstates a suspended certificate, "
-                         "restores a revoked one that has not expired, or sends a rejected "
-                         "inspection back to review by someone else.")
+    @strawberry.mutation(
+        permission_classes=[IsBureau],
+        description="UPHOLD or OVERTURN, by someone other than the person who "
+        "made the decision. Overturning reinstates a suspended certificate, "
+        "restores a revoked one that has not expired, or sends a rejected "
+        "inspection back to review by someone else.",
+    )
     async def decide_appeal(self, info: Info, input: DecideAppealInput) -> DecideAppealPayload:
         return await payload(
             DecideAppealPayload,
             info.context.services.appeals.decide(
-                info.context.caller, key_of(input.appeal_id, "Appeal"), input.decision,
-                input.reason),
-            _decided)
+                info.context.caller, key_of(input.appeal_id, "Appeal"), input.decision, input.reason
+            ),
+            _decided,
+        )

@@ -82,7 +82,8 @@ class InspectorStatistics:
     rejected: int
     pending: int
     far_from_homestay: int = strawberry.field(
-        description="Submitted farther from the homestay than HOMESTAY_FAR_METERS.")
+        description="Submitted farther from the homestay than HOMESTAY_FAR_METERS."
+    )
     average_points: float | None
 
 
@@ -108,62 +109,104 @@ class Statistics:
 
     @strawberry.field(description="Certificates by county, grade and status as of now.")
     async def certificates(self, info: Info) -> list[CertificateCount]:
-        rows = await info.context.services.statistics.certificates(self.counties,
-                                                                 info.context.now)
-        counts = [CertificateCount(county=County.of(r["county"], self.lang),
-                                   grade=DomainGrade(r["grade"]),
-                                   status=CertificateStatus(r["status"]), count=r["count"])
-                  for r in rows]
+        rows = await info.context.services.statistics.certificates(self.counties, info.context.now)
+        counts = [
+            CertificateCount(
+                county=County.of(r["county"], self.lang),
+                grade=DomainGrade(r["grade"]),
+                status=CertificateStatus(r["status"]),
+                count=r["count"],
+            )
+            for r in rows
+        ]
         return sorted(counts, key=lambda c: (c.county.code, c.grade.rank, c.status.value))
 
     @strawberry.field(description="Certificates issued, suspended and revoked per month.")
     async def monthly(self, info: Info) -> list[MonthlyCertificates]:
-        rows = await info.context.services.statistics.monthly(self.counties,
-                                                self.period)
-        return [MonthlyCertificates(month=r["month"], county=County.of(r["county"], self.lang),
-                                    issued=r["issued"], suspended=r["suspended"],
-                                    revoked=r["revoked"]) for r in rows]
+        rows = await info.context.services.statistics.monthly(self.counties, self.period)
+        return [
+            MonthlyCertificates(
+                month=r["month"],
+                county=County.of(r["county"], self.lang),
+                issued=r["issued"],
+                suspended=r["suspended"],
+                revoked=r["revoked"],
+            )
+            for r in rows
+        ]
 
-    @strawberry.field(description="Guests' concerns reported in the period, per month, "
-                      "category and outcome.")
+    @strawberry.field(
+        description="Guests' concerns reported in the period, per month, category and outcome."
+    )
     async def concerns(self, info: Info) -> list[ConcernCount]:
-        rows = await info.context.services.statistics.concerns(self.counties,
-                                               self.period)
-        return [ConcernCount(month=r["month"], county=County.of(r["county"], self.lang),
-                             category=DomainConcernCategory(r["category"]),
-                             status=DomainConcernStatus(r["status"]), count=r["count"])
-                for r in rows]
+        rows = await info.context.services.statistics.concerns(self.counties, self.period)
+        return [
+            ConcernCount(
+                month=r["month"],
+                county=County.of(r["county"], self.lang),
+                category=DomainConcernCategory(r["category"]),
+                status=DomainConcernStatus(r["status"]),
+                count=r["count"],
+            )
+            for r in rows
+        ]
 
-    @strawberry.field(description="Operators' appeals filed in the period, per month, what "
-                      "was appealed and the outcome.")
+    @strawberry.field(
+        description="Operators' appeals filed in the period, per month, what "
+        "was appealed and the outcome."
+    )
     async def appeals(self, info: Info) -> list[AppealCount]:
-        rows = await info.context.services.statistics.appeals(self.counties,
-                                              self.period)
-        return [AppealCount(month=r["month"], county=County.of(r["county"], self.lang),
-                            subject=AppealSubject(r["subject"]),
-                            status=AppealStatus(r["status"]), count=r["count"]) for r in rows]
+        rows = await info.context.services.statistics.appeals(self.counties, self.period)
+        return [
+            AppealCount(
+                month=r["month"],
+                county=County.of(r["county"], self.lang),
+                subject=AppealSubject(r["subject"]),
+                status=AppealStatus(r["status"]),
+                count=r["count"],
+            )
+            for r in rows
+        ]
 
     @strawberry.field(description="Inspections submitted in the period, per inspector.")
     async def inspectors(self, info: Info) -> list[InspectorStatistics]:
-        rows = await info.context.services.statistics.inspectors(self.counties,
-                                                 self.period)
-        return [InspectorStatistics(
-            inspector=Actor(id=r["inspectorId"], name=r["name"]),
-            county=County.of(r["county"], self.lang), submitted=r["submitted"],
-            approved=r["approved"], rejected=r["rejected"], pending=r["pending"],
-            far_from_homestay=r["far"],
-            average_points=round(r["averagePoints"], 1) if r["averagePoints"] is not None
-            else None) for r in rows]
+        rows = await info.context.services.statistics.inspectors(self.counties, self.period)
+        return [
+            InspectorStatistics(
+                inspector=Actor(id=r["inspectorId"], name=r["name"]),
+                county=County.of(r["county"], self.lang),
+                submitted=r["submitted"],
+                approved=r["approved"],
+                rejected=r["rejected"],
+                pending=r["pending"],
+                far_from_homestay=r["far"],
+                average_points=round(r["averagePoints"], 1)
+                if r["averagePoints"] is not None
+                else None,
+            )
+            for r in rows
+        ]
 
-    @strawberry.field(description="Average points per section of the standard, over the "
-                      "approved inspections of the period (the current standard by default).")
-    async def sections(self, info: Info, standard_code: str | None = None,
-                       standard_version: int | None = None) -> list[SectionAverage]:
+    @strawberry.field(
+        description="Average points per section of the standard, over the "
+        "approved inspections of the period (the current standard by default)."
+    )
+    async def sections(
+        self, info: Info, standard_code: str | None = None, standard_version: int | None = None
+    ) -> list[SectionAverage]:
         rows = await info.context.services.statistics.sections(
-            self.counties, self.period, standard_code, standard_version)
-        return [SectionAverage(section=r["section"], title=localized(r["title"], self.lang),
-                               max_points=r["maxPoints"], average_points=r["averagePoints"],
-                               inspections=r["inspections"]) for r in rows]
+            self.counties, self.period, standard_code, standard_version
+        )
+        return [
+            SectionAverage(
+                section=r["section"],
+                title=localized(r["title"], self.lang),
+                max_points=r["maxPoints"],
+                average_points=r["averagePoints"],
+                inspections=r["inspections"],
+            )
+            for r in rows
+        ]
 
 
 @strawberry.type
@@ -179,8 +222,8 @@ class PlanEntry:
     priority: int = strawberry.field(description="The sum of the weights of the reasons.")
     reasons: list[PlanReason]
     certificate: Certificate | None = strawberry.field(
-        description="Null for a homestay with no certificate in service that asked to be "
-        "inspected.")
+        description="Null for a homestay with no certificate in service that asked to be inspected."
+    )
     homestay_doc: strawberry.Private[dict | None] = None
 
     @strawberry.field
@@ -193,12 +236,18 @@ class PlanEntry:
 
 @strawberry.type
 class BureauQueries:
-    @strawberry.field(permission_classes=[IsBureau],
-                      description="Figures for the console: `from`/`to` bound the period "
-                      "(the last 12 months by default).")
-    def statistics(self, info: Info, county: str | None = None,
-                   from_: Annotated[datetime | None, strawberry.argument(name="from")] = None,
-                   to: datetime | None = None) -> Statistics:
+    @strawberry.field(
+        permission_classes=[IsBureau],
+        description="Figures for the console: `from`/`to` bound the period "
+        "(the last 12 months by default).",
+    )
+    def statistics(
+        self,
+        info: Info,
+        county: str | None = None,
+        from_: Annotated[datetime | None, strawberry.argument(name="from")] = None,
+        to: datetime | None = None,
+    ) -> Statistics:
         counties = info.context.caller.counties_filter(county)
         end = to or info.context.now
         start = from_ or end - timedelta(days=365)
@@ -206,42 +255,66 @@ class BureauQueries:
             raise BadUserInput("from", "from must come before to")
         if end - start > MAX_PERIOD:
             raise BadUserInput("from", "a period may span at most five years")
-        return Statistics(counties=counties, period=statistics.Period(start, end),
-                          lang=info.context.lang, period_start=start, period_end=end)
+        return Statistics(
+            counties=counties,
+            period=statistics.Period(start, end),
+            lang=info.context.lang,
+            period_start=start,
+            period_end=end,
+        )
 
-    @strawberry.field(permission_classes=[IsStaff],
-                      description="Homestays to re-inspect first, with the reasons; weights "
-                      "are the HOMESTAY_PLAN_* settings.")
-    async def reinspection_plan(self, info: Info, county: str | None = None, first: int = 20,
-                                after: str | None = None) -> Connection[PlanEntry]:
+    @strawberry.field(
+        permission_classes=[IsStaff],
+        description="Homestays to re-inspect first, with the reasons; weights "
+        "are the HOMESTAY_PLAN_* settings.",
+    )
+    async def reinspection_plan(
+        self, info: Info, county: str | None = None, first: int = 20, after: str | None = None
+    ) -> Connection[PlanEntry]:
         check_first(first)
         counties = info.context.caller.counties_filter(county)
-        page = await info.context.services.plan.page(counties, info.context.now, first,
-                                                       after)
+        page = await info.context.services.plan.page(counties, info.context.now, first, after)
         lang = info.context.lang
-        edges = [Edge(cursor=cursor_of(entry), node=PlanEntry(
-            priority=entry.priority,
-            reasons=[PlanReason(code=f.reason, weight=f.weight,
-                                message=localized(f.message, lang), at=f.at)
-                     for f in entry.findings],
-            certificate=Certificate.from_doc(entry.certificate, geo.CoordSystem.WGS84)
-            if entry.certificate is not None else None, homestay_doc=entry.homestay))
-            for entry in page.entries]
+        edges = [
+            Edge(
+                cursor=cursor_of(entry),
+                node=PlanEntry(
+                    priority=entry.priority,
+                    reasons=[
+                        PlanReason(
+                            code=f.reason,
+                            weight=f.weight,
+                            message=localized(f.message, lang),
+                            at=f.at,
+                        )
+                        for f in entry.findings
+                    ],
+                    certificate=Certificate.from_doc(entry.certificate, geo.CoordSystem.WGS84)
+                    if entry.certificate is not None
+                    else None,
+                    homestay_doc=entry.homestay,
+                ),
+            )
+            for entry in page.entries
+        ]
 
         async def total() -> int:
             return page.total
 
         return Connection.of(edges, page.has_next, total, after)
 
-    @strawberry.field(permission_classes=[IsStaffOrOperator],
-                      description="Every change of a certificate: who, when, why, from and to. "
-                      "Staff of its county and the homestay's operator; null when there is "
-                      "no such certificate.")
+    @strawberry.field(
+        permission_classes=[IsStaffOrOperator],
+        description="Every change of a certificate: who, when, why, from and to. "
+        "Staff of its county and the homestay's operator; null when there is "
+        "no such certificate.",
+    )
     async def certificate_history(self, info: Info, number: str) -> list[CertificateEvent] | None:
         cert = await info.context.services.certificates.get(number.strip())
         if cert is None:
             return None
         if not sees_private_data(info.context.caller, cert["county"], cert["homestayId"]):
-            raise Forbidden("this certificate's history is for its county's staff and its "
-                            "homestay's operator")
+            raise Forbidden(
+                "this certificate's history is for its county's staff and its homestay's operator"
+            )
         return events_of(cert)

@@ -60,10 +60,17 @@ class Certificate(Node):
 
     @classmethod
     def from_doc(cls, doc: dict, coord: geo.CoordSystem) -> Certificate:
-        return cls(id=global_id("Certificate", doc["_id"]), number=doc["_id"],
-                   grade=DomainGrade(doc["grade"]), issued_at=doc["issuedAt"],
-                   expires_at=doc["expiresAt"], standard=StandardRef(**doc["standard"]),
-                   doc=doc, record=documents.certificate(doc), coord=coord)
+        return cls(
+            id=global_id("Certificate", doc["_id"]),
+            number=doc["_id"],
+            grade=DomainGrade(doc["grade"]),
+            issued_at=doc["issuedAt"],
+            expires_at=doc["expiresAt"],
+            standard=StandardRef(**doc["standard"]),
+            doc=doc,
+            record=documents.certificate(doc),
+            coord=coord,
+        )
 
     def _private(self, info: Info) -> bool:
         return sees_private_data(info.context.caller, self.doc["county"], self.doc["homestayId"])
@@ -76,31 +83,42 @@ class Certificate(Node):
     def grade_label(self, info: Info) -> str:
         return localized(DomainGrade(self.doc["grade"]).label, info.context.lang)
 
-    @strawberry.field(description="The points of the inspection behind it. Staff of the county "
-                      "and the homestay's operator only; null for anyone else.")
+    @strawberry.field(
+        description="The points of the inspection behind it. Staff of the county "
+        "and the homestay's operator only; null for anyone else."
+    )
     def total_points(self, info: Info) -> int | None:
         if not self._private(info):
             return None
         return self.doc.get("totalPoints")
 
-    @strawberry.field(description="The stay as certified. For the public, only while this "
-                      "certificate is VALID; null otherwise.")
+    @strawberry.field(
+        description="The stay as certified. For the public, only while this "
+        "certificate is VALID; null otherwise."
+    )
     def homestay(self, info: Info) -> Homestay | None:
-        if not sees_homestay(info.context.caller, self.record.county, self.doc["homestayId"],
-                             self.record.status_at(info.context.now)):
+        if not sees_homestay(
+            info.context.caller,
+            self.record.county,
+            self.doc["homestayId"],
+            self.record.status_at(info.context.now),
+        ):
             return None
         return Homestay.from_certificate(self.doc, self.coord)
 
-    @strawberry.field(description="Staff of the county and the homestay's operator only; null "
-                      "for anyone else.")
+    @strawberry.field(
+        description="Staff of the county and the homestay's operator only; null for anyone else."
+    )
     async def inspection(self, info: Info) -> Inspection | None:
         if not self._private(info):
             return None
         found = await info.context.inspections.load(self.doc["inspectionId"])
         return Inspection.from_doc(found, self.coord) if found else None
 
-    @strawberry.field(description="Every change with who, when and why. Staff of the county and "
-                      "the homestay's operator only.")
+    @strawberry.field(
+        description="Every change with who, when and why. Staff of the county and "
+        "the homestay's operator only."
+    )
     def history(self, info: Info) -> list[CertificateEvent] | None:
         if not self._private(info):
             return None
@@ -109,13 +127,17 @@ class Certificate(Node):
 
 def events_of(cert: dict) -> list[CertificateEvent]:
     return [
-        CertificateEvent(at=e["at"], by=Actor.of(e["by"]),
-                         by_role=e["by"].get("role"), action=e["action"],
-                         from_status=DomainStatus(e["from"]) if e.get("from") else None,
-                         to_status=DomainStatus(e["to"]), reason=e.get("reason"))
+        CertificateEvent(
+            at=e["at"],
+            by=Actor.of(e["by"]),
+            by_role=e["by"].get("role"),
+            action=e["action"],
+            from_status=DomainStatus(e["from"]) if e.get("from") else None,
+            to_status=DomainStatus(e["to"]),
+            reason=e.get("reason"),
+        )
         for e in cert["history"]
     ]
-
 
 
 @strawberry.type
@@ -183,8 +205,10 @@ class RevokeCertificatePayload:
 
 @strawberry.type
 class CertificateQueries:
-    @strawberry.field(description="Public: is the certificate shown at a door or on a listing "
-                      "genuine, and what is its status now? Exact number only.")
+    @strawberry.field(
+        description="Public: is the certificate shown at a door or on a listing "
+        "genuine, and what is its status now? Exact number only."
+    )
     async def verify_certificate(self, info: Info, number: str) -> CertificateVerification:
         number = number.strip()
         cert = await info.context.services.certificates.get(number)
@@ -193,16 +217,21 @@ class CertificateQueries:
         record = documents.certificate(cert)
         grade = record.grade
         return CertificateVerification(
-            found=True, number=record.number, status=record.status_at(info.context.now),
+            found=True,
+            number=record.number,
+            status=record.status_at(info.context.now),
             grade=grade,
             grade_label=localized(grade.label, info.context.lang),
             homestay_name=cert["listing"]["name"],
             county=County.of(cert["county"], info.context.lang),
-            issued_at=cert["issuedAt"], expires_at=cert["expiresAt"])
+            issued_at=cert["issuedAt"],
+            expires_at=cert["expiresAt"],
+        )
 
     @strawberry.field
-    async def certificate(self, info: Info, number: str,
-                          coord_system: CoordSystem = geo.CoordSystem.WGS84) -> Certificate | None:
+    async def certificate(
+        self, info: Info, number: str, coord_system: CoordSystem = geo.CoordSystem.WGS84
+    ) -> Certificate | None:
         cert = await info.context.services.certificates.get(number.strip())
         return Certificate.from_doc(cert, coord_system) if cert else None
 
@@ -214,42 +243,55 @@ def _certificate_fields(cert: dict | None) -> dict:
 @strawberry.type
 class CertificateMutations:
     @strawberry.mutation(permission_classes=[IsBureau])
-    async def review_inspection(self, info: Info,
-                                input: ReviewInspectionInput) -> ReviewInspectionPayload:
+    async def review_inspection(
+        self, info: Info, input: ReviewInspectionInput
+    ) -> ReviewInspectionPayload:
         return await payload(
             ReviewInspectionPayload,
             info.context.services.certificates.review(
-                info.context.caller, key_of(input.inspection_id, "Inspection"),
-                input.decision.value, input.comment),
-            lambda done: {"inspection": Inspection.from_doc(done[0], geo.CoordSystem.WGS84),
-                          **_certificate_fields(done[1])})
+                info.context.caller,
+                key_of(input.inspection_id, "Inspection"),
+                input.decision.value,
+                input.comment,
+            ),
+            lambda done: {
+                "inspection": Inspection.from_doc(done[0], geo.CoordSystem.WGS84),
+                **_certificate_fields(done[1]),
+            },
+        )
 
     @strawberry.mutation(permission_classes=[IsBureau])
-    async def suspend_certificate(self, info: Info,
-                                  input: SuspendCertificateInput) -> SuspendCertificatePayload:
+    async def suspend_certificate(
+        self, info: Info, input: SuspendCertificateInput
+    ) -> SuspendCertificatePayload:
         return await payload(
             SuspendCertificatePayload,
             info.context.services.certificates.change(
-                info.context.caller, input.number.strip(), CertificateAction.SUSPEND,
-                input.reason),
-            _certificate_fields)
+                info.context.caller, input.number.strip(), CertificateAction.SUSPEND, input.reason
+            ),
+            _certificate_fields,
+        )
 
     @strawberry.mutation(permission_classes=[IsBureau])
     async def reinstate_certificate(
-            self, info: Info, input: ReinstateCertificateInput) -> ReinstateCertificatePayload:
+        self, info: Info, input: ReinstateCertificateInput
+    ) -> ReinstateCertificatePayload:
         return await payload(
             ReinstateCertificatePayload,
             info.context.services.certificates.change(
-                info.context.caller, input.number.strip(), CertificateAction.REINSTATE,
-                input.reason),
-            _certificate_fields)
+                info.context.caller, input.number.strip(), CertificateAction.REINSTATE, input.reason
+            ),
+            _certificate_fields,
+        )
 
     @strawberry.mutation(permission_classes=[IsBureau])
-    async def revoke_certificate(self, info: Info,
-                                 input: RevokeCertificateInput) -> RevokeCertificatePayload:
+    async def revoke_certificate(
+        self, info: Info, input: RevokeCertificateInput
+    ) -> RevokeCertificatePayload:
         return await payload(
             RevokeCertificatePayload,
             info.context.services.certificates.change(
-                info.context.caller, input.number.strip(), CertificateAction.REVOKE,
-                input.reason),
-            _certificate_fields)
+                info.context.caller, input.number.strip(), CertificateAction.REVOKE, input.reason
+            ),
+            _certificate_fields,
+        )

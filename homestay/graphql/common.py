@@ -28,8 +28,9 @@ from homestay.services.search import StaySort as DomainStaySort
 strawberry.enum(DomainGrade, description="STANDARD 标准民宿 < PREMIUM 优品民宿 < BOUTIQUE 精品民宿")
 strawberry.enum(DomainCertificateStatus)
 strawberry.enum(DomainItemKind)
-strawberry.enum(geo.CoordSystem,
-                description="WGS84 (GPS), GCJ02 (AMap, Tencent maps), BD09 (Baidu maps)")
+strawberry.enum(
+    geo.CoordSystem, description="WGS84 (GPS), GCJ02 (AMap, Tencent maps), BD09 (Baidu maps)"
+)
 strawberry.enum(DomainStaySort)
 Grade = DomainGrade
 CertificateStatus = DomainCertificateStatus
@@ -50,11 +51,14 @@ AccountRole = Role
 Info = _Info[Context, None]
 
 
-@strawberry.interface(description="An object a client may cache and fetch again by its id "
-                      "(Relay's global object identification): `node(id:)`, `nodes(ids:)`.")
+@strawberry.interface(
+    description="An object a client may cache and fetch again by its id "
+    "(Relay's global object identification): `node(id:)`, `nodes(ids:)`."
+)
 class Node:
     id: strawberry.ID = strawberry.field(
-        description="Opaque and global: it names the type too. Treat it as a string.")
+        description="Opaque and global: it names the type too. Treat it as a string."
+    )
 
 
 def global_id(kind: str, key: str) -> strawberry.ID:
@@ -116,8 +120,7 @@ class BBoxInput:
     north: float
     east: float
 
-    def to_wgs84(self, system: geo.CoordSystem,
-                 max_corner_m: float | None = 400_000) -> geo.BBox:
+    def to_wgs84(self, system: geo.CoordSystem, max_corner_m: float | None = 400_000) -> geo.BBox:
         box = geo.BBox(self.south, self.west, self.north, self.east)
         try:
             return geo.bbox_to_wgs84(geo.check_bbox(box, max_corner_m=max_corner_m), system)
@@ -157,8 +160,12 @@ class UserError:
 
     @classmethod
     def of(cls, error: DomainUserError) -> UserError:
-        return cls(field=error.field, code=error.code, message_en=error.message,
-                   message_zh=messages.chinese(error.code, error.field, error.message))
+        return cls(
+            field=error.field,
+            code=error.code,
+            message_en=error.message,
+            message_zh=messages.chinese(error.code, error.field, error.message),
+        )
 
 
 T = TypeVar("T")
@@ -170,7 +177,8 @@ class PageInfo:
     end_cursor: str | None
     has_previous_page: bool = strawberry.field(
         description="Lists page forward (first/after): true when `after` was given, as the "
-                    "items before a cursor from this list exist.")
+        "items before a cursor from this list exist."
+    )
     start_cursor: str | None
 
 
@@ -191,12 +199,23 @@ class Connection(Generic[T]):
         return await self.count()
 
     @classmethod
-    def of(cls, edges: list[Edge[T]], has_next: bool, count: Callable[[], Awaitable[int]],
-           after: str | None = None) -> Connection[T]:
-        return cls(edges=edges, count=count, page_info=PageInfo(
-            has_next_page=has_next, end_cursor=edges[-1].cursor if edges else None,
-            has_previous_page=after is not None,
-            start_cursor=edges[0].cursor if edges else None))
+    def of(
+        cls,
+        edges: list[Edge[T]],
+        has_next: bool,
+        count: Callable[[], Awaitable[int]],
+        after: str | None = None,
+    ) -> Connection[T]:
+        return cls(
+            edges=edges,
+            count=count,
+            page_info=PageInfo(
+                has_next_page=has_next,
+                end_cursor=edges[-1].cursor if edges else None,
+                has_previous_page=after is not None,
+                start_cursor=edges[0].cursor if edges else None,
+            ),
+        )
 
 
 def check_first(first: int) -> int:
@@ -213,8 +232,9 @@ P = TypeVar("P")
 R = TypeVar("R")
 
 
-async def payload(kind: Callable[..., P], action: Awaitable[R],
-                  fields: Callable[[R], dict[str, Any]]) -> P:
+async def payload(
+    kind: Callable[..., P], action: Awaitable[R], fields: Callable[[R], dict[str, Any]]
+) -> P:
     """Run a mutation's action; its UserErrors go into the payload, with nothing written."""
     try:
         result = await action

@@ -68,15 +68,24 @@ class Concern(Node):
     @classmethod
     def from_doc(cls, doc: dict) -> Concern:
         done = doc.get("resolution")
-        return cls(id=global_id("Concern", doc["_id"]), receipt=doc["receipt"],
-                   certificate_number=doc["certificateNumber"],
-                   homestay_name=doc.get("homestayName", ""),
-                   category=DomainCategory(doc["category"]), description=doc["description"],
-                   contact=doc.get("contact"), status=DomainStatus(doc["status"]),
-                   reported_at=doc["reportedAt"], county_code=doc["county"],
-                   photo_urls=[f"/uploads/{p}" for p in doc.get("photoIds") or []],
-                   resolution=ConcernResolution(by_name=done["by"]["name"] or "", at=done["at"],
-                                                note=done["note"]) if done else None)
+        return cls(
+            id=global_id("Concern", doc["_id"]),
+            receipt=doc["receipt"],
+            certificate_number=doc["certificateNumber"],
+            homestay_name=doc.get("homestayName", ""),
+            category=DomainCategory(doc["category"]),
+            description=doc["description"],
+            contact=doc.get("contact"),
+            status=DomainStatus(doc["status"]),
+            reported_at=doc["reportedAt"],
+            county_code=doc["county"],
+            photo_urls=[f"/uploads/{p}" for p in doc.get("photoIds") or []],
+            resolution=ConcernResolution(
+                by_name=done["by"]["name"] or "", at=done["at"], note=done["note"]
+            )
+            if done
+            else None,
+        )
 
 
 @strawberry.input
@@ -85,16 +94,19 @@ class ReportConcernInput:
     category: ConcernCategory
     description: str = strawberry.field(description="What happened, at most 2,000 characters.")
     contact: str | None = strawberry.field(
-        default=None, description="A phone or e-mail for the bureau's answer; only the bureau "
-                                  "sees it.")
+        default=None,
+        description="A phone or e-mail for the bureau's answer; only the bureau sees it.",
+    )
     photo_ids: list[strawberry.ID] | None = strawberry.field(
-        default=None, description="Up to 5 ids from POST /uploads (no token needed).")
+        default=None, description="Up to 5 ids from POST /uploads (no token needed)."
+    )
 
 
 @strawberry.type
 class ReportConcernPayload:
     receipt: str | None = strawberry.field(
-        default=None, description="Ask concernStatus with it; nothing else is told by it.")
+        default=None, description="Ask concernStatus with it; nothing else is told by it."
+    )
     errors: list[UserError]
 
 
@@ -113,54 +125,80 @@ class ResolveConcernPayload:
 
 @strawberry.type
 class ConcernQueries:
-    @strawberry.field(description="Public: the status of a concern, by the receipt its reporter "
-                      "was given; null for an unknown receipt.")
+    @strawberry.field(
+        description="Public: the status of a concern, by the receipt its reporter "
+        "was given; null for an unknown receipt."
+    )
     async def concern_status(self, info: Info, receipt: str) -> ConcernReceipt | None:
         doc = await info.context.services.concerns.by_receipt(receipt.strip())
         if doc is None:
             return None
-        return ConcernReceipt(receipt=doc["receipt"], status=DomainStatus(doc["status"]),
-                              reported_at=doc["reportedAt"])
+        return ConcernReceipt(
+            receipt=doc["receipt"],
+            status=DomainStatus(doc["status"]),
+            reported_at=doc["reportedAt"],
+        )
 
-    @strawberry.field(permission_classes=[IsBureau],
-                      description="Guests' concerns in the caller's counties, newest first.")
-    async def concerns(self, info: Info, county: str | None = None,
-                       status: ConcernStatus | None = None, first: int = 20,
-                       after: str | None = None) -> Connection[Concern]:
+    @strawberry.field(
+        permission_classes=[IsBureau],
+        description="Guests' concerns in the caller's counties, newest first.",
+    )
+    async def concerns(
+        self,
+        info: Info,
+        county: str | None = None,
+        status: ConcernStatus | None = None,
+        first: int = 20,
+        after: str | None = None,
+    ) -> Connection[Concern]:
         service = info.context.services.concerns
         page = await service.page(info.context.caller, county, status, check_first(first), after)
 
         async def count() -> int:
             return await service.count(page.filter)
 
-        return Connection.of([Edge(cursor=c, node=Concern.from_doc(d)) for d, c in page.concerns],
-                             page.has_next, count, after)
+        return Connection.of(
+            [Edge(cursor=c, node=Concern.from_doc(d)) for d, c in page.concerns],
+            page.has_next,
+            count,
+            after,
+        )
 
 
 @strawberry.type
 class ConcernMutations:
-    @strawberry.mutation(description="Public, rate-limited per address and per certificate: a "
-                         "guest's concern about a certified homestay. The same words about "
-                         "the same certificate on one day are one concern.")
+    @strawberry.mutation(
+        description="Public, rate-limited per address and per certificate: a "
+        "guest's concern about a certified homestay. The same words about "
+        "the same certificate on one day are one concern."
+    )
     async def report_concern(self, info: Info, input: ReportConcernInput) -> ReportConcernPayload:
         request = info.context.request
         if request is not None:
             address = request.client.host if request.client else "unknown"
             await request.app.state.rate_limiter.admit_concern(
-                address, input.certificate_number.strip())
+                address, input.certificate_number.strip()
+            )
         return await payload(
             ReportConcernPayload,
-            info.context.services.concerns.report(input.certificate_number, input.category,
-                                                  input.description, input.contact,
-                                                  [str(p) for p in input.photo_ids or []]),
-            lambda doc: {"receipt": doc["receipt"]})
+            info.context.services.concerns.report(
+                input.certificate_number,
+                input.category,
+                input.description,
+                input.contact,
+                [str(p) for p in input.photo_ids or []],
+            ),
+            lambda doc: {"receipt": doc["receipt"]},
+        )
 
     @strawberry.mutation(permission_classes=[IsBureau])
-    async def resolve_concern(self, info: Info,
-                              input: ResolveConcernInput) -> ResolveConcernPayload:
+    async def resolve_concern(
+        self, info: Info, input: ResolveConcernInput
+    ) -> ResolveConcernPayload:
         return await payload(
             ResolveConcernPayload,
             info.context.services.concerns.resolve(
-                info.context.caller, key_of(input.concern_id, "Concern"), input.status,
-                input.note),
-            lambda doc: {"concern": Concern.from_doc(doc)})
+                info.context.caller, key_of(input.concern_id, "Concern"), input.status, input.note
+            ),
+            lambda doc: {"concern": Concern.from_doc(doc)},
+        )

@@ -62,15 +62,20 @@ def _is_list(type_: Any) -> bool:
 
 
 class _Counter:
-    def __init__(self, schema: GraphQLSchema, fragments: dict[str, FragmentDefinitionNode],
-                 variables: dict[str, Any]) -> None:
+    def __init__(
+        self,
+        schema: GraphQLSchema,
+        fragments: dict[str, FragmentDefinitionNode],
+        variables: dict[str, Any],
+    ) -> None:
         self.schema = schema
         self.fragments = fragments
         self.variables = variables
 
-    def _fields(self, selection_set: SelectionSetNode | None, seen: frozenset[str] = frozenset()
-                ) -> Iterator[FieldNode]:
-        for selection in (selection_set.selections if selection_set else ()):
+    def _fields(
+        self, selection_set: SelectionSetNode | None, seen: frozenset[str] = frozenset()
+    ) -> Iterator[FieldNode]:
+        for selection in selection_set.selections if selection_set else ():
             if isinstance(selection, FieldNode):
                 yield selection
             elif isinstance(selection, InlineFragmentNode):
@@ -84,14 +89,21 @@ class _Counter:
         for argument in node.arguments or ():
             if argument.name.value == "first":
                 value = argument.value
-                raw = self.variables.get(value.name.value) if isinstance(value, VariableNode) \
+                raw = (
+                    self.variables.get(value.name.value)
+                    if isinstance(value, VariableNode)
                     else value_from_ast_untyped(value, self.variables)
+                )
                 # a page over MAX_PAGE is refused by the list itself, with its own error
                 return min(raw, MAX_PAGE) if isinstance(raw, int) else DEFAULT_PAGE
         return None
 
-    def count(self, parent: GraphQLObjectType, selection_set: SelectionSetNode | None,
-              page: int | None = None) -> int:
+    def count(
+        self,
+        parent: GraphQLObjectType,
+        selection_set: SelectionSetNode | None,
+        page: int | None = None,
+    ) -> int:
         total = 0
         for node in self._fields(selection_set):
             field = parent.fields.get(node.name.value)
@@ -113,15 +125,19 @@ class _Counter:
                     size = page
                 else:
                     size = LIST_BOUNDS.get((parent.name, node.name.value), DEFAULT_LIST_BOUND)
-            total += size * (1 + max(self.count(kind, node.selection_set, first)
-                                     for kind in kinds))
+            total += size * (1 + max(self.count(kind, node.selection_set, first) for kind in kinds))
         return total
 
 
-def query_cost(schema: GraphQLSchema, document: Any, operation_name: str | None,
-               variables: dict[str, Any] | None) -> int:
-    fragments = {d.name.value: d for d in document.definitions
-                 if isinstance(d, FragmentDefinitionNode)}
+def query_cost(
+    schema: GraphQLSchema,
+    document: Any,
+    operation_name: str | None,
+    variables: dict[str, Any] | None,
+) -> int:
+    fragments = {
+        d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
+    }
     operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
     if operation_name:
         operations = [o for o in operations if o.name and o.name.value == operation_name]
@@ -138,12 +154,25 @@ class CostLimit(SchemaExtension):
     def on_execute(self) -> Iterator[None]:
         context = self.execution_context
         if context.result is None and context.graphql_document is not None:
-            cost = query_cost(core_schema(context.schema), context.graphql_document,
-                              context.operation_name, context.variables)
+            cost = query_cost(
+                core_schema(context.schema),
+                context.graphql_document,
+                context.operation_name,
+                context.variables,
+            )
             if cost > MAX_OBJECTS:
-                context.result = ExecutionResult(data=None, errors=[GraphQLError(
-                    f"this query could return up to {cost} objects; the limit is "
-                    f"{MAX_OBJECTS}: ask for smaller pages or fewer nested lists",
-                    extensions={"code": "QUERY_TOO_COSTLY", "cost": cost,
-                                "limit": MAX_OBJECTS})])
+                context.result = ExecutionResult(
+                    data=None,
+                    errors=[
+                        GraphQLError(
+                            f"this query could return up to {cost} objects; the limit is "
+                            f"{MAX_OBJECTS}: ask for smaller pages or fewer nested lists",
+                            extensions={
+                                "code": "QUERY_TOO_COSTLY",
+                                "cost": cost,
+                                "limit": MAX_OBJECTS,
+                            },
+                        )
+                    ],
+                )
         yield

@@ -40,8 +40,11 @@ def _field_of(error: GraphQLError) -> dict:
 def classify(error: GraphQLError, executing: bool) -> tuple[str, str, dict]:
     """(code, message for the client, extra extensions) for one error."""
     original: BaseException | None = error.original_error
-    while original is not None and not isinstance(original, ApiError | PyMongoError) and \
-            isinstance(getattr(original, "original_error", None), Exception):
+    while (
+        original is not None
+        and not isinstance(original, ApiError | PyMongoError)
+        and isinstance(getattr(original, "original_error", None), Exception)
+    ):
         original = getattr(original, "original_error", None)
     given = (error.extensions or {}).get("code")
     if original is None and given:  # raised with its code by one of our extensions
@@ -50,7 +53,8 @@ def classify(error: GraphQLError, executing: bool) -> tuple[str, str, dict]:
         extra = {k: v for k, v in original.extensions.items() if k != "code"}
         return str(original.extensions["code"]), original.message, extra
     if isinstance(original, _UNAVAILABLE) or (
-            isinstance(original, PyMongoError) and original.timeout):
+        isinstance(original, PyMongoError) and original.timeout
+    ):
         unavailable = ServiceUnavailable("the database is not answering; try again shortly")
         return unavailable.code, unavailable.message, {}
     if isinstance(original, InvalidValue):  # a scalar's own rule, in a literal or a variable
@@ -61,8 +65,11 @@ def classify(error: GraphQLError, executing: bool) -> tuple[str, str, dict]:
     if original is None or isinstance(original, GraphQLError) or coercion:
         # not raised by a resolver: the document or its variables are wrong
         if not executing:
-            code = "GRAPHQL_PARSE_FAILED" if error.message.startswith("Syntax Error") \
+            code = (
+                "GRAPHQL_PARSE_FAILED"
+                if error.message.startswith("Syntax Error")
                 else "GRAPHQL_VALIDATION_FAILED"
+            )
             return code, error.message, {}
         return "BAD_USER_INPUT", error.message, {}
     return "INTERNAL_SERVER_ERROR", "Internal server error", {}
@@ -78,8 +85,11 @@ class ErrorCodes(SchemaExtension):
         context = self.execution_context.context
         if getattr(context, "auth_error", None) is not None:
             self.execution_context.result = ExecutionResult(
-                data=None, errors=[GraphQLError(context.auth_error.message,
-                                                original_error=context.auth_error)])
+                data=None,
+                errors=[
+                    GraphQLError(context.auth_error.message, original_error=context.auth_error)
+                ],
+            )
         yield
 
     def on_operation(self) -> Iterator[None]:
@@ -95,9 +105,16 @@ class ErrorCodes(SchemaExtension):
             extensions = {**(error.extensions or {}), **extra, "code": code}
             if code in ("INTERNAL_SERVER_ERROR", "SERVICE_UNAVAILABLE") and request_id:
                 extensions["requestId"] = request_id
-            masked.append(GraphQLError(message, nodes=error.nodes, source=error.source,
-                                       positions=error.positions, path=error.path,
-                                       extensions=extensions))
+            masked.append(
+                GraphQLError(
+                    message,
+                    nodes=error.nodes,
+                    source=error.source,
+                    positions=error.positions,
+                    path=error.path,
+                    extensions=extensions,
+                )
+            )
         result.errors = masked
 
 
@@ -105,11 +122,16 @@ def log_errors(errors: list[GraphQLError], request_id: str | None) -> None:
     for error in errors:
         code, _, _ = classify(error, executing=True)
         if code == "INTERNAL_SERVER_ERROR":
-            log.error("unexpected error in %s", error.path, exc_info=error.original_error,
-                      extra={"request_id": request_id})
+            log.error(
+                "unexpected error in %s",
+                error.path,
+                exc_info=error.original_error,
+                extra={"request_id": request_id},
+            )
         elif code == "SERVICE_UNAVAILABLE":
-            log.warning("database unavailable: %s", error.original_error,
-                        extra={"request_id": request_id})
+            log.warning(
+                "database unavailable: %s", error.original_error, extra={"request_id": request_id}
+            )
 
 
 class Observed(SchemaExtension):
@@ -144,8 +166,13 @@ def operation_label(execution_context) -> str:
         if name and (definition.name is None or definition.name.value != name):
             continue
         root = schema.get_root_type(definition.operation)
-        fields = sorted({s.name.value for s in definition.selection_set.selections
-                         if isinstance(s, FieldNode) and root and s.name.value in root.fields})
+        fields = sorted(
+            {
+                s.name.value
+                for s in definition.selection_set.selections
+                if isinstance(s, FieldNode) and root and s.name.value in root.fields
+            }
+        )
         if not fields:
             return "invalid"
         shown = ",".join(fields[:3]) + (",..." if len(fields) > 3 else "")

@@ -50,8 +50,9 @@ def expand(document: DocumentNode, cap: int = MAX_SELECTIONS) -> Expansion:
     """The document's operations with every fragment spread expanded, each fragment measured
     once; stops counting soon after `cap`. A spread of an unknown or cyclic fragment counts
     nothing here: validation refuses those."""
-    fragments = {d.name.value: d for d in document.definitions
-                 if isinstance(d, FragmentDefinitionNode)}
+    fragments = {
+        d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
+    }
     measured: dict[str, tuple[int, Counter[str]]] = {}
     same_name = 0
 
@@ -63,8 +64,9 @@ def expand(document: DocumentNode, cap: int = MAX_SELECTIONS) -> Expansion:
         measured[name] = of(fragments[name].selection_set, open_ | {name})
         return measured[name]
 
-    def of(selection_set: SelectionSetNode | None, open_: frozenset[str]
-           ) -> tuple[int, Counter[str]]:
+    def of(
+        selection_set: SelectionSetNode | None, open_: frozenset[str]
+    ) -> tuple[int, Counter[str]]:
         """(selections, how many fields answer to each name at this level)."""
         nonlocal same_name
         total, names = 0, Counter[str]()
@@ -74,9 +76,11 @@ def expand(document: DocumentNode, cap: int = MAX_SELECTIONS) -> Expansion:
                 names[(selection.alias or selection.name).value] += 1
                 total += of(selection.selection_set, open_)[0]
             else:
-                inner = of(selection.selection_set, open_) \
-                    if isinstance(selection, InlineFragmentNode) \
+                inner = (
+                    of(selection.selection_set, open_)
+                    if isinstance(selection, InlineFragmentNode)
                     else fragment(cast(FragmentSpreadNode, selection).name.value, open_)
+                )
                 total += inner[0]
                 names.update(inner[1])  # they merge into this level
             if total > cap:
@@ -105,12 +109,14 @@ def _refusal(expansion: Expansion) -> GraphQLError | None:
         return GraphQLError(
             f"this document expands to more than {MAX_SELECTIONS} selections once its "
             f"fragments are spread; send fewer or smaller fragments",
-            extensions={"code": "QUERY_TOO_COMPLEX", "limit": MAX_SELECTIONS})
+            extensions={"code": "QUERY_TOO_COMPLEX", "limit": MAX_SELECTIONS},
+        )
     if expansion.same_name > MAX_SAME_NAME:
         return GraphQLError(
             f"{expansion.same_name} fields answer to one name in one selection set; at most "
             f"{MAX_SAME_NAME} may (give them aliases)",
-            extensions={"code": "QUERY_TOO_COMPLEX", "limit": MAX_SAME_NAME})
+            extensions={"code": "QUERY_TOO_COMPLEX", "limit": MAX_SAME_NAME},
+        )
     return None
 
 
@@ -129,6 +135,9 @@ class BoundedValidation(ValidationCache):
             context.pre_execution_errors = [refusal]
         else:
             context.pre_execution_errors = await asyncio.to_thread(
-                self.cached_validate_document, core_schema(context.schema), document,
-                context.validation_rules)
+                self.cached_validate_document,
+                core_schema(context.schema),
+                document,
+                context.validation_rules,
+            )
         yield

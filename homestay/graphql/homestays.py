@@ -66,9 +66,11 @@ class Photo:
     def url(self, info: Info) -> str:
         return f"{info.context.services.settings.public_url}/photos/{self.id}"
 
-    @strawberry.field(description="A thumbnail at least `width` pixels wide where there is "
-                      f"one ({', '.join(map(str, listing_photos.WIDTHS))}): WebP for a client "
-                      "that accepts it, JPEG otherwise; cached forever by its URL.")
+    @strawberry.field(
+        description="A thumbnail at least `width` pixels wide where there is "
+        f"one ({', '.join(map(str, listing_photos.WIDTHS))}): WebP for a client "
+        "that accepts it, JPEG otherwise; cached forever by its URL."
+    )
     def thumbnail_url(self, info: Info, width: int) -> str:
         if not 1 <= width <= 10_000:
             raise BadUserInput("width", "must be 1 to 10,000 pixels")
@@ -77,8 +79,10 @@ class Photo:
 
 
 def _photos(doc: dict) -> list[Photo]:
-    return [Photo(id=strawberry.ID(p["id"]), width=p["width"], height=p["height"])
-            for p in doc.get("photos") or []]
+    return [
+        Photo(id=strawberry.ID(p["id"]), width=p["width"], height=p["height"])
+        for p in doc.get("photos") or []
+    ]
 
 
 @strawberry.type
@@ -89,10 +93,15 @@ class PriceRange:
 
 
 def _listing_content(doc: dict) -> dict:
-    return {"description_zh": doc.get("description"), "description_en": doc.get("descriptionEn"),
-            "phone": doc.get("phone"), "photos": _photos(doc),
-            "price_range": PriceRange(min=doc["priceMin"], max=doc["priceMax"])
-            if doc.get("priceMin") is not None and doc.get("priceMax") is not None else None}
+    return {
+        "description_zh": doc.get("description"),
+        "description_en": doc.get("descriptionEn"),
+        "phone": doc.get("phone"),
+        "photos": _photos(doc),
+        "price_range": PriceRange(min=doc["priceMin"], max=doc["priceMax"])
+        if doc.get("priceMin") is not None and doc.get("priceMax") is not None
+        else None,
+    }
 
 
 @strawberry.type
@@ -104,7 +113,8 @@ class Homestay(Node):
     rooms: int
     facilities: list[str]
     distance_meters: float | None = strawberry.field(
-        default=None, description="Geodesic metres from `near`; set only in a search with near.")
+        default=None, description="Geodesic metres from `near`; set only in a search with near."
+    )
     key: strawberry.Private[str]
     county_code: strawberry.Private[str]
     location_doc: strawberry.Private[dict]
@@ -112,27 +122,35 @@ class Homestay(Node):
     known_certificate: strawberry.Private[dict | None] = None
     certificate_known: strawberry.Private[bool] = False
     description_zh: str | None = strawberry.field(
-        default=None, description="The operator's description, in Chinese.")
+        default=None, description="The operator's description, in Chinese."
+    )
     description_en: str | None = None
     phone: str | None = strawberry.field(
-        default=None, description="The stay's public business phone.")
+        default=None, description="The stay's public business phone."
+    )
     price_range: PriceRange | None = strawberry.field(
-        default=None, description="A night's price, from the operator.")
+        default=None, description="A night's price, from the operator."
+    )
     photos: list[Photo] = strawberry.field(
-        default_factory=list, description="The listing's photos, the cover first.")
+        default_factory=list, description="The listing's photos, the cover first."
+    )
 
     @strawberry.field(description="The first of `photos`, or null.")
     def cover_photo(self) -> Photo | None:
         return self.photos[0] if self.photos else None
 
-    @strawberry.field(description="The facilities with their labels, in the vocabulary's "
-                      "order (a word from before the vocabulary is left out).")
+    @strawberry.field(
+        description="The facilities with their labels, in the vocabulary's "
+        "order (a word from before the vocabulary is left out)."
+    )
     def facility_details(self, info: Info) -> list[Facility]:
         mine = set(self.facilities)
         return [Facility.of(code, info.context.lang) for code in FACILITIES if code in mine]
 
-    @strawberry.field(description="In the language of Accept-Language: descriptionEn for "
-                      "English when there is one, the Chinese one otherwise.")
+    @strawberry.field(
+        description="In the language of Accept-Language: descriptionEn for "
+        "English when there is one, the Chinese one otherwise."
+    )
     def description(self, info: Info) -> str | None:
         if info.context.lang == "en":
             return self.description_en or self.description_zh
@@ -140,27 +158,49 @@ class Homestay(Node):
 
     @classmethod
     def from_doc(cls, doc: dict, coord: geo.CoordSystem) -> Homestay:
-        return cls(id=global_id("Homestay", doc["_id"]), key=doc["_id"],
-                   name_zh=doc["name"], name_en=doc.get("nameEn"),
-                   address=doc["address"], town=doc.get("town"), rooms=doc["rooms"],
-                   facilities=doc.get("facilities") or [], county_code=doc["county"],
-                   location_doc=doc["location"], coord=coord, **_listing_content(doc))
+        return cls(
+            id=global_id("Homestay", doc["_id"]),
+            key=doc["_id"],
+            name_zh=doc["name"],
+            name_en=doc.get("nameEn"),
+            address=doc["address"],
+            town=doc.get("town"),
+            rooms=doc["rooms"],
+            facilities=doc.get("facilities") or [],
+            county_code=doc["county"],
+            location_doc=doc["location"],
+            coord=coord,
+            **_listing_content(doc),
+        )
 
     @classmethod
-    def from_certificate(cls, cert: dict, coord: geo.CoordSystem,
-                         distance_m: float | None = None) -> Homestay:
+    def from_certificate(
+        cls, cert: dict, coord: geo.CoordSystem, distance_m: float | None = None
+    ) -> Homestay:
         """A search hit: the certificate's listing holds what a tourist sees of the stay."""
         listing = cert["listing"]
-        return cls(id=global_id("Homestay", cert["homestayId"]), key=cert["homestayId"],
-                   name_zh=listing["name"], name_en=listing.get("nameEn"),
-                   address=listing.get("address") or "", town=listing.get("town"),
-                   rooms=listing.get("rooms") or 1, facilities=listing.get("facilities") or [],
-                   distance_meters=distance_m, county_code=cert["county"],
-                   location_doc=listing["location"], coord=coord,
-                   known_certificate=cert, certificate_known=True, **_listing_content(listing))
+        return cls(
+            id=global_id("Homestay", cert["homestayId"]),
+            key=cert["homestayId"],
+            name_zh=listing["name"],
+            name_en=listing.get("nameEn"),
+            address=listing.get("address") or "",
+            town=listing.get("town"),
+            rooms=listing.get("rooms") or 1,
+            facilities=listing.get("facilities") or [],
+            distance_meters=distance_m,
+            county_code=cert["county"],
+            location_doc=listing["location"],
+            coord=coord,
+            known_certificate=cert,
+            certificate_known=True,
+            **_listing_content(listing),
+        )
 
-    @strawberry.field(description="In the language of Accept-Language: nameEn for English "
-                      "when there is one, the Chinese name otherwise.")
+    @strawberry.field(
+        description="In the language of Accept-Language: nameEn for English "
+        "when there is one, the Chinese name otherwise."
+    )
     def name(self, info: Info) -> str:
         return (self.name_en or self.name_zh) if info.context.lang == "en" else self.name_zh
 
@@ -178,9 +218,11 @@ class Homestay(Node):
         return await info.context.current_certificates.load(self.key)
 
     @strawberry.field(description="The current certificate, whatever its status, or null.")
-    async def certificate(self, info: Info) -> Annotated[
-            Certificate, strawberry.lazy("homestay.graphql.certificates")] | None:
+    async def certificate(
+        self, info: Info
+    ) -> Annotated[Certificate, strawberry.lazy("homestay.graphql.certificates")] | None:
         from homestay.graphql.certificates import Certificate  # it shows its homestay too
+
         cert = await self._certificate(info)
         return Certificate.from_doc(cert, self.coord) if cert else None
 
@@ -193,7 +235,6 @@ class Homestay(Node):
         return record.grade if record.is_listed(info.context.now) else None
 
 
-
 @strawberry.input
 class RegisterHomestayInput:
     name: str
@@ -203,11 +244,13 @@ class RegisterHomestayInput:
     name_en: str | None = None
     town: str | None = None
     location: GeoPointInput | None = strawberry.field(
-        default=None, description="Omit it and the address is geocoded.")
+        default=None, description="Omit it and the address is geocoded."
+    )
     coord_system: CoordSystem = geo.CoordSystem.WGS84
     facilities: list[str] | None = None
     client_request_id: strawberry.ID | None = strawberry.field(
-        default=None, description="Made by the app; sending it again returns the first result.")
+        default=None, description="Made by the app; sending it again returns the first result."
+    )
 
 
 @strawberry.input
@@ -228,18 +271,24 @@ class UpdateHomestayInput:
 class UpdateListingInput:
     homestay_id: strawberry.ID
     description: str | None = strawberry.field(
-        default=None, description="In Chinese, at most 2,000 characters; \"\" clears it.")
+        default=None, description='In Chinese, at most 2,000 characters; "" clears it.'
+    )
     description_en: str | None = None
     phone: str | None = strawberry.field(
-        default=None, description="A mainland mobile or a landline with its area code.")
+        default=None, description="A mainland mobile or a landline with its area code."
+    )
     price_min: int | None = strawberry.field(default=None, description="CNY a night.")
     price_max: int | None = None
     facilities: list[str] | None = strawberry.field(
-        default=None, description="Codes of the vocabulary (query `facilities`); replaces the "
-        "list. A label in Chinese or English is read as its code; anything else is refused.")
+        default=None,
+        description="Codes of the vocabulary (query `facilities`); replaces the "
+        "list. A label in Chinese or English is read as its code; anything else is refused.",
+    )
     photo_ids: list[str] | None = strawberry.field(
-        default=None, description="Listing photos uploaded for this homestay (POST "
-        "/uploads?purpose=listing&homestay=ID), in order, the cover first; replaces the list.")
+        default=None,
+        description="Listing photos uploaded for this homestay (POST "
+        "/uploads?purpose=listing&homestay=ID), in order, the cover first; replaces the list.",
+    )
 
 
 @strawberry.type
@@ -262,8 +311,13 @@ class UpdateHomestayPayload:
 
 def _data(input: RegisterHomestayInput | UpdateHomestayInput) -> HomestayInput:
     return HomestayInput(
-        name=input.name, name_en=input.name_en, address=input.address, county=input.county,
-        town=input.town, rooms=input.rooms, facilities=input.facilities,
+        name=input.name,
+        name_en=input.name_en,
+        address=input.address,
+        county=input.county,
+        town=input.town,
+        rooms=input.rooms,
+        facilities=input.facilities,
         location=(input.location.lat, input.location.lng) if input.location else None,
         coord_system=input.coord_system,
         client_request_id=getattr(input, "client_request_id", None),
@@ -272,33 +326,55 @@ def _data(input: RegisterHomestayInput | UpdateHomestayInput) -> HomestayInput:
 
 @strawberry.type
 class HomestayQueries:
-    @strawberry.field(description="The facilities a listing may name, with their labels: the "
-                      "fixed vocabulary of updateListing, registerHomestay and updateHomestay.")
+    @strawberry.field(
+        description="The facilities a listing may name, with their labels: the "
+        "fixed vocabulary of updateListing, registerHomestay and updateHomestay."
+    )
     def facilities(self, info: Info) -> list[Facility]:
         return [Facility.of(code, info.context.lang) for code in FACILITIES]
 
-    @strawberry.field(description="Staff of its county see any registered homestay; the "
-                      "public only one whose current certificate is VALID (null otherwise).")
-    async def homestay(self, info: Info, id: strawberry.ID,
-                       coord_system: CoordSystem = geo.CoordSystem.WGS84) -> Homestay | None:
+    @strawberry.field(
+        description="Staff of its county see any registered homestay; the "
+        "public only one whose current certificate is VALID (null otherwise)."
+    )
+    async def homestay(
+        self, info: Info, id: strawberry.ID, coord_system: CoordSystem = geo.CoordSystem.WGS84
+    ) -> Homestay | None:
         return await visible_homestay(info, key_of(id, "Homestay"), coord_system)
 
-    @strawberry.field(permission_classes=[IsStaffOrOperator],
-                      description="Every registered homestay, certified or not, in name order: "
-                      "staff see their counties', an operator its own. `text` is a part of "
-                      "the name, English name or address (at least 2 characters); "
-                      "`certified` keeps those whose current certificate is VALID (true) or "
-                      "not (false). How an inspector finds the homestay in front of them.")
-    async def homestays(self, info: Info, county: str | None = None, text: str | None = None,
-                        certified: bool | None = None, first: int = 20,
-                        after: str | None = None,
-                        coord_system: CoordSystem = geo.CoordSystem.WGS84,
-                        ) -> Connection[Homestay]:
+    @strawberry.field(
+        permission_classes=[IsStaffOrOperator],
+        description="Every registered homestay, certified or not, in name order: "
+        "staff see their counties', an operator its own. `text` is a part of "
+        "the name, English name or address (at least 2 characters); "
+        "`certified` keeps those whose current certificate is VALID (true) or "
+        "not (false). How an inspector finds the homestay in front of them.",
+    )
+    async def homestays(
+        self,
+        info: Info,
+        county: str | None = None,
+        text: str | None = None,
+        certified: bool | None = None,
+        first: int = 20,
+        after: str | None = None,
+        coord_system: CoordSystem = geo.CoordSystem.WGS84,
+    ) -> Connection[Homestay]:
         page, more, count = await info.context.services.homestays.find(
-            info.context.caller, county=county, text=text, certified=certified,
-            now=info.context.now, first=check_first(first), after=after)
-        return Connection.of([Edge(cursor=c, node=Homestay.from_doc(d, coord_system))
-                              for d, c in page], more, count, after)
+            info.context.caller,
+            county=county,
+            text=text,
+            certified=certified,
+            now=info.context.now,
+            first=check_first(first),
+            after=after,
+        )
+        return Connection.of(
+            [Edge(cursor=c, node=Homestay.from_doc(d, coord_system)) for d, c in page],
+            more,
+            count,
+            after,
+        )
 
 
 async def visible_homestay(info: Info, key: str, coord: geo.CoordSystem) -> Homestay | None:
@@ -318,32 +394,48 @@ async def visible_homestay(info: Info, key: str, coord: geo.CoordSystem) -> Home
 @strawberry.type
 class HomestayMutations:
     @strawberry.mutation(permission_classes=[IsStaff])
-    async def register_homestay(self, info: Info,
-                                input: RegisterHomestayInput) -> RegisterHomestayPayload:
+    async def register_homestay(
+        self, info: Info, input: RegisterHomestayInput
+    ) -> RegisterHomestayPayload:
         return await payload(
             RegisterHomestayPayload,
             info.context.services.homestays.register(info.context.caller, _data(input)),
-            lambda doc: {"homestay": Homestay.from_doc(doc, input.coord_system)})
+            lambda doc: {"homestay": Homestay.from_doc(doc, input.coord_system)},
+        )
 
-    @strawberry.mutation(permission_classes=[IsStaffOrOperator],
-                         description="What the tourist app shows of a stay: its operator, or "
-                         "its county's staff. A certified stay's change shows in the next "
-                         "search.")
+    @strawberry.mutation(
+        permission_classes=[IsStaffOrOperator],
+        description="What the tourist app shows of a stay: its operator, or "
+        "its county's staff. A certified stay's change shows in the next "
+        "search.",
+    )
     async def update_listing(self, info: Info, input: UpdateListingInput) -> UpdateListingPayload:
         return await payload(
             UpdateListingPayload,
             info.context.services.homestays.update_listing(
-                info.context.caller, key_of(input.homestay_id, "Homestay"), ListingInput(
-                    description=input.description, description_en=input.description_en,
-                    phone=input.phone, price_min=input.price_min, price_max=input.price_max,
-                    facilities=input.facilities, photo_ids=input.photo_ids)),
-            lambda doc: {"homestay": Homestay.from_doc(doc, geo.CoordSystem.WGS84)})
+                info.context.caller,
+                key_of(input.homestay_id, "Homestay"),
+                ListingInput(
+                    description=input.description,
+                    description_en=input.description_en,
+                    phone=input.phone,
+                    price_min=input.price_min,
+                    price_max=input.price_max,
+                    facilities=input.facilities,
+                    photo_ids=input.photo_ids,
+                ),
+            ),
+            lambda doc: {"homestay": Homestay.from_doc(doc, geo.CoordSystem.WGS84)},
+        )
 
     @strawberry.mutation(permission_classes=[IsStaff])
-    async def update_homestay(self, info: Info,
-                              input: UpdateHomestayInput) -> UpdateHomestayPayload:
+    async def update_homestay(
+        self, info: Info, input: UpdateHomestayInput
+    ) -> UpdateHomestayPayload:
         return await payload(
             UpdateHomestayPayload,
             info.context.services.homestays.update(
-                info.context.caller, key_of(input.id, "Homestay"), _data(input)),
-            lambda doc: {"homestay": Homestay.from_doc(doc, input.coord_system)})
+                info.context.caller, key_of(input.id, "Homestay"), _data(input)
+            ),
+            lambda doc: {"homestay": Homestay.from_doc(doc, input.coord_system)},
+        )

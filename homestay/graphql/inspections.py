@@ -32,7 +32,6 @@ if TYPE_CHECKING:
     from homestay.graphql.appeals import Appeal
 
 
-
 from homestay.graphql.common import (
     Connection,
     CoordSystem,
@@ -59,14 +58,21 @@ class GradeBlocker:
     async def reason(self, info: Info) -> str:
         en = info.context.lang == "en"
         if self.item_code is None:
-            return (f"{self.missing_points} points short of the threshold" if en
-                    else f"总分距达标还差 {self.missing_points} 分")
+            return (
+                f"{self.missing_points} points short of the threshold"
+                if en
+                else f"总分距达标还差 {self.missing_points} 分"
+            )
         standard = await info.context.standards.load(self.standard_key)
-        item = next((i for i in (standard or {}).get("items", []) if i["code"] == self.item_code),
-                    None)
+        item = next(
+            (i for i in (standard or {}).get("items", []) if i["code"] == self.item_code), None
+        )
         title = localized(item["title"], info.context.lang) if item else self.item_code
-        return (f"mandatory item {self.item_code} not passed: {title}" if en
-                else f"必备项 {self.item_code} 未通过：{title}")
+        return (
+            f"mandatory item {self.item_code} not passed: {title}"
+            if en
+            else f"必备项 {self.item_code} 未通过：{title}"
+        )
 
 
 @strawberry.type
@@ -74,7 +80,8 @@ class TodoItem:
     item_code: str
     kind: str = strawberry.field(description="MANDATORY (failed) or SCORED (points open).")
     points_open: int | None = strawberry.field(
-        description="SCORED: the points this item could still add.")
+        description="SCORED: the points this item could still add."
+    )
     title: str = strawberry.field(description="In the language of Accept-Language.")
     section: str = strawberry.field(description="The section's title, in that language.")
     section_code: str
@@ -84,20 +91,29 @@ class TodoItem:
 class GradeTodo:
     grade: Grade
     missing_points: int = strawberry.field(
-        description="Points still missing to the grade's threshold (0: the points suffice).")
+        description="Points still missing to the grade's threshold (0: the points suffice)."
+    )
     mandatory: list[TodoItem] = strawberry.field(
-        description="Failed mandatory items this grade requires: each must pass.")
+        description="Failed mandatory items this grade requires: each must pass."
+    )
     scored: list[TodoItem] = strawberry.field(
         description="The scored items with the most points open, as many as make up "
-                    "missingPoints, most first.")
+        "missingPoints, most first."
+    )
 
 
 def _todo_items(found: tuple, sections: dict[str, dict], lang: str) -> list[TodoItem]:
-    return [TodoItem(item_code=o.item.code, kind=o.item.kind.value, points_open=o.points_open,
-                     title=localized(dict(o.item.title), lang),
-                     section=localized(sections.get(o.item.section, {}), lang)
-                     or o.item.section, section_code=o.item.section)
-            for o in sorted(found, key=lambda o: (o.item.section, -(o.points_open or 0)))]
+    return [
+        TodoItem(
+            item_code=o.item.code,
+            kind=o.item.kind.value,
+            points_open=o.points_open,
+            title=localized(dict(o.item.title), lang),
+            section=localized(sections.get(o.item.section, {}), lang) or o.item.section,
+            section_code=o.item.section,
+        )
+        for o in sorted(found, key=lambda o: (o.item.section, -(o.points_open or 0)))
+    ]
 
 
 @strawberry.type
@@ -130,7 +146,8 @@ class Inspection(Node):
     recommended_grade: Grade | None
     distance_from_homestay_meters: float | None
     far_from_homestay: bool = strawberry.field(
-        description="The inspector stood farther from the homestay than the set limit.")
+        description="The inspector stood farther from the homestay than the set limit."
+    )
     notes: str | None
     results: list[ItemResult]
     certificate_number: str | None
@@ -140,72 +157,112 @@ class Inspection(Node):
     @classmethod
     def from_doc(cls, doc: dict, coord: geo.CoordSystem) -> Inspection:
         return cls(
-            id=global_id("Inspection", doc["_id"]), client_submission_id=doc["clientSubmissionId"],
+            id=global_id("Inspection", doc["_id"]),
+            client_submission_id=doc["clientSubmissionId"],
             inspector=Actor.of(doc["inspector"]),
-            standard=StandardRef(**doc["standard"]), inspected_at=doc["inspectedAt"],
-            submitted_at=doc["submittedAt"], status=InspectionStatus(doc["status"]),
-            total_points=doc["totalPoints"], max_points=doc["maxPoints"],
+            standard=StandardRef(**doc["standard"]),
+            inspected_at=doc["inspectedAt"],
+            submitted_at=doc["submittedAt"],
+            status=InspectionStatus(doc["status"]),
+            total_points=doc["totalPoints"],
+            max_points=doc["maxPoints"],
             recommended_grade=DomainGrade(doc["recommendedGrade"])
-            if doc.get("recommendedGrade") else None,
+            if doc.get("recommendedGrade")
+            else None,
             distance_from_homestay_meters=doc.get("distanceFromHomestayMeters"),
-            far_from_homestay=bool(doc.get("farFromHomestay")), notes=doc.get("notes"),
-            results=[ItemResult(item_code=r["itemCode"], passed=r.get("passed"),
-                                points=r.get("points"), note=r.get("note"),
-                                photo_urls=r.get("photoUrls") or []) for r in doc["results"]],
-            certificate_number=doc.get("certificateNumber"), doc=doc, coord=coord)
+            far_from_homestay=bool(doc.get("farFromHomestay")),
+            notes=doc.get("notes"),
+            results=[
+                ItemResult(
+                    item_code=r["itemCode"],
+                    passed=r.get("passed"),
+                    points=r.get("points"),
+                    note=r.get("note"),
+                    photo_urls=r.get("photoUrls") or [],
+                )
+                for r in doc["results"]
+            ],
+            certificate_number=doc.get("certificateNumber"),
+            doc=doc,
+            coord=coord,
+        )
 
     @strawberry.field
     def blockers(self) -> list[GradeBlocker]:
         key = f"{self.doc['standard']['code']}@{self.doc['standard']['version']}"
-        return [GradeBlocker(grade=DomainGrade(b["grade"]), item_code=b.get("itemCode"),
-                             missing_points=b.get("missingPoints"), kind=b["kind"],
-                             standard_key=key) for b in self.doc["blockers"]]
+        return [
+            GradeBlocker(
+                grade=DomainGrade(b["grade"]),
+                item_code=b.get("itemCode"),
+                missing_points=b.get("missingPoints"),
+                kind=b["kind"],
+                standard_key=key,
+            )
+            for b in self.doc["blockers"]
+        ]
 
-    @strawberry.field(description="For each grade above the one reached: what to fix, from "
-                      "the same grading rule, by section. The operator's to-do list.")
+    @strawberry.field(
+        description="For each grade above the one reached: what to fix, from "
+        "the same grading rule, by section. The operator's to-do list."
+    )
     async def next_grades(self, info: Info) -> list[GradeTodo]:
         key = f"{self.doc['standard']['code']}@{self.doc['standard']['version']}"
         standard_doc = await info.context.standards.load(key)
         if standard_doc is None:
             return []
         standard = standards.to_domain(standard_doc)
-        answers = [Answer(r["itemCode"], r.get("passed"), r.get("points"))
-                   for r in self.doc["results"]]
+        answers = [
+            Answer(r["itemCode"], r.get("passed"), r.get("points")) for r in self.doc["results"]
+        ]
         sections = {s["code"]: s["title"] for s in standard_doc.get("sections", [])}
         lang = info.context.lang
-        return [GradeTodo(grade=t.grade, missing_points=t.missing_points,
-                          mandatory=_todo_items(t.mandatory, sections, lang),
-                          scored=_todo_items(t.scored, sections, lang))
-                for t in to_reach(standard, answers)]
+        return [
+            GradeTodo(
+                grade=t.grade,
+                missing_points=t.missing_points,
+                mandatory=_todo_items(t.mandatory, sections, lang),
+                scored=_todo_items(t.scored, sections, lang),
+            )
+            for t in to_reach(standard, answers)
+        ]
 
     @strawberry.field
     def review(self) -> Review | None:
         r = self.doc.get("review")
         if not r:
             return None
-        return Review(reviewer=Actor.of(r["reviewer"]),
-                      decision=ReviewDecision(r["decision"]), comment=r.get("comment"),
-                      at=r["at"])
+        return Review(
+            reviewer=Actor.of(r["reviewer"]),
+            decision=ReviewDecision(r["decision"]),
+            comment=r.get("comment"),
+            at=r["at"],
+        )
 
     @strawberry.field
     async def homestay(self, info: Info) -> Homestay | None:
         found = await info.context.homestays.load(self.doc["homestayId"])
         return Homestay.from_doc(found, self.coord) if found else None
 
-    @strawberry.field(description="The operator's appeals of this inspection's rejection. For "
-                      "the county's bureau and the homestay's operator; null for others.")
-    async def appeals(self, info: Info) -> list[Annotated[
-            Appeal, strawberry.lazy("homestay.graphql.appeals")]] | None:
+    @strawberry.field(
+        description="The operator's appeals of this inspection's rejection. For "
+        "the county's bureau and the homestay's operator; null for others."
+    )
+    async def appeals(
+        self, info: Info
+    ) -> list[Annotated[Appeal, strawberry.lazy("homestay.graphql.appeals")]] | None:
         from homestay.graphql.appeals import Appeal, sees_appeal
+
         if not sees_appeal(info, self.doc):
             return None
-        return [Appeal.from_doc(d) for d in
-                await info.context.inspection_appeals.load(self.doc["_id"])]
+        return [
+            Appeal.from_doc(d) for d in await info.context.inspection_appeals.load(self.doc["_id"])
+        ]
 
     @strawberry.field
     def inspector_location(self) -> GeoPoint | None:
         loc = self.doc.get("inspectorLocation")
         return GeoPoint.from_geojson(loc, self.coord) if loc else None
+
 
 @strawberry.input
 class ItemResultInput:
@@ -214,14 +271,16 @@ class ItemResultInput:
     points: int | None = strawberry.field(default=None, description="SCORED items.")
     note: str | None = None
     photo_urls: list[str] | None = strawberry.field(
-        default=None, description="URLs returned by POST /uploads.")
+        default=None, description="URLs returned by POST /uploads."
+    )
 
 
 @strawberry.input
 class SubmitInspectionInput:
     client_submission_id: strawberry.ID = strawberry.field(
         description="Made by the app (a UUID) before the first try; sending it again returns "
-                    "the first inspection and writes nothing.")
+        "the first inspection and writes nothing."
+    )
     homestay_id: strawberry.ID
     results: list[ItemResultInput]
     standard_code: str | None = None
@@ -238,28 +297,37 @@ class SubmitInspectionPayload:
     errors: list[UserError]
 
 
-
 @strawberry.type
 class InspectionQueries:
-    @strawberry.field(permission_classes=[IsStaffOrOperator],
-                      description="Newest first: staff see their counties', an operator its "
-                      "own homestays'.")
-    async def inspections(self, info: Info, homestay_id: strawberry.ID | None = None,
-                          status: InspectionStatus | None = None, county: str | None = None,
-                          first: int = 20, after: str | None = None,
-                          coord_system: CoordSystem = geo.CoordSystem.WGS84,
-                          ) -> Connection[Inspection]:
+    @strawberry.field(
+        permission_classes=[IsStaffOrOperator],
+        description="Newest first: staff see their counties', an operator its own homestays'.",
+    )
+    async def inspections(
+        self,
+        info: Info,
+        homestay_id: strawberry.ID | None = None,
+        status: InspectionStatus | None = None,
+        county: str | None = None,
+        first: int = 20,
+        after: str | None = None,
+        coord_system: CoordSystem = geo.CoordSystem.WGS84,
+    ) -> Connection[Inspection]:
         page, more, count = await info.context.services.inspections.list(
             info.context.caller,
             homestay_id=key_of(homestay_id, "Homestay") if homestay_id else None,
-            status=status.value if status else None, county=county, first=check_first(first),
-            after=after)
+            status=status.value if status else None,
+            county=county,
+            first=check_first(first),
+            after=after,
+        )
         edges = [Edge(cursor=c, node=Inspection.from_doc(d, coord_system)) for d, c in page]
         return Connection.of(edges, more, count, after)
 
     @strawberry.field(permission_classes=[IsStaffOrOperator])
-    async def inspection(self, info: Info, id: strawberry.ID,
-                         coord_system: CoordSystem = geo.CoordSystem.WGS84) -> Inspection | None:
+    async def inspection(
+        self, info: Info, id: strawberry.ID, coord_system: CoordSystem = geo.CoordSystem.WGS84
+    ) -> Inspection | None:
         doc = await info.context.inspections.load(key_of(id, "Inspection"))
         if doc is None:
             return None
@@ -271,19 +339,27 @@ class InspectionQueries:
 @strawberry.type
 class InspectionMutations:
     @strawberry.mutation(permission_classes=[IsStaff])
-    async def submit_inspection(self, info: Info,
-                                input: SubmitInspectionInput) -> SubmitInspectionPayload:
+    async def submit_inspection(
+        self, info: Info, input: SubmitInspectionInput
+    ) -> SubmitInspectionPayload:
         data = SubmissionInput(
             client_submission_id=str(input.client_submission_id),
             homestay_id=key_of(input.homestay_id, "Homestay"),
-            results=[ResultInput(r.item_code, r.passed, r.points, r.note, r.photo_urls or [])
-                     for r in input.results],
-            inspected_at=input.inspected_at, standard_code=input.standard_code,
+            results=[
+                ResultInput(r.item_code, r.passed, r.points, r.note, r.photo_urls or [])
+                for r in input.results
+            ],
+            inspected_at=input.inspected_at,
+            standard_code=input.standard_code,
             standard_version=input.standard_version,
             inspector_location=(input.inspector_location.lat, input.inspector_location.lng)
-            if input.inspector_location else None,
-            coord_system=input.coord_system, notes=input.notes)
+            if input.inspector_location
+            else None,
+            coord_system=input.coord_system,
+            notes=input.notes,
+        )
         return await payload(
             SubmitInspectionPayload,
             info.context.services.inspections.submit(info.context.caller, data),
-            lambda doc: {"inspection": Inspection.from_doc(doc, input.coord_system)})
+            lambda doc: {"inspection": Inspection.from_doc(doc, input.coord_system)},
+        )

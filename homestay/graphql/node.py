@@ -49,7 +49,8 @@ async def _account(info: Info, key: str, coord: geo.CoordSystem) -> Node | None:
     if doc is None:
         return None
     if key == caller.account_id or (
-            caller.role is Role.BUREAU and any(caller.can_act_in(c) for c in doc["counties"])):
+        caller.role is Role.BUREAU and any(caller.can_act_in(c) for c in doc["counties"])
+    ):
         return Account.from_doc(doc)
     return None
 
@@ -98,16 +99,25 @@ async def resolve_node(info: Info, id: str, coord: geo.CoordSystem) -> Node | No
 
 @strawberry.type
 class NodeQueries:
-    @strawberry.field(description="The object with this global id, as the caller may see it; "
-                      "null when there is none or the caller may not see it.")
-    async def node(self, info: Info, id: strawberry.ID,
-                   coord_system: CoordSystem = geo.CoordSystem.WGS84) -> Node | None:
+    @strawberry.field(
+        description="The object with this global id, as the caller may see it; "
+        "null when there is none or the caller may not see it."
+    )
+    async def node(
+        self, info: Info, id: strawberry.ID, coord_system: CoordSystem = geo.CoordSystem.WGS84
+    ) -> Node | None:
         return await resolve_node(info, id, coord_system)
 
-    @strawberry.field(description=f"node(id) for each id, in order (at most {MAX_NODES}); one "
-                      "database read per type, however many ids.")
-    async def nodes(self, info: Info, ids: list[strawberry.ID],
-                    coord_system: CoordSystem = geo.CoordSystem.WGS84) -> list[Node | None]:
+    @strawberry.field(
+        description=f"node(id) for each id, in order (at most {MAX_NODES}); one "
+        "database read per type, however many ids."
+    )
+    async def nodes(
+        self,
+        info: Info,
+        ids: list[strawberry.ID],
+        coord_system: CoordSystem = geo.CoordSystem.WGS84,
+    ) -> list[Node | None]:
         if len(ids) > MAX_NODES:
             raise BadUserInput("ids", f"at most {MAX_NODES} ids at once, not {len(ids)}")
         return list(await asyncio.gather(*(resolve_node(info, i, coord_system) for i in ids)))

@@ -38,22 +38,32 @@ class InspectionRequest:
     requested_at: datetime
     requested_by: Actor
     closed_at: datetime | None = strawberry.field(
-        description="When an inspection of the homestay was submitted.")
+        description="When an inspection of the homestay was submitted."
+    )
     inspection_id: strawberry.ID | None = strawberry.field(
-        description="The inspection that answered it (an Inspection node).")
+        description="The inspection that answered it (an Inspection node)."
+    )
     doc: strawberry.Private[dict]
     coord: strawberry.Private[geo.CoordSystem]
 
     @classmethod
-    def from_doc(cls, doc: dict, coord: geo.CoordSystem = geo.CoordSystem.WGS84
-                 ) -> InspectionRequest:
-        return cls(id=strawberry.ID(doc["_id"]),
-                   target_grade=DomainGrade(doc["targetGrade"]) if doc.get("targetGrade")
-                   else None, note=doc.get("note"), status=RequestStatus(doc["status"]),
-                   requested_at=doc["requestedAt"], requested_by=Actor.of(doc["requestedBy"]),
-                   closed_at=doc.get("closedAt"),
-                   inspection_id=global_id("Inspection", doc["inspectionId"])
-                   if doc.get("inspectionId") else None, doc=doc, coord=coord)
+    def from_doc(
+        cls, doc: dict, coord: geo.CoordSystem = geo.CoordSystem.WGS84
+    ) -> InspectionRequest:
+        return cls(
+            id=strawberry.ID(doc["_id"]),
+            target_grade=DomainGrade(doc["targetGrade"]) if doc.get("targetGrade") else None,
+            note=doc.get("note"),
+            status=RequestStatus(doc["status"]),
+            requested_at=doc["requestedAt"],
+            requested_by=Actor.of(doc["requestedBy"]),
+            closed_at=doc.get("closedAt"),
+            inspection_id=global_id("Inspection", doc["inspectionId"])
+            if doc.get("inspectionId")
+            else None,
+            doc=doc,
+            coord=coord,
+        )
 
     @strawberry.field
     async def homestay(self, info: Info) -> Homestay | None:
@@ -65,7 +75,8 @@ class InspectionRequest:
 class RequestInspectionInput:
     homestay_id: strawberry.ID
     target_grade: Grade | None = strawberry.field(
-        default=None, description="The grade the operator hopes for, if any.")
+        default=None, description="The grade the operator hopes for, if any."
+    )
     note: str | None = None
 
 
@@ -77,31 +88,48 @@ class RequestInspectionPayload:
 
 @strawberry.type
 class RequestQueries:
-    @strawberry.field(permission_classes=[IsStaffOrOperator],
-                      description="Requests to be inspected, oldest first: staff see their "
-                      "counties' queue, an operator its own requests.")
-    async def inspection_requests(self, info: Info, county: str | None = None,
-                                  status: InspectionRequestStatus | None = None,
-                                  first: int = 20, after: str | None = None,
-                                  coord_system: CoordSystem = geo.CoordSystem.WGS84,
-                                  ) -> Connection[InspectionRequest]:
+    @strawberry.field(
+        permission_classes=[IsStaffOrOperator],
+        description="Requests to be inspected, oldest first: staff see their "
+        "counties' queue, an operator its own requests.",
+    )
+    async def inspection_requests(
+        self,
+        info: Info,
+        county: str | None = None,
+        status: InspectionRequestStatus | None = None,
+        first: int = 20,
+        after: str | None = None,
+        coord_system: CoordSystem = geo.CoordSystem.WGS84,
+    ) -> Connection[InspectionRequest]:
         page, more, count = await info.context.services.requests.list(
-            info.context.caller, county=county, status=status, first=check_first(first),
-            after=after)
-        return Connection.of([Edge(cursor=c, node=InspectionRequest.from_doc(d, coord_system))
-                              for d, c in page], more, count, after)
+            info.context.caller, county=county, status=status, first=check_first(first), after=after
+        )
+        return Connection.of(
+            [Edge(cursor=c, node=InspectionRequest.from_doc(d, coord_system)) for d, c in page],
+            more,
+            count,
+            after,
+        )
 
 
 @strawberry.type
 class RequestMutations:
-    @strawberry.mutation(permission_classes=[IsOperator],
-                         description="The operator asks for its homestay to be inspected; "
-                         "asking again while a request is open returns that request.")
-    async def request_inspection(self, info: Info,
-                                 input: RequestInspectionInput) -> RequestInspectionPayload:
+    @strawberry.mutation(
+        permission_classes=[IsOperator],
+        description="The operator asks for its homestay to be inspected; "
+        "asking again while a request is open returns that request.",
+    )
+    async def request_inspection(
+        self, info: Info, input: RequestInspectionInput
+    ) -> RequestInspectionPayload:
         return await payload(
             RequestInspectionPayload,
             info.context.services.requests.request(
-                info.context.caller, key_of(input.homestay_id, "Homestay"), input.target_grade,
-                input.note),
-            lambda doc: {"request": InspectionRequest.from_doc(doc)})
+                info.context.caller,
+                key_of(input.homestay_id, "Homestay"),
+                input.target_grade,
+                input.note,
+            ),
+            lambda doc: {"request": InspectionRequest.from_doc(doc)},
+        )

@@ -20,8 +20,9 @@ def parse_datetime(raw: object) -> datetime:
     try:
         moment = datetime.fromisoformat(raw.strip())
     except ValueError:
-        raise InvalidValue(f"{raw!r} is not an ISO-8601 time, e.g. 2026-03-31T09:30:00+08:00"
-                         ) from None
+        raise InvalidValue(
+            f"{raw!r} is not an ISO-8601 time, e.g. 2026-03-31T09:30:00+08:00"
+        ) from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=CST)
     if not within_range(moment):
@@ -32,7 +33,7 @@ def parse_datetime(raw: object) -> datetime:
 DateTime = strawberry.scalar(
     name="DateTime",
     description="An instant, ISO-8601 with an offset (2026-03-31T09:30:00+08:00). A time "
-                "given without an offset is read as China time (UTC+8); years 2000-2199.",
+    "given without an offset is read as China time (UTC+8); years 2000-2199.",
     serialize=lambda value: value.isoformat(),
     parse_value=parse_datetime,
 )

@@ -36,18 +36,40 @@ MAX_DEPTH = 10
 MAX_ALIASES = 30
 MAX_TOKENS = 2000
 
-Query = merge_types("Query", (SearchQueries, HomestayQueries, CertificateQueries,
-                              StandardQueries, InspectionQueries, AccountQueries,
-                              BureauQueries, ConcernQueries, NodeQueries, RequestQueries,
-                              AppealQueries))
-Mutation = merge_types("Mutation", (HomestayMutations, InspectionMutations,
-                                    CertificateMutations, AccountMutations, ConcernMutations,
-                                    RequestMutations, AppealMutations))
+Query = merge_types(
+    "Query",
+    (
+        SearchQueries,
+        HomestayQueries,
+        CertificateQueries,
+        StandardQueries,
+        InspectionQueries,
+        AccountQueries,
+        BureauQueries,
+        ConcernQueries,
+        NodeQueries,
+        RequestQueries,
+        AppealQueries,
+    ),
+)
+Mutation = merge_types(
+    "Mutation",
+    (
+        HomestayMutations,
+        InspectionMutations,
+        CertificateMutations,
+        AccountMutations,
+        ConcernMutations,
+        RequestMutations,
+        AppealMutations,
+    ),
+)
 
 
 class HomestaySchema(strawberry.Schema):
-    def process_errors(self, errors: list[GraphQLError],
-                       execution_context: ExecutionContext | None = None) -> None:
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
         context: Any = execution_context.context if execution_context else None
         log_errors(errors, getattr(context, "request_id", None))
 
@@ -67,11 +89,14 @@ def build_schema(*, introspection: bool = True) -> HomestaySchema:
     ]
     if not introspection:
         extensions.append(lambda: AddValidationRules([NoSchemaIntrospectionCustomRule]))
-    return HomestaySchema(query=Query, mutation=Mutation, extensions=extensions,
-                          # every type that implements Node, for node(id) to return
-                          types=[Certificate, Inspection, Account, Concern, GradingStandard,
-                                 Appeal],
-                          scalar_overrides={datetime: DateTime})
+    return HomestaySchema(
+        query=Query,
+        mutation=Mutation,
+        extensions=extensions,
+        # every type that implements Node, for node(id) to return
+        types=[Certificate, Inspection, Account, Concern, GradingStandard, Appeal],
+        scalar_overrides={datetime: DateTime},
+    )
 
 
 schema = build_schema()

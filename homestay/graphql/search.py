@@ -41,41 +41,67 @@ class StayCluster:
     point: GeoPoint = strawberry.field(description="The mean point of its stays.")
     count: int
     counts: list[GradeCount] = strawberry.field(
-        description="By county and grade; together they make `count`.")
+        description="By county and grade; together they make `count`."
+    )
 
 
 @strawberry.type
 class SearchQueries:
-    @strawberry.field(description="Public: the certified stays of a map viewport gathered into "
-                      "clusters for its zoom (0-20), at most a few hundred whatever the number "
-                      "of stays; their counts add up to searchStays' totalCount over the same "
-                      "viewport and grades.")
+    @strawberry.field(
+        description="Public: the certified stays of a map viewport gathered into "
+        "clusters for its zoom (0-20), at most a few hundred whatever the number "
+        "of stays; their counts add up to searchStays' totalCount over the same "
+        "viewport and grades."
+    )
     async def stay_clusters(
-        self, info: Info, bbox: BBoxInput, zoom: int, grades: list[Grade] | None = None,
-        min_grade: Grade | None = None, coord_system: CoordSystem = geo.CoordSystem.WGS84,
+        self,
+        info: Info,
+        bbox: BBoxInput,
+        zoom: int,
+        grades: list[Grade] | None = None,
+        min_grade: Grade | None = None,
+        coord_system: CoordSystem = geo.CoordSystem.WGS84,
     ) -> list[StayCluster]:
         box = bbox.to_wgs84(coord_system, max_corner_m=None)  # a province, a country
-        found = await info.context.services.search.clusters(box, zoom, grades, min_grade,
-                                                            info.context.now)
-        filters = ",".join(sorted(g.value for g in grades or [])) + \
-            f"|{min_grade.value if min_grade else ''}"
+        found = await info.context.services.search.clusters(
+            box, zoom, grades, min_grade, info.context.now
+        )
+        filters = (
+            ",".join(sorted(g.value for g in grades or []))
+            + f"|{min_grade.value if min_grade else ''}"
+        )
         lang = info.context.lang
-        return [StayCluster(
-            id=global_id("StayCluster", f"{c.cell[0]}/{c.cell[1]}/{c.cell[2]}|{filters}"),
-            point=GeoPoint.from_geojson(geo.geojson(geo.LatLng(c.lat, c.lng)), coord_system),
-            count=c.count,
-            counts=[GradeCount(county=County.of(county, lang), grade=GRADE_OF_RANK[rank],
-                               count=n) for county, rank, n in c.counts])
-            for c in found]
+        return [
+            StayCluster(
+                id=global_id("StayCluster", f"{c.cell[0]}/{c.cell[1]}/{c.cell[2]}|{filters}"),
+                point=GeoPoint.from_geojson(geo.geojson(geo.LatLng(c.lat, c.lng)), coord_system),
+                count=c.count,
+                counts=[
+                    GradeCount(county=County.of(county, lang), grade=GRADE_OF_RANK[rank], count=n)
+                    for county, rank, n in c.counts
+                ],
+            )
+            for c in found
+        ]
 
-    @strawberry.field(description="Certified stays (certificate VALID now), nearest first by "
-                      "default. Points in and out are in coordSystem.")
+    @strawberry.field(
+        description="Certified stays (certificate VALID now), nearest first by "
+        "default. Points in and out are in coordSystem."
+    )
     async def search_stays(
-        self, info: Info, near: GeoPointInput | None = None, radius_meters: int = 5000,
-        bbox: BBoxInput | None = None, county: str | None = None,
-        grades: list[Grade] | None = None, min_grade: Grade | None = None,
-        text: str | None = None, coord_system: CoordSystem = geo.CoordSystem.WGS84,
-        sort: StaySort = DomainStaySort.DISTANCE, first: int = 20, after: str | None = None,
+        self,
+        info: Info,
+        near: GeoPointInput | None = None,
+        radius_meters: int = 5000,
+        bbox: BBoxInput | None = None,
+        county: str | None = None,
+        grades: list[Grade] | None = None,
+        min_grade: Grade | None = None,
+        text: str | None = None,
+        coord_system: CoordSystem = geo.CoordSystem.WGS84,
+        sort: StaySort = DomainStaySort.DISTANCE,
+        first: int = 20,
+        after: str | None = None,
     ) -> Connection[Homestay]:
         if text is not None:
             text = text.strip() or None
@@ -83,20 +109,38 @@ class SearchQueries:
             near=near.to_wgs84(coord_system, "near") if near else None,
             radius_m=radius_meters,
             bbox=bbox.to_wgs84(coord_system) if bbox else None,
-            county=county, grades=grades, min_grade=min_grade, text=text, sort=sort,
-            first=first, after=after, now=info.context.now,
+            county=county,
+            grades=grades,
+            min_grade=min_grade,
+            text=text,
+            sort=sort,
+            first=first,
+            after=after,
+            now=info.context.now,
         )
         page = await info.context.services.search.search(query)
-        edges = [Edge(cursor=hit.cursor,
-                      node=Homestay.from_certificate(hit.certificate, coord_system, hit.distance_m))
-                 for hit in page.hits]
+        edges = [
+            Edge(
+                cursor=hit.cursor,
+                node=Homestay.from_certificate(hit.certificate, coord_system, hit.distance_m),
+            )
+            for hit in page.hits
+        ]
         return Connection.of(edges, page.has_next, page.count, after)
 
-    @strawberry.field(permission_classes=[IsBureau],
-                      description="VALID certificates by county and grade, in the caller's "
-                      "counties (or the one asked for).")
+    @strawberry.field(
+        permission_classes=[IsBureau],
+        description="VALID certificates by county and grade, in the caller's "
+        "counties (or the one asked for).",
+    )
     async def grade_statistics(self, info: Info, county: str | None = None) -> list[GradeCount]:
         counties = info.context.caller.counties_filter(county)
         rows = await info.context.services.statistics.listed(counties, info.context.now)
-        return [GradeCount(county=County.of(r["county"], info.context.lang),
-                           grade=DomainGrade(r["grade"]), count=r["count"]) for r in rows]
+        return [
+            GradeCount(
+                county=County.of(r["county"], info.context.lang),
+                grade=DomainGrade(r["grade"]),
+                count=r["count"],
+            )
+            for r in rows
+        ]

@@ -60,10 +60,14 @@ def _middleware(settings: Settings, metrics_: Metrics, limiter: RateLimiter) -> 
         Middleware(RequestContextMiddleware, metrics=metrics_),
         # a bureau console served from another origin: only the configured ones, and
         # before the guard, so that a preflight is answered without a token
-        Middleware(CORSMiddleware, allow_origins=list(settings.cors_origins),
-                   allow_methods=["GET", "POST"], max_age=600,
-                   allow_headers=["Authorization", "Content-Type", "Accept-Language",
-                                  "X-Request-ID"], expose_headers=["X-Request-ID"]),
+        Middleware(
+            CORSMiddleware,
+            allow_origins=list(settings.cors_origins),
+            allow_methods=["GET", "POST"],
+            max_age=600,
+            allow_headers=["Authorization", "Content-Type", "Accept-Language", "X-Request-ID"],
+            expose_headers=["X-Request-ID"],
+        ),
         Middleware(GuardMiddleware, limiter=limiter, settings=settings),
         # brotli, zstd or gzip by Accept-Encoding, for text and JSON only: XLSX (a zip),
         # JPEG and WebP are compressed already and go as they are
@@ -82,10 +86,13 @@ def create_app(settings: Settings, services: Services | None = None) -> Starlett
             yield {}
             return
         assert settings.mongodb_uri, "create_app needs MONGODB_URI or services"
-        database = open_database(settings.mongodb_uri, settings.database,
-                                 serverSelectionTimeoutMS=settings.db_select_timeout_ms,
-                                 connectTimeoutMS=settings.db_select_timeout_ms,
-                                 event_listeners=[metrics_])
+        database = open_database(
+            settings.mongodb_uri,
+            settings.database,
+            serverSelectionTimeoutMS=settings.db_select_timeout_ms,
+            connectTimeoutMS=settings.db_select_timeout_ms,
+            event_listeners=[metrics_],
+        )
         app.state.services = Services.build(settings, database)
         app.state.schema_applied = False
         starting = asyncio.create_task(bootstrap(app, database, settings))
@@ -95,10 +102,12 @@ def create_app(settings: Settings, services: Services | None = None) -> Starlett
             starting.cancel()
             await database.close()
 
-    graphql = GraphQLView(build_schema(introspection=settings.introspection),
-                          graphql_ide=None if settings.production else "graphiql",
-                          allow_queries_via_get=True,
-                          db_timeout_s=settings.request_db_timeout_ms / 1000)
+    graphql = GraphQLView(
+        build_schema(introspection=settings.introspection),
+        graphql_ide=None if settings.production else "graphiql",
+        allow_queries_via_get=True,
+        db_timeout_s=settings.request_db_timeout_ms / 1000,
+    )
     limiter = RateLimiter(Limits.of(settings))
     app = Starlette(
         routes=_routes(graphql),

@@ -31,12 +31,17 @@ async def bootstrap(app: Starlette, database: Database, settings: Settings) -> N
             finder = app.state.services.homestays.finder
             await finder.refresh()  # and the registered homestays into the finder's copy
             app.state.schema_applied = True
-            log.info("database ready: schema applied, %d listed stays indexed, %d homestays "
-                     "in the finder", len(index), len(finder))
+            log.info(
+                "database ready: schema applied, %d listed stays indexed, %d homestays "
+                "in the finder",
+                len(index),
+                len(finder),
+            )
             break
         except PyMongoError as exc:
-            log.warning("database not answering yet (%s); retrying in %.1f s",
-                        type(exc).__name__, delay)
+            log.warning(
+                "database not answering yet (%s); retrying in %.1f s", type(exc).__name__, delay
+            )
             await asyncio.sleep(delay)
             delay = min(delay * 2, 5.0)
     # the grade lists' read model: built whole once (exports read the certificates until
@@ -47,8 +52,11 @@ async def bootstrap(app: Starlette, database: Database, settings: Settings) -> N
             await homestays.ensure_findable(database)
             changed, unknown = await homestays.ensure_facility_codes(database)
             if changed or unknown:
-                log.info("facilities: %d homestays read as codes, %d unknown words kept",
-                         changed, unknown)
+                log.info(
+                    "facilities: %d homestays read as codes, %d unknown words kept",
+                    changed,
+                    unknown,
+                )
             break
         except PyMongoError as exc:
             log.warning("certificate rows not built yet (%s)", type(exc).__name__)

@@ -40,45 +40,76 @@ PAGE_HEADERS = {
     "X-Content-Type-Options": "nosniff",
 }
 
-_templates = Environment(loader=FileSystemLoader(Path(__file__).parent.parent / "templates"),
-                         autoescape=select_autoescape(["html"]))
+_templates = Environment(
+    loader=FileSystemLoader(Path(__file__).parent.parent / "templates"),
+    autoescape=select_autoescape(["html"]),
+)
 
 TEXT = {
     "zh": {
-        "title": "民宿等级证书查验", "heading": "民宿等级证书查验 · 德清县乡村民宿服务质量等级",
-        "number": "证书编号", "grade": "等级", "homestay": "民宿", "county": "所在县（市、区）",
-        "expires": "有效期至", "inspected": "评定检查日期", "as_of": "查验时间（北京时间）：",
+        "title": "民宿等级证书查验",
+        "heading": "民宿等级证书查验 · 德清县乡村民宿服务质量等级",
+        "number": "证书编号",
+        "grade": "等级",
+        "homestay": "民宿",
+        "county": "所在县（市、区）",
+        "expires": "有效期至",
+        "inspected": "评定检查日期",
+        "as_of": "查验时间（北京时间）：",
         "not_found": "查无此证书",
         "not_found_note": "请核对门牌上的证书编号。未经评定的民宿不得使用等级标志。",
-        "other_language": "English", "report": "向文旅局反映问题",
-        "concern_title": "向文旅局反映问题", "concern_about": "证书", "category": "问题类别",
-        "description": "发生了什么（最多 2000 字）", "contact": "联系方式（选填，仅文旅局可见）",
-        "send": "提交", "back": "返回证书查验", "thanks": "已收到，谢谢您",
+        "other_language": "English",
+        "report": "向文旅局反映问题",
+        "concern_title": "向文旅局反映问题",
+        "concern_about": "证书",
+        "category": "问题类别",
+        "description": "发生了什么（最多 2000 字）",
+        "contact": "联系方式（选填，仅文旅局可见）",
+        "send": "提交",
+        "back": "返回证书查验",
+        "thanks": "已收到，谢谢您",
         "receipt_note": "请保存下面的回执编号，可凭它查询处理状态：",
         "rate_limited": "提交过于频繁，请稍后再试。",
-        "status_note": {"VALID": "证书有效", "SUSPENDED": "证书已暂停，暂不得使用等级标志",
-                        "REVOKED": "证书已撤销", "EXPIRED": "证书已过期",
-                        "SUPERSEDED": "已换发新证书，请查验新证"},
+        "status_note": {
+            "VALID": "证书有效",
+            "SUSPENDED": "证书已暂停，暂不得使用等级标志",
+            "REVOKED": "证书已撤销",
+            "EXPIRED": "证书已过期",
+            "SUPERSEDED": "已换发新证书，请查验新证",
+        },
     },
     "en": {
-        "title": "Homestay certificate check", "heading": "Homestay grade certificate check",
-        "number": "Certificate number", "grade": "Grade", "homestay": "Homestay",
-        "county": "County", "expires": "Valid until", "inspected": "Inspected on",
-        "as_of": "Checked at (China time):", "not_found": "No such certificate",
+        "title": "Homestay certificate check",
+        "heading": "Homestay grade certificate check",
+        "number": "Certificate number",
+        "grade": "Grade",
+        "homestay": "Homestay",
+        "county": "County",
+        "expires": "Valid until",
+        "inspected": "Inspected on",
+        "as_of": "Checked at (China time):",
+        "not_found": "No such certificate",
         "not_found_note": "Check the number on the plaque. A homestay that was not graded "
-                          "may not show a grade.",
-        "other_language": "中文", "report": "Report a concern to the tourism bureau",
-        "concern_title": "Report a concern", "concern_about": "Certificate",
-        "category": "What is it about", "description": "What happened (at most 2,000 characters)",
+        "may not show a grade.",
+        "other_language": "中文",
+        "report": "Report a concern to the tourism bureau",
+        "concern_title": "Report a concern",
+        "concern_about": "Certificate",
+        "category": "What is it about",
+        "description": "What happened (at most 2,000 characters)",
         "contact": "Your phone or e-mail (optional, seen by the bureau only)",
-        "send": "Send", "back": "Back to the certificate", "thanks": "Received, thank you",
+        "send": "Send",
+        "back": "Back to the certificate",
+        "thanks": "Received, thank you",
         "receipt_note": "Keep this receipt: it tells you what became of your concern.",
         "rate_limited": "Too many reports from here; please try again later.",
-        "status_note": {"VALID": "This certificate is valid",
-                        "SUSPENDED": "Suspended: the grade may not be shown for now",
-                        "REVOKED": "This certificate was revoked",
-                        "EXPIRED": "This certificate has expired",
-                        "SUPERSEDED": "Replaced by a newer certificate: check that one"},
+        "status_note": {
+            "VALID": "This certificate is valid",
+            "SUSPENDED": "Suspended: the grade may not be shown for now",
+            "REVOKED": "This certificate was revoked",
+            "EXPIRED": "This certificate has expired",
+            "SUPERSEDED": "Replaced by a newer certificate: check that one",
+        },
     },
 }
 
@@ -92,32 +123,53 @@ def _lang(request: Request) -> str:
 
 def render_page(cert: PublicCertificate | None, number: str, lang: str) -> str:
     now = utcnow()
-    values: dict[str, object] = {"lang": lang, "t": TEXT[lang], "cert": cert,
-                                 "number": number[:40],
-                                 "now": now.astimezone(CST).strftime("%Y-%m-%d %H:%M")}
+    values: dict[str, object] = {
+        "lang": lang,
+        "t": TEXT[lang],
+        "cert": cert,
+        "number": number[:40],
+        "now": now.astimezone(CST).strftime("%Y-%m-%d %H:%M"),
+    }
     if cert is not None:
         county = gazetteer().county(cert.county)
         values.update(
             county=(county.name_en if lang == "en" else county.name_zh) if county else cert.county,
             expires=china_date(cert.expires_at).isoformat(),
-            inspected=china_date(cert.inspected_at).isoformat() if cert.inspected_at else None)
+            inspected=china_date(cert.inspected_at).isoformat() if cert.inspected_at else None,
+        )
     return _templates.get_template("verify.html").render(values)
 
 
 async def verification_page(request: Request) -> Response:
     number = request.path_params["number"].strip()
     cert = await request.app.state.services.certificates.public(number, utcnow())
-    return HTMLResponse(render_page(cert, number, _lang(request)),
-                        status_code=200 if cert else 404, headers=PAGE_HEADERS)
+    return HTMLResponse(
+        render_page(cert, number, _lang(request)),
+        status_code=200 if cert else 404,
+        headers=PAGE_HEADERS,
+    )
 
 
-def _concern_page(lang: str, number: str, homestay: str | None, *, receipt: str | None = None,
-                  errors: list[str] | None = None, form: dict | None = None) -> str:
+def _concern_page(
+    lang: str,
+    number: str,
+    homestay: str | None,
+    *,
+    receipt: str | None = None,
+    errors: list[str] | None = None,
+    form: dict | None = None,
+) -> str:
     categories = [(c.value, c.label[lang]) for c in ConcernCategory]
     return _templates.get_template("concern.html").render(
-        lang=lang, t=TEXT[lang], number=number[:40], homestay=homestay, receipt=receipt,
-        errors=errors or [], categories=categories,
-        form=form or {"category": "", "description": "", "contact": ""})
+        lang=lang,
+        t=TEXT[lang],
+        number=number[:40],
+        homestay=homestay,
+        receipt=receipt,
+        errors=errors or [],
+        categories=categories,
+        form=form or {"category": "", "description": "", "contact": ""},
+    )
 
 
 async def concern_form(request: Request) -> Response:
@@ -126,39 +178,64 @@ async def concern_form(request: Request) -> Response:
     lang = _lang(request)
     cert = await request.app.state.services.certificates.public(number, utcnow())
     if cert is None:
-        return HTMLResponse(render_page(None, number, lang), status_code=404,
-                            headers=PAGE_HEADERS)
+        return HTMLResponse(render_page(None, number, lang), status_code=404, headers=PAGE_HEADERS)
     if request.method == "GET":
-        return HTMLResponse(_concern_page(lang, cert.number, cert.homestay_name),
-                            headers={**PAGE_HEADERS, "Cache-Control": "no-store"})
+        return HTMLResponse(
+            _concern_page(lang, cert.number, cert.homestay_name),
+            headers={**PAGE_HEADERS, "Cache-Control": "no-store"},
+        )
     fields = parse_qs((await request.body()).decode("utf-8", "replace"), max_num_fields=10)
-    form = {k: (fields.get(k) or [""])[0] for k in ("category", "description", "contact",
-                                                     "website", "lang")}
+    form = {
+        k: (fields.get(k) or [""])[0]
+        for k in ("category", "description", "contact", "website", "lang")
+    }
     lang = form["lang"] if form["lang"] in TEXT else lang
     headers = {**PAGE_HEADERS, "Cache-Control": "no-store"}
     if form["website"]:  # only a bot fills what a person cannot see: thanked, not stored
-        return HTMLResponse(_concern_page(lang, cert.number, None,
-                                          receipt="C-" + secrets.token_urlsafe(12)),
-                            headers=headers)
+        return HTMLResponse(
+            _concern_page(lang, cert.number, None, receipt="C-" + secrets.token_urlsafe(12)),
+            headers=headers,
+        )
     try:
         category = ConcernCategory(form["category"])
     except ValueError:
         category = ConcernCategory.OTHER
     try:
         await request.app.state.rate_limiter.admit_concern(
-            request.client.host if request.client else "unknown", cert.number)
+            request.client.host if request.client else "unknown", cert.number
+        )
         concern = await request.app.state.services.concerns.report(
-            cert.number, category, form["description"], form["contact"] or None)
+            cert.number, category, form["description"], form["contact"] or None
+        )
     except RateLimited:
-        return HTMLResponse(_concern_page(lang, cert.number, cert.homestay_name,
-                                          errors=[str(TEXT[lang]["rate_limited"])], form=form),
-                            status_code=429, headers=headers)
+        return HTMLResponse(
+            _concern_page(
+                lang,
+                cert.number,
+                cert.homestay_name,
+                errors=[str(TEXT[lang]["rate_limited"])],
+                form=form,
+            ),
+            status_code=429,
+            headers=headers,
+        )
     except UserErrors as exc:
-        return HTMLResponse(_concern_page(lang, cert.number, cert.homestay_name,
-                                          errors=[e.message for e in exc.errors], form=form),
-                            status_code=400, headers=headers)
-    return HTMLResponse(_concern_page(lang, cert.number, None, receipt=concern["receipt"]),
-                        status_code=201, headers=headers)
+        return HTMLResponse(
+            _concern_page(
+                lang,
+                cert.number,
+                cert.homestay_name,
+                errors=[e.message for e in exc.errors],
+                form=form,
+            ),
+            status_code=400,
+            headers=headers,
+        )
+    return HTMLResponse(
+        _concern_page(lang, cert.number, None, receipt=concern["receipt"]),
+        status_code=201,
+        headers=headers,
+    )
 
 
 def page_url(public_url: str, number: str) -> str:
@@ -169,8 +246,9 @@ def plaque_svg(url: str, number: str, grade_label: str) -> str:
     qr = segno.make(url, error="m")
     size = qr.symbol_size(border=4)[0]
     module = PLAQUE_WIDTH_MM / size
-    path = "".join(f"M{x},{y}h1v1h-1z" for y, row in enumerate(qr.matrix)
-                   for x, dark in enumerate(row) if dark)
+    path = "".join(
+        f"M{x},{y}h1v1h-1z" for y, row in enumerate(qr.matrix) for x, dark in enumerate(row) if dark
+    )
     height = PLAQUE_WIDTH_MM + 24
     return (
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{PLAQUE_WIDTH_MM}mm" '
@@ -180,7 +258,8 @@ def plaque_svg(url: str, number: str, grade_label: str) -> str:
         f'<text x="{PLAQUE_WIDTH_MM / 2}" y="{PLAQUE_WIDTH_MM + 8}" font-size="7" '
         f'text-anchor="middle" font-family="sans-serif" font-weight="bold">{grade_label}</text>'
         f'<text x="{PLAQUE_WIDTH_MM / 2}" y="{PLAQUE_WIDTH_MM + 17}" font-size="6" '
-        f'text-anchor="middle" font-family="monospace">{number}</text></svg>')
+        f'text-anchor="middle" font-family="monospace">{number}</text></svg>'
+    )
 
 
 def plaque_png(url: str, number: str, grade_code: str) -> bytes:
@@ -214,11 +293,15 @@ async def plaque(request: Request) -> Response:
     if cert is None:
         raise NotFound(f"no certificate {number[:40]!r}")
     url = page_url(request.app.state.services.settings.public_url, cert.number)
-    headers = {"Cache-Control": "public, max-age=86400",
-               "Content-Disposition": f'inline; filename="plaque-{cert.number}.{fmt}"'}
+    headers = {
+        "Cache-Control": "public, max-age=86400",
+        "Content-Disposition": f'inline; filename="plaque-{cert.number}.{fmt}"',
+    }
     if fmt == "svg":
         label = f"{cert.grade.label['zh']} · {cert.grade.label['en']}"
-        return Response(plaque_svg(url, cert.number, label), media_type="image/svg+xml",
-                        headers=headers)
-    return Response(plaque_png(url, cert.number, cert.grade.value), media_type="image/png",
-                    headers=headers)
+        return Response(
+            plaque_svg(url, cert.number, label), media_type="image/svg+xml", headers=headers
+        )
+    return Response(
+        plaque_png(url, cert.number, cert.grade.value), media_type="image/png", headers=headers
+    )

@@ -14,12 +14,18 @@ from starlette.responses import JSONResponse, Response
 from homestay.errors import ApiError, RateLimited, ServiceUnavailable
 
 
-def json_error(status: int, code: str, message: str, headers: dict[str, str] | None = None,
-               **extensions: object) -> JSONResponse:
-    return JSONResponse({"errors": [{"message": message,
-                                     "extensions": {"code": code, **extensions}}]},
-                        status_code=status,
-                        headers={"Cache-Control": "no-store", **(headers or {})})
+def json_error(
+    status: int,
+    code: str,
+    message: str,
+    headers: dict[str, str] | None = None,
+    **extensions: object,
+) -> JSONResponse:
+    return JSONResponse(
+        {"errors": [{"message": message, "extensions": {"code": code, **extensions}}]},
+        status_code=status,
+        headers={"Cache-Control": "no-store", **(headers or {})},
+    )
 
 
 def error_response(exc: ApiError) -> JSONResponse:

@@ -53,13 +53,17 @@ def _export_slots(request: Request) -> asyncio.Semaphore:
 def _take_slot(request: Request) -> asyncio.Semaphore:
     slots = _export_slots(request)
     if slots.locked():
-        raise RateLimited(f"{MAX_CONCURRENT_EXPORTS} full lists are being sent; retry in "
-                          f"{EXPORT_RETRY_AFTER_S} s", EXPORT_RETRY_AFTER_S)
+        raise RateLimited(
+            f"{MAX_CONCURRENT_EXPORTS} full lists are being sent; retry in "
+            f"{EXPORT_RETRY_AFTER_S} s",
+            EXPORT_RETRY_AFTER_S,
+        )
     return slots
 
 
-async def _releasing(slots: asyncio.Semaphore,
-                     chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+async def _releasing(
+    slots: asyncio.Semaphore, chunks: AsyncIterator[bytes]
+) -> AsyncIterator[bytes]:
     """The chunks, holding an export slot until the last is sent or the client goes."""
     try:
         async for chunk in chunks:
@@ -85,14 +89,19 @@ async def export_certificates(request: Request) -> Response:
     now = utcnow()
     # a failure of the first chunk is a 503 (the exception handlers), its slot given back
     # by _releasing
-    chunks = await _primed(_releasing(slots, chunks_of(
-        fmt, services.exports.rows(query, now, lang), lang)))
+    chunks = await _primed(
+        _releasing(slots, chunks_of(fmt, services.exports.rows(query, now, lang), lang))
+    )
     name = file_name(fmt, counties, china_date(now))
-    return StreamingResponse(chunks, media_type=fmt.media_type, headers={
-        "Content-Disposition": f"attachment; filename=\"{name}\"; "
-                               f"filename*=UTF-8''{quote(name)}",
-        "Cache-Control": "no-store",
-    })
+    return StreamingResponse(
+        chunks,
+        media_type=fmt.media_type,
+        headers={
+            "Content-Disposition": f'attachment; filename="{name}"; '
+            f"filename*=UTF-8''{quote(name)}",
+            "Cache-Control": "no-store",
+        },
+    )
 
 
 FILTERS = ("county", "grade", "status", "issuedFrom", "issuedTo", "expiringBefore")
@@ -105,9 +114,13 @@ def _query(params: dict[str, str], counties: list[str]) -> grade_list.ExportQuer
     if unknown:
         raise BadUserInput(unknown[0], f"unknown parameter; filters are {', '.join(FILTERS)}")
     return grade_list.query_of(
-        counties, grade=params.get("grade"), status=params.get("status"),
-        issued_from=params.get("issuedFrom"), issued_to=params.get("issuedTo"),
-        expiring_before=params.get("expiringBefore"))
+        counties,
+        grade=params.get("grade"),
+        status=params.get("status"),
+        issued_from=params.get("issuedFrom"),
+        issued_to=params.get("issuedTo"),
+        expiring_before=params.get("expiringBefore"),
+    )
 
 
 def _etag(changed_at_ms: int) -> str:
@@ -136,13 +149,17 @@ async def open_data(request: Request) -> Response:
     now = utcnow()
     changed_at = await services.exports.open_data_changed_at(now)
     etag = _etag(int(changed_at.timestamp() * 1000))
-    headers = {"ETag": etag, "Cache-Control": f"public, max-age={OPEN_DATA_MAX_AGE_S}",
-               "Access-Control-Allow-Origin": "*"}
+    headers = {
+        "ETag": etag,
+        "Cache-Control": f"public, max-age={OPEN_DATA_MAX_AGE_S}",
+        "Access-Control-Allow-Origin": "*",
+    }
     # Last-Modified has whole seconds: it is told (and If-Modified-Since believed) only once
     # the second of the last change is over, so no later change can fall in the second a
     # client was told; until then the ETag alone answers (a 304 never hides a change)
-    last_modified_s = int(changed_at.timestamp()) if now - changed_at >= timedelta(seconds=1) \
-        else None
+    last_modified_s = (
+        int(changed_at.timestamp()) if now - changed_at >= timedelta(seconds=1) else None
+    )
     if last_modified_s is not None:
         headers["Last-Modified"] = format_datetime(changed_at.astimezone(UTC), usegmt=True)
     if _not_modified(request, etag, last_modified_s):
@@ -152,5 +169,4 @@ async def open_data(request: Request) -> Response:
     slots = _take_slot(request)
     await slots.acquire()
     chunks = await _primed(_releasing(slots, json_chunks(services.exports.open_data(now))))
-    return StreamingResponse(chunks, media_type=ExportFormat.JSON.media_type,
-                             headers=headers)
+    return StreamingResponse(chunks, media_type=ExportFormat.JSON.media_type, headers=headers)

@@ -37,8 +37,10 @@ def page() -> str:
     for cdn, local in CDN.items():
         html = html.replace(cdn, f"{MOUNT}/{local}")
     if "https://unpkg.com/" in html or "https://cdn." in html:
-        raise RuntimeError("strawberry's GraphiQL page names assets that homestay/static/"
-                           "graphiql does not hold: vendor them (see homestay/http/graphiql.py)")
+        raise RuntimeError(
+            "strawberry's GraphiQL page names assets that homestay/static/"
+            "graphiql does not hold: vendor them (see homestay/http/graphiql.py)"
+        )
     return html
 
 

@@ -38,16 +38,20 @@ PUBLIC_MAX_AGE_S = 30
 _REFUSALS: dict[str, ApiError] = {
     "Unable to parse request body as JSON": BadRequest("body", "not valid JSON"),
     "Unsupported content type": UnsupportedMediaType(
-        "Content-Type", "send application/json (or GET with ?query=)"),
-    "No GraphQL query found in the request": BadRequest("query", "no GraphQL query in the "
-                                                        "request"),
+        "Content-Type", "send application/json (or GET with ?query=)"
+    ),
+    "No GraphQL query found in the request": BadRequest("query", "no GraphQL query in the request"),
 }
 _request: ContextVar[Request] = ContextVar("request")
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 # errors that refuse the request before anything runs: 400, and no `data`, for a client that
 # accepts GraphQL over HTTP's own media type
-_REQUEST_ERRORS = {"GRAPHQL_PARSE_FAILED", "GRAPHQL_VALIDATION_FAILED", "QUERY_TOO_COMPLEX",
-                   "QUERY_TOO_COSTLY"}
+_REQUEST_ERRORS = {
+    "GRAPHQL_PARSE_FAILED",
+    "GRAPHQL_VALIDATION_FAILED",
+    "QUERY_TOO_COMPLEX",
+    "QUERY_TOO_COSTLY",
+}
 
 
 def _revalidated(request: Request, response: Response) -> Response:
@@ -57,8 +61,11 @@ def _revalidated(request: Request, response: Response) -> Response:
     if_none_match = request.headers.get("if-none-match", "")
     tags = {t.strip().removeprefix("W/") for t in if_none_match.split(",") if t.strip()}
     if etag.removeprefix("W/") in tags or "*" in tags:
-        kept = {k: v for k, v in response.headers.items()
-                if k.lower() in ("etag", "cache-control", "vary")}
+        kept = {
+            k: v
+            for k, v in response.headers.items()
+            if k.lower() in ("etag", "cache-control", "vary")
+        }
         return Response(status_code=304, headers=kept)
     return response
 
@@ -86,14 +93,24 @@ def _as_graphql_response(response: Response) -> Response:
     if errors and body.get("data") is None and status == 200:
         first = errors[0].get("extensions", {})
         if first.get("code") in _REQUEST_ERRORS or (
-                first.get("code") == "BAD_USER_INPUT" and
-                str(errors[0].get("message", "")).startswith("Variable '$")):
+            first.get("code") == "BAD_USER_INPUT"
+            and str(errors[0].get("message", "")).startswith("Variable '$")
+        ):
             status = 400
             body.pop("data", None)
-    headers = {k: v for k, v in response.headers.items()
-               if k.lower() not in ("content-length", "content-type")}
-    return Response(json.dumps(body, ensure_ascii=False, separators=(",", ":")),
-                    status_code=status, headers=headers, media_type=GRAPHQL_RESPONSE)
+    headers = {
+        k: v
+        for k, v in response.headers.items()
+        if k.lower() not in ("content-length", "content-type")
+    }
+    return Response(
+        json.dumps(body, ensure_ascii=False, separators=(",", ":")),
+        status_code=status,
+        headers=headers,
+        media_type=GRAPHQL_RESPONSE,
+    )
+
+
 MAX_QUERY_CHARS = 20_000  # the apps' largest document is about 1,500 characters
 
 
@@ -105,16 +122,18 @@ class GraphQLView(GraphQL):
     def decode_json(self, data: str | bytes) -> object:
         decoded = json.loads(data)
         if not isinstance(decoded, dict | list):  # null, 42, "s", true: no request at all
-            raise BadRequest("body", "send a JSON object: {\"query\": ..., \"variables\": "
-                             "{...}}")
+            raise BadRequest("body", 'send a JSON object: {"query": ..., "variables": {...}}')
         return decoded
 
     async def parse_http_body(self, request: Any) -> Any:
         data = await super().parse_http_body(request)
         for item in data if isinstance(data, list) else [data]:
             if item.query is not None and len(item.query) > MAX_QUERY_CHARS:
-                raise PayloadTooLarge("query", f"a GraphQL document may have at most "
-                                      f"{MAX_QUERY_CHARS} characters", code="QUERY_TOO_LONG")
+                raise PayloadTooLarge(
+                    "query",
+                    f"a GraphQL document may have at most {MAX_QUERY_CHARS} characters",
+                    code="QUERY_TOO_LONG",
+                )
             await self._persisted(request, item)
         return data
 
@@ -127,8 +146,10 @@ class GraphQLView(GraphQL):
 
     def should_render_graphql_ide(self, request: Any) -> bool:
         # a GET with only a persisted query's hash is a query, not a person opening GraphiQL
-        return super().should_render_graphql_ide(request) and \
-            request.query_params.get("extensions") is None
+        return (
+            super().should_render_graphql_ide(request)
+            and request.query_params.get("extensions") is None
+        )
 
     async def _persisted(self, request: Any, item: Any) -> None:
         """Automatic persisted queries (homestay/services/persisted.py)."""
@@ -137,8 +158,10 @@ class GraphQLView(GraphQL):
             return
         sha256 = extension.get("sha256Hash") if isinstance(extension, dict) else None
         if not isinstance(sha256, str) or len(sha256) != 64 or extension.get("version", 1) != 1:
-            raise BadRequest("extensions.persistedQuery", "give version 1 and the document's "
-                             "sha256Hash (64 hexadecimal characters)")
+            raise BadRequest(
+                "extensions.persistedQuery",
+                "give version 1 and the document's sha256Hash (64 hexadecimal characters)",
+            )
         starlette_request = _request.get()
         store = starlette_request.app.state.services.persisted
         if item.query is None:
@@ -147,12 +170,14 @@ class GraphQLView(GraphQL):
                 raise PersistedQueryNotFound()
             return
         if persisted.digest(item.query) != sha256.lower():
-            raise BadRequest("extensions.persistedQuery.sha256Hash",
-                             "not the SHA-256 of the query sent with it")
+            raise BadRequest(
+                "extensions.persistedQuery.sha256Hash", "not the SHA-256 of the query sent with it"
+            )
         if await store.find(sha256.lower()) is None:
             client = starlette_request.client
             await starlette_request.app.state.rate_limiter.admit_persisted_query(
-                client.host if client else "unknown")
+                client.host if client else "unknown"
+            )
             await store.learn(sha256.lower(), item.query)
 
     async def process_result(self, request: Any, result: Any) -> Any:
@@ -185,18 +210,24 @@ class GraphQLView(GraphQL):
 
     async def get_context(self, request: Request, response: Response) -> Context:  # type: ignore[override]
         services: Services = request.app.state.services
-        context = Context(services=services, request=request, response=response,
-                          lang=language(request.headers.get("accept-language")),
-                          request_id=request.state.request_id)
+        context = Context(
+            services=services,
+            request=request,
+            response=response,
+            lang=language(request.headers.get("accept-language")),
+            request_id=request.state.request_id,
+        )
         # only what the public may see, asked by GET, may be kept by a CDN or the phone
         public = request.method == "GET" and "authorization" not in request.headers
-        response.headers["Cache-Control"] = \
+        response.headers["Cache-Control"] = (
             f"public, max-age={PUBLIC_MAX_AGE_S}" if public else "no-store"
+        )
         response.headers["Vary"] = "Accept-Language, Authorization"
         if not getattr(request.app.state, "schema_applied", True):
             # no write before the unique indexes exist: a retried one could double
             context.auth_error = ServiceUnavailable(
-                "the service is starting: its database is being prepared; try again shortly")
+                "the service is starting: its database is being prepared; try again shortly"
+            )
             return context
         try:
             context.caller = caller_of(request)

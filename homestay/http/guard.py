@@ -46,8 +46,7 @@ from homestay.http.errors import error_response
 from homestay.services.accounts import authenticate
 from homestay.settings import Settings
 
-GUARDED = ("/graphql", "/exports", "/open-data", "/uploads", "/v/", "/certificates/",
-           "/photos/")
+GUARDED = ("/graphql", "/exports", "/open-data", "/uploads", "/v/", "/certificates/", "/photos/")
 UPLOAD_PATH = "/uploads"
 MAX_UPLOAD_BYTES = 10 * 1024 * 1024
 # the multipart envelope or a filename beside the photo's own bytes
@@ -69,15 +68,18 @@ class Limits:
 
     @classmethod
     def of(cls, settings: Settings) -> Limits:
-        return cls(public=parse(settings.rate_public),
-                   auth_failures=parse(settings.rate_auth_failures),
-                   account=parse(settings.rate_account), uploads=parse(settings.rate_uploads),
-                   public_uploads=parse(settings.rate_public_uploads),
-                   persisted_queries=parse(settings.rate_persisted_queries),
-                   concerns_per_address=parse(settings.rate_concerns),
-                   concerns_per_certificate=parse(settings.rate_concerns_per_certificate),
-                   max_body_bytes=settings.max_body_bytes,
-                   upload_bytes=MAX_UPLOAD_BYTES + UPLOAD_ENVELOPE_BYTES)
+        return cls(
+            public=parse(settings.rate_public),
+            auth_failures=parse(settings.rate_auth_failures),
+            account=parse(settings.rate_account),
+            uploads=parse(settings.rate_uploads),
+            public_uploads=parse(settings.rate_public_uploads),
+            persisted_queries=parse(settings.rate_persisted_queries),
+            concerns_per_address=parse(settings.rate_concerns),
+            concerns_per_certificate=parse(settings.rate_concerns_per_certificate),
+            max_body_bytes=settings.max_body_bytes,
+            upload_bytes=MAX_UPLOAD_BYTES + UPLOAD_ENVELOPE_BYTES,
+        )
 
 
 @dataclass(frozen=True)
@@ -104,40 +106,64 @@ class RateLimiter:
 
     async def credential_refused(self, address: str, credential: str) -> bool:
         """Whether this credential failed too often from this address to be checked again."""
-        return not await self.windows.test(self.limits.auth_failures, "auth", address,
-                                           credential)
+        return not await self.windows.test(self.limits.auth_failures, "auth", address, credential)
 
     async def admit(self, identity: Identity, address: str, upload: bool) -> None:
         """Counts the request; RateLimited when it is over one of its limits."""
         if identity.failed_credential is not None:
-            await self._hit(self.limits.auth_failures, "failed checks of this token from this "
-                            "address", "auth", address, identity.failed_credential)
+            await self._hit(
+                self.limits.auth_failures,
+                "failed checks of this token from this address",
+                "auth",
+                address,
+                identity.failed_credential,
+            )
         account = identity.caller.account_id
         if account is None:
-            await self._hit(self.limits.public, "requests without a valid token from this "
-                            "address", "public", address)
+            await self._hit(
+                self.limits.public,
+                "requests without a valid token from this address",
+                "public",
+                address,
+            )
             if upload:  # a guest's photo for a concern
-                await self._hit(self.limits.public_uploads, "photos uploaded from this "
-                                "address", "public-uploads", address)
+                await self._hit(
+                    self.limits.public_uploads,
+                    "photos uploaded from this address",
+                    "public-uploads",
+                    address,
+                )
             return
         await self._hit(self.limits.account, "requests by this account", "account", account)
         if upload:
-            await self._hit(self.limits.uploads, "photos uploaded by this account", "uploads",
-                            account)
-
+            await self._hit(
+                self.limits.uploads, "photos uploaded by this account", "uploads", account
+            )
 
     async def admit_persisted_query(self, address: str) -> None:
         """A document learnt for a hash: a few per address, so no flood fills the store."""
-        await self._hit(self.limits.persisted_queries, "queries registered from this "
-                        "address", "persist", address)
+        await self._hit(
+            self.limits.persisted_queries,
+            "queries registered from this address",
+            "persist",
+            address,
+        )
 
     async def admit_concern(self, address: str, number: str) -> None:
         """A guest's report: a few per address, and a bound per certificate, so that a bot
         cannot bury a homestay (or the bureau) under reports."""
-        await self._hit(self.limits.concerns_per_address, "concerns reported from this "
-                        "address", "concern", address)
-        await self._hit(self.limits.concerns_per_certificate, "concerns about this "
-                        "certificate today", "concern-about", number[:40])
+        await self._hit(
+            self.limits.concerns_per_address,
+            "concerns reported from this address",
+            "concern",
+            address,
+        )
+        await self._hit(
+            self.limits.concerns_per_certificate,
+            "concerns about this certificate today",
+            "concern-about",
+            number[:40],
+        )
 
 
 def client_address(scope: Scope) -> str:
@@ -156,16 +182,19 @@ async def identify(scope: Scope, limiter: RateLimiter, settings: Settings) -> Id
         return Identity()
     credential = _digest(header.strip())
     if await limiter.credential_refused(client_address(scope), credential):
-        return Identity(error=Unauthenticated("this token is not valid (unknown or revoked)"),
-                        failed_credential=credential)
+        return Identity(
+            error=Unauthenticated("this token is not valid (unknown or revoked)"),
+            failed_credential=credential,
+        )
     try:
         with pymongo.timeout(settings.request_db_timeout_ms / 1000):
             caller = await authenticate(scope["app"].state.services.db, header)
     except Unauthenticated as exc:
         return Identity(error=exc, failed_credential=credential)
     except PyMongoError:
-        return Identity(error=ServiceUnavailable(
-            "the database is not answering; try again shortly"))
+        return Identity(
+            error=ServiceUnavailable("the database is not answering; try again shortly")
+        )
     return Identity(caller=caller)
 
 
@@ -205,8 +234,11 @@ class GuardMiddleware:
             await error_response(exc)(scope, receive, send)
             return
 
-        limit = self.limiter.limits.upload_bytes if path.startswith(UPLOAD_PATH) \
+        limit = (
+            self.limiter.limits.upload_bytes
+            if path.startswith(UPLOAD_PATH)
             else self.limiter.limits.max_body_bytes
+        )
         declared = dict(scope["headers"]).get(b"content-length", b"")
         if declared.isdigit() and int(declared) > limit:
             await error_response(_too_large(limit))(scope, receive, send)

@@ -17,16 +17,17 @@ async def healthz(request: Request) -> Response:
 async def readyz(request: Request) -> Response:
     services: Services = request.app.state.services
     if not getattr(request.app.state, "schema_applied", True):
-        return JSONResponse({"status": "starting", "database": "not answering yet"},
-                            status_code=503)
+        return JSONResponse(
+            {"status": "starting", "database": "not answering yet"}, status_code=503
+        )
     try:
         await services.db.ping(timeout_ms=services.settings.readiness_timeout_ms)
     except PyMongoError:
-        return JSONResponse({"status": "unavailable", "database": "not answering"},
-                            status_code=503)
+        return JSONResponse({"status": "unavailable", "database": "not answering"}, status_code=503)
     return JSONResponse({"status": "ready"})
 
 
 async def metrics(request: Request) -> Response:
-    return Response(generate_latest(request.app.state.metrics.registry),
-                    media_type=CONTENT_TYPE_LATEST)
+    return Response(
+        generate_latest(request.app.state.metrics.registry), media_type=CONTENT_TYPE_LATEST
+    )

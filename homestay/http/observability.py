@@ -20,23 +20,41 @@ class Metrics(monitoring.CommandListener):
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
-        self.requests = Counter("homestay_http_requests_total", "HTTP requests",
-                                ["route", "status"], registry=self.registry)
-        self.latency = Histogram("homestay_http_request_seconds", "HTTP request latency",
-                                 ["route"], registry=self.registry)
-        self.operations = Counter("homestay_graphql_operations_total",
-                                  "GraphQL operations by root fields and outcome (OK or the "
-                                  "first error's code)", ["operation", "outcome"],
-                                  registry=self.registry)
-        self.operation_latency = Histogram("homestay_graphql_operation_seconds",
-                                           "GraphQL operation latency", ["operation"],
-                                           registry=self.registry)
-        self.db_failures = Counter("homestay_db_command_failures_total",
-                                   "Database commands that failed or got no answer",
-                                   ["command"], registry=self.registry)
-        self.db_unavailable = Counter("homestay_db_unavailable_total",
-                                      "Requests answered SERVICE_UNAVAILABLE",
-                                      registry=self.registry)
+        self.requests = Counter(
+            "homestay_http_requests_total",
+            "HTTP requests",
+            ["route", "status"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "homestay_http_request_seconds",
+            "HTTP request latency",
+            ["route"],
+            registry=self.registry,
+        )
+        self.operations = Counter(
+            "homestay_graphql_operations_total",
+            "GraphQL operations by root fields and outcome (OK or the first error's code)",
+            ["operation", "outcome"],
+            registry=self.registry,
+        )
+        self.operation_latency = Histogram(
+            "homestay_graphql_operation_seconds",
+            "GraphQL operation latency",
+            ["operation"],
+            registry=self.registry,
+        )
+        self.db_failures = Counter(
+            "homestay_db_command_failures_total",
+            "Database commands that failed or got no answer",
+            ["command"],
+            registry=self.registry,
+        )
+        self.db_unavailable = Counter(
+            "homestay_db_unavailable_total",
+            "Requests answered SERVICE_UNAVAILABLE",
+            registry=self.registry,
+        )
 
     def started(self, event: monitoring.CommandStartedEvent) -> None:
         pass
@@ -70,7 +88,8 @@ class RequestContextMiddleware:
             if message["type"] == "http.response.start":
                 status = message["status"]
                 message.setdefault("headers", []).append(
-                    (b"x-request-id", request_id.encode("latin-1")))
+                    (b"x-request-id", request_id.encode("latin-1"))
+                )
             await send(message)
 
         try:
@@ -81,8 +100,11 @@ class RequestContextMiddleware:
             self.metrics.requests.labels(route, str(status)).inc()
             self.metrics.latency.labels(route).observe(elapsed)
             state = scope["state"]
-            extra = {"request_id": request_id, "status": status,
-                     "duration_ms": round(elapsed * 1000, 1)}
+            extra = {
+                "request_id": request_id,
+                "status": status,
+                "duration_ms": round(elapsed * 1000, 1),
+            }
             if "operation" in state:
                 operation, outcome = state["operation"], state.get("outcome", "OK")
                 self.metrics.operations.labels(operation, outcome).inc()
@@ -95,10 +117,17 @@ class RequestContextMiddleware:
 
 
 def _route_label(path: str) -> str:
-    for prefix in ("/graphql", "/uploads", "/exports", "/open-data", "/healthz", "/readyz",
-                   "/metrics", "/v/", "/certificates/"):
+    for prefix in (
+        "/graphql",
+        "/uploads",
+        "/exports",
+        "/open-data",
+        "/healthz",
+        "/readyz",
+        "/metrics",
+        "/v/",
+        "/certificates/",
+    ):
         if path.startswith(prefix):
             return prefix
     return "other"
-
-

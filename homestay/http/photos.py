@@ -26,12 +26,20 @@ async def photo(request: Request) -> Response:
     width = request.path_params.get("width")
     if width is not None and width not in WIDTHS:
         raise NotFound(f"photos are drawn {', '.join(map(str, WIDTHS))} px wide")
-    served = await service.served(caller_of(request), request.path_params["photo_id"], width,
-                                  "image/webp" in request.headers.get("accept", ""), utcnow())
+    served = await service.served(
+        caller_of(request),
+        request.path_params["photo_id"],
+        width,
+        "image/webp" in request.headers.get("accept", ""),
+        utcnow(),
+    )
     if served is None:
         raise NotFound("no such photo")
-    headers = {**SERVED_HEADERS, "ETag": f'"{served.file_id}"',
-               "Cache-Control": PUBLIC_CACHE if served.public else "private, no-store"}
+    headers = {
+        **SERVED_HEADERS,
+        "ETag": f'"{served.file_id}"',
+        "Cache-Control": PUBLIC_CACHE if served.public else "private, no-store",
+    }
     if served.by_accept:
         headers["Vary"] = "Accept"
     if request.headers.get("if-none-match") == headers["ETag"]:
@@ -44,5 +52,8 @@ async def photo(request: Request) -> Response:
         while chunk := await stream.readchunk():
             yield chunk
 
-    return StreamingResponse(chunks(), media_type=served.media_type,
-                             headers={**headers, "Content-Length": str(stream.length)})
+    return StreamingResponse(
+        chunks(),
+        media_type=served.media_type,
+        headers={**headers, "Content-Length": str(stream.length)},
+    )

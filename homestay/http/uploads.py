@@ -54,8 +54,9 @@ class NotAPhoto(Exception):
 def reencode(data: bytes) -> tuple[bytes, str, int, int]:
     """The photo decoded and written anew, upright and without metadata: (bytes, media type,
     width, height). CPU-bound: run it off the event loop."""
-    too_large = PayloadTooLarge("body", f"a photo may have at most {MAX_PIXELS:,} pixels",
-                                code="IMAGE_TOO_LARGE")
+    too_large = PayloadTooLarge(
+        "body", f"a photo may have at most {MAX_PIXELS:,} pixels", code="IMAGE_TOO_LARGE"
+    )
     try:
         with warnings.catch_warnings():
             # Pillow checks the declared size before decoding: past MAX_PIXELS, refuse
@@ -70,8 +71,9 @@ def reencode(data: bytes) -> tuple[bytes, str, int, int]:
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
         raise NotAPhoto from None
     out = io.BytesIO()
-    transparent = image.mode in ("RGBA", "LA") or \
-        (image.mode == "P" and "transparency" in image.info)
+    transparent = image.mode in ("RGBA", "LA") or (
+        image.mode == "P" and "transparency" in image.info
+    )
     if transparent:  # a drawing or a screenshot: JPEG would lose it
         image.save(out, "PNG")
         media_type = "image/png"
@@ -106,14 +108,20 @@ async def upload(request: Request) -> Response:
         raise UnsupportedMediaType("body", "send a JPEG, PNG, WebP or HEIC photo") from None
     if homestay is not None:
         drawn = await asyncio.to_thread(photos.draw, stored)
-        return _stored(await services.photos.store(drawn, homestay, caller.account_id, key),
-                       status=201)
+        return _stored(
+            await services.photos.store(drawn, homestay, caller.account_id, key), status=201
+        )
     bucket = AsyncGridFSBucket(services.db.db, bucket_name=BUCKET)
     file_id = ObjectId()
-    metadata = {"contentType": media_type, "uploadedBy": caller.account_id,
-                # a guest's photo belongs to a county once a concern cites it
-                "counties": sorted(caller.counties) if caller.is_staff else [],
-                "forConcern": not caller.is_staff, "width": width, "height": height}
+    metadata = {
+        "contentType": media_type,
+        "uploadedBy": caller.account_id,
+        # a guest's photo belongs to a county once a concern cites it
+        "counties": sorted(caller.counties) if caller.is_staff else [],
+        "forConcern": not caller.is_staff,
+        "width": width,
+        "height": height,
+    }
     if key is not None:
         metadata["uploadKey"] = key
     try:
@@ -157,12 +165,22 @@ def _upload_key(request: Request, account_id: str | None) -> str | None:
 
 def _stored(doc: dict, status: int) -> JSONResponse:
     meta = doc.get("metadata") or {}
-    url = f"/photos/{doc['_id']}" if meta.get("purpose") == photos.LISTING \
+    url = (
+        f"/photos/{doc['_id']}"
+        if meta.get("purpose") == photos.LISTING
         else f"/uploads/{doc['_id']}"
-    return JSONResponse({"id": str(doc["_id"]), "url": url,
-                         "contentType": meta.get("contentType"), "size": doc.get("length"),
-                         "width": meta.get("width"), "height": meta.get("height")},
-                        status_code=status)
+    )
+    return JSONResponse(
+        {
+            "id": str(doc["_id"]),
+            "url": url,
+            "contentType": meta.get("contentType"),
+            "size": doc.get("length"),
+            "width": meta.get("width"),
+            "height": meta.get("height"),
+        },
+        status_code=status,
+    )
 
 
 async def download(request: Request) -> Response:
@@ -188,6 +206,11 @@ async def download(request: Request) -> Response:
         while chunk := await stream.readchunk():
             yield chunk
 
-    return StreamingResponse(chunks(), media_type=media_type, headers={
-        **SERVED_HEADERS,
-        "Content-Disposition": f'inline; filename="photo-{file_id}.{extension}"'})
+    return StreamingResponse(
+        chunks(),
+        media_type=media_type,
+        headers={
+            **SERVED_HEADERS,
+            "Content-Disposition": f'inline; filename="photo-{file_id}.{extension}"',
+        },
+    )

@@ -27,29 +27,37 @@ class NewAccount:
 MAX_OPERATED = 20  # homestays one operator account runs
 
 
-def validate_account(role: str, name: str, counties: Sequence[str],
-                     homestay_ids: Sequence[str] = ()) -> list[UserError]:
+def validate_account(
+    role: str, name: str, counties: Sequence[str], homestay_ids: Sequence[str] = ()
+) -> list[UserError]:
     errors: list[UserError] = []
     if role not in (Role.INSPECTOR.value, Role.BUREAU.value, Role.OPERATOR.value):
-        errors.append(UserError(["role"], "INVALID",
-                                "role must be INSPECTOR, BUREAU or OPERATOR"))
+        errors.append(UserError(["role"], "INVALID", "role must be INSPECTOR, BUREAU or OPERATOR"))
     check_text(errors, ["name"], name, 100, required=True)
     if role == Role.OPERATOR.value:
         if not homestay_ids:
-            errors.append(UserError(["homestayIds"], "REQUIRED",
-                                    "an OPERATOR account runs at least one homestay"))
+            errors.append(
+                UserError(
+                    ["homestayIds"], "REQUIRED", "an OPERATOR account runs at least one homestay"
+                )
+            )
         elif len(homestay_ids) > MAX_OPERATED:
-            errors.append(UserError(["homestayIds"], "TOO_MANY",
-                                    f"at most {MAX_OPERATED} homestays per account"))
+            errors.append(
+                UserError(
+                    ["homestayIds"], "TOO_MANY", f"at most {MAX_OPERATED} homestays per account"
+                )
+            )
     elif homestay_ids:
-        errors.append(UserError(["homestayIds"], "NOT_ALLOWED",
-                                "homestayIds are for OPERATOR accounts only"))
+        errors.append(
+            UserError(["homestayIds"], "NOT_ALLOWED", "homestayIds are for OPERATOR accounts only")
+        )
     if not counties and role != Role.OPERATOR.value:
         errors.append(UserError(["counties"], "REQUIRED", "give at least one county code"))
     for i, code in enumerate(counties):
         if gazetteer().county(code) is None:
-            errors.append(UserError(["counties", str(i)], "UNKNOWN_COUNTY",
-                                    f"no county with code {code!r}"))
+            errors.append(
+                UserError(["counties", str(i)], "UNKNOWN_COUNTY", f"no county with code {code!r}")
+            )
     return errors
 
 
@@ -61,18 +69,28 @@ async def operated_counties(db: Database, homestay_ids: Sequence[str]) -> list[s
     """The counties of the homestays an operator account is to run; UserErrors naming each id
     that is no registered homestay."""
     ids = list(dict.fromkeys(homestay_ids))
-    found = {d["_id"]: d["county"] async for d in
-             db.homestays.find({"_id": {"$in": ids}}, {"county": 1})}
-    missing = [UserError(["homestayIds", str(i)], "NOT_FOUND", f"no homestay {hid!r}")
-               for i, hid in enumerate(homestay_ids) if hid not in found]
+    found = {
+        d["_id"]: d["county"] async for d in db.homestays.find({"_id": {"$in": ids}}, {"county": 1})
+    }
+    missing = [
+        UserError(["homestayIds", str(i)], "NOT_FOUND", f"no homestay {hid!r}")
+        for i, hid in enumerate(homestay_ids)
+        if hid not in found
+    ]
     if missing:
         raise UserErrors(missing)
     return sorted(set(found.values()))
 
 
-async def create_account(db: Database, *, role: str, name: str, counties: Sequence[str] = (),
-                         homestay_ids: Sequence[str] = (),
-                         created_by: str = ADMINISTRATOR) -> NewAccount:
+async def create_account(
+    db: Database,
+    *,
+    role: str,
+    name: str,
+    counties: Sequence[str] = (),
+    homestay_ids: Sequence[str] = (),
+    created_by: str = ADMINISTRATOR,
+) -> NewAccount:
     """An account. Made by `created_by`: another account's id, or ADMINISTRATOR. An OPERATOR's
     counties are those of its homestays."""
     if role == Role.OPERATOR.value and homestay_ids:
@@ -106,15 +124,21 @@ async def revoke_account(db: Database, account_id: str) -> bool:
 
 async def accounts_by_id(db: Database, ids: Sequence[str]) -> list[dict | None]:
     """By id, in the order asked (for a DataLoader); the token's hash is never read."""
-    found = {a["_id"]: a async for a in db.accounts.find({"_id": {"$in": list(ids)}},
-                                                         {"tokenHash": 0})}
+    found = {
+        a["_id"]: a async for a in db.accounts.find({"_id": {"$in": list(ids)}}, {"tokenHash": 0})
+    }
     return [found.get(i) for i in ids]
 
 
 def caller_of(account: dict) -> Caller:
-    return Caller(Role(account["role"]), account["_id"], account["name"],
-                  frozenset(account["counties"]), account.get("createdBy"),
-                  frozenset(account.get("homestayIds") or ()))
+    return Caller(
+        Role(account["role"]),
+        account["_id"],
+        account["name"],
+        frozenset(account["counties"]),
+        account.get("createdBy"),
+        frozenset(account.get("homestayIds") or ()),
+    )
 
 
 def token_of(authorization: str | None) -> str | None:
@@ -146,22 +170,36 @@ class AccountService:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    async def create(self, caller: Caller, *, role: Role, name: str, counties: Sequence[str],
-                     homestay_ids: Sequence[str]) -> NewAccount:
+    async def create(
+        self,
+        caller: Caller,
+        *,
+        role: Role,
+        name: str,
+        counties: Sequence[str],
+        homestay_ids: Sequence[str],
+    ) -> NewAccount:
         caller.require(Role.BUREAU)
         if role is Role.OPERATOR:
             if counties:
-                raise UserErrors.one(["counties"], "NOT_ALLOWED",
-                                     "an OPERATOR's county is that of its homestays; "
-                                     "give homestayIds only")
+                raise UserErrors.one(
+                    ["counties"],
+                    "NOT_ALLOWED",
+                    "an OPERATOR's county is that of its homestays; give homestayIds only",
+                )
             for code in await operated_counties(self.db, homestay_ids):
                 caller.require_county(code)
         else:
             for code in counties:
                 caller.require_county(code)
-        return await create_account(self.db, role=role.value, name=name, counties=counties,
-                                    homestay_ids=homestay_ids,
-                                    created_by=caller.account_id or "")
+        return await create_account(
+            self.db,
+            role=role.value,
+            name=name,
+            counties=counties,
+            homestay_ids=homestay_ids,
+            created_by=caller.account_id or "",
+        )
 
     async def by_id(self, ids: Sequence[str]) -> list[dict | None]:
         return await accounts_by_id(self.db, ids)

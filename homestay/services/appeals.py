@@ -37,33 +37,51 @@ from homestay.storage.database import Database
 MAX_REASON = 2000
 
 # the certificate action an appealed certificate decision was recorded with
-_APPEALED_ACTION = {CertificateStatus.SUSPENDED: ("SUSPEND", AppealSubject.SUSPENSION),
-                    CertificateStatus.REVOKED: ("REVOKE", AppealSubject.REVOCATION)}
+_APPEALED_ACTION = {
+    CertificateStatus.SUSPENDED: ("SUSPEND", AppealSubject.SUSPENSION),
+    CertificateStatus.REVOKED: ("REVOKE", AppealSubject.REVOCATION),
+}
 _UNDO = {Remedy.REINSTATE: CertificateAction.REINSTATE, Remedy.RESTORE: CertificateAction.RESTORE}
 
 
 def _rejection(inspection: dict) -> Decision:
     if inspection["status"] != InspectionStatus.REJECTED.value or not inspection.get("review"):
-        raise UserErrors.one(["input", "inspectionId"], "NOT_APPEALABLE",
-                             f"only a rejected inspection can be appealed; this one is "
-                             f"{inspection['status'].lower()}")
+        raise UserErrors.one(
+            ["input", "inspectionId"],
+            "NOT_APPEALABLE",
+            f"only a rejected inspection can be appealed; this one is "
+            f"{inspection['status'].lower()}",
+        )
     review = inspection["review"]
-    return Decision(AppealSubject.REJECTION, review["at"], review["reviewer"]["id"],
-                    review["reviewer"].get("name"),
-                    f"inspection:{inspection['_id']}:{review['at'].isoformat()}")
+    return Decision(
+        AppealSubject.REJECTION,
+        review["at"],
+        review["reviewer"]["id"],
+        review["reviewer"].get("name"),
+        f"inspection:{inspection['_id']}:{review['at'].isoformat()}",
+    )
 
 
 def _taken_out_of_service(cert: dict) -> Decision:
     appealed = _APPEALED_ACTION.get(CertificateStatus(cert["status"]))
-    events = [(i, e) for i, e in enumerate(cert["history"])
-              if appealed and e["action"] == appealed[0]]
+    events = [
+        (i, e) for i, e in enumerate(cert["history"]) if appealed and e["action"] == appealed[0]
+    ]
     if appealed is None or not events:
-        raise UserErrors.one(["input", "certificateNumber"], "NOT_APPEALABLE",
-                             f"only a suspended or revoked certificate can be appealed; this "
-                             f"one is {cert['status'].lower()}")
+        raise UserErrors.one(
+            ["input", "certificateNumber"],
+            "NOT_APPEALABLE",
+            f"only a suspended or revoked certificate can be appealed; this "
+            f"one is {cert['status'].lower()}",
+        )
     index, event = events[-1]
-    return Decision(appealed[1], event["at"], event["by"].get("id"), event["by"].get("name"),
-                    f"certificate:{cert['_id']}:{index}")
+    return Decision(
+        appealed[1],
+        event["at"],
+        event["by"].get("id"),
+        event["by"].get("name"),
+        f"certificate:{cert['_id']}:{index}",
+    )
 
 
 class AppealService:
@@ -73,34 +91,55 @@ class AppealService:
 
     # -- the operator appeals ---------------------------------------------------------------
 
-    async def appeal(self, caller: Caller, inspection_id: str | None,
-                     certificate_number: str | None, reason: str | None) -> dict:
+    async def appeal(
+        self,
+        caller: Caller,
+        inspection_id: str | None,
+        certificate_number: str | None,
+        reason: str | None,
+    ) -> dict:
         caller.require(Role.OPERATOR)
         if (inspection_id is None) == (certificate_number is None):
-            raise UserErrors.one(["input"], "INVALID",
-                                 "name the decision appealed: an inspectionId (a rejection) or "
-                                 "a certificateNumber (a suspension or revocation), not both")
+            raise UserErrors.one(
+                ["input"],
+                "INVALID",
+                "name the decision appealed: an inspectionId (a rejection) or "
+                "a certificateNumber (a suspension or revocation), not both",
+            )
         errors: list[UserError] = []
-        reason = check_text(errors, ["input", "reason"], reason, MAX_REASON, required=True,
-                            multiline=True)
+        reason = check_text(
+            errors, ["input", "reason"], reason, MAX_REASON, required=True, multiline=True
+        )
         if errors:
             raise UserErrors(errors)
         assert reason is not None
         homestay_id, county, decision, number = await self._appealed(
-            caller, inspection_id, certificate_number)
+            caller, inspection_id, certificate_number
+        )
         now = utcnow()
         if not decision.appealable_at(now):
             field = "inspectionId" if inspection_id is not None else "certificateNumber"
-            raise UserErrors.one(["input", field], "TOO_LATE",
-                                 f"the decision of {china_date(decision.at)} could be appealed "
-                                 f"until {china_date(decision.open_until())}")
-        doc = {"_id": str(ObjectId()), "decisionKey": decision.key, "homestayId": homestay_id,
-               "county": county, "subject": decision.subject.value,
-               "inspectionId": inspection_id, "certificateNumber": number,
-               "appealed": {"at": decision.at,
-                            "by": {"id": decision.by_id, "name": decision.by_name}},
-               "reason": reason, "status": AppealStatus.OPEN.value, "appealedAt": now,
-               "appellant": {"id": caller.account_id, "name": caller.name}, "ruling": None}
+            raise UserErrors.one(
+                ["input", field],
+                "TOO_LATE",
+                f"the decision of {china_date(decision.at)} could be appealed "
+                f"until {china_date(decision.open_until())}",
+            )
+        doc = {
+            "_id": str(ObjectId()),
+            "decisionKey": decision.key,
+            "homestayId": homestay_id,
+            "county": county,
+            "subject": decision.subject.value,
+            "inspectionId": inspection_id,
+            "certificateNumber": number,
+            "appealed": {"at": decision.at, "by": {"id": decision.by_id, "name": decision.by_name}},
+            "reason": reason,
+            "status": AppealStatus.OPEN.value,
+            "appealedAt": now,
+            "appellant": {"id": caller.account_id, "name": caller.name},
+            "ruling": None,
+        }
         try:
             await self.db.appeals.insert_one(doc)
         except DuplicateKeyError:  # this decision is already appealed
@@ -108,22 +147,26 @@ class AppealService:
         await self._filed(caller, doc)
         return doc
 
-    async def _appealed(self, caller: Caller, inspection_id: str | None,
-                        certificate_number: str | None
-                        ) -> tuple[str, str, Decision, str | None]:
+    async def _appealed(
+        self, caller: Caller, inspection_id: str | None, certificate_number: str | None
+    ) -> tuple[str, str, Decision, str | None]:
         """The homestay, county and decision appealed, once the caller is its operator."""
         if inspection_id is not None:
             inspection = await self.db.inspections.find_one({"_id": inspection_id})
             if inspection is None:
-                raise UserErrors.one(["input", "inspectionId"], "NOT_FOUND",
-                                     f"no inspection {inspection_id!r}")
+                raise UserErrors.one(
+                    ["input", "inspectionId"], "NOT_FOUND", f"no inspection {inspection_id!r}"
+                )
             caller.require_operator_of(inspection["homestayId"])
             return inspection["homestayId"], inspection["county"], _rejection(inspection), None
         assert certificate_number is not None
         cert = await self.certificates.get(certificate_number)
         if cert is None:
-            raise UserErrors.one(["input", "certificateNumber"], "NOT_FOUND",
-                                 f"no certificate {certificate_number!r}")
+            raise UserErrors.one(
+                ["input", "certificateNumber"],
+                "NOT_FOUND",
+                f"no certificate {certificate_number!r}",
+            )
         caller.require_operator_of(cert["homestayId"])
         return cert["homestayId"], cert["county"], _taken_out_of_service(cert), cert["_id"]
 
@@ -133,22 +176,30 @@ class AppealService:
         existing = await self.db.appeals.find_one({"decisionKey": key})
         assert existing is not None  # the unique index said it is there; appeals stay
         if existing["appellant"]["id"] != caller.account_id or existing["reason"] != reason:
-            raise UserErrors.one(["input"], "ALREADY_APPEALED",
-                                 f"this decision was appealed on "
-                                 f"{china_date(existing['appealedAt'])} (appeal "
-                                 f"{existing['_id']}, {existing['status'].lower()})")
+            raise UserErrors.one(
+                ["input"],
+                "ALREADY_APPEALED",
+                f"this decision was appealed on "
+                f"{china_date(existing['appealedAt'])} (appeal "
+                f"{existing['_id']}, {existing['status'].lower()})",
+            )
         return existing
 
     async def _filed(self, caller: Caller, appeal: dict) -> None:
         if appeal["certificateNumber"]:
-            await self.certificates.note_appeal(caller, appeal["certificateNumber"],
-                                                CertificateAction.APPEAL, appeal["_id"],
-                                                appeal["reason"])
+            await self.certificates.note_appeal(
+                caller,
+                appeal["certificateNumber"],
+                CertificateAction.APPEAL,
+                appeal["_id"],
+                appeal["reason"],
+            )
 
     # -- the bureau decides -----------------------------------------------------------------
 
-    async def decide(self, caller: Caller, appeal_id: str, decision: AppealDecision,
-                     reason: str | None) -> tuple[dict, dict | None, dict | None]:
+    async def decide(
+        self, caller: Caller, appeal_id: str, decision: AppealDecision, reason: str | None
+    ) -> tuple[dict, dict | None, dict | None]:
         """The appeal as decided, and the certificate and inspection it concerns as they are
         after it."""
         caller.require(Role.BUREAU)
@@ -157,52 +208,68 @@ class AppealService:
             raise UserErrors.one(["input", "appealId"], "NOT_FOUND", f"no appeal {appeal_id!r}")
         caller.require_county(appeal["county"])
         if not may_decide(caller.account_id, _decision_of(appeal)):
-            raise UserErrors.one(["input", "appealId"], "NOT_IMPARTIAL",
-                                 "an appeal is decided by someone other than the person who "
-                                 "made the decision appealed")
+            raise UserErrors.one(
+                ["input", "appealId"],
+                "NOT_IMPARTIAL",
+                "an appeal is decided by someone other than the person who "
+                "made the decision appealed",
+            )
         errors: list[UserError] = []
-        reason = check_text(errors, ["input", "reason"], reason, MAX_REASON, required=True,
-                            multiline=True)
+        reason = check_text(
+            errors, ["input", "reason"], reason, MAX_REASON, required=True, multiline=True
+        )
         if errors:
             raise UserErrors(errors)
         if appeal["status"] == AppealStatus.OPEN.value:
-            ruling = {"decision": decision.value, "reason": reason, "at": utcnow(),
-                      "by": {"id": caller.account_id, "name": caller.name}}
+            ruling = {
+                "decision": decision.value,
+                "reason": reason,
+                "at": utcnow(),
+                "by": {"id": caller.account_id, "name": caller.name},
+            }
             claimed = await self.db.appeals.find_one_and_update(
                 {"_id": appeal_id, "status": AppealStatus.OPEN.value},
                 {"$set": {"status": decision.outcome.value, "ruling": ruling}},
-                return_document=ReturnDocument.AFTER)
+                return_document=ReturnDocument.AFTER,
+            )
             appeal = claimed or await self.db.appeals.find_one({"_id": appeal_id})
             assert appeal is not None
         ruling = appeal["ruling"]
         if ruling["by"]["id"] != caller.account_id or ruling["decision"] != decision.value:
-            raise UserErrors.one(["input", "appealId"], "ALREADY_DECIDED",
-                                 f"this appeal was already {appeal['status'].lower()}")
+            raise UserErrors.one(
+                ["input", "appealId"],
+                "ALREADY_DECIDED",
+                f"this appeal was already {appeal['status'].lower()}",
+            )
         return appeal, *await self._consequences(caller, appeal)
 
-    async def _consequences(self, caller: Caller, appeal: dict
-                            ) -> tuple[dict | None, dict | None]:
+    async def _consequences(self, caller: Caller, appeal: dict) -> tuple[dict | None, dict | None]:
         """What the ruling does; each step safe to repeat."""
         ruling = appeal["ruling"]
         overturned = appeal["status"] == AppealStatus.OVERTURNED.value
         words = f"appeal {appeal['_id']}: {ruling['reason']}"
         subject = AppealSubject(appeal["subject"])
-        inspection = await self.db.inspections.find_one({"_id": appeal["inspectionId"]}) \
-            if appeal["inspectionId"] else None
+        inspection = (
+            await self.db.inspections.find_one({"_id": appeal["inspectionId"]})
+            if appeal["inspectionId"]
+            else None
+        )
         number = appeal["certificateNumber"]
         if subject is AppealSubject.REJECTION:
             if overturned:
                 inspection = await self._review_again(appeal, inspection)
             cert = await self.certificates.get(number) if number else None
             return cert, inspection
-        action = CertificateAction.APPEAL_OVERTURNED if overturned \
-            else CertificateAction.APPEAL_UPHELD
+        action = (
+            CertificateAction.APPEAL_OVERTURNED if overturned else CertificateAction.APPEAL_UPHELD
+        )
         cert = await self.certificates.note_appeal(caller, number, action, appeal["_id"], words)
         if overturned and cert is not None:
             undo = _UNDO.get(remedy(subject, cert["expiresAt"], ruling["at"]))
             if undo is not None:
-                cert = await self.certificates.undo_on_appeal(caller, number, undo,
-                                                              appeal["_id"], words)
+                cert = await self.certificates.undo_on_appeal(
+                    caller, number, undo, appeal["_id"], words
+                )
         return cert, inspection
 
     async def _review_again(self, appeal: dict, inspection: dict | None) -> dict | None:
@@ -210,20 +277,37 @@ class AppealService:
         rejected it; its review kept among the earlier ones."""
         if inspection is None or inspection["status"] != InspectionStatus.REJECTED.value:
             return inspection  # sent again: already back in review
-        return await self.db.inspections.find_one_and_update(
-            {"_id": inspection["_id"], "status": InspectionStatus.REJECTED.value,
-             "review.at": appeal["appealed"]["at"]},
-            {"$set": {"status": InspectionStatus.SUBMITTED.value},
-             "$addToSet": {"barredReviewers": appeal["appealed"]["by"]["id"]},
-             "$push": {"earlierReviews": {**inspection["review"], "appealId": appeal["_id"]}},
-             "$unset": {"review": ""}},
-            return_document=ReturnDocument.AFTER) or inspection
+        return (
+            await self.db.inspections.find_one_and_update(
+                {
+                    "_id": inspection["_id"],
+                    "status": InspectionStatus.REJECTED.value,
+                    "review.at": appeal["appealed"]["at"],
+                },
+                {
+                    "$set": {"status": InspectionStatus.SUBMITTED.value},
+                    "$addToSet": {"barredReviewers": appeal["appealed"]["by"]["id"]},
+                    "$push": {
+                        "earlierReviews": {**inspection["review"], "appealId": appeal["_id"]}
+                    },
+                    "$unset": {"review": ""},
+                },
+                return_document=ReturnDocument.AFTER,
+            )
+            or inspection
+        )
 
     # -- reads ------------------------------------------------------------------------------
 
-    async def queue(self, caller: Caller, *, county: str | None, status: AppealStatus | None,
-                   first: int, after: str | None
-                   ) -> tuple[list[tuple[dict, str]], bool, Callable[[], Awaitable[int]]]:
+    async def queue(
+        self,
+        caller: Caller,
+        *,
+        county: str | None,
+        status: AppealStatus | None,
+        first: int,
+        after: str | None,
+    ) -> tuple[list[tuple[dict, str]], bool, Callable[[], Awaitable[int]]]:
         """Appeals, oldest first (a queue): the bureau its counties', an operator its own."""
         caller.require(Role.BUREAU, Role.OPERATOR)
         flt: dict
@@ -256,6 +340,10 @@ class AppealService:
 
 def _decision_of(appeal: dict) -> Decision:
     appealed = appeal["appealed"]
-    return Decision(AppealSubject(appeal["subject"]), appealed["at"], appealed["by"]["id"],
-                    appealed["by"].get("name"), appeal["decisionKey"])
-
+    return Decision(
+        AppealSubject(appeal["subject"]),
+        appealed["at"],
+        appealed["by"]["id"],
+        appealed["by"].get("name"),
+        appeal["decisionKey"],
+    )

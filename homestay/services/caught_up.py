@@ -57,7 +57,8 @@ class CaughtUpCopy:
         if not self._built:
             if self._build is None or (self._build.done() and self._build.exception()):
                 self._build = asyncio.get_running_loop().create_task(
-                    self._built_once(), context=contextvars.Context())
+                    self._built_once(), context=contextvars.Context()
+                )
             await asyncio.shield(self._build)
             if asked < self._caught_up_from:  # caught up by a read that began after we asked
                 return
@@ -72,8 +73,11 @@ class CaughtUpCopy:
         self._caught_up_from = time.monotonic()
         if self.version is None:
             return
-        self._see(await self._collection().find(
-            {"updatedAt": {"$gte": self.version - MARGIN}}, self.projection).to_list())
+        self._see(
+            await self._collection()
+            .find({"updatedAt": {"$gte": self.version - MARGIN}}, self.projection)
+            .to_list()
+        )
 
     def _see(self, docs: Sequence[dict]) -> None:
         for doc in docs:

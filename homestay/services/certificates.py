@@ -45,10 +45,24 @@ def _actor(caller: Caller) -> dict:
     return {"id": caller.account_id, "name": caller.name, "role": caller.role.value}
 
 
-def _event(caller: Caller, action: CertificateAction, before: str | None, after: str,
-           reason: str | None, at: datetime, **extra: object) -> dict:
-    return {"at": at, "by": _actor(caller), "action": action.value, "from": before,
-            "to": after, "reason": reason, **extra}
+def _event(
+    caller: Caller,
+    action: CertificateAction,
+    before: str | None,
+    after: str,
+    reason: str | None,
+    at: datetime,
+    **extra: object,
+) -> dict:
+    return {
+        "at": at,
+        "by": _actor(caller),
+        "action": action.value,
+        "from": before,
+        "to": after,
+        "reason": reason,
+        **extra,
+    }
 
 
 def status_of(cert: dict, now: datetime) -> CertificateStatus:
@@ -62,60 +76,88 @@ class CertificateService:
 
     # -- review ----------------------------------------------------------------------------
 
-    async def review(self, caller: Caller, inspection_id: str, decision: str | ReviewDecision,
-                     comment: str | None) -> tuple[dict, dict | None]:
+    async def review(
+        self,
+        caller: Caller,
+        inspection_id: str,
+        decision: str | ReviewDecision,
+        comment: str | None,
+    ) -> tuple[dict, dict | None]:
         caller.require(Role.BUREAU)
         decision = ReviewDecision(decision)
         inspection = await self.db.inspections.find_one({"_id": inspection_id})
         if inspection is None:
-            raise UserErrors.one(["input", "inspectionId"], "NOT_FOUND",
-                                 f"no inspection {inspection_id!r}")
+            raise UserErrors.one(
+                ["input", "inspectionId"], "NOT_FOUND", f"no inspection {inspection_id!r}"
+            )
         caller.require_county(inspection["county"])
         inspector = inspection["inspector"]["id"]
         if inspector == caller.account_id:
-            raise UserErrors.one(["input", "inspectionId"], "SELF_REVIEW",
-                                 "an inspection is reviewed by someone other than its inspector")
+            raise UserErrors.one(
+                ["input", "inspectionId"],
+                "SELF_REVIEW",
+                "an inspection is reviewed by someone other than its inspector",
+            )
         if inspector == caller.created_by:
-            raise UserErrors.one(["input", "inspectionId"], "SELF_REVIEW",
-                                 "an inspection is not reviewed by an account its inspector made")
+            raise UserErrors.one(
+                ["input", "inspectionId"],
+                "SELF_REVIEW",
+                "an inspection is not reviewed by an account its inspector made",
+            )
         if caller.account_id in inspection.get("barredReviewers", []):
-            raise UserErrors.one(["input", "inspectionId"], "NOT_IMPARTIAL",
-                                 "your rejection of this inspection was overturned on appeal: "
-                                 "someone else reviews it")
+            raise UserErrors.one(
+                ["input", "inspectionId"],
+                "NOT_IMPARTIAL",
+                "your rejection of this inspection was overturned on appeal: "
+                "someone else reviews it",
+            )
         errors: list[UserError] = []
         comment = check_text(errors, ["input", "comment"], comment, MAX_REASON, multiline=True)
         if errors:
             raise UserErrors(errors)
         if decision is ReviewDecision.REJECT and not comment:
-            raise UserErrors.one(["input", "comment"], "REQUIRED",
-                                 "say why the inspection is rejected")
+            raise UserErrors.one(
+                ["input", "comment"], "REQUIRED", "say why the inspection is rejected"
+            )
         if inspection["status"] != InspectionStatus.SUBMITTED:
             return await self._replayed_review(caller, inspection, decision)
 
         now = utcnow()
-        review = {"reviewer": {"id": caller.account_id, "name": caller.name},
-                  "decision": decision.value, "comment": comment, "at": now}
+        review = {
+            "reviewer": {"id": caller.account_id, "name": caller.name},
+            "decision": decision.value,
+            "comment": comment,
+            "at": now,
+        }
         changes: dict = {"status": decision.outcome.value, "review": review}
         grade = inspection.get("recommendedGrade")
         if decision is ReviewDecision.APPROVE and grade:
             changes["certificateNumber"] = await self._next_number(inspection["county"], now)
         claimed = await self.db.inspections.find_one_and_update(
-            {"_id": inspection_id, "status": InspectionStatus.SUBMITTED.value}, {"$set": changes},
-            return_document=ReturnDocument.AFTER)
+            {"_id": inspection_id, "status": InspectionStatus.SUBMITTED.value},
+            {"$set": changes},
+            return_document=ReturnDocument.AFTER,
+        )
         if claimed is None:  # another reviewer got there first
             fresh = await self.db.inspections.find_one({"_id": inspection_id})
             assert fresh is not None  # found above; inspections are never deleted
             return await self._replayed_review(caller, fresh, decision)
         return claimed, await self._apply_decision(caller, claimed)
 
-    async def _replayed_review(self, caller: Caller, inspection: dict,
-                               decision: ReviewDecision) -> tuple[dict, dict | None]:
+    async def _replayed_review(
+        self, caller: Caller, inspection: dict, decision: ReviewDecision
+    ) -> tuple[dict, dict | None]:
         """A review sent again by its reviewer finishes what the first try began."""
         review = inspection.get("review") or {}
-        if review.get("reviewer", {}).get("id") != caller.account_id or \
-                review.get("decision") != decision:
-            raise UserErrors.one(["input", "inspectionId"], "ALREADY_REVIEWED",
-                                 f"this inspection is already {inspection['status'].lower()}")
+        if (
+            review.get("reviewer", {}).get("id") != caller.account_id
+            or review.get("decision") != decision
+        ):
+            raise UserErrors.one(
+                ["input", "inspectionId"],
+                "ALREADY_REVIEWED",
+                f"this inspection is already {inspection['status'].lower()}",
+            )
         return inspection, await self._apply_decision(caller, inspection)
 
     async def _apply_decision(self, caller: Caller, inspection: dict) -> dict | None:
@@ -131,8 +173,11 @@ class CertificateService:
         for _ in range(5):
             try:
                 counter = await self.db.counters.find_one_and_update(
-                    {"_id": key}, {"$inc": {"seq": 1}}, upsert=True,
-                    return_document=ReturnDocument.AFTER)
+                    {"_id": key},
+                    {"$inc": {"seq": 1}},
+                    upsert=True,
+                    return_document=ReturnDocument.AFTER,
+                )
             except DuplicateKeyError:  # two first-of-the-year upserts raced (MongoDB)
                 continue
             if counter is not None:
@@ -165,9 +210,17 @@ class CertificateService:
             "standard": inspection["standard"],
             "totalPoints": inspection["totalPoints"],
             "listing": listing_of(homestay),
-            "history": [_event(caller, CertificateAction.ISSUE, None, "VALID",
-                               inspection["review"].get("comment"), issued_at,
-                               inspectionId=inspection["_id"])],
+            "history": [
+                _event(
+                    caller,
+                    CertificateAction.ISSUE,
+                    None,
+                    "VALID",
+                    inspection["review"].get("comment"),
+                    issued_at,
+                    inspectionId=inspection["_id"],
+                )
+            ],
             "updatedAt": issued_at,
         }
         for _ in range(_ISSUE_ATTEMPTS):
@@ -187,93 +240,162 @@ class CertificateService:
     async def _supersede_current(self, caller: Caller, homestay_id: str, number: str) -> None:
         now = utcnow()
         old = await self.db.certificates.find_one(
-            {"homestayId": homestay_id, "current": True, "_id": {"$ne": number}})
+            {"homestayId": homestay_id, "current": True, "_id": {"$ne": number}}
+        )
         if old is None:
             return
         await self._update(
             {"_id": old["_id"], "current": True},
-            {"$set": {"current": False, "status": CertificateStatus.SUPERSEDED.value,
-                      "updatedAt": now},
-             "$unset": {"listing.cells": ""},  # never listed again: out of the search index
-             "$push": {"history": _event(caller, CertificateAction.SUPERSEDE, old["status"],
-                                         "SUPERSEDED", f"replaced by {number}", now,
-                                         replacedBy=number)}})
+            {
+                "$set": {
+                    "current": False,
+                    "status": CertificateStatus.SUPERSEDED.value,
+                    "updatedAt": now,
+                },
+                "$unset": {"listing.cells": ""},  # never listed again: out of the search index
+                "$push": {
+                    "history": _event(
+                        caller,
+                        CertificateAction.SUPERSEDE,
+                        old["status"],
+                        "SUPERSEDED",
+                        f"replaced by {number}",
+                        now,
+                        replacedBy=number,
+                    )
+                },
+            },
+        )
 
     async def _revoke_for_no_grade(self, caller: Caller, inspection: dict) -> dict | None:
         cert = await self.db.certificates.find_one(
-            {"homestayId": inspection["homestayId"], "current": True})
+            {"homestayId": inspection["homestayId"], "current": True}
+        )
         if cert is None:
             return None
         if cert["status"] == CertificateStatus.REVOKED.value:  # a resumed review
             await self._synced(cert)
             return cert
         reason = f"re-inspection {inspection['_id']} reached no grade"
-        return await self._transition(caller, cert, CertificateAction.REVOKE, reason,
-                                      inspectionId=inspection["_id"])
+        return await self._transition(
+            caller, cert, CertificateAction.REVOKE, reason, inspectionId=inspection["_id"]
+        )
 
     # -- suspend / reinstate / revoke -------------------------------------------------------
 
-    async def change(self, caller: Caller, number: str, action: CertificateAction,
-                     reason: str | None) -> dict:
+    async def change(
+        self, caller: Caller, number: str, action: CertificateAction, reason: str | None
+    ) -> dict:
         caller.require(Role.BUREAU)
         cert = await self.get(number)
         if cert is None:
             raise UserErrors.one(["input", "number"], "NOT_FOUND", f"no certificate {number!r}")
         caller.require_county(cert["county"])
         errors: list[UserError] = []
-        reason = check_text(errors, ["input", "reason"], reason or "", MAX_REASON,
-                            required=True, multiline=True) or ""
+        reason = (
+            check_text(
+                errors, ["input", "reason"], reason or "", MAX_REASON, required=True, multiline=True
+            )
+            or ""
+        )
         if errors:
             raise UserErrors(errors)
         allowed, target = TRANSITIONS[action]
         last = cert["history"][-1]
-        if (cert["status"] == target.value and last["action"] == action.value
-                and last["by"]["id"] == caller.account_id and last["reason"] == reason):
+        if (
+            cert["status"] == target.value
+            and last["action"] == action.value
+            and last["by"]["id"] == caller.account_id
+            and last["reason"] == reason
+        ):
             await self._synced(cert)  # the same change sent again: done; the row too
             return cert
         now_status = status_of(cert, utcnow())
         if CertificateStatus(cert["status"]) not in allowed or (
-                now_status is CertificateStatus.EXPIRED and action is not CertificateAction.REVOKE):
-            raise UserErrors.one(["input", "number"], "INVALID_TRANSITION",
-                                 f"a {now_status.value} certificate cannot be "
-                                 f"{action.value.lower()}d")
+            now_status is CertificateStatus.EXPIRED and action is not CertificateAction.REVOKE
+        ):
+            raise UserErrors.one(
+                ["input", "number"],
+                "INVALID_TRANSITION",
+                f"a {now_status.value} certificate cannot be {action.value.lower()}d",
+            )
         return await self._transition(caller, cert, action, reason)
 
-    async def _transition(self, caller: Caller, cert: dict, action: CertificateAction,
-                          reason: str, also: dict | None = None, **extra: object) -> dict:
+    async def _transition(
+        self,
+        caller: Caller,
+        cert: dict,
+        action: CertificateAction,
+        reason: str,
+        also: dict | None = None,
+        **extra: object,
+    ) -> dict:
         _, target = TRANSITIONS[action]
         now = utcnow()
         change: dict = {
             "$set": {"status": target.value, "updatedAt": now, **(also or {})},
-            "$push": {"history": _event(caller, action, cert["status"], target.value, reason,
-                                        now, **extra)}}
+            "$push": {
+                "history": _event(
+                    caller, action, cert["status"], target.value, reason, now, **extra
+                )
+            },
+        }
         if target in FINAL:
             change["$unset"] = {"listing.cells": ""}  # never listed again
         updated = await self._update({"_id": cert["_id"], "status": cert["status"]}, change)
         if updated is None:
-            raise UserErrors.one(["input", "number"], "CONFLICT",
-                                 "the certificate changed meanwhile; reload and try again")
+            raise UserErrors.one(
+                ["input", "number"],
+                "CONFLICT",
+                "the certificate changed meanwhile; reload and try again",
+            )
         return updated
 
     # -- appeals ---------------------------------------------------------------------------
 
-    async def note_appeal(self, caller: Caller, number: str, action: CertificateAction,
-                          appeal_id: str, reason: str | None) -> dict | None:
+    async def note_appeal(
+        self,
+        caller: Caller,
+        number: str,
+        action: CertificateAction,
+        appeal_id: str,
+        reason: str | None,
+    ) -> dict | None:
         """An appeal's step (filed, upheld, overturned) in the certificate's history: once,
         however often it is sent. The status is left as it is."""
         cert = await self.get(number)
         if cert is None:
             return None
         now = utcnow()
-        return await self._update(
-            {"_id": number,
-             "history": {"$not": {"$elemMatch": {"appealId": appeal_id, "action": action.value}}}},
-            {"$set": {"updatedAt": now},
-             "$push": {"history": _event(caller, action, cert["status"], cert["status"], reason,
-                                         now, appealId=appeal_id)}}) or cert
+        return (
+            await self._update(
+                {
+                    "_id": number,
+                    "history": {
+                        "$not": {"$elemMatch": {"appealId": appeal_id, "action": action.value}}
+                    },
+                },
+                {
+                    "$set": {"updatedAt": now},
+                    "$push": {
+                        "history": _event(
+                            caller,
+                            action,
+                            cert["status"],
+                            cert["status"],
+                            reason,
+                            now,
+                            appealId=appeal_id,
+                        )
+                    },
+                },
+            )
+            or cert
+        )
 
-    async def undo_on_appeal(self, caller: Caller, number: str, action: CertificateAction,
-                             appeal_id: str, reason: str) -> dict | None:
+    async def undo_on_appeal(
+        self, caller: Caller, number: str, action: CertificateAction, appeal_id: str, reason: str
+    ) -> dict | None:
         """An overturned suspension (REINSTATE) or revocation (RESTORE): back to VALID if the
         certificate is still as it was appealed; sent again, or changed meanwhile (reinstated
         by hand, superseded by a new one), it is left as it is."""
@@ -300,13 +422,19 @@ class CertificateService:
             record = documents.certificate(cert)
             await self.db.homestays.update_one(
                 {"_id": cert["homestayId"]},
-                {"$set": {"listedUntil": listed_until(record.stored_status, record.expires_at),
-                          "updatedAt": utcnow()}})
+                {
+                    "$set": {
+                        "listedUntil": listed_until(record.stored_status, record.expires_at),
+                        "updatedAt": utcnow(),
+                    }
+                },
+            )
 
     async def _update(self, where: dict, change: dict) -> dict | None:
         """Every change to an existing certificate: the write, then its grade-list row."""
         updated = await self.db.certificates.find_one_and_update(
-            where, change, return_document=ReturnDocument.AFTER)
+            where, change, return_document=ReturnDocument.AFTER
+        )
         if updated is not None:
             await self._synced(updated)
         return updated
@@ -329,19 +457,26 @@ class CertificateService:
         reads as a known one, so that the answer's time does not tell which it is."""
         cert = await self.get(number)
         inspection = await self.db.inspections.find_one(
-            {"_id": cert["inspectionId"] if cert else "-"}, {"inspectedAt": 1})
+            {"_id": cert["inspectionId"] if cert else "-"}, {"inspectedAt": 1}
+        )
         if cert is None:
             return None
         return PublicCertificate(
-            number=cert["_id"], status=status_of(cert, now), grade=Grade(cert["grade"]),
-            homestay_name=cert["listing"]["name"], county=cert["county"],
-            issued_at=cert["issuedAt"], expires_at=cert["expiresAt"],
-            inspected_at=inspection["inspectedAt"] if inspection else None)
+            number=cert["_id"],
+            status=status_of(cert, now),
+            grade=Grade(cert["grade"]),
+            homestay_name=cert["listing"]["name"],
+            county=cert["county"],
+            issued_at=cert["issuedAt"],
+            expires_at=cert["expiresAt"],
+            inspected_at=inspection["inspectedAt"] if inspection else None,
+        )
 
     async def current_for(self, homestay_ids: list[str]) -> list[dict | None]:
         found = {
             c["homestayId"]: c
             async for c in self.db.certificates.find(
-                {"homestayId": {"$in": homestay_ids}, "current": True})
+                {"homestayId": {"$in": homestay_ids}, "current": True}
+            )
         }
         return [found.get(i) for i in homestay_ids]

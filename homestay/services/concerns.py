@@ -46,20 +46,37 @@ class ConcernService:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    async def report(self, number: str, category: ConcernCategory, description: str,
-                     contact: str | None, photo_ids: Sequence[str] = ()) -> dict:
+    async def report(
+        self,
+        number: str,
+        category: ConcernCategory,
+        description: str,
+        contact: str | None,
+        photo_ids: Sequence[str] = (),
+    ) -> dict:
         """The concern (the first one, when the same words came already today)."""
         errors: list[UserError] = []
         photos = await self._guest_photos(errors, photo_ids)
-        text = check_text(errors, ["input", "description"], description, MAX_DESCRIPTION,
-                          required=True, multiline=True)
+        text = check_text(
+            errors,
+            ["input", "description"],
+            description,
+            MAX_DESCRIPTION,
+            required=True,
+            multiline=True,
+        )
         contact = check_text(errors, ["input", "contact"], contact, MAX_CONTACT)
-        cert = await self.db.certificates.find_one({"_id": number.strip()},
-                                                   {"county": 1, "homestayId": 1,
-                                                    "listing.name": 1})
+        cert = await self.db.certificates.find_one(
+            {"_id": number.strip()}, {"county": 1, "homestayId": 1, "listing.name": 1}
+        )
         if cert is None:
-            errors.append(UserError(["input", "certificateNumber"], "NOT_FOUND",
-                                    "no certificate with this number: check the plaque"))
+            errors.append(
+                UserError(
+                    ["input", "certificateNumber"],
+                    "NOT_FOUND",
+                    "no certificate with this number: check the plaque",
+                )
+            )
         if errors:
             raise UserErrors(errors)
         assert cert is not None and text is not None
@@ -68,10 +85,16 @@ class ConcernService:
             "_id": secrets.token_hex(12),
             "receipt": RECEIPT_PREFIX + secrets.token_urlsafe(12),
             "sameKey": same_concern_key(cert["_id"], text, china_date(now)),
-            "certificateNumber": cert["_id"], "county": cert["county"],
-            "homestayId": cert["homestayId"], "homestayName": cert["listing"]["name"],
-            "category": category.value, "description": text, "contact": contact,
-            "status": ConcernStatus.OPEN.value, "reportedAt": now, "resolution": None,
+            "certificateNumber": cert["_id"],
+            "county": cert["county"],
+            "homestayId": cert["homestayId"],
+            "homestayName": cert["listing"]["name"],
+            "category": category.value,
+            "description": text,
+            "contact": contact,
+            "status": ConcernStatus.OPEN.value,
+            "reportedAt": now,
+            "resolution": None,
             "photoIds": [str(p) for p in photos],
         }
         try:
@@ -84,41 +107,63 @@ class ConcernService:
         if photos:  # now the county's bureau may open them, and no other concern cite them
             await self.db.db["uploads.files"].update_many(
                 {"_id": {"$in": photos}, "metadata.counties": []},
-                {"$set": {"metadata.counties": [cert["county"]]}})
+                {"$set": {"metadata.counties": [cert["county"]]}},
+            )
         return doc
 
     async def _guest_photos(self, errors: list[UserError], ids: Sequence[str]) -> list[ObjectId]:
         if len(ids) > MAX_PHOTOS:
-            errors.append(UserError(["input", "photoIds"], "TOO_MANY",
-                                    f"at most {MAX_PHOTOS} photos"))
+            errors.append(
+                UserError(["input", "photoIds"], "TOO_MANY", f"at most {MAX_PHOTOS} photos")
+            )
             return []
         wanted = []
         for i, raw in enumerate(ids):
             try:
                 wanted.append(ObjectId(str(raw)))
             except InvalidId:
-                errors.append(UserError(["input", "photoIds", str(i)], "NOT_FOUND",
-                                        "no photo with this id"))
+                errors.append(
+                    UserError(["input", "photoIds", str(i)], "NOT_FOUND", "no photo with this id")
+                )
         if not wanted:
             return []
-        usable = {d["_id"] async for d in self.db.db["uploads.files"].find(
-            {"_id": {"$in": wanted}, "metadata.forConcern": True, "metadata.counties": []},
-            {"_id": 1})}
+        usable = {
+            d["_id"]
+            async for d in self.db.db["uploads.files"].find(
+                {"_id": {"$in": wanted}, "metadata.forConcern": True, "metadata.counties": []},
+                {"_id": 1},
+            )
+        }
         for i, photo in enumerate(wanted):
             if photo not in usable:
-                errors.append(UserError(["input", "photoIds", str(i)], "NOT_FOUND",
-                                        "no guest's photo with this id that no concern cites"))
+                errors.append(
+                    UserError(
+                        ["input", "photoIds", str(i)],
+                        "NOT_FOUND",
+                        "no guest's photo with this id that no concern cites",
+                    )
+                )
         return wanted
 
     async def by_receipt(self, receipt: str) -> dict | None:
-        if not isinstance(receipt, str) or not receipt.startswith(RECEIPT_PREFIX) \
-                or len(receipt) > 40:
+        if (
+            not isinstance(receipt, str)
+            or not receipt.startswith(RECEIPT_PREFIX)
+            or len(receipt) > 40
+        ):
             return None
-        return await self.db.concerns.find_one({"receipt": receipt},
-                                               {"receipt": 1, "status": 1, "reportedAt": 1})
+        return await self.db.concerns.find_one(
+            {"receipt": receipt}, {"receipt": 1, "status": 1, "reportedAt": 1}
+        )
 
-    async def page(self, caller: Caller, county: str | None, status: ConcernStatus | None,
-                   first: int, after: str | None) -> ConcernPage:
+    async def page(
+        self,
+        caller: Caller,
+        county: str | None,
+        status: ConcernStatus | None,
+        first: int,
+        after: str | None,
+    ) -> ConcernPage:
         """Newest first, in the caller's counties."""
         caller.require(Role.BUREAU)
         flt: dict = {"county": {"$in": caller.counties_filter(county)}}
@@ -134,39 +179,57 @@ class ConcernService:
     async def count(self, flt: dict) -> int:
         return await self.db.concerns.count_documents(flt)
 
-    async def resolve(self, caller: Caller, concern_id: str, status: ConcernStatus,
-                      note: str | None) -> dict:
+    async def resolve(
+        self, caller: Caller, concern_id: str, status: ConcernStatus, note: str | None
+    ) -> dict:
         caller.require(Role.BUREAU)
         errors: list[UserError] = []
         if status is ConcernStatus.OPEN:
-            errors.append(UserError(["input", "status"], "INVALID",
-                                    "a concern is resolved or dismissed"))
-        note = check_text(errors, ["input", "note"], note, MAX_NOTE, required=True,
-                          multiline=True)
+            errors.append(
+                UserError(["input", "status"], "INVALID", "a concern is resolved or dismissed")
+            )
+        note = check_text(errors, ["input", "note"], note, MAX_NOTE, required=True, multiline=True)
         concern = await self.db.concerns.find_one({"_id": concern_id})
         if concern is None:
             raise UserErrors.one(["input", "concernId"], "NOT_FOUND", "no such concern")
         caller.require_county(concern["county"])
         if errors:
             raise UserErrors(errors)
-        resolution = {"by": {"id": caller.account_id, "name": caller.name}, "at": utcnow(),
-                      "note": note}
+        resolution = {
+            "by": {"id": caller.account_id, "name": caller.name},
+            "at": utcnow(),
+            "note": note,
+        }
         updated = await self.db.concerns.find_one_and_update(
             {"_id": concern_id, "status": ConcernStatus.OPEN.value},
             {"$set": {"status": status.value, "resolution": resolution}},
-            return_document=True)
+            return_document=True,
+        )
         if updated is None:
-            raise UserErrors.one(["input", "concernId"], "ALREADY_CLOSED",
-                                 f"this concern is already {concern['status'].lower()}")
+            raise UserErrors.one(
+                ["input", "concernId"],
+                "ALREADY_CLOSED",
+                f"this concern is already {concern['status'].lower()}",
+            )
         return updated
 
-    async def open_by_homestay(self, counties: Sequence[str]
-                               ) -> dict[str, dict[ConcernCategory, int]]:
+    async def open_by_homestay(
+        self, counties: Sequence[str]
+    ) -> dict[str, dict[ConcernCategory, int]]:
         """Open concerns per homestay and category, for the plan: one aggregation."""
-        rows = await (await self.db.concerns.aggregate([
-            {"$match": {"county": {"$in": list(counties)}, "status": ConcernStatus.OPEN.value}},
-            {"$group": {"_id": {"h": "$homestayId", "c": "$category"}, "n": {"$sum": 1}}},
-        ])).to_list()
+        rows = await (
+            await self.db.concerns.aggregate(
+                [
+                    {
+                        "$match": {
+                            "county": {"$in": list(counties)},
+                            "status": ConcernStatus.OPEN.value,
+                        }
+                    },
+                    {"$group": {"_id": {"h": "$homestayId", "c": "$category"}, "n": {"$sum": 1}}},
+                ]
+            )
+        ).to_list()
         found: dict[str, dict[ConcernCategory, int]] = {}
         for row in rows:
             found.setdefault(row["_id"]["h"], {})[ConcernCategory(row["_id"]["c"])] = row["n"]

@@ -25,10 +25,11 @@ class ExportFormat(Enum):
 
     @property
     def media_type(self) -> str:
-        return {ExportFormat.CSV: "text/csv; charset=utf-8",
-                ExportFormat.XLSX: "application/vnd.openxmlformats-officedocument"
-                                   ".spreadsheetml.sheet",
-                ExportFormat.JSON: "application/json; charset=utf-8"}[self]
+        return {
+            ExportFormat.CSV: "text/csv; charset=utf-8",
+            ExportFormat.XLSX: "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            ExportFormat.JSON: "application/json; charset=utf-8",
+        }[self]
 
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -67,8 +68,10 @@ async def json_chunks(batches: AsyncIterator[list[dict]]) -> AsyncIterator[bytes
     yield b"["
     first = True
     async for batch in batches:
-        lines = (json.dumps({k: _json_value(v) for k, v in row.items()}, ensure_ascii=False)
-                 for row in batch)
+        lines = (
+            json.dumps({k: _json_value(v) for k, v in row.items()}, ensure_ascii=False)
+            for row in batch
+        )
         text = ",\n".join(lines)
         yield (("\n" if first else ",\n") + text).encode("utf-8")
         first = False
@@ -83,16 +86,25 @@ class _Sheet:
         import xlsxwriter
 
         self.file = tempfile.TemporaryFile()  # noqa: SIM115 - closed by chunks()
-        self.book = xlsxwriter.Workbook(self.file, {"constant_memory": True,
-                                                    "strings_to_formulas": False,
-                                                    "strings_to_urls": False})
+        self.book = xlsxwriter.Workbook(
+            self.file,
+            {"constant_memory": True, "strings_to_formulas": False, "strings_to_urls": False},
+        )
         self.sheet = self.book.add_worksheet(SHEET_NAME)
         header = self.book.add_format({"bold": True, "bg_color": "#DDEBF7", "border": 1})
         self.date = self.book.add_format({"num_format": "yyyy-mm-dd hh:mm"})
         self.sheet.freeze_panes(1, 0)
-        widths = {"number": 20, "homestayName": 28, "countyName": 12, "town": 14,
-                  "address": 40, "gradeLabel": 10, "issuedAt": 17, "expiresAt": 17,
-                  "standard": 20}
+        widths = {
+            "number": 20,
+            "homestayName": 28,
+            "countyName": 12,
+            "town": 14,
+            "address": 40,
+            "gradeLabel": 10,
+            "issuedAt": 17,
+            "expiresAt": 17,
+            "standard": 20,
+        }
         for i, column in enumerate(COLUMNS):
             self.sheet.set_column(i, i, widths.get(column.key, 12))
             self.sheet.write_string(0, i, column.title(lang), header)
@@ -119,8 +131,9 @@ class _Sheet:
         self.file.seek(0)
 
 
-async def xlsx_chunks(batches: AsyncIterator[list[dict]], lang: str = "zh",
-                      chunk_size: int = 256 * 1024) -> AsyncIterator[bytes]:
+async def xlsx_chunks(
+    batches: AsyncIterator[list[dict]], lang: str = "zh", chunk_size: int = 256 * 1024
+) -> AsyncIterator[bytes]:
     sheet = _Sheet(lang)
     try:
         async for batch in batches:
@@ -132,8 +145,9 @@ async def xlsx_chunks(batches: AsyncIterator[list[dict]], lang: str = "zh",
         sheet.file.close()
 
 
-def chunks_of(fmt: ExportFormat, batches: AsyncIterator[list[dict]],
-              lang: str = "zh") -> AsyncIterator[bytes]:
+def chunks_of(
+    fmt: ExportFormat, batches: AsyncIterator[list[dict]], lang: str = "zh"
+) -> AsyncIterator[bytes]:
     if fmt is ExportFormat.CSV:
         return csv_chunks(batches, lang)
     if fmt is ExportFormat.XLSX:

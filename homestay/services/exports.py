@@ -18,8 +18,9 @@ from homestay.storage.database import Database
 BATCH = 1000
 
 
-async def certificate_rows(db: Database, query: ExportQuery, now: datetime,
-                           lang: str = "zh") -> AsyncIterator[list[dict[str, Any]]]:
+async def certificate_rows(
+    db: Database, query: ExportQuery, now: datetime, lang: str = "zh"
+) -> AsyncIterator[list[dict[str, Any]]]:
     """Batches of rows, in certificate-number order (county, year, sequence).
 
     From the read model (buckets of 100 rows: homestay/services/rows.py) once it is built,
@@ -27,11 +28,17 @@ async def certificate_rows(db: Database, query: ExportQuery, now: datetime,
     (the (county, _id) index serves a county list's filter and order)."""
     source: AsyncIterator[dict[str, Any]]
     if await rows.is_built(db):
-        source = (cert async for cert in rows.rows_in_order(db, query.counties)
-                  if query.matches(cert, now))
+        source = (
+            cert
+            async for cert in rows.rows_in_order(db, query.counties)
+            if query.matches(cert, now)
+        )
     else:
-        source = aiter(db.certificates.find(query.filter(now), rows.ROW_PROJECTION,
-                                            batch_size=BATCH, allow_disk_use=True).sort("_id", 1))
+        source = aiter(
+            db.certificates.find(
+                query.filter(now), rows.ROW_PROJECTION, batch_size=BATCH, allow_disk_use=True
+            ).sort("_id", 1)
+        )
     batch: list[dict[str, Any]] = []
     async for cert in source:
         batch.append(row_of(cert, now, lang))
@@ -64,8 +71,8 @@ async def open_data_changed_at(db: Database, now: datetime) -> datetime:
     written = db.certificate_rows if await rows.is_built(db) else db.certificates
     last_write = await written.find_one({}, {"updatedAt": 1}, sort=[("updatedAt", -1)])
     last_lapse = await db.certificates.find_one(
-        {"status": "VALID", "expiresAt": {"$lte": now}}, {"expiresAt": 1},
-        sort=[("expiresAt", -1)])
+        {"status": "VALID", "expiresAt": {"$lte": now}}, {"expiresAt": 1}, sort=[("expiresAt", -1)]
+    )
     moments = [datetime(2000, 1, 1, tzinfo=UTC)]
     if last_write is not None and last_write.get("updatedAt"):
         moments.append(last_write["updatedAt"])
@@ -75,8 +82,21 @@ async def open_data_changed_at(db: Database, now: datetime) -> datetime:
 
 
 # the feed lists VALID certificates only: a listed stay's public fields, and nothing else
-_OPEN_FIELDS = ("number", "homestayName", "county", "countyName", "town", "address", "grade",
-                "gradeLabel", "issuedAt", "expiresAt", "lat", "lng", "standard")
+_OPEN_FIELDS = (
+    "number",
+    "homestayName",
+    "county",
+    "countyName",
+    "town",
+    "address",
+    "grade",
+    "gradeLabel",
+    "issuedAt",
+    "expiresAt",
+    "lat",
+    "lng",
+    "standard",
+)
 assert set(_OPEN_FIELDS) <= PUBLIC_CERTIFICATE_FIELDS | PUBLIC_LISTING_FIELDS
 
 
@@ -92,8 +112,9 @@ class ExportService:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    def rows(self, query: ExportQuery, now: datetime,
-             lang: str = "zh") -> AsyncIterator[list[dict[str, Any]]]:
+    def rows(
+        self, query: ExportQuery, now: datetime, lang: str = "zh"
+    ) -> AsyncIterator[list[dict[str, Any]]]:
         return certificate_rows(self.db, query, now, lang)
 
     async def count(self, query: ExportQuery, now: datetime) -> int:

@@ -62,8 +62,7 @@ class FinderIndex(CaughtUpCopy):
         self.version = started
 
     def _apply(self, doc: dict) -> None:
-        entry = Entry(doc["county"], doc["name"], doc.get("findText") or "",
-                      doc.get("listedUntil"))
+        entry = Entry(doc["county"], doc["name"], doc.get("findText") or "", doc.get("listedUntil"))
         if self.entries.get(doc["_id"]) != entry:
             self.entries[doc["_id"]] = entry
             self._dirty = True
@@ -93,9 +92,17 @@ class FinderIndex(CaughtUpCopy):
                 return
             at = self._starts[position + 1]
 
-    def find(self, *, counties: set[str] | None, ids: set[str] | None, text: str | None,
-             certified: bool | None, now: datetime, after: tuple[str, str] | None,
-             limit: int | None) -> list[str]:
+    def find(
+        self,
+        *,
+        counties: set[str] | None,
+        ids: set[str] | None,
+        text: str | None,
+        certified: bool | None,
+        now: datetime,
+        after: tuple[str, str] | None,
+        limit: int | None,
+    ) -> list[str]:
         """Ids in name order after `after`, at most `limit` (all with None)."""
         order = self._ordered()
         start = bisect.bisect_right(order, after) if after else 0
@@ -107,8 +114,10 @@ class FinderIndex(CaughtUpCopy):
                 continue
             if ids is not None and key not in ids:
                 continue
-            if certified is not None and \
-                    (entry.listed_until is not None and entry.listed_until > now) != certified:
+            if (
+                certified is not None
+                and (entry.listed_until is not None and entry.listed_until > now) != certified
+            ):
                 continue
             found.append(key)
             if limit is not None and len(found) >= limit:

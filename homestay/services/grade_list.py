@@ -75,8 +75,11 @@ class ExportQuery:
             return False
         if self.grade is not None and cert["grade"] != self.grade.value:
             return False
-        if self.status is not None and effective_status(
-                CertificateStatus(cert["status"]), cert["expiresAt"], now) is not self.status:
+        if (
+            self.status is not None
+            and effective_status(CertificateStatus(cert["status"]), cert["expiresAt"], now)
+            is not self.status
+        ):
             return False
         if self.expiring_before is not None and not cert["expiresAt"] < self.expiring_before:
             return False
@@ -124,8 +127,9 @@ def parse_moment(field: str, raw: str, *, end_of_day: bool = False) -> datetime:
         else:
             moment = datetime.fromisoformat(raw)
     except ValueError:
-        raise BadUserInput(field, f"{raw!r} is not a date (2026-03-31) or an ISO-8601 time "
-                                  "with an offset") from None
+        raise BadUserInput(
+            field, f"{raw!r} is not a date (2026-03-31) or an ISO-8601 time with an offset"
+        ) from None
     if moment.tzinfo is None:
         raise BadUserInput(field, "give the time with an offset, e.g. 2026-03-31T00:00:00+08:00")
     if not within_range(moment):
@@ -141,9 +145,15 @@ def parse_enum(field: str, raw: str, enum: type[Enum]) -> Any:
         raise BadUserInput(field, f"{raw!r} is not one of {allowed}") from None
 
 
-def query_of(counties: Sequence[str] | None, *, grade: str | None = None,
-             status: str | None = None, issued_from: str | None = None,
-             issued_to: str | None = None, expiring_before: str | None = None) -> ExportQuery:
+def query_of(
+    counties: Sequence[str] | None,
+    *,
+    grade: str | None = None,
+    status: str | None = None,
+    issued_from: str | None = None,
+    issued_to: str | None = None,
+    expiring_before: str | None = None,
+) -> ExportQuery:
     """The filters as people write them (an HTTP request's parameters, the command line's
     options), checked and named by field: `counties` is what the caller may see, already
     checked; `issued_to` is inclusive of a whole day."""
@@ -154,8 +164,14 @@ def query_of(counties: Sequence[str] | None, *, grade: str | None = None,
     if from_ and to and to <= from_:
         raise BadUserInput("issuedTo", "issuedTo comes before issuedFrom")
     expiring = parse_moment("expiringBefore", expiring_before) if expiring_before else None
-    return ExportQuery(counties=counties, grade=grade_, status=status_, issued_from=from_,
-                       issued_to=to, expiring_before=expiring)
+    return ExportQuery(
+        counties=counties,
+        grade=grade_,
+        status=status_,
+        issued_from=from_,
+        issued_to=to,
+        expiring_before=expiring,
+    )
 
 
 @lru_cache(maxsize=256)

@@ -48,9 +48,25 @@ class HomestayInput:
 
 def listing_of(homestay: dict) -> dict:
     """What a certificate carries of its homestay, so that a search reads one collection."""
-    return {key: homestay.get(key) for key in
-            ("name", "nameEn", "address", "town", "location", "cells", "rooms", "facilities",
-             "description", "descriptionEn", "phone", "priceMin", "priceMax", "photos")}
+    return {
+        key: homestay.get(key)
+        for key in (
+            "name",
+            "nameEn",
+            "address",
+            "town",
+            "location",
+            "cells",
+            "rooms",
+            "facilities",
+            "description",
+            "descriptionEn",
+            "phone",
+            "priceMin",
+            "priceMax",
+            "photos",
+        )
+    }
 
 
 @dataclass
@@ -77,28 +93,43 @@ _PHONE = re.compile(r"^(?:\+?86)?(?:1[3-9]\d{9}|0\d{2,3}\d{7,8})$")
 
 def check_listing(errors: list[UserError], data: ListingInput, current: dict) -> dict:
     changes: dict[str, Any] = {}
-    for name, value, limit in (("description", data.description, MAX_DESCRIPTION),
-                               ("descriptionEn", data.description_en, MAX_DESCRIPTION_EN)):
+    for name, value, limit in (
+        ("description", data.description, MAX_DESCRIPTION),
+        ("descriptionEn", data.description_en, MAX_DESCRIPTION_EN),
+    ):
         if value is not None:
             changes[name] = check_text(errors, ["input", name], value, limit, multiline=True)
     if data.phone is not None:
         digits = re.sub(r"[\s-]", "", data.phone)
         if digits and not _PHONE.match(digits):
-            errors.append(UserError(["input", "phone"], "INVALID",
-                                    "phone must be a mainland mobile (11 digits) or a landline "
-                                    "with its area code, e.g. 0572-8881234"))
+            errors.append(
+                UserError(
+                    ["input", "phone"],
+                    "INVALID",
+                    "phone must be a mainland mobile (11 digits) or a landline "
+                    "with its area code, e.g. 0572-8881234",
+                )
+            )
         changes["phone"] = digits or None
     low = data.price_min if data.price_min is not None else current.get("priceMin")
     high = data.price_max if data.price_max is not None else current.get("priceMax")
     for field, price in (("priceMin", data.price_min), ("priceMax", data.price_max)):
         if price is not None:
             if not 1 <= price <= MAX_PRICE:
-                errors.append(UserError(["input", field], "OUT_OF_RANGE",
-                                        f"{field} must be 1 to {MAX_PRICE:,} yuan a night"))
+                errors.append(
+                    UserError(
+                        ["input", field],
+                        "OUT_OF_RANGE",
+                        f"{field} must be 1 to {MAX_PRICE:,} yuan a night",
+                    )
+                )
             changes[field] = price
     if low is not None and high is not None and low > high:
-        errors.append(UserError(["input", "priceMin"], "INVALID",
-                                f"priceMin ({low}) is above priceMax ({high})"))
+        errors.append(
+            UserError(
+                ["input", "priceMin"], "INVALID", f"priceMin ({low}) is above priceMax ({high})"
+            )
+        )
     if data.facilities is not None:
         changes["facilities"] = check_facilities(errors, data.facilities)
     return changes
@@ -107,32 +138,37 @@ def check_listing(errors: list[UserError], data: ListingInput, current: dict) ->
 def findable(doc: dict) -> dict:
     """The folded text the finder searches, from a homestay's name, English name and
     address, computed once per write."""
-    return {"findText": finding.searchable(doc.get("name"), doc.get("nameEn"),
-                                           doc.get("address"))}
+    return {"findText": finding.searchable(doc.get("name"), doc.get("nameEn"), doc.get("address"))}
 
 
-def _text(errors: list[UserError], name: str, value: str | None, limit: int,
-          required: bool) -> str | None:
+def _text(
+    errors: list[UserError], name: str, value: str | None, limit: int, required: bool
+) -> str | None:
     return check_text(errors, ["input", name], value, limit, required=required)
 
 
-def check_facilities(errors: list[UserError], values: Sequence[str] | None
-                     ) -> list[str] | None:
+def check_facilities(errors: list[UserError], values: Sequence[str] | None) -> list[str] | None:
     """Codes of the fixed vocabulary (domain/facilities.py), each once; a label in either
     language is read as its code, anything else is refused by its place in the list."""
     if values is None:
         return None
     if len(values) > MAX_FACILITIES:
-        errors.append(UserError(["input", "facilities"], "TOO_MANY",
-                                f"at most {MAX_FACILITIES} facilities"))
+        errors.append(
+            UserError(["input", "facilities"], "TOO_MANY", f"at most {MAX_FACILITIES} facilities")
+        )
         return None
     codes = []
     for i, value in enumerate(values):
         code = code_of(value) if len(value) <= 50 else None
         if code is None:
-            errors.append(UserError(["input", "facilities", str(i)], "UNKNOWN_FACILITY",
-                                    f"{value[:50]!r} is not a facility of the vocabulary; "
-                                    f"send one of its codes (query `facilities`)"))
+            errors.append(
+                UserError(
+                    ["input", "facilities", str(i)],
+                    "UNKNOWN_FACILITY",
+                    f"{value[:50]!r} is not a facility of the vocabulary; "
+                    f"send one of its codes (query `facilities`)",
+                )
+            )
         else:
             codes.append(code)
     return list(dict.fromkeys(codes))
@@ -149,25 +185,33 @@ async def ensure_findable(db: Database) -> int:
         return 0
     changed = 0
     batch: list[UpdateOne] = []
-    async for doc in db.homestays.find({"findText": {"$exists": False}},
-                                       {"name": 1, "nameEn": 1, "address": 1}):
-        batch.append(UpdateOne({"_id": doc["_id"]},
-                               {"$set": {**findable(doc), "updatedAt": utcnow()}}))
+    async for doc in db.homestays.find(
+        {"findText": {"$exists": False}}, {"name": 1, "nameEn": 1, "address": 1}
+    ):
+        batch.append(
+            UpdateOne({"_id": doc["_id"]}, {"$set": {**findable(doc), "updatedAt": utcnow()}})
+        )
         if len(batch) == 500:
             changed += (await db.homestays.bulk_write(batch, ordered=False)).modified_count
             batch = []
-    async for cert in db.certificates.find({"current": True},
-                                           {"homestayId": 1, "status": 1, "expiresAt": 1}):
+    async for cert in db.certificates.find(
+        {"current": True}, {"homestayId": 1, "status": 1, "expiresAt": 1}
+    ):
         listed = listed_until(CertificateStatus(cert["status"]), cert["expiresAt"])
-        batch.append(UpdateOne({"_id": cert["homestayId"]},
-                               {"$set": {"listedUntil": listed, "updatedAt": utcnow()}}))
+        batch.append(
+            UpdateOne(
+                {"_id": cert["homestayId"]},
+                {"$set": {"listedUntil": listed, "updatedAt": utcnow()}},
+            )
+        )
         if len(batch) == 500:
             await db.homestays.bulk_write(batch, ordered=False)
             batch = []
     if batch:
         changed += (await db.homestays.bulk_write(batch, ordered=False)).modified_count
-    await db.meta.update_one({"_id": "homestay_finder"},
-                             {"$set": {"version": FINDER_VERSION}}, upsert=True)
+    await db.meta.update_one(
+        {"_id": "homestay_finder"}, {"$set": {"version": FINDER_VERSION}}, upsert=True
+    )
     return changed
 
 
@@ -184,22 +228,27 @@ async def ensure_facility_codes(db: Database) -> tuple[int, int]:
         return 0, 0
     changed = unknown = 0
     async for doc in db.homestays.find(
-            {"facilities": {"$elemMatch": {"$nin": list(FACILITIES)}}}, {"facilities": 1}):
+        {"facilities": {"$elemMatch": {"$nin": list(FACILITIES)}}}, {"facilities": 1}
+    ):
         words = doc["facilities"]
         mapped = list(dict.fromkeys(code_of(w) or w for w in words))
         unknown += sum(1 for w in mapped if w not in FACILITIES)
         if mapped == words:
             continue
         now = utcnow()
-        await db.homestays.update_one({"_id": doc["_id"]},
-                                      {"$set": {"facilities": mapped, "updatedAt": now}})
-        await db.certificates.update_many({"homestayId": doc["_id"], "current": True},
-                                          {"$set": {"listing.facilities": mapped,
-                                                    "updatedAt": now}})
+        await db.homestays.update_one(
+            {"_id": doc["_id"]}, {"$set": {"facilities": mapped, "updatedAt": now}}
+        )
+        await db.certificates.update_many(
+            {"homestayId": doc["_id"], "current": True},
+            {"$set": {"listing.facilities": mapped, "updatedAt": now}},
+        )
         changed += 1
-    await db.meta.update_one({"_id": "facility_codes"},
-                             {"$set": {"version": FACILITIES_VERSION, "unknownKept": unknown}},
-                             upsert=True)
+    await db.meta.update_one(
+        {"_id": "facility_codes"},
+        {"$set": {"version": FACILITIES_VERSION, "unknownKept": unknown}},
+        upsert=True,
+    )
     return changed, unknown
 
 
@@ -209,8 +258,9 @@ class HomestayService:
         self.geocoder = geocoder or GazetteerGeocoder()
         self.finder = FinderIndex(db)
 
-    async def _locate(self, errors: list[UserError], data: HomestayInput, county: str,
-                      address: str | None) -> tuple[geo.LatLng | None, str | None]:
+    async def _locate(
+        self, errors: list[UserError], data: HomestayInput, county: str, address: str | None
+    ) -> tuple[geo.LatLng | None, str | None]:
         """The WGS-84 point, given or geocoded, and the town the gazetteer places it in."""
         county_info = gazetteer().county(county)
         if data.location is not None:
@@ -224,10 +274,14 @@ class HomestayService:
                 south, west, north, east = county_info.bounds
                 m = _COUNTY_MARGIN_DEG
                 if not (south - m <= point.lat <= north + m and west - m <= point.lng <= east + m):
-                    errors.append(UserError(
-                        ["input", "location"], "OUTSIDE_COUNTY",
-                        f"({given.lat}, {given.lng}) lies outside {county_info.name_en}; "
-                        "check the point (latitude first) and coordSystem"))
+                    errors.append(
+                        UserError(
+                            ["input", "location"],
+                            "OUTSIDE_COUNTY",
+                            f"({given.lat}, {given.lng}) lies outside {county_info.name_en}; "
+                            "check the point (latitude first) and coordSystem",
+                        )
+                    )
                     return None, None
             return point, None
         if address is None:
@@ -237,9 +291,13 @@ class HomestayService:
         else:
             found = await asyncio.to_thread(self.geocoder.geocode, address)
         if found is None:
-            errors.append(UserError(["input", "address"], "GEOCODE_FAILED",
-                                    "the address names no known town or village; "
-                                    "give a location"))
+            errors.append(
+                UserError(
+                    ["input", "address"],
+                    "GEOCODE_FAILED",
+                    "the address names no known town or village; give a location",
+                )
+            )
             return None, None
         assert not isinstance(found, list)  # geocode() gives one place unless asked for all
         town = found.raw.get("town") if isinstance(found.raw, dict) else None
@@ -251,8 +309,13 @@ class HomestayService:
             return town
         place = info.town(town)
         if place is None:
-            errors.append(UserError(["input", "town"], "UNKNOWN_TOWN",
-                                    f"{town!r} is not a town or subdistrict of {info.name_en}"))
+            errors.append(
+                UserError(
+                    ["input", "town"],
+                    "UNKNOWN_TOWN",
+                    f"{town!r} is not a town or subdistrict of {info.name_en}",
+                )
+            )
             return None
         return place.name_zh
 
@@ -261,8 +324,9 @@ class HomestayService:
         errors: list[UserError] = []
         county = (data.county or "").strip()
         if gazetteer().county(county) is None:
-            raise UserErrors.one(["input", "county"], "UNKNOWN_COUNTY",
-                                 f"no county with code {county!r}")
+            raise UserErrors.one(
+                ["input", "county"], "UNKNOWN_COUNTY", f"no county with code {county!r}"
+            )
         caller.require_county(county)
         if data.client_request_id:
             existing = await self.db.homestays.find_one({"clientRequestId": data.client_request_id})
@@ -273,8 +337,9 @@ class HomestayService:
         address = _text(errors, "address", data.address, 300, required=True)
         town = self._check_town(errors, county, _text(errors, "town", data.town, 50, False))
         if data.rooms is None or not 1 <= data.rooms <= 500:
-            errors.append(UserError(["input", "rooms"], "OUT_OF_RANGE",
-                                    "rooms must be between 1 and 500"))
+            errors.append(
+                UserError(["input", "rooms"], "OUT_OF_RANGE", "rooms must be between 1 and 500")
+            )
         facilities = check_facilities(errors, data.facilities) or []
         point, found_town = await self._locate(errors, data, county, address)
         if errors:
@@ -284,12 +349,18 @@ class HomestayService:
         doc = {
             # public ids must not be guessable from one another (an ObjectId counts up)
             "_id": secrets.token_hex(12),
-            "name": name, "nameEn": name_en, "address": address, "county": county,
+            "name": name,
+            "nameEn": name_en,
+            "address": address,
+            "county": county,
             "town": town or found_town,
-            "location": geo.geojson(point), "cells": geo.cells(point),
+            "location": geo.geojson(point),
+            "cells": geo.cells(point),
             "geocoded": data.location is None,
-            "rooms": data.rooms, "facilities": facilities,
-            "createdAt": now, "updatedAt": now,
+            "rooms": data.rooms,
+            "facilities": facilities,
+            "createdAt": now,
+            "updatedAt": now,
             "createdBy": {"id": caller.account_id, "name": caller.name},
             # the expiry of its current certificate while VALID (CertificateService keeps it)
             "listedUntil": None,
@@ -301,8 +372,7 @@ class HomestayService:
             await self.db.homestays.insert_one(doc)
         except DuplicateKeyError:
             # the same registration sent twice at once: the first one stands
-            existing = await self.db.homestays.find_one(
-                {"clientRequestId": data.client_request_id})
+            existing = await self.db.homestays.find_one({"clientRequestId": data.client_request_id})
             if existing is None:
                 raise
             return existing
@@ -316,8 +386,13 @@ class HomestayService:
         caller.require_county(current["county"])
         errors: list[UserError] = []
         if data.county is not None and data.county != current["county"]:
-            errors.append(UserError(["input", "county"], "IMMUTABLE",
-                                    "a homestay cannot move to another county; register it there"))
+            errors.append(
+                UserError(
+                    ["input", "county"],
+                    "IMMUTABLE",
+                    "a homestay cannot move to another county; register it there",
+                )
+            )
         changes: dict = {}
         if data.name is not None:
             changes["name"] = _text(errors, "name", data.name, 100, required=True)
@@ -327,23 +402,31 @@ class HomestayService:
             changes["address"] = _text(errors, "address", data.address, 300, required=True)
         if data.town is not None:
             changes["town"] = self._check_town(
-                errors, current["county"], _text(errors, "town", data.town, 50, False))
+                errors, current["county"], _text(errors, "town", data.town, 50, False)
+            )
         if data.rooms is not None:
             if not 1 <= data.rooms <= 500:
-                errors.append(UserError(["input", "rooms"], "OUT_OF_RANGE",
-                                        "rooms must be between 1 and 500"))
+                errors.append(
+                    UserError(["input", "rooms"], "OUT_OF_RANGE", "rooms must be between 1 and 500")
+                )
             changes["rooms"] = data.rooms
         if data.facilities is not None:
             changes["facilities"] = check_facilities(errors, data.facilities)
         moved = data.location is not None or (
-            "address" in changes and changes["address"] != current["address"]
-            and current.get("geocoded"))
+            "address" in changes
+            and changes["address"] != current["address"]
+            and current.get("geocoded")
+        )
         if moved:
             point, found_town = await self._locate(
-                errors, data, current["county"], changes.get("address", current["address"]))
+                errors, data, current["county"], changes.get("address", current["address"])
+            )
             if point is not None:
-                changes.update(location=geo.geojson(point), cells=geo.cells(point),
-                               geocoded=data.location is None)
+                changes.update(
+                    location=geo.geojson(point),
+                    cells=geo.cells(point),
+                    geocoded=data.location is None,
+                )
                 if found_town and "town" not in changes:
                     changes["town"] = found_town
         if errors:
@@ -361,15 +444,17 @@ class HomestayService:
             caller.require_operator_of(homestay_id)
         current = await self.get(homestay_id)
         if current is None:
-            raise UserErrors.one(["input", "homestayId"], "NOT_FOUND",
-                                 f"no homestay {homestay_id!r}")
+            raise UserErrors.one(
+                ["input", "homestayId"], "NOT_FOUND", f"no homestay {homestay_id!r}"
+            )
         if caller.role is not Role.OPERATOR:
             caller.require_county(current["county"])
         errors: list[UserError] = []
         changes = check_listing(errors, data, current)
         if data.photo_ids is not None:
-            changes["photos"] = await photos.check_photo_ids(self.db, errors, homestay_id,
-                                                             data.photo_ids)
+            changes["photos"] = await photos.check_photo_ids(
+                self.db, errors, homestay_id, data.photo_ids
+            )
         if errors:
             raise UserErrors(errors)
         if not changes:
@@ -381,18 +466,25 @@ class HomestayService:
         re-sending the same change repairs a listing left behind by a stopped process."""
         changes["updatedAt"] = utcnow()
         updated = await self.db.homestays.find_one_and_update(
-            {"_id": homestay_id}, {"$set": changes}, return_document=True)
+            {"_id": homestay_id}, {"$set": changes}, return_document=True
+        )
         assert updated is not None  # read above; homestays are never deleted
         # the current certificate's listing follows; re-sending the same update repairs it
         # should the process stop between these writes
         listing = listing_of(updated)
         await self.db.certificates.update_many(
             {"homestayId": homestay_id, "current": True, "status": {"$ne": "REVOKED"}},
-            {"$set": {"listing": listing, "updatedAt": changes["updatedAt"]}})
+            {"$set": {"listing": listing, "updatedAt": changes["updatedAt"]}},
+        )
         await self.db.certificates.update_many(
             {"homestayId": homestay_id, "current": True, "status": "REVOKED"},
-            {"$set": {"listing": {k: v for k, v in listing.items() if k != "cells"},
-                      "updatedAt": changes["updatedAt"]}})
+            {
+                "$set": {
+                    "listing": {k: v for k, v in listing.items() if k != "cells"},
+                    "updatedAt": changes["updatedAt"],
+                }
+            },
+        )
         await rows.sync_matching(self.db, {"homestayId": homestay_id, "current": True})
         return updated
 
@@ -403,9 +495,17 @@ class HomestayService:
         found = {d["_id"]: d async for d in self.db.homestays.find({"_id": {"$in": list(ids)}})}
         return [found.get(i) for i in ids]
 
-    async def find(self, caller: Caller, *, county: str | None, text: str | None,
-                   certified: bool | None, now: datetime, first: int, after: str | None
-                   ) -> tuple[list[tuple[dict, str]], bool, Callable[[], Awaitable[int]]]:
+    async def find(
+        self,
+        caller: Caller,
+        *,
+        county: str | None,
+        text: str | None,
+        certified: bool | None,
+        now: datetime,
+        first: int,
+        after: str | None,
+    ) -> tuple[list[tuple[dict, str]], bool, Callable[[], Awaitable[int]]]:
         """Every registered homestay the caller may act on (staff: of its counties; an
         operator: its own), certified or not, by a part of its name or address, in name
         order: (homestay, cursor) pairs, whether there is more, and how to count them."""
@@ -425,20 +525,40 @@ class HomestayService:
             if first_hidden(folded) is not None:  # the separators are control characters
                 raise BadUserInput("text", "holds an invisible control character")
             if not finding.MIN_QUERY <= len(folded) <= finding.MAX_QUERY:
-                raise BadUserInput("text", f"must have {finding.MIN_QUERY} to "
-                                           f"{finding.MAX_QUERY} characters")
+                raise BadUserInput(
+                    "text", f"must have {finding.MIN_QUERY} to {finding.MAX_QUERY} characters"
+                )
         last = None
         if after is not None:
             name, key = decode_cursor(after, [str, str])
             last = (name, key)
         await self.finder.refresh()
-        keys = self.finder.find(counties=counties, ids=ids, text=folded, certified=certified,
-                                now=now, after=last, limit=first + 1)
+        keys = self.finder.find(
+            counties=counties,
+            ids=ids,
+            text=folded,
+            certified=certified,
+            now=now,
+            after=last,
+            limit=first + 1,
+        )
         docs = await self.get_many(keys[:first])
 
         async def count() -> int:
-            return len(self.finder.find(counties=counties, ids=ids, text=folded,
-                                        certified=certified, now=now, after=None, limit=None))
+            return len(
+                self.finder.find(
+                    counties=counties,
+                    ids=ids,
+                    text=folded,
+                    certified=certified,
+                    now=now,
+                    after=None,
+                    limit=None,
+                )
+            )
 
-        return ([(d, encode_cursor([d["name"], d["_id"]])) for d in docs if d is not None],
-                len(keys) > first, count)
+        return (
+            [(d, encode_cursor([d["name"], d["_id"]])) for d in docs if d is not None],
+            len(keys) > first,
+            count,
+        )

@@ -68,8 +68,11 @@ def _problem_error(problem: Problem) -> UserError:
 def _submission_id(data: SubmissionInput) -> str:
     csid = (data.client_submission_id or "").strip()
     if not csid or len(csid) > 100:
-        raise UserErrors.one(["input", "clientSubmissionId"], "INVALID",
-                             "clientSubmissionId must be 1 to 100 characters (a UUID)")
+        raise UserErrors.one(
+            ["input", "clientSubmissionId"],
+            "INVALID",
+            "clientSubmissionId must be 1 to 100 characters (a UUID)",
+        )
     return csid
 
 
@@ -78,14 +81,17 @@ def _inspected_at(errors: list[UserError], given: datetime | None, now: datetime
     future beyond a phone's clock skew, not over 90 days ago."""
     inspected_at = given or now
     if inspected_at.tzinfo is None:
-        errors.append(UserError(["input", "inspectedAt"], "INVALID",
-                                "inspectedAt needs a UTC offset"))
+        errors.append(
+            UserError(["input", "inspectedAt"], "INVALID", "inspectedAt needs a UTC offset")
+        )
     elif inspected_at > now + _CLOCK_SKEW:
-        errors.append(UserError(["input", "inspectedAt"], "IN_FUTURE",
-                                "inspectedAt lies in the future"))
+        errors.append(
+            UserError(["input", "inspectedAt"], "IN_FUTURE", "inspectedAt lies in the future")
+        )
     elif inspected_at < now - _OLDEST:
-        errors.append(UserError(["input", "inspectedAt"], "TOO_OLD",
-                                "inspectedAt is more than 90 days ago"))
+        errors.append(
+            UserError(["input", "inspectedAt"], "TOO_OLD", "inspectedAt is more than 90 days ago")
+        )
     return inspected_at
 
 
@@ -108,8 +114,11 @@ class InspectionService:
     async def _replay(self, caller: Caller, client_submission_id: str) -> dict | None:
         existing = await self.db.inspections.find_one({"clientSubmissionId": client_submission_id})
         if existing is not None and existing["inspector"]["id"] != caller.account_id:
-            raise UserErrors.one(["input", "clientSubmissionId"], "CONFLICT",
-                                 "this clientSubmissionId was used by another account")
+            raise UserErrors.one(
+                ["input", "clientSubmissionId"],
+                "CONFLICT",
+                "this clientSubmissionId was used by another account",
+            )
         return existing
 
     async def submit(self, caller: Caller, data: SubmissionInput) -> dict:
@@ -140,17 +149,20 @@ class InspectionService:
         against."""
         homestay = await self.db.homestays.find_one({"_id": data.homestay_id})
         if homestay is None:
-            raise UserErrors.one(["input", "homestayId"], "NOT_FOUND",
-                                 f"no homestay {data.homestay_id!r}")
+            raise UserErrors.one(
+                ["input", "homestayId"], "NOT_FOUND", f"no homestay {data.homestay_id!r}"
+            )
         caller.require_county(homestay["county"])
         standard_doc = await standards.find(self.db, data.standard_code, data.standard_version)
         if standard_doc is None:
-            raise UserErrors.one(["input", "standardVersion"], "NOT_FOUND",
-                                 "no such grading standard or version")
+            raise UserErrors.one(
+                ["input", "standardVersion"], "NOT_FOUND", "no such grading standard or version"
+            )
         return homestay, standards.to_domain(standard_doc)
 
-    async def _checked(self, data: SubmissionInput, standard: Standard, homestay: dict,
-                       now: datetime) -> _Checked:
+    async def _checked(
+        self, data: SubmissionInput, standard: Standard, homestay: dict, now: datetime
+    ) -> _Checked:
         """Every field checked at once, every problem named by its field; UserErrors and
         nothing written when there is any."""
         errors: list[UserError] = []
@@ -170,14 +182,24 @@ class InspectionService:
             raise UserErrors(errors)
         return _Checked(inspected_at, notes, answers, data.results, inspector_point)
 
-    def _document(self, caller: Caller, csid: str, homestay: dict, standard: Standard,
-                  checked: _Checked, now: datetime) -> dict:
+    def _document(
+        self,
+        caller: Caller,
+        csid: str,
+        homestay: dict,
+        standard: Standard,
+        checked: _Checked,
+        now: datetime,
+    ) -> dict:
         """The inspection as stored: the answers, the grade they reach by the pure rule, and
         how far from the homestay the inspector stood."""
         outcome = grade_checklist(standard, checked.answers)
         point = checked.inspector_point
-        distance = geo.distance_m(point, geo.from_geojson(homestay["location"])) \
-            if point is not None else None
+        distance = (
+            geo.distance_m(point, geo.from_geojson(homestay["location"]))
+            if point is not None
+            else None
+        )
         return {
             "_id": str(ObjectId()),
             "clientSubmissionId": csid,
@@ -188,9 +210,13 @@ class InspectionService:
             "inspectedAt": checked.inspected_at,
             "submittedAt": now,
             "results": [
-                {"itemCode": r.item_code, "passed": r.passed, "points": r.points,
-                 "note": normalize(r.note, multiline=True) or None if r.note else None,
-                 "photoUrls": list(r.photo_urls)}
+                {
+                    "itemCode": r.item_code,
+                    "passed": r.passed,
+                    "points": r.points,
+                    "note": normalize(r.note, multiline=True) or None if r.note else None,
+                    "photoUrls": list(r.photo_urls),
+                }
                 for r in checked.results
             ],
             "notes": checked.notes,
@@ -201,56 +227,84 @@ class InspectionService:
             "maxPoints": outcome.max_points,
             "recommendedGrade": outcome.recommended.value if outcome.recommended else None,
             "blockers": [
-                {"grade": b.grade.value, "kind": b.kind.value, "itemCode": b.item_code,
-                 "missingPoints": b.missing_points}
+                {
+                    "grade": b.grade.value,
+                    "kind": b.kind.value,
+                    "itemCode": b.item_code,
+                    "missingPoints": b.missing_points,
+                }
                 for b in outcome.blockers
             ],
             "status": InspectionStatus.SUBMITTED.value,
             "review": None,
         }
 
-    async def _check_results(self, results: Sequence[ResultInput], county: str
-                             ) -> list[UserError]:
+    async def _check_results(self, results: Sequence[ResultInput], county: str) -> list[UserError]:
         errors: list[UserError] = []
         cited: dict[ObjectId, list[str]] = {}
         for index, result in enumerate(results):
             base = ["input", "results", str(index)]
             check_text(errors, [*base, "note"], result.note, MAX_NOTE, multiline=True)
             if len(result.photo_urls) > MAX_PHOTOS_PER_ITEM:
-                errors.append(UserError([*base, "photoUrls"], "TOO_MANY",
-                                        f"at most {MAX_PHOTOS_PER_ITEM} photos per item"))
+                errors.append(
+                    UserError(
+                        [*base, "photoUrls"],
+                        "TOO_MANY",
+                        f"at most {MAX_PHOTOS_PER_ITEM} photos per item",
+                    )
+                )
             for j, url in enumerate(result.photo_urls):
                 match = UPLOAD_URL.match(url)
                 if match is None:
-                    errors.append(UserError([*base, "photoUrls", str(j)], "INVALID",
-                                            "a photo URL is one returned by POST /uploads"))
+                    errors.append(
+                        UserError(
+                            [*base, "photoUrls", str(j)],
+                            "INVALID",
+                            "a photo URL is one returned by POST /uploads",
+                        )
+                    )
                 else:
                     cited.setdefault(ObjectId(match.group(1)), []).append(
-                        ".".join([*base, "photoUrls", str(j)]))
+                        ".".join([*base, "photoUrls", str(j)])
+                    )
         if cited:
             found = {
                 d["_id"]: d.get("metadata", {}).get("counties", [])
                 async for d in self.db.db["uploads.files"].find(
-                    {"_id": {"$in": list(cited)}}, {"metadata.counties": 1})
+                    {"_id": {"$in": list(cited)}}, {"metadata.counties": 1}
+                )
             }
             for upload_id, paths in cited.items():
                 if upload_id not in found:
-                    errors.extend(UserError(p.split("."), "NOT_FOUND",
-                                            "no upload at this URL") for p in paths)
+                    errors.extend(
+                        UserError(p.split("."), "NOT_FOUND", "no upload at this URL") for p in paths
+                    )
                 elif county not in found[upload_id]:
                     # its reviewers could not open it: evidence is of the homestay's county
-                    errors.extend(UserError(p.split("."), "OTHER_COUNTY",
-                                            f"this photo was uploaded for another county than "
-                                            f"{county}") for p in paths)
+                    errors.extend(
+                        UserError(
+                            p.split("."),
+                            "OTHER_COUNTY",
+                            f"this photo was uploaded for another county than {county}",
+                        )
+                        for p in paths
+                    )
         return errors
 
     async def get_many(self, ids: Sequence[str]) -> list[dict | None]:
         found = {d["_id"]: d async for d in self.db.inspections.find({"_id": {"$in": list(ids)}})}
         return [found.get(i) for i in ids]
 
-    async def list(self, caller: Caller, *, homestay_id: str | None, status: str | None,
-                   county: str | None, first: int, after: str | None
-                   ) -> tuple[list[tuple[dict, str]], bool, Callable[[], Awaitable[int]]]:
+    async def list(
+        self,
+        caller: Caller,
+        *,
+        homestay_id: str | None,
+        status: str | None,
+        county: str | None,
+        first: int,
+        after: str | None,
+    ) -> tuple[list[tuple[dict, str]], bool, Callable[[], Awaitable[int]]]:
         """Newest first, in the caller's counties: (inspection, cursor) pairs, whether there is
         more, and how to count them all."""
         caller.require(Role.INSPECTOR, Role.BUREAU, Role.OPERATOR)

@@ -24,8 +24,12 @@ def decode_cursor(cursor: str, shape: Sequence[type]) -> list[Any]:
         key = json.loads(base64.urlsafe_b64decode(padded.encode()))
     except (ValueError, UnicodeDecodeError):
         raise BadUserInput("after", "not a cursor from this list") from None
-    if not isinstance(key, list) or len(key) != len(shape) or not all(
-        isinstance(v, t) and not isinstance(v, bool) for v, t in zip(key, shape, strict=True)
+    if (
+        not isinstance(key, list)
+        or len(key) != len(shape)
+        or not all(
+            isinstance(v, t) and not isinstance(v, bool) for v, t in zip(key, shape, strict=True)
+        )
     ):
         raise BadUserInput("after", "not a cursor from this list and sort")
     return key
@@ -41,22 +45,25 @@ def keyset_after(order: list[tuple[str, int]], key: list[Any]) -> dict:
     return {"$or": clauses}
 
 
-async def newest_first(collection: Any, flt: dict, time_field: str, first: int,
-                       after: str | None) -> tuple[list[tuple[dict, str]], bool]:
+async def newest_first(
+    collection: Any, flt: dict, time_field: str, first: int, after: str | None
+) -> tuple[list[tuple[dict, str]], bool]:
     """A page of `collection` matching `flt`, newest first by `time_field` (then `_id`):
     (document, cursor) pairs, and whether there is more. An index on (..., time_field, _id)
     serves it."""
     return await by_time(collection, flt, time_field, first, after, direction=-1)
 
 
-async def oldest_first(collection: Any, flt: dict, time_field: str, first: int,
-                       after: str | None) -> tuple[list[tuple[dict, str]], bool]:
+async def oldest_first(
+    collection: Any, flt: dict, time_field: str, first: int, after: str | None
+) -> tuple[list[tuple[dict, str]], bool]:
     """The same, oldest first: a queue."""
     return await by_time(collection, flt, time_field, first, after, direction=1)
 
 
-async def by_time(collection: Any, flt: dict, time_field: str, first: int, after: str | None,
-                  direction: int) -> tuple[list[tuple[dict, str]], bool]:
+async def by_time(
+    collection: Any, flt: dict, time_field: str, first: int, after: str | None, direction: int
+) -> tuple[list[tuple[dict, str]], bool]:
     order = [(time_field, direction), ("_id", direction)]
     page_filter = flt
     if after is not None:
@@ -67,5 +74,7 @@ async def by_time(collection: Any, flt: dict, time_field: str, first: int, after
             raise BadUserInput("after", "not a cursor from this list") from None
         page_filter = {"$and": [flt, keyset_after(order, key)]}
     docs = await collection.find(page_filter).sort(order).limit(first + 1).to_list()
-    return ([(d, encode_cursor([d[time_field].isoformat(), d["_id"]])) for d in docs[:first]],
-            len(docs) > first)
+    return (
+        [(d, encode_cursor([d[time_field].isoformat(), d["_id"]])) for d in docs[:first]],
+        len(docs) > first,
+    )

@@ -35,8 +35,7 @@ async def learn(db: Database, sha256: str, query: str) -> bool:
     if await db.persisted_queries.estimated_document_count() >= MAX_STORED:
         return False
     try:
-        await db.persisted_queries.insert_one({"_id": sha256, "query": query,
-                                               "learntAt": utcnow()})
+        await db.persisted_queries.insert_one({"_id": sha256, "query": query, "learntAt": utcnow()})
     except DuplicateKeyError:
         return False
     return True

@@ -35,9 +35,10 @@ LISTING = "listing"
 WIDTHS = (320, 640, 960, 1280)  # what phones ask for: 1x to 4x of a 320-point column
 MAX_SIDE = 2560  # the photo itself: sharp on a tablet, not a 50-megapixel original
 MAX_PHOTOS = 20
-FORMATS = {"webp": ("WEBP", "image/webp", {"quality": 80, "method": 4}),
-           "jpeg": ("JPEG", "image/jpeg", {"quality": 82, "progressive": True,
-                                           "optimize": True})}
+FORMATS = {
+    "webp": ("WEBP", "image/webp", {"quality": 80, "method": 4}),
+    "jpeg": ("JPEG", "image/jpeg", {"quality": 82, "progressive": True, "optimize": True}),
+}
 
 
 @dataclass(frozen=True)
@@ -99,8 +100,9 @@ def parse_id(value: str) -> ObjectId | None:
         return None
 
 
-async def store(db: Database, drawn: Drawn, homestay: dict, uploaded_by: str | None,
-                upload_key: str | None) -> dict:
+async def store(
+    db: Database, drawn: Drawn, homestay: dict, uploaded_by: str | None, upload_key: str | None
+) -> dict:
     """The thumbnails, then the photo naming them (so a photo found has all its thumbnails):
     the photo's files document."""
     bucket = AsyncGridFSBucket(db.db, bucket_name=BUCKET)
@@ -109,22 +111,36 @@ async def store(db: Database, drawn: Drawn, homestay: dict, uploaded_by: str | N
     for (width, name), data in drawn.thumbnails.items():
         rendition_id = ObjectId()
         await bucket.upload_from_stream_with_id(
-            rendition_id, f"photo-{photo_id}-{width}.{name}", data,
-            metadata={"purpose": "thumbnail", "photoId": str(photo_id),
-                      "contentType": FORMATS[name][1], "width": width})
+            rendition_id,
+            f"photo-{photo_id}-{width}.{name}",
+            data,
+            metadata={
+                "purpose": "thumbnail",
+                "photoId": str(photo_id),
+                "contentType": FORMATS[name][1],
+                "width": width,
+            },
+        )
         renditions.setdefault(str(width), {})[name] = str(rendition_id)
     for width in WIDTHS:  # the wider widths of a narrow photo: its own-width drawing
         if str(width) not in renditions:
             renditions[str(width)] = renditions[str(max(w for w, _ in drawn.thumbnails))]
-    metadata = {"purpose": LISTING, "contentType": drawn.media_type,
-                "homestayId": homestay["_id"], "counties": [homestay["county"]],
-                "uploadedBy": uploaded_by, "width": drawn.width, "height": drawn.height,
-                "renditions": renditions}
+    metadata = {
+        "purpose": LISTING,
+        "contentType": drawn.media_type,
+        "homestayId": homestay["_id"],
+        "counties": [homestay["county"]],
+        "uploadedBy": uploaded_by,
+        "width": drawn.width,
+        "height": drawn.height,
+        "renditions": renditions,
+    }
     if upload_key is not None:
         metadata["uploadKey"] = upload_key
     try:
-        await bucket.upload_from_stream_with_id(photo_id, f"photo-{photo_id}.jpg",
-                                                drawn.photo, metadata=metadata)
+        await bucket.upload_from_stream_with_id(
+            photo_id, f"photo-{photo_id}.jpg", drawn.photo, metadata=metadata
+        )
     except (DuplicateKeyError, FileExists):  # the same upload raced this one: the first stands
         await db.db[f"{BUCKET}.chunks"].delete_many({"files_id": photo_id})
         for drawn_id in {i for sizes in renditions.values() for i in sizes.values()}:
@@ -136,32 +152,49 @@ async def store(db: Database, drawn: Drawn, homestay: dict, uploaded_by: str | N
     return {"_id": photo_id, "length": len(drawn.photo), "metadata": metadata}
 
 
-async def check_photo_ids(db: Database, errors: list[UserError], homestay_id: str,
-                          values: Sequence[str]) -> list[dict]:
+async def check_photo_ids(
+    db: Database, errors: list[UserError], homestay_id: str, values: Sequence[str]
+) -> list[dict]:
     """The listing's photos, in the order given (the first is the cover): each a listing
     photo uploaded for this homestay; what each is ({id, width, height})."""
     if len(values) > MAX_PHOTOS:
-        errors.append(UserError(["input", "photoIds"], "TOO_MANY",
-                                f"at most {MAX_PHOTOS} photos"))
+        errors.append(UserError(["input", "photoIds"], "TOO_MANY", f"at most {MAX_PHOTOS} photos"))
         return []
     ids = [parse_id(v) for v in values]
-    found = {f["_id"]: f async for f in db.db[f"{BUCKET}.files"].find(
-        {"_id": {"$in": [i for i in ids if i is not None]}, "metadata.purpose": LISTING},
-        {"metadata.homestayId": 1, "metadata.width": 1, "metadata.height": 1})}
+    found = {
+        f["_id"]: f
+        async for f in db.db[f"{BUCKET}.files"].find(
+            {"_id": {"$in": [i for i in ids if i is not None]}, "metadata.purpose": LISTING},
+            {"metadata.homestayId": 1, "metadata.width": 1, "metadata.height": 1},
+        )
+    }
     photos: list[dict] = []
     for index, (value, photo_id) in enumerate(zip(values, ids, strict=True)):
         field = ["input", "photoIds", str(index)]
         doc = found.get(photo_id) if photo_id is not None else None
         if doc is None:
-            errors.append(UserError(field, "NOT_FOUND",
-                                    f"no listing photo {value[:40]!r}; upload it with "
-                                    f"POST /uploads?purpose=listing&homestay=..."))
+            errors.append(
+                UserError(
+                    field,
+                    "NOT_FOUND",
+                    f"no listing photo {value[:40]!r}; upload it with "
+                    f"POST /uploads?purpose=listing&homestay=...",
+                )
+            )
         elif doc["metadata"]["homestayId"] != homestay_id:
-            errors.append(UserError(field, "OTHER_HOMESTAY",
-                                    f"photo {value} was uploaded for another homestay"))
+            errors.append(
+                UserError(
+                    field, "OTHER_HOMESTAY", f"photo {value} was uploaded for another homestay"
+                )
+            )
         elif all(p["id"] != value for p in photos):
-            photos.append({"id": str(photo_id), "width": doc["metadata"]["width"],
-                           "height": doc["metadata"]["height"]})
+            photos.append(
+                {
+                    "id": str(photo_id),
+                    "width": doc["metadata"]["width"],
+                    "height": doc["metadata"]["height"],
+                }
+            )
     return photos
 
 
@@ -187,12 +220,14 @@ class PhotoService:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    async def store(self, drawn: Drawn, homestay: dict, uploaded_by: str | None,
-                    upload_key: str | None) -> dict:
+    async def store(
+        self, drawn: Drawn, homestay: dict, uploaded_by: str | None, upload_key: str | None
+    ) -> dict:
         return await store(self.db, drawn, homestay, uploaded_by, upload_key)
 
-    async def served(self, caller: Caller, photo_id: str, width: int | None, webp: bool,
-                     now: datetime) -> Served | None:
+    async def served(
+        self, caller: Caller, photo_id: str, width: int | None, webp: bool, now: datetime
+    ) -> Served | None:
         """The file for `photo_id` (at `width`, WebP or JPEG), if the caller may see it: anyone
         while the stay is listed, its operator and county's staff always. None otherwise, as
         for no such photo."""
@@ -200,8 +235,9 @@ class PhotoService:
         if doc is None:
             return None
         meta = doc["metadata"]
-        homestay = await self.db.homestays.find_one({"_id": meta["homestayId"]},
-                                                    {"listedUntil": 1, "county": 1})
+        homestay = await self.db.homestays.find_one(
+            {"_id": meta["homestayId"]}, {"listedUntil": 1, "county": 1}
+        )
         if homestay is None:
             return None
         listed = bool(homestay.get("listedUntil")) and homestay["listedUntil"] > now
@@ -216,7 +252,8 @@ class PhotoService:
 
     async def open(self, file_id: ObjectId) -> AsyncGridOut | None:
         try:
-            return await AsyncGridFSBucket(self.db.db, bucket_name=BUCKET
-                                           ).open_download_stream(file_id)
+            return await AsyncGridFSBucket(self.db.db, bucket_name=BUCKET).open_download_stream(
+                file_id
+            )
         except NoFile:
             return None

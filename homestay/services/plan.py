@@ -74,52 +74,76 @@ class PlanService:
 
     async def plan(self, counties: Sequence[str], now: datetime) -> list[PlanEntry]:
         certificates = await self.db.certificates.find(
-            {"county": {"$in": list(counties)}, "current": True,
-             "status": {"$in": LAPSING_VALUES}}).to_list()
+            {"county": {"$in": list(counties)}, "current": True, "status": {"$in": LAPSING_VALUES}}
+        ).to_list()
         far_since = now - timedelta(days=self.settings.far_days)
-        recent_far = {"$and": [{"$eq": ["$farFromHomestay", True]},
-                               {"$gte": ["$inspectedAt", far_since]}]}
-        by_homestay = {r["_id"]: r for r in await (await self.db.inspections.aggregate([
-            {"$match": {"county": {"$in": list(counties)}}},
-            {"$group": {
-                "_id": "$homestayId",
-                "last": {"$max": "$inspectedAt"},
-                "lastFar": {"$max": {"$cond": [recent_far, "$inspectedAt", None]}},
-                "farthest": {"$max": {"$cond": [recent_far, "$distanceFromHomestayMeters",
-                                                None]}},
-            }},
-        ])).to_list()}
+        recent_far = {
+            "$and": [{"$eq": ["$farFromHomestay", True]}, {"$gte": ["$inspectedAt", far_since]}]
+        }
+        by_homestay = {
+            r["_id"]: r
+            for r in await (
+                await self.db.inspections.aggregate(
+                    [
+                        {"$match": {"county": {"$in": list(counties)}}},
+                        {
+                            "$group": {
+                                "_id": "$homestayId",
+                                "last": {"$max": "$inspectedAt"},
+                                "lastFar": {"$max": {"$cond": [recent_far, "$inspectedAt", None]}},
+                                "farthest": {
+                                    "$max": {
+                                        "$cond": [recent_far, "$distanceFromHomestayMeters", None]
+                                    }
+                                },
+                            }
+                        },
+                    ]
+                )
+            ).to_list()
+        }
         codes = sorted({c["standard"]["code"] for c in certificates})
         thresholds = {  # a handful of standard versions
             (d["code"], d["version"]): {t["grade"]: t["minPoints"] for t in d["thresholds"]}
-            async for d in self.db.standards.find({"code": {"$in": codes}},
-                                                  {"code": 1, "version": 1, "thresholds": 1})}
+            async for d in self.db.standards.find(
+                {"code": {"$in": codes}}, {"code": 1, "version": 1, "thresholds": 1}
+            )
+        }
         concerns = await ConcernService(self.db).open_by_homestay(counties)
         waiting = await open_requests_since(self.db, counties)
         entries = []
         for cert in certificates:
             key = (cert["standard"]["code"], cert["standard"]["version"])
-            findings = assess(documents.certificate(cert), by_homestay.get(cert["homestayId"]),
-                              thresholds.get(key),
-                              now, self.settings, concerns.get(cert["homestayId"]),
-                              waiting.get(cert["homestayId"]))
+            findings = assess(
+                documents.certificate(cert),
+                by_homestay.get(cert["homestayId"]),
+                thresholds.get(key),
+                now,
+                self.settings,
+                concerns.get(cert["homestayId"]),
+                waiting.get(cert["homestayId"]),
+            )
             if findings:
                 entries.append(PlanEntry(cert, findings))
         # a homestay with no certificate in service that asked and waits: the plan too
         covered = {c["homestayId"] for c in certificates}
-        overdue = {h: f for h, at in waiting.items() if h not in covered
-                   and (f := request_waiting(at, now, self.settings)) is not None}
+        overdue = {
+            h: f
+            for h, at in waiting.items()
+            if h not in covered and (f := request_waiting(at, now, self.settings)) is not None
+        }
         async for homestay in self.db.homestays.find({"_id": {"$in": sorted(overdue)}}):
             entries.append(PlanEntry(None, [overdue[homestay["_id"]]], homestay))
         entries.sort(key=lambda e: e.key)
         return entries
 
-    async def page(self, counties: Sequence[str], now: datetime, first: int,
-                   after: str | None) -> PlanPage:
+    async def page(
+        self, counties: Sequence[str], now: datetime, first: int, after: str | None
+    ) -> PlanPage:
         entries = await self.plan(counties, now)
         start = 0
         if after:
             mark = _decode(after)
             start = next((i for i, e in enumerate(entries) if e.key > mark), len(entries))
-        chosen = entries[start:start + first]
+        chosen = entries[start : start + first]
         return PlanPage(chosen, start + first < len(entries), len(entries))

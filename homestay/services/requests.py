@@ -27,44 +27,66 @@ MAX_NOTE = 500
 
 async def open_requests_since(db: Database, counties: Sequence[str]) -> dict[str, datetime]:
     """The open requests of these counties: homestay id -> when it was asked."""
-    return {r["homestayId"]: r["requestedAt"] async for r in db.inspection_requests.find(
-        {"county": {"$in": list(counties)}, "status": RequestStatus.OPEN.value},
-        {"homestayId": 1, "requestedAt": 1})}
+    return {
+        r["homestayId"]: r["requestedAt"]
+        async for r in db.inspection_requests.find(
+            {"county": {"$in": list(counties)}, "status": RequestStatus.OPEN.value},
+            {"homestayId": 1, "requestedAt": 1},
+        )
+    }
 
 
 async def close_for(db: Database, inspection: dict) -> None:
     """An inspection of the homestay was submitted: its open request is answered (safe to
     repeat, as a replayed submission does)."""
     await db.inspection_requests.update_many(
-        {"homestayId": inspection["homestayId"], "status": RequestStatus.OPEN.value,
-         "requestedAt": {"$lte": inspection["submittedAt"]}},
-        {"$set": {"status": RequestStatus.CLOSED.value, "closedAt": inspection["submittedAt"],
-                  "inspectionId": inspection["_id"]}})
+        {
+            "homestayId": inspection["homestayId"],
+            "status": RequestStatus.OPEN.value,
+            "requestedAt": {"$lte": inspection["submittedAt"]},
+        },
+        {
+            "$set": {
+                "status": RequestStatus.CLOSED.value,
+                "closedAt": inspection["submittedAt"],
+                "inspectionId": inspection["_id"],
+            }
+        },
+    )
 
 
 class RequestService:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    async def request(self, caller: Caller, homestay_id: str, target_grade: Grade | None,
-                      note: str | None) -> dict:
+    async def request(
+        self, caller: Caller, homestay_id: str, target_grade: Grade | None, note: str | None
+    ) -> dict:
         caller.require(Role.OPERATOR)
         caller.require_operator_of(homestay_id)
         homestay = await self.db.homestays.find_one({"_id": homestay_id}, {"county": 1})
         if homestay is None:
-            raise UserErrors.one(["input", "homestayId"], "NOT_FOUND",
-                                 f"no homestay {homestay_id!r}")
+            raise UserErrors.one(
+                ["input", "homestayId"], "NOT_FOUND", f"no homestay {homestay_id!r}"
+            )
         errors: list[UserError] = []
         note = check_text(errors, ["input", "note"], note, MAX_NOTE, multiline=True)
         if errors:
             raise UserErrors(errors)
         if (existing := await self._open(homestay_id)) is not None:
             return existing
-        doc = {"_id": str(ObjectId()), "homestayId": homestay_id, "county": homestay["county"],
-               "targetGrade": target_grade.value if target_grade else None, "note": note,
-               "status": RequestStatus.OPEN.value, "requestedAt": utcnow(),
-               "requestedBy": {"id": caller.account_id, "name": caller.name},
-               "closedAt": None, "inspectionId": None}
+        doc = {
+            "_id": str(ObjectId()),
+            "homestayId": homestay_id,
+            "county": homestay["county"],
+            "targetGrade": target_grade.value if target_grade else None,
+            "note": note,
+            "status": RequestStatus.OPEN.value,
+            "requestedAt": utcnow(),
+            "requestedBy": {"id": caller.account_id, "name": caller.name},
+            "closedAt": None,
+            "inspectionId": None,
+        }
         try:
             await self.db.inspection_requests.insert_one(doc)
         except DuplicateKeyError:  # the same request, sent twice at once: the first stands
@@ -75,11 +97,18 @@ class RequestService:
 
     async def _open(self, homestay_id: str) -> dict | None:
         return await self.db.inspection_requests.find_one(
-            {"homestayId": homestay_id, "status": RequestStatus.OPEN.value})
+            {"homestayId": homestay_id, "status": RequestStatus.OPEN.value}
+        )
 
-    async def list(self, caller: Caller, *, county: str | None, status: RequestStatus | None,
-                   first: int, after: str | None
-                   ) -> tuple[list[tuple[dict, str]], bool, Callable[[], Awaitable[int]]]:
+    async def list(
+        self,
+        caller: Caller,
+        *,
+        county: str | None,
+        status: RequestStatus | None,
+        first: int,
+        after: str | None,
+    ) -> tuple[list[tuple[dict, str]], bool, Callable[[], Awaitable[int]]]:
         """The queue, oldest first: staff see their counties', an operator its own."""
         caller.require(Role.INSPECTOR, Role.BUREAU, Role.OPERATOR)
         flt: dict
@@ -90,8 +119,9 @@ class RequestService:
             flt = {"county": {"$in": caller.counties_filter(county)}}
         if status is not None:
             flt["status"] = status.value
-        page, more = await oldest_first(self.db.inspection_requests, flt, "requestedAt", first,
-                                        after)
+        page, more = await oldest_first(
+            self.db.inspection_requests, flt, "requestedAt", first, after
+        )
 
         async def count() -> int:
             return await self.db.inspection_requests.count_documents(flt)

@@ -40,10 +40,21 @@ RECONCILE_EVERY_S = 60
 RECONCILE_WINDOW = timedelta(minutes=5)
 _DUPLICATE_KEY = 11000
 # what a row keeps of its certificate: what a list shows, and what its filters test
-ROW_PROJECTION = {"county": 1, "grade": 1, "status": 1, "issuedAt": 1, "expiresAt": 1,
-                  "standard": 1, "totalPoints": 1, "updatedAt": 1, "listing.name": 1,
-                  "listing.nameEn": 1,
-                  "listing.town": 1, "listing.address": 1, "listing.location": 1}
+ROW_PROJECTION = {
+    "county": 1,
+    "grade": 1,
+    "status": 1,
+    "issuedAt": 1,
+    "expiresAt": 1,
+    "standard": 1,
+    "totalPoints": 1,
+    "updatedAt": 1,
+    "listing.name": 1,
+    "listing.nameEn": 1,
+    "listing.town": 1,
+    "listing.address": 1,
+    "listing.location": 1,
+}
 
 
 def bucket_of(number: str) -> str:
@@ -54,12 +65,15 @@ def bucket_of(number: str) -> str:
 def row_of_certificate(cert: dict) -> dict:
     listing = cert.get("listing") or {}
     return {
-        "county": cert["county"], "grade": cert["grade"], "status": cert["status"],
-        "issuedAt": cert["issuedAt"], "expiresAt": cert["expiresAt"],
-        "standard": cert.get("standard"), "totalPoints": cert.get("totalPoints"),
+        "county": cert["county"],
+        "grade": cert["grade"],
+        "status": cert["status"],
+        "issuedAt": cert["issuedAt"],
+        "expiresAt": cert["expiresAt"],
+        "standard": cert.get("standard"),
+        "totalPoints": cert.get("totalPoints"),
         "updatedAt": cert.get("updatedAt") or cert["issuedAt"],
-        "listing": {k: listing.get(k) for k in ("name", "nameEn", "town", "address",
-                                                "location")},
+        "listing": {k: listing.get(k) for k in ("name", "nameEn", "town", "address", "location")},
     }
 
 
@@ -69,12 +83,20 @@ async def sync(db: Database, certificates: Iterable[dict]) -> None:
     ops = []
     for cert in certificates:
         number, row = cert["_id"], row_of_certificate(cert)
-        ops.append(UpdateOne(
-            # `$not: {$gt}` also matches a row not there yet; a bucket not there is upserted
-            {"_id": bucket_of(number), f"rows.{number}.updatedAt": {"$not": {"$gt":
-                                                                            row["updatedAt"]}}},
-            {"$set": {"county": cert["county"], f"rows.{number}": row},
-             "$max": {"updatedAt": row["updatedAt"]}}, upsert=True))
+        ops.append(
+            UpdateOne(
+                # `$not: {$gt}` also matches a row not there yet; a bucket not there is upserted
+                {
+                    "_id": bucket_of(number),
+                    f"rows.{number}.updatedAt": {"$not": {"$gt": row["updatedAt"]}},
+                },
+                {
+                    "$set": {"county": cert["county"], f"rows.{number}": row},
+                    "$max": {"updatedAt": row["updatedAt"]},
+                },
+                upsert=True,
+            )
+        )
     if not ops:
         return
     try:
@@ -98,8 +120,14 @@ async def _sync_buckets(db: Database, certificates: list[dict]) -> None:
         newest[key] = max(newest.get(key, row["updatedAt"]), row["updatedAt"])
     if by_bucket:
         await db.certificate_rows.bulk_write(
-            [UpdateOne({"_id": key}, {"$set": change, "$max": {"updatedAt": newest[key]}},
-                       upsert=True) for key, change in by_bucket.items()], ordered=False)
+            [
+                UpdateOne(
+                    {"_id": key}, {"$set": change, "$max": {"updatedAt": newest[key]}}, upsert=True
+                )
+                for key, change in by_bucket.items()
+            ],
+            ordered=False,
+        )
 
 
 async def sync_matching(db: Database, where: dict) -> None:
@@ -112,21 +140,31 @@ async def reconcile(db: Database, since: datetime) -> int:
     and rewrite those that differ (a process stopped between the two writes, or a racing
     writer set a row back). A healed bucket's `updatedAt` becomes now, so that the open-data
     feed's version moves with it. Returns how many rows were healed."""
-    certificates = await db.certificates.find({"updatedAt": {"$gte": since}},
-                                              ROW_PROJECTION).to_list()
+    certificates = await db.certificates.find(
+        {"updatedAt": {"$gte": since}}, ROW_PROJECTION
+    ).to_list()
     if not certificates:
         return 0
     keys = list({bucket_of(c["_id"]) for c in certificates})
-    stored = {b["_id"]: b.get("rows") or {}
-              async for b in db.certificate_rows.find({"_id": {"$in": keys}})}
+    stored = {
+        b["_id"]: b.get("rows") or {}
+        async for b in db.certificate_rows.find({"_id": {"$in": keys}})
+    }
     now = utcnow()
     ops = []
     for cert in certificates:
         key, row = bucket_of(cert["_id"]), row_of_certificate(cert)
         if stored.get(key, {}).get(cert["_id"]) != row:
-            ops.append(UpdateOne({"_id": key}, {"$set": {"county": cert["county"],
-                                                         f"rows.{cert['_id']}": row},
-                                                "$max": {"updatedAt": now}}, upsert=True))
+            ops.append(
+                UpdateOne(
+                    {"_id": key},
+                    {
+                        "$set": {"county": cert["county"], f"rows.{cert['_id']}": row},
+                        "$max": {"updatedAt": now},
+                    },
+                    upsert=True,
+                )
+            )
     if ops:
         await db.certificate_rows.bulk_write(ops, ordered=False)
     return len(ops)
@@ -157,11 +195,14 @@ async def ensure_built(db: Database) -> bool:
         return False
     started = utcnow()
     # in number order, so that each bucket is written once, whole
-    built = await _sync_cursor(db, db.certificates.find({}, ROW_PROJECTION,
-                                                        batch_size=1000).sort("_id", 1))
-    await db.meta.update_one({"_id": "certificate_rows"},
-                             {"$set": {"version": MODEL_VERSION, "builtAt": started}},
-                             upsert=True)
+    built = await _sync_cursor(
+        db, db.certificates.find({}, ROW_PROJECTION, batch_size=1000).sort("_id", 1)
+    )
+    await db.meta.update_one(
+        {"_id": "certificate_rows"},
+        {"$set": {"version": MODEL_VERSION, "builtAt": started}},
+        upsert=True,
+    )
     log.info("certificate rows built: %d", built)
     return True
 

@@ -100,8 +100,9 @@ class _Filter:
         if query.min_grade is not None:
             grades = {g for g in grades if g >= query.min_grade}
         text = query.text.strip().casefold() if query.text and query.text.strip() else None
-        return cls(frozenset(g.rank for g in grades), query.county, text,
-                   Listed(query.now or utcnow()))
+        return cls(
+            frozenset(g.rank for g in grades), query.county, text, Listed(query.now or utcnow())
+        )
 
     def keeps(self, cert: dict) -> bool:
         if not self.listed.keeps(CertificateStatus(cert["status"]), cert["expiresAt"]):
@@ -161,28 +162,38 @@ class SearchService:
             return await self._area(query, conditions)
         return await self._listed(query, conditions)
 
-    async def clusters(self, bbox: geo.BBox, zoom: int, grades: Sequence[Grade] | None,
-                       min_grade: Grade | None, now: datetime) -> list[Cluster]:
+    async def clusters(
+        self,
+        bbox: geo.BBox,
+        zoom: int,
+        grades: Sequence[Grade] | None,
+        min_grade: Grade | None,
+        now: datetime,
+    ) -> list[Cluster]:
         """The map's pins at low zoom: the stays searchStays would find in bbox, gathered.
         One database command (what changed), whatever the viewport."""
         if not 0 <= zoom <= MAX_ZOOM:
             raise BadUserInput("zoom", f"must be between 0 and {MAX_ZOOM} (a web map's zoom)")
-        conditions = _Filter.of(SearchQuery(bbox=bbox, grades=grades, min_grade=min_grade,
-                                            now=now))
+        conditions = _Filter.of(SearchQuery(bbox=bbox, grades=grades, min_grade=min_grade, now=now))
         if not conditions.ranks:
             return []
         await self.index.refresh()
-        slots = self.index.candidates(now=now, ranks=conditions.ranks, county=None, text=None,
-                                      bbox=bbox)
+        slots = self.index.candidates(
+            now=now, ranks=conditions.ranks, county=None, text=None, bbox=bbox
+        )
         return clusters(self.index, slots, zoom, bbox)
 
     async def _area(self, query: SearchQuery, conditions: _Filter) -> SearchPage:
         """A circle or a viewport, from the in-process index: then the page by number."""
         index = self.index
         await index.refresh()  # the first command: what changed
-        slots = index.candidates(now=conditions.listed.now, ranks=conditions.ranks,
-                                 county=conditions.county, text=conditions.text,
-                                 bbox=query.bbox)
+        slots = index.candidates(
+            now=conditions.listed.now,
+            ranks=conditions.ranks,
+            county=conditions.county,
+            text=conditions.text,
+            bbox=query.bbox,
+        )
         origin, radius = query.near, float(query.radius_m)
         if origin is None:  # a viewport: ordered from its centre, every stay in it counts
             assert query.bbox is not None
@@ -198,30 +209,46 @@ class SearchService:
             if query.after is not None:
                 distance, ident = decode_cursor(query.after, _shape(query.sort, True))
                 after = (float(distance), ident)
-            ranked = [Ranked(n, d if shown else None, [d, n])
-                      for d, n in index.nearest(origin, slots, low, high, exact, limit, after)]
+            ranked = [
+                Ranked(n, d if shown else None, [d, n])
+                for d, n in index.nearest(origin, slots, low, high, exact, limit, after)
+            ]
         elif query.sort is StaySort.GRADE and shown:
             ranked = self._grade_then_distance(query, origin, slots, low, high, exact, limit)
         else:
             ranked = self._by_name_key(query, slots, limit)
             if shown:  # by name near a point: the page's distances, exactly
-                ranked = [Ranked(r.number, index.distance(origin, index.slot(r.number), exact),
-                                 r.key) for r in ranked]
+                ranked = [
+                    Ranked(r.number, index.distance(origin, index.slot(r.number), exact), r.key)
+                    for r in ranked
+                ]
         page = ranked[: query.first]
         # the second command: the page's certificates, in full, by number
-        found = {d["_id"]: d async for d in self.db.certificates.find(
-            {"_id": {"$in": [r.number for r in page]}})}
-        hits = [Hit(found[r.number], r.distance_m, encode_cursor(r.key))
-                for r in page if r.number in found]
+        found = {
+            d["_id"]: d
+            async for d in self.db.certificates.find({"_id": {"$in": [r.number for r in page]}})
+        }
+        hits = [
+            Hit(found[r.number], r.distance_m, encode_cursor(r.key))
+            for r in page
+            if r.number in found
+        ]
 
         async def count() -> int:
             return total
 
         return SearchPage(hits, len(ranked) > query.first, count)
 
-    def _grade_then_distance(self, query: SearchQuery, origin: geo.LatLng, slots: np.ndarray,
-                             low: np.ndarray, high: np.ndarray, exact: dict[int, float],
-                             limit: int) -> list[Ranked]:
+    def _grade_then_distance(
+        self,
+        query: SearchQuery,
+        origin: geo.LatLng,
+        slots: np.ndarray,
+        low: np.ndarray,
+        high: np.ndarray,
+        exact: dict[int, float],
+        limit: int,
+    ) -> list[Ranked]:
         """Best grade first, then nearest: the nearest of each grade in turn."""
         index = self.index
         start_rank, after = 99, None
@@ -234,8 +261,15 @@ class SearchService:
             if rank > start_rank or len(ranked) >= limit:
                 continue
             group = ranks == rank
-            best = index.nearest(origin, slots[group], low[group], high[group], exact,
-                                 limit - len(ranked), after if rank == start_rank else None)
+            best = index.nearest(
+                origin,
+                slots[group],
+                low[group],
+                high[group],
+                exact,
+                limit - len(ranked),
+                after if rank == start_rank else None,
+            )
             ranked += [Ranked(n, d, [-rank, d, n]) for d, n in best]
         return ranked
 
@@ -250,8 +284,11 @@ class SearchService:
                 after_rank, key = -int(key[0]), key[1:]
             after_name = (key[0], key[1])
         ranked: list[Ranked] = []
-        groups = sorted({int(r) for r in index.rank[slots].tolist()}, reverse=True) \
-            if by_grade else [None]
+        groups = (
+            sorted({int(r) for r in index.rank[slots].tolist()}, reverse=True)
+            if by_grade
+            else [None]
+        )
         for rank in groups:
             if len(ranked) >= limit or (rank is not None and rank > after_rank):
                 continue
@@ -259,9 +296,11 @@ class SearchService:
             start = after_name if rank is None or rank == after_rank else None
             for slot in index.by_name(members, start)[: limit - len(ranked)].tolist():
                 name, number = index.name(slot), index.number(slot)
-                ranked.append(Ranked(number, None,
-                                     [-rank, name, number] if rank is not None else
-                                     [name, number]))
+                ranked.append(
+                    Ranked(
+                        number, None, [-rank, name, number] if rank is not None else [name, number]
+                    )
+                )
         return ranked
 
     async def _listed(self, query: SearchQuery, conditions: _Filter) -> SearchPage:
@@ -277,10 +316,13 @@ class SearchService:
             if query.sort is StaySort.GRADE:
                 key[0] = -key[0]
             page_filter = {"$and": [flt, keyset_after(order, key)]}
-        docs = await self.db.search_certificates.find(page_filter, _PROJECTION).sort(
-            order).limit(query.first + 1).to_list()
-        hits = [Hit(d, None, encode_cursor(_key(query.sort, d, None)))
-                for d in docs[: query.first]]
+        docs = (
+            await self.db.search_certificates.find(page_filter, _PROJECTION)
+            .sort(order)
+            .limit(query.first + 1)
+            .to_list()
+        )
+        hits = [Hit(d, None, encode_cursor(_key(query.sort, d, None))) for d in docs[: query.first]]
 
         async def count() -> int:
             return await self.db.search_certificates.count_documents(flt)

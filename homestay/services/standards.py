@@ -20,7 +20,10 @@ class StandardConflict(RuntimeError):
 def to_domain(doc: dict) -> Standard:
     items = tuple(
         ChecklistItem(
-            code=i["code"], section=i["section"], kind=ItemKind(i["kind"]), title=i["title"],
+            code=i["code"],
+            section=i["section"],
+            kind=ItemKind(i["kind"]),
+            title=i["title"],
             max_points=i.get("maxPoints"),
             required_for=Grade(i["requiredFor"]) if i.get("requiredFor") else None,
         )

@@ -35,9 +35,17 @@ from homestay.services.caught_up import CaughtUpCopy
 from homestay.storage.database import Database
 
 _EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
-_PROJECTION = {"county": 1, "gradeRank": 1, "listing.name": 1, "listing.nameEn": 1,
-               "listing.location": 1, "expiresAt": 1, "status": 1, "updatedAt": 1,
-               "issuedAt": 1}
+_PROJECTION = {
+    "county": 1,
+    "gradeRank": 1,
+    "listing.name": 1,
+    "listing.nameEn": 1,
+    "listing.location": 1,
+    "expiresAt": 1,
+    "status": 1,
+    "updatedAt": 1,
+    "issuedAt": 1,
+}
 _VALID = CertificateStatus.VALID.value
 
 
@@ -159,8 +167,9 @@ class StayIndex(CaughtUpCopy):
             # within RECONCILE_WINDOW: the first read of changes goes back that far too
             lag = rows.RECONCILE_WINDOW * 2
         else:
-            docs = await self.db.certificates.find({"status": _VALID}, _PROJECTION,
-                                                   batch_size=10_000).to_list()
+            docs = await self.db.certificates.find(
+                {"status": _VALID}, _PROJECTION, batch_size=10_000
+            ).to_list()
             lag = timedelta(0)
         self._fill(docs)
         self.version = (self.version or _EPOCH) - lag
@@ -171,15 +180,17 @@ class StayIndex(CaughtUpCopy):
         if len(self._numbers) < len(docs):
             self._grow(max(1024, 2 ** math.ceil(math.log2(len(docs) + 1))))
         n = len(docs)
-        points = np.array([d["listing"]["location"]["coordinates"] for d in docs],
-                          dtype=np.float64).reshape(n, 2)
+        points = np.array(
+            [d["listing"]["location"]["coordinates"] for d in docs], dtype=np.float64
+        ).reshape(n, 2)
         slots = [self._free.pop() for _ in range(n)]
         at = np.array(slots, dtype=np.int64)
         self.lng[at], self.lat[at] = points[:, 0], points[:, 1]
         self.xyz[at] = geo.ecef(points[:, 1], points[:, 0])
         self.rank[at] = [d["gradeRank"] for d in docs]
-        self.county[at] = [self._counties.setdefault(d["county"], len(self._counties))
-                           for d in docs]
+        self.county[at] = [
+            self._counties.setdefault(d["county"], len(self._counties)) for d in docs
+        ]
         self.expires[at] = [_ts(d["expiresAt"]) for d in docs]
         stamps = [d.get("updatedAt") or d["issuedAt"] for d in docs]
         self.changed[at] = [_ts(s) for s in stamps]
@@ -207,8 +218,15 @@ class StayIndex(CaughtUpCopy):
 
     # -- queries ---------------------------------------------------------------------------
 
-    def candidates(self, *, now: datetime, ranks: frozenset[int], county: str | None,
-                   text: str | None, bbox: geo.BBox | None) -> np.ndarray:
+    def candidates(
+        self,
+        *,
+        now: datetime,
+        ranks: frozenset[int],
+        county: str | None,
+        text: str | None,
+        bbox: geo.BBox | None,
+    ) -> np.ndarray:
         """Slots listed now that pass the filters (and lie in bbox, edges included)."""
         mask = self.alive & (self.expires > _ts(now)) & np.isin(self.rank, list(ranks))
         if county is not None:
@@ -217,24 +235,32 @@ class StayIndex(CaughtUpCopy):
                 return np.zeros(0, np.int64)
             mask &= self.county == code
         if bbox is not None:
-            mask &= (self.lat >= bbox.south) & (self.lat <= bbox.north) & \
-                (self.lng >= bbox.west) & (self.lng <= bbox.east)
+            mask &= (
+                (self.lat >= bbox.south)
+                & (self.lat <= bbox.north)
+                & (self.lng >= bbox.west)
+                & (self.lng <= bbox.east)
+            )
         slots = np.flatnonzero(mask)
         if text is not None:
             folded = self._folded
-            slots = np.array([s for s in slots.tolist()
-                              if text in folded[s][0] or text in folded[s][1]], dtype=np.int64)
+            slots = np.array(
+                [s for s in slots.tolist() if text in folded[s][0] or text in folded[s][1]],
+                dtype=np.int64,
+            )
         return slots
 
-    def around(self, slots: np.ndarray, origin: geo.LatLng, radius_m: float
-               ) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[int, float]]:
+    def around(
+        self, slots: np.ndarray, origin: geo.LatLng, radius_m: float
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[int, float]]:
         """The slots within radius_m of origin (exactly), with their distance bounds and the
         exact distances computed on the way (slot -> metres)."""
         if math.isfinite(radius_m):  # a cheap box first: a degree of latitude is >110 km
             dlat = radius_m / 110_000 + 1e-6
             dlng = dlat / max(math.cos(math.radians(min(abs(origin.lat) + dlat, 89.9))), 1e-6)
-            keep = (np.abs(self.lat[slots] - origin.lat) <= dlat) & \
-                (np.abs(self.lng[slots] - origin.lng) <= dlng)
+            keep = (np.abs(self.lat[slots] - origin.lat) <= dlat) & (
+                np.abs(self.lng[slots] - origin.lng) <= dlng
+            )
             slots = slots[keep]
         _, low, high = geo.approximate_distances(origin, self.xyz[slots])
         exact: dict[int, float] = {}
@@ -256,9 +282,16 @@ class StayIndex(CaughtUpCopy):
     def _exact(self, origin: geo.LatLng, slot: int) -> float:
         return geo.distance_m(origin, geo.LatLng(float(self.lat[slot]), float(self.lng[slot])))
 
-    def nearest(self, origin: geo.LatLng, slots: np.ndarray, low: np.ndarray, high: np.ndarray,
-                exact: dict[int, float], limit: int, after: tuple[float, str] | None
-                ) -> list[tuple[float, str]]:
+    def nearest(
+        self,
+        origin: geo.LatLng,
+        slots: np.ndarray,
+        low: np.ndarray,
+        high: np.ndarray,
+        exact: dict[int, float],
+        limit: int,
+        after: tuple[float, str] | None,
+    ) -> list[tuple[float, str]]:
         """The `limit` slots first by (exact distance, number), strictly after `after`."""
         numbers = self._numbers
         if after is not None:
@@ -324,11 +357,15 @@ def _mercator(lat: np.ndarray, lng: np.ndarray) -> tuple[np.ndarray, np.ndarray]
 def clusters(index: StayIndex, slots: np.ndarray, zoom: int, bbox: geo.BBox) -> list[Cluster]:
     """The stays of `slots` gathered by square cells of CLUSTER_PX pixels at `zoom` (tiles of
     256 px), coarser when the viewport would hold more than MAX_CLUSTERS cells."""
-    per_side = 2 ** zoom * (256 // CLUSTER_PX)
+    per_side = 2**zoom * (256 // CLUSTER_PX)
     x0, y1 = _mercator(np.array([bbox.south]), np.array([bbox.west]))
     x1, y0 = _mercator(np.array([bbox.north]), np.array([bbox.east]))
-    while per_side > 1 and (math.floor(x1[0] * per_side) - math.floor(x0[0] * per_side) + 1) * (
-            math.floor(y1[0] * per_side) - math.floor(y0[0] * per_side) + 1) > MAX_CLUSTERS:
+    while (
+        per_side > 1
+        and (math.floor(x1[0] * per_side) - math.floor(x0[0] * per_side) + 1)
+        * (math.floor(y1[0] * per_side) - math.floor(y0[0] * per_side) + 1)
+        > MAX_CLUSTERS
+    ):
         per_side //= 2
     if len(slots) == 0:
         return []
@@ -348,6 +385,13 @@ def clusters(index: StayIndex, slots: np.ndarray, zoom: int, bbox: geo.BBox) -> 
         g, rest = divmod(part, width)
         county, rank = divmod(rest, 8)
         counts[g].append((counties[county], rank, n))
-    return [Cluster((per_side, int(k // per_side), int(k % per_side)), int(sizes[i]),
-                    float(lat[i]), float(lng[i]), counts[i])
-            for i, k in enumerate(keys.tolist())]
+    return [
+        Cluster(
+            (per_side, int(k // per_side), int(k % per_side)),
+            int(sizes[i]),
+            float(lat[i]),
+            float(lng[i]),
+            counts[i],
+        )
+        for i, k in enumerate(keys.tolist())
+    ]

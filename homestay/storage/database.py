@@ -29,65 +29,120 @@ INDEXES: dict[str, list[IndexModel]] = {
         IndexModel([("counties", ASCENDING), ("role", ASCENDING)], name="county_role"),
     ],
     "grading_standards": [
-        IndexModel([("code", ASCENDING), ("version", DESCENDING)], unique=True,
-                   name="code_version_unique"),
+        IndexModel(
+            [("code", ASCENDING), ("version", DESCENDING)], unique=True, name="code_version_unique"
+        ),
     ],
     "homestays": [
-        IndexModel([("county", ASCENDING), ("name", ASCENDING), ("_id", ASCENDING)],
-                   name="county_name"),
+        IndexModel(
+            [("county", ASCENDING), ("name", ASCENDING), ("_id", ASCENDING)], name="county_name"
+        ),
         # the finder's copy in each process catches up by it (services/finder_index.py)
         IndexModel([("updatedAt", DESCENDING)], name="updated"),
         # a registration re-sent from a phone after a timeout finds the first one
-        IndexModel([("clientRequestId", ASCENDING)], unique=True, name="request_unique",
-                   partialFilterExpression={"clientRequestId": {"$exists": True}}),
+        IndexModel(
+            [("clientRequestId", ASCENDING)],
+            unique=True,
+            name="request_unique",
+            partialFilterExpression={"clientRequestId": {"$exists": True}},
+        ),
     ],
     "inspections": [
         # idempotent submission: a retried or concurrent duplicate send hits this index
         IndexModel([("clientSubmissionId", ASCENDING)], unique=True, name="submission_unique"),
-        IndexModel([("homestayId", ASCENDING), ("submittedAt", DESCENDING), ("_id", DESCENDING)],
-                   name="homestay_submitted"),
-        IndexModel([("county", ASCENDING), ("status", ASCENDING), ("submittedAt", DESCENDING),
-                    ("_id", DESCENDING)], name="county_status_submitted"),
-        IndexModel([("county", ASCENDING), ("submittedAt", DESCENDING), ("_id", DESCENDING)],
-                   name="county_submitted"),
+        IndexModel(
+            [("homestayId", ASCENDING), ("submittedAt", DESCENDING), ("_id", DESCENDING)],
+            name="homestay_submitted",
+        ),
+        IndexModel(
+            [
+                ("county", ASCENDING),
+                ("status", ASCENDING),
+                ("submittedAt", DESCENDING),
+                ("_id", DESCENDING),
+            ],
+            name="county_status_submitted",
+        ),
+        IndexModel(
+            [("county", ASCENDING), ("submittedAt", DESCENDING), ("_id", DESCENDING)],
+            name="county_submitted",
+        ),
     ],
     "inspection_requests": [
         # at most one open request per homestay: asking again returns it
-        IndexModel([("homestayId", ASCENDING)], unique=True, name="one_open_per_homestay",
-                   partialFilterExpression={"status": "OPEN"}),
+        IndexModel(
+            [("homestayId", ASCENDING)],
+            unique=True,
+            name="one_open_per_homestay",
+            partialFilterExpression={"status": "OPEN"},
+        ),
         # the county's queue, oldest first
-        IndexModel([("county", ASCENDING), ("status", ASCENDING), ("requestedAt", ASCENDING),
-                    ("_id", ASCENDING)], name="county_status_requested"),
-        IndexModel([("county", ASCENDING), ("requestedAt", ASCENDING), ("_id", ASCENDING)],
-                   name="county_requested"),
-        IndexModel([("homestayId", ASCENDING), ("requestedAt", ASCENDING)],
-                   name="homestay_requested"),
+        IndexModel(
+            [
+                ("county", ASCENDING),
+                ("status", ASCENDING),
+                ("requestedAt", ASCENDING),
+                ("_id", ASCENDING),
+            ],
+            name="county_status_requested",
+        ),
+        IndexModel(
+            [("county", ASCENDING), ("requestedAt", ASCENDING), ("_id", ASCENDING)],
+            name="county_requested",
+        ),
+        IndexModel(
+            [("homestayId", ASCENDING), ("requestedAt", ASCENDING)], name="homestay_requested"
+        ),
     ],
     "appeals": [
         # one appeal per decision: appealing again returns it
         IndexModel([("decisionKey", ASCENDING)], unique=True, name="decision_unique"),
         # the bureau's queue, oldest first
-        IndexModel([("county", ASCENDING), ("status", ASCENDING), ("appealedAt", ASCENDING),
-                    ("_id", ASCENDING)], name="county_status_appealed"),
-        IndexModel([("county", ASCENDING), ("appealedAt", ASCENDING), ("_id", ASCENDING)],
-                   name="county_appealed"),
-        IndexModel([("homestayId", ASCENDING), ("appealedAt", ASCENDING), ("_id", ASCENDING)],
-                   name="homestay_appealed"),
+        IndexModel(
+            [
+                ("county", ASCENDING),
+                ("status", ASCENDING),
+                ("appealedAt", ASCENDING),
+                ("_id", ASCENDING),
+            ],
+            name="county_status_appealed",
+        ),
+        IndexModel(
+            [("county", ASCENDING), ("appealedAt", ASCENDING), ("_id", ASCENDING)],
+            name="county_appealed",
+        ),
+        IndexModel(
+            [("homestayId", ASCENDING), ("appealedAt", ASCENDING), ("_id", ASCENDING)],
+            name="homestay_appealed",
+        ),
         IndexModel([("inspectionId", ASCENDING)], sparse=True, name="inspection"),
     ],
     "uploads.files": [
         # a photo sent again with the same Idempotency-Key finds the first one
-        IndexModel([("metadata.uploadKey", ASCENDING)], unique=True, name="upload_key_unique",
-                   partialFilterExpression={"metadata.uploadKey": {"$exists": True}}),
+        IndexModel(
+            [("metadata.uploadKey", ASCENDING)],
+            unique=True,
+            name="upload_key_unique",
+            partialFilterExpression={"metadata.uploadKey": {"$exists": True}},
+        ),
     ],
     "concerns": [
         # the same words about the same certificate on the same day are one concern
         IndexModel([("sameKey", ASCENDING)], unique=True, name="same_concern_unique"),
         IndexModel([("receipt", ASCENDING)], unique=True, name="receipt_unique"),
-        IndexModel([("county", ASCENDING), ("status", ASCENDING), ("reportedAt", DESCENDING),
-                    ("_id", DESCENDING)], name="county_status_reported"),
-        IndexModel([("county", ASCENDING), ("reportedAt", DESCENDING), ("_id", DESCENDING)],
-                   name="county_reported"),
+        IndexModel(
+            [
+                ("county", ASCENDING),
+                ("status", ASCENDING),
+                ("reportedAt", DESCENDING),
+                ("_id", DESCENDING),
+            ],
+            name="county_status_reported",
+        ),
+        IndexModel(
+            [("county", ASCENDING), ("reportedAt", DESCENDING), ("_id", DESCENDING)],
+            name="county_reported",
+        ),
     ],
     "certificate_rows": [
         IndexModel([("county", ASCENDING), ("_id", ASCENDING)], name="county_bucket"),
@@ -95,15 +150,32 @@ INDEXES: dict[str, list[IndexModel]] = {
     ],
     "certificates": [
         # at most one current certificate per homestay, so never two VALID ones
-        IndexModel([("homestayId", ASCENDING)], unique=True, name="one_current_per_homestay",
-                   partialFilterExpression={"current": True}),
+        IndexModel(
+            [("homestayId", ASCENDING)],
+            unique=True,
+            name="one_current_per_homestay",
+            partialFilterExpression={"current": True},
+        ),
         IndexModel([("homestayId", ASCENDING), ("issuedAt", DESCENDING)], name="homestay_issued"),
         # geo search: an indexed $in over the H3 cells covering the circle or viewport, one
         # single-field index per resolution (sparse: only listable certificates carry cells)
-        *[IndexModel([(f"listing.cells.{geo.cell_field(res)}", ASCENDING)], sparse=True,
-                     name=f"search_cells_{geo.cell_field(res)}") for res in geo.RESOLUTIONS],
-        IndexModel([("status", ASCENDING), ("county", ASCENDING), ("listing.name", ASCENDING),
-                    ("_id", ASCENDING)], name="search_by_name"),
+        *[
+            IndexModel(
+                [(f"listing.cells.{geo.cell_field(res)}", ASCENDING)],
+                sparse=True,
+                name=f"search_cells_{geo.cell_field(res)}",
+            )
+            for res in geo.RESOLUTIONS
+        ],
+        IndexModel(
+            [
+                ("status", ASCENDING),
+                ("county", ASCENDING),
+                ("listing.name", ASCENDING),
+                ("_id", ASCENDING),
+            ],
+            name="search_by_name",
+        ),
         IndexModel([("county", ASCENDING), ("issuedAt", DESCENDING)], name="county_issued"),
         # exports: a county's certificates in number order
         IndexModel([("county", ASCENDING), ("_id", ASCENDING)], name="county_number"),
@@ -123,9 +195,7 @@ class Database:
 
     def collection(self, name: str, *, for_search: bool = False) -> AsyncCollection:
         if for_search:
-            return self.db.get_collection(
-                name, read_preference=ReadPreference.SECONDARY_PREFERRED
-            )
+            return self.db.get_collection(name, read_preference=ReadPreference.SECONDARY_PREFERRED)
         return self.db.get_collection(name, write_concern=DURABLE)
 
     @property

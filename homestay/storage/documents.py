@@ -10,10 +10,18 @@ from homestay.domain.grades import Grade
 
 
 def certificate(doc: dict[str, Any]) -> Certificate:
-    return Certificate(number=doc["_id"], county=doc["county"], homestay_id=doc["homestayId"],
-                       grade=Grade(doc["grade"]), stored_status=CertificateStatus(doc["status"]),
-                       issued_at=doc["issuedAt"], expires_at=doc["expiresAt"],
-                       total_points=doc.get("totalPoints"),
-                       suspensions=tuple((e["at"], e.get("reason") or "")
-                                         for e in doc.get("history", [])
-                                         if e["action"] == CertificateAction.SUSPEND.value))
+    return Certificate(
+        number=doc["_id"],
+        county=doc["county"],
+        homestay_id=doc["homestayId"],
+        grade=Grade(doc["grade"]),
+        stored_status=CertificateStatus(doc["status"]),
+        issued_at=doc["issuedAt"],
+        expires_at=doc["expiresAt"],
+        total_points=doc.get("totalPoints"),
+        suspensions=tuple(
+            (e["at"], e.get("reason") or "")
+            for e in doc.get("history", [])
+            if e["action"] == CertificateAction.SUSPEND.value
+        ),
+    )

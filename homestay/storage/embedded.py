@@ -59,7 +59,11 @@ class EmbeddedServer:
     """One `secantusd-py` child. Use as a context manager or call start()/stop()."""
 
     def __init__(
-        self, storage_path: str | Path, *, host: str = "127.0.0.1", port: int | None = None,
+        self,
+        storage_path: str | Path,
+        *,
+        host: str = "127.0.0.1",
+        port: int | None = None,
         log_path: Path | None = None,
     ) -> None:
         self.storage_path = str(storage_path)
@@ -81,9 +85,20 @@ class EmbeddedServer:
             self._log_file = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
         out = self._log_file or subprocess.DEVNULL
         self._process = subprocess.Popen(
-            [_executable(), "--host", self.host, "--port", str(self.port),
-             "--storage-path", self.storage_path, "--log-level", "WARNING"],
-            stdout=out, stderr=out, stdin=subprocess.DEVNULL,
+            [
+                _executable(),
+                "--host",
+                self.host,
+                "--port",
+                str(self.port),
+                "--storage-path",
+                self.storage_path,
+                "--log-level",
+                "WARNING",
+            ],
+            stdout=out,
+            stderr=out,
+            stdin=subprocess.DEVNULL,
             preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None,
         )
         self._wait_until_ready(timeout)

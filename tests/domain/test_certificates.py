@@ -12,9 +12,13 @@ from homestay.domain.certificates import (
     format_number,
 )
 
-V, SU, R, E, SS = (CertificateStatus.VALID, CertificateStatus.SUSPENDED,
-                   CertificateStatus.REVOKED, CertificateStatus.EXPIRED,
-                   CertificateStatus.SUPERSEDED)
+V, SU, R, E, SS = (
+    CertificateStatus.VALID,
+    CertificateStatus.SUSPENDED,
+    CertificateStatus.REVOKED,
+    CertificateStatus.EXPIRED,
+    CertificateStatus.SUPERSEDED,
+)
 NOW = datetime(2026, 11, 24, 12, tzinfo=UTC)
 
 

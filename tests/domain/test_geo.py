@@ -23,8 +23,9 @@ def test_chinese_map_points_round_trip_within_centimetres(system):
         assert geo.distance_m(p, back) < 0.05
 
 
-@pytest.mark.parametrize(("system", "low", "high"),
-                         [(CoordSystem.GCJ02, 200, 800), (CoordSystem.BD09, 800, 1500)])
+@pytest.mark.parametrize(
+    ("system", "low", "high"), [(CoordSystem.GCJ02, 200, 800), (CoordSystem.BD09, 800, 1500)]
+)
 def test_map_systems_differ_from_gps_by_hundreds_of_metres(system, low, high):
     shown = geo.from_wgs84(MOGANSHAN, system)
     assert low < geo.distance_m(MOGANSHAN, shown) < high
@@ -36,10 +37,16 @@ def test_points_outside_china_are_left_as_they_are():
     assert geo.to_wgs84(tokyo, CoordSystem.BD09) == tokyo
 
 
-@pytest.mark.parametrize(("lat", "lng", "field"), [
-    (91, 120, "p.lat"), (-90.5, 120, "p.lat"), (float("nan"), 120, "p.lat"),
-    (30, 180.01, "p.lng"), (30, float("inf"), "p.lng"),
-])
+@pytest.mark.parametrize(
+    ("lat", "lng", "field"),
+    [
+        (91, 120, "p.lat"),
+        (-90.5, 120, "p.lat"),
+        (float("nan"), 120, "p.lat"),
+        (30, 180.01, "p.lng"),
+        (30, float("inf"), "p.lng"),
+    ],
+)
 def test_out_of_range_points_name_the_coordinate(lat, lng, field):
     with pytest.raises(geo.GeoError) as err:
         geo.check_point(lat, lng, "p")
@@ -73,10 +80,15 @@ def test_a_viewport_cover_contains_its_corners_and_inside():
     found = geo.cover_bbox(box)
     cover, res = set(found.cells), found.resolution
     rng = random.Random(3)
-    points = [(box.south, box.west), (box.north, box.east), (box.south, box.east),
-              (box.north, box.west)]
-    points += [(rng.uniform(box.south, box.north), rng.uniform(box.west, box.east))
-               for _ in range(300)]
+    points = [
+        (box.south, box.west),
+        (box.north, box.east),
+        (box.south, box.east),
+        (box.north, box.west),
+    ]
+    points += [
+        (rng.uniform(box.south, box.north), rng.uniform(box.west, box.east)) for _ in range(300)
+    ]
     for lat, lng in points:
         assert h3.latlng_to_cell(lat, lng, res) in cover
 
@@ -94,7 +106,8 @@ def test_viewports_are_inclusive_and_checked():
 def test_every_listing_carries_one_cell_per_resolution():
     cells = geo.cells(MOGANSHAN)
     assert {field: h3.get_resolution(c) for field, c in cells.items()} == {
-        f"h{res}": res for res in geo.RESOLUTIONS}
+        f"h{res}": res for res in geo.RESOLUTIONS
+    }
 
 
 def test_the_fast_distances_bound_the_exact_geodesic_up_to_two_hundred_km() -> None:
@@ -104,11 +117,13 @@ def test_the_fast_distances_bound_the_exact_geodesic_up_to_two_hundred_km() -> N
     rnd = random.Random(5)
     for _ in range(2000):
         origin = geo.LatLng(rnd.uniform(15, 55), rnd.uniform(75, 135))
-        far = _geodesic(meters=rnd.choice([rnd.uniform(0, 2000), rnd.uniform(0, 200_000)])
-                        ).destination((origin.lat, origin.lng), rnd.uniform(0, 360))
+        far = _geodesic(
+            meters=rnd.choice([rnd.uniform(0, 2000), rnd.uniform(0, 200_000)])
+        ).destination((origin.lat, origin.lng), rnd.uniform(0, 360))
         point = geo.LatLng(far.latitude, far.longitude)
         exact = geo.distance_m(origin, point)
         approx, low, high = geo.approximate_distances(
-            origin, geo.ecef(np.array([point.lat]), np.array([point.lng])))
+            origin, geo.ecef(np.array([point.lat]), np.array([point.lng]))
+        )
         assert low[0] <= exact <= high[0]
-        assert high[0] - low[0] < 0.021 + exact ** 3 * 1e-16  # tight: a few cm at 200 km
+        assert high[0] - low[0] < 0.021 + exact**3 * 1e-16  # tight: a few cm at 200 km

@@ -18,7 +18,8 @@ from homestay.domain.grading import (
 S, P, B = Grade.STANDARD, Grade.PREMIUM, Grade.BOUTIQUE
 
 STANDARD = Standard(
-    code="t", version=1,
+    code="t",
+    version=1,
     items=(
         ChecklistItem("FIRE", "safety", ItemKind.MANDATORY, {"en": "fire"}, required_for=S),
         ChecklistItem("BATH", "rooms", ItemKind.MANDATORY, {"en": "bath"}, required_for=P),
@@ -31,8 +32,13 @@ STANDARD = Standard(
 
 
 def answers(fire=True, bath=True, lang=True, room=60, cult=40) -> list[Answer]:
-    return [Answer("FIRE", passed=fire), Answer("BATH", passed=bath), Answer("LANG", passed=lang),
-            Answer("ROOM", points=room), Answer("CULT", points=cult)]
+    return [
+        Answer("FIRE", passed=fire),
+        Answer("BATH", passed=bath),
+        Answer("LANG", passed=lang),
+        Answer("ROOM", points=room),
+        Answer("CULT", points=cult),
+    ]
 
 
 def blockers(outcome) -> list[tuple]:
@@ -48,31 +54,62 @@ def blockers(outcome) -> list[tuple]:
         (answers(room=50, cult=40), B, []),
         (answers(room=50, cult=39), P, [(B, BlockerKind.POINTS_SHORT, None, 1)]),
         (answers(room=45, cult=30), P, [(B, BlockerKind.POINTS_SHORT, None, 15)]),
-        (answers(room=35, cult=25), S, [(P, BlockerKind.POINTS_SHORT, None, 15),
-                                         (B, BlockerKind.POINTS_SHORT, None, 30)]),
-        (answers(room=30, cult=29), None, [(S, BlockerKind.POINTS_SHORT, None, 1),
-                                           (P, BlockerKind.POINTS_SHORT, None, 16),
-                                           (B, BlockerKind.POINTS_SHORT, None, 31)]),
+        (
+            answers(room=35, cult=25),
+            S,
+            [(P, BlockerKind.POINTS_SHORT, None, 15), (B, BlockerKind.POINTS_SHORT, None, 30)],
+        ),
+        (
+            answers(room=30, cult=29),
+            None,
+            [
+                (S, BlockerKind.POINTS_SHORT, None, 1),
+                (P, BlockerKind.POINTS_SHORT, None, 16),
+                (B, BlockerKind.POINTS_SHORT, None, 31),
+            ],
+        ),
         # a failed mandatory item caps the grade below its requiredFor, whatever the points
         (answers(lang=False), P, [(B, BlockerKind.MANDATORY_FAILED, "LANG", None)]),
-        (answers(bath=False), S, [(P, BlockerKind.MANDATORY_FAILED, "BATH", None),
-                                  (B, BlockerKind.MANDATORY_FAILED, "BATH", None)]),
-        (answers(fire=False), None, [(S, BlockerKind.MANDATORY_FAILED, "FIRE", None),
-                                     (P, BlockerKind.MANDATORY_FAILED, "FIRE", None),
-                                     (B, BlockerKind.MANDATORY_FAILED, "FIRE", None)]),
+        (
+            answers(bath=False),
+            S,
+            [
+                (P, BlockerKind.MANDATORY_FAILED, "BATH", None),
+                (B, BlockerKind.MANDATORY_FAILED, "BATH", None),
+            ],
+        ),
+        (
+            answers(fire=False),
+            None,
+            [
+                (S, BlockerKind.MANDATORY_FAILED, "FIRE", None),
+                (P, BlockerKind.MANDATORY_FAILED, "FIRE", None),
+                (B, BlockerKind.MANDATORY_FAILED, "FIRE", None),
+            ],
+        ),
         # both at once: each grade above the result lists every reason
-        (answers(bath=False, room=40, cult=30), S, [
-            (P, BlockerKind.MANDATORY_FAILED, "BATH", None),
-            (P, BlockerKind.POINTS_SHORT, None, 5),
-            (B, BlockerKind.MANDATORY_FAILED, "BATH", None),
-            (B, BlockerKind.POINTS_SHORT, None, 20)]),
-        (answers(fire=False, room=0, cult=0), None, [
-            (S, BlockerKind.MANDATORY_FAILED, "FIRE", None),
-            (S, BlockerKind.POINTS_SHORT, None, 60),
-            (P, BlockerKind.MANDATORY_FAILED, "FIRE", None),
-            (P, BlockerKind.POINTS_SHORT, None, 75),
-            (B, BlockerKind.MANDATORY_FAILED, "FIRE", None),
-            (B, BlockerKind.POINTS_SHORT, None, 90)]),
+        (
+            answers(bath=False, room=40, cult=30),
+            S,
+            [
+                (P, BlockerKind.MANDATORY_FAILED, "BATH", None),
+                (P, BlockerKind.POINTS_SHORT, None, 5),
+                (B, BlockerKind.MANDATORY_FAILED, "BATH", None),
+                (B, BlockerKind.POINTS_SHORT, None, 20),
+            ],
+        ),
+        (
+            answers(fire=False, room=0, cult=0),
+            None,
+            [
+                (S, BlockerKind.MANDATORY_FAILED, "FIRE", None),
+                (S, BlockerKind.POINTS_SHORT, None, 60),
+                (P, BlockerKind.MANDATORY_FAILED, "FIRE", None),
+                (P, BlockerKind.POINTS_SHORT, None, 75),
+                (B, BlockerKind.MANDATORY_FAILED, "FIRE", None),
+                (B, BlockerKind.POINTS_SHORT, None, 90),
+            ],
+        ),
     ],
 )
 def test_grading_rule(checklist, grade, expected_blockers):
@@ -87,7 +124,8 @@ def test_grading_rule(checklist, grade, expected_blockers):
 def test_same_checklist_always_gives_the_same_grade():
     checklist = answers(bath=False, room=41, cult=33)
     assert {grade_checklist(STANDARD, checklist) for _ in range(5)} == {
-        grade_checklist(STANDARD, list(reversed(checklist)))}
+        grade_checklist(STANDARD, list(reversed(checklist)))
+    }
 
 
 @pytest.mark.parametrize(

@@ -16,10 +16,17 @@ S = PlanSettings()
 def cert(**overrides) -> Certificate:
     """A certificate as stored (these overrides name stored fields), read as the plan reads
     it: through the storage edge."""
-    base = {"_id": "330521-2026-00001", "county": "330521", "homestayId": "h1",
-            "status": "VALID", "grade": "PREMIUM", "totalPoints": 330,
-            "issuedAt": NOW - timedelta(days=100), "expiresAt": NOW + timedelta(days=900),
-            "history": []}
+    base = {
+        "_id": "330521-2026-00001",
+        "county": "330521",
+        "homestayId": "h1",
+        "status": "VALID",
+        "grade": "PREMIUM",
+        "totalPoints": 330,
+        "issuedAt": NOW - timedelta(days=100),
+        "expiresAt": NOW + timedelta(days=900),
+        "history": [],
+    }
     return documents.certificate({**base, **overrides})
 
 
@@ -64,7 +71,16 @@ def test_only_recent_suspensions_and_far_inspections_count():
 
 
 def test_priority_is_the_sum_of_the_weights():
-    findings = assess(cert(expiresAt=NOW + timedelta(days=10), totalPoints=301,
-                           issuedAt=NOW - timedelta(days=1000)), None, THRESHOLDS, NOW, S)
-    assert sum(f.weight for f in findings) == S.expiring_weight + S.near_threshold_weight + \
-        S.stale_weight
+    findings = assess(
+        cert(
+            expiresAt=NOW + timedelta(days=10), totalPoints=301, issuedAt=NOW - timedelta(days=1000)
+        ),
+        None,
+        THRESHOLDS,
+        NOW,
+        S,
+    )
+    assert (
+        sum(f.weight for f in findings)
+        == S.expiring_weight + S.near_threshold_weight + S.stale_weight
+    )

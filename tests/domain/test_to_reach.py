@@ -25,9 +25,14 @@ def _random_checklist(rng: random.Random) -> list[Answer]:
 def _apply(answers: list[Answer], todo) -> list[Answer]:
     fixed = {o.item.code for o in todo.mandatory}
     added = {o.item.code: o.points_open for o in todo.scored}
-    return [Answer(a.item_code, passed=True if a.item_code in fixed else a.passed,
-                   points=(a.points or 0) + added[a.item_code] if a.item_code in added
-                   else a.points) for a in answers]
+    return [
+        Answer(
+            a.item_code,
+            passed=True if a.item_code in fixed else a.passed,
+            points=(a.points or 0) + added[a.item_code] if a.item_code in added else a.points,
+        )
+        for a in answers
+    ]
 
 
 def test_doing_what_the_list_says_reaches_each_grade_above_and_no_less_would():
@@ -36,8 +41,7 @@ def test_doing_what_the_list_says_reaches_each_grade_above_and_no_less_would():
         answers = _random_checklist(rng)
         reached = grade_checklist(SEED, answers).recommended
         todos = to_reach(SEED, answers)
-        assert [t.grade for t in todos] == [g for g in ALL_GRADES
-                                            if reached is None or g > reached]
+        assert [t.grade for t in todos] == [g for g in ALL_GRADES if reached is None or g > reached]
         for todo in todos:
             after = grade_checklist(SEED, _apply(answers, todo)).recommended
             assert after is not None and after >= todo.grade
@@ -51,7 +55,11 @@ def test_doing_what_the_list_says_reaches_each_grade_above_and_no_less_would():
 
 
 def test_a_boutique_checklist_has_nothing_left_to_do():
-    answers = [Answer(i.code, passed=True) if i.kind is ItemKind.MANDATORY
-               else Answer(i.code, points=i.max_points) for i in SEED.items]
+    answers = [
+        Answer(i.code, passed=True)
+        if i.kind is ItemKind.MANDATORY
+        else Answer(i.code, points=i.max_points)
+        for i in SEED.items
+    ]
     assert grade_checklist(SEED, answers).recommended is Grade.BOUTIQUE
     assert to_reach(SEED, answers) == []

@@ -64,9 +64,15 @@ def checklist(points: int | None = None, failed: tuple[str, ...] = ()) -> list[d
 
 
 def homestay_input(**overrides: Any) -> dict[str, Any]:
-    base = {"name": "竹隐山居", "nameEn": "Bamboo Hideaway", "address": "德清县莫干山镇劳岭村8号",
-            "county": "330521", "rooms": 8, "facilities": ["Wi-Fi", "早餐"],
-            "location": {"lat": 30.5751, "lng": 119.8779}}
+    base = {
+        "name": "竹隐山居",
+        "nameEn": "Bamboo Hideaway",
+        "address": "德清县莫干山镇劳岭村8号",
+        "county": "330521",
+        "rooms": 8,
+        "facilities": ["Wi-Fi", "早餐"],
+        "location": {"lat": 30.5751, "lng": 119.8779},
+    }
     base.update(overrides)
     return base
 
@@ -78,25 +84,42 @@ async def register(api, token: str, **overrides: Any) -> dict:
     return payload["homestay"]
 
 
-async def submit(api, token: str, homestay_id: str, results: list[dict] | None = None,
-                 **extra: Any) -> dict:
-    payload = (await api.query(SUBMIT, {"input": {
-        "clientSubmissionId": str(uuid.uuid4()), "homestayId": homestay_id,
-        "results": results if results is not None else checklist(), **extra}}, token)
+async def submit(
+    api, token: str, homestay_id: str, results: list[dict] | None = None, **extra: Any
+) -> dict:
+    payload = (
+        await api.query(
+            SUBMIT,
+            {
+                "input": {
+                    "clientSubmissionId": str(uuid.uuid4()),
+                    "homestayId": homestay_id,
+                    "results": results if results is not None else checklist(),
+                    **extra,
+                }
+            },
+            token,
+        )
     )["submitInspection"]
     assert payload["errors"] == [], payload["errors"]
     return payload["inspection"]
 
 
-async def review(api, token: str, inspection_id: str, decision: str = "APPROVE",
-                 comment: str | None = None) -> dict:
-    return (await api.query(REVIEW, {"input": {"inspectionId": inspection_id,
-                                               "decision": decision, "comment": comment}},
-                            token))["reviewInspection"]
+async def review(
+    api, token: str, inspection_id: str, decision: str = "APPROVE", comment: str | None = None
+) -> dict:
+    return (
+        await api.query(
+            REVIEW,
+            {"input": {"inspectionId": inspection_id, "decision": decision, "comment": comment}},
+            token,
+        )
+    )["reviewInspection"]
 
 
-async def certify(api, inspector_token: str, bureau_token: str, points: int | None = None,
-                  **homestay: Any) -> tuple[dict, dict]:
+async def certify(
+    api, inspector_token: str, bureau_token: str, points: int | None = None, **homestay: Any
+) -> tuple[dict, dict]:
     """Register, inspect and approve a homestay: (homestay, certificate)."""
     stay = await register(api, inspector_token, **homestay)
     inspection = await submit(api, inspector_token, stay["id"], checklist(points))

@@ -17,17 +17,22 @@ BOX = {"south": 30.4, "west": 119.6, "north": 30.8, "east": 120.1}
 @pytest.fixture
 async def spread(services, inspector, bureau):
     for i in range(12):  # a line of stays going east from Moganshan, 1.5 km apart
-        await certify(services, inspector, bureau, point_at(1500 * i, 90),
-                      ["STANDARD", "PREMIUM", "BOUTIQUE"][i % 3])
+        await certify(
+            services,
+            inspector,
+            bureau,
+            point_at(1500 * i, 90),
+            ["STANDARD", "PREMIUM", "BOUTIQUE"][i % 3],
+        )
     await certify(services, inspector, bureau, point_at(15_000, 200))  # one farther off
 
 
 @pytest.mark.parametrize("zoom", [3, 9, 12, 16])
 @pytest.mark.parametrize("min_grade", [None, "PREMIUM"])
-async def test_the_counts_add_up_to_the_search_over_the_same_viewport(api, spread, zoom,
-                                                                     min_grade):
-    found = (await api.query(CLUSTERS, {"bbox": BOX, "zoom": zoom, "minGrade": min_grade})
-             )["stayClusters"]
+async def test_the_counts_add_up_to_the_search_over_the_same_viewport(api, spread, zoom, min_grade):
+    found = (await api.query(CLUSTERS, {"bbox": BOX, "zoom": zoom, "minGrade": min_grade}))[
+        "stayClusters"
+    ]
     total = (await api.query(TOTAL, {"bbox": BOX, "minGrade": min_grade}))["searchStays"]
     assert sum(c["count"] for c in found) == total["totalCount"] > 0
     for cluster in found:
@@ -37,8 +42,10 @@ async def test_the_counts_add_up_to_the_search_over_the_same_viewport(api, sprea
 
 
 async def test_zooming_in_splits_clusters_and_zooming_out_merges_them(api, spread):
-    counts = [len((await api.query(CLUSTERS, {"bbox": BOX, "zoom": zoom}))["stayClusters"])
-              for zoom in (3, 10, 16)]
+    counts = [
+        len((await api.query(CLUSTERS, {"bbox": BOX, "zoom": zoom}))["stayClusters"])
+        for zoom in (3, 10, 16)
+    ]
     assert counts[0] == 1 and counts[0] < counts[1] < counts[2] <= 13
 
 
@@ -49,8 +56,12 @@ async def test_a_viewport_of_a_whole_country_at_a_street_zoom_stays_a_few_hundre
 
 
 async def test_points_come_in_the_coordinate_system_asked_for(api, spread):
-    one = {"south": MOGANSHAN.lat - 0.001, "west": MOGANSHAN.lng - 0.001,
-           "north": MOGANSHAN.lat + 0.001, "east": MOGANSHAN.lng + 0.001}
+    one = {
+        "south": MOGANSHAN.lat - 0.001,
+        "west": MOGANSHAN.lng - 0.001,
+        "north": MOGANSHAN.lat + 0.001,
+        "east": MOGANSHAN.lng + 0.001,
+    }
     gps = (await api.query(CLUSTERS, {"bbox": one, "zoom": 18}))["stayClusters"]
     assert [c["count"] for c in gps] == [1]
     assert abs(gps[0]["point"]["lat"] - MOGANSHAN.lat) < 1e-9

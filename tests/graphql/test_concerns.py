@@ -26,10 +26,16 @@ PLAN = """{ reinspectionPlan(county: "330521") { edges { node { certificate { nu
   reasons { code weight message } } } } }"""
 
 
-async def report(api, number: str, category: str = "SAFETY",
-                 description: str = "二楼安全出口被杂物堵住", contact: str | None = None) -> dict:
-    return (await api.query(REPORT, {"n": number, "c": category, "d": description,
-                                     "contact": contact}))["reportConcern"]
+async def report(
+    api,
+    number: str,
+    category: str = "SAFETY",
+    description: str = "二楼安全出口被杂物堵住",
+    contact: str | None = None,
+) -> dict:
+    return (
+        await api.query(REPORT, {"n": number, "c": category, "d": description, "contact": contact})
+    )["reportConcern"]
 
 
 async def test_a_guest_reports_and_follows_a_concern_the_bureau_resolves(api, inspector, bureau):
@@ -37,19 +43,28 @@ async def test_a_guest_reports_and_follows_a_concern_the_bureau_resolves(api, in
     sent = await report(api, cert["number"], contact="13800000000")
     assert sent["errors"] == [] and sent["receipt"].startswith("C-")
     assert (await api.query(STATUS, {"r": sent["receipt"]}))["concernStatus"] == {
-        "receipt": sent["receipt"], "status": "OPEN"}
+        "receipt": sent["receipt"],
+        "status": "OPEN",
+    }
     listed = (await api.query(LIST, {"s": "OPEN"}, bureau.token))["concerns"]
     [node] = [e["node"] for e in listed["edges"]]
     assert node["contact"] == "13800000000" and node["category"] == "SAFETY"
     assert node["categoryLabel"] == "安全" and node["homestayName"] == "竹隐山居"
-    done = (await api.query(RESOLVE, {"k": node["id"], "s": "RESOLVED", "note": "已清理通道"},
-                            bureau.token))["resolveConcern"]
-    assert done == {"concern": {"status": "RESOLVED", "resolution": {"note": "已清理通道"}},
-                    "errors": []}
-    assert (await api.query(STATUS, {"r": sent["receipt"]}))["concernStatus"]["status"] == \
-        "RESOLVED"
-    again = (await api.query(RESOLVE, {"k": node["id"], "s": "DISMISSED", "note": "x"},
-                             bureau.token))["resolveConcern"]
+    done = (
+        await api.query(
+            RESOLVE, {"k": node["id"], "s": "RESOLVED", "note": "已清理通道"}, bureau.token
+        )
+    )["resolveConcern"]
+    assert done == {
+        "concern": {"status": "RESOLVED", "resolution": {"note": "已清理通道"}},
+        "errors": [],
+    }
+    assert (await api.query(STATUS, {"r": sent["receipt"]}))["concernStatus"][
+        "status"
+    ] == "RESOLVED"
+    again = (
+        await api.query(RESOLVE, {"k": node["id"], "s": "DISMISSED", "note": "x"}, bureau.token)
+    )["resolveConcern"]
     assert again["errors"] == [{"field": ["input", "concernId"], "code": "ALREADY_CLOSED"}]
 
 
@@ -63,14 +78,18 @@ async def test_the_same_words_the_same_day_are_one_concern(api, inspector, burea
     assert await db.concerns.count_documents({}) == 2
 
 
-@pytest.mark.parametrize(("variables", "field", "code"), [
-    ({"n": "330521-2026-99999"}, ["input", "certificateNumber"], "NOT_FOUND"),
-    ({"d": "x" * 2001}, ["input", "description"], "TOO_LONG"),
-    ({"d": "  "}, ["input", "description"], "REQUIRED"),
-    ({"d": "脏\u202e乱"}, ["input", "description"], "INVALID_CHARACTER"),
-])
-async def test_bad_reports_are_named_and_not_stored(api, inspector, bureau, db, variables, field,
-                                                    code):
+@pytest.mark.parametrize(
+    ("variables", "field", "code"),
+    [
+        ({"n": "330521-2026-99999"}, ["input", "certificateNumber"], "NOT_FOUND"),
+        ({"d": "x" * 2001}, ["input", "description"], "TOO_LONG"),
+        ({"d": "  "}, ["input", "description"], "REQUIRED"),
+        ({"d": "脏\u202e乱"}, ["input", "description"], "INVALID_CHARACTER"),
+    ],
+)
+async def test_bad_reports_are_named_and_not_stored(
+    api, inspector, bureau, db, variables, field, code
+):
     _, cert = await certify(api, inspector.token, bureau.token)
     base = {"n": cert["number"], "c": "HYGIENE", "d": "床单有污渍", "contact": None}
     sent = (await api.query(REPORT, {**base, **variables}))["reportConcern"]
@@ -79,8 +98,9 @@ async def test_bad_reports_are_named_and_not_stored(api, inspector, bureau, db, 
     assert await db.concerns.count_documents({}) == 0
 
 
-async def test_the_contact_and_the_list_are_the_bureaus_of_the_county(api, inspector, bureau,
-                                                                      anji_bureau):
+async def test_the_contact_and_the_list_are_the_bureaus_of_the_county(
+    api, inspector, bureau, anji_bureau
+):
     _, cert = await certify(api, inspector.token, bureau.token)
     await report(api, cert["number"], contact="guest@example.cn")
     assert (await api.query(LIST, {}, anji_bureau.token))["concerns"]["totalCount"] == 0
@@ -89,28 +109,38 @@ async def test_the_contact_and_the_list_are_the_bureaus_of_the_county(api, inspe
     assert (await api.query(STATUS, {"r": "C-guess"}))["concernStatus"] is None
 
 
-async def test_reports_are_limited_per_address_and_per_certificate(settings, services, api,
-                                                                   inspector, bureau):
+async def test_reports_are_limited_per_address_and_per_certificate(
+    settings, services, api, inspector, bureau
+):
     _, cert = await certify(api, inspector.token, bureau.token)
     _, other = await certify(api, inspector.token, bureau.token, name="第二家")
-    app = create_app(replace(settings, rate_concerns="4/hour",
-                             rate_concerns_per_certificate="2/day"), services)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
-                                 base_url="http://t") as client:
+    app = create_app(
+        replace(settings, rate_concerns="4/hour", rate_concerns_per_certificate="2/day"), services
+    )
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://t"
+    ) as client:
+
         async def send(number: str, text: str) -> str:
-            body = (await client.post("/graphql", json={"query": REPORT, "variables": {
-                "n": number, "c": "OTHER", "d": text}})).json()
+            body = (
+                await client.post(
+                    "/graphql",
+                    json={"query": REPORT, "variables": {"n": number, "c": "OTHER", "d": text}},
+                )
+            ).json()
             return body["errors"][0]["extensions"]["code"] if body.get("errors") else "OK"
 
-        assert [await send(cert["number"], f"问题{i}") for i in range(3)] == \
-            ["OK", "OK", "RATE_LIMITED"]  # two a day about one certificate
+        assert [await send(cert["number"], f"问题{i}") for i in range(3)] == [
+            "OK",
+            "OK",
+            "RATE_LIMITED",
+        ]  # two a day about one certificate
         assert await send(other["number"], "问题") == "OK"
         # four an hour from one address, the refused one counted
         assert await send(other["number"], "问题2") == "RATE_LIMITED"
 
 
-async def test_open_concerns_put_a_homestay_in_the_plan_safety_first(api, inspector, bureau,
-                                                                     db):
+async def test_open_concerns_put_a_homestay_in_the_plan_safety_first(api, inspector, bureau, db):
     _, quiet = await certify(api, inspector.token, bureau.token, name="安静")
     _, unsafe = await certify(api, inspector.token, bureau.token, name="出口堵塞")
     _, dusty = await certify(api, inspector.token, bureau.token, name="灰尘")
@@ -127,8 +157,7 @@ async def test_open_concerns_put_a_homestay_in_the_plan_safety_first(api, inspec
 def test_concern_weights_add_up_by_category_to_a_cap() -> None:
     s = PlanSettings()
     assert _concerns_finding({ConcernCategory.SAFETY: 1}, s).weight == 60
-    assert _concerns_finding({ConcernCategory.PRICE: 2, ConcernCategory.HYGIENE: 1}, s).weight \
-        == 50
+    assert _concerns_finding({ConcernCategory.PRICE: 2, ConcernCategory.HYGIENE: 1}, s).weight == 50
     assert _concerns_finding({ConcernCategory.SAFETY: 5}, s).weight == s.concern_max_weight
     heavy = replace(s, concern_price_weight=99)
     finding = _concerns_finding({ConcernCategory.PRICE: 1}, heavy)
@@ -146,17 +175,25 @@ async def test_statistics_count_concerns_by_month_category_and_outcome(api, insp
     await report(api, cert["number"], "HYGIENE", "床单脏")
     listed = (await api.query(LIST, {"s": "OPEN"}, bureau.token))["concerns"]["edges"]
     hygiene = next(e["node"]["id"] for e in listed if e["node"]["category"] == "HYGIENE")
-    await api.query(RESOLVE, {"k": hygiene, "s": "DISMISSED", "note": "核实不属实"},
-                    bureau.token)
-    stats = (await api.query("""{ statistics { concerns { month county { code } category
-        status count } } }""", {}, bureau.token))["statistics"]["concerns"]
+    await api.query(RESOLVE, {"k": hygiene, "s": "DISMISSED", "note": "核实不属实"}, bureau.token)
+    stats = (
+        await api.query(
+            """{ statistics { concerns { month county { code } category
+        status count } } }""",
+            {},
+            bureau.token,
+        )
+    )["statistics"]["concerns"]
     month = today().strftime("%Y-%m")  # China months
     assert {(c["month"], c["category"], c["status"], c["count"]) for c in stats} == {
-        (month, "HYGIENE", "DISMISSED", 1), (month, "SAFETY", "OPEN", 2)}
+        (month, "HYGIENE", "DISMISSED", 1),
+        (month, "SAFETY", "OPEN", 2),
+    }
 
 
-async def test_a_guest_sends_photos_that_only_the_countys_bureau_opens(api, inspector, bureau,
-                                                                       anji_bureau):
+async def test_a_guest_sends_photos_that_only_the_countys_bureau_opens(
+    api, inspector, bureau, anji_bureau
+):
     from tests.images import JPEG
 
     _, cert = await certify(api, inspector.token, bureau.token)
@@ -166,13 +203,16 @@ async def test_a_guest_sends_photos_that_only_the_countys_bureau_opens(api, insp
         receipt errors { field code } } }"""
     sent = (await api.query(query, {"n": cert["number"], "p": [photo]}))["reportConcern"]
     assert sent["errors"] == []
-    [edge] = (await api.query("{ concerns { edges { node { photoUrls } } } }", {}, bureau.token)
-              )["concerns"]["edges"]
+    [edge] = (await api.query("{ concerns { edges { node { photoUrls } } } }", {}, bureau.token))[
+        "concerns"
+    ]["edges"]
     [url] = edge["node"]["photoUrls"]
-    assert (await api.http.get(url, headers={"Authorization": f"Bearer {bureau.token}"})
-            ).status_code == 200
-    assert (await api.http.get(url, headers={"Authorization": f"Bearer {anji_bureau.token}"})
-            ).status_code == 403
+    assert (
+        await api.http.get(url, headers={"Authorization": f"Bearer {bureau.token}"})
+    ).status_code == 200
+    assert (
+        await api.http.get(url, headers={"Authorization": f"Bearer {anji_bureau.token}"})
+    ).status_code == 403
     assert (await api.http.get(url)).status_code == 401
     # a photo is cited once: another concern cannot take it over
     again = (await api.query(query, {"n": cert["number"], "p": [photo]}))["reportConcern"]
@@ -183,7 +223,8 @@ async def test_a_guests_photos_are_limited_per_address(settings, services):
     from tests.images import JPEG
 
     app = create_app(replace(settings, rate_public_uploads="2/hour"), services)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
-                                 base_url="http://t") as client:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://t"
+    ) as client:
         codes = [(await client.post("/uploads", content=JPEG)).status_code for _ in range(3)]
     assert codes == [201, 201, 429]

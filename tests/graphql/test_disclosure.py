@@ -23,8 +23,13 @@ SUSPEND = """mutation($n: String!) { suspendCertificate(input: {number: $n, reas
 
 def test_only_a_valid_certificate_makes_a_homestay_public() -> None:
     assert homestay_is_public(CertificateStatus.VALID)
-    for status in (None, CertificateStatus.SUSPENDED, CertificateStatus.REVOKED,
-                   CertificateStatus.EXPIRED, CertificateStatus.SUPERSEDED):
+    for status in (
+        None,
+        CertificateStatus.SUSPENDED,
+        CertificateStatus.REVOKED,
+        CertificateStatus.EXPIRED,
+        CertificateStatus.SUPERSEDED,
+    ):
         assert not homestay_is_public(status)
         assert not sees_homestay(PUBLIC, "330521", "h1", status)
     assert not PUBLIC_CERTIFICATE_FIELDS & {"totalPoints", "inspection", "history", "inspector"}
@@ -49,10 +54,10 @@ async def test_the_open_data_feed_shows_only_public_fields(api, inspector, burea
 async def test_an_uncertified_homestay_is_not_public(api, inspector, anji_inspector):
     stay = await register(api, inspector.token)
     assert (await api.query(HOMESTAY, {"id": stay["id"]}))["homestay"] is None
-    assert (await api.query(HOMESTAY, {"id": stay["id"]}, anji_inspector.token)
-            )["homestay"] is None  # staff of another county are the public here
-    assert (await api.query(HOMESTAY, {"id": stay["id"]}, inspector.token)
-            )["homestay"]["address"]
+    assert (await api.query(HOMESTAY, {"id": stay["id"]}, anji_inspector.token))[
+        "homestay"
+    ] is None  # staff of another county are the public here
+    assert (await api.query(HOMESTAY, {"id": stay["id"]}, inspector.token))["homestay"]["address"]
 
 
 async def test_a_suspended_homestay_leaves_the_public_at_once(api, inspector, bureau):

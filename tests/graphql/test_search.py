@@ -18,8 +18,11 @@ from tests.conftest import key
 from tests.graphql.flows import THRESHOLDS, checklist
 
 MOGANSHAN = geo.LatLng(30.60, 119.87)
-GRADE_POINTS = {"STANDARD": THRESHOLDS["STANDARD"], "PREMIUM": THRESHOLDS["PREMIUM"],
-                "BOUTIQUE": THRESHOLDS["BOUTIQUE"]}
+GRADE_POINTS = {
+    "STANDARD": THRESHOLDS["STANDARD"],
+    "PREMIUM": THRESHOLDS["PREMIUM"],
+    "BOUTIQUE": THRESHOLDS["BOUTIQUE"],
+}
 
 SEARCH = """
 query($near: GeoPointInput, $radius: Int!, $bbox: BBoxInput, $county: String, $grades: [Grade!],
@@ -47,18 +50,38 @@ def point_at(meters: float, bearing: float, origin: geo.LatLng = MOGANSHAN) -> g
     return geo.LatLng(p.latitude, p.longitude)
 
 
-async def certify(services, inspector, bureau, where: geo.LatLng, grade: str = "PREMIUM",
-                  name: str | None = None, name_en: str | None = None,
-                  county: str = "330521") -> tuple[dict, dict]:
-    stay = await services.homestays.register(inspector.caller, HomestayInput(
-        name=name or f"宿{uuid.uuid4().hex[:6]}", name_en=name_en, address="德清县莫干山镇",
-        county=county, location=(where.lat, where.lng), rooms=5))
-    results = [ResultInput(r["itemCode"], r.get("passed"), r.get("points"))
-               for r in checklist(GRADE_POINTS[grade])]
-    inspection = await services.inspections.submit(inspector.caller, SubmissionInput(
-        client_submission_id=str(uuid.uuid4()), homestay_id=stay["_id"], results=results))
-    _, cert = await services.certificates.review(bureau.caller, inspection["_id"], "APPROVE",
-                                                 None)
+async def certify(
+    services,
+    inspector,
+    bureau,
+    where: geo.LatLng,
+    grade: str = "PREMIUM",
+    name: str | None = None,
+    name_en: str | None = None,
+    county: str = "330521",
+) -> tuple[dict, dict]:
+    stay = await services.homestays.register(
+        inspector.caller,
+        HomestayInput(
+            name=name or f"宿{uuid.uuid4().hex[:6]}",
+            name_en=name_en,
+            address="德清县莫干山镇",
+            county=county,
+            location=(where.lat, where.lng),
+            rooms=5,
+        ),
+    )
+    results = [
+        ResultInput(r["itemCode"], r.get("passed"), r.get("points"))
+        for r in checklist(GRADE_POINTS[grade])
+    ]
+    inspection = await services.inspections.submit(
+        inspector.caller,
+        SubmissionInput(
+            client_submission_id=str(uuid.uuid4()), homestay_id=stay["_id"], results=results
+        ),
+    )
+    _, cert = await services.certificates.review(bureau.caller, inspection["_id"], "APPROVE", None)
     assert cert["grade"] == grade
     return stay, cert
 
@@ -81,34 +104,45 @@ async def test_only_stays_valid_now_are_found(api, services, inspector, bureau):
     regraded, old = await certify(services, inspector, bureau, point_at(400, 0), "STANDARD")
     with shifted(timedelta(days=-1200)):
         await certify(services, inspector, bureau, point_at(500, 0), name="过期")
-    await services.certificates.change(bureau.caller, suspended["_id"], CertificateAction.SUSPEND,
-                                       "spot check")
-    await services.certificates.change(bureau.caller, revoked["_id"], CertificateAction.REVOKE,
-                                       "unlicensed")
-    again = await services.inspections.submit(inspector.caller, SubmissionInput(
-        client_submission_id=str(uuid.uuid4()), homestay_id=regraded["_id"],
-        results=[ResultInput(r["itemCode"], r.get("passed"), r.get("points"))
-                 for r in checklist()]))
+    await services.certificates.change(
+        bureau.caller, suspended["_id"], CertificateAction.SUSPEND, "spot check"
+    )
+    await services.certificates.change(
+        bureau.caller, revoked["_id"], CertificateAction.REVOKE, "unlicensed"
+    )
+    again = await services.inspections.submit(
+        inspector.caller,
+        SubmissionInput(
+            client_submission_id=str(uuid.uuid4()),
+            homestay_id=regraded["_id"],
+            results=[
+                ResultInput(r["itemCode"], r.get("passed"), r.get("points")) for r in checklist()
+            ],
+        ),
+    )
     await services.certificates.review(bureau.caller, again["_id"], "APPROVE", None)
     found = await page_through(api, near={"lat": MOGANSHAN.lat, "lng": MOGANSHAN.lng})
-    assert [(key(n["id"]), n["grade"]) for n in found] == [(valid["_id"], "PREMIUM"),
-                                                      (regraded["_id"], "BOUTIQUE")]
+    assert [(key(n["id"]), n["grade"]) for n in found] == [
+        (valid["_id"], "PREMIUM"),
+        (regraded["_id"], "BOUTIQUE"),
+    ]
     assert all(n["certificate"]["status"] == "VALID" for n in found)
     assert old["_id"] not in {n["certificate"]["number"] for n in found}
 
 
 async def test_near_finds_within_the_radius_nearest_first_with_true_distances(
-        api, services, inspector, bureau):
+    api, services, inspector, bureau
+):
     for meters in (4990, 120, 2500, 5020, 800):
         await certify(services, inspector, bureau, point_at(meters, meters % 360))
-    found = await page_through(api, near={"lat": MOGANSHAN.lat, "lng": MOGANSHAN.lng},
-                               radius=5000)
+    found = await page_through(api, near={"lat": MOGANSHAN.lat, "lng": MOGANSHAN.lng}, radius=5000)
     distances = [n["distanceMeters"] for n in found]
     assert distances == sorted(distances)
     assert [round(d) for d in distances] == [120, 800, 2500, 4990]
     for node in found:
-        exact = geodesic((MOGANSHAN.lat, MOGANSHAN.lng),
-                         (node["location"]["lat"], node["location"]["lng"])).meters
+        exact = geodesic(
+            (MOGANSHAN.lat, MOGANSHAN.lng), (node["location"]["lat"], node["location"]["lng"])
+        ).meters
         assert abs(node["distanceMeters"] - exact) < 0.01
 
 
@@ -116,14 +150,14 @@ async def test_ties_in_distance_are_broken_stably(api, services, inspector, bure
     spot = point_at(1000, 90)
     certs = [(await certify(services, inspector, bureau, spot))[1]["_id"] for _ in range(4)]
     for _ in range(2):
-        found = await page_through(api, near={"lat": MOGANSHAN.lat, "lng": MOGANSHAN.lng},
-                                   first=1)
+        found = await page_through(api, near={"lat": MOGANSHAN.lat, "lng": MOGANSHAN.lng}, first=1)
         assert [n["certificate"]["number"] for n in found] == sorted(certs)
 
 
 @pytest.mark.parametrize("system", ["WGS84", "GCJ02", "BD09"])
-async def test_every_coordinate_system_sees_the_same_distances(api, services, inspector, bureau,
-                                                               system):
+async def test_every_coordinate_system_sees_the_same_distances(
+    api, services, inspector, bureau, system
+):
     target = point_at(3000, 45)
     await certify(services, inspector, bureau, target)
     cs = geo.CoordSystem(system)
@@ -145,12 +179,15 @@ async def test_a_map_viewport_is_inclusive_at_its_edges(api, services, inspector
     assert all(n["distanceMeters"] is None for n in found)
 
 
-async def test_grade_county_and_text_filters(api, services, inspector, bureau, anji_inspector,
-                                             anji_bureau):
-    s, _ = await certify(services, inspector, bureau, point_at(100, 0), "STANDARD", "溪居",
-                         "Brook House")
-    p, _ = await certify(services, inspector, bureau, point_at(200, 0), "PREMIUM", "竹.隐",
-                         "Bamboo Inn")
+async def test_grade_county_and_text_filters(
+    api, services, inspector, bureau, anji_inspector, anji_bureau
+):
+    s, _ = await certify(
+        services, inspector, bureau, point_at(100, 0), "STANDARD", "溪居", "Brook House"
+    )
+    p, _ = await certify(
+        services, inspector, bureau, point_at(200, 0), "PREMIUM", "竹.隐", "Bamboo Inn"
+    )
     b, _ = await certify(services, inspector, bureau, point_at(300, 0), "BOUTIQUE", "竹隐山居")
     near = {"lat": MOGANSHAN.lat, "lng": MOGANSHAN.lng}
 
@@ -186,10 +223,13 @@ async def test_sorting_by_grade_and_by_name(api, services, inspector, bureau):
     assert sorted(graded[1:3]) == sorted([a["_id"], b["_id"]])
 
 
-async def test_pages_stay_right_when_stays_are_certified_in_between(api, services, inspector,
-                                                                    bureau):
-    before = [(await certify(services, inspector, bureau, point_at(500 * (i + 1), 10 * i)))[0]
-              for i in range(6)]
+async def test_pages_stay_right_when_stays_are_certified_in_between(
+    api, services, inspector, bureau
+):
+    before = [
+        (await certify(services, inspector, bureau, point_at(500 * (i + 1), 10 * i)))[0]
+        for i in range(6)
+    ]
     near = {"lat": MOGANSHAN.lat, "lng": MOGANSHAN.lng}
     first = (await api.query(SEARCH, variables(near=near, first=3)))["searchStays"]
     # certified while the tourist reads the first page: one nearer, one farther
@@ -205,23 +245,25 @@ async def test_pages_stay_right_when_stays_are_certified_in_between(api, service
 async def page_through_from(api, near: dict, after: str) -> list[str]:
     ids = []
     while after:
-        page = (await api.query(SEARCH, variables(near=near, first=3, after=after))
-                )["searchStays"]
+        page = (await api.query(SEARCH, variables(near=near, first=3, after=after)))["searchStays"]
         ids += [key(e["node"]["id"]) for e in page["edges"]]
         after = page["pageInfo"]["endCursor"] if page["pageInfo"]["hasNextPage"] else None
     return ids
 
 
-@pytest.mark.parametrize(("given", "field"), [
-    ({"near": {"lat": 30.6, "lng": 119.87}, "radius": 100001}, "radiusMeters"),
-    ({"near": {"lat": 30.6, "lng": 119.87}, "radius": 0}, "radiusMeters"),
-    ({"first": 101}, "first"),
-    ({"first": 0}, "first"),
-    ({"after": "bm90IGEgY3Vyc29y"}, "after"),
-    ({"near": {"lat": 95, "lng": 119.87}}, "near.lat"),
-    ({"bbox": {"south": 31, "west": 119, "north": 30, "east": 120}}, "bbox.south"),
-    ({"text": "x" * 51}, "text"),
-])
+@pytest.mark.parametrize(
+    ("given", "field"),
+    [
+        ({"near": {"lat": 30.6, "lng": 119.87}, "radius": 100001}, "radiusMeters"),
+        ({"near": {"lat": 30.6, "lng": 119.87}, "radius": 0}, "radiusMeters"),
+        ({"first": 101}, "first"),
+        ({"first": 0}, "first"),
+        ({"after": "bm90IGEgY3Vyc29y"}, "after"),
+        ({"near": {"lat": 95, "lng": 119.87}}, "near.lat"),
+        ({"bbox": {"south": 31, "west": 119, "north": 30, "east": 120}}, "bbox.south"),
+        ({"text": "x" * 51}, "text"),
+    ],
+)
 async def test_bad_search_arguments_are_named(api, given, field):
     body = await api.raw(SEARCH, variables(**given))
     error = body["errors"][0]
@@ -230,7 +272,8 @@ async def test_bad_search_arguments_are_named(api, given, field):
 
 
 async def test_a_tourist_at_moganshan_pages_premium_stays_in_amap_coordinates(
-        api, services, inspector, bureau):
+    api, services, inspector, bureau
+):
     """The issue's 'done when': every such stay exactly once, nearest first, true distances."""
     rng = random.Random(7)
     expected = set()
@@ -241,8 +284,14 @@ async def test_a_tourist_at_moganshan_pages_premium_stays_in_amap_coordinates(
         if grade != "STANDARD" and geo.distance_m(MOGANSHAN, where) <= 10000:
             expected.add(stay["_id"])
     amap = geo.from_wgs84(MOGANSHAN, geo.CoordSystem.GCJ02)
-    found = await page_through(api, near={"lat": amap.lat, "lng": amap.lng}, radius=10000,
-                               minGrade="PREMIUM", cs="GCJ02", first=3)
+    found = await page_through(
+        api,
+        near={"lat": amap.lat, "lng": amap.lng},
+        radius=10000,
+        minGrade="PREMIUM",
+        cs="GCJ02",
+        first=3,
+    )
     assert [n["id"] for n in found] and {key(n["id"]) for n in found} == expected
     assert len(found) == len(expected)
     distances = [n["distanceMeters"] for n in found]
@@ -253,17 +302,22 @@ async def test_a_tourist_at_moganshan_pages_premium_stays_in_amap_coordinates(
 
 
 async def test_a_page_costs_the_same_database_commands_whatever_its_size(
-        api, services, inspector, bureau, command_counter, db):
+    api, services, inspector, bureau, command_counter, db
+):
     for i in range(55):
         await certify(services, inspector, bureau, point_at(40 * i + 10, 7 * i))
-    query = SEARCH.replace("certificate { number status grade }",
-                           "certificate { number status grade issuedAt homestay { name } }")
+    query = SEARCH.replace(
+        "certificate { number status grade }",
+        "certificate { number status grade issuedAt homestay { name } }",
+    )
 
     async def cost(first: int) -> int:
         command_counter.commands.clear()
-        page = (await api.query(query, variables(near={"lat": MOGANSHAN.lat,
-                                                       "lng": MOGANSHAN.lng}, first=first))
-                )["searchStays"]
+        page = (
+            await api.query(
+                query, variables(near={"lat": MOGANSHAN.lat, "lng": MOGANSHAN.lng}, first=first)
+            )
+        )["searchStays"]
         assert len(page["edges"]) == first
         return command_counter.count(db.db.name)
 
@@ -273,14 +327,18 @@ async def test_a_page_costs_the_same_database_commands_whatever_its_size(
 
 
 async def test_a_geo_search_reads_what_changed_then_its_page_both_through_indexes(
-        db, services, inspector, bureau, command_counter):
+    db, services, inspector, bureau, command_counter
+):
     await certify(services, inspector, bureau, point_at(100, 0))
     await services.search.search(SearchQuery(near=MOGANSHAN, radius_m=5000))  # builds
     command_counter.commands.clear()
     page = await services.search.search(SearchQuery(near=MOGANSHAN, radius_m=5000))
     assert len(page.hits) == 1
-    sent = [(name, filter_) for database, name, filter_ in command_counter.commands
-            if database == db.db.name]
+    sent = [
+        (name, filter_)
+        for database, name, filter_ in command_counter.commands
+        if database == db.db.name
+    ]
     assert sent == [("find", ["updatedAt"]), ("find", ["_id"])]
     since = services.search.index.version
     plan = await db.certificates.find({"updatedAt": {"$gte": since}}).explain()
@@ -288,35 +346,44 @@ async def test_a_geo_search_reads_what_changed_then_its_page_both_through_indexe
 
 
 async def test_a_certificate_out_of_service_for_good_leaves_the_search_index(
-        api, services, inspector, bureau, db):
+    api, services, inspector, bureau, db
+):
     stay, first = await certify(services, inspector, bureau, point_at(100, 0), "STANDARD")
-    again = await services.inspections.submit(inspector.caller, SubmissionInput(
-        client_submission_id=str(uuid.uuid4()), homestay_id=stay["_id"],
-        results=[ResultInput(r["itemCode"], r.get("passed"), r.get("points"))
-                 for r in checklist()]))
+    again = await services.inspections.submit(
+        inspector.caller,
+        SubmissionInput(
+            client_submission_id=str(uuid.uuid4()),
+            homestay_id=stay["_id"],
+            results=[
+                ResultInput(r["itemCode"], r.get("passed"), r.get("points")) for r in checklist()
+            ],
+        ),
+    )
     _, second = await services.certificates.review(bureau.caller, again["_id"], "APPROVE", None)
-    await services.certificates.change(bureau.caller, second["_id"], CertificateAction.SUSPEND,
-                                       "x")
+    await services.certificates.change(bureau.caller, second["_id"], CertificateAction.SUSPEND, "x")
     listed = {c["_id"]: "cells" in c["listing"] async for c in db.certificates.find()}
     assert listed == {first["_id"]: False, second["_id"]: True}  # suspended may come back
-    await services.certificates.change(bureau.caller, second["_id"], CertificateAction.REVOKE,
-                                       "x")
+    await services.certificates.change(bureau.caller, second["_id"], CertificateAction.REVOKE, "x")
     assert "cells" not in (await db.certificates.find_one({"_id": second["_id"]}))["listing"]
 
 
 async def test_statistics_count_valid_certificates_in_the_callers_counties(
-        api, services, inspector, bureau, anji_inspector, anji_bureau):
+    api, services, inspector, bureau, anji_inspector, anji_bureau
+):
     for grade in ("PREMIUM", "PREMIUM", "BOUTIQUE"):
         await certify(services, inspector, bureau, point_at(100, 0), grade)
     _, suspended = await certify(services, inspector, bureau, point_at(100, 0), "STANDARD")
-    await services.certificates.change(bureau.caller, suspended["_id"], CertificateAction.SUSPEND,
-                                       "x")
+    await services.certificates.change(
+        bureau.caller, suspended["_id"], CertificateAction.SUSPEND, "x"
+    )
     anji = gazetteer_point("330523")
     await certify(services, anji_inspector, anji_bureau, anji, "STANDARD", county="330523")
     query = "query($c: String) { gradeStatistics(county: $c) { county { code } grade count } }"
     mine = (await api.query(query, {}, bureau.token))["gradeStatistics"]
     assert [(r["county"]["code"], r["grade"], r["count"]) for r in mine] == [
-        ("330521", "PREMIUM", 2), ("330521", "BOUTIQUE", 1)]
+        ("330521", "PREMIUM", 2),
+        ("330521", "BOUTIQUE", 1),
+    ]
     assert await api.error_code(query, {"c": "330523"}, bureau.token) == "FORBIDDEN"
     assert await api.error_code(query, {}) == "UNAUTHENTICATED"
     assert await api.error_code(query, {}, inspector.token) == "FORBIDDEN"
@@ -327,5 +394,3 @@ def gazetteer_point(county: str) -> geo.LatLng:
 
     place = gazetteer().county(county).places[0]
     return geo.LatLng(place.lat, place.lng)
-
-

@@ -19,8 +19,9 @@ async def test_readiness_is_503_when_the_database_does_not_answer(unanswered):
     ready = await unanswered.get("/readyz")
     assert ready.status_code == 503
     assert (await unanswered.get("/healthz")).status_code == 200
-    body = (await unanswered.post("/graphql", json={"query": "{ gradingStandard { code } }"})
-            ).json()
+    body = (
+        await unanswered.post("/graphql", json={"query": "{ gradingStandard { code } }"})
+    ).json()
     assert body["errors"][0]["extensions"]["code"] == "SERVICE_UNAVAILABLE"
     assert "requestId" in body["errors"][0]["extensions"]
 
@@ -30,35 +31,46 @@ async def test_public_queries_work_by_get_and_may_be_cached(api, inspector):
     public = await api.http.get("/graphql", params={"query": query})
     assert public.json()["data"]["gradingStandard"]["version"] == 1
     assert public.headers["cache-control"] == "public, max-age=30"
-    private = await api.http.get("/graphql", params={"query": query},
-                                 headers={"Authorization": f"Bearer {inspector.token}"})
+    private = await api.http.get(
+        "/graphql", params={"query": query}, headers={"Authorization": f"Bearer {inspector.token}"}
+    )
     assert private.headers["cache-control"] == "no-store"
-    mutation = await api.http.get("/graphql", params={
-        "query": 'mutation { suspendCertificate(input:{number:"x", reason:"y"}) '
-                 '{ errors { code } } }'})
+    mutation = await api.http.get(
+        "/graphql",
+        params={
+            "query": 'mutation { suspendCertificate(input:{number:"x", reason:"y"}) '
+            "{ errors { code } } }"
+        },
+    )
     assert mutation.status_code in (400, 405)
 
 
 async def test_large_responses_are_gzipped(api):
-    response = await api.http.get("/graphql", params={
-        "query": "{ gradingStandard { items { code title kind maxPoints requiredFor } } }"},
-        headers={"Accept-Encoding": "gzip"})
+    response = await api.http.get(
+        "/graphql",
+        params={"query": "{ gradingStandard { items { code title kind maxPoints requiredFor } } }"},
+        headers={"Accept-Encoding": "gzip"},
+    )
     assert response.headers["content-encoding"] == "gzip"
     assert len(response.json()["data"]["gradingStandard"]["items"]) >= 40
 
 
-async def test_brotli_when_asked_and_what_is_compressed_already_goes_as_it_is(api, inspector,
-                                                                               bureau):
+async def test_brotli_when_asked_and_what_is_compressed_already_goes_as_it_is(
+    api, inspector, bureau
+):
     from tests.graphql.flows import certify
 
     query = "{ gradingStandard { items { code title kind maxPoints requiredFor } } }"
-    response = await api.http.get("/graphql", params={"query": query},
-                                  headers={"Accept-Encoding": "br, gzip"})
+    response = await api.http.get(
+        "/graphql", params={"query": query}, headers={"Accept-Encoding": "br, gzip"}
+    )
     assert response.headers["content-encoding"] == "br"
     assert len(response.json()["data"]["gradingStandard"]["items"]) >= 40
     await certify(api, inspector.token, bureau.token)
-    sheet = await api.http.get("/exports/certificates.xlsx", headers={
-        "Authorization": f"Bearer {bureau.token}", "Accept-Encoding": "br, gzip"})
+    sheet = await api.http.get(
+        "/exports/certificates.xlsx",
+        headers={"Authorization": f"Bearer {bureau.token}", "Accept-Encoding": "br, gzip"},
+    )
     assert len(sheet.content) > 1000 and "content-encoding" not in sheet.headers  # a zip
 
 
@@ -69,14 +81,16 @@ async def test_every_response_carries_a_request_id(api):
     assert len(made.headers["x-request-id"]) == 32
 
 
-async def test_internal_errors_are_masked_and_carry_the_request_id(api, services, monkeypatch,
-                                                                   caplog):
+async def test_internal_errors_are_masked_and_carry_the_request_id(
+    api, services, monkeypatch, caplog
+):
     async def broken(*args, **kwargs):
         raise RuntimeError("secret internal detail at /srv/db")
 
     monkeypatch.setattr(services.certificates, "get", broken)
-    response = await api.http.post("/graphql", json={
-        "query": '{ verifyCertificate(number: "330521-2026-00001") { found } }'})
+    response = await api.http.post(
+        "/graphql", json={"query": '{ verifyCertificate(number: "330521-2026-00001") { found } }'}
+    )
     error = response.json()["errors"][0]
     assert error["message"] == "Internal server error"
     assert error["extensions"]["code"] == "INTERNAL_SERVER_ERROR"
@@ -90,18 +104,26 @@ async def test_malformed_requests_get_codes_not_crashes(api):
     assert syntax["errors"][0]["extensions"]["code"] == "GRAPHQL_PARSE_FAILED"
     unknown = (await api.http.post("/graphql", json={"query": "{ nope }"})).json()
     assert unknown["errors"][0]["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"
-    wrong_var = (await api.http.post("/graphql", json={
-        "query": "query($g: Grade) { searchStays(minGrade: $g) { totalCount } }",
-        "variables": {"g": "PLATINUM"}})).json()
+    wrong_var = (
+        await api.http.post(
+            "/graphql",
+            json={
+                "query": "query($g: Grade) { searchStays(minGrade: $g) { totalCount } }",
+                "variables": {"g": "PLATINUM"},
+            },
+        )
+    ).json()
     assert wrong_var["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
-    not_json = await api.http.post("/graphql", content=b"{not json",
-                                   headers={"Content-Type": "application/json"})
+    not_json = await api.http.post(
+        "/graphql", content=b"{not json", headers={"Content-Type": "application/json"}
+    )
     assert not_json.status_code == 400
 
 
 async def test_a_photo_is_uploaded_checked_by_content_and_cited(api, inspector, db):
-    stored = await api.http.post("/uploads", content=JPEG,
-                                 headers={"Authorization": f"Bearer {inspector.token}"})
+    stored = await api.http.post(
+        "/uploads", content=JPEG, headers={"Authorization": f"Bearer {inspector.token}"}
+    )
     assert stored.status_code == 201, stored.text
     url = stored.json()["url"]
     assert stored.json()["contentType"] == "image/jpeg"
@@ -114,13 +136,13 @@ async def test_a_photo_is_uploaded_checked_by_content_and_cited(api, inspector, 
     assert Image.open(io.BytesIO(back.content)).size == (64, 48)
 
 
-async def test_uploads_refuse_what_is_not_a_photo_or_too_big(api, inspector,
-                                                                       anji_inspector):
+async def test_uploads_refuse_what_is_not_a_photo_or_too_big(api, inspector, anji_inspector):
     auth = {"Authorization": f"Bearer {inspector.token}"}
     text = await api.http.post("/uploads", content=b"<?php echo 1; ?>", headers=auth)
     assert text.status_code == 415
-    lying = await api.http.post("/uploads", content=b"GIF89a" + b"\x00" * 20,
-                                headers={**auth, "Content-Type": "image/jpeg"})
+    lying = await api.http.post(
+        "/uploads", content=b"GIF89a" + b"\x00" * 20, headers={**auth, "Content-Type": "image/jpeg"}
+    )
     assert lying.status_code == 415
     big = await api.http.post("/uploads", content=JPEG + b"\x00" * (10 * 1024 * 1024), headers=auth)
     assert big.status_code == 413
@@ -129,8 +151,9 @@ async def test_uploads_refuse_what_is_not_a_photo_or_too_big(api, inspector,
     assert guest.status_code == 201
     assert (await api.http.get(guest.json()["url"], headers=auth)).status_code == 403
     stored = await api.http.post("/uploads", content=PNG, headers=auth)
-    other = await api.http.get(stored.json()["url"],
-                               headers={"Authorization": f"Bearer {anji_inspector.token}"})
+    other = await api.http.get(
+        stored.json()["url"], headers={"Authorization": f"Bearer {anji_inspector.token}"}
+    )
     assert other.status_code == 403
 
 
@@ -142,8 +165,10 @@ async def test_metrics_are_in_prometheus_format(api):
 
 
 async def test_over_deep_and_alias_heavy_queries_are_refused_before_they_run(api):
-    deep = "{ searchStays { edges { node { certificate { homestay { certificate { homestay {" \
-           " certificate { homestay { certificate { homestay { name } } } } } } } } } } } }"
+    deep = (
+        "{ searchStays { edges { node { certificate { homestay { certificate { homestay {"
+        " certificate { homestay { certificate { homestay { name } } } } } } } } } } } }"
+    )
     for _ in range(2):  # the second time from the validation cache
         body = (await api.http.post("/graphql", json={"query": deep})).json()
         assert body["errors"][0]["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"
@@ -154,8 +179,9 @@ async def test_over_deep_and_alias_heavy_queries_are_refused_before_they_run(api
 
 
 async def test_a_public_get_that_failed_is_never_cached(api, unanswered):
-    bad = await api.http.get("/graphql",
-                             params={"query": "{ searchStays(first: 500) { totalCount } }"})
+    bad = await api.http.get(
+        "/graphql", params={"query": "{ searchStays(first: 500) { totalCount } }"}
+    )
     assert bad.json()["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
     assert bad.headers["cache-control"] == "no-store"
     away = await unanswered.get("/graphql", params={"query": "{ gradingStandard { code } }"})
@@ -174,29 +200,38 @@ async def test_pages_say_where_they_start_and_whether_one_came_before(api, inspe
     first = (await api.query(query, {}, inspector.token))["inspections"]
     assert first["pageInfo"]["startCursor"] == first["edges"][0]["cursor"]
     assert first["pageInfo"]["hasPreviousPage"] is False
-    second = (await api.query(query, {"after": first["pageInfo"]["endCursor"]},
-                              inspector.token))["inspections"]
-    assert second["pageInfo"] == {"hasNextPage": False, "endCursor": second["edges"][0]["cursor"],
-                                  "hasPreviousPage": True,
-                                  "startCursor": second["edges"][0]["cursor"]}
+    second = (await api.query(query, {"after": first["pageInfo"]["endCursor"]}, inspector.token))[
+        "inspections"
+    ]
+    assert second["pageInfo"] == {
+        "hasNextPage": False,
+        "endCursor": second["edges"][0]["cursor"],
+        "hasPreviousPage": True,
+        "startCursor": second["edges"][0]["cursor"],
+    }
 
 
 async def test_a_browser_console_on_a_configured_origin_may_call_the_api(app_with):
-    preflight = {"Origin": "https://console.deqing.example",
-                 "Access-Control-Request-Method": "POST",
-                 "Access-Control-Request-Headers": "authorization, content-type"}
+    preflight = {
+        "Origin": "https://console.deqing.example",
+        "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": "authorization, content-type",
+    }
     async with await app_with(cors_origins=("https://console.deqing.example",)) as client:
         allowed = await client.options("/graphql", headers=preflight)
         assert allowed.status_code == 200
         assert allowed.headers["access-control-allow-origin"] == "https://console.deqing.example"
         assert "authorization" in allowed.headers["access-control-allow-headers"].lower()
-        other = await client.options("/graphql", headers={**preflight,
-                                                          "Origin": "https://evil.example"})
+        other = await client.options(
+            "/graphql", headers={**preflight, "Origin": "https://evil.example"}
+        )
         assert "access-control-allow-origin" not in other.headers
-        answered = await client.post("/graphql", json={"query": "{ __typename }"},
-                                     headers={"Origin": "https://console.deqing.example"})
-        assert answered.headers["access-control-allow-origin"] == \
-            "https://console.deqing.example"
+        answered = await client.post(
+            "/graphql",
+            json={"query": "{ __typename }"},
+            headers={"Origin": "https://console.deqing.example"},
+        )
+        assert answered.headers["access-control-allow-origin"] == "https://console.deqing.example"
     async with await app_with() as client:  # none configured: no origin is let in
         refused = await client.options("/graphql", headers=preflight)
         assert "access-control-allow-origin" not in refused.headers
@@ -207,8 +242,9 @@ def test_cors_origins_are_urls_or_the_setting_is_named() -> None:
 
     from homestay.settings import Settings, SettingsError
 
-    assert Settings.from_env({"HOMESTAY_CORS_ORIGINS": "https://a.example, https://b.example/"}
-                             ).cors_origins == ("https://a.example", "https://b.example")
+    assert Settings.from_env(
+        {"HOMESTAY_CORS_ORIGINS": "https://a.example, https://b.example/"}
+    ).cors_origins == ("https://a.example", "https://b.example")
     with pytest.raises(SettingsError, match="HOMESTAY_CORS_ORIGINS"):
         Settings.from_env({"HOMESTAY_CORS_ORIGINS": "console.example"})
 
@@ -224,6 +260,7 @@ async def test_a_public_get_answers_304_to_a_cache_that_has_it(api, inspector, b
     await certify(api, inspector.token, bureau.token)  # the answer changes: so does its tag
     changed = await api.http.get("/graphql", params=query, headers={"If-None-Match": etag})
     assert changed.status_code == 200 and changed.headers["etag"] != etag
-    private = await api.http.get("/graphql", params=query,
-                                 headers={"Authorization": f"Bearer {inspector.token}"})
+    private = await api.http.get(
+        "/graphql", params=query, headers={"Authorization": f"Bearer {inspector.token}"}
+    )
     assert "etag" not in private.headers

@@ -19,8 +19,7 @@ def decode_qr(png: bytes) -> str:
     """What a phone's scanner reads from the image (zbar, Debian's zbar-tools)."""
     zbarimg = shutil.which("zbarimg")
     assert zbarimg, "the plaque tests read QR codes with zbarimg (Debian package zbar-tools)"
-    done = subprocess.run([zbarimg, "--raw", "-q", "-"], input=png, capture_output=True,
-                          timeout=30)
+    done = subprocess.run([zbarimg, "--raw", "-q", "-"], input=png, capture_output=True, timeout=30)
     assert done.returncode == 0, done.stderr
     return done.stdout.decode().strip()
 
@@ -43,8 +42,9 @@ async def test_the_page_says_the_status_grade_stay_and_expiry_in_chinese(api, in
 async def test_the_page_is_english_when_asked(api, inspector, bureau):
     _, cert = await certify(api, inspector.token, bureau.token)
     by_query = (await api.http.get(f"/v/{cert['number']}", params={"lang": "en"})).text
-    by_header = (await api.http.get(f"/v/{cert['number']}",
-                                    headers={"Accept-Language": "en-GB,en;q=0.9"})).text
+    by_header = (
+        await api.http.get(f"/v/{cert['number']}", headers={"Accept-Language": "en-GB,en;q=0.9"})
+    ).text
     for html in (by_query, by_header):
         assert "Valid" in html and "Boutique" in html and "Deqing" in html
 
@@ -89,8 +89,10 @@ async def test_a_guest_reports_a_concern_through_the_plain_form(api, inspector, 
     form = await api.http.get(f"/v/{cert['number']}/concern")
     assert form.status_code == 200 and 'name="description"' in form.text
     assert 'name="website"' in form.text  # the trap a person never sees
-    sent = await api.http.post(f"/v/{cert['number']}/concern", data={
-        "category": "HYGIENE", "description": "浴室有霉斑", "contact": "", "website": ""})
+    sent = await api.http.post(
+        f"/v/{cert['number']}/concern",
+        data={"category": "HYGIENE", "description": "浴室有霉斑", "contact": "", "website": ""},
+    )
     assert sent.status_code == 201
     stored = await db.concerns.find_one({})
     assert stored["category"] == "HYGIENE" and stored["receipt"] in sent.text
@@ -98,15 +100,18 @@ async def test_a_guest_reports_a_concern_through_the_plain_form(api, inspector, 
 
 async def test_a_bot_filling_the_trap_is_thanked_and_not_heard(api, inspector, bureau, db):
     _, cert = await certify(api, inspector.token, bureau.token)
-    sent = await api.http.post(f"/v/{cert['number']}/concern", data={
-        "category": "PRICE", "description": "cheap pills", "website": "http://spam.example"})
+    sent = await api.http.post(
+        f"/v/{cert['number']}/concern",
+        data={"category": "PRICE", "description": "cheap pills", "website": "http://spam.example"},
+    )
     assert sent.status_code == 200 and "C-" in sent.text
     assert await db.concerns.count_documents({}) == 0
 
 
 async def test_a_bad_report_comes_back_with_the_form_and_the_reason(api, inspector, bureau, db):
     _, cert = await certify(api, inspector.token, bureau.token)
-    sent = await api.http.post(f"/v/{cert['number']}/concern", data={
-        "category": "SAFETY", "description": "  "})
+    sent = await api.http.post(
+        f"/v/{cert['number']}/concern", data={"category": "SAFETY", "description": "  "}
+    )
     assert sent.status_code == 400 and 'id="errors"' in sent.text
     assert await db.concerns.count_documents({}) == 0

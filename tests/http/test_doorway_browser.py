@@ -21,15 +21,28 @@ from tests.http.test_doorway import SUSPEND, decode_qr
 from tests.served import account, served
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         "--hide-scrollbars", "--window-size=390,844"]
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--hide-scrollbars",
+    "--window-size=390,844",
+]
 
 
 def browse(url: str, profile: Path, *extra: str) -> str:
     assert CHROMIUM, "the browser tests need Chromium (Debian packages chromium, chromium-driver)"
-    done = subprocess.run([CHROMIUM, *FLAGS, f"--user-data-dir={profile}", *extra, url],
-                          capture_output=True, text=True, timeout=90)
+    done = subprocess.run(
+        [CHROMIUM, *FLAGS, f"--user-data-dir={profile}", *extra, url],
+        capture_output=True,
+        text=True,
+        timeout=90,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     return done.stdout
 
@@ -40,8 +53,12 @@ def shown_status(url: str, profile: Path) -> str:
 
 
 def graphql(base: str, query: str, variables: dict, token: str) -> dict:
-    body = httpx.post(f"{base}/graphql", json={"query": query, "variables": variables},
-                      headers={"Authorization": f"Bearer {token}"}, timeout=30).json()
+    body = httpx.post(
+        f"{base}/graphql",
+        json={"query": query, "variables": variables},
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=30,
+    ).json()
     assert "errors" not in body, body
     return body["data"]
 
@@ -50,17 +67,35 @@ def graphql(base: str, query: str, variables: dict, token: str) -> dict:
 def certified(mongodb_uri, tmp_path):
     """A served API with one certificate just issued: (base URL, number, bureau token)."""
     database = f"browser_{uuid.uuid4().hex[:8]}"
-    with served(mongodb_uri, tmp_path, database,
-                HOMESTAY_PUBLIC_URL="https://homestay.deqing.example") as base:
+    with served(
+        mongodb_uri, tmp_path, database, HOMESTAY_PUBLIC_URL="https://homestay.deqing.example"
+    ) as base:
         inspector = account(mongodb_uri, database, "inspector")
         bureau = account(mongodb_uri, database, "bureau")
         stay = graphql(base, REGISTER, {"input": homestay_input()}, inspector)
-        inspection = graphql(base, SUBMIT, {"input": {
-            "clientSubmissionId": str(uuid.uuid4()), "homestayId":
-                stay["registerHomestay"]["homestay"]["id"], "results": checklist()}}, inspector)
-        done = graphql(base, REVIEW, {"input": {
-            "inspectionId": inspection["submitInspection"]["inspection"]["id"],
-            "decision": "APPROVE"}}, bureau)
+        inspection = graphql(
+            base,
+            SUBMIT,
+            {
+                "input": {
+                    "clientSubmissionId": str(uuid.uuid4()),
+                    "homestayId": stay["registerHomestay"]["homestay"]["id"],
+                    "results": checklist(),
+                }
+            },
+            inspector,
+        )
+        done = graphql(
+            base,
+            REVIEW,
+            {
+                "input": {
+                    "inspectionId": inspection["submitInspection"]["inspection"]["id"],
+                    "decision": "APPROVE",
+                }
+            },
+            bureau,
+        )
         yield base, done["reviewInspection"]["certificate"]["number"], bureau
 
 
@@ -84,8 +119,7 @@ def test_a_guest_reads_the_status_then_sees_a_suspension_on_reload(certified, tm
 def test_the_plaque_drawn_by_a_browser_scans_to_the_page(certified, tmp_path):
     base, number, _ = certified
     shot = tmp_path / "plaque.png"
-    browse(f"{base}/certificates/{number}/plaque.svg", tmp_path / "profile",
-           f"--screenshot={shot}")
+    browse(f"{base}/certificates/{number}/plaque.svg", tmp_path / "profile", f"--screenshot={shot}")
     assert decode_qr(shot.read_bytes()) == f"https://homestay.deqing.example/v/{number}"
     png = httpx.get(f"{base}/certificates/{number}/plaque.png").content
     assert decode_qr(png) == f"https://homestay.deqing.example/v/{number}"

@@ -39,20 +39,30 @@ async def graded(api, inspector, bureau, anji_inspector, anji_bureau):
     certs = {}
     for name in HOSTILE:
         _, certs[name] = await certify(api, inspector.token, bureau.token, name=name)
-    _, certs["premium"] = await certify(api, inspector.token, bureau.token,
-                                        points=THRESHOLDS["PREMIUM"], name="优品小院")
-    _, certs["anji"] = await certify(api, anji_inspector.token, anji_bureau.token,
-                                     name="安吉竹海", county="330523", address="安吉县天荒坪镇",
-                                     location={"lat": 30.63, "lng": 119.68})
+    _, certs["premium"] = await certify(
+        api, inspector.token, bureau.token, points=THRESHOLDS["PREMIUM"], name="优品小院"
+    )
+    _, certs["anji"] = await certify(
+        api,
+        anji_inspector.token,
+        anji_bureau.token,
+        name="安吉竹海",
+        county="330523",
+        address="安吉县天荒坪镇",
+        location={"lat": 30.63, "lng": 119.68},
+    )
     return certs
 
 
 @pytest.mark.calendar
 async def test_boutique_list_as_csv_opens_with_chinese_and_hostile_names_intact(
-        api, bureau, graded):
-    response = await api.http.get("/exports/certificates.csv",
-                                  params={"county": "330521", "grade": "BOUTIQUE"},
-                                  headers=bearer(bureau))
+    api, bureau, graded
+):
+    response = await api.http.get(
+        "/exports/certificates.csv",
+        params={"county": "330521", "grade": "BOUTIQUE"},
+        headers=bearer(bureau),
+    )
     assert response.status_code == 200, response.text
     assert response.headers["content-type"].startswith("text/csv")
     today = today_in_china().strftime("%Y%m%d")
@@ -61,11 +71,17 @@ async def test_boutique_list_as_csv_opens_with_chinese_and_hostile_names_intact(
     assert disposition.split("certificates-330521-")[1][:8].isdigit()
     assert abs(int(disposition.split("certificates-330521-")[1][:8]) - int(today)) <= 1
     rows = read_csv(response.content)
-    assert list(rows[0]) [:3] == ["证书编号", "民宿名称", "县(市、区)代码"]
+    assert list(rows[0])[:3] == ["证书编号", "民宿名称", "县(市、区)代码"]
     names = sorted(r["民宿名称"] for r in rows)
     # commas and quotes survive; a formula stays text when a spreadsheet opens it
-    assert names == sorted(['山居, "竹" 园', "'-2+3 云上人家", "普通民宿",
-                            "'" + '=HYPERLINK("http://evil.example","点我")'])
+    assert names == sorted(
+        [
+            '山居, "竹" 园',
+            "'-2+3 云上人家",
+            "普通民宿",
+            "'" + '=HYPERLINK("http://evil.example","点我")',
+        ]
+    )
     assert {r["等级"] for r in rows} == {"精品民宿"}
     assert {r["等级代码"] for r in rows} == {"BOUTIQUE"}
     assert {r["状态代码"] for r in rows} == {"VALID"} and {r["状态"] for r in rows} == {"有效"}
@@ -81,8 +97,9 @@ async def test_boutique_list_as_csv_opens_with_chinese_and_hostile_names_intact(
 
 
 async def test_english_headers_on_request(api, bureau, graded):
-    response = await api.http.get("/exports/certificates.csv", params={"lang": "en"},
-                                  headers=bearer(bureau))
+    response = await api.http.get(
+        "/exports/certificates.csv", params={"lang": "en"}, headers=bearer(bureau)
+    )
     rows = read_csv(response.content)
     assert "Certificate number" in rows[0] and rows[0]["County"] == "Deqing County"
     assert {r["Grade"] for r in rows} == {"Boutique homestay", "Premium homestay"}  # in English
@@ -101,8 +118,9 @@ async def test_every_format_shows_only_the_callers_counties(api, bureau, anji_bu
             assert {r["县(市、区)代码"] for r in read_csv(deqing.content)} == {"330521"}
             assert len(read_csv(anji.content)) == 1
         # asking for the other county is refused, never answered with an empty list
-        refused = await api.http.get(f"/exports/certificates.{fmt}", params={"county": "330521"},
-                                     headers=bearer(anji_bureau))
+        refused = await api.http.get(
+            f"/exports/certificates.{fmt}", params={"county": "330521"}, headers=bearer(anji_bureau)
+        )
         assert refused.status_code == 403
         assert refused.json()["errors"][0]["extensions"]["code"] == "FORBIDDEN"
 
@@ -111,25 +129,31 @@ async def test_exports_are_for_bureau_tokens_only(api, inspector):
     anonymous = await api.http.get("/exports/certificates.csv")
     assert anonymous.status_code == 401
     assert anonymous.json()["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
-    assert (await api.http.get("/exports/certificates.csv",
-                               headers=bearer(inspector))).status_code == 403
-    forged = await api.http.get("/exports/certificates.csv",
-                                headers={"Authorization": "Bearer hs_forged"})
+    assert (
+        await api.http.get("/exports/certificates.csv", headers=bearer(inspector))
+    ).status_code == 403
+    forged = await api.http.get(
+        "/exports/certificates.csv", headers={"Authorization": "Bearer hs_forged"}
+    )
     assert forged.status_code == 401
 
 
-@pytest.mark.parametrize("params, field", [
-    ({"grade": "GOLD"}, "grade"),
-    ({"status": "ACTIVE"}, "status"),
-    ({"issuedFrom": "yesterday"}, "issuedFrom"),
-    ({"issuedTo": "2026-01-01T00:00:00"}, "issuedTo"),
-    ({"issuedFrom": "2026-05-01", "issuedTo": "2026-04-01"}, "issuedTo"),
-    ({"expiringBefore": {"$ne": None}.__repr__()}, "expiringBefore"),
-    ({"colour": "red"}, "colour"),
-])
+@pytest.mark.parametrize(
+    "params, field",
+    [
+        ({"grade": "GOLD"}, "grade"),
+        ({"status": "ACTIVE"}, "status"),
+        ({"issuedFrom": "yesterday"}, "issuedFrom"),
+        ({"issuedTo": "2026-01-01T00:00:00"}, "issuedTo"),
+        ({"issuedFrom": "2026-05-01", "issuedTo": "2026-04-01"}, "issuedTo"),
+        ({"expiringBefore": {"$ne": None}.__repr__()}, "expiringBefore"),
+        ({"colour": "red"}, "colour"),
+    ],
+)
 async def test_bad_filters_name_the_parameter(api, bureau, params, field):
-    response = await api.http.get("/exports/certificates.json", params=params,
-                                  headers=bearer(bureau))
+    response = await api.http.get(
+        "/exports/certificates.json", params=params, headers=bearer(bureau)
+    )
     assert response.status_code == 400
     error = response.json()["errors"][0]
     assert error["extensions"] == {"code": "BAD_USER_INPUT", "field": field}
@@ -145,12 +169,14 @@ async def test_unknown_format_is_a_clear_error(api, bureau):
 @pytest.mark.calendar
 async def test_filters_by_status_issue_date_and_expiry(api, bureau, graded):
     suspended = graded["普通民宿"]["number"]
-    assert (await api.query(SUSPEND, {"n": suspended}, bureau.token)
-            )["suspendCertificate"]["errors"] == []
+    assert (await api.query(SUSPEND, {"n": suspended}, bureau.token))["suspendCertificate"][
+        "errors"
+    ] == []
 
     async def numbers(**params) -> set[str]:
-        response = await api.http.get("/exports/certificates.json", params=params,
-                                      headers=bearer(bureau))
+        response = await api.http.get(
+            "/exports/certificates.json", params=params, headers=bearer(bureau)
+        )
         assert response.status_code == 200, response.text
         return {r["number"] for r in response.json()}
 
@@ -160,8 +186,7 @@ async def test_filters_by_status_issue_date_and_expiry(api, bureau, graded):
     assert suspended not in await numbers(status="valid")
     assert await numbers(grade="PREMIUM") == {graded["premium"]["number"]}
     today = today_in_china()  # issuedFrom/issuedTo are China days
-    assert await numbers(issuedFrom=today.isoformat(), issuedTo=today.isoformat()) \
-        == everything
+    assert await numbers(issuedFrom=today.isoformat(), issuedTo=today.isoformat()) == everything
     assert await numbers(issuedFrom=(today + timedelta(days=2)).isoformat()) == set()
     assert await numbers(expiringBefore=(today + timedelta(days=30)).isoformat()) == set()
     with shifted(timedelta(days=3 * 365 + 1)):
@@ -171,8 +196,9 @@ async def test_filters_by_status_issue_date_and_expiry(api, bureau, graded):
 
 
 async def test_json_export_is_an_array_of_typed_objects(api, bureau, graded):
-    response = await api.http.get("/exports/certificates.json", params={"grade": "PREMIUM"},
-                                  headers=bearer(bureau))
+    response = await api.http.get(
+        "/exports/certificates.json", params={"grade": "PREMIUM"}, headers=bearer(bureau)
+    )
     assert response.headers["content-type"].startswith("application/json")
     [row] = json.loads(response.content)
     assert row["homestayName"] == "优品小院" and row["gradeLabel"] == "优品民宿"
@@ -191,8 +217,9 @@ async def test_xlsx_has_a_chinese_sheet_a_frozen_header_and_typed_dates(api, bur
     assert sheet.freeze_panes == "A2"
     header = [c.value for c in sheet[1]]
     assert header[:2] == ["证书编号", "民宿名称"]
-    rows = [dict(zip(header, (c.value for c in r), strict=True))
-            for r in sheet.iter_rows(min_row=2)]
+    rows = [
+        dict(zip(header, (c.value for c in r), strict=True)) for r in sheet.iter_rows(min_row=2)
+    ]
     assert len(rows) == 5
     names = {r["民宿名称"] for r in rows}
     # written as text, never as a formula
@@ -202,8 +229,7 @@ async def test_xlsx_has_a_chinese_sheet_a_frozen_header_and_typed_dates(api, bur
     assert isinstance(rows[0]["总分"], int | float)
 
 
-async def test_open_data_lists_valid_certificates_without_personal_data(
-        api, bureau, graded):
+async def test_open_data_lists_valid_certificates_without_personal_data(api, bureau, graded):
     suspended = graded["普通民宿"]["number"]
     await api.query(SUSPEND, {"n": suspended}, bureau.token)
     response = await api.http.get("/open-data/certificates.json")
@@ -215,49 +241,65 @@ async def test_open_data_lists_valid_certificates_without_personal_data(
     text = response.text
     for private in ("Inspector", "Reviewer", "totalPoints", "inspector", "phone", "owner"):
         assert private not in text
-    assert set(rows[0]) == {"number", "homestayName", "county", "countyName", "town", "address",
-                            "grade", "gradeLabel", "issuedAt", "expiresAt", "lat", "lng",
-                            "standard"}
+    assert set(rows[0]) == {
+        "number",
+        "homestayName",
+        "county",
+        "countyName",
+        "town",
+        "address",
+        "grade",
+        "gradeLabel",
+        "issuedAt",
+        "expiresAt",
+        "lat",
+        "lng",
+        "standard",
+    }
 
 
 async def test_open_data_answers_304_to_a_mirror_that_has_it(api, bureau, graded):
     with shifted(timedelta(seconds=2)):  # the second of the last change is over
         first = await api.http.get("/open-data/certificates.json")
         etag, modified = first.headers["etag"], first.headers["last-modified"]
-        again = await api.http.get("/open-data/certificates.json",
-                                   headers={"If-None-Match": etag})
+        again = await api.http.get("/open-data/certificates.json", headers={"If-None-Match": etag})
         assert again.status_code == 304 and again.content == b""
         assert again.headers["etag"] == etag
-        since = await api.http.get("/open-data/certificates.json",
-                                   headers={"If-Modified-Since": modified})
+        since = await api.http.get(
+            "/open-data/certificates.json", headers={"If-Modified-Since": modified}
+        )
         assert since.status_code == 304
     head = await api.http.head("/open-data/certificates.json")
     assert head.status_code == 200 and head.headers["etag"] == etag
 
     await api.query(SUSPEND, {"n": graded["premium"]["number"]}, bureau.token)
-    changed = await api.http.get("/open-data/certificates.json",
-                                 headers={"If-None-Match": etag})
+    changed = await api.http.get("/open-data/certificates.json", headers={"If-None-Match": etag})
     assert changed.status_code == 200 and changed.headers["etag"] != etag
     assert graded["premium"]["number"] not in {r["number"] for r in changed.json()}
 
 
 async def test_a_change_in_the_second_a_mirror_was_told_is_never_hidden_by_a_304(
-        api, bureau, graded):
+    api, bureau, graded
+):
     number = graded["premium"]["number"]
     with shifted(timedelta(seconds=2)):
         told = (await api.http.get("/open-data/certificates.json")).headers["last-modified"]
         # suspended and reinstated at once: the same list, but it did change, twice
         await api.query(SUSPEND, {"n": number}, bureau.token)
         await api.query(REINSTATE, {"n": number}, bureau.token)
-        fresh = await api.http.get("/open-data/certificates.json",
-                                   headers={"If-Modified-Since": told})
+        fresh = await api.http.get(
+            "/open-data/certificates.json", headers={"If-Modified-Since": told}
+        )
         assert fresh.status_code == 200 and "last-modified" not in fresh.headers
     with shifted(timedelta(seconds=4)):  # that second is over: told again, then 304s
-        later = await api.http.get("/open-data/certificates.json",
-                                   headers={"If-Modified-Since": told})
+        later = await api.http.get(
+            "/open-data/certificates.json", headers={"If-Modified-Since": told}
+        )
         assert later.status_code == 200 and later.headers["last-modified"] != told
-        settled = await api.http.get("/open-data/certificates.json", headers={
-            "If-Modified-Since": later.headers["last-modified"]})
+        settled = await api.http.get(
+            "/open-data/certificates.json",
+            headers={"If-Modified-Since": later.headers["last-modified"]},
+        )
         assert settled.status_code == 304
 
 
@@ -265,15 +307,16 @@ async def test_a_change_in_the_second_a_mirror_was_told_is_never_hidden_by_a_304
 async def test_open_data_changes_when_a_certificate_expires_without_any_write(api, graded):
     etag = (await api.http.get("/open-data/certificates.json")).headers["etag"]
     with shifted(timedelta(days=3 * 365 + 1)):
-        later = await api.http.get("/open-data/certificates.json",
-                                   headers={"If-None-Match": etag})
+        later = await api.http.get("/open-data/certificates.json", headers={"If-None-Match": etag})
         assert later.status_code == 200 and later.json() == []
         assert later.headers["etag"] != etag
 
 
 async def test_downloads_say_503_when_the_database_does_not_answer(unanswered):
-    for path, headers in (("/open-data/certificates.json", {}),
-                          ("/exports/certificates.csv", {"Authorization": "Bearer hs_x"})):
+    for path, headers in (
+        ("/open-data/certificates.json", {}),
+        ("/exports/certificates.csv", {"Authorization": "Bearer hs_x"}),
+    ):
         response = await unanswered.get(path, headers=headers)
         assert response.status_code == 503
         assert response.json()["errors"][0]["extensions"]["code"] == "SERVICE_UNAVAILABLE"
@@ -297,5 +340,6 @@ async def test_exports_run_a_few_at_a_time_and_give_their_slot_back(api, bureau,
     feed = await api.http.get("/open-data/certificates.json")  # a full download waits too
     assert feed.status_code == 429
     slots.release()
-    assert (await api.http.get("/exports/certificates.csv", headers=bearer(bureau))
-            ).status_code == 200
+    assert (
+        await api.http.get("/exports/certificates.csv", headers=bearer(bureau))
+    ).status_code == 200

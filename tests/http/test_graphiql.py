@@ -17,8 +17,9 @@ async def test_the_page_names_no_other_host_and_every_asset_is_what_its_hash_say
     page = await api.http.get("/graphql", headers=GRAPHIQL_HEADERS)
     assert page.status_code == 200 and "graphiql" in page.text
     assert not re.search(r"""(src|href)=["']https?://""", page.text)
-    assets = re.findall(r"""(?:src|href)="(/graphiql/[^"]+)"\s+integrity="(sha384-[^"]+)""",
-                        page.text)
+    assets = re.findall(
+        r"""(?:src|href)="(/graphiql/[^"]+)"\s+integrity="(sha384-[^"]+)""", page.text
+    )
     assert len(assets) == 7  # React, ReactDOM, js-cookie, GraphiQL and its explorer (js, css)
     for path, integrity in assets:
         served_asset = await api.http.get(path)
@@ -29,11 +30,14 @@ async def test_the_page_names_no_other_host_and_every_asset_is_what_its_hash_say
     assert (await api.http.get("/graphiql/../settings.py")).status_code == 404
 
 
-def test_graphiql_draws_its_editor_in_a_browser_that_reaches_no_other_host(mongodb_uri,
-                                                                           tmp_path):
+def test_graphiql_draws_its_editor_in_a_browser_that_reaches_no_other_host(mongodb_uri, tmp_path):
     with served(mongodb_uri, tmp_path, f"graphiql_{uuid.uuid4().hex[:8]}") as base:
-        dom = browse(f"{base}/graphql", tmp_path / "profile", "--dump-dom",
-                     "--virtual-time-budget=15000",
-                     # every name but this machine's fails to resolve: an offline network
-                     "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1")
+        dom = browse(
+            f"{base}/graphql",
+            tmp_path / "profile",
+            "--dump-dom",
+            "--virtual-time-budget=15000",
+            # every name but this machine's fails to resolve: an offline network
+            "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
+        )
     assert "graphiql-editor" in dom and "graphiql-execute-button" in dom

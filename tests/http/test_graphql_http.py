@@ -24,14 +24,21 @@ console.log(JSON.stringify(results));
 
 def test_the_graphql_http_audit_passes_with_no_warning(mongodb_uri, tmp_path):
     node = shutil.which("node")
-    assert node and (NODE_DIR / "node_modules" / "graphql-http").exists(), \
+    assert node and (NODE_DIR / "node_modules" / "graphql-http").exists(), (
         "run the suite with python3 dev.py test: it installs graphql-http (npm)"
+    )
     with served(mongodb_uri, tmp_path) as url:
-        done = subprocess.run([node, "--input-type=module", "-e", AUDIT, f"{url}/graphql"],
-                              cwd=NODE_DIR, capture_output=True, text=True, timeout=120)
+        done = subprocess.run(
+            [node, "--input-type=module", "-e", AUDIT, f"{url}/graphql"],
+            cwd=NODE_DIR,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
     assert done.returncode == 0, done.stderr
     results = json.loads(done.stdout)
     assert len(results) > 50
-    failing = [f"{r['status']}: {r['name']} ({r['reason']})" for r in results
-               if r["status"] != "ok"]
+    failing = [
+        f"{r['status']}: {r['name']} ({r['reason']})" for r in results if r["status"] != "ok"
+    ]
     assert failing == []

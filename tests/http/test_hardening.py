@@ -28,7 +28,8 @@ def code_of(body: dict) -> str:
 
 
 async def test_a_query_that_could_return_thousands_of_objects_is_refused_before_it_runs(
-        api, db, command_counter):
+    api, db, command_counter
+):
     nested = """{ searchStays(first: 100) { edges { node { name
         certificate { inspection { results { itemCode } } } } } } }"""
     before = command_counter.count(db.db.name)
@@ -41,12 +42,20 @@ async def test_a_query_that_could_return_thousands_of_objects_is_refused_before_
     via_variable = """query($n: Int) { searchStays(first: $n) { ...page } }
         fragment page on HomestayConnection { edges { node {
             certificate { inspection { results { itemCode } } } } } }"""
-    body = (await api.http.post("/graphql", json={"query": via_variable,
-                                                  "variables": {"n": 100}})).json()
+    body = (
+        await api.http.post("/graphql", json={"query": via_variable, "variables": {"n": 100}})
+    ).json()
     assert code_of(body) == "QUERY_TOO_COSTLY"
     # a full page of an ordinary search is fine
-    body = (await api.http.post("/graphql", json={"query": SEARCH, "variables": {
-        "first": 100, "near": {"lat": 30.6, "lng": 119.9}}})).json()
+    body = (
+        await api.http.post(
+            "/graphql",
+            json={
+                "query": SEARCH,
+                "variables": {"first": 100, "near": {"lat": 30.6, "lng": 119.9}},
+            },
+        )
+    ).json()
     assert "errors" not in body
 
 
@@ -63,31 +72,45 @@ async def test_oversized_bodies_are_refused_with_413(api):
             yield b"x" * 100_000
         yield b'"}}'
 
-    response = await api.http.post("/graphql", content=chunks(),
-                                   headers={"Content-Type": "application/json"})
+    response = await api.http.post(
+        "/graphql", content=chunks(), headers={"Content-Type": "application/json"}
+    )
     assert response.status_code == 413
 
 
 async def test_an_overlong_query_is_refused_before_parsing(api):
     long = "{ " + " ".join(["__typename"] * 3000) + " }"
-    for response in (await api.http.post("/graphql", json={"query": long}),
-                     await api.http.get("/graphql", params={"query": long[:20_010] + " }"})):
+    for response in (
+        await api.http.post("/graphql", json={"query": long}),
+        await api.http.get("/graphql", params={"query": long[:20_010] + " }"}),
+    ):
         assert response.status_code == 413
         error = response.json()["errors"][0]
         assert error["extensions"] == {"code": "QUERY_TOO_LONG", "field": "query"}
 
 
-@pytest.mark.parametrize("content, content_type, status, code, field", [
-    (b"{not json", "application/json", 400, "BAD_REQUEST", "body"),
-    (b'{"query": "{ me { id } }"}', "text/plain", 415, "UNSUPPORTED_MEDIA_TYPE", "Content-Type"),
-    (b'{"query": 42}', "application/json", 400, "BAD_REQUEST", "body"),
-    (b'{"variables": {}}', "application/json", 400, "BAD_REQUEST", "query"),
-    (b'[1, 2]', "application/json", 400, "BAD_REQUEST", "body"),
-])
-async def test_malformed_requests_get_a_json_error_naming_the_part(api, content, content_type,
-                                                                   status, code, field):
-    response = await api.http.post("/graphql", content=content,
-                                   headers={"Content-Type": content_type})
+@pytest.mark.parametrize(
+    "content, content_type, status, code, field",
+    [
+        (b"{not json", "application/json", 400, "BAD_REQUEST", "body"),
+        (
+            b'{"query": "{ me { id } }"}',
+            "text/plain",
+            415,
+            "UNSUPPORTED_MEDIA_TYPE",
+            "Content-Type",
+        ),
+        (b'{"query": 42}', "application/json", 400, "BAD_REQUEST", "body"),
+        (b'{"variables": {}}', "application/json", 400, "BAD_REQUEST", "query"),
+        (b"[1, 2]", "application/json", 400, "BAD_REQUEST", "body"),
+    ],
+)
+async def test_malformed_requests_get_a_json_error_naming_the_part(
+    api, content, content_type, status, code, field
+):
+    response = await api.http.post(
+        "/graphql", content=content, headers={"Content-Type": content_type}
+    )
     assert response.status_code == status
     assert response.headers["content-type"].startswith("application/json")
     error = response.json()["errors"][0]
@@ -98,19 +121,20 @@ async def test_malformed_requests_get_a_json_error_naming_the_part(api, content,
 # -- hostile input ----------------------------------------------------------------------------
 
 
-async def test_operator_shaped_values_never_reach_the_database_as_operators(
-        api, inspector, bureau):
+async def test_operator_shaped_values_never_reach_the_database_as_operators(api, inspector, bureau):
     _, cert = await certify(api, inspector.token, bureau.token, name="竹隐山居")
     for hostile in ({"$ne": None}, {"$gt": ""}, ["330521-2026-00001"]):
-        body = (await api.http.post("/graphql", json={"query": VERIFY,
-                                                      "variables": {"n": hostile}})).json()
+        body = (
+            await api.http.post("/graphql", json={"query": VERIFY, "variables": {"n": hostile}})
+        ).json()
         assert code_of(body) == "BAD_USER_INPUT"
     # as strings they are just strings: nothing matches them
     for text in ('{"$ne": null}', ".*", "^", "(a+)+$", "\\", "'; db.dropDatabase(); '"):
         found = (await api.query(VERIFY, {"n": text}))["verifyCertificate"]
         assert found["found"] is False
-        stays = (await api.query(SEARCH, {"near": {"lat": 30.5751, "lng": 119.8779},
-                                          "text": text}))["searchStays"]
+        stays = (
+            await api.query(SEARCH, {"near": {"lat": 30.5751, "lng": 119.8779}, "text": text})
+        )["searchStays"]
         assert stays["totalCount"] == 0
     # and the real one still answers
     assert (await api.query(VERIFY, {"n": cert["number"]}))["verifyCertificate"]["found"]
@@ -118,27 +142,33 @@ async def test_operator_shaped_values_never_reach_the_database_as_operators(
 
 @pytest.mark.parametrize("raw", [b"NaN", b"Infinity", b"-Infinity", b"1e999"])
 async def test_nan_and_infinite_numbers_are_bad_input(api, raw):
-    body = (b'{"query": "query($p: GeoPointInput) { searchStays(near: $p) { totalCount } }",'
-            b' "variables": {"p": {"lat": ' + raw + b', "lng": 119.9}}}')
-    response = await api.http.post("/graphql", content=body,
-                                   headers={"Content-Type": "application/json"})
+    body = (
+        b'{"query": "query($p: GeoPointInput) { searchStays(near: $p) { totalCount } }",'
+        b' "variables": {"p": {"lat": ' + raw + b', "lng": 119.9}}}'
+    )
+    response = await api.http.post(
+        "/graphql", content=body, headers={"Content-Type": "application/json"}
+    )
     assert response.status_code == 200
     assert code_of(response.json()) == "BAD_USER_INPUT"
     assert "$p" in response.json()["errors"][0]["message"]
     assert ".lat" in response.json()["errors"][0]["message"]
 
 
-@pytest.mark.parametrize("variables, field", [
-    ({"near": {"lat": 91, "lng": 119.9}}, "near.lat"),
-    ({"near": {"lat": 30.6, "lng": -181}}, "near.lng"),
-    ({"near": {"lat": 30.6, "lng": 119.9}, "r": 10_000_000}, "radiusMeters"),
-    ({"near": {"lat": 30.6, "lng": 119.9}, "r": -5}, "radiusMeters"),
-    ({"first": 101}, "first"),
-    ({"first": 0}, "first"),
-    ({"first": -1}, "first"),
-    ({"after": "not-a-cursor"}, "after"),
-    ({"after": "eyJ4IjogMX0"}, "after"),
-])
+@pytest.mark.parametrize(
+    "variables, field",
+    [
+        ({"near": {"lat": 91, "lng": 119.9}}, "near.lat"),
+        ({"near": {"lat": 30.6, "lng": -181}}, "near.lng"),
+        ({"near": {"lat": 30.6, "lng": 119.9}, "r": 10_000_000}, "radiusMeters"),
+        ({"near": {"lat": 30.6, "lng": 119.9}, "r": -5}, "radiusMeters"),
+        ({"first": 101}, "first"),
+        ({"first": 0}, "first"),
+        ({"first": -1}, "first"),
+        ({"after": "not-a-cursor"}, "after"),
+        ({"after": "eyJ4IjogMX0"}, "after"),
+    ],
+)
 async def test_out_of_range_values_name_their_field(api, variables, field):
     body = await api.raw(SEARCH, variables)
     assert code_of(body) == "BAD_USER_INPUT"
@@ -154,15 +184,18 @@ async def test_invalid_ids_and_numbers_are_not_found_never_errors(api, inspector
         homestay { id } errors { field code } } }"""
     for bad in ({"$ne": None}, ["a"]):
         assert await api.error_code(update, {"id": bad}, inspector.token) == "BAD_USER_INPUT"
-    assert (await api.query(update, {"id": stay["id"]}, inspector.token)
-            )["updateHomestay"]["errors"] == []
+    assert (await api.query(update, {"id": stay["id"]}, inspector.token))["updateHomestay"][
+        "errors"
+    ] == []
 
 
 async def test_wrong_enum_values_are_refused(api):
     literal = await api.raw("{ searchStays(minGrade: PLATINUM) { totalCount } }")
     assert code_of(literal) == "GRAPHQL_VALIDATION_FAILED"
-    via_variable = await api.raw("query($g: [Grade!]) { searchStays(grades: $g) { totalCount } }",
-                                 {"g": ["BOUTIQUE", "$where"]})
+    via_variable = await api.raw(
+        "query($g: [Grade!]) { searchStays(grades: $g) { totalCount } }",
+        {"g": ["BOUTIQUE", "$where"]},
+    )
     assert code_of(via_variable) == "BAD_USER_INPUT"
 
 
@@ -186,15 +219,19 @@ async def test_public_requests_are_rate_limited_per_client_with_retry_after(app_
 
 
 async def test_a_failing_token_is_refused_before_the_database_but_colleagues_go_on(
-        app_with, inspector, db, command_counter):
+    app_with, inspector, db, command_counter
+):
     async with await app_with(rate_auth_failures="3/minute") as client:
+
         async def me(token: str) -> httpx.Response:
-            return await client.post("/graphql", json={"query": "{ me { id } }"},
-                                     headers={"Authorization": f"Bearer {token}"})
+            return await client.post(
+                "/graphql",
+                json={"query": "{ me { id } }"},
+                headers={"Authorization": f"Bearer {token}"},
+            )
 
         for _ in range(3):
-            assert code_of((await me("hs_revoked_in_a_forgotten_app")).json()) == \
-                "UNAUTHENTICATED"
+            assert code_of((await me("hs_revoked_in_a_forgotten_app")).json()) == "UNAUTHENTICATED"
         before = command_counter.count(db.db.name)
         again = await me("hs_revoked_in_a_forgotten_app")
         assert again.status_code == 429 and int(again.headers["retry-after"]) >= 1
@@ -211,35 +248,53 @@ async def test_a_failing_token_is_refused_before_the_database_but_colleagues_go_
 async def test_failed_tokens_count_as_public_requests_of_their_address(app_with):
     async with await app_with(rate_public="4/minute") as client:
         for i in range(4):  # a new guess each time: each one a public request
-            bad = await client.post("/graphql", json={"query": "{ me { id } }"},
-                                    headers={"Authorization": f"Bearer hs_guess{i}"})
+            bad = await client.post(
+                "/graphql",
+                json={"query": "{ me { id } }"},
+                headers={"Authorization": f"Bearer hs_guess{i}"},
+            )
             assert bad.status_code == 200 and code_of(bad.json()) == "UNAUTHENTICATED"
-        limited = await client.post("/graphql", json={"query": "{ me { id } }"},
-                                    headers={"Authorization": "Bearer hs_guess9"})
+        limited = await client.post(
+            "/graphql",
+            json={"query": "{ me { id } }"},
+            headers={"Authorization": "Bearer hs_guess9"},
+        )
         assert limited.status_code == 429
 
 
 @pytest.mark.parametrize("header", ["", " ", "\t"])
 async def test_an_empty_authorization_header_is_a_public_request_and_limited_as_one(
-        app_with, header):
+    app_with, header
+):
     async with await app_with(rate_public="3/minute") as client:
         for _ in range(3):
-            ok = await client.post("/graphql", json={"query": VERIFY, "variables": {"n": "x"}},
-                                   headers={"Authorization": header})
+            ok = await client.post(
+                "/graphql",
+                json={"query": VERIFY, "variables": {"n": "x"}},
+                headers={"Authorization": header},
+            )
             assert ok.status_code == 200 and "errors" not in ok.json()
         for path in ("/graphql", "/open-data/certificates.json"):
             response = await client.request(
-                "POST" if path == "/graphql" else "GET", path,
+                "POST" if path == "/graphql" else "GET",
+                path,
                 json={"query": VERIFY, "variables": {"n": "x"}} if path == "/graphql" else None,
-                headers={"Authorization": header})
+                headers={"Authorization": header},
+            )
             assert response.status_code == 429, path
 
 
 async def test_an_account_has_a_limit_of_its_own(app_with, inspector, bureau):
     async with await app_with(rate_account="3/minute") as client:
+
         async def me(token: str) -> int:
-            return (await client.post("/graphql", json={"query": "{ me { id } }"},
-                                      headers={"Authorization": f"Bearer {token}"})).status_code
+            return (
+                await client.post(
+                    "/graphql",
+                    json={"query": "{ me { id } }"},
+                    headers={"Authorization": f"Bearer {token}"},
+                )
+            ).status_code
 
         assert [await me(inspector.token) for _ in range(4)] == [200, 200, 200, 429]
         assert await me(bureau.token) == 200  # another account's window
@@ -268,24 +323,29 @@ async def test_metrics_count_operations_by_root_field_and_outcome(api, inspector
     await api.raw("{ me { id } }", token="hs_wrong")
     await api.raw("query Anything { me { id } }", token=inspector.token)
     text = (await api.http.get("/metrics")).text
-    assert 'homestay_graphql_operations_total{operation="query verifyCertificate",' \
-           'outcome="OK"} 1.0' in text
+    assert (
+        'homestay_graphql_operations_total{operation="query verifyCertificate",'
+        'outcome="OK"} 1.0' in text
+    )
     assert 'operation="query me",outcome="UNAUTHENTICATED"' in text
     assert 'homestay_graphql_operation_seconds_count{operation="query me"} 2.0' in text
     assert "Anything" not in text  # client-chosen names never become labels
 
 
 async def test_logs_are_json_lines_with_operation_role_and_duration_never_a_token(
-        api, inspector, caplog):
+    api, inspector, caplog
+):
     from homestay.logs import JsonFormatter
 
     caplog.set_level(logging.INFO, logger="homestay")
     await api.raw("{ me { id } }", token=inspector.token)
     await api.raw("{ me { id } }", token="hs_secret_guess_123")
-    await api.http.get("/exports/certificates.csv",
-                       headers={"Authorization": f"Bearer {inspector.token}"})
-    lines = [json.loads(JsonFormatter().format(r)) for r in caplog.records
-             if r.name == "homestay.http"]
+    await api.http.get(
+        "/exports/certificates.csv", headers={"Authorization": f"Bearer {inspector.token}"}
+    )
+    lines = [
+        json.loads(JsonFormatter().format(r)) for r in caplog.records if r.name == "homestay.http"
+    ]
     graphql = [entry for entry in lines if entry.get("operation")]
     assert graphql[0]["operation"] == "query me" and graphql[0]["role"] == "INSPECTOR"
     assert graphql[0]["outcome"] == "OK" and graphql[0]["duration_ms"] >= 0
@@ -298,9 +358,11 @@ async def test_logs_are_json_lines_with_operation_role_and_duration_never_a_toke
 async def test_nothing_is_written_before_the_schema_is_applied(api, db, inspector):
     app = api.http._transport.app
     app.state.schema_applied = False  # as while the bootstrap waits for the database
-    body = await api.raw("""mutation { registerHomestay(input: {name: "早到", address: "德清县",
+    body = await api.raw(
+        """mutation { registerHomestay(input: {name: "早到", address: "德清县",
         county: "330521", rooms: 1, location: {lat: 30.57, lng: 119.87}}) { errors { code } } }""",
-                         token=inspector.token)
+        token=inspector.token,
+    )
     assert code_of(body) == "SERVICE_UNAVAILABLE"
     assert await db.homestays.count_documents({}) == 0
     assert (await api.http.get("/readyz")).status_code == 503
@@ -348,8 +410,9 @@ async def test_fragments_that_double_are_refused_before_validation_runs(api, mon
 
 @pytest.mark.parametrize("body", [b"null", b"42", b'"s"', b"true", b"false", b"[]", b"{}"])
 async def test_json_bodies_that_are_no_request_are_named_not_crashed_on(api, body):
-    response = await api.http.post("/graphql", content=body,
-                                   headers={"Content-Type": "application/json"})
+    response = await api.http.post(
+        "/graphql", content=body, headers={"Content-Type": "application/json"}
+    )
     assert response.status_code == 400, response.text
     error = response.json()["errors"][0]
     assert error["extensions"]["code"] == "BAD_REQUEST"
@@ -362,37 +425,56 @@ STATISTICS = """query($from: DateTime, $to: DateTime) { statistics(from: $from, 
 
 
 async def test_a_time_without_an_offset_is_china_time(api, bureau):
-    body = await api.raw('{ statistics(from: "2026-01-01T00:00:00", to: "2026-02-01T00:00") '
-                         "{ monthly { issued } } }", token=bureau.token)
+    body = await api.raw(
+        '{ statistics(from: "2026-01-01T00:00:00", to: "2026-02-01T00:00") '
+        "{ monthly { issued } } }",
+        token=bureau.token,
+    )
     assert "errors" not in body, body
-    same = await api.raw(STATISTICS, {"from": "2026-01-01T00:00:00+08:00",
-                                      "to": "2026-02-01T00:00:00+08:00"}, bureau.token)
+    same = await api.raw(
+        STATISTICS,
+        {"from": "2026-01-01T00:00:00+08:00", "to": "2026-02-01T00:00:00+08:00"},
+        bureau.token,
+    )
     assert same == body
 
 
-@pytest.mark.parametrize("value", ["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00",
-                                   "1999-12-31T00:00:00+00:00", "2026-13-01T00:00:00+08:00",
-                                   "yesterday"])
+@pytest.mark.parametrize(
+    "value",
+    [
+        "0001-01-01T00:00:00+14:00",
+        "9999-12-31T23:59:59-14:00",
+        "1999-12-31T00:00:00+00:00",
+        "2026-13-01T00:00:00+08:00",
+        "yesterday",
+    ],
+)
 async def test_dates_out_of_range_or_malformed_are_bad_input_naming_the_variable(
-        api, bureau, value):
+    api, bureau, value
+):
     body = await api.raw(STATISTICS, {"from": value}, bureau.token)
     assert body["errors"][0]["extensions"] == {"code": "BAD_USER_INPUT", "field": "from"}
-    literal = await api.raw(f'{{ statistics(from: "{value}") {{ monthly {{ issued }} }} }}',
-                            token=bureau.token)
+    literal = await api.raw(
+        f'{{ statistics(from: "{value}") {{ monthly {{ issued }} }} }}', token=bureau.token
+    )
     assert literal["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
     assert value in literal["errors"][0]["message"]
 
 
-@pytest.mark.parametrize(("params", "field"), [
-    ({"issuedTo": "9999-12-31"}, "issuedTo"),
-    ({"issuedFrom": "0001-01-01"}, "issuedFrom"),
-    ({"expiringBefore": "0001-01-01T00:00:00+14:00"}, "expiringBefore"),
-    ({"issuedFrom": "2026-02-30"}, "issuedFrom"),
-])
-async def test_download_dates_out_of_range_are_400_naming_the_parameter(api, bureau, params,
-                                                                        field):
-    response = await api.http.get("/exports/certificates.csv", params=params,
-                                  headers={"Authorization": f"Bearer {bureau.token}"})
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [
+        ({"issuedTo": "9999-12-31"}, "issuedTo"),
+        ({"issuedFrom": "0001-01-01"}, "issuedFrom"),
+        ({"expiringBefore": "0001-01-01T00:00:00+14:00"}, "expiringBefore"),
+        ({"issuedFrom": "2026-02-30"}, "issuedFrom"),
+    ],
+)
+async def test_download_dates_out_of_range_are_400_naming_the_parameter(api, bureau, params, field):
+    response = await api.http.get(
+        "/exports/certificates.csv",
+        params=params,
+        headers={"Authorization": f"Bearer {bureau.token}"},
+    )
     assert response.status_code == 400
-    assert response.json()["errors"][0]["extensions"] == {"code": "BAD_USER_INPUT",
-                                                          "field": field}
+    assert response.json()["errors"][0]["extensions"] == {"code": "BAD_USER_INPUT", "field": field}

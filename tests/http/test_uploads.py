@@ -18,8 +18,10 @@ async def test_a_polyglot_with_a_jpeg_header_is_refused(api, inspector):
     polyglot = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00<html><script>alert(document.cookie)</script>"
     response = await api.http.post("/uploads", content=polyglot, headers=bearer(inspector))
     assert response.status_code == 415
-    assert response.json()["errors"][0]["extensions"] == {"code": "UNSUPPORTED_MEDIA_TYPE",
-                                                          "field": "body"}
+    assert response.json()["errors"][0]["extensions"] == {
+        "code": "UNSUPPORTED_MEDIA_TYPE",
+        "field": "body",
+    }
 
 
 async def test_a_picture_declaring_billions_of_pixels_is_refused_undecoded(api, inspector, db):
@@ -57,22 +59,37 @@ async def test_a_photo_is_served_so_that_no_browser_runs_it(api, inspector):
 
 async def test_uploads_have_a_quota_per_account(app_with, inspector, bureau):
     async with await app_with(rate_uploads="2/hour") as client:
-        codes = [(await client.post("/uploads", content=JPEG, headers=bearer(inspector))
-                  ).status_code for _ in range(3)]
+        codes = [
+            (await client.post("/uploads", content=JPEG, headers=bearer(inspector))).status_code
+            for _ in range(3)
+        ]
         assert codes == [201, 201, 429]
-        assert (await client.post("/uploads", content=JPEG, headers=bearer(bureau))
-                ).status_code == 201  # the quota is the account's, not the address's
+        assert (
+            await client.post("/uploads", content=JPEG, headers=bearer(bureau))
+        ).status_code == 201  # the quota is the account's, not the address's
 
 
 async def test_an_inspection_cites_only_photos_of_its_own_county(api, inspector, anji_inspector):
-    anji_photo = (await api.http.post("/uploads", content=JPEG,
-                                      headers=bearer(anji_inspector))).json()["url"]
+    anji_photo = (
+        await api.http.post("/uploads", content=JPEG, headers=bearer(anji_inspector))
+    ).json()["url"]
     stay = await register(api, inspector.token)
-    results = [{**r, "photoUrls": [anji_photo]} if r["itemCode"] == "LS03" else r
-               for r in checklist()]
-    payload = (await api.query(SUBMIT, {"input": {
-        "clientSubmissionId": "photo-county", "homestayId": stay["id"], "results": results}},
-        inspector.token))["submitInspection"]
+    results = [
+        {**r, "photoUrls": [anji_photo]} if r["itemCode"] == "LS03" else r for r in checklist()
+    ]
+    payload = (
+        await api.query(
+            SUBMIT,
+            {
+                "input": {
+                    "clientSubmissionId": "photo-county",
+                    "homestayId": stay["id"],
+                    "results": results,
+                }
+            },
+            inspector.token,
+        )
+    )["submitInspection"]
     assert payload["inspection"] is None
     [error] = payload["errors"]
     assert error["code"] == "OTHER_COUNTY" and error["field"][-2:] == ["photoUrls", "0"]
@@ -86,8 +103,16 @@ async def test_a_photo_sent_twice_with_the_same_key_is_stored_once(api, inspecto
     again = await api.http.post("/uploads", content=JPEG, headers=headers)
     assert first.status_code == 201 and again.status_code == 200
     assert again.json() == first.json()
-    racing = await asyncio.gather(*[api.http.post("/uploads", content=JPEG, headers={
-        **bearer(inspector), "Idempotency-Key": "3f1c2a9e-photo-2"}) for _ in range(4)])
+    racing = await asyncio.gather(
+        *[
+            api.http.post(
+                "/uploads",
+                content=JPEG,
+                headers={**bearer(inspector), "Idempotency-Key": "3f1c2a9e-photo-2"},
+            )
+            for _ in range(4)
+        ]
+    )
     assert all(r.status_code in (200, 201) for r in racing), [r.text for r in racing]
     assert len({r.json()["id"] for r in racing}) == 1
     assert await db.db["uploads.files"].count_documents({}) == 2

@@ -25,14 +25,26 @@ def certificates(n: int = 300) -> list[dict]:
     for i in range(n):
         grade = rnd.choice(ALL_GRADES)
         issued = NOW - timedelta(days=rnd.randint(0, 1200), milliseconds=rnd.choice([0, 1]))
-        expires = rnd.choice([NOW, NOW - timedelta(milliseconds=1), NOW + timedelta(
-            milliseconds=1), NOW + timedelta(days=rnd.randint(-400, 400))])
-        docs.append({
-            "_id": f"330521-2026-{i:05d}", "status": rnd.choice(STORED).value,
-            "grade": grade.value, "gradeRank": grade.rank,
-            "county": rnd.choice(["330521", "330523"]), "issuedAt": issued,
-            "expiresAt": expires, "listing": {"name": rnd.choice(NAMES),
-                                              "nameEn": rnd.choice([None, "Hill House"])}})
+        expires = rnd.choice(
+            [
+                NOW,
+                NOW - timedelta(milliseconds=1),
+                NOW + timedelta(milliseconds=1),
+                NOW + timedelta(days=rnd.randint(-400, 400)),
+            ]
+        )
+        docs.append(
+            {
+                "_id": f"330521-2026-{i:05d}",
+                "status": rnd.choice(STORED).value,
+                "grade": grade.value,
+                "gradeRank": grade.rank,
+                "county": rnd.choice(["330521", "330523"]),
+                "issuedAt": issued,
+                "expiresAt": expires,
+                "listing": {"name": rnd.choice(NAMES), "nameEn": rnd.choice([None, "Hill House"])},
+            }
+        )
     return docs
 
 
@@ -51,39 +63,54 @@ async def chosen(collection, flt: dict) -> set[str]:
 async def test_the_listed_rule_says_the_same_in_python_and_in_mongodb(scratch):
     collection, docs = scratch
     listed = Listed(NOW)
-    in_python = {d["_id"] for d in docs
-                 if listed.keeps(CertificateStatus(d["status"]), d["expiresAt"])}
+    in_python = {
+        d["_id"] for d in docs if listed.keeps(CertificateStatus(d["status"]), d["expiresAt"])
+    }
     assert in_python and in_python != {d["_id"] for d in docs}
     assert await chosen(collection, listed.mongo()) == in_python
 
 
-@pytest.mark.parametrize("given", [
-    {}, {"grades": [Grade.PREMIUM]}, {"min_grade": Grade.PREMIUM}, {"county": "330523"},
-    {"text": "bamboo"}, {"text": "山居"}, {"text": "hill"}, {"text": "a.*"},
-    {"grades": [Grade.STANDARD, Grade.BOUTIQUE], "county": "330521", "text": "BAMBOO"},
-])
+@pytest.mark.parametrize(
+    "given",
+    [
+        {},
+        {"grades": [Grade.PREMIUM]},
+        {"min_grade": Grade.PREMIUM},
+        {"county": "330523"},
+        {"text": "bamboo"},
+        {"text": "山居"},
+        {"text": "hill"},
+        {"text": "a.*"},
+        {"grades": [Grade.STANDARD, Grade.BOUTIQUE], "county": "330521", "text": "BAMBOO"},
+    ],
+)
 async def test_the_search_filter_says_the_same_in_python_and_in_mongodb(scratch, given):
     collection, docs = scratch
     text = given.get("text")
-    query = SearchQuery(**{**given, "text": text.strip().casefold() if text else None},
-                        now=NOW)
+    query = SearchQuery(**{**given, "text": text.strip().casefold() if text else None}, now=NOW)
     conditions = _Filter.of(query)
-    assert await chosen(collection, conditions.mongo()) == \
-        {d["_id"] for d in docs if conditions.keeps(d)}
+    assert await chosen(collection, conditions.mongo()) == {
+        d["_id"] for d in docs if conditions.keeps(d)
+    }
 
 
-@pytest.mark.parametrize("query", [
-    grade_list.ExportQuery(counties=None),
-    grade_list.ExportQuery(counties=["330521"], status=CertificateStatus.VALID),
-    grade_list.ExportQuery(counties=None, status=CertificateStatus.EXPIRED),
-    grade_list.ExportQuery(counties=None, status=CertificateStatus.SUSPENDED),
-    grade_list.ExportQuery(counties=None, status=CertificateStatus.REVOKED),
-    grade_list.ExportQuery(counties=["330523"], grade=Grade.BOUTIQUE),
-    grade_list.ExportQuery(counties=None, expiring_before=NOW + timedelta(days=30)),
-    grade_list.ExportQuery(counties=None, issued_from=NOW - timedelta(days=100),
-                        issued_to=NOW - timedelta(days=10)),
-])
+@pytest.mark.parametrize(
+    "query",
+    [
+        grade_list.ExportQuery(counties=None),
+        grade_list.ExportQuery(counties=["330521"], status=CertificateStatus.VALID),
+        grade_list.ExportQuery(counties=None, status=CertificateStatus.EXPIRED),
+        grade_list.ExportQuery(counties=None, status=CertificateStatus.SUSPENDED),
+        grade_list.ExportQuery(counties=None, status=CertificateStatus.REVOKED),
+        grade_list.ExportQuery(counties=["330523"], grade=Grade.BOUTIQUE),
+        grade_list.ExportQuery(counties=None, expiring_before=NOW + timedelta(days=30)),
+        grade_list.ExportQuery(
+            counties=None, issued_from=NOW - timedelta(days=100), issued_to=NOW - timedelta(days=10)
+        ),
+    ],
+)
 async def test_the_export_filter_says_the_same_in_python_and_in_mongodb(scratch, query):
     collection, docs = scratch
-    assert await chosen(collection, query.filter(NOW)) == \
-        {d["_id"] for d in docs if query.matches(d, NOW)}
+    assert await chosen(collection, query.filter(NOW)) == {
+        d["_id"] for d in docs if query.matches(d, NOW)
+    }

@@ -9,30 +9,47 @@ from homestay.services.registry import Services
 
 
 async def test_two_processes_find_each_others_registrations_renames_and_certificates(
-        db, settings, make_staff):
+    db, settings, make_staff
+):
     inspector = (await make_staff(Role.INSPECTOR, "330521")).caller
     first, second = Services.build(settings, db), Services.build(settings, db)
 
-    async def found(services: Services, text: str | None = None,
-                    certified: bool | None = None) -> list[str]:
+    async def found(
+        services: Services, text: str | None = None, certified: bool | None = None
+    ) -> list[str]:
         page, _, count = await services.homestays.find(
-            inspector, county=None, text=text, certified=certified, now=utcnow(), first=50,
-            after=None)
+            inspector,
+            county=None,
+            text=text,
+            certified=certified,
+            now=utcnow(),
+            first=50,
+            after=None,
+        )
         assert await count() == len(page)
         return [doc["name"] for doc, _ in page]
 
     assert await found(second) == []  # built, empty
-    doc = await first.homestays.register(inspector, HomestayInput(
-        name="竹隐山居", address="德清县莫干山镇劳岭村8号", county="330521", rooms=3,
-        location=(30.5751, 119.8779)))
+    doc = await first.homestays.register(
+        inspector,
+        HomestayInput(
+            name="竹隐山居",
+            address="德清县莫干山镇劳岭村8号",
+            county="330521",
+            rooms=3,
+            location=(30.5751, 119.8779),
+        ),
+    )
     assert await found(second, "劳岭") == ["竹隐山居"]
     await first.homestays.update(inspector, doc["_id"], HomestayInput(name="溪畔小筑"))
     assert await found(second, "溪畔") == ["溪畔小筑"]
     assert await found(second, "竹隐") == []
     assert await found(second, certified=True) == []
     # a certificate's VALID status reaches the other process's `certified` at once
-    await db.homestays.update_one({"_id": doc["_id"]}, {"$set": {
-        "listedUntil": utcnow().replace(year=utcnow().year + 1), "updatedAt": utcnow()}})
+    await db.homestays.update_one(
+        {"_id": doc["_id"]},
+        {"$set": {"listedUntil": utcnow().replace(year=utcnow().year + 1), "updatedAt": utcnow()}},
+    )
     assert await found(second, certified=True) == ["溪畔小筑"]
 
 
@@ -46,10 +63,18 @@ def test_the_copy_agrees_with_testing_every_homestay_on_random_queries():
     rng = random.Random(5)
     now = utcnow()
     chars = "竹溪云山莫干村镇德清AbBa "
-    docs = [{"_id": f"h{i:03d}", "county": rng.choice(["330521", "330523"]),
-             "name": "".join(rng.choices(chars, k=4)),
-             "listedUntil": now + timedelta(days=rng.choice([-1, 1])) if rng.random() < 0.5
-             else None, "updatedAt": now} for i in range(300)]
+    docs = [
+        {
+            "_id": f"h{i:03d}",
+            "county": rng.choice(["330521", "330523"]),
+            "name": "".join(rng.choices(chars, k=4)),
+            "listedUntil": now + timedelta(days=rng.choice([-1, 1]))
+            if rng.random() < 0.5
+            else None,
+            "updatedAt": now,
+        }
+        for i in range(300)
+    ]
     for doc in docs:
         doc["findText"] = searchable(doc["name"], "".join(rng.choices(chars, k=8)))
     index = FinderIndex(None)  # type: ignore[arg-type]  # fed by hand: no database
@@ -58,16 +83,34 @@ def test_the_copy_agrees_with_testing_every_homestay_on_random_queries():
         text = fold("".join(rng.choices(chars, k=rng.randint(2, 3))))
         counties = rng.choice([None, {"330521"}])
         certified = rng.choice([None, True, False])
-        want = sorted((d["name"], d["_id"]) for d in docs
-                      if text in d["findText"]
-                      and (counties is None or d["county"] in counties)
-                      and (certified is None
-                           or (d["listedUntil"] is not None and d["listedUntil"] > now)
-                           == certified))
-        got = index.find(counties=counties, ids=None, text=text, certified=certified,
-                         now=now, after=None, limit=None)
+        want = sorted(
+            (d["name"], d["_id"])
+            for d in docs
+            if text in d["findText"]
+            and (counties is None or d["county"] in counties)
+            and (
+                certified is None
+                or (d["listedUntil"] is not None and d["listedUntil"] > now) == certified
+            )
+        )
+        got = index.find(
+            counties=counties,
+            ids=None,
+            text=text,
+            certified=certified,
+            now=now,
+            after=None,
+            limit=None,
+        )
         assert got == [key for _, key in want], text
         if len(want) > 3:  # and page by page from a cursor
-            page = index.find(counties=counties, ids=None, text=text, certified=certified,
-                              now=now, after=want[1], limit=2)
+            page = index.find(
+                counties=counties,
+                ids=None,
+                text=text,
+                certified=certified,
+                now=now,
+                after=want[1],
+                limit=2,
+            )
             assert page == [key for _, key in want[2:4]]

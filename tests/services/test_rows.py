@@ -22,8 +22,9 @@ async def _listed(db, query: grade_list.ExportQuery, *, from_model: bool) -> lis
     if not from_model:
         await db.meta.delete_one({"_id": "certificate_rows"})  # read the certificates
     try:
-        return [row async for batch in exports.certificate_rows(db, query, utcnow())
-                for row in batch]
+        return [
+            row async for batch in exports.certificate_rows(db, query, utcnow()) for row in batch
+        ]
     finally:
         if not from_model:
             await db.meta.insert_one({"_id": "certificate_rows", "version": rows.MODEL_VERSION})
@@ -34,8 +35,13 @@ async def history(api, inspector, bureau, anji_inspector, anji_bureau):
     """Certificates in every status, a renamed homestay, two counties."""
     certs = []
     for i in range(6):
-        stay, cert = await certify(api, inspector.token, bureau.token, name=f"民宿{i}",
-                                   points=THRESHOLDS["PREMIUM"] + i if i % 2 else None)
+        stay, cert = await certify(
+            api,
+            inspector.token,
+            bureau.token,
+            name=f"民宿{i}",
+            points=THRESHOLDS["PREMIUM"] + i if i % 2 else None,
+        )
         certs.append((stay, cert))
     await api.query(CHANGE % "suspendCertificate", {"n": certs[1][1]["number"]}, bureau.token)
     await api.query(CHANGE % "revokeCertificate", {"n": certs[2][1]["number"]}, bureau.token)
@@ -44,21 +50,32 @@ async def history(api, inspector, bureau, anji_inspector, anji_bureau):
     await api.query(RENAME, {"id": certs[4][0]["id"], "name": "改名后的民宿"}, inspector.token)
     with shifted(-timedelta(days=3 * 365 + 10)):  # one issued long ago: EXPIRED now
         await certify(api, inspector.token, bureau.token, name="老证书")
-    await certify(api, anji_inspector.token, anji_bureau.token, name="安吉竹海",
-                  county="330523", address="安吉县天荒坪镇", location={"lat": 30.63, "lng": 119.68})
+    await certify(
+        api,
+        anji_inspector.token,
+        anji_bureau.token,
+        name="安吉竹海",
+        county="330523",
+        address="安吉县天荒坪镇",
+        location={"lat": 30.63, "lng": 119.68},
+    )
     return certs
 
 
 @pytest.mark.calendar
-@pytest.mark.parametrize("query", [
-    grade_list.ExportQuery(counties=None),
-    grade_list.ExportQuery(counties=["330521"]),
-    grade_list.ExportQuery(counties=["330521"], status=CertificateStatus.VALID),
-    grade_list.ExportQuery(counties=["330521"], status=CertificateStatus.EXPIRED),
-    grade_list.ExportQuery(counties=["330521"], status=CertificateStatus.SUPERSEDED),
-    grade_list.ExportQuery(counties=["330521", "330523"], grade=Grade.PREMIUM),
-    grade_list.ExportQuery(counties=None, expiring_before=utcnow() + timedelta(days=30)),
-], ids=["all", "county", "valid", "expired", "superseded", "premium", "expiring"])
+@pytest.mark.parametrize(
+    "query",
+    [
+        grade_list.ExportQuery(counties=None),
+        grade_list.ExportQuery(counties=["330521"]),
+        grade_list.ExportQuery(counties=["330521"], status=CertificateStatus.VALID),
+        grade_list.ExportQuery(counties=["330521"], status=CertificateStatus.EXPIRED),
+        grade_list.ExportQuery(counties=["330521"], status=CertificateStatus.SUPERSEDED),
+        grade_list.ExportQuery(counties=["330521", "330523"], grade=Grade.PREMIUM),
+        grade_list.ExportQuery(counties=None, expiring_before=utcnow() + timedelta(days=30)),
+    ],
+    ids=["all", "county", "valid", "expired", "superseded", "premium", "expiring"],
+)
 async def test_the_read_model_lists_exactly_what_the_certificates_say(db, history, query):
     from_model = await _listed(db, query, from_model=True)
     from_certificates = await _listed(db, query, from_model=False)
@@ -67,8 +84,9 @@ async def test_the_read_model_lists_exactly_what_the_certificates_say(db, histor
 
 
 async def test_the_read_model_shows_every_change_at_once(db, history):
-    listed = {r["number"]: r for r in await _listed(db, grade_list.ExportQuery(None),
-                                                    from_model=True)}
+    listed = {
+        r["number"]: r for r in await _listed(db, grade_list.ExportQuery(None), from_model=True)
+    }
     assert listed[history[1][1]["number"]]["status"] == "SUSPENDED"
     assert listed[history[2][1]["number"]]["status"] == "REVOKED"
     assert listed[history[3][1]["number"]]["status"] == "SUPERSEDED"
@@ -88,8 +106,9 @@ async def test_an_older_row_never_replaces_a_newer_one(db, history):
 async def test_a_row_left_behind_is_healed_by_the_reconciler(db, history):
     number = history[0][1]["number"]
     # as if the process stopped between the certificate's write and its row's
-    await db.certificates.update_one({"_id": number}, {"$set": {
-        "status": "SUSPENDED", "updatedAt": utcnow()}})
+    await db.certificates.update_one(
+        {"_id": number}, {"$set": {"status": "SUSPENDED", "updatedAt": utcnow()}}
+    )
     bucket = await db.certificate_rows.find_one({"_id": rows.bucket_of(number)})
     assert bucket["rows"][number]["status"] == "VALID"
     healed = await rows.reconcile(db, utcnow() - rows.RECONCILE_WINDOW)
@@ -112,8 +131,14 @@ async def test_a_database_without_the_read_model_gets_it_built_whole(db, history
 
 
 def test_bucket_keys_keep_number_order():
-    numbers = ["330521-2026-00001", "330521-2026-00099", "330521-2026-00100",
-               "330521-2026-99999", "330521-2027-00001", "330523-2026-00001"]
+    numbers = [
+        "330521-2026-00001",
+        "330521-2026-00099",
+        "330521-2026-00100",
+        "330521-2026-99999",
+        "330521-2027-00001",
+        "330523-2026-00001",
+    ]
     keys = [rows.bucket_of(n) for n in numbers]
     assert keys == sorted(keys)
     assert keys[0] == keys[1] != keys[2]
@@ -122,8 +147,9 @@ def test_bucket_keys_keep_number_order():
 async def test_the_open_data_version_moves_when_the_rows_do_not_before(db, history):
     before = await exports.open_data_changed_at(db, utcnow())
     number = history[0][1]["number"]
-    await db.certificates.update_one({"_id": number}, {"$set": {
-        "status": "SUSPENDED", "updatedAt": utcnow()}})  # its row not synced yet
+    await db.certificates.update_one(
+        {"_id": number}, {"$set": {"status": "SUSPENDED", "updatedAt": utcnow()}}
+    )  # its row not synced yet
     assert await exports.open_data_changed_at(db, utcnow()) == before  # the feed has not moved
     await rows.reconcile(db, utcnow() - rows.RECONCILE_WINDOW)
     assert await exports.open_data_changed_at(db, utcnow()) > before

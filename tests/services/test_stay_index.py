@@ -26,27 +26,52 @@ def stays(count: int, seed: int = 3) -> list[dict]:
     for n in range(count):
         # some far, most near; some exactly on top of one another (ties in distance)
         spread = rnd.choice([0.02, 0.2, 0.8])
-        point = geo.LatLng(CENTRE.lat + rnd.uniform(-spread, spread),
-                           CENTRE.lng + rnd.uniform(-spread, spread))
+        point = geo.LatLng(
+            CENTRE.lat + rnd.uniform(-spread, spread), CENTRE.lng + rnd.uniform(-spread, spread)
+        )
         if n % 17 == 0 and docs:
             point = geo.from_geojson(docs[-1]["listing"]["location"])
         grade = rnd.choice(ALL_GRADES)
         issued = now - timedelta(days=rnd.randint(0, 1200))
-        status = rnd.choices(["VALID", "SUSPENDED", "REVOKED", "SUPERSEDED"],
-                             weights=[8, 1, 1, 1])[0]
-        docs.append({
-            "_id": f"{rnd.choice(COUNTIES)}-2026-{n:05d}", "homestayId": f"h{n:05d}",
-            "county": rnd.choice(COUNTIES), "grade": grade.value, "gradeRank": grade.rank,
-            "status": status, "current": True, "issuedAt": issued,
-            "expiresAt": issued + timedelta(days=1095), "inspectionId": f"i{n}",
-            "standard": {"code": "deqing-homestay", "version": 1}, "totalPoints": 300,
-            "listing": {"name": rnd.choice(["竹隐", "山居", "Bamboo", "溪畔"]) + f"{n % 40:02d}",
-                        "nameEn": rnd.choice([None, "Hill House"]), "address": "浙江省",
-                        "town": None, "location": geo.geojson(point), "rooms": 4,
-                        "facilities": []},
-            "history": [{"at": issued, "by": {"id": "t", "name": "t", "role": "BUREAU"},
-                         "action": "ISSUE", "from": None, "to": "VALID", "reason": None}],
-            "updatedAt": issued})
+        status = rnd.choices(["VALID", "SUSPENDED", "REVOKED", "SUPERSEDED"], weights=[8, 1, 1, 1])[
+            0
+        ]
+        docs.append(
+            {
+                "_id": f"{rnd.choice(COUNTIES)}-2026-{n:05d}",
+                "homestayId": f"h{n:05d}",
+                "county": rnd.choice(COUNTIES),
+                "grade": grade.value,
+                "gradeRank": grade.rank,
+                "status": status,
+                "current": True,
+                "issuedAt": issued,
+                "expiresAt": issued + timedelta(days=1095),
+                "inspectionId": f"i{n}",
+                "standard": {"code": "deqing-homestay", "version": 1},
+                "totalPoints": 300,
+                "listing": {
+                    "name": rnd.choice(["竹隐", "山居", "Bamboo", "溪畔"]) + f"{n % 40:02d}",
+                    "nameEn": rnd.choice([None, "Hill House"]),
+                    "address": "浙江省",
+                    "town": None,
+                    "location": geo.geojson(point),
+                    "rooms": 4,
+                    "facilities": [],
+                },
+                "history": [
+                    {
+                        "at": issued,
+                        "by": {"id": "t", "name": "t", "role": "BUREAU"},
+                        "action": "ISSUE",
+                        "from": None,
+                        "to": "VALID",
+                        "reason": None,
+                    }
+                ],
+                "updatedAt": issued,
+            }
+        )
     return docs
 
 
@@ -57,8 +82,7 @@ async def loaded(db, services):
     return docs
 
 
-def brute_force(docs: list[dict], query: SearchQuery) -> tuple[list[tuple[str, float | None]],
-                                                               int]:
+def brute_force(docs: list[dict], query: SearchQuery) -> tuple[list[tuple[str, float | None]], int]:
     """Every document read and measured exactly: what the search must answer."""
     conditions = _Filter.of(query)
     keyed = []
@@ -73,9 +97,13 @@ def brute_force(docs: list[dict], query: SearchQuery) -> tuple[list[tuple[str, f
             distance = geo.distance_m(query.near, point)
             if distance > query.radius_m:
                 continue
-        origin = query.near or (geo.LatLng((query.bbox.south + query.bbox.north) / 2,
-                                           (query.bbox.west + query.bbox.east) / 2)
-                                if query.bbox else None)
+        origin = query.near or (
+            geo.LatLng(
+                (query.bbox.south + query.bbox.north) / 2, (query.bbox.west + query.bbox.east) / 2
+            )
+            if query.bbox
+            else None
+        )
         name, number = doc["listing"]["name"], doc["_id"]
         if query.sort is StaySort.DISTANCE:
             key = (geo.distance_m(origin, point), number)
@@ -102,19 +130,24 @@ async def paged(search: SearchService, query: SearchQuery) -> tuple[list, int]:
 def random_query(rnd: random.Random, now) -> SearchQuery:
     near = bbox = None
     if rnd.random() < 0.7:
-        near = geo.LatLng(CENTRE.lat + rnd.uniform(-0.3, 0.3),
-                          CENTRE.lng + rnd.uniform(-0.3, 0.3))
+        near = geo.LatLng(CENTRE.lat + rnd.uniform(-0.3, 0.3), CENTRE.lng + rnd.uniform(-0.3, 0.3))
     else:
         south, west = CENTRE.lat + rnd.uniform(-0.5, 0.1), CENTRE.lng + rnd.uniform(-0.5, 0.1)
-        bbox = geo.BBox(south, west, south + rnd.uniform(0.05, 0.5),
-                        west + rnd.uniform(0.05, 0.5))
+        bbox = geo.BBox(south, west, south + rnd.uniform(0.05, 0.5), west + rnd.uniform(0.05, 0.5))
     grades = rnd.choice([None, [Grade.PREMIUM], [Grade.STANDARD, Grade.BOUTIQUE]])
     radius = rnd.choice([1000, 5000, 20000, 50000, 100000])
-    return SearchQuery(near=near, bbox=bbox, radius_m=radius, grades=grades,
-                       min_grade=rnd.choice([None, None, Grade.PREMIUM]),
-                       county=rnd.choice([None, None, "330523"]),
-                       text=rnd.choice([None, None, "bamboo", "山居1", "hill"]),
-                       sort=rnd.choice(list(StaySort)), first=rnd.choice([1, 7, 20]), now=now)
+    return SearchQuery(
+        near=near,
+        bbox=bbox,
+        radius_m=radius,
+        grades=grades,
+        min_grade=rnd.choice([None, None, Grade.PREMIUM]),
+        county=rnd.choice([None, None, "330523"]),
+        text=rnd.choice([None, None, "bamboo", "山居1", "hill"]),
+        sort=rnd.choice(list(StaySort)),
+        first=rnd.choice([1, 7, 20]),
+        now=now,
+    )
 
 
 async def test_the_index_agrees_with_reading_everything_on_random_queries(loaded, services):
@@ -127,46 +160,57 @@ async def test_the_index_agrees_with_reading_everything_on_random_queries(loaded
         assert got_total == total, query
         assert [n for n, _ in got] == [n for n, _ in expected], query
         for (_, d), (_, want) in zip(got, expected, strict=True):
-            assert (d is None) == (want is None) and (d is None or math.isclose(d, want,
-                                                                                 abs_tol=1e-6))
+            assert (d is None) == (want is None) and (
+                d is None or math.isclose(d, want, abs_tol=1e-6)
+            )
 
 
-async def test_two_processes_see_each_others_changes_in_the_very_next_search(loaded, db,
-                                                                             settings):
+async def test_two_processes_see_each_others_changes_in_the_very_next_search(loaded, db, settings):
     from homestay.services.registry import Services
+
     first, second = Services.build(settings, db), Services.build(settings, db)
     query = SearchQuery(near=CENTRE, radius_m=100_000, first=100, now=utcnow())
     before = {h.certificate["_id"] for h in (await first.search.search(query)).hits}
     await second.search.search(query)  # both built
     # a change written as another process writes it: the document, with its updatedAt
     listed = next(d for d in loaded if d["status"] == "VALID" and d["_id"] in before)
-    await db.certificates.update_one({"_id": listed["_id"]}, {"$set": {
-        "status": CertificateStatus.SUSPENDED.value, "updatedAt": utcnow()}})
+    await db.certificates.update_one(
+        {"_id": listed["_id"]},
+        {"$set": {"status": CertificateStatus.SUSPENDED.value, "updatedAt": utcnow()}},
+    )
     moved = next(d for d in loaded if d["status"] == "VALID" and d["_id"] != listed["_id"])
-    await db.certificates.update_one({"_id": moved["_id"]}, {"$set": {
-        "listing.location": geo.geojson(CENTRE), "updatedAt": utcnow()}})
+    await db.certificates.update_one(
+        {"_id": moved["_id"]},
+        {"$set": {"listing.location": geo.geojson(CENTRE), "updatedAt": utcnow()}},
+    )
     for services in (first, second):
-        page = await services.search.search(SearchQuery(near=CENTRE, radius_m=100_000,
-                                                         first=100, now=utcnow()))
+        page = await services.search.search(
+            SearchQuery(near=CENTRE, radius_m=100_000, first=100, now=utcnow())
+        )
         numbers = [h.certificate["_id"] for h in page.hits]
         assert listed["_id"] not in numbers
         assert page.hits[0].distance_m == 0.0 and moved["_id"] in numbers[:5]
     # and back: reinstated, it is found again by both
-    await db.certificates.update_one({"_id": listed["_id"]}, {"$set": {
-        "status": CertificateStatus.VALID.value, "updatedAt": utcnow()}})
+    await db.certificates.update_one(
+        {"_id": listed["_id"]},
+        {"$set": {"status": CertificateStatus.VALID.value, "updatedAt": utcnow()}},
+    )
     for services in (first, second):
-        page = await services.search.search(SearchQuery(near=CENTRE, radius_m=100_000,
-                                                         first=100, now=utcnow()))
+        page = await services.search.search(
+            SearchQuery(near=CENTRE, radius_m=100_000, first=100, now=utcnow())
+        )
         assert listed["_id"] in {h.certificate["_id"] for h in page.hits} | {
-            n for n in [listed["_id"]] if await page.count() > 100}
+            n for n in [listed["_id"]] if await page.count() > 100
+        }
 
 
 async def test_a_stay_expiring_leaves_the_search_without_a_write(loaded, services):
     valid = [d for d in loaded if d["status"] == "VALID"]
     soonest = min(valid, key=lambda d: d["expiresAt"])
     query = dict(near=geo.from_geojson(soonest["listing"]["location"]), radius_m=1, first=100)
-    before = await services.search.search(SearchQuery(**query, now=soonest["expiresAt"]
-                                                      - timedelta(seconds=1)))
+    before = await services.search.search(
+        SearchQuery(**query, now=soonest["expiresAt"] - timedelta(seconds=1))
+    )
     after = await services.search.search(SearchQuery(**query, now=soonest["expiresAt"]))
     assert soonest["_id"] in {h.certificate["_id"] for h in before.hits}
     assert soonest["_id"] not in {h.certificate["_id"] for h in after.hits}
