@@ -96,9 +96,13 @@ class GeoPoint:
     lng: float
 
     @classmethod
-    def from_geojson(cls, doc: dict, system: geo.CoordSystem) -> GeoPoint:
-        point = geo.from_wgs84(geo.from_geojson(doc), system)
+    def of(cls, wgs84: geo.LatLng, system: geo.CoordSystem) -> GeoPoint:
+        point = geo.from_wgs84(wgs84, system)
         return cls(lat=point.lat, lng=point.lng)
+
+    @classmethod
+    def from_geojson(cls, doc: dict, system: geo.CoordSystem) -> GeoPoint:
+        return cls.of(geo.from_geojson(doc), system)
 
 
 @strawberry.input

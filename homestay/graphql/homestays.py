@@ -17,6 +17,7 @@ from homestay.domain import geo
 from homestay.domain.disclosure import homestay_is_public, sees_private_data
 from homestay.domain.facilities import FACILITIES
 from homestay.domain.facilities import label as facility_label
+from homestay.domain.listings import Listing
 from homestay.errors import BadUserInput
 from homestay.graphql.common import (
     Connection,
@@ -78,13 +79,6 @@ class Photo:
         return f"{info.context.services.settings.public_url}/photos/{self.id}/{drawn}"
 
 
-def _photos(doc: dict) -> list[Photo]:
-    return [
-        Photo(id=strawberry.ID(p["id"]), width=p["width"], height=p["height"])
-        for p in doc.get("photos") or []
-    ]
-
-
 @strawberry.type
 class PriceRange:
     min: int
@@ -92,15 +86,24 @@ class PriceRange:
     currency: str = "CNY"
 
 
-def _listing_content(doc: dict) -> dict:
+def _shown(listing: Listing) -> dict:
+    """The Homestay fields of a listing."""
+    price = listing.price_range
     return {
-        "description_zh": doc.get("description"),
-        "description_en": doc.get("descriptionEn"),
-        "phone": doc.get("phone"),
-        "photos": _photos(doc),
-        "price_range": PriceRange(min=doc["priceMin"], max=doc["priceMax"])
-        if doc.get("priceMin") is not None and doc.get("priceMax") is not None
-        else None,
+        "name_zh": listing.name,
+        "name_en": listing.name_en,
+        "address": listing.address,
+        "town": listing.town,
+        "rooms": listing.rooms,
+        "facilities": list(listing.facilities),
+        "description_zh": listing.description,
+        "description_en": listing.description_en,
+        "phone": listing.phone,
+        "photos": [
+            Photo(id=strawberry.ID(p.id), width=p.width, height=p.height) for p in listing.photos
+        ],
+        "price_range": PriceRange(min=price[0], max=price[1]) if price else None,
+        "listing": listing,
     }
 
 
@@ -117,7 +120,7 @@ class Homestay(Node):
     )
     key: strawberry.Private[str]
     county_code: strawberry.Private[str]
-    location_doc: strawberry.Private[dict]
+    listing: strawberry.Private[Listing]
     coord: strawberry.Private[geo.CoordSystem]
     known_certificate: strawberry.Private[dict | None] = None
     certificate_known: strawberry.Private[bool] = False
@@ -152,25 +155,16 @@ class Homestay(Node):
         "English when there is one, the Chinese one otherwise."
     )
     def description(self, info: Info) -> str | None:
-        if info.context.lang == "en":
-            return self.description_en or self.description_zh
-        return self.description_zh or self.description_en
+        return self.listing.description_in(info.context.lang)
 
     @classmethod
     def from_doc(cls, doc: dict, coord: geo.CoordSystem) -> Homestay:
         return cls(
             id=global_id("Homestay", doc["_id"]),
             key=doc["_id"],
-            name_zh=doc["name"],
-            name_en=doc.get("nameEn"),
-            address=doc["address"],
-            town=doc.get("town"),
-            rooms=doc["rooms"],
-            facilities=doc.get("facilities") or [],
             county_code=doc["county"],
-            location_doc=doc["location"],
             coord=coord,
-            **_listing_content(doc),
+            **_shown(documents.listing(doc)),
         )
 
     @classmethod
@@ -178,23 +172,15 @@ class Homestay(Node):
         cls, cert: dict, coord: geo.CoordSystem, distance_m: float | None = None
     ) -> Homestay:
         """A search hit: the certificate's listing holds what a tourist sees of the stay."""
-        listing = cert["listing"]
         return cls(
             id=global_id("Homestay", cert["homestayId"]),
             key=cert["homestayId"],
-            name_zh=listing["name"],
-            name_en=listing.get("nameEn"),
-            address=listing.get("address") or "",
-            town=listing.get("town"),
-            rooms=listing.get("rooms") or 1,
-            facilities=listing.get("facilities") or [],
             distance_meters=distance_m,
             county_code=cert["county"],
-            location_doc=listing["location"],
             coord=coord,
             known_certificate=cert,
             certificate_known=True,
-            **_listing_content(listing),
+            **_shown(documents.listing(cert["listing"])),
         )
 
     @strawberry.field(
@@ -202,7 +188,7 @@ class Homestay(Node):
         "when there is one, the Chinese name otherwise."
     )
     def name(self, info: Info) -> str:
-        return (self.name_en or self.name_zh) if info.context.lang == "en" else self.name_zh
+        return self.listing.name_in(info.context.lang)
 
     @strawberry.field
     def county(self, info: Info) -> County:
@@ -210,7 +196,7 @@ class Homestay(Node):
 
     @strawberry.field(description="In the coordSystem of the root field that asked for it.")
     def location(self) -> GeoPoint:
-        return GeoPoint.from_geojson(self.location_doc, self.coord)
+        return GeoPoint.of(self.listing.point, self.coord)
 
     async def _certificate(self, info: Info) -> dict | None:
         if self.certificate_known:

@@ -177,38 +177,47 @@ def check_facilities(errors: list[UserError], values: Sequence[str] | None) -> l
 FINDER_VERSION = 1
 
 
+MIGRATION_BATCH = 200
+# between two batches of a migration at start: the requests served meanwhile get the
+# database's turn (the embedded server answers one command at a time)
+MIGRATION_PAUSE_S = 0.05
+
+
 async def ensure_findable(db: Database) -> int:
     """A database from before the finder: give each homestay its finder fields and its
-    `listedUntil` once (idempotent; resumed where it stopped). How many homestays it changed."""
+    `listedUntil` once (idempotent; resumed where it stopped), a batch at a time, pausing
+    between batches so that the requests served meanwhile are not held up. Its cost follows
+    the homestays that lack the fields, read by their own batch of current certificates.
+    How many homestays it changed."""
     marker = await db.meta.find_one({"_id": "homestay_finder"})
     if marker is not None and marker.get("version") == FINDER_VERSION:
         return 0
     changed = 0
-    batch: list[UpdateOne] = []
-    async for doc in db.homestays.find(
-        {"findText": {"$exists": False}}, {"name": 1, "nameEn": 1, "address": 1}
-    ):
-        batch.append(
-            UpdateOne({"_id": doc["_id"]}, {"$set": {**findable(doc), "updatedAt": utcnow()}})
-        )
-        if len(batch) == 500:
-            changed += (await db.homestays.bulk_write(batch, ordered=False)).modified_count
-            batch = []
-    async for cert in db.certificates.find(
-        {"current": True}, {"homestayId": 1, "status": 1, "expiresAt": 1}
-    ):
-        listed = listed_until(CertificateStatus(cert["status"]), cert["expiresAt"])
-        batch.append(
-            UpdateOne(
-                {"_id": cert["homestayId"]},
-                {"$set": {"listedUntil": listed, "updatedAt": utcnow()}},
+    missing = {"$or": [{"findText": {"$exists": False}}, {"listedUntil": {"$exists": False}}]}
+    cursor = db.homestays.find(missing, {"name": 1, "nameEn": 1, "address": 1})
+    while batch := await cursor.to_list(MIGRATION_BATCH):
+        current = {
+            c["homestayId"]: c
+            async for c in db.certificates.find(
+                {"homestayId": {"$in": [d["_id"] for d in batch]}, "current": True},
+                {"homestayId": 1, "status": 1, "expiresAt": 1},
             )
-        )
-        if len(batch) == 500:
-            await db.homestays.bulk_write(batch, ordered=False)
-            batch = []
-    if batch:
-        changed += (await db.homestays.bulk_write(batch, ordered=False)).modified_count
+        }
+        now = utcnow()
+        updates = []
+        for doc in batch:
+            cert = current.get(doc["_id"])
+            listed = (
+                listed_until(CertificateStatus(cert["status"]), cert["expiresAt"]) if cert else None
+            )
+            updates.append(
+                UpdateOne(
+                    {"_id": doc["_id"]},
+                    {"$set": {**findable(doc), "listedUntil": listed, "updatedAt": now}},
+                )
+            )
+        changed += (await db.homestays.bulk_write(updates, ordered=False)).modified_count
+        await asyncio.sleep(MIGRATION_PAUSE_S)
     await db.meta.update_one(
         {"_id": "homestay_finder"}, {"$set": {"version": FINDER_VERSION}}, upsert=True
     )
@@ -244,6 +253,8 @@ async def ensure_facility_codes(db: Database) -> tuple[int, int]:
             {"$set": {"listing.facilities": mapped, "updatedAt": now}},
         )
         changed += 1
+        if changed % MIGRATION_BATCH == 0:
+            await asyncio.sleep(MIGRATION_PAUSE_S)
     await db.meta.update_one(
         {"_id": "facility_codes"},
         {"$set": {"version": FACILITIES_VERSION, "unknownKept": unknown}},

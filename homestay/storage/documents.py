@@ -6,7 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 from homestay.domain.certificates import Certificate, CertificateAction, CertificateStatus
+from homestay.domain.geo import from_geojson
 from homestay.domain.grades import Grade
+from homestay.domain.listings import Listing, ListingPhoto
 
 
 def certificate(doc: dict[str, Any]) -> Certificate:
@@ -23,5 +25,26 @@ def certificate(doc: dict[str, Any]) -> Certificate:
             (e["at"], e.get("reason") or "")
             for e in doc.get("history", [])
             if e["action"] == CertificateAction.SUSPEND.value
+        ),
+    )
+
+
+def listing(doc: dict[str, Any]) -> Listing:
+    """A homestay document, or the listing its certificate carries (the same field names)."""
+    return Listing(
+        name=doc["name"],
+        name_en=doc.get("nameEn"),
+        address=doc.get("address") or "",
+        town=doc.get("town"),
+        point=from_geojson(doc["location"]),
+        rooms=doc.get("rooms") or 1,
+        facilities=tuple(doc.get("facilities") or ()),
+        description=doc.get("description"),
+        description_en=doc.get("descriptionEn"),
+        phone=doc.get("phone"),
+        price_min=doc.get("priceMin"),
+        price_max=doc.get("priceMax"),
+        photos=tuple(
+            ListingPhoto(p["id"], p["width"], p["height"]) for p in doc.get("photos") or ()
         ),
     )

@@ -114,3 +114,23 @@ def test_the_copy_agrees_with_testing_every_homestay_on_random_queries():
                 limit=2,
             )
             assert page == [key for _, key in want[2:4]]
+
+
+async def test_a_database_from_before_the_finder_is_made_findable_once(db, api, make_staff):
+    from homestay.services.homestays import ensure_findable
+    from tests.graphql.flows import certify, register
+
+    inspector = await make_staff(Role.INSPECTOR, "330521", "Inspector Wang")
+    bureau = await make_staff(Role.BUREAU, "330521", "Reviewer Li")
+    await certify(api, inspector.token, bureau.token, name="竹隐山居")
+    await register(api, inspector.token, name="溪语小院")
+    # as an older version stored them: no finder fields at all
+    await db.homestays.update_many({}, {"$unset": {"findText": "", "listedUntil": ""}})
+    await db.meta.delete_one({"_id": "homestay_finder"})
+
+    assert await ensure_findable(db) == 2
+    stored = {d["name"]: d async for d in db.homestays.find({})}
+    assert stored["竹隐山居"]["listedUntil"] is not None  # its certificate is VALID
+    assert stored["溪语小院"]["listedUntil"] is None
+    assert "竹隐" in stored["竹隐山居"]["findText"]
+    assert await ensure_findable(db) == 0  # once
