@@ -162,7 +162,10 @@ def certificate_docs(count: int, seed: int = 1) -> list[dict]:
         grade = rng.choices(ALL_GRADES, weights=[5, 3, 2])[0]
         county = rng.choice(COUNTIES)
         sequence[county] += 1
-        issued = now - timedelta(days=rng.randint(0, 900))
+        # issued at some moment of one of the last 900 days, as a bureau issues them: never
+        # hundreds in the same microsecond (which every search's read of the last 30 s of
+        # changes would read again)
+        issued = now - timedelta(days=rng.randint(0, 900), seconds=rng.randint(60, 86_399))
         docs.append(
             {
                 "_id": f"{county}-2026-{sequence[county]:05d}",

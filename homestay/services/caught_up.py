@@ -24,6 +24,7 @@ from datetime import UTC, datetime, timedelta
 from pymongo.asynchronous.collection import AsyncCollection
 
 MARGIN = timedelta(seconds=30)
+CATCH_UP_BATCH = 10_000
 
 
 class CaughtUpCopy:
@@ -73,9 +74,14 @@ class CaughtUpCopy:
         self._caught_up_from = time.monotonic()
         if self.version is None:
             return
+        # one reply however many changed (a burst of writes does not cost a getMore)
         self._see(
             await self._collection()
-            .find({"updatedAt": {"$gte": self.version - MARGIN}}, self.projection)
+            .find(
+                {"updatedAt": {"$gte": self.version - MARGIN}},
+                self.projection,
+                batch_size=CATCH_UP_BATCH,
+            )
             .to_list()
         )
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import bisect
 import math
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -47,6 +48,7 @@ _PROJECTION = {
     "issuedAt": 1,
 }
 _VALID = CertificateStatus.VALID.value
+_CHUNK = 1_000  # documents converted at a time while the index is built
 
 
 def _ts(moment: datetime) -> float:
@@ -74,7 +76,10 @@ class StayIndex(CaughtUpCopy):
         self._counties: dict[str, int] = {}
         self._numbers: list[str | None] = []
         self._names: list[str] = []
-        self._folded: list[tuple[str, str]] = []
+        # what a text search looks in: the name itself where folding leaves it as it is (most
+        # Chinese names: no second string kept), else its folded form; the English name folded
+        self._folded_names: dict[int, str] = {}
+        self._folded_en: list[str] = []
         self._by_name: list[tuple[str, str]] | None = None  # (name, number), sorted
         self._grow(1024)
 
@@ -98,10 +103,10 @@ class StayIndex(CaughtUpCopy):
         self.expires = more(getattr(self, "expires", None), (capacity,), np.float64)
         self.changed = more(getattr(self, "changed", None), (capacity,), np.float64)
         self.alive = more(getattr(self, "alive", None), (capacity,), np.bool_)
-        self.name_rank = more(getattr(self, "name_rank", None), (capacity,), np.int64)
+        self.name_rank = more(getattr(self, "name_rank", None), (capacity,), np.int32)
         self._numbers.extend([None] * extra)
         self._names.extend([""] * extra)
-        self._folded.extend([("", "")] * extra)
+        self._folded_en.extend([""] * extra)
         self._free.extend(range(capacity - 1, old - 1, -1))
 
     def __len__(self) -> int:
@@ -143,8 +148,7 @@ class StayIndex(CaughtUpCopy):
         if self._names[slot] != name or self._numbers[slot] != number:
             self._by_name = None
         self._numbers[slot] = number
-        self._names[slot] = name
-        self._folded[slot] = (name.casefold(), (listing.get("nameEn") or "").casefold())
+        self._set_names(slot, name, listing.get("nameEn") or "")
 
     def _collection(self) -> AsyncCollection:
         return self.db.certificates
@@ -156,30 +160,39 @@ class StayIndex(CaughtUpCopy):
     async def _load(self) -> None:
         """Every stored-VALID certificate, from the grade lists' read model where it is built
         (rows in buckets of 100: 200,000 stays read in seconds, not in half a minute), else
-        from the certificates themselves."""
-        docs: list[dict] = []
+        from the certificates themselves; a chunk at a time, so that the documents read never
+        pile up (at 200,000 stays, holding them all at once left the process at 800 MB)."""
+        source: AsyncIterator[dict]
         if await rows.is_built(self.db):
-            async for row in rows.rows_in_order(self.db, None):
-                if row["status"] == _VALID:
-                    row["gradeRank"] = Grade(row["grade"]).rank
-                    docs.append(row)
+            source = rows.rows_in_order(self.db, None)
             # a row follows its certificate's write at once, or is healed by the reconciler
             # within RECONCILE_WINDOW: the first read of changes goes back that far too
             lag = rows.RECONCILE_WINDOW * 2
         else:
-            docs = await self.db.certificates.find(
-                {"status": _VALID}, _PROJECTION, batch_size=10_000
-            ).to_list()
+            source = aiter(
+                self.db.certificates.find({"status": _VALID}, _PROJECTION, batch_size=2_000)
+            )
             lag = timedelta(0)
-        self._fill(docs)
+        chunk: list[dict] = []
+        async for doc in source:
+            if doc["status"] != _VALID or "location" not in (doc.get("listing") or {}):
+                continue
+            if "gradeRank" not in doc:  # a row names the grade only
+                doc["gradeRank"] = Grade(doc["grade"]).rank
+            chunk.append(doc)
+            if len(chunk) == _CHUNK:
+                self._fill(chunk)
+                chunk = []
+        self._fill(chunk)
         self.version = (self.version or _EPOCH) - lag
 
     def _fill(self, docs: list[dict]) -> None:
-        """An empty index filled at once: the points converted in one numpy call."""
-        docs = [d for d in docs if "location" in (d.get("listing") or {})]
-        if len(self._numbers) < len(docs):
-            self._grow(max(1024, 2 ** math.ceil(math.log2(len(docs) + 1))))
+        """Stays added in one go: the points converted in one numpy call."""
         n = len(docs)
+        if n == 0:
+            return
+        if len(self._free) < n:  # room for this chunk, and a quarter more
+            self._grow(len(self._numbers) + max(1024, (len(self._numbers) + n) // 4, n))
         points = np.array(
             [d["listing"]["location"]["coordinates"] for d in docs], dtype=np.float64
         ).reshape(n, 2)
@@ -197,15 +210,23 @@ class StayIndex(CaughtUpCopy):
         self.alive[at] = True
         for slot, doc in zip(slots, docs, strict=True):
             listing = doc["listing"]
-            name = listing.get("name") or ""
             self._slots[doc["_id"]] = slot
             self._numbers[slot] = doc["_id"]
-            self._names[slot] = name
-            self._folded[slot] = (name.casefold(), (listing.get("nameEn") or "").casefold())
+            self._set_names(slot, listing.get("name") or "", listing.get("nameEn") or "")
         self._by_name = None
-        newest = max(stamps, default=None)
-        if newest is not None:
-            self.version = newest if newest.tzinfo else newest.replace(tzinfo=UTC)
+        newest = max(stamps)
+        newest = newest if newest.tzinfo else newest.replace(tzinfo=UTC)
+        if self.version is None or newest > self.version:
+            self.version = newest
+
+    def _set_names(self, slot: int, name: str, name_en: str) -> None:
+        self._names[slot] = name
+        folded = name.casefold()
+        if folded != name:
+            self._folded_names[slot] = folded
+        else:
+            self._folded_names.pop(slot, None)
+        self._folded_en[slot] = name_en.casefold()
 
     def _name_order(self) -> list[tuple[str, str]]:
         """(name, number) of every stay in order; name_rank holds each slot's place."""
@@ -243,9 +264,13 @@ class StayIndex(CaughtUpCopy):
             )
         slots = np.flatnonzero(mask)
         if text is not None:
-            folded = self._folded
+            names, folded, english = self._names, self._folded_names, self._folded_en
             slots = np.array(
-                [s for s in slots.tolist() if text in folded[s][0] or text in folded[s][1]],
+                [
+                    s
+                    for s in slots.tolist()
+                    if text in folded.get(s, names[s]) or text in english[s]
+                ],
                 dtype=np.int64,
             )
         return slots
