@@ -98,6 +98,9 @@ class StayIndex(CaughtUpCopy):
         self.xyz = more(getattr(self, "xyz", None), (capacity, 3), np.float64)
         self.lat = more(getattr(self, "lat", None), (capacity,), np.float64)
         self.lng = more(getattr(self, "lng", None), (capacity,), np.float64)
+        # where each stay lies on the Web Mercator square, for the map's clusters
+        self.mx = more(getattr(self, "mx", None), (capacity,), np.float64)
+        self.my = more(getattr(self, "my", None), (capacity,), np.float64)
         self.rank = more(getattr(self, "rank", None), (capacity,), np.int8)
         self.county = more(getattr(self, "county", None), (capacity,), np.int32)
         self.expires = more(getattr(self, "expires", None), (capacity,), np.float64)
@@ -138,6 +141,8 @@ class StayIndex(CaughtUpCopy):
             self._removed.pop(number, None)
         point = geo.from_geojson(listing["location"])
         self.lat[slot], self.lng[slot] = point.lat, point.lng
+        mx, my = _mercator(np.array([point.lat]), np.array([point.lng]))
+        self.mx[slot], self.my[slot] = mx[0], my[0]
         self.xyz[slot] = geo.ecef(np.array([point.lat]), np.array([point.lng]))[0]
         self.rank[slot] = doc["gradeRank"]
         self.county[slot] = self._counties.setdefault(doc["county"], len(self._counties))
@@ -199,6 +204,7 @@ class StayIndex(CaughtUpCopy):
         slots = [self._free.pop() for _ in range(n)]
         at = np.array(slots, dtype=np.int64)
         self.lng[at], self.lat[at] = points[:, 0], points[:, 1]
+        self.mx[at], self.my[at] = _mercator(points[:, 1], points[:, 0])
         self.xyz[at] = geo.ecef(points[:, 1], points[:, 0])
         self.rank[at] = [d["gradeRank"] for d in docs]
         self.county[at] = [
@@ -394,22 +400,32 @@ def clusters(index: StayIndex, slots: np.ndarray, zoom: int, bbox: geo.BBox) -> 
         per_side //= 2
     if len(slots) == 0:
         return []
-    x, y = _mercator(index.lat[slots], index.lng[slots])
+    # cells counted in the viewport's own numbering (at most MAX_CLUSTERS of them), so that
+    # bincount gathers them: no sort of the stays, whatever their number
+    left, top = math.floor(x0[0] * per_side), math.floor(y0[0] * per_side)
+    tall = math.floor(y1[0] * per_side) - top + 1
+    x, y = index.mx[slots], index.my[slots]
     cx = np.minimum((x * per_side).astype(np.int64), per_side - 1)
     cy = np.minimum((y * per_side).astype(np.int64), per_side - 1)
-    keys, group = np.unique(cx * per_side + cy, return_inverse=True)
-    sizes = np.bincount(group)
-    lat = np.bincount(group, weights=index.lat[slots]) / sizes
-    lng = np.bincount(group, weights=index.lng[slots]) / sizes
+    local = (cx - left) * tall + (cy - top)
+    sizes_all = np.bincount(local)
+    present = np.flatnonzero(sizes_all)
+    sizes = sizes_all[present]
+    lat = np.bincount(local, weights=index.lat[slots])[present] / sizes
+    lng = np.bincount(local, weights=index.lng[slots])[present] / sizes
+    keys = (present // tall + left) * per_side + (present % tall + top)
     counties = {code: name for name, code in index._counties.items()}
     width = (len(counties) + 1) * 8  # a county and a grade rank (1-3) in one number
-    breakdown = group * width + index.county[slots].astype(np.int64) * 8 + index.rank[slots]
-    parts, tally = np.unique(breakdown, return_counts=True)
-    counts: list[list[tuple[str, int, int]]] = [[] for _ in keys]
-    for part, n in zip(parts.tolist(), tally.tolist(), strict=True):
-        g, rest = divmod(part, width)
+    breakdown = local * width + index.county[slots].astype(np.int64) * 8 + index.rank[slots]
+    tallies = np.bincount(breakdown)
+    parts = np.flatnonzero(tallies)
+    group_of = np.full(len(sizes_all), -1, np.int64)
+    group_of[present] = np.arange(len(present))
+    counts: list[list[tuple[str, int, int]]] = [[] for _ in present]
+    for part, n in zip(parts.tolist(), tallies[parts].tolist(), strict=True):
+        cell, rest = divmod(part, width)
         county, rank = divmod(rest, 8)
-        counts[g].append((counties[county], rank, n))
+        counts[int(group_of[cell])].append((counties[county], rank, n))
     return [
         Cluster(
             (per_side, int(k // per_side), int(k % per_side)),
