@@ -43,7 +43,6 @@ from homestay.errors import (
     Unauthenticated,
 )
 from homestay.http.errors import error_response
-from homestay.services.accounts import authenticate
 from homestay.settings import Settings
 
 GUARDED = ("/graphql", "/exports", "/open-data", "/uploads", "/v/", "/certificates/", "/photos/")
@@ -188,7 +187,7 @@ async def identify(scope: Scope, limiter: RateLimiter, settings: Settings) -> Id
         )
     try:
         with pymongo.timeout(settings.request_db_timeout_ms / 1000):
-            caller = await authenticate(scope["app"].state.services.db, header)
+            caller = await scope["app"].state.services.accounts.authenticate(header)
     except Unauthenticated as exc:
         return Identity(error=exc, failed_credential=credential)
     except PyMongoError:

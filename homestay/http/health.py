@@ -21,7 +21,7 @@ async def readyz(request: Request) -> Response:
             {"status": "starting", "database": "not answering yet"}, status_code=503
         )
     try:
-        await services.db.ping(timeout_ms=services.settings.readiness_timeout_ms)
+        await services.ping(timeout_ms=services.settings.readiness_timeout_ms)
     except PyMongoError:
         return JSONResponse({"status": "unavailable", "database": "not answering"}, status_code=503)
     return JSONResponse({"status": "ready"})

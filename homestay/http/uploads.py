@@ -17,12 +17,7 @@ import io
 import warnings
 
 import pillow_heif
-from bson import ObjectId
-from bson.errors import InvalidId
-from gridfs import AsyncGridFSBucket
-from gridfs.errors import FileExists, NoFile
 from PIL import Image, ImageOps, UnidentifiedImageError
-from pymongo.errors import DuplicateKeyError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
@@ -32,7 +27,6 @@ from homestay.graphql.common import key_of
 from homestay.http.guard import MAX_UPLOAD_BYTES, caller_of
 from homestay.services import photos
 
-BUCKET = "uploads"
 # 50 megapixels: any phone's full-resolution photo; decoding one takes ~150 MB
 MAX_PIXELS = 50_000_000
 # Pillow warns past this and refuses past twice it; the warning is an error here
@@ -99,8 +93,7 @@ async def upload(request: Request) -> Response:
     if not body:
         raise BadRequest("body", "send the photo's bytes as the request body")
     key = _upload_key(request, caller.account_id)
-    files = services.db.db[f"{BUCKET}.files"]
-    if key is not None and (first := await files.find_one({"metadata.uploadKey": key})):
+    if (first := await services.uploads.sent_before(key)) is not None:
         return _stored(first, status=200)  # sent again after a lost answer: the first one
     try:
         stored, media_type, width, height = await asyncio.to_thread(reencode, bytes(body))
@@ -111,28 +104,10 @@ async def upload(request: Request) -> Response:
         return _stored(
             await services.photos.store(drawn, homestay, caller.account_id, key), status=201
         )
-    bucket = AsyncGridFSBucket(services.db.db, bucket_name=BUCKET)
-    file_id = ObjectId()
-    metadata = {
-        "contentType": media_type,
-        "uploadedBy": caller.account_id,
-        # a guest's photo belongs to a county once a concern cites it
-        "counties": sorted(caller.counties) if caller.is_staff else [],
-        "forConcern": not caller.is_staff,
-        "width": width,
-        "height": height,
-    }
-    if key is not None:
-        metadata["uploadKey"] = key
-    try:
-        await bucket.upload_from_stream_with_id(file_id, "photo", stored, metadata=metadata)
-    except (DuplicateKeyError, FileExists):  # the same upload raced this one to the index
-        await services.db.db[f"{BUCKET}.chunks"].delete_many({"files_id": file_id})
-        first = await files.find_one({"metadata.uploadKey": key})
-        if first is None:
-            raise
-        return _stored(first, status=200)
-    return _stored({"_id": file_id, "length": len(stored), "metadata": metadata}, status=201)
+    doc, created = await services.uploads.store_photo(
+        caller, stored, media_type, width, height, key
+    )
+    return _stored(doc, status=201 if created else 200)
 
 
 async def _listing_homestay(request: Request, caller: Caller) -> dict:
@@ -187,15 +162,10 @@ async def download(request: Request) -> Response:
     services = request.app.state.services
     caller = caller_of(request)
     caller.require(Role.INSPECTOR, Role.BUREAU)
-    try:
-        file_id = ObjectId(request.path_params["upload_id"])
-    except InvalidId:
-        raise NotFound("no such upload") from None
-    bucket = AsyncGridFSBucket(services.db.db, bucket_name=BUCKET)
-    try:
-        stream = await bucket.open_download_stream(file_id)
-    except NoFile:
-        raise NotFound("no such upload") from None
+    stream = await services.uploads.open(request.path_params["upload_id"])
+    if stream is None:
+        raise NotFound("no such upload")
+    file_id = stream._id
     meta = stream.metadata or {}
     if not set(meta.get("counties", [])) & caller.counties:
         raise Forbidden("this photo belongs to another county")

@@ -170,6 +170,10 @@ class AccountService:
     def __init__(self, db: Database) -> None:
         self.db = db
 
+    async def authenticate(self, authorization: str | None) -> Caller:
+        """The caller behind an Authorization header; PUBLIC when it carries no token."""
+        return await authenticate(self.db, authorization)
+
     async def create(
         self,
         caller: Caller,

@@ -22,6 +22,7 @@ from homestay.services.requests import RequestService
 from homestay.services.search import SearchService
 from homestay.services.standards import StandardService
 from homestay.services.statistics import StatisticsService
+from homestay.services.uploads import UploadService
 from homestay.settings import Settings, SettingsError
 from homestay.storage.database import Database
 
@@ -54,6 +55,11 @@ class Services:
     persisted: PersistedQueries
     photos: PhotoService
     exports: ExportService
+    uploads: UploadService
+
+    async def ping(self, timeout_ms: int | None = None) -> None:
+        """Whether the database answers (raises when it does not)."""
+        await self.db.ping(timeout_ms=timeout_ms)
 
     @classmethod
     def build(cls, settings: Settings, db: Database) -> Services:
@@ -75,4 +81,5 @@ class Services:
             persisted=PersistedQueries(db),
             photos=PhotoService(db),
             exports=ExportService(db),
+            uploads=UploadService(db),
         )
