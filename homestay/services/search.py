@@ -191,7 +191,7 @@ class SearchService:
             now=conditions.listed.now,
             ranks=conditions.ranks,
             county=conditions.county,
-            text=conditions.text,
+            text=None,
             bbox=query.bbox,
         )
         origin, radius = query.near, float(query.radius_m)
@@ -201,6 +201,9 @@ class SearchService:
             origin = geo.LatLng((box.south + box.north) / 2, (box.west + box.east) / 2)
             radius = math.inf
         slots, low, high, exact = index.around(slots, origin, radius)
+        if conditions.text is not None:  # names tested in the circle only, not the province
+            keep = index.text_mask(slots, conditions.text)
+            slots, low, high = slots[keep], low[keep], high[keep]
         total = len(slots)
         limit = query.first + 1
         shown = query.near is not None
