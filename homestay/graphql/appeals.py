@@ -108,11 +108,11 @@ class Appeal(Node):
         return Certificate.from_doc(found, geo.CoordSystem.WGS84) if found else None
 
 
-def sees_appeal(info: Info, doc: dict) -> bool:
+def sees_appeal(info: Info, county: str, homestay_id: str) -> bool:
     """The county's bureau and the homestay's operator: the same rule as the `appeals` list."""
     caller = info.context.caller
-    return (caller.role is Role.BUREAU and caller.can_act_in(doc["county"])) or caller.operates(
-        doc["homestayId"]
+    return (caller.role is Role.BUREAU and caller.can_act_in(county)) or caller.operates(
+        homestay_id
     )
 
 

@@ -73,7 +73,7 @@ class Certificate(Node):
         )
 
     def _private(self, info: Info) -> bool:
-        return sees_private_data(info.context.caller, self.doc["county"], self.doc["homestayId"])
+        return sees_private_data(info.context.caller, self.record.county, self.record.homestay_id)
 
     @strawberry.field(description="As of now: EXPIRED once past expiresAt.")
     def status(self, info: Info) -> CertificateStatus:
@@ -81,7 +81,7 @@ class Certificate(Node):
 
     @strawberry.field
     def grade_label(self, info: Info) -> str:
-        return localized(DomainGrade(self.doc["grade"]).label, info.context.lang)
+        return localized(self.record.grade.label, info.context.lang)
 
     @strawberry.field(
         description="The points of the inspection behind it. Staff of the county "
@@ -90,7 +90,7 @@ class Certificate(Node):
     def total_points(self, info: Info) -> int | None:
         if not self._private(info):
             return None
-        return self.doc.get("totalPoints")
+        return self.record.total_points
 
     @strawberry.field(
         description="The stay as certified. For the public, only while this "
@@ -100,7 +100,7 @@ class Certificate(Node):
         if not sees_homestay(
             info.context.caller,
             self.record.county,
-            self.doc["homestayId"],
+            self.record.homestay_id,
             self.record.status_at(info.context.now),
         ):
             return None

@@ -17,6 +17,7 @@ from homestay.domain.gazetteer import gazetteer
 from homestay.domain.grades import Grade as DomainGrade
 from homestay.domain.grading import ItemKind as DomainItemKind
 from homestay.domain.inspections import InspectionStatus as DomainInspectionStatus
+from homestay.domain.inspections import Person
 from homestay.domain.inspections import ReviewDecision as DomainReviewDecision
 from homestay.errors import BadUserInput, UserErrors
 from homestay.errors import UserError as DomainUserError
@@ -251,6 +252,10 @@ async def payload(
 class Actor:
     id: strawberry.ID = strawberry.field(description="The account's id (an Account node).")
     name: str
+
+    @classmethod
+    def of_person(cls, person: Person) -> Actor:
+        return cls(id=global_id("Account", person.id or ""), name=person.name or "")
 
     @classmethod
     def of(cls, person: dict) -> Actor:

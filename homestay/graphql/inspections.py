@@ -11,8 +11,8 @@ import strawberry
 
 from homestay.domain import geo
 from homestay.domain.disclosure import sees_private_data
-from homestay.domain.grades import Grade as DomainGrade
-from homestay.domain.grading import Answer, to_reach
+from homestay.domain.grading import to_reach
+from homestay.domain.inspections import Inspection as DomainInspection
 from homestay.graphql.common import (
     Actor,
     GeoPoint,
@@ -27,6 +27,7 @@ from homestay.graphql.common import (
 )
 from homestay.graphql.homestays import Homestay
 from homestay.services import standards
+from homestay.storage import documents
 
 if TYPE_CHECKING:
     from homestay.graphql.appeals import Appeal
@@ -151,54 +152,52 @@ class Inspection(Node):
     notes: str | None
     results: list[ItemResult]
     certificate_number: str | None
-    doc: strawberry.Private[dict]
+    record: strawberry.Private[DomainInspection]
     coord: strawberry.Private[geo.CoordSystem]
 
     @classmethod
     def from_doc(cls, doc: dict, coord: geo.CoordSystem) -> Inspection:
+        record = documents.inspection(doc)
         return cls(
-            id=global_id("Inspection", doc["_id"]),
-            client_submission_id=doc["clientSubmissionId"],
-            inspector=Actor.of(doc["inspector"]),
-            standard=StandardRef(**doc["standard"]),
-            inspected_at=doc["inspectedAt"],
-            submitted_at=doc["submittedAt"],
-            status=InspectionStatus(doc["status"]),
-            total_points=doc["totalPoints"],
-            max_points=doc["maxPoints"],
-            recommended_grade=DomainGrade(doc["recommendedGrade"])
-            if doc.get("recommendedGrade")
-            else None,
-            distance_from_homestay_meters=doc.get("distanceFromHomestayMeters"),
-            far_from_homestay=bool(doc.get("farFromHomestay")),
-            notes=doc.get("notes"),
+            id=global_id("Inspection", record.id),
+            client_submission_id=strawberry.ID(record.client_submission_id),
+            inspector=Actor.of_person(record.inspector),
+            standard=StandardRef(code=record.standard_code, version=record.standard_version),
+            inspected_at=record.inspected_at,
+            submitted_at=record.submitted_at,
+            status=record.status,
+            total_points=record.total_points,
+            max_points=record.max_points,
+            recommended_grade=record.recommended_grade,
+            distance_from_homestay_meters=record.distance_from_homestay_m,
+            far_from_homestay=record.far_from_homestay,
+            notes=record.notes,
             results=[
                 ItemResult(
-                    item_code=r["itemCode"],
-                    passed=r.get("passed"),
-                    points=r.get("points"),
-                    note=r.get("note"),
-                    photo_urls=r.get("photoUrls") or [],
+                    item_code=r.item_code,
+                    passed=r.passed,
+                    points=r.points,
+                    note=r.note,
+                    photo_urls=list(r.photo_urls),
                 )
-                for r in doc["results"]
+                for r in record.results
             ],
-            certificate_number=doc.get("certificateNumber"),
-            doc=doc,
+            certificate_number=record.certificate_number,
+            record=record,
             coord=coord,
         )
 
     @strawberry.field
     def blockers(self) -> list[GradeBlocker]:
-        key = f"{self.doc['standard']['code']}@{self.doc['standard']['version']}"
         return [
             GradeBlocker(
-                grade=DomainGrade(b["grade"]),
-                item_code=b.get("itemCode"),
-                missing_points=b.get("missingPoints"),
-                kind=b["kind"],
-                standard_key=key,
+                grade=b.grade,
+                item_code=b.item_code,
+                missing_points=b.missing_points,
+                kind=b.kind,
+                standard_key=self.record.standard_key,
             )
-            for b in self.doc["blockers"]
+            for b in self.record.blockers
         ]
 
     @strawberry.field(
@@ -206,14 +205,10 @@ class Inspection(Node):
         "the same grading rule, by section. The operator's to-do list."
     )
     async def next_grades(self, info: Info) -> list[GradeTodo]:
-        key = f"{self.doc['standard']['code']}@{self.doc['standard']['version']}"
-        standard_doc = await info.context.standards.load(key)
+        standard_doc = await info.context.standards.load(self.record.standard_key)
         if standard_doc is None:
             return []
         standard = standards.to_domain(standard_doc)
-        answers = [
-            Answer(r["itemCode"], r.get("passed"), r.get("points")) for r in self.doc["results"]
-        ]
         sections = {s["code"]: s["title"] for s in standard_doc.get("sections", [])}
         lang = info.context.lang
         return [
@@ -223,24 +218,21 @@ class Inspection(Node):
                 mandatory=_todo_items(t.mandatory, sections, lang),
                 scored=_todo_items(t.scored, sections, lang),
             )
-            for t in to_reach(standard, answers)
+            for t in to_reach(standard, self.record.answers())
         ]
 
     @strawberry.field
     def review(self) -> Review | None:
-        r = self.doc.get("review")
-        if not r:
+        r = self.record.review
+        if r is None:
             return None
         return Review(
-            reviewer=Actor.of(r["reviewer"]),
-            decision=ReviewDecision(r["decision"]),
-            comment=r.get("comment"),
-            at=r["at"],
+            reviewer=Actor.of_person(r.reviewer), decision=r.decision, comment=r.comment, at=r.at
         )
 
     @strawberry.field
     async def homestay(self, info: Info) -> Homestay | None:
-        found = await info.context.homestays.load(self.doc["homestayId"])
+        found = await info.context.homestays.load(self.record.homestay_id)
         return Homestay.from_doc(found, self.coord) if found else None
 
     @strawberry.field(
@@ -252,16 +244,16 @@ class Inspection(Node):
     ) -> list[Annotated[Appeal, strawberry.lazy("homestay.graphql.appeals")]] | None:
         from homestay.graphql.appeals import Appeal, sees_appeal
 
-        if not sees_appeal(info, self.doc):
+        if not sees_appeal(info, self.record.county, self.record.homestay_id):
             return None
         return [
-            Appeal.from_doc(d) for d in await info.context.inspection_appeals.load(self.doc["_id"])
+            Appeal.from_doc(d) for d in await info.context.inspection_appeals.load(self.record.id)
         ]
 
     @strawberry.field
     def inspector_location(self) -> GeoPoint | None:
-        loc = self.doc.get("inspectorLocation")
-        return GeoPoint.from_geojson(loc, self.coord) if loc else None
+        point = self.record.inspector_point
+        return GeoPoint.of(point, self.coord) if point else None
 
 
 @strawberry.input

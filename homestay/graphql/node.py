@@ -66,7 +66,9 @@ async def _concern(info: Info, key: str, coord: geo.CoordSystem) -> Node | None:
 
 async def _appeal(info: Info, key: str, coord: geo.CoordSystem) -> Node | None:
     doc = await info.context.appeals.load(key)
-    return Appeal.from_doc(doc) if doc and sees_appeal(info, doc) else None
+    if doc is None or not sees_appeal(info, doc["county"], doc["homestayId"]):
+        return None
+    return Appeal.from_doc(doc)
 
 
 async def _standard(info: Info, key: str, coord: geo.CoordSystem) -> Node | None:

@@ -8,6 +8,15 @@ from typing import Any
 from homestay.domain.certificates import Certificate, CertificateAction, CertificateStatus
 from homestay.domain.geo import from_geojson
 from homestay.domain.grades import Grade
+from homestay.domain.inspections import (
+    Blocker,
+    Inspection,
+    InspectionStatus,
+    ItemAnswer,
+    Person,
+    Review,
+    ReviewDecision,
+)
 from homestay.domain.listings import Listing, ListingPhoto
 
 
@@ -47,4 +56,55 @@ def listing(doc: dict[str, Any]) -> Listing:
         photos=tuple(
             ListingPhoto(p["id"], p["width"], p["height"]) for p in doc.get("photos") or ()
         ),
+    )
+
+
+def _person(doc: dict[str, Any]) -> Person:
+    return Person(doc.get("id"), doc.get("name"))
+
+
+def inspection(doc: dict[str, Any]) -> Inspection:
+    review = doc.get("review")
+    point = doc.get("inspectorLocation")
+    return Inspection(
+        id=doc["_id"],
+        client_submission_id=doc["clientSubmissionId"],
+        homestay_id=doc["homestayId"],
+        county=doc["county"],
+        inspector=_person(doc["inspector"]),
+        standard_code=doc["standard"]["code"],
+        standard_version=doc["standard"]["version"],
+        inspected_at=doc["inspectedAt"],
+        submitted_at=doc["submittedAt"],
+        status=InspectionStatus(doc["status"]),
+        total_points=doc["totalPoints"],
+        max_points=doc["maxPoints"],
+        recommended_grade=Grade(doc["recommendedGrade"]) if doc.get("recommendedGrade") else None,
+        results=tuple(
+            ItemAnswer(
+                r["itemCode"],
+                r.get("passed"),
+                r.get("points"),
+                r.get("note"),
+                tuple(r.get("photoUrls") or ()),
+            )
+            for r in doc["results"]
+        ),
+        blockers=tuple(
+            Blocker(Grade(b["grade"]), b["kind"], b.get("itemCode"), b.get("missingPoints"))
+            for b in doc["blockers"]
+        ),
+        review=Review(
+            _person(review["reviewer"]),
+            ReviewDecision(review["decision"]),
+            review.get("comment"),
+            review["at"],
+        )
+        if review
+        else None,
+        notes=doc.get("notes"),
+        distance_from_homestay_m=doc.get("distanceFromHomestayMeters"),
+        far_from_homestay=bool(doc.get("farFromHomestay")),
+        inspector_point=from_geojson(point) if point else None,
+        certificate_number=doc.get("certificateNumber"),
     )
