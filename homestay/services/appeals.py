@@ -32,6 +32,7 @@ from homestay.domain.text import check_text
 from homestay.errors import UserError, UserErrors
 from homestay.services.certificates import CertificateService
 from homestay.services.pagination import oldest_first
+from homestay.services.scope import records_of
 from homestay.storage.database import Database
 
 MAX_REASON = 2000
@@ -310,12 +311,7 @@ class AppealService:
     ) -> tuple[list[tuple[dict, str]], bool, Callable[[], Awaitable[int]]]:
         """Appeals, oldest first (a queue): the bureau its counties', an operator its own."""
         caller.require(Role.BUREAU, Role.OPERATOR)
-        flt: dict
-        if caller.role is Role.OPERATOR:
-            caller.require_runs_in(county)
-            flt = {"homestayId": {"$in": sorted(caller.homestays)}}
-        else:
-            flt = {"county": {"$in": caller.counties_filter(county)}}
+        flt = records_of(caller, county)
         if status is not None:
             flt["status"] = status.value
         page, more = await oldest_first(self.db.appeals, flt, "appealedAt", first, after)

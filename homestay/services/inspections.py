@@ -24,6 +24,7 @@ from homestay.domain.text import check_text, normalize
 from homestay.errors import UserError, UserErrors
 from homestay.services import requests, standards
 from homestay.services.pagination import newest_first
+from homestay.services.scope import records_of
 from homestay.storage.database import Database
 
 UPLOAD_URL = re.compile(r"^/uploads/([0-9a-f]{24})$")
@@ -308,20 +309,16 @@ class InspectionService:
         """Newest first, in the caller's counties: (inspection, cursor) pairs, whether there is
         more, and how to count them all."""
         caller.require(Role.INSPECTOR, Role.BUREAU, Role.OPERATOR)
-        flt: dict
-        if caller.role is Role.OPERATOR:  # its own homestays' inspections, never a county's
-            if homestay_id is not None:
+        flt = records_of(caller, county)
+        if homestay_id is not None:
+            if caller.role is Role.OPERATOR:  # its own homestays', never a county's
                 caller.require_operator_of(homestay_id)
-            caller.require_runs_in(county)
-            flt = {"homestayId": homestay_id or {"$in": sorted(caller.homestays)}}
-        else:
-            flt = {"county": {"$in": caller.counties_filter(county)}}
-            if homestay_id is not None:
+            else:
                 homestay = await self.db.homestays.find_one({"_id": homestay_id}, {"county": 1})
                 if homestay is None:
                     return [], False, _no_inspections
                 caller.require_county(homestay["county"])
-                flt["homestayId"] = homestay_id
+            flt["homestayId"] = homestay_id
         if status is not None:
             flt["status"] = status
         page, more = await newest_first(self.db.inspections, flt, "submittedAt", first, after)

@@ -20,6 +20,7 @@ from homestay.domain.inspections import RequestStatus
 from homestay.domain.text import check_text
 from homestay.errors import UserError, UserErrors
 from homestay.services.pagination import oldest_first
+from homestay.services.scope import records_of
 from homestay.storage.database import Database
 
 MAX_NOTE = 500
@@ -111,12 +112,7 @@ class RequestService:
     ) -> tuple[list[tuple[dict, str]], bool, Callable[[], Awaitable[int]]]:
         """The queue, oldest first: staff see their counties', an operator its own."""
         caller.require(Role.INSPECTOR, Role.BUREAU, Role.OPERATOR)
-        flt: dict
-        if caller.role is Role.OPERATOR:
-            caller.require_runs_in(county)
-            flt = {"homestayId": {"$in": sorted(caller.homestays)}}
-        else:
-            flt = {"county": {"$in": caller.counties_filter(county)}}
+        flt = records_of(caller, county)
         if status is not None:
             flt["status"] = status.value
         page, more = await oldest_first(
