@@ -19,18 +19,16 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from bson import ObjectId
-from bson.errors import InvalidId
 from gridfs import AsyncGridFSBucket, AsyncGridOut
-from gridfs.errors import FileExists, NoFile
+from gridfs.errors import NoFile
 from PIL import Image
-from pymongo.errors import DuplicateKeyError
 
 from homestay.auth import Caller
 from homestay.domain.disclosure import sees_private_data
 from homestay.errors import UserError
+from homestay.services.uploads import BUCKET, parse_id, store_once
 from homestay.storage.database import Database
 
-BUCKET = "uploads"
 LISTING = "listing"
 WIDTHS = (320, 640, 960, 1280)  # what phones ask for: 1x to 4x of a 320-point column
 MAX_SIDE = 2560  # the photo itself: sharp on a tablet, not a 50-megapixel original
@@ -93,13 +91,6 @@ def thumbnail_width(asked: int) -> int:
     return next((w for w in WIDTHS if w >= asked), WIDTHS[-1])
 
 
-def parse_id(value: str) -> ObjectId | None:
-    try:
-        return ObjectId(value)
-    except (InvalidId, TypeError):
-        return None
-
-
 async def store(
     db: Database, drawn: Drawn, homestay: dict, uploaded_by: str | None, upload_key: str | None
 ) -> dict:
@@ -137,19 +128,11 @@ async def store(
     }
     if upload_key is not None:
         metadata["uploadKey"] = upload_key
-    try:
-        await bucket.upload_from_stream_with_id(
-            photo_id, f"photo-{photo_id}.jpg", drawn.photo, metadata=metadata
-        )
-    except (DuplicateKeyError, FileExists):  # the same upload raced this one: the first stands
-        await db.db[f"{BUCKET}.chunks"].delete_many({"files_id": photo_id})
+    doc, created = await store_once(db, photo_id, f"photo-{photo_id}.jpg", drawn.photo, metadata)
+    if not created:  # the first of the same upload stands, with its own thumbnails
         for drawn_id in {i for sizes in renditions.values() for i in sizes.values()}:
             await bucket.delete(ObjectId(drawn_id))
-        first = await db.db[f"{BUCKET}.files"].find_one({"metadata.uploadKey": upload_key})
-        if first is None:
-            raise
-        return first
-    return {"_id": photo_id, "length": len(drawn.photo), "metadata": metadata}
+    return doc
 
 
 async def check_photo_ids(
