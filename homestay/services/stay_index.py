@@ -508,21 +508,23 @@ class _Haystack:
         if not text or _SEP in text or _END in text:
             return np.zeros(len(slots), np.bool_)
         self._settle()
-        hay, starts, size = self.text, self.starts, self.size
         if len(slots) < self.scan_from:
-            return np.array(
-                [s < size and text in hay[starts[s] : starts[s + 1]] for s in slots.tolist()],
-                dtype=np.bool_,
-            ).reshape(len(slots))
+            return self._each(text, slots)
+        hay = self.text
         found: list[int] = []  # where the text occurs: mapped to slots at once below
         at = hay.find(text)
         while at >= 0:
             found.append(at)
             if len(found) > 2 * len(slots):  # a text most stays hold: test the slots instead
-                return np.array(
-                    [s < size and text in hay[starts[s] : starts[s + 1]] for s in slots.tolist()],
-                    dtype=np.bool_,
-                ).reshape(len(slots))
+                return self._each(text, slots)
             at = hay.find(text, at + 1)
-        hits = np.searchsorted(starts, np.array(found, dtype=np.int64), side="right") - 1
+        hits = np.searchsorted(self.starts, np.array(found, dtype=np.int64), side="right") - 1
         return np.isin(slots, hits)
+
+    def _each(self, text: str, slots: np.ndarray) -> np.ndarray:
+        """`text` tested in each slot's segment."""
+        hay, starts, size = self.text, self.starts, self.size
+        return np.array(
+            [s < size and text in hay[starts[s] : starts[s + 1]] for s in slots.tolist()],
+            dtype=np.bool_,
+        ).reshape(len(slots))
