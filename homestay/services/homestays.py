@@ -189,8 +189,7 @@ async def ensure_findable(db: Database) -> int:
     between batches so that the requests served meanwhile are not held up. Its cost follows
     the homestays that lack the fields, read by their own batch of current certificates.
     How many homestays it changed."""
-    marker = await db.meta.find_one({"_id": "homestay_finder"})
-    if marker is not None and marker.get("version") == FINDER_VERSION:
+    if await db.marked("homestay_finder", FINDER_VERSION):
         return 0
     changed = 0
     missing = {"$or": [{"findText": {"$exists": False}}, {"listedUntil": {"$exists": False}}]}
@@ -218,9 +217,7 @@ async def ensure_findable(db: Database) -> int:
             )
         changed += (await db.homestays.bulk_write(updates, ordered=False)).modified_count
         await asyncio.sleep(MIGRATION_PAUSE_S)
-    await db.meta.update_one(
-        {"_id": "homestay_finder"}, {"$set": {"version": FINDER_VERSION}}, upsert=True
-    )
+    await db.mark("homestay_finder", FINDER_VERSION)
     return changed
 
 
@@ -232,8 +229,7 @@ async def ensure_facility_codes(db: Database) -> tuple[int, int]:
     they name, on the homestay and on its current certificate's listing (idempotent; a word
     that names no code is kept, for its county's staff to replace, and counted). How many
     homestays changed, and how many words were kept unknown."""
-    marker = await db.meta.find_one({"_id": "facility_codes"})
-    if marker is not None and marker.get("version") == FACILITIES_VERSION:
+    if await db.marked("facility_codes", FACILITIES_VERSION):
         return 0, 0
     changed = unknown = 0
     async for doc in db.homestays.find(
@@ -255,11 +251,7 @@ async def ensure_facility_codes(db: Database) -> tuple[int, int]:
         changed += 1
         if changed % MIGRATION_BATCH == 0:
             await asyncio.sleep(MIGRATION_PAUSE_S)
-    await db.meta.update_one(
-        {"_id": "facility_codes"},
-        {"$set": {"version": FACILITIES_VERSION, "unknownKept": unknown}},
-        upsert=True,
-    )
+    await db.mark("facility_codes", FACILITIES_VERSION, unknownKept=unknown)
     return changed, unknown
 
 

@@ -185,8 +185,7 @@ async def _sync_cursor(db: Database, cursor, chunk_rows: int = 2000) -> int:
 
 
 async def is_built(db: Database) -> bool:
-    marker = await db.meta.find_one({"_id": "certificate_rows"})
-    return marker is not None and marker.get("version") == MODEL_VERSION
+    return await db.marked("certificate_rows", MODEL_VERSION)
 
 
 async def ensure_built(db: Database) -> bool:
@@ -198,11 +197,7 @@ async def ensure_built(db: Database) -> bool:
     built = await _sync_cursor(
         db, db.certificates.find({}, ROW_PROJECTION, batch_size=1000).sort("_id", 1)
     )
-    await db.meta.update_one(
-        {"_id": "certificate_rows"},
-        {"$set": {"version": MODEL_VERSION, "builtAt": started}},
-        upsert=True,
-    )
+    await db.mark("certificate_rows", MODEL_VERSION, builtAt=started)
     log.info("certificate rows built: %d", built)
     return True
 

@@ -247,6 +247,16 @@ class Database:
         """Markers of the database's own state (which read models are built, ...)."""
         return self.collection("meta")
 
+    async def marked(self, name: str, version: int) -> bool:
+        """Whether this database's `name` (a read model, a migration) is at `version`."""
+        marker = await self.meta.find_one({"_id": name})
+        return marker is not None and marker.get("version") == version
+
+    async def mark(self, name: str, version: int, **facts: Any) -> None:
+        await self.meta.update_one(
+            {"_id": name}, {"$set": {"version": version, **facts}}, upsert=True
+        )
+
     @property
     def counters(self) -> AsyncCollection:
         return self.collection("counters")
