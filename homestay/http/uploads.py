@@ -117,13 +117,9 @@ async def _listing_homestay(request: Request, caller: Caller) -> dict:
     if not raw.strip():
         raise BadRequest("homestay", "name the homestay the photo is for: ?homestay=ID")
     homestay_id = key_of(raw.strip(), "Homestay")
-    if caller.role is Role.OPERATOR:
-        caller.require_operator_of(homestay_id)
-    homestay = await request.app.state.services.homestays.get(homestay_id)
+    homestay = await request.app.state.services.homestays.editable(caller, homestay_id)
     if homestay is None:
         raise NotFound(f"no homestay {homestay_id!r}")
-    if caller.role is not Role.OPERATOR:
-        caller.require_county(homestay["county"])
     return homestay
 
 

@@ -440,18 +440,24 @@ class HomestayService:
             changes.update(findable({**current, **changes}))
         return await self._write(homestay_id, changes)
 
-    async def update_listing(self, caller: Caller, homestay_id: str, data: ListingInput) -> dict:
-        """The listing's content: the homestay's operator, or the county's staff."""
+    async def editable(self, caller: Caller, homestay_id: str) -> dict | None:
+        """The homestay whose listing the caller may edit (its content, its photos): the
+        homestay's operator, or its county's staff; None when there is no such homestay."""
         caller.require(Role.INSPECTOR, Role.BUREAU, Role.OPERATOR)
         if caller.role is Role.OPERATOR:
             caller.require_operator_of(homestay_id)
-        current = await self.get(homestay_id)
+        homestay = await self.get(homestay_id)
+        if homestay is not None and caller.role is not Role.OPERATOR:
+            caller.require_county(homestay["county"])
+        return homestay
+
+    async def update_listing(self, caller: Caller, homestay_id: str, data: ListingInput) -> dict:
+        """The listing's content: the homestay's operator, or the county's staff."""
+        current = await self.editable(caller, homestay_id)
         if current is None:
             raise UserErrors.one(
                 ["input", "homestayId"], "NOT_FOUND", f"no homestay {homestay_id!r}"
             )
-        if caller.role is not Role.OPERATOR:
-            caller.require_county(current["county"])
         errors: list[UserError] = []
         changes = check_listing(errors, data, current)
         if data.photo_ids is not None:
