@@ -269,7 +269,7 @@ class AppealService:
             undo = _UNDO.get(remedy(subject, cert["expiresAt"], ruling["at"]))
             if undo is not None:
                 cert = await self.certificates.undo_on_appeal(
-                    caller, number, undo, appeal["_id"], words
+                    caller, cert, undo, appeal["_id"], words
                 )
         return cert, inspection
 

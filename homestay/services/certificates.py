@@ -394,14 +394,12 @@ class CertificateService:
         )
 
     async def undo_on_appeal(
-        self, caller: Caller, number: str, action: CertificateAction, appeal_id: str, reason: str
-    ) -> dict | None:
-        """An overturned suspension (REINSTATE) or revocation (RESTORE): back to VALID if the
-        certificate is still as it was appealed; sent again, or changed meanwhile (reinstated
-        by hand, superseded by a new one), it is left as it is."""
-        cert = await self.get(number)
-        if cert is None:
-            return None
+        self, caller: Caller, cert: dict, action: CertificateAction, appeal_id: str, reason: str
+    ) -> dict:
+        """An overturned suspension (REINSTATE) or revocation (RESTORE) of `cert`, as just
+        read or written: back to VALID if it is still as it was appealed; sent again, or
+        changed meanwhile (reinstated by hand, superseded by a new one), it is left as it is
+        (its write is conditional on the status read)."""
         allowed, _ = TRANSITIONS[action]
         if CertificateStatus(cert["status"]) not in allowed:
             await self._synced(cert)
