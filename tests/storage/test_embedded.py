@@ -30,7 +30,12 @@ def test_the_database_process_dies_with_a_killed_parent(tmp_path):
         print(server.pid, flush=True)
         time.sleep(600)
     """)
-    parent = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    # on the real clock: under libfaketime (the calendar runs) the database's shutdown waits
+    # on absolute deadlines the shifted clock puts weeks away, whatever the parent does
+    real_clock = {k: v for k, v in os.environ.items() if k not in ("LD_PRELOAD", "FAKETIME")}
+    parent = subprocess.Popen(
+        [sys.executable, "-c", script], stdout=subprocess.PIPE, text=True, env=real_clock
+    )
     child_pid = int(parent.stdout.readline())
     assert pid_alive(child_pid)
     os.kill(parent.pid, signal.SIGKILL)
