@@ -12,9 +12,8 @@ validation compares, and bounds them too (MAX_SAME_NAME).
 
 from __future__ import annotations
 
-import asyncio
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import cast
 
@@ -28,9 +27,6 @@ from graphql import (
     OperationDefinitionNode,
     SelectionSetNode,
 )
-from strawberry.extensions import ValidationCache
-
-from homestay.graphql.core import core_schema
 
 MAX_SELECTIONS = 1000
 # validation compares the fields that answer to one name pairwise: a thousand `__typename`
@@ -104,7 +100,7 @@ def _operations(document: DocumentNode) -> Iterator[OperationDefinitionNode]:
     return (d for d in document.definitions if isinstance(d, OperationDefinitionNode))
 
 
-def _refusal(expansion: Expansion) -> GraphQLError | None:
+def refusal(expansion: Expansion) -> GraphQLError | None:
     if expansion.selections > MAX_SELECTIONS:
         return GraphQLError(
             f"this document expands to more than {MAX_SELECTIONS} selections once its "
@@ -118,26 +114,3 @@ def _refusal(expansion: Expansion) -> GraphQLError | None:
             extensions={"code": "QUERY_TOO_COMPLEX", "limit": MAX_SAME_NAME},
         )
     return None
-
-
-class BoundedValidation(ValidationCache):
-    """Strawberry's validation cache, behind the expansion bound: a document over it is
-    refused without being validated. What is validated is validated in a worker thread:
-    within the bound graphql-core may still spend tens of milliseconds on a hostile document
-    (a thousand fields of one name: ~90 ms before it gives up), and the event loop answers
-    everyone else meanwhile."""
-
-    async def on_validate(self) -> AsyncIterator[None]:  # type: ignore[override]
-        context = self.execution_context
-        document = context.graphql_document
-        refusal = _refusal(expand(document)) if document is not None else None
-        if refusal is not None:
-            context.pre_execution_errors = [refusal]
-        else:
-            context.pre_execution_errors = await asyncio.to_thread(
-                self.cached_validate_document,
-                core_schema(context.schema),
-                document,
-                context.validation_rules,
-            )
-        yield

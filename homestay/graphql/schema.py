@@ -22,8 +22,8 @@ from homestay.graphql.bureau import BureauQueries
 from homestay.graphql.certificates import Certificate, CertificateMutations, CertificateQueries
 from homestay.graphql.concerns import Concern, ConcernMutations, ConcernQueries
 from homestay.graphql.cost import CostLimit
+from homestay.graphql.documents import CachedDocuments, KnownDocuments
 from homestay.graphql.errors import ErrorCodes, Observed, log_errors
-from homestay.graphql.expansion import BoundedValidation
 from homestay.graphql.homestays import HomestayMutations, HomestayQueries
 from homestay.graphql.inspections import Inspection, InspectionMutations, InspectionQueries
 from homestay.graphql.node import NodeQueries
@@ -75,16 +75,16 @@ class HomestaySchema(strawberry.Schema):
 
 
 def build_schema(*, introspection: bool = True) -> HomestaySchema:
+    known = KnownDocuments()  # this schema's rules validated them
     extensions: list = [
         Observed,
         ErrorCodes,
         lambda: QueryDepthLimiter(max_depth=MAX_DEPTH),
         lambda: MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
         lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
-        # a document that expands past its bound is refused unvalidated; the apps send the
-        # same few documents again and again: validate them once (strawberry's ParserCache is
-        # left out: its syntax errors escape the error-coding extension)
-        lambda: BoundedValidation(maxsize=500),
+        # the apps send the same few documents again and again: parsed and validated once
+        # per text; one that expands past its bound is refused unvalidated
+        lambda: CachedDocuments(known),
         CostLimit,
     ]
     if not introspection:
