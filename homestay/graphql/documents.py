@@ -86,7 +86,7 @@ class CachedDocuments(SchemaExtension):
                 context.graphql_document = self.seen.document
         yield
 
-    async def on_validate(self) -> AsyncIterator[None]:  # type: ignore[override]
+    async def on_validate(self) -> AsyncIterator[None]:
         context = self.execution_context
         if self.seen is not None:
             context.pre_execution_errors = list(self.seen.errors)
