@@ -23,7 +23,7 @@ from PIL import Image, ImageDraw
 from homestay.auth import Caller, Role
 from homestay.clock import shifted, utcnow
 from homestay.domain.appeals import AppealDecision
-from homestay.domain.certificates import CertificateAction
+from homestay.domain.certificates import Certificate, CertificateAction, CertificateStatus
 from homestay.domain.concerns import ConcernCategory, ConcernStatus
 from homestay.domain.gazetteer import gazetteer
 from homestay.domain.grades import Grade
@@ -288,7 +288,7 @@ async def _appeals(
     operator = caller_of(new.account)
     appeals = services.appeals
     numbers = {
-        c["homestayId"]: c["_id"]
+        c.homestay_id: c.number
         for c in await services.certificates.current_for(runs)
         if c is not None
     }
@@ -383,10 +383,10 @@ class _Demo:
             self.uninspected.append(homestay["_id"])
             return  # registered, not yet inspected
         cert, quality = await self._first_inspection(homestay, point, fate)
-        if cert is None or cert["status"] != "VALID":
+        if cert is None or cert.stored_status is not CertificateStatus.VALID:
             return
         await self._list(homestay, fate)
-        await self._afterwards(homestay, cert["_id"], fate, quality)
+        await self._afterwards(homestay, cert.number, fate, quality)
 
     async def _register(self, n: int) -> tuple[dict, tuple[float, float] | None]:
         rng = self.rng
@@ -412,7 +412,7 @@ class _Demo:
 
     async def _first_inspection(
         self, homestay: dict, point: tuple[float, float] | None, fate: float
-    ) -> tuple[dict | None, float]:
+    ) -> tuple[Certificate | None, float]:
         """Inspected, then left for review, rejected or approved: the certificate, if any,
         and how good the stay is."""
         rng, services = self.rng, self.services

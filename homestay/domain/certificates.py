@@ -9,6 +9,8 @@ from enum import Enum
 from typing import Any
 
 from homestay.domain.grades import Grade
+from homestay.domain.inspections import Person
+from homestay.domain.listings import Listing
 
 
 class CertificateStatus(Enum):
@@ -115,8 +117,21 @@ class Listed:
 
 
 @dataclass(frozen=True)
+class CertificateEvent:
+    """One change of a certificate, with who, when and why (the name and role at the time)."""
+
+    at: datetime
+    by: Person
+    by_role: str | None
+    action: str  # a CertificateAction's value (kept as stored: the history is a record)
+    from_status: CertificateStatus | None
+    to_status: CertificateStatus
+    reason: str | None
+
+
+@dataclass(frozen=True)
 class Certificate:
-    """What the rules need of a certificate, converted once from its stored document."""
+    """A certificate, converted once from its stored document (storage/documents.py)."""
 
     number: str
     county: str
@@ -126,13 +141,26 @@ class Certificate:
     issued_at: datetime
     expires_at: datetime
     total_points: int | None = None  # of the inspection behind it
-    suspensions: tuple[tuple[datetime, str], ...] = ()  # when and why, oldest first
+    inspection_id: str | None = None
+    standard_code: str = ""
+    standard_version: int = 0
+    listing: Listing | None = None  # the stay as certified, which search shows
+    history: tuple[CertificateEvent, ...] = ()  # oldest first
 
     def status_at(self, now: datetime) -> CertificateStatus:
         return effective_status(self.stored_status, self.expires_at, now)
 
     def is_listed(self, now: datetime) -> bool:
         return is_listed(self.stored_status, self.expires_at, now)
+
+    @property
+    def suspensions(self) -> tuple[tuple[datetime, str], ...]:
+        """When and why it was suspended, oldest first."""
+        return tuple(
+            (e.at, e.reason or "")
+            for e in self.history
+            if e.action == CertificateAction.SUSPEND.value
+        )
 
 
 def expiry(issued_at: datetime, validity_days: int) -> datetime:

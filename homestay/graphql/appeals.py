@@ -11,6 +11,7 @@ from homestay.domain import geo
 from homestay.domain.appeals import AppealDecision as DomainDecision
 from homestay.domain.appeals import AppealStatus as DomainStatus
 from homestay.domain.appeals import AppealSubject as DomainSubject
+from homestay.domain.certificates import Certificate as DomainCertificate
 from homestay.graphql.certificates import Certificate
 from homestay.graphql.common import (
     Actor,
@@ -105,7 +106,7 @@ class Appeal(Node):
         if not self.doc.get("certificateNumber"):
             return None
         found = await info.context.certificates.load(self.doc["certificateNumber"])
-        return Certificate.from_doc(found, geo.CoordSystem.WGS84) if found else None
+        return Certificate.of(found, geo.CoordSystem.WGS84) if found else None
 
 
 def sees_appeal(info: Info, county: str, homestay_id: str) -> bool:
@@ -170,11 +171,11 @@ class AppealQueries:
         )
 
 
-def _decided(done: tuple[dict, dict | None, dict | None]) -> dict:
+def _decided(done: tuple[dict, DomainCertificate | None, dict | None]) -> dict:
     appeal, cert, inspection = done
     return {
         "appeal": Appeal.from_doc(appeal),
-        "certificate": Certificate.from_doc(cert, geo.CoordSystem.WGS84) if cert else None,
+        "certificate": Certificate.of(cert, geo.CoordSystem.WGS84) if cert else None,
         "inspection": Inspection.from_doc(inspection, geo.CoordSystem.WGS84)
         if inspection
         else None,

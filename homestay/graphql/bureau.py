@@ -229,7 +229,7 @@ class PlanEntry:
     @strawberry.field
     def homestay(self) -> Homestay:
         if self.certificate is not None:
-            return Homestay.from_certificate(self.certificate.doc, geo.CoordSystem.WGS84)
+            return Homestay.from_certificate(self.certificate.record, geo.CoordSystem.WGS84)
         assert self.homestay_doc is not None
         return Homestay.from_doc(self.homestay_doc, geo.CoordSystem.WGS84)
 
@@ -289,7 +289,7 @@ class BureauQueries:
                         )
                         for f in entry.findings
                     ],
-                    certificate=Certificate.from_doc(entry.certificate, geo.CoordSystem.WGS84)
+                    certificate=Certificate.of(entry.certificate, geo.CoordSystem.WGS84)
                     if entry.certificate is not None
                     else None,
                     homestay_doc=entry.homestay,
@@ -313,7 +313,7 @@ class BureauQueries:
         cert = await info.context.services.certificates.get(number.strip())
         if cert is None:
             return None
-        if not sees_private_data(info.context.caller, cert["county"], cert["homestayId"]):
+        if not sees_private_data(info.context.caller, cert.county, cert.homestay_id):
             raise Forbidden(
                 "this certificate's history is for its county's staff and its homestay's operator"
             )

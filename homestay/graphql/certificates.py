@@ -11,9 +11,7 @@ import strawberry
 from homestay.domain import geo
 from homestay.domain.certificates import Certificate as DomainCertificate
 from homestay.domain.certificates import CertificateAction
-from homestay.domain.certificates import CertificateStatus as DomainStatus
 from homestay.domain.disclosure import sees_homestay, sees_private_data
-from homestay.domain.grades import Grade as DomainGrade
 from homestay.graphql.common import (
     Actor,
     CertificateStatus,
@@ -33,7 +31,6 @@ from homestay.graphql.common import (
 from homestay.graphql.homestays import Homestay
 from homestay.graphql.inspections import Inspection
 from homestay.graphql.permissions import IsBureau
-from homestay.storage import documents
 
 
 @strawberry.type
@@ -54,21 +51,19 @@ class Certificate(Node):
     issued_at: datetime
     expires_at: datetime
     standard: StandardRef
-    doc: strawberry.Private[dict]
     record: strawberry.Private[DomainCertificate]
     coord: strawberry.Private[geo.CoordSystem]
 
     @classmethod
-    def from_doc(cls, doc: dict, coord: geo.CoordSystem) -> Certificate:
+    def of(cls, record: DomainCertificate, coord: geo.CoordSystem) -> Certificate:
         return cls(
-            id=global_id("Certificate", doc["_id"]),
-            number=doc["_id"],
-            grade=DomainGrade(doc["grade"]),
-            issued_at=doc["issuedAt"],
-            expires_at=doc["expiresAt"],
-            standard=StandardRef(**doc["standard"]),
-            doc=doc,
-            record=documents.certificate(doc),
+            id=global_id("Certificate", record.number),
+            number=record.number,
+            grade=record.grade,
+            issued_at=record.issued_at,
+            expires_at=record.expires_at,
+            standard=StandardRef(code=record.standard_code, version=record.standard_version),
+            record=record,
             coord=coord,
         )
 
@@ -104,7 +99,7 @@ class Certificate(Node):
             self.record.status_at(info.context.now),
         ):
             return None
-        return Homestay.from_certificate(self.doc, self.coord)
+        return Homestay.from_certificate(self.record, self.coord)
 
     @strawberry.field(
         description="Staff of the county and the homestay's operator only; null for anyone else."
@@ -112,7 +107,9 @@ class Certificate(Node):
     async def inspection(self, info: Info) -> Inspection | None:
         if not self._private(info):
             return None
-        found = await info.context.inspections.load(self.doc["inspectionId"])
+        if self.record.inspection_id is None:
+            return None
+        found = await info.context.inspections.load(self.record.inspection_id)
         return Inspection.from_doc(found, self.coord) if found else None
 
     @strawberry.field(
@@ -122,21 +119,21 @@ class Certificate(Node):
     def history(self, info: Info) -> list[CertificateEvent] | None:
         if not self._private(info):
             return None
-        return events_of(self.doc)
+        return events_of(self.record)
 
 
-def events_of(cert: dict) -> list[CertificateEvent]:
+def events_of(record: DomainCertificate) -> list[CertificateEvent]:
     return [
         CertificateEvent(
-            at=e["at"],
-            by=Actor.of(e["by"]),
-            by_role=e["by"].get("role"),
-            action=e["action"],
-            from_status=DomainStatus(e["from"]) if e.get("from") else None,
-            to_status=DomainStatus(e["to"]),
-            reason=e.get("reason"),
+            at=e.at,
+            by=Actor.of_person(e.by),
+            by_role=e.by_role,
+            action=e.action,
+            from_status=e.from_status,
+            to_status=e.to_status,
+            reason=e.reason,
         )
-        for e in cert["history"]
+        for e in record.history
     ]
 
 
@@ -232,11 +229,11 @@ class CertificateQueries:
         self, info: Info, number: str, coord_system: CoordSystem = geo.CoordSystem.WGS84
     ) -> Certificate | None:
         cert = await info.context.services.certificates.get(number.strip())
-        return Certificate.from_doc(cert, coord_system) if cert else None
+        return Certificate.of(cert, coord_system) if cert else None
 
 
-def _certificate_fields(cert: dict | None) -> dict:
-    return {"certificate": Certificate.from_doc(cert, geo.CoordSystem.WGS84) if cert else None}
+def _certificate_fields(cert: DomainCertificate | None) -> dict:
+    return {"certificate": Certificate.of(cert, geo.CoordSystem.WGS84) if cert else None}
 
 
 @strawberry.type

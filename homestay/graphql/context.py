@@ -12,6 +12,7 @@ from strawberry.dataloader import DataLoader
 
 from homestay.auth import PUBLIC, Caller
 from homestay.clock import utcnow
+from homestay.domain.certificates import Certificate
 from homestay.errors import ApiError
 from homestay.services.registry import Services
 
@@ -57,11 +58,11 @@ class Context:
         return DataLoader(self.services.homestays.get_many)
 
     @cached_property
-    def current_certificates(self) -> DataLoader[str, dict | None]:
+    def current_certificates(self) -> DataLoader[str, Certificate | None]:
         return DataLoader(self.services.certificates.current_for)
 
     @cached_property
-    def certificates(self) -> DataLoader[str, dict | None]:
+    def certificates(self) -> DataLoader[str, Certificate | None]:
         return DataLoader(self.services.certificates.get_many)
 
     @cached_property

@@ -30,8 +30,8 @@ MAX_NODES = 100
 
 
 async def _certificate(info: Info, key: str, coord: geo.CoordSystem) -> Node | None:
-    doc = await info.context.certificates.load(key)
-    return Certificate.from_doc(doc, coord) if doc else None
+    found = await info.context.certificates.load(key)
+    return Certificate.of(found, coord) if found else None
 
 
 async def _inspection(info: Info, key: str, coord: geo.CoordSystem) -> Node | None:

@@ -26,13 +26,14 @@ from homestay.domain.appeals import (
     may_decide,
     remedy,
 )
-from homestay.domain.certificates import CertificateAction, CertificateStatus
+from homestay.domain.certificates import Certificate, CertificateAction, CertificateStatus
 from homestay.domain.inspections import InspectionStatus
 from homestay.domain.text import check_text
 from homestay.errors import UserError, UserErrors
 from homestay.services.certificates import CertificateService
 from homestay.services.pagination import oldest_first
 from homestay.services.scope import records_of
+from homestay.storage import documents
 from homestay.storage.database import Database
 
 MAX_REASON = 2000
@@ -161,7 +162,7 @@ class AppealService:
             caller.require_operator_of(inspection["homestayId"])
             return inspection["homestayId"], inspection["county"], _rejection(inspection), None
         assert certificate_number is not None
-        cert = await self.certificates.get(certificate_number)
+        cert = await self.certificates.stored(certificate_number)
         if cert is None:
             raise UserErrors.one(
                 ["input", "certificateNumber"],
@@ -200,7 +201,7 @@ class AppealService:
 
     async def decide(
         self, caller: Caller, appeal_id: str, decision: AppealDecision, reason: str | None
-    ) -> tuple[dict, dict | None, dict | None]:
+    ) -> tuple[dict, Certificate | None, dict | None]:
         """The appeal as decided, and the certificate and inspection it concerns as they are
         after it."""
         caller.require(Role.BUREAU)
@@ -242,7 +243,8 @@ class AppealService:
                 "ALREADY_DECIDED",
                 f"this appeal was already {appeal['status'].lower()}",
             )
-        return appeal, *await self._consequences(caller, appeal)
+        cert, inspection = await self._consequences(caller, appeal)
+        return appeal, documents.certificate(cert) if cert else None, inspection
 
     async def _consequences(self, caller: Caller, appeal: dict) -> tuple[dict | None, dict | None]:
         """What the ruling does; each step safe to repeat."""
@@ -259,7 +261,7 @@ class AppealService:
         if subject is AppealSubject.REJECTION:
             if overturned:
                 inspection = await self._review_again(appeal, inspection)
-            cert = await self.certificates.get(number) if number else None
+            cert = await self.certificates.stored(number) if number else None
             return cert, inspection
         action = (
             CertificateAction.APPEAL_OVERTURNED if overturned else CertificateAction.APPEAL_UPHELD

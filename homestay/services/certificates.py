@@ -21,6 +21,7 @@ from homestay.domain.certificates import (
     FINAL,
     NUMBER_PATTERN,
     TRANSITIONS,
+    Certificate,
     CertificateAction,
     CertificateStatus,
     expiry,
@@ -69,6 +70,10 @@ def status_of(cert: dict, now: datetime) -> CertificateStatus:
     return documents.certificate(cert).status_at(now)
 
 
+def _record(cert: dict | None) -> Certificate | None:
+    return documents.certificate(cert) if cert is not None else None
+
+
 class CertificateService:
     def __init__(self, db: Database, validity_days: int = 3 * 365) -> None:
         self.db = db
@@ -82,7 +87,9 @@ class CertificateService:
         inspection_id: str,
         decision: str | ReviewDecision,
         comment: str | None,
-    ) -> tuple[dict, dict | None]:
+    ) -> tuple[dict, Certificate | None]:
+        """The inspection as reviewed, and the certificate its approval issued (or the one
+        a no-grade approval revoked)."""
         caller.require(Role.BUREAU)
         decision = ReviewDecision(decision)
         inspection = await self.db.inspections.find_one({"_id": inspection_id})
@@ -142,11 +149,11 @@ class CertificateService:
             fresh = await self.db.inspections.find_one({"_id": inspection_id})
             assert fresh is not None  # found above; inspections are never deleted
             return await self._replayed_review(caller, fresh, decision)
-        return claimed, await self._apply_decision(caller, claimed)
+        return claimed, _record(await self._apply_decision(caller, claimed))
 
     async def _replayed_review(
         self, caller: Caller, inspection: dict, decision: ReviewDecision
-    ) -> tuple[dict, dict | None]:
+    ) -> tuple[dict, Certificate | None]:
         """A review sent again by its reviewer finishes what the first try began."""
         review = inspection.get("review") or {}
         if (
@@ -158,7 +165,7 @@ class CertificateService:
                 "ALREADY_REVIEWED",
                 f"this inspection is already {inspection['status'].lower()}",
             )
-        return inspection, await self._apply_decision(caller, inspection)
+        return inspection, _record(await self._apply_decision(caller, inspection))
 
     async def _apply_decision(self, caller: Caller, inspection: dict) -> dict | None:
         if inspection["status"] != InspectionStatus.APPROVED:
@@ -285,9 +292,9 @@ class CertificateService:
 
     async def change(
         self, caller: Caller, number: str, action: CertificateAction, reason: str | None
-    ) -> dict:
+    ) -> Certificate:
         caller.require(Role.BUREAU)
-        cert = await self.get(number)
+        cert = await self.stored(number)
         if cert is None:
             raise UserErrors.one(["input", "number"], "NOT_FOUND", f"no certificate {number!r}")
         caller.require_county(cert["county"])
@@ -309,7 +316,7 @@ class CertificateService:
             and last["reason"] == reason
         ):
             await self._synced(cert)  # the same change sent again: done; the row too
-            return cert
+            return documents.certificate(cert)
         now_status = status_of(cert, utcnow())
         if CertificateStatus(cert["status"]) not in allowed or (
             now_status is CertificateStatus.EXPIRED and action is not CertificateAction.REVOKE
@@ -319,7 +326,7 @@ class CertificateService:
                 "INVALID_TRANSITION",
                 f"a {now_status.value} certificate cannot be {action.value.lower()}d",
             )
-        return await self._transition(caller, cert, action, reason)
+        return documents.certificate(await self._transition(caller, cert, action, reason))
 
     async def _transition(
         self,
@@ -363,7 +370,7 @@ class CertificateService:
     ) -> dict | None:
         """An appeal's step (filed, upheld, overturned) in the certificate's history: once,
         however often it is sent. The status is left as it is."""
-        cert = await self.get(number)
+        cert = await self.stored(number)
         if cert is None:
             return None
         now = utcnow()
@@ -439,21 +446,28 @@ class CertificateService:
 
     # -- reads ------------------------------------------------------------------------------
 
-    async def get(self, number: str) -> dict | None:
+    async def stored(self, number: str) -> dict | None:
+        """The stored document, for the services that change it."""
         if not isinstance(number, str) or not NUMBER_PATTERN.match(number):
             return None
         return await self.db.certificates.find_one({"_id": number})
 
-    async def get_many(self, numbers: list[str]) -> list[dict | None]:
+    async def get(self, number: str) -> Certificate | None:
+        return _record(await self.stored(number))
+
+    async def get_many(self, numbers: list[str]) -> list[Certificate | None]:
         """By number, in the order asked (for a DataLoader): one read however many."""
         wanted = [n for n in numbers if isinstance(n, str) and NUMBER_PATTERN.match(n)]
-        found = {c["_id"]: c async for c in self.db.certificates.find({"_id": {"$in": wanted}})}
+        found = {
+            c["_id"]: documents.certificate(c)
+            async for c in self.db.certificates.find({"_id": {"$in": wanted}})
+        }
         return [found.get(n) for n in numbers]
 
     async def public(self, number: str, now: datetime) -> PublicCertificate | None:
         """What anyone may verify of a certificate. An unknown number costs the same two
         reads as a known one, so that the answer's time does not tell which it is."""
-        cert = await self.get(number)
+        cert = await self.stored(number)
         inspection = await self.db.inspections.find_one(
             {"_id": cert["inspectionId"] if cert else "-"}, {"inspectedAt": 1}
         )
@@ -470,9 +484,9 @@ class CertificateService:
             inspected_at=inspection["inspectedAt"] if inspection else None,
         )
 
-    async def current_for(self, homestay_ids: list[str]) -> list[dict | None]:
+    async def current_for(self, homestay_ids: list[str]) -> list[Certificate | None]:
         found = {
-            c["homestayId"]: c
+            c["homestayId"]: documents.certificate(c)
             async for c in self.db.certificates.find(
                 {"homestayId": {"$in": homestay_ids}, "current": True}
             )

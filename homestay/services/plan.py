@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from homestay.domain.certificates import LAPSING_VALUES
+from homestay.domain.certificates import LAPSING_VALUES, Certificate
 from homestay.domain.plan import Finding, PlanSettings, assess, request_waiting
 from homestay.errors import BadUserInput
 from homestay.services.concerns import ConcernService
@@ -31,7 +31,7 @@ _NO_EXPIRY = datetime(9999, 12, 31, tzinfo=UTC)
 
 @dataclass
 class PlanEntry:
-    certificate: dict | None  # None: a homestay never certified (or no longer) that asked
+    certificate: Certificate | None  # None: a homestay never certified (or no longer) that asked
     findings: list[Finding] = field(default_factory=list)
     homestay: dict | None = None  # when there is no certificate to carry its listing
 
@@ -44,7 +44,7 @@ class PlanEntry:
         if self.certificate is None:
             assert self.homestay is not None
             return (-self.priority, _NO_EXPIRY, self.homestay["_id"])
-        return (-self.priority, self.certificate["expiresAt"], self.certificate["_id"])
+        return (-self.priority, self.certificate.expires_at, self.certificate.number)
 
 
 @dataclass(frozen=True)
@@ -113,18 +113,18 @@ class PlanService:
         waiting = await open_requests_since(self.db, counties)
         entries = []
         for cert in certificates:
-            key = (cert["standard"]["code"], cert["standard"]["version"])
+            record = documents.certificate(cert)
             findings = assess(
-                documents.certificate(cert),
+                record,
                 by_homestay.get(cert["homestayId"]),
-                thresholds.get(key),
+                thresholds.get((record.standard_code, record.standard_version)),
                 now,
                 self.settings,
                 concerns.get(cert["homestayId"]),
                 waiting.get(cert["homestayId"]),
             )
             if findings:
-                entries.append(PlanEntry(cert, findings))
+                entries.append(PlanEntry(record, findings))
         # a homestay with no certificate in service that asked and waits: the plan too
         covered = {c["homestayId"] for c in certificates}
         overdue = {

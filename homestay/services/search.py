@@ -28,11 +28,12 @@ import numpy as np
 
 from homestay.clock import utcnow
 from homestay.domain import geo
-from homestay.domain.certificates import CertificateStatus, Listed
+from homestay.domain.certificates import Certificate, CertificateStatus, Listed
 from homestay.domain.grades import ALL_GRADES, Grade
 from homestay.errors import BadUserInput
 from homestay.services.pagination import decode_cursor, encode_cursor, keyset_after
 from homestay.services.stay_index import Cluster, Ranked, StayIndex, clusters
+from homestay.storage import documents
 from homestay.storage.database import Database
 
 MAX_RADIUS_M = 100_000
@@ -64,7 +65,7 @@ class SearchQuery:
 
 @dataclass(frozen=True)
 class Hit:
-    certificate: dict
+    certificate: Certificate
     distance_m: float | None
     cursor: str
 
@@ -232,7 +233,7 @@ class SearchService:
             async for d in self.db.certificates.find({"_id": {"$in": [r.number for r in page]}})
         }
         hits = [
-            Hit(found[r.number], r.distance_m, encode_cursor(r.key))
+            Hit(documents.certificate(found[r.number]), r.distance_m, encode_cursor(r.key))
             for r in page
             if r.number in found
         ]
@@ -325,7 +326,10 @@ class SearchService:
             .limit(query.first + 1)
             .to_list()
         )
-        hits = [Hit(d, None, encode_cursor(_key(query.sort, d, None))) for d in docs[: query.first]]
+        hits = [
+            Hit(documents.certificate(d), None, encode_cursor(_key(query.sort, d, None)))
+            for d in docs[: query.first]
+        ]
 
         async def count() -> int:
             return await self.db.search_certificates.count_documents(flt)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from homestay.domain.certificates import Certificate, CertificateAction, CertificateStatus
+from homestay.domain.certificates import Certificate, CertificateEvent, CertificateStatus
 from homestay.domain.geo import from_geojson
 from homestay.domain.grades import Grade
 from homestay.domain.inspections import (
@@ -21,6 +21,8 @@ from homestay.domain.listings import Listing, ListingPhoto
 
 
 def certificate(doc: dict[str, Any]) -> Certificate:
+    standard = doc.get("standard") or {}
+    listed = doc.get("listing")
     return Certificate(
         number=doc["_id"],
         county=doc["county"],
@@ -30,11 +32,24 @@ def certificate(doc: dict[str, Any]) -> Certificate:
         issued_at=doc["issuedAt"],
         expires_at=doc["expiresAt"],
         total_points=doc.get("totalPoints"),
-        suspensions=tuple(
-            (e["at"], e.get("reason") or "")
-            for e in doc.get("history", [])
-            if e["action"] == CertificateAction.SUSPEND.value
-        ),
+        inspection_id=doc.get("inspectionId"),
+        standard_code=standard.get("code", ""),
+        standard_version=standard.get("version", 0),
+        listing=listing(listed) if listed else None,
+        history=tuple(_event(e) for e in doc.get("history") or ()),
+    )
+
+
+def _event(doc: dict[str, Any]) -> CertificateEvent:
+    by = doc.get("by") or {}
+    return CertificateEvent(
+        at=doc["at"],
+        by=_person(by),
+        by_role=by.get("role"),
+        action=doc["action"],
+        from_status=CertificateStatus(doc["from"]) if doc.get("from") else None,
+        to_status=CertificateStatus(doc["to"]),
+        reason=doc.get("reason"),
     )
 
 

@@ -61,7 +61,14 @@ def test_the_last_inspection_is_the_later_of_any_inspection_and_the_issue():
 
 
 def test_only_recent_suspensions_and_far_inspections_count():
-    event = {"action": "SUSPEND", "at": NOW - timedelta(days=364), "reason": "投诉"}
+    event = {
+        "action": "SUSPEND",
+        "at": NOW - timedelta(days=364),
+        "by": {"id": "b1", "name": "李审核", "role": "BUREAU"},
+        "from": "VALID",
+        "to": "SUSPENDED",
+        "reason": "投诉",
+    }
     assert reasons(cert(history=[event])) == [Reason.RECENT_SUSPENSION]
     stale = {**event, "at": NOW - timedelta(days=366)}
     assert reasons(cert(history=[stale])) == []

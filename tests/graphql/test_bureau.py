@@ -144,10 +144,10 @@ async def test_plan_weights_are_settings(services, db, inspector, bureau, api):
         api, inspector.token, bureau.token, name="勉强优品", points=THRESHOLDS["PREMIUM"] + 1
     )
     default = await services.plan.plan(["330521"], utcnow())
-    assert [e.certificate["_id"] for e in default] == [expiring["number"], near["number"]]
+    assert [e.certificate.number for e in default] == [expiring["number"], near["number"]]
     heavy = PlanService(db, replace(PlanSettings(), near_threshold_weight=500))
     reordered = await heavy.plan(["330521"], utcnow())
-    assert [e.certificate["_id"] for e in reordered] == [near["number"], expiring["number"]]
+    assert [e.certificate.number for e in reordered] == [near["number"], expiring["number"]]
     assert reordered[0].priority == 500
 
 

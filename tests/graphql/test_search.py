@@ -82,7 +82,7 @@ async def certify(
         ),
     )
     _, cert = await services.certificates.review(bureau.caller, inspection["_id"], "APPROVE", None)
-    assert cert["grade"] == grade
+    assert cert is not None and cert.grade.value == grade
     return stay, cert
 
 
@@ -105,10 +105,10 @@ async def test_only_stays_valid_now_are_found(api, services, inspector, bureau):
     with shifted(timedelta(days=-1200)):
         await certify(services, inspector, bureau, point_at(500, 0), name="过期")
     await services.certificates.change(
-        bureau.caller, suspended["_id"], CertificateAction.SUSPEND, "spot check"
+        bureau.caller, suspended.number, CertificateAction.SUSPEND, "spot check"
     )
     await services.certificates.change(
-        bureau.caller, revoked["_id"], CertificateAction.REVOKE, "unlicensed"
+        bureau.caller, revoked.number, CertificateAction.REVOKE, "unlicensed"
     )
     again = await services.inspections.submit(
         inspector.caller,
@@ -127,7 +127,7 @@ async def test_only_stays_valid_now_are_found(api, services, inspector, bureau):
         (regraded["_id"], "BOUTIQUE"),
     ]
     assert all(n["certificate"]["status"] == "VALID" for n in found)
-    assert old["_id"] not in {n["certificate"]["number"] for n in found}
+    assert old.number not in {n["certificate"]["number"] for n in found}
 
 
 async def test_near_finds_within_the_radius_nearest_first_with_true_distances(
@@ -148,7 +148,7 @@ async def test_near_finds_within_the_radius_nearest_first_with_true_distances(
 
 async def test_ties_in_distance_are_broken_stably(api, services, inspector, bureau):
     spot = point_at(1000, 90)
-    certs = [(await certify(services, inspector, bureau, spot))[1]["_id"] for _ in range(4)]
+    certs = [(await certify(services, inspector, bureau, spot))[1].number for _ in range(4)]
     for _ in range(2):
         found = await page_through(api, near={"lat": MOGANSHAN.lat, "lng": MOGANSHAN.lng}, first=1)
         assert [n["certificate"]["number"] for n in found] == sorted(certs)
@@ -360,11 +360,11 @@ async def test_a_certificate_out_of_service_for_good_leaves_the_search_index(
         ),
     )
     _, second = await services.certificates.review(bureau.caller, again["_id"], "APPROVE", None)
-    await services.certificates.change(bureau.caller, second["_id"], CertificateAction.SUSPEND, "x")
+    await services.certificates.change(bureau.caller, second.number, CertificateAction.SUSPEND, "x")
     listed = {c["_id"]: "cells" in c["listing"] async for c in db.certificates.find()}
-    assert listed == {first["_id"]: False, second["_id"]: True}  # suspended may come back
-    await services.certificates.change(bureau.caller, second["_id"], CertificateAction.REVOKE, "x")
-    assert "cells" not in (await db.certificates.find_one({"_id": second["_id"]}))["listing"]
+    assert listed == {first.number: False, second.number: True}  # suspended may come back
+    await services.certificates.change(bureau.caller, second.number, CertificateAction.REVOKE, "x")
+    assert "cells" not in (await db.certificates.find_one({"_id": second.number}))["listing"]
 
 
 async def test_statistics_count_valid_certificates_in_the_callers_counties(
@@ -374,7 +374,7 @@ async def test_statistics_count_valid_certificates_in_the_callers_counties(
         await certify(services, inspector, bureau, point_at(100, 0), grade)
     _, suspended = await certify(services, inspector, bureau, point_at(100, 0), "STANDARD")
     await services.certificates.change(
-        bureau.caller, suspended["_id"], CertificateAction.SUSPEND, "x"
+        bureau.caller, suspended.number, CertificateAction.SUSPEND, "x"
     )
     anji = gazetteer_point("330523")
     await certify(services, anji_inspector, anji_bureau, anji, "STANDARD", county="330523")

@@ -87,7 +87,7 @@ async def test_internal_errors_are_masked_and_carry_the_request_id(
     async def broken(*args, **kwargs):
         raise RuntimeError("secret internal detail at /srv/db")
 
-    monkeypatch.setattr(services.certificates, "get", broken)
+    monkeypatch.setattr(services.certificates, "stored", broken)
     response = await api.http.post(
         "/graphql", json={"query": '{ verifyCertificate(number: "330521-2026-00001") { found } }'}
     )

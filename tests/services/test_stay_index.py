@@ -121,7 +121,7 @@ async def paged(search: SearchService, query: SearchQuery) -> tuple[list, int]:
     while True:
         page = await search.search(SearchQuery(**{**query.__dict__, "after": after}))
         total = await page.count() if total is None else total
-        seen += [(h.certificate["_id"], h.distance_m) for h in page.hits]
+        seen += [(h.certificate.number, h.distance_m) for h in page.hits]
         if not page.has_next:
             return seen, total
         after = page.hits[-1].cursor
@@ -170,7 +170,7 @@ async def test_two_processes_see_each_others_changes_in_the_very_next_search(loa
 
     first, second = Services.build(settings, db), Services.build(settings, db)
     query = SearchQuery(near=CENTRE, radius_m=100_000, first=100, now=utcnow())
-    before = {h.certificate["_id"] for h in (await first.search.search(query)).hits}
+    before = {h.certificate.number for h in (await first.search.search(query)).hits}
     await second.search.search(query)  # both built
     # a change written as another process writes it: the document, with its updatedAt
     listed = next(d for d in loaded if d["status"] == "VALID" and d["_id"] in before)
@@ -187,7 +187,7 @@ async def test_two_processes_see_each_others_changes_in_the_very_next_search(loa
         page = await services.search.search(
             SearchQuery(near=CENTRE, radius_m=100_000, first=100, now=utcnow())
         )
-        numbers = [h.certificate["_id"] for h in page.hits]
+        numbers = [h.certificate.number for h in page.hits]
         assert listed["_id"] not in numbers
         assert page.hits[0].distance_m == 0.0 and moved["_id"] in numbers[:5]
     # and back: reinstated, it is found again by both
@@ -199,7 +199,7 @@ async def test_two_processes_see_each_others_changes_in_the_very_next_search(loa
         page = await services.search.search(
             SearchQuery(near=CENTRE, radius_m=100_000, first=100, now=utcnow())
         )
-        assert listed["_id"] in {h.certificate["_id"] for h in page.hits} | {
+        assert listed["_id"] in {h.certificate.number for h in page.hits} | {
             n for n in [listed["_id"]] if await page.count() > 100
         }
 
@@ -212,8 +212,8 @@ async def test_a_stay_expiring_leaves_the_search_without_a_write(loaded, service
         SearchQuery(**query, now=soonest["expiresAt"] - timedelta(seconds=1))
     )
     after = await services.search.search(SearchQuery(**query, now=soonest["expiresAt"]))
-    assert soonest["_id"] in {h.certificate["_id"] for h in before.hits}
-    assert soonest["_id"] not in {h.certificate["_id"] for h in after.hits}
+    assert soonest["_id"] in {h.certificate.number for h in before.hits}
+    assert soonest["_id"] not in {h.certificate.number for h in after.hits}
 
 
 def test_the_text_haystack_finds_what_a_test_of_each_name_finds():
