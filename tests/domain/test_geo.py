@@ -127,3 +127,17 @@ def test_the_fast_distances_bound_the_exact_geodesic_up_to_two_hundred_km() -> N
         )
         assert low[0] <= exact <= high[0]
         assert high[0] - low[0] < 0.021 + exact**3 * 1e-16  # tight: a few cm at 200 km
+
+
+def test_distances_are_geopys_geodesic_to_the_last_digit():
+    """The tourist sees geopy's figure (WGS-84, Karney), however the service computes it."""
+    rng = random.Random(7)
+    for _ in range(2000):
+        a = LatLng(rng.uniform(-89.9, 89.9), rng.uniform(-180, 180))
+        near = rng.choice([0.0001, 0.01, 1.0, 90.0])
+        b = LatLng(
+            max(-90.0, min(90.0, a.lat + rng.uniform(-near, near))),
+            (a.lng + rng.uniform(-2 * near, 2 * near) + 180) % 360 - 180,
+        )
+        assert geo.distance_m(a, b) == geodesic((a.lat, a.lng), (b.lat, b.lng)).meters
+    assert geo.distance_m(MOGANSHAN, MOGANSHAN) == 0.0
