@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import Enum
 
+from homestay.domain.inspections import Person
+
 APPEAL_WINDOW = timedelta(days=30)
 
 
@@ -78,3 +80,31 @@ def remedy(subject: AppealSubject, expires_at: datetime | None, now: datetime) -
 def may_decide(decider_id: str | None, decision: Decision) -> bool:
     """Never the person who made the appealed decision."""
     return decider_id is not None and decider_id != decision.by_id
+
+
+@dataclass(frozen=True)
+class Ruling:
+    decision: AppealDecision
+    reason: str
+    by: Person
+    at: datetime
+
+
+@dataclass(frozen=True)
+class Appeal:
+    """An operator's appeal as recorded: what it contests (the decision, when and by whom),
+    on what grounds, and the bureau's ruling once made."""
+
+    id: str
+    homestay_id: str
+    county: str
+    subject: AppealSubject
+    reason: str
+    status: AppealStatus
+    appealed_at: datetime
+    appellant: Person
+    decision_at: datetime
+    decision_by: Person
+    ruling: Ruling | None
+    inspection_id: str | None  # a rejection's inspection
+    certificate_number: str | None  # a suspension's or revocation's certificate

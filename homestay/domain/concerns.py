@@ -9,7 +9,8 @@ re-inspect, weighted by category, SAFETY first. Pure: no I/O, no clock.
 from __future__ import annotations
 
 import hashlib
-from datetime import date
+from dataclasses import dataclass
+from datetime import date, datetime
 from enum import Enum
 
 
@@ -49,3 +50,28 @@ def same_concern_key(number: str, text: str, day: date) -> str:
     """One key for the same words about the same certificate on the same China day."""
     folded = " ".join(text.split()).casefold()
     return hashlib.sha256(f"{number}\n{day.isoformat()}\n{folded}".encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Resolution:
+    by_name: str
+    at: datetime
+    note: str
+
+
+@dataclass(frozen=True)
+class Concern:
+    """A guest's concern as recorded (the contact is the bureau's to see)."""
+
+    id: str
+    receipt: str
+    certificate_number: str
+    homestay_name: str
+    county: str
+    category: ConcernCategory
+    description: str
+    contact: str | None
+    status: ConcernStatus
+    reported_at: datetime
+    photo_ids: tuple[str, ...]
+    resolution: Resolution | None

@@ -107,3 +107,19 @@ class Inspection:
     def answers(self) -> list[Answer]:
         """The answers as the grading rule reads them."""
         return [Answer(r.item_code, r.passed, r.points) for r in self.results]
+
+
+@dataclass(frozen=True)
+class InspectionRequest:
+    """An operator's request that its homestay be inspected."""
+
+    id: str
+    homestay_id: str
+    county: str
+    target_grade: Grade | None
+    note: str | None
+    status: RequestStatus
+    requested_at: datetime
+    requested_by: Person
+    closed_at: datetime | None  # when an inspection of the homestay was submitted
+    inspection_id: str | None  # the inspection that answered it

@@ -8,6 +8,7 @@ import strawberry
 
 from homestay.auth import Role
 from homestay.domain import geo
+from homestay.domain.appeals import Appeal as DomainAppeal
 from homestay.domain.appeals import AppealDecision as DomainDecision
 from homestay.domain.appeals import AppealStatus as DomainStatus
 from homestay.domain.appeals import AppealSubject as DomainSubject
@@ -28,6 +29,7 @@ from homestay.graphql.common import (
 from homestay.graphql.homestays import Homestay
 from homestay.graphql.inspections import Inspection
 from homestay.graphql.permissions import IsBureau, IsBureauOrOperator, IsOperator
+from homestay.storage import documents
 
 strawberry.enum(DomainStatus, name="AppealStatus")
 strawberry.enum(DomainDecision, name="AppealDecision")
@@ -63,49 +65,53 @@ class Appeal(Node):
     )
     ruling: AppealRuling | None = strawberry.field(description="The bureau's decision, once made.")
     certificate_number: str | None
-    doc: strawberry.Private[dict]
+    record: strawberry.Private[DomainAppeal]
 
     @classmethod
     def from_doc(cls, doc: dict) -> Appeal:
-        ruling = doc.get("ruling")
+        return cls.of(documents.appeal(doc))
+
+    @classmethod
+    def of(cls, record: DomainAppeal) -> Appeal:
+        ruling = record.ruling
         return cls(
-            id=global_id("Appeal", doc["_id"]),
-            subject=DomainSubject(doc["subject"]),
-            reason=doc["reason"],
-            status=DomainStatus(doc["status"]),
-            appealed_at=doc["appealedAt"],
-            appellant=Actor.of(doc["appellant"]),
-            decision_at=doc["appealed"]["at"],
-            decision_by=Actor.of(doc["appealed"]["by"]),
+            id=global_id("Appeal", record.id),
+            subject=record.subject,
+            reason=record.reason,
+            status=record.status,
+            appealed_at=record.appealed_at,
+            appellant=Actor.of_person(record.appellant),
+            decision_at=record.decision_at,
+            decision_by=Actor.of_person(record.decision_by),
             ruling=AppealRuling(
-                decision=DomainDecision(ruling["decision"]),
-                reason=ruling["reason"],
-                by=Actor.of(ruling["by"]),
-                at=ruling["at"],
+                decision=ruling.decision,
+                reason=ruling.reason,
+                by=Actor.of_person(ruling.by),
+                at=ruling.at,
             )
             if ruling
             else None,
-            certificate_number=doc.get("certificateNumber"),
-            doc=doc,
+            certificate_number=record.certificate_number,
+            record=record,
         )
 
     @strawberry.field
     async def homestay(self, info: Info) -> Homestay | None:
-        found = await info.context.homestays.load(self.doc["homestayId"])
+        found = await info.context.homestays.load(self.record.homestay_id)
         return Homestay.from_doc(found, geo.CoordSystem.WGS84) if found else None
 
     @strawberry.field(description="The inspection whose rejection was appealed.")
     async def inspection(self, info: Info) -> Inspection | None:
-        if not self.doc.get("inspectionId"):
+        if not self.record.inspection_id:
             return None
-        found = await info.context.inspections.load(self.doc["inspectionId"])
+        found = await info.context.inspections.load(self.record.inspection_id)
         return Inspection.from_doc(found, geo.CoordSystem.WGS84) if found else None
 
     @strawberry.field(description="The certificate whose suspension or revocation was appealed.")
     async def certificate(self, info: Info) -> Certificate | None:
-        if not self.doc.get("certificateNumber"):
+        if not self.record.certificate_number:
             return None
-        found = await info.context.certificates.load(self.doc["certificateNumber"])
+        found = await info.context.certificates.load(self.record.certificate_number)
         return Certificate.of(found, geo.CoordSystem.WGS84) if found else None
 
 

@@ -257,10 +257,6 @@ class Actor:
     def of_person(cls, person: Person) -> Actor:
         return cls(id=global_id("Account", person.id or ""), name=person.name or "")
 
-    @classmethod
-    def of(cls, person: dict) -> Actor:
-        return cls(id=global_id("Account", person["id"] or ""), name=person["name"] or "")
-
 
 @strawberry.type
 class StandardRef:

@@ -22,6 +22,7 @@ from homestay.graphql.common import (
     payload,
 )
 from homestay.graphql.permissions import IsBureau
+from homestay.storage import documents
 
 strawberry.enum(DomainCategory)
 strawberry.enum(DomainStatus)
@@ -67,22 +68,21 @@ class Concern(Node):
 
     @classmethod
     def from_doc(cls, doc: dict) -> Concern:
-        done = doc.get("resolution")
+        record = documents.concern(doc)
+        done = record.resolution
         return cls(
-            id=global_id("Concern", doc["_id"]),
-            receipt=doc["receipt"],
-            certificate_number=doc["certificateNumber"],
-            homestay_name=doc.get("homestayName", ""),
-            category=DomainCategory(doc["category"]),
-            description=doc["description"],
-            contact=doc.get("contact"),
-            status=DomainStatus(doc["status"]),
-            reported_at=doc["reportedAt"],
-            county_code=doc["county"],
-            photo_urls=[f"/uploads/{p}" for p in doc.get("photoIds") or []],
-            resolution=ConcernResolution(
-                by_name=done["by"]["name"] or "", at=done["at"], note=done["note"]
-            )
+            id=global_id("Concern", record.id),
+            receipt=record.receipt,
+            certificate_number=record.certificate_number,
+            homestay_name=record.homestay_name,
+            category=record.category,
+            description=record.description,
+            contact=record.contact,
+            status=record.status,
+            reported_at=record.reported_at,
+            county_code=record.county,
+            photo_urls=[f"/uploads/{p}" for p in record.photo_ids],
+            resolution=ConcernResolution(by_name=done.by_name, at=done.at, note=done.note)
             if done
             else None,
         )

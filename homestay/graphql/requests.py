@@ -7,7 +7,7 @@ from datetime import datetime
 import strawberry
 
 from homestay.domain import geo
-from homestay.domain.grades import Grade as DomainGrade
+from homestay.domain.inspections import InspectionRequest as DomainRequest
 from homestay.domain.inspections import RequestStatus
 from homestay.graphql.common import (
     Actor,
@@ -24,6 +24,7 @@ from homestay.graphql.common import (
 )
 from homestay.graphql.homestays import Homestay
 from homestay.graphql.permissions import IsOperator, IsStaffOrOperator
+from homestay.storage import documents
 
 strawberry.enum(RequestStatus, name="InspectionRequestStatus")
 InspectionRequestStatus = RequestStatus
@@ -43,31 +44,32 @@ class InspectionRequest:
     inspection_id: strawberry.ID | None = strawberry.field(
         description="The inspection that answered it (an Inspection node)."
     )
-    doc: strawberry.Private[dict]
+    record: strawberry.Private[DomainRequest]
     coord: strawberry.Private[geo.CoordSystem]
 
     @classmethod
     def from_doc(
         cls, doc: dict, coord: geo.CoordSystem = geo.CoordSystem.WGS84
     ) -> InspectionRequest:
+        record = documents.inspection_request(doc)
         return cls(
-            id=strawberry.ID(doc["_id"]),
-            target_grade=DomainGrade(doc["targetGrade"]) if doc.get("targetGrade") else None,
-            note=doc.get("note"),
-            status=RequestStatus(doc["status"]),
-            requested_at=doc["requestedAt"],
-            requested_by=Actor.of(doc["requestedBy"]),
-            closed_at=doc.get("closedAt"),
-            inspection_id=global_id("Inspection", doc["inspectionId"])
-            if doc.get("inspectionId")
+            id=strawberry.ID(record.id),
+            target_grade=record.target_grade,
+            note=record.note,
+            status=record.status,
+            requested_at=record.requested_at,
+            requested_by=Actor.of_person(record.requested_by),
+            closed_at=record.closed_at,
+            inspection_id=global_id("Inspection", record.inspection_id)
+            if record.inspection_id
             else None,
-            doc=doc,
+            record=record,
             coord=coord,
         )
 
     @strawberry.field
     async def homestay(self, info: Info) -> Homestay | None:
-        found = await info.context.homestays.load(self.doc["homestayId"])
+        found = await info.context.homestays.load(self.record.homestay_id)
         return Homestay.from_doc(found, self.coord) if found else None
 
 

@@ -5,15 +5,19 @@ from __future__ import annotations
 
 from typing import Any
 
+from homestay.domain.appeals import Appeal, AppealDecision, AppealStatus, AppealSubject, Ruling
 from homestay.domain.certificates import Certificate, CertificateEvent, CertificateStatus
+from homestay.domain.concerns import Concern, ConcernCategory, ConcernStatus, Resolution
 from homestay.domain.geo import from_geojson
 from homestay.domain.grades import Grade
 from homestay.domain.inspections import (
     Blocker,
     Inspection,
+    InspectionRequest,
     InspectionStatus,
     ItemAnswer,
     Person,
+    RequestStatus,
     Review,
     ReviewDecision,
 )
@@ -122,4 +126,65 @@ def inspection(doc: dict[str, Any]) -> Inspection:
         far_from_homestay=bool(doc.get("farFromHomestay")),
         inspector_point=from_geojson(point) if point else None,
         certificate_number=doc.get("certificateNumber"),
+    )
+
+
+def appeal(doc: dict[str, Any]) -> Appeal:
+    ruling = doc.get("ruling")
+    return Appeal(
+        id=str(doc["_id"]),
+        homestay_id=doc["homestayId"],
+        county=doc["county"],
+        subject=AppealSubject(doc["subject"]),
+        reason=doc["reason"],
+        status=AppealStatus(doc["status"]),
+        appealed_at=doc["appealedAt"],
+        appellant=_person(doc["appellant"]),
+        decision_at=doc["appealed"]["at"],
+        decision_by=_person(doc["appealed"]["by"]),
+        ruling=Ruling(
+            decision=AppealDecision(ruling["decision"]),
+            reason=ruling["reason"],
+            by=_person(ruling["by"]),
+            at=ruling["at"],
+        )
+        if ruling
+        else None,
+        inspection_id=doc.get("inspectionId"),
+        certificate_number=doc.get("certificateNumber"),
+    )
+
+
+def inspection_request(doc: dict[str, Any]) -> InspectionRequest:
+    return InspectionRequest(
+        id=str(doc["_id"]),
+        homestay_id=doc["homestayId"],
+        county=doc["county"],
+        target_grade=Grade(doc["targetGrade"]) if doc.get("targetGrade") else None,
+        note=doc.get("note"),
+        status=RequestStatus(doc["status"]),
+        requested_at=doc["requestedAt"],
+        requested_by=_person(doc["requestedBy"]),
+        closed_at=doc.get("closedAt"),
+        inspection_id=doc.get("inspectionId"),
+    )
+
+
+def concern(doc: dict[str, Any]) -> Concern:
+    done = doc.get("resolution")
+    return Concern(
+        id=str(doc["_id"]),
+        receipt=doc["receipt"],
+        certificate_number=doc["certificateNumber"],
+        homestay_name=doc.get("homestayName", ""),
+        county=doc["county"],
+        category=ConcernCategory(doc["category"]),
+        description=doc["description"],
+        contact=doc.get("contact"),
+        status=ConcernStatus(doc["status"]),
+        reported_at=doc["reportedAt"],
+        photo_ids=tuple(doc.get("photoIds") or ()),
+        resolution=Resolution(by_name=done["by"]["name"] or "", at=done["at"], note=done["note"])
+        if done
+        else None,
     )
