@@ -1,13 +1,13 @@
 """The embedded default database: SecantusDB run as a child process.
 
-SecantusDB is GPL-2.0, so it is only ever executed (`secantusd-py`), never imported. The child
-is tied to this process: Linux delivers it SIGTERM if we die without stopping it, so a killed
-service never leaves a database process behind.
+SecantusDB is GPL-2.0, so it is only ever executed (`secantusd-py`), never imported. It runs
+under a keeper (storage/keeper.py) tied to this process: Linux delivers the keeper SIGTERM if
+we die without stopping it, and the keeper stops the database, by SIGKILL if SIGTERM was not
+enough, so a killed service never leaves a database process behind.
 """
 
 from __future__ import annotations
 
-import ctypes
 import os
 import shutil
 import signal
@@ -21,7 +21,10 @@ from typing import IO
 from pymongo import MongoClient
 from pymongo.errors import PyMongoError
 
-_PR_SET_PDEATHSIG = 1
+from homestay.storage.keeper import die_with_parent
+
+# how long the database may take to checkpoint and close once asked to stop
+GRACE_SECONDS = 20.0
 
 
 class EmbeddedDatabaseError(RuntimeError):
@@ -32,14 +35,6 @@ def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((host, 0))
         return sock.getsockname()[1]
-
-
-def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
-    try:
-        libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
-    except OSError:
-        pass
 
 
 def _executable() -> str:
@@ -84,8 +79,15 @@ class EmbeddedServer:
             self.log_path.parent.mkdir(parents=True, exist_ok=True)
             self._log_file = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
         out = self._log_file or subprocess.DEVNULL
+        # nothing to save in memory: the tests' database goes at once
+        grace = 0.0 if self.storage_path == ":memory:" else GRACE_SECONDS
         self._process = subprocess.Popen(
             [
+                sys.executable,
+                "-m",
+                "homestay.storage.keeper",
+                str(grace),
+                "--",
                 _executable(),
                 "--host",
                 self.host,
@@ -99,7 +101,7 @@ class EmbeddedServer:
             stdout=out,
             stderr=out,
             stdin=subprocess.DEVNULL,
-            preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None,
+            preexec_fn=die_with_parent if sys.platform.startswith("linux") else None,
         )
         self._wait_until_ready(timeout)
         return self.uri
@@ -128,16 +130,15 @@ class EmbeddedServer:
         finally:
             client.close()
 
-    def stop(self, timeout: float = 20.0) -> None:
+    def stop(self) -> None:
         process, self._process = self._process, None
         if process is not None and process.poll() is None:
-            if self.storage_path == ":memory:":
-                timeout = 0  # nothing to save: the tests' database goes at once
-            # SIGTERM lets WiredTiger checkpoint and close: what was written stays written
+            # the keeper asks the database (SIGTERM lets WiredTiger checkpoint and close: what
+            # was written stays written), and kills it past the grace period
             process.send_signal(signal.SIGTERM)
             try:
-                process.wait(timeout)
-            except subprocess.TimeoutExpired:
+                process.wait(GRACE_SECONDS + 10)
+            except subprocess.TimeoutExpired:  # the keeper itself stuck: its child dies with it
                 process.kill()
                 process.wait()
         if self._log_file is not None:

@@ -6,10 +6,11 @@ import subprocess
 import sys
 import textwrap
 import time
+from pathlib import Path
 
 from pymongo import MongoClient
 
-from homestay.storage.embedded import EmbeddedServer, pid_alive
+from homestay.storage.embedded import GRACE_SECONDS, EmbeddedServer, pid_alive
 
 
 def test_data_written_before_a_stop_is_there_after_a_restart(tmp_path):
@@ -21,33 +22,70 @@ def test_data_written_before_a_stop_is_there_after_a_restart(tmp_path):
             assert client.t.things.find_one({"_id": 1})["name"] == "竹隐山居"
 
 
+def _children(pid: int) -> list[int]:
+    return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+
+
+def _gone(pids: list[int], within: float) -> bool:
+    deadline = time.monotonic() + within
+    while any(pid_alive(p) for p in pids) and time.monotonic() < deadline:
+        for p in pids:
+            try:
+                os.waitpid(p, os.WNOHANG)  # reap it, should it be ours
+            except ChildProcessError:
+                pass
+        time.sleep(0.1)
+    return not any(pid_alive(p) for p in pids)
+
+
+def _orphaned(script: str) -> list[int]:
+    """Runs `script` (which prints a pid and sleeps), kills it: [that pid, its children]."""
+    # on the real clock: under libfaketime (the calendar runs) the database's shutdown waits
+    # on absolute deadlines the shifted clock puts weeks away, whatever the parent does
+    real_clock = {k: v for k, v in os.environ.items() if k not in ("LD_PRELOAD", "FAKETIME")}
+    parent = subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(script)],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=real_clock,
+    )
+    keeper = int(parent.stdout.readline())
+    kept = _children(keeper)
+    assert pid_alive(keeper) and kept and all(pid_alive(p) for p in kept)
+    os.kill(parent.pid, signal.SIGKILL)
+    parent.wait()
+    return [keeper, *kept]
+
+
 def test_the_database_process_dies_with_a_killed_parent(tmp_path):
-    script = textwrap.dedent(f"""
-        import sys, time
+    pids = _orphaned(f"""
+        import time
         from homestay.storage.embedded import EmbeddedServer
         server = EmbeddedServer({str(tmp_path / "db")!r})
         server.start()
         print(server.pid, flush=True)
         time.sleep(600)
     """)
-    # on the real clock: under libfaketime (the calendar runs) the database's shutdown waits
-    # on absolute deadlines the shifted clock puts weeks away, whatever the parent does
-    real_clock = {k: v for k, v in os.environ.items() if k not in ("LD_PRELOAD", "FAKETIME")}
-    parent = subprocess.Popen(
-        [sys.executable, "-c", script], stdout=subprocess.PIPE, text=True, env=real_clock
-    )
-    child_pid = int(parent.stdout.readline())
-    assert pid_alive(child_pid)
-    os.kill(parent.pid, signal.SIGKILL)
-    parent.wait()
-    deadline = time.monotonic() + 20
-    while pid_alive(child_pid) and time.monotonic() < deadline:
-        try:
-            os.waitpid(child_pid, os.WNOHANG)  # reap it, should it be ours
-        except ChildProcessError:
-            pass
-        time.sleep(0.1)
-    assert not pid_alive(child_pid)
+    assert _gone(pids, GRACE_SECONDS + 10)
+
+
+def test_a_database_that_does_not_stop_when_asked_is_killed_after_the_grace_period():
+    # what once happened: secantusd-py's stop hung in its SIGTERM handler, and the orphan
+    # lived on with its port and storage
+    deaf = "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(600)"
+    pids = _orphaned(f"""
+        import subprocess, sys, time
+        from homestay.storage.keeper import die_with_parent
+        keeper = subprocess.Popen(
+            [sys.executable, "-m", "homestay.storage.keeper", "1", "--",
+             sys.executable, "-c", {deaf!r}],
+            preexec_fn=die_with_parent,
+        )
+        time.sleep(1)  # the keeper has started its child
+        print(keeper.pid, flush=True)
+        time.sleep(600)
+    """)
+    assert _gone(pids, 15)
 
 
 def test_an_exited_process_not_yet_reaped_is_not_alive():
