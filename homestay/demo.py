@@ -28,6 +28,7 @@ from homestay.domain.concerns import ConcernCategory, ConcernStatus
 from homestay.domain.gazetteer import gazetteer
 from homestay.domain.grades import Grade
 from homestay.domain.grading import ItemKind
+from homestay.domain.inspections import Inspection
 from homestay.services import photos
 from homestay.services.accounts import caller_of, create_account
 from homestay.services.homestays import HomestayInput, ListingInput
@@ -275,14 +276,14 @@ async def _appeals(
     decider: Caller,
     suspended: list[str],
     revoked: list[str],
-    rejected: list[dict],
+    rejected: list[Inspection],
 ) -> tuple[DemoAccount | None, int]:
     """An operator who appealed a decision of each kind, and the appeals in each state: a
     suspension OPEN, another OVERTURNED (reinstated), a revocation UPHELD, a rejection
     OVERTURNED (back in the review queue)."""
     if len(suspended) < 2 or not revoked or not rejected:
         return None, 0
-    runs = [*suspended[:2], revoked[0], rejected[0]["homestayId"]]
+    runs = [*suspended[:2], revoked[0], rejected[0].homestay_id]
     name = "孙老板 Sun (operator)"
     new = await create_account(services.db, role=Role.OPERATOR.value, name=name, homestay_ids=runs)
     operator = caller_of(new.account)
@@ -314,7 +315,7 @@ async def _appeals(
         decider, upheld["_id"], AppealDecision.UPHOLD, "申请不等于许可 / applying is not a permit"
     )
     again = await appeals.appeal(
-        operator, rejected[0]["_id"], None, "照片为当日所摄 / the photos were taken that day"
+        operator, rejected[0].id, None, "照片为当日所摄 / the photos were taken that day"
     )
     await appeals.decide(
         decider,
@@ -371,7 +372,7 @@ class _Demo:
     uninspected: list[str] = field(default_factory=list)
     suspended: list[str] = field(default_factory=list)  # homestay ids, for the appeals
     revoked: list[str] = field(default_factory=list)
-    rejected: list[dict] = field(default_factory=list)  # inspections
+    rejected: list[Inspection] = field(default_factory=list)
     pictured: list[tuple[dict, random.Random]] = field(default_factory=list)  # own dice each
 
     async def stay(self, n: int) -> None:
@@ -440,14 +441,14 @@ class _Demo:
             if 0.12 <= fate < 0.15:
                 done, _ = await services.certificates.review(
                     self.bureau,
-                    inspection["_id"],
+                    inspection.id,
                     "REJECT",
                     "照片与现场不符，请复查 / photos do not match the site",
                 )
                 self.rejected.append(done)
                 return None, quality
             _, cert = await services.certificates.review(
-                self.bureau, inspection["_id"], "APPROVE", "符合要求 / meets the standard"
+                self.bureau, inspection.id, "APPROVE", "符合要求 / meets the standard"
             )
         return cert, quality
 
@@ -493,7 +494,7 @@ class _Demo:
                 ),
             )
             self.stats["inspections"] += 1
-            await certificates.review(self.bureau, again["_id"], "APPROVE", "复评 / regraded")
+            await certificates.review(self.bureau, again.id, "APPROVE", "复评 / regraded")
             self.stats["certificates"] += 1
 
 

@@ -13,6 +13,7 @@ from homestay.domain.appeals import AppealDecision as DomainDecision
 from homestay.domain.appeals import AppealStatus as DomainStatus
 from homestay.domain.appeals import AppealSubject as DomainSubject
 from homestay.domain.certificates import Certificate as DomainCertificate
+from homestay.domain.inspections import Inspection as DomainInspection
 from homestay.graphql.certificates import Certificate
 from homestay.graphql.common import (
     Actor,
@@ -105,7 +106,7 @@ class Appeal(Node):
         if not self.record.inspection_id:
             return None
         found = await info.context.inspections.load(self.record.inspection_id)
-        return Inspection.from_doc(found, geo.CoordSystem.WGS84) if found else None
+        return Inspection.of(found, geo.CoordSystem.WGS84) if found else None
 
     @strawberry.field(description="The certificate whose suspension or revocation was appealed.")
     async def certificate(self, info: Info) -> Certificate | None:
@@ -177,14 +178,14 @@ class AppealQueries:
         )
 
 
-def _decided(done: tuple[dict, DomainCertificate | None, dict | None]) -> dict:
+def _decided(
+    done: tuple[dict, DomainCertificate | None, DomainInspection | None],
+) -> dict:
     appeal, cert, inspection = done
     return {
         "appeal": Appeal.from_doc(appeal),
         "certificate": Certificate.of(cert, geo.CoordSystem.WGS84) if cert else None,
-        "inspection": Inspection.from_doc(inspection, geo.CoordSystem.WGS84)
-        if inspection
-        else None,
+        "inspection": Inspection.of(inspection, geo.CoordSystem.WGS84) if inspection else None,
     }
 
 

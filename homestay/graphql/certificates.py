@@ -110,7 +110,7 @@ class Certificate(Node):
         if self.record.inspection_id is None:
             return None
         found = await info.context.inspections.load(self.record.inspection_id)
-        return Inspection.from_doc(found, self.coord) if found else None
+        return Inspection.of(found, self.coord) if found else None
 
     @strawberry.field(
         description="Every change with who, when and why. Staff of the county and "
@@ -251,7 +251,7 @@ class CertificateMutations:
                 input.comment,
             ),
             lambda done: {
-                "inspection": Inspection.from_doc(done[0], geo.CoordSystem.WGS84),
+                "inspection": Inspection.of(done[0], geo.CoordSystem.WGS84),
                 **_certificate_fields(done[1]),
             },
         )

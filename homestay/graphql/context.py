@@ -13,6 +13,7 @@ from strawberry.dataloader import DataLoader
 from homestay.auth import PUBLIC, Caller
 from homestay.clock import utcnow
 from homestay.domain.certificates import Certificate
+from homestay.domain.inspections import Inspection
 from homestay.errors import ApiError
 from homestay.services.registry import Services
 
@@ -82,7 +83,7 @@ class Context:
         return DataLoader(self.services.accounts.by_id)
 
     @cached_property
-    def inspections(self) -> DataLoader[str, dict | None]:
+    def inspections(self) -> DataLoader[str, Inspection | None]:
         return DataLoader(self.services.inspections.get_many)
 
     @cached_property

@@ -27,7 +27,6 @@ from homestay.graphql.common import (
 )
 from homestay.graphql.homestays import Homestay
 from homestay.services import standards
-from homestay.storage import documents
 
 if TYPE_CHECKING:
     from homestay.graphql.appeals import Appeal
@@ -156,8 +155,7 @@ class Inspection(Node):
     coord: strawberry.Private[geo.CoordSystem]
 
     @classmethod
-    def from_doc(cls, doc: dict, coord: geo.CoordSystem) -> Inspection:
-        record = documents.inspection(doc)
+    def of(cls, record: DomainInspection, coord: geo.CoordSystem) -> Inspection:
         return cls(
             id=global_id("Inspection", record.id),
             client_submission_id=strawberry.ID(record.client_submission_id),
@@ -313,19 +311,19 @@ class InspectionQueries:
             first=check_first(first),
             after=after,
         )
-        edges = [Edge(cursor=c, node=Inspection.from_doc(d, coord_system)) for d, c in page]
+        edges = [Edge(cursor=c, node=Inspection.of(d, coord_system)) for d, c in page]
         return Connection.of(edges, more, count, after)
 
     @strawberry.field(permission_classes=[IsStaffOrOperator])
     async def inspection(
         self, info: Info, id: strawberry.ID, coord_system: CoordSystem = geo.CoordSystem.WGS84
     ) -> Inspection | None:
-        doc = await info.context.inspections.load(key_of(id, "Inspection"))
-        if doc is None:
+        found = await info.context.inspections.load(key_of(id, "Inspection"))
+        if found is None:
             return None
-        if not sees_private_data(info.context.caller, doc["county"], doc["homestayId"]):
-            info.context.caller.require_county(doc["county"])  # FORBIDDEN, as it always was
-        return Inspection.from_doc(doc, coord_system)
+        if not sees_private_data(info.context.caller, found.county, found.homestay_id):
+            info.context.caller.require_county(found.county)  # FORBIDDEN, as it always was
+        return Inspection.of(found, coord_system)
 
 
 @strawberry.type
@@ -353,5 +351,5 @@ class InspectionMutations:
         return await payload(
             SubmitInspectionPayload,
             info.context.services.inspections.submit(info.context.caller, data),
-            lambda doc: {"inspection": Inspection.from_doc(doc, input.coord_system)},
+            lambda done: {"inspection": Inspection.of(done, input.coord_system)},
         )

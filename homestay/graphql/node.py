@@ -35,10 +35,10 @@ async def _certificate(info: Info, key: str, coord: geo.CoordSystem) -> Node | N
 
 
 async def _inspection(info: Info, key: str, coord: geo.CoordSystem) -> Node | None:
-    doc = await info.context.inspections.load(key)
-    if doc is None or not sees_private_data(info.context.caller, doc["county"], doc["homestayId"]):
+    found = await info.context.inspections.load(key)
+    if found is None or not sees_private_data(info.context.caller, found.county, found.homestay_id):
         return None
-    return Inspection.from_doc(doc, coord)
+    return Inspection.of(found, coord)
 
 
 async def _account(info: Info, key: str, coord: geo.CoordSystem) -> Node | None:

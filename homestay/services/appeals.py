@@ -27,7 +27,7 @@ from homestay.domain.appeals import (
     remedy,
 )
 from homestay.domain.certificates import Certificate, CertificateAction, CertificateStatus
-from homestay.domain.inspections import InspectionStatus
+from homestay.domain.inspections import Inspection, InspectionStatus
 from homestay.domain.text import check_text
 from homestay.errors import UserError, UserErrors
 from homestay.services.certificates import CertificateService
@@ -201,7 +201,7 @@ class AppealService:
 
     async def decide(
         self, caller: Caller, appeal_id: str, decision: AppealDecision, reason: str | None
-    ) -> tuple[dict, Certificate | None, dict | None]:
+    ) -> tuple[dict, Certificate | None, Inspection | None]:
         """The appeal as decided, and the certificate and inspection it concerns as they are
         after it."""
         caller.require(Role.BUREAU)
@@ -244,7 +244,11 @@ class AppealService:
                 f"this appeal was already {appeal['status'].lower()}",
             )
         cert, inspection = await self._consequences(caller, appeal)
-        return appeal, documents.certificate(cert) if cert else None, inspection
+        return (
+            appeal,
+            documents.certificate(cert) if cert else None,
+            documents.inspection(inspection) if inspection else None,
+        )
 
     async def _consequences(self, caller: Caller, appeal: dict) -> tuple[dict | None, dict | None]:
         """What the ruling does; each step safe to repeat."""

@@ -30,7 +30,7 @@ from homestay.domain.certificates import (
 )
 from homestay.domain.disclosure import PublicCertificate
 from homestay.domain.grades import Grade
-from homestay.domain.inspections import InspectionStatus, ReviewDecision
+from homestay.domain.inspections import Inspection, InspectionStatus, ReviewDecision
 from homestay.domain.text import check_text
 from homestay.errors import UserError, UserErrors
 from homestay.services import rows
@@ -87,7 +87,7 @@ class CertificateService:
         inspection_id: str,
         decision: str | ReviewDecision,
         comment: str | None,
-    ) -> tuple[dict, Certificate | None]:
+    ) -> tuple[Inspection, Certificate | None]:
         """The inspection as reviewed, and the certificate its approval issued (or the one
         a no-grade approval revoked)."""
         caller.require(Role.BUREAU)
@@ -149,11 +149,11 @@ class CertificateService:
             fresh = await self.db.inspections.find_one({"_id": inspection_id})
             assert fresh is not None  # found above; inspections are never deleted
             return await self._replayed_review(caller, fresh, decision)
-        return claimed, _record(await self._apply_decision(caller, claimed))
+        return documents.inspection(claimed), _record(await self._apply_decision(caller, claimed))
 
     async def _replayed_review(
         self, caller: Caller, inspection: dict, decision: ReviewDecision
-    ) -> tuple[dict, Certificate | None]:
+    ) -> tuple[Inspection, Certificate | None]:
         """A review sent again by its reviewer finishes what the first try began."""
         review = inspection.get("review") or {}
         if (
@@ -165,7 +165,8 @@ class CertificateService:
                 "ALREADY_REVIEWED",
                 f"this inspection is already {inspection['status'].lower()}",
             )
-        return inspection, _record(await self._apply_decision(caller, inspection))
+        cert = _record(await self._apply_decision(caller, inspection))
+        return documents.inspection(inspection), cert
 
     async def _apply_decision(self, caller: Caller, inspection: dict) -> dict | None:
         if inspection["status"] != InspectionStatus.APPROVED:

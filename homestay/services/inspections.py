@@ -19,12 +19,13 @@ from homestay.auth import Caller, Role
 from homestay.clock import utcnow
 from homestay.domain import geo
 from homestay.domain.grading import Answer, Problem, Standard, check_answers, grade_checklist
-from homestay.domain.inspections import InspectionStatus
+from homestay.domain.inspections import Inspection, InspectionStatus
 from homestay.domain.text import check_text, normalize
 from homestay.errors import UserError, UserErrors
 from homestay.services import requests, standards
 from homestay.services.pagination import newest_first
 from homestay.services.scope import records_of
+from homestay.storage import documents
 from homestay.storage.database import Database
 
 UPLOAD_URL = re.compile(r"^/uploads/([0-9a-f]{24})$")
@@ -122,14 +123,14 @@ class InspectionService:
             )
         return existing
 
-    async def submit(self, caller: Caller, data: SubmissionInput) -> dict:
+    async def submit(self, caller: Caller, data: SubmissionInput) -> Inspection:
         """An inspector's filled-in checklist, graded and stored once: sent again with the
         same clientSubmissionId, the first inspection is returned and nothing is written."""
         caller.require(Role.INSPECTOR, Role.BUREAU)
         csid = _submission_id(data)
         if (existing := await self._replay(caller, csid)) is not None:
             await requests.close_for(self.db, existing)  # finish what the first try began
-            return existing
+            return documents.inspection(existing)
         homestay, standard = await self._target(caller, data)
         now = utcnow()
         checked = await self._checked(data, standard, homestay, now)
@@ -141,9 +142,9 @@ class InspectionService:
             existing = await self._replay(caller, csid)
             if existing is None:
                 raise
-            return existing
+            return documents.inspection(existing)
         await requests.close_for(self.db, doc)
-        return doc
+        return documents.inspection(doc)
 
     async def _target(self, caller: Caller, data: SubmissionInput) -> tuple[dict, Standard]:
         """The homestay inspected (of the caller's counties) and the standard it was graded
@@ -292,8 +293,11 @@ class InspectionService:
                     )
         return errors
 
-    async def get_many(self, ids: Sequence[str]) -> list[dict | None]:
-        found = {d["_id"]: d async for d in self.db.inspections.find({"_id": {"$in": list(ids)}})}
+    async def get_many(self, ids: Sequence[str]) -> list[Inspection | None]:
+        found = {
+            d["_id"]: documents.inspection(d)
+            async for d in self.db.inspections.find({"_id": {"$in": list(ids)}})
+        }
         return [found.get(i) for i in ids]
 
     async def list(
@@ -305,7 +309,7 @@ class InspectionService:
         county: str | None,
         first: int,
         after: str | None,
-    ) -> tuple[list[tuple[dict, str]], bool, Callable[[], Awaitable[int]]]:
+    ) -> tuple[list[tuple[Inspection, str]], bool, Callable[[], Awaitable[int]]]:
         """Newest first, in the caller's counties: (inspection, cursor) pairs, whether there is
         more, and how to count them all."""
         caller.require(Role.INSPECTOR, Role.BUREAU, Role.OPERATOR)
@@ -326,7 +330,7 @@ class InspectionService:
         async def count() -> int:
             return await self.db.inspections.count_documents(flt)
 
-        return page, more, count
+        return [(documents.inspection(d), c) for d, c in page], more, count
 
 
 async def _no_inspections() -> int:

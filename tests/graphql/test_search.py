@@ -81,7 +81,7 @@ async def certify(
             client_submission_id=str(uuid.uuid4()), homestay_id=stay["_id"], results=results
         ),
     )
-    _, cert = await services.certificates.review(bureau.caller, inspection["_id"], "APPROVE", None)
+    _, cert = await services.certificates.review(bureau.caller, inspection.id, "APPROVE", None)
     assert cert is not None and cert.grade.value == grade
     return stay, cert
 
@@ -120,7 +120,7 @@ async def test_only_stays_valid_now_are_found(api, services, inspector, bureau):
             ],
         ),
     )
-    await services.certificates.review(bureau.caller, again["_id"], "APPROVE", None)
+    await services.certificates.review(bureau.caller, again.id, "APPROVE", None)
     found = await page_through(api, near={"lat": MOGANSHAN.lat, "lng": MOGANSHAN.lng})
     assert [(key(n["id"]), n["grade"]) for n in found] == [
         (valid["_id"], "PREMIUM"),
@@ -359,7 +359,7 @@ async def test_a_certificate_out_of_service_for_good_leaves_the_search_index(
             ],
         ),
     )
-    _, second = await services.certificates.review(bureau.caller, again["_id"], "APPROVE", None)
+    _, second = await services.certificates.review(bureau.caller, again.id, "APPROVE", None)
     await services.certificates.change(bureau.caller, second.number, CertificateAction.SUSPEND, "x")
     listed = {c["_id"]: "cells" in c["listing"] async for c in db.certificates.find()}
     assert listed == {first.number: False, second.number: True}  # suspended may come back
