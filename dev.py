@@ -29,8 +29,10 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import venv
 from pathlib import Path
+from typing import IO
 
 ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
@@ -154,29 +156,41 @@ def test(args: list[str]) -> int:
     status = subprocess.call(pytest)
     if status:
         return status
-    for instant in CALENDAR_EDGES:
-        print(
-            f"\n== the calendar tests with the clock at {instant} UTC ==",
-            file=sys.stderr,
-            flush=True,
-        )
-        status = subprocess.call(
-            [
-                "faketime",
-                "-f",
-                f"@{instant}",
-                *pytest,
-                "-m",
-                "calendar",
-                "-q",
-                "-p",
-                "no:cacheprovider",
-            ]
-        )
-        if status:
+    return calendar_checks(pytest)
+
+
+# A test run is a test process and its database taking turns on a core: two runs at a time
+# keep both cores busy (six one after the other took 170 s of a 674 s CI run on a slow day).
+CALENDAR_LANES = 2
+
+
+def calendar_checks(pytest: list[str]) -> int:
+    """The calendar tests once per edge of the calendar, CALENDAR_LANES at a time, each run's
+    output shown whole and in order."""
+    pending = list(CALENDAR_EDGES)
+    running: list[tuple[str, subprocess.Popen[bytes], IO[bytes]]] = []
+    status = 0
+    while pending or running:
+        while pending and len(running) < CALENDAR_LANES and not status:
+            instant = pending.pop(0)
+            output = tempfile.TemporaryFile()  # noqa: SIM115 - closed once shown
+            command = ["faketime", "-f", f"@{instant}", *pytest, "-m", "calendar", "-q"]
+            command += ["-p", "no:cacheprovider"]
+            run = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT)
+            running.append((instant, run, output))
+        if not running:
+            break
+        instant, run, output = running.pop(0)
+        code = run.wait()
+        print(f"\n== the calendar tests with the clock at {instant} UTC ==", flush=True)
+        output.seek(0)
+        sys.stdout.buffer.write(output.read())
+        sys.stdout.flush()
+        output.close()
+        if code and not status:
             print(f"calendar check failed with the clock at {instant} UTC", file=sys.stderr)
-            return status
-    return 0
+            status = code
+    return status
 
 
 COMMANDS = {
