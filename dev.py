@@ -17,9 +17,9 @@ has changed. Extra arguments go to the command (pytest, homestay serve, ...).
 types (mypy), runs the whole suite and, beside it, the tests marked `calendar` (those that
 read China dates from the clock) again with the clock pinned by libfaketime at the edges of
 the calendar: the last and first minutes of a China day, month and year (15:59 and 16:00
-UTC), of a UTC day (23:59 and 00:00 UTC), and around a leap day (their output at the end). The Debian tools the suite uses
-(faketime, zbar-tools, chromium) and graphql-http's audit (npm, into .cache/node) are
-installed here when missing.
+UTC), of a UTC day (23:59 and 00:00 UTC), and around a leap day (their output at the end).
+The Debian tools the suite uses (faketime, zbar-tools, chromium) and graphql-http's audit
+(npm, into .cache/node) are installed here when missing.
 """
 
 from __future__ import annotations
