@@ -70,10 +70,7 @@ class Appeal(Node):
 
     @classmethod
     def from_doc(cls, doc: dict) -> Appeal:
-        return cls.of(documents.appeal(doc))
-
-    @classmethod
-    def of(cls, record: DomainAppeal) -> Appeal:
+        record = documents.appeal(doc)
         ruling = record.ruling
         return cls(
             id=global_id("Appeal", record.id),
