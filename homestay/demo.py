@@ -29,6 +29,7 @@ from homestay.domain.gazetteer import gazetteer
 from homestay.domain.grades import Grade
 from homestay.domain.grading import ItemKind
 from homestay.domain.inspections import Inspection
+from homestay.domain.listings import Homestay
 from homestay.services import photos
 from homestay.services.accounts import caller_of, create_account
 from homestay.services.homestays import HomestayInput, ListingInput
@@ -180,15 +181,15 @@ _VIEWS = [
 ]
 
 
-def _listing(homestay: dict, rng: random.Random) -> ListingInput:
+def _listing(homestay: Homestay, rng: random.Random) -> ListingInput:
     """What an operator writes: a line about the place, a phone, a night's price."""
     zh, en = rng.choice(_VIEWS)
     low = rng.choice([280, 380, 480, 680, 880])
     return ListingInput(
-        description=f"{homestay['name']}位于{homestay.get('town') or '德清'}，{zh}，"
-        f"共 {homestay['rooms']} 间客房。",
-        description_en=f"{homestay.get('nameEn') or homestay['name']}: {en}, "
-        f"{homestay['rooms']} rooms.",
+        description=f"{homestay.listing.name}位于{homestay.listing.town or '德清'}，{zh}，"
+        f"共 {homestay.listing.rooms} 间客房。",
+        description_en=f"{homestay.listing.name_en or homestay.listing.name}: {en}, "
+        f"{homestay.listing.rooms} rooms.",
         phone=f"0572-{rng.randint(8000000, 8999999)}",
         price_min=low,
         price_max=low + rng.choice([200, 400, 800]),
@@ -240,7 +241,7 @@ def _scene(rng: random.Random, width: int = 960, height: int = 640) -> bytes:
 
 
 async def _photos(
-    services: Services, caller: Caller, homestay: dict, rng: random.Random
+    services: Services, caller: Caller, homestay: Homestay, rng: random.Random
 ) -> list[str]:
     """Listing photos of the stay (one, some stays two), stored as an upload stores them."""
     ids = []
@@ -253,18 +254,18 @@ async def _photos(
 
 
 async def _photograph(
-    services: Services, caller: Caller, stays: list[tuple[dict, random.Random]]
+    services: Services, caller: Caller, stays: list[tuple[Homestay, random.Random]]
 ) -> int:
     """The stays' listing photos, drawn and stored a few at once (drawing is CPU, storing is
     the database's time); each stay's photos from its own dice, so the demo is the same
     every time."""
     gate = asyncio.Semaphore(4)
 
-    async def one(homestay: dict, dice: random.Random) -> int:
+    async def one(homestay: Homestay, dice: random.Random) -> int:
         async with gate:
             ids = await _photos(services, caller, homestay, dice)
             await services.homestays.update_listing(
-                caller, homestay["_id"], ListingInput(photo_ids=ids)
+                caller, homestay.id, ListingInput(photo_ids=ids)
             )
             return len(ids)
 
@@ -373,7 +374,7 @@ class _Demo:
     suspended: list[str] = field(default_factory=list)  # homestay ids, for the appeals
     revoked: list[str] = field(default_factory=list)
     rejected: list[Inspection] = field(default_factory=list)
-    pictured: list[tuple[dict, random.Random]] = field(default_factory=list)  # own dice each
+    pictured: list[tuple[Homestay, random.Random]] = field(default_factory=list)  # own dice each
 
     async def stay(self, n: int) -> None:
         """One homestay's story: registered; perhaps inspected, reviewed, certified, listed,
@@ -381,7 +382,7 @@ class _Demo:
         homestay, point = await self._register(n)
         fate = self.rng.random()
         if fate < 0.06:
-            self.uninspected.append(homestay["_id"])
+            self.uninspected.append(homestay.id)
             return  # registered, not yet inspected
         cert, quality = await self._first_inspection(homestay, point, fate)
         if cert is None or cert.stored_status is not CertificateStatus.VALID:
@@ -389,7 +390,7 @@ class _Demo:
         await self._list(homestay, fate)
         await self._afterwards(homestay, cert.number, fate, quality)
 
-    async def _register(self, n: int) -> tuple[dict, tuple[float, float] | None]:
+    async def _register(self, n: int) -> tuple[Homestay, tuple[float, float] | None]:
         rng = self.rng
         town, lat, lng = _place(rng)
         name = rng.choice(_PREFIXES) + rng.choice(_MIDDLES) + rng.choice(_SUFFIXES)
@@ -412,7 +413,7 @@ class _Demo:
         return homestay, point
 
     async def _first_inspection(
-        self, homestay: dict, point: tuple[float, float] | None, fate: float
+        self, homestay: Homestay, point: tuple[float, float] | None, fate: float
     ) -> tuple[Certificate | None, float]:
         """Inspected, then left for review, rejected or approved: the certificate, if any,
         and how good the stay is."""
@@ -425,7 +426,7 @@ class _Demo:
                 self.inspector,
                 SubmissionInput(
                     client_submission_id=str(uuid.UUID(int=rng.getrandbits(128))),
-                    homestay_id=homestay["_id"],
+                    homestay_id=homestay.id,
                     results=_answers(self.standard, quality, rng),
                     inspector_location=(
                         point[0] + rng.gauss(0, 0.001),
@@ -452,18 +453,20 @@ class _Demo:
             )
         return cert, quality
 
-    async def _list(self, homestay: dict, fate: float) -> None:
+    async def _list(self, homestay: Homestay, fate: float) -> None:
         """What its operator writes for tourists; one stay in PHOTO_EVERY is photographed."""
         self.stats["certificates"] += 1
         await self.services.homestays.update_listing(
-            self.inspector, homestay["_id"], _listing(homestay, self.rng)
+            self.inspector, homestay.id, _listing(homestay, self.rng)
         )
         if self.stats["certificates"] % PHOTO_EVERY == 1:
             self.pictured.append((homestay, random.Random(self.rng.getrandbits(32))))
         if fate >= 0.36:
-            self.certified.append(homestay["_id"])
+            self.certified.append(homestay.id)
 
-    async def _afterwards(self, homestay: dict, number: str, fate: float, quality: float) -> None:
+    async def _afterwards(
+        self, homestay: Homestay, number: str, fate: float, quality: float
+    ) -> None:
         certificates = self.services.certificates
         if 0.15 <= fate < 0.20:
             await certificates.change(
@@ -472,7 +475,7 @@ class _Demo:
                 CertificateAction.SUSPEND,
                 "抽查发现消防通道堵塞 / blocked fire exit at a spot check",
             )
-            self.suspended.append(homestay["_id"])
+            self.suspended.append(homestay.id)
         elif 0.20 <= fate < 0.23:
             await certificates.change(
                 self.bureau,
@@ -480,7 +483,7 @@ class _Demo:
                 CertificateAction.REVOKE,
                 "无证经营餐饮 / food served without a permit",
             )
-            self.revoked.append(homestay["_id"])
+            self.revoked.append(homestay.id)
         elif 0.28 <= fate < 0.36:
             self.valid_numbers.append(number)
         elif 0.23 <= fate < 0.28:
@@ -489,7 +492,7 @@ class _Demo:
                 self.inspector,
                 SubmissionInput(
                     client_submission_id=str(uuid.UUID(int=self.rng.getrandbits(128))),
-                    homestay_id=homestay["_id"],
+                    homestay_id=homestay.id,
                     results=_answers(self.standard, min(1.0, quality + 0.15), self.rng),
                 ),
             )

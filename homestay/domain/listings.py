@@ -47,3 +47,12 @@ class Listing:
         if self.price_min is None or self.price_max is None:
             return None
         return self.price_min, self.price_max
+
+
+@dataclass(frozen=True)
+class Homestay:
+    """A registered stay: its county (which staff act on it) and its listing."""
+
+    id: str
+    county: str
+    listing: Listing

@@ -12,6 +12,7 @@ from homestay.domain.concerns import ConcernCategory as DomainConcernCategory
 from homestay.domain.concerns import ConcernStatus as DomainConcernStatus
 from homestay.domain.disclosure import sees_private_data
 from homestay.domain.grades import Grade as DomainGrade
+from homestay.domain.listings import Homestay as DomainHomestay
 from homestay.domain.plan import Reason
 from homestay.errors import BadUserInput, Forbidden
 from homestay.graphql.appeals import AppealStatus, AppealSubject
@@ -224,14 +225,14 @@ class PlanEntry:
     certificate: Certificate | None = strawberry.field(
         description="Null for a homestay with no certificate in service that asked to be inspected."
     )
-    homestay_doc: strawberry.Private[dict | None] = None
+    homestay_record: strawberry.Private[DomainHomestay | None] = None
 
     @strawberry.field
     def homestay(self) -> Homestay:
         if self.certificate is not None:
             return Homestay.from_certificate(self.certificate.record, geo.CoordSystem.WGS84)
-        assert self.homestay_doc is not None
-        return Homestay.from_doc(self.homestay_doc, geo.CoordSystem.WGS84)
+        assert self.homestay_record is not None
+        return Homestay.of(self.homestay_record, geo.CoordSystem.WGS84)
 
 
 @strawberry.type
@@ -292,7 +293,7 @@ class BureauQueries:
                     certificate=Certificate.of(entry.certificate, geo.CoordSystem.WGS84)
                     if entry.certificate is not None
                     else None,
-                    homestay_doc=entry.homestay,
+                    homestay_record=entry.homestay,
                 ),
             )
             for entry in page.entries

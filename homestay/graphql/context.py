@@ -14,6 +14,7 @@ from homestay.auth import PUBLIC, Caller
 from homestay.clock import utcnow
 from homestay.domain.certificates import Certificate
 from homestay.domain.inspections import Inspection
+from homestay.domain.listings import Homestay
 from homestay.errors import ApiError
 from homestay.services.registry import Services
 
@@ -55,7 +56,7 @@ class Context:
     now: datetime = field(default_factory=utcnow)
 
     @cached_property
-    def homestays(self) -> DataLoader[str, dict | None]:
+    def homestays(self) -> DataLoader[str, Homestay | None]:
         return DataLoader(self.services.homestays.get_many)
 
     @cached_property

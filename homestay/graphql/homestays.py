@@ -21,6 +21,7 @@ from homestay.domain.disclosure import homestay_is_public, sees_private_data
 from homestay.domain.facilities import FACILITIES
 from homestay.domain.facilities import label as facility_label
 from homestay.domain.grades import Grade as DomainGrade
+from homestay.domain.listings import Homestay as DomainHomestay
 from homestay.domain.listings import Listing
 from homestay.errors import BadUserInput
 from homestay.graphql.common import (
@@ -42,7 +43,6 @@ from homestay.graphql.common import (
 from homestay.graphql.permissions import IsStaff, IsStaffOrOperator
 from homestay.services import photos as listing_photos
 from homestay.services.homestays import HomestayInput, ListingInput
-from homestay.storage import documents
 
 if TYPE_CHECKING:
     from homestay.graphql.certificates import Certificate
@@ -164,13 +164,13 @@ class Homestay(Node):
         return self.listing.description_in(info.context.lang)
 
     @classmethod
-    def from_doc(cls, doc: dict, coord: geo.CoordSystem) -> Homestay:
+    def of(cls, record: DomainHomestay, coord: geo.CoordSystem) -> Homestay:
         return cls(
-            id=global_id("Homestay", doc["_id"]),
-            key=doc["_id"],
-            county_code=doc["county"],
+            id=global_id("Homestay", record.id),
+            key=record.id,
+            county_code=record.county,
             coord=coord,
-            **_shown(documents.listing(doc)),
+            **_shown(record.listing),
         )
 
     @classmethod
@@ -372,7 +372,7 @@ class HomestayQueries:
             after=after,
         )
         return Connection.of(
-            [Edge(cursor=c, node=Homestay.from_doc(d, coord_system)) for d, c in page],
+            [Edge(cursor=c, node=Homestay.of(h, coord_system)) for h, c in page],
             more,
             count,
             after,
@@ -382,15 +382,15 @@ class HomestayQueries:
 async def visible_homestay(info: Info, key: str, coord: geo.CoordSystem) -> Homestay | None:
     """The homestay as the caller may see it: any of its county for its staff, its own for an
     operator, for anyone else only while its current certificate is VALID; None otherwise."""
-    doc = await info.context.homestays.load(key)
-    if doc is None:
+    found = await info.context.homestays.load(key)
+    if found is None:
         return None
-    if not sees_private_data(info.context.caller, doc["county"], doc["_id"]):
-        cert = await info.context.current_certificates.load(doc["_id"])
+    if not sees_private_data(info.context.caller, found.county, found.id):
+        cert = await info.context.current_certificates.load(found.id)
         status = cert.status_at(info.context.now) if cert else None
         if not homestay_is_public(status):
             return None
-    return Homestay.from_doc(doc, coord)
+    return Homestay.of(found, coord)
 
 
 @strawberry.type
@@ -402,7 +402,7 @@ class HomestayMutations:
         return await payload(
             RegisterHomestayPayload,
             info.context.services.homestays.register(info.context.caller, _data(input)),
-            lambda doc: {"homestay": Homestay.from_doc(doc, input.coord_system)},
+            lambda record: {"homestay": Homestay.of(record, input.coord_system)},
         )
 
     @strawberry.mutation(
@@ -427,7 +427,7 @@ class HomestayMutations:
                     photo_ids=input.photo_ids,
                 ),
             ),
-            lambda doc: {"homestay": Homestay.from_doc(doc, geo.CoordSystem.WGS84)},
+            lambda record: {"homestay": Homestay.of(record, geo.CoordSystem.WGS84)},
         )
 
     @strawberry.mutation(permission_classes=[IsStaff])
@@ -439,5 +439,5 @@ class HomestayMutations:
             info.context.services.homestays.update(
                 info.context.caller, key_of(input.id, "Homestay"), _data(input)
             ),
-            lambda doc: {"homestay": Homestay.from_doc(doc, input.coord_system)},
+            lambda record: {"homestay": Homestay.of(record, input.coord_system)},
         )

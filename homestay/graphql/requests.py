@@ -70,7 +70,7 @@ class InspectionRequest:
     @strawberry.field
     async def homestay(self, info: Info) -> Homestay | None:
         found = await info.context.homestays.load(self.record.homestay_id)
-        return Homestay.from_doc(found, self.coord) if found else None
+        return Homestay.of(found, self.coord) if found else None
 
 
 @strawberry.input

@@ -22,6 +22,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
 from homestay.auth import Caller, Role
+from homestay.domain.listings import Homestay
 from homestay.errors import BadRequest, Forbidden, NotFound, PayloadTooLarge, UnsupportedMediaType
 from homestay.graphql.common import key_of
 from homestay.http.guard import MAX_UPLOAD_BYTES, caller_of
@@ -110,7 +111,7 @@ async def upload(request: Request) -> Response:
     return _stored(doc, status=201 if created else 200)
 
 
-async def _listing_homestay(request: Request, caller: Caller) -> dict:
+async def _listing_homestay(request: Request, caller: Caller) -> Homestay:
     """The homestay a listing photo is for: its operator's, or its county's staff's."""
     caller.require(Role.OPERATOR, Role.INSPECTOR, Role.BUREAU)
     raw = request.query_params.get("homestay") or ""

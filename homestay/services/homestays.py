@@ -20,11 +20,13 @@ from homestay.domain import finding, geo
 from homestay.domain.certificates import CertificateStatus, listed_until
 from homestay.domain.facilities import FACILITIES, code_of
 from homestay.domain.gazetteer import GazetteerGeocoder, gazetteer
+from homestay.domain.listings import Homestay
 from homestay.domain.text import check_text, first_hidden
 from homestay.errors import BadUserInput, UserError, UserErrors
 from homestay.services import photos, rows
 from homestay.services.finder_index import FinderIndex
 from homestay.services.pagination import decode_cursor, encode_cursor
+from homestay.storage import documents
 from homestay.storage.database import Database
 
 # a point may lie this far (degrees) outside a county's box: boxes are approximate
@@ -322,7 +324,7 @@ class HomestayService:
             return None
         return place.name_zh
 
-    async def register(self, caller: Caller, data: HomestayInput) -> dict:
+    async def register(self, caller: Caller, data: HomestayInput) -> Homestay:
         caller.require(Role.INSPECTOR, Role.BUREAU)
         errors: list[UserError] = []
         county = (data.county or "").strip()
@@ -334,7 +336,7 @@ class HomestayService:
         if data.client_request_id:
             existing = await self.db.homestays.find_one({"clientRequestId": data.client_request_id})
             if existing is not None:
-                return existing
+                return documents.homestay(existing)
         name = _text(errors, "name", data.name, 100, required=True)
         name_en = _text(errors, "nameEn", data.name_en, 200, required=False)
         address = _text(errors, "address", data.address, 300, required=True)
@@ -378,12 +380,12 @@ class HomestayService:
             existing = await self.db.homestays.find_one({"clientRequestId": data.client_request_id})
             if existing is None:
                 raise
-            return existing
-        return doc
+            return documents.homestay(existing)
+        return documents.homestay(doc)
 
-    async def update(self, caller: Caller, homestay_id: str, data: HomestayInput) -> dict:
+    async def update(self, caller: Caller, homestay_id: str, data: HomestayInput) -> Homestay:
         caller.require(Role.INSPECTOR, Role.BUREAU)
-        current = await self.get(homestay_id)
+        current = await self._stored(homestay_id)
         if current is None:
             raise UserErrors.one(["input", "id"], "NOT_FOUND", f"no homestay {homestay_id!r}")
         caller.require_county(current["county"])
@@ -435,25 +437,31 @@ class HomestayService:
         if errors:
             raise UserErrors(errors)
         if not changes:
-            return current
+            return documents.homestay(current)
         if {"name", "nameEn", "address"} & changes.keys():
             changes.update(findable({**current, **changes}))
         return await self._write(homestay_id, changes)
 
-    async def editable(self, caller: Caller, homestay_id: str) -> dict | None:
+    async def editable(self, caller: Caller, homestay_id: str) -> Homestay | None:
         """The homestay whose listing the caller may edit (its content, its photos): the
         homestay's operator, or its county's staff; None when there is no such homestay."""
+        stored = await self._editable(caller, homestay_id)
+        return documents.homestay(stored) if stored is not None else None
+
+    async def _editable(self, caller: Caller, homestay_id: str) -> dict | None:
         caller.require(Role.INSPECTOR, Role.BUREAU, Role.OPERATOR)
         if caller.role is Role.OPERATOR:
             caller.require_operator_of(homestay_id)
-        homestay = await self.get(homestay_id)
+        homestay = await self._stored(homestay_id)
         if homestay is not None and caller.role is not Role.OPERATOR:
             caller.require_county(homestay["county"])
         return homestay
 
-    async def update_listing(self, caller: Caller, homestay_id: str, data: ListingInput) -> dict:
+    async def update_listing(
+        self, caller: Caller, homestay_id: str, data: ListingInput
+    ) -> Homestay:
         """The listing's content: the homestay's operator, or the county's staff."""
-        current = await self.editable(caller, homestay_id)
+        current = await self._editable(caller, homestay_id)
         if current is None:
             raise UserErrors.one(
                 ["input", "homestayId"], "NOT_FOUND", f"no homestay {homestay_id!r}"
@@ -467,10 +475,10 @@ class HomestayService:
         if errors:
             raise UserErrors(errors)
         if not changes:
-            return current
+            return documents.homestay(current)
         return await self._write(homestay_id, changes)
 
-    async def _write(self, homestay_id: str, changes: dict) -> dict:
+    async def _write(self, homestay_id: str, changes: dict) -> Homestay:
         """A homestay's change, then its current certificate's listing (what search shows):
         re-sending the same change repairs a listing left behind by a stopped process."""
         changes["updatedAt"] = utcnow()
@@ -495,13 +503,20 @@ class HomestayService:
             },
         )
         await rows.sync_matching(self.db, {"homestayId": homestay_id, "current": True})
-        return updated
+        return documents.homestay(updated)
 
-    async def get(self, homestay_id: str) -> dict | None:
+    async def _stored(self, homestay_id: str) -> dict | None:
         return await self.db.homestays.find_one({"_id": homestay_id})
 
-    async def get_many(self, ids: Sequence[str]) -> list[dict | None]:
-        found = {d["_id"]: d async for d in self.db.homestays.find({"_id": {"$in": list(ids)}})}
+    async def get(self, homestay_id: str) -> Homestay | None:
+        found = await self._stored(homestay_id)
+        return documents.homestay(found) if found is not None else None
+
+    async def get_many(self, ids: Sequence[str]) -> list[Homestay | None]:
+        found = {
+            d["_id"]: documents.homestay(d)
+            async for d in self.db.homestays.find({"_id": {"$in": list(ids)}})
+        }
         return [found.get(i) for i in ids]
 
     async def find(
@@ -514,7 +529,7 @@ class HomestayService:
         now: datetime,
         first: int,
         after: str | None,
-    ) -> tuple[list[tuple[dict, str]], bool, Callable[[], Awaitable[int]]]:
+    ) -> tuple[list[tuple[Homestay, str]], bool, Callable[[], Awaitable[int]]]:
         """Every registered homestay the caller may act on (staff: of its counties; an
         operator: its own), certified or not, by a part of its name or address, in name
         order: (homestay, cursor) pairs, whether there is more, and how to count them."""
@@ -567,7 +582,7 @@ class HomestayService:
             )
 
         return (
-            [(d, encode_cursor([d["name"], d["_id"]])) for d in docs if d is not None],
+            [(h, encode_cursor([h.listing.name, h.id])) for h in docs if h is not None],
             len(keys) > first,
             count,
         )

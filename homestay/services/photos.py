@@ -25,6 +25,7 @@ from PIL import Image
 
 from homestay.auth import Caller
 from homestay.domain.disclosure import sees_private_data
+from homestay.domain.listings import Homestay
 from homestay.errors import UserError
 from homestay.services.uploads import BUCKET, parse_id, store_once
 from homestay.storage.database import Database
@@ -92,7 +93,7 @@ def thumbnail_width(asked: int) -> int:
 
 
 async def store(
-    db: Database, drawn: Drawn, homestay: dict, uploaded_by: str | None, upload_key: str | None
+    db: Database, drawn: Drawn, homestay: Homestay, uploaded_by: str | None, upload_key: str | None
 ) -> dict:
     """The thumbnails, then the photo naming them (so a photo found has all its thumbnails):
     the photo's files document."""
@@ -119,8 +120,8 @@ async def store(
     metadata = {
         "purpose": LISTING,
         "contentType": drawn.media_type,
-        "homestayId": homestay["_id"],
-        "counties": [homestay["county"]],
+        "homestayId": homestay.id,
+        "counties": [homestay.county],
         "uploadedBy": uploaded_by,
         "width": drawn.width,
         "height": drawn.height,
@@ -204,7 +205,7 @@ class PhotoService:
         self.db = db
 
     async def store(
-        self, drawn: Drawn, homestay: dict, uploaded_by: str | None, upload_key: str | None
+        self, drawn: Drawn, homestay: Homestay, uploaded_by: str | None, upload_key: str | None
     ) -> dict:
         return await store(self.db, drawn, homestay, uploaded_by, upload_key)
 

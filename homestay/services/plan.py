@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from homestay.domain.certificates import LAPSING_VALUES, Certificate
+from homestay.domain.listings import Homestay
 from homestay.domain.plan import Finding, PlanSettings, assess, request_waiting
 from homestay.errors import BadUserInput
 from homestay.services.concerns import ConcernService
@@ -33,7 +34,7 @@ _NO_EXPIRY = datetime(9999, 12, 31, tzinfo=UTC)
 class PlanEntry:
     certificate: Certificate | None  # None: a homestay never certified (or no longer) that asked
     findings: list[Finding] = field(default_factory=list)
-    homestay: dict | None = None  # when there is no certificate to carry its listing
+    homestay: Homestay | None = None  # when there is no certificate to carry its listing
 
     @property
     def priority(self) -> int:
@@ -43,7 +44,7 @@ class PlanEntry:
     def key(self) -> tuple:
         if self.certificate is None:
             assert self.homestay is not None
-            return (-self.priority, _NO_EXPIRY, self.homestay["_id"])
+            return (-self.priority, _NO_EXPIRY, self.homestay.id)
         return (-self.priority, self.certificate.expires_at, self.certificate.number)
 
 
@@ -132,8 +133,8 @@ class PlanService:
             for h, at in waiting.items()
             if h not in covered and (f := request_waiting(at, now, self.settings)) is not None
         }
-        async for homestay in self.db.homestays.find({"_id": {"$in": sorted(overdue)}}):
-            entries.append(PlanEntry(None, [overdue[homestay["_id"]]], homestay))
+        async for doc in self.db.homestays.find({"_id": {"$in": sorted(overdue)}}):
+            entries.append(PlanEntry(None, [overdue[doc["_id"]]], documents.homestay(doc)))
         entries.sort(key=lambda e: e.key)
         return entries
 

@@ -21,7 +21,7 @@ from homestay.domain.inspections import (
     Review,
     ReviewDecision,
 )
-from homestay.domain.listings import Listing, ListingPhoto
+from homestay.domain.listings import Homestay, Listing, ListingPhoto
 
 
 def certificate(doc: dict[str, Any]) -> Certificate:
@@ -55,6 +55,10 @@ def _event(doc: dict[str, Any]) -> CertificateEvent:
         to_status=CertificateStatus(doc["to"]),
         reason=doc.get("reason"),
     )
+
+
+def homestay(doc: dict[str, Any]) -> Homestay:
+    return Homestay(id=doc["_id"], county=doc["county"], listing=listing(doc))
 
 
 def listing(doc: dict[str, Any]) -> Listing:

@@ -10,7 +10,8 @@ from geopy.point import Point
 
 from homestay.clock import shifted
 from homestay.domain import geo
-from homestay.domain.certificates import CertificateAction
+from homestay.domain.certificates import Certificate, CertificateAction
+from homestay.domain.listings import Homestay
 from homestay.services.homestays import HomestayInput
 from homestay.services.inspections import ResultInput, SubmissionInput
 from homestay.services.search import SearchQuery
@@ -59,7 +60,7 @@ async def certify(
     name: str | None = None,
     name_en: str | None = None,
     county: str = "330521",
-) -> tuple[dict, dict]:
+) -> tuple[Homestay, Certificate]:
     stay = await services.homestays.register(
         inspector.caller,
         HomestayInput(
@@ -78,7 +79,7 @@ async def certify(
     inspection = await services.inspections.submit(
         inspector.caller,
         SubmissionInput(
-            client_submission_id=str(uuid.uuid4()), homestay_id=stay["_id"], results=results
+            client_submission_id=str(uuid.uuid4()), homestay_id=stay.id, results=results
         ),
     )
     _, cert = await services.certificates.review(bureau.caller, inspection.id, "APPROVE", None)
@@ -114,7 +115,7 @@ async def test_only_stays_valid_now_are_found(api, services, inspector, bureau):
         inspector.caller,
         SubmissionInput(
             client_submission_id=str(uuid.uuid4()),
-            homestay_id=regraded["_id"],
+            homestay_id=regraded.id,
             results=[
                 ResultInput(r["itemCode"], r.get("passed"), r.get("points")) for r in checklist()
             ],
@@ -123,8 +124,8 @@ async def test_only_stays_valid_now_are_found(api, services, inspector, bureau):
     await services.certificates.review(bureau.caller, again.id, "APPROVE", None)
     found = await page_through(api, near={"lat": MOGANSHAN.lat, "lng": MOGANSHAN.lng})
     assert [(key(n["id"]), n["grade"]) for n in found] == [
-        (valid["_id"], "PREMIUM"),
-        (regraded["_id"], "BOUTIQUE"),
+        (valid.id, "PREMIUM"),
+        (regraded.id, "BOUTIQUE"),
     ]
     assert all(n["certificate"]["status"] == "VALID" for n in found)
     assert old.number not in {n["certificate"]["number"] for n in found}
@@ -175,7 +176,7 @@ async def test_a_map_viewport_is_inclusive_at_its_edges(api, services, inspector
     inside, _ = await certify(services, inspector, bureau, geo.LatLng(30.60, 119.85))
     await certify(services, inspector, bureau, geo.LatLng(30.6501, 119.90))
     found = await page_through(api, bbox=box, sort="NAME")
-    assert {key(n["id"]) for n in found} == {on_edge["_id"], inside["_id"]}
+    assert {key(n["id"]) for n in found} == {on_edge.id, inside.id}
     assert all(n["distanceMeters"] is None for n in found)
 
 
@@ -194,14 +195,14 @@ async def test_grade_county_and_text_filters(
     async def ids(**given) -> list[str]:
         return [key(n["id"]) for n in await page_through(api, near=near, **given)]
 
-    assert await ids(grades=["STANDARD", "BOUTIQUE"]) == [s["_id"], b["_id"]]
-    assert await ids(minGrade="PREMIUM") == [p["_id"], b["_id"]]
+    assert await ids(grades=["STANDARD", "BOUTIQUE"]) == [s.id, b.id]
+    assert await ids(minGrade="PREMIUM") == [p.id, b.id]
     assert await ids(grades=["STANDARD"], minGrade="PREMIUM") == []
-    assert await ids(text="竹") == [p["_id"], b["_id"]]
-    assert await ids(text="竹.") == [p["_id"]]  # literal, not a regular expression
+    assert await ids(text="竹") == [p.id, b.id]
+    assert await ids(text="竹.") == [p.id]  # literal, not a regular expression
     assert await ids(text=".*") == []
-    assert await ids(text="bamboo") == [p["_id"]]
-    assert await ids(county="330521") == [s["_id"], p["_id"], b["_id"]]
+    assert await ids(text="bamboo") == [p.id]
+    assert await ids(county="330521") == [s.id, p.id, b.id]
     assert await ids(county="330523") == []
 
 
@@ -212,15 +213,15 @@ async def test_sorting_by_grade_and_by_name(api, services, inspector, bureau):
     d, _ = await certify(services, inspector, bureau, point_at(50, 0), "STANDARD", "丁")
     near = {"lat": MOGANSHAN.lat, "lng": MOGANSHAN.lng}
     by_grade = [key(n["id"]) for n in await page_through(api, near=near, sort="GRADE", first=2)]
-    assert by_grade == [c["_id"], b["_id"], a["_id"], d["_id"]]
+    assert by_grade == [c.id, b.id, a.id, d.id]
     by_name = [n["name"] for n in await page_through(api, near=near, sort="NAME", first=3)]
     assert by_name == sorted(["甲", "乙", "丙", "丁"])
     # without a place: the whole county, by name or by grade then name, in pages
     listed = [n["name"] for n in await page_through(api, county="330521", sort="NAME", first=3)]
     assert listed == sorted(["甲", "乙", "丙", "丁"])
     graded = [key(n["id"]) for n in await page_through(api, county="330521", sort="GRADE", first=1)]
-    assert graded[0] == c["_id"] and graded[-1] == d["_id"]
-    assert sorted(graded[1:3]) == sorted([a["_id"], b["_id"]])
+    assert graded[0] == c.id and graded[-1] == d.id
+    assert sorted(graded[1:3]) == sorted([a.id, b.id])
 
 
 async def test_pages_stay_right_when_stays_are_certified_in_between(
@@ -238,8 +239,8 @@ async def test_pages_stay_right_when_stays_are_certified_in_between(
     rest = await page_through_from(api, near, first["pageInfo"]["endCursor"])
     seen = [key(e["node"]["id"]) for e in first["edges"]] + rest
     assert len(seen) == len(set(seen))
-    assert {s["_id"] for s in before} <= set(seen)
-    assert later["_id"] in rest
+    assert {s.id for s in before} <= set(seen)
+    assert later.id in rest
 
 
 async def page_through_from(api, near: dict, after: str) -> list[str]:
@@ -282,7 +283,7 @@ async def test_a_tourist_at_moganshan_pages_premium_stays_in_amap_coordinates(
         grade = rng.choice(["STANDARD", "PREMIUM", "BOUTIQUE"])
         stay, _ = await certify(services, inspector, bureau, where, grade)
         if grade != "STANDARD" and geo.distance_m(MOGANSHAN, where) <= 10000:
-            expected.add(stay["_id"])
+            expected.add(stay.id)
     amap = geo.from_wgs84(MOGANSHAN, geo.CoordSystem.GCJ02)
     found = await page_through(
         api,
@@ -353,7 +354,7 @@ async def test_a_certificate_out_of_service_for_good_leaves_the_search_index(
         inspector.caller,
         SubmissionInput(
             client_submission_id=str(uuid.uuid4()),
-            homestay_id=stay["_id"],
+            homestay_id=stay.id,
             results=[
                 ResultInput(r["itemCode"], r.get("passed"), r.get("points")) for r in checklist()
             ],

@@ -27,10 +27,10 @@ async def test_two_processes_find_each_others_registrations_renames_and_certific
             after=None,
         )
         assert await count() == len(page)
-        return [doc["name"] for doc, _ in page]
+        return [h.listing.name for h, _ in page]
 
     assert await found(second) == []  # built, empty
-    doc = await first.homestays.register(
+    stay = await first.homestays.register(
         inspector,
         HomestayInput(
             name="竹隐山居",
@@ -41,13 +41,13 @@ async def test_two_processes_find_each_others_registrations_renames_and_certific
         ),
     )
     assert await found(second, "劳岭") == ["竹隐山居"]
-    await first.homestays.update(inspector, doc["_id"], HomestayInput(name="溪畔小筑"))
+    await first.homestays.update(inspector, stay.id, HomestayInput(name="溪畔小筑"))
     assert await found(second, "溪畔") == ["溪畔小筑"]
     assert await found(second, "竹隐") == []
     assert await found(second, certified=True) == []
     # a certificate's VALID status reaches the other process's `certified` at once
     await db.homestays.update_one(
-        {"_id": doc["_id"]},
+        {"_id": stay.id},
         {"$set": {"listedUntil": utcnow().replace(year=utcnow().year + 1), "updatedAt": utcnow()}},
     )
     assert await found(second, certified=True) == ["溪畔小筑"]
