@@ -164,7 +164,7 @@ async def _concerns(services: Services, bureau: Caller, numbers: list[str]) -> i
     for (category, text, outcome), number in zip(_CONCERNS, numbers, strict=False):
         concern = await services.concerns.report(number, category, text, None)
         if outcome is not None:
-            await services.concerns.resolve(bureau, concern["_id"], *outcome)
+            await services.concerns.resolve(bureau, concern.id, *outcome)
     # the first stay hears twice: its SAFETY concern and a hygiene one
     if numbers:
         await services.concerns.report(
@@ -305,7 +305,7 @@ async def _appeals(
     )
     await appeals.decide(
         decider,
-        reinstated["_id"],
+        reinstated.id,
         AppealDecision.OVERTURN,
         "施工许可属实 / the works permit checks out",
     )
@@ -313,14 +313,14 @@ async def _appeals(
         operator, None, numbers[revoked[0]], "已申请餐饮许可 / a food permit has been applied for"
     )
     await appeals.decide(
-        decider, upheld["_id"], AppealDecision.UPHOLD, "申请不等于许可 / applying is not a permit"
+        decider, upheld.id, AppealDecision.UPHOLD, "申请不等于许可 / applying is not a permit"
     )
     again = await appeals.appeal(
         operator, rejected[0].id, None, "照片为当日所摄 / the photos were taken that day"
     )
     await appeals.decide(
         decider,
-        again["_id"],
+        again.id,
         AppealDecision.OVERTURN,
         "由另一位审核员复审 / to be reviewed by someone else",
     )

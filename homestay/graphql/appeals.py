@@ -30,7 +30,6 @@ from homestay.graphql.common import (
 from homestay.graphql.homestays import Homestay
 from homestay.graphql.inspections import Inspection
 from homestay.graphql.permissions import IsBureau, IsBureauOrOperator, IsOperator
-from homestay.storage import documents
 
 strawberry.enum(DomainStatus, name="AppealStatus")
 strawberry.enum(DomainDecision, name="AppealDecision")
@@ -69,8 +68,7 @@ class Appeal(Node):
     record: strawberry.Private[DomainAppeal]
 
     @classmethod
-    def from_doc(cls, doc: dict) -> Appeal:
-        record = documents.appeal(doc)
+    def of(cls, record: DomainAppeal) -> Appeal:
         ruling = record.ruling
         return cls(
             id=global_id("Appeal", record.id),
@@ -171,16 +169,16 @@ class AppealQueries:
             info.context.caller, county=county, status=status, first=check_first(first), after=after
         )
         return Connection.of(
-            [Edge(cursor=c, node=Appeal.from_doc(d)) for d, c in page], more, count, after
+            [Edge(cursor=c, node=Appeal.of(a)) for a, c in page], more, count, after
         )
 
 
 def _decided(
-    done: tuple[dict, DomainCertificate | None, DomainInspection | None],
+    done: tuple[DomainAppeal, DomainCertificate | None, DomainInspection | None],
 ) -> dict:
     appeal, cert, inspection = done
     return {
-        "appeal": Appeal.from_doc(appeal),
+        "appeal": Appeal.of(appeal),
         "certificate": Certificate.of(cert, geo.CoordSystem.WGS84) if cert else None,
         "inspection": Inspection.of(inspection, geo.CoordSystem.WGS84) if inspection else None,
     }
@@ -205,7 +203,7 @@ class AppealMutations:
                 input.certificate_number.strip() if input.certificate_number else None,
                 input.reason,
             ),
-            lambda doc: {"appeal": Appeal.from_doc(doc)},
+            lambda record: {"appeal": Appeal.of(record)},
         )
 
     @strawberry.mutation(

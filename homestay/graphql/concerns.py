@@ -6,6 +6,7 @@ from datetime import datetime
 
 import strawberry
 
+from homestay.domain.concerns import Concern as DomainConcern
 from homestay.domain.concerns import ConcernCategory as DomainCategory
 from homestay.domain.concerns import ConcernStatus as DomainStatus
 from homestay.graphql.common import (
@@ -22,7 +23,6 @@ from homestay.graphql.common import (
     payload,
 )
 from homestay.graphql.permissions import IsBureau
-from homestay.storage import documents
 
 strawberry.enum(DomainCategory)
 strawberry.enum(DomainStatus)
@@ -67,8 +67,7 @@ class Concern(Node):
         return localized(self.category.label, info.context.lang)
 
     @classmethod
-    def from_doc(cls, doc: dict) -> Concern:
-        record = documents.concern(doc)
+    def of(cls, record: DomainConcern) -> Concern:
         done = record.resolution
         return cls(
             id=global_id("Concern", record.id),
@@ -130,13 +129,11 @@ class ConcernQueries:
         "was given; null for an unknown receipt."
     )
     async def concern_status(self, info: Info, receipt: str) -> ConcernReceipt | None:
-        doc = await info.context.services.concerns.by_receipt(receipt.strip())
-        if doc is None:
+        found = await info.context.services.concerns.by_receipt(receipt.strip())
+        if found is None:
             return None
         return ConcernReceipt(
-            receipt=doc["receipt"],
-            status=DomainStatus(doc["status"]),
-            reported_at=doc["reportedAt"],
+            receipt=found.receipt, status=found.status, reported_at=found.reported_at
         )
 
     @strawberry.field(
@@ -158,7 +155,7 @@ class ConcernQueries:
             return await service.count(page.filter)
 
         return Connection.of(
-            [Edge(cursor=c, node=Concern.from_doc(d)) for d, c in page.concerns],
+            [Edge(cursor=c, node=Concern.of(r)) for r, c in page.concerns],
             page.has_next,
             count,
             after,
@@ -188,7 +185,7 @@ class ConcernMutations:
                 input.contact,
                 [str(p) for p in input.photo_ids or []],
             ),
-            lambda doc: {"receipt": doc["receipt"]},
+            lambda record: {"receipt": record.receipt},
         )
 
     @strawberry.mutation(permission_classes=[IsBureau])
@@ -200,5 +197,5 @@ class ConcernMutations:
             info.context.services.concerns.resolve(
                 info.context.caller, key_of(input.concern_id, "Concern"), input.status, input.note
             ),
-            lambda doc: {"concern": Concern.from_doc(doc)},
+            lambda record: {"concern": Concern.of(record)},
         )

@@ -12,7 +12,9 @@ from strawberry.dataloader import DataLoader
 
 from homestay.auth import PUBLIC, Caller
 from homestay.clock import utcnow
+from homestay.domain.appeals import Appeal
 from homestay.domain.certificates import Certificate
+from homestay.domain.concerns import Concern
 from homestay.domain.inspections import Inspection
 from homestay.domain.listings import Homestay
 from homestay.errors import ApiError
@@ -68,15 +70,15 @@ class Context:
         return DataLoader(self.services.certificates.get_many)
 
     @cached_property
-    def concerns(self) -> DataLoader[str, dict | None]:
+    def concerns(self) -> DataLoader[str, Concern | None]:
         return DataLoader(self.services.concerns.get_many)
 
     @cached_property
-    def appeals(self) -> DataLoader[str, dict | None]:
+    def appeals(self) -> DataLoader[str, Appeal | None]:
         return DataLoader(self.services.appeals.get_many)
 
     @cached_property
-    def inspection_appeals(self) -> DataLoader[str, list[dict]]:
+    def inspection_appeals(self) -> DataLoader[str, list[Appeal]]:
         return DataLoader(self.services.appeals.of_inspections)
 
     @cached_property

@@ -244,9 +244,7 @@ class Inspection(Node):
 
         if not sees_appeal(info, self.record.county, self.record.homestay_id):
             return None
-        return [
-            Appeal.from_doc(d) for d in await info.context.inspection_appeals.load(self.record.id)
-        ]
+        return [Appeal.of(a) for a in await info.context.inspection_appeals.load(self.record.id)]
 
     @strawberry.field
     def inspector_location(self) -> GeoPoint | None:

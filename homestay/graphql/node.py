@@ -58,17 +58,17 @@ async def _account(info: Info, key: str, coord: geo.CoordSystem) -> Node | None:
 async def _concern(info: Info, key: str, coord: geo.CoordSystem) -> Node | None:
     if info.context.caller.role is not Role.BUREAU:
         return None
-    doc = await info.context.concerns.load(key)
-    if doc is None or not info.context.caller.can_act_in(doc["county"]):
+    found = await info.context.concerns.load(key)
+    if found is None or not info.context.caller.can_act_in(found.county):
         return None
-    return Concern.from_doc(doc)
+    return Concern.of(found)
 
 
 async def _appeal(info: Info, key: str, coord: geo.CoordSystem) -> Node | None:
-    doc = await info.context.appeals.load(key)
-    if doc is None or not sees_appeal(info, doc["county"], doc["homestayId"]):
+    found = await info.context.appeals.load(key)
+    if found is None or not sees_appeal(info, found.county, found.homestay_id):
         return None
-    return Appeal.from_doc(doc)
+    return Appeal.of(found)
 
 
 async def _standard(info: Info, key: str, coord: geo.CoordSystem) -> Node | None:

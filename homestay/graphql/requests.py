@@ -24,7 +24,6 @@ from homestay.graphql.common import (
 )
 from homestay.graphql.homestays import Homestay
 from homestay.graphql.permissions import IsOperator, IsStaffOrOperator
-from homestay.storage import documents
 
 strawberry.enum(RequestStatus, name="InspectionRequestStatus")
 InspectionRequestStatus = RequestStatus
@@ -48,10 +47,9 @@ class InspectionRequest:
     coord: strawberry.Private[geo.CoordSystem]
 
     @classmethod
-    def from_doc(
-        cls, doc: dict, coord: geo.CoordSystem = geo.CoordSystem.WGS84
+    def of(
+        cls, record: DomainRequest, coord: geo.CoordSystem = geo.CoordSystem.WGS84
     ) -> InspectionRequest:
-        record = documents.inspection_request(doc)
         return cls(
             id=strawberry.ID(record.id),
             target_grade=record.target_grade,
@@ -108,7 +106,7 @@ class RequestQueries:
             info.context.caller, county=county, status=status, first=check_first(first), after=after
         )
         return Connection.of(
-            [Edge(cursor=c, node=InspectionRequest.from_doc(d, coord_system)) for d, c in page],
+            [Edge(cursor=c, node=InspectionRequest.of(r, coord_system)) for r, c in page],
             more,
             count,
             after,
@@ -133,5 +131,5 @@ class RequestMutations:
                 input.target_grade,
                 input.note,
             ),
-            lambda doc: {"request": InspectionRequest.from_doc(doc)},
+            lambda record: {"request": InspectionRequest.of(record)},
         )

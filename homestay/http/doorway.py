@@ -232,7 +232,7 @@ async def concern_form(request: Request) -> Response:
             headers=headers,
         )
     return HTMLResponse(
-        _concern_page(lang, cert.number, None, receipt=concern["receipt"]),
+        _concern_page(lang, cert.number, None, receipt=concern.receipt),
         status_code=201,
         headers=headers,
     )

@@ -18,6 +18,7 @@ from pymongo.errors import DuplicateKeyError
 from homestay.auth import Caller, Role
 from homestay.clock import china_date, utcnow
 from homestay.domain.appeals import (
+    Appeal,
     AppealDecision,
     AppealStatus,
     AppealSubject,
@@ -99,7 +100,7 @@ class AppealService:
         inspection_id: str | None,
         certificate_number: str | None,
         reason: str | None,
-    ) -> dict:
+    ) -> Appeal:
         caller.require(Role.OPERATOR)
         if (inspection_id is None) == (certificate_number is None):
             raise UserErrors.one(
@@ -147,7 +148,7 @@ class AppealService:
         except DuplicateKeyError:  # this decision is already appealed
             doc = await self._again(caller, decision.key, reason)
         await self._filed(caller, doc)
-        return doc
+        return documents.appeal(doc)
 
     async def _appealed(
         self, caller: Caller, inspection_id: str | None, certificate_number: str | None
@@ -201,7 +202,7 @@ class AppealService:
 
     async def decide(
         self, caller: Caller, appeal_id: str, decision: AppealDecision, reason: str | None
-    ) -> tuple[dict, Certificate | None, Inspection | None]:
+    ) -> tuple[Appeal, Certificate | None, Inspection | None]:
         """The appeal as decided, and the certificate and inspection it concerns as they are
         after it."""
         caller.require(Role.BUREAU)
@@ -245,7 +246,7 @@ class AppealService:
             )
         cert, inspection = await self._consequences(caller, appeal)
         return (
-            appeal,
+            documents.appeal(appeal),
             documents.certificate(cert) if cert else None,
             documents.inspection(inspection) if inspection else None,
         )
@@ -314,7 +315,7 @@ class AppealService:
         status: AppealStatus | None,
         first: int,
         after: str | None,
-    ) -> tuple[list[tuple[dict, str]], bool, Callable[[], Awaitable[int]]]:
+    ) -> tuple[list[tuple[Appeal, str]], bool, Callable[[], Awaitable[int]]]:
         """Appeals, oldest first (a queue): the bureau its counties', an operator its own."""
         caller.require(Role.BUREAU, Role.OPERATOR)
         flt = records_of(caller, county)
@@ -325,18 +326,20 @@ class AppealService:
         async def count() -> int:
             return await self.db.appeals.count_documents(flt)
 
-        return page, more, count
+        return [(documents.appeal(d), c) for d, c in page], more, count
 
-    async def get_many(self, ids: list[str]) -> list[dict | None]:
+    async def get_many(self, ids: list[str]) -> list[Appeal | None]:
         """By id, in the order asked (for a DataLoader): one read however many."""
-        found = {a["_id"]: a async for a in self.db.appeals.find({"_id": {"$in": ids}})}
+        found = {
+            a["_id"]: documents.appeal(a) async for a in self.db.appeals.find({"_id": {"$in": ids}})
+        }
         return [found.get(i) for i in ids]
 
-    async def of_inspections(self, ids: list[str]) -> list[list[dict]]:
+    async def of_inspections(self, ids: list[str]) -> list[list[Appeal]]:
         """The appeals of each inspection (a DataLoader's batch): one read however many."""
-        found: dict[str, list[dict]] = {i: [] for i in ids}
+        found: dict[str, list[Appeal]] = {i: [] for i in ids}
         async for a in self.db.appeals.find({"inspectionId": {"$in": ids}}).sort("appealedAt", 1):
-            found.setdefault(a["inspectionId"], []).append(a)
+            found.setdefault(a["inspectionId"], []).append(documents.appeal(a))
         return [found[i] for i in ids]
 
 

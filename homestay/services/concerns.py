@@ -21,6 +21,7 @@ from homestay.clock import china_date, utcnow
 from homestay.domain.concerns import (
     MAX_CONTACT,
     MAX_DESCRIPTION,
+    Concern,
     ConcernCategory,
     ConcernStatus,
     same_concern_key,
@@ -28,6 +29,7 @@ from homestay.domain.concerns import (
 from homestay.domain.text import check_text
 from homestay.errors import UserError, UserErrors
 from homestay.services.pagination import newest_first
+from homestay.storage import documents
 from homestay.storage.database import Database
 
 RECEIPT_PREFIX = "C-"
@@ -37,7 +39,7 @@ MAX_NOTE = 1000
 
 @dataclass(frozen=True)
 class ConcernPage:
-    concerns: list[tuple[dict, str]]  # (concern, cursor)
+    concerns: list[tuple[Concern, str]]  # (concern, cursor)
     has_next: bool
     filter: dict
 
@@ -53,7 +55,7 @@ class ConcernService:
         description: str,
         contact: str | None,
         photo_ids: Sequence[str] = (),
-    ) -> dict:
+    ) -> Concern:
         """The concern (the first one, when the same words came already today)."""
         errors: list[UserError] = []
         photos = await self._guest_photos(errors, photo_ids)
@@ -103,13 +105,13 @@ class ConcernService:
             first = await self.db.concerns.find_one({"sameKey": doc["sameKey"]})
             if first is None:
                 raise
-            return first
+            return documents.concern(first)
         if photos:  # now the county's bureau may open them, and no other concern cite them
             await self.db.db["uploads.files"].update_many(
                 {"_id": {"$in": photos}, "metadata.counties": []},
                 {"$set": {"metadata.counties": [cert["county"]]}},
             )
-        return doc
+        return documents.concern(doc)
 
     async def _guest_photos(self, errors: list[UserError], ids: Sequence[str]) -> list[ObjectId]:
         if len(ids) > MAX_PHOTOS:
@@ -145,16 +147,17 @@ class ConcernService:
                 )
         return wanted
 
-    async def by_receipt(self, receipt: str) -> dict | None:
+    async def by_receipt(self, receipt: str) -> Concern | None:
+        """The concern a receipt was given for; what its reporter is told of it is the
+        API's to choose (its status, when it was reported)."""
         if (
             not isinstance(receipt, str)
             or not receipt.startswith(RECEIPT_PREFIX)
             or len(receipt) > 40
         ):
             return None
-        return await self.db.concerns.find_one(
-            {"receipt": receipt}, {"receipt": 1, "status": 1, "reportedAt": 1}
-        )
+        found = await self.db.concerns.find_one({"receipt": receipt})
+        return documents.concern(found) if found is not None else None
 
     async def page(
         self,
@@ -170,10 +173,13 @@ class ConcernService:
         if status is not None:
             flt["status"] = status.value
         page, more = await newest_first(self.db.concerns, flt, "reportedAt", first, after)
-        return ConcernPage(page, more, flt)
+        return ConcernPage([(documents.concern(d), c) for d, c in page], more, flt)
 
-    async def get_many(self, ids: list[str]) -> list[dict | None]:
-        found = {c["_id"]: c async for c in self.db.concerns.find({"_id": {"$in": ids}})}
+    async def get_many(self, ids: list[str]) -> list[Concern | None]:
+        found = {
+            c["_id"]: documents.concern(c)
+            async for c in self.db.concerns.find({"_id": {"$in": ids}})
+        }
         return [found.get(i) for i in ids]
 
     async def count(self, flt: dict) -> int:
@@ -181,7 +187,7 @@ class ConcernService:
 
     async def resolve(
         self, caller: Caller, concern_id: str, status: ConcernStatus, note: str | None
-    ) -> dict:
+    ) -> Concern:
         caller.require(Role.BUREAU)
         errors: list[UserError] = []
         if status is ConcernStatus.OPEN:
@@ -211,7 +217,7 @@ class ConcernService:
                 "ALREADY_CLOSED",
                 f"this concern is already {concern['status'].lower()}",
             )
-        return updated
+        return documents.concern(updated)
 
     async def open_by_homestay(
         self, counties: Sequence[str]

@@ -16,11 +16,12 @@ from pymongo.errors import DuplicateKeyError
 from homestay.auth import Caller, Role
 from homestay.clock import utcnow
 from homestay.domain.grades import Grade
-from homestay.domain.inspections import RequestStatus
+from homestay.domain.inspections import InspectionRequest, RequestStatus
 from homestay.domain.text import check_text
 from homestay.errors import UserError, UserErrors
 from homestay.services.pagination import oldest_first
 from homestay.services.scope import records_of
+from homestay.storage import documents
 from homestay.storage.database import Database
 
 MAX_NOTE = 500
@@ -62,7 +63,7 @@ class RequestService:
 
     async def request(
         self, caller: Caller, homestay_id: str, target_grade: Grade | None, note: str | None
-    ) -> dict:
+    ) -> InspectionRequest:
         caller.require(Role.OPERATOR)
         caller.require_operator_of(homestay_id)
         homestay = await self.db.homestays.find_one({"_id": homestay_id}, {"county": 1})
@@ -75,7 +76,7 @@ class RequestService:
         if errors:
             raise UserErrors(errors)
         if (existing := await self._open(homestay_id)) is not None:
-            return existing
+            return documents.inspection_request(existing)
         doc = {
             "_id": str(ObjectId()),
             "homestayId": homestay_id,
@@ -93,8 +94,8 @@ class RequestService:
         except DuplicateKeyError:  # the same request, sent twice at once: the first stands
             if (existing := await self._open(homestay_id)) is None:
                 raise
-            return existing
-        return doc
+            return documents.inspection_request(existing)
+        return documents.inspection_request(doc)
 
     async def _open(self, homestay_id: str) -> dict | None:
         return await self.db.inspection_requests.find_one(
@@ -109,7 +110,7 @@ class RequestService:
         status: RequestStatus | None,
         first: int,
         after: str | None,
-    ) -> tuple[list[tuple[dict, str]], bool, Callable[[], Awaitable[int]]]:
+    ) -> tuple[list[tuple[InspectionRequest, str]], bool, Callable[[], Awaitable[int]]]:
         """The queue, oldest first: staff see their counties', an operator its own."""
         caller.require(Role.INSPECTOR, Role.BUREAU, Role.OPERATOR)
         flt = records_of(caller, county)
@@ -122,4 +123,4 @@ class RequestService:
         async def count() -> int:
             return await self.db.inspection_requests.count_documents(flt)
 
-        return page, more, count
+        return [(documents.inspection_request(d), c) for d, c in page], more, count
