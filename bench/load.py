@@ -46,6 +46,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import error_kind, fail_on_errors, served_api  # noqa: E402
 
 from homestay.demo import load_demo  # noqa: E402
+from homestay.domain.grading import ItemKind  # noqa: E402
 from homestay.services import standards  # noqa: E402
 from homestay.services.registry import Services  # noqa: E402
 from homestay.settings import Settings  # noqa: E402
@@ -214,11 +215,12 @@ async def prepare(uri: str, data_dir: Path) -> tuple[str, list[str], list[str], 
     numbers = [d["_id"] async for d in database.certificates.find({}, {"_id": 1})]
     standard = await standards.find(database)
     template = []
-    for item in standard["items"]:
-        if item["kind"] == "MANDATORY":
-            template.append({"itemCode": item["code"], "passed": True})
+    assert standard is not None, "the seed standard is published at start"
+    for item in standard.items:
+        if item.kind is ItemKind.MANDATORY:
+            template.append({"itemCode": item.code, "passed": True})
         else:
-            template.append({"itemCode": item["code"], "points": item["maxPoints"] // 2})
+            template.append({"itemCode": item.code, "points": (item.max_points or 0) // 2})
     await database.close()
     return token, homestays, numbers, template
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import Enum
 
 from homestay.errors import Forbidden, Unauthenticated
@@ -33,6 +34,29 @@ def new_token() -> str:
 
 def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class Account:
+    """An account as stored, without its token's hash: who it is, what it may act on."""
+
+    id: str
+    role: Role
+    name: str
+    counties: tuple[str, ...]
+    homestay_ids: tuple[str, ...] = ()  # an OPERATOR's homestays
+    created_at: datetime | None = None
+    created_by: str | None = None
+
+    def caller(self) -> Caller:
+        return Caller(
+            self.role,
+            self.id,
+            self.name,
+            frozenset(self.counties),
+            self.created_by,
+            frozenset(self.homestay_ids),
+        )
 
 
 @dataclass(frozen=True)

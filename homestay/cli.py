@@ -247,8 +247,8 @@ def account_create(
                 homestay_ids=homestay or [],
             )
             typer.echo(
-                f"created {new.account['role']} {new.account['name']} "
-                f"({', '.join(new.account['counties'])}), id {new.account['_id']}"
+                f"created {new.account.role.value} {new.account.name} "
+                f"({', '.join(new.account.counties)}), id {new.account.id}"
             )
             return new.token
 

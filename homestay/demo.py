@@ -27,7 +27,7 @@ from homestay.domain.certificates import Certificate, CertificateAction, Certifi
 from homestay.domain.concerns import ConcernCategory, ConcernStatus
 from homestay.domain.gazetteer import gazetteer
 from homestay.domain.grades import Grade
-from homestay.domain.grading import ItemKind
+from homestay.domain.grading import ItemKind, Standard
 from homestay.domain.inspections import Inspection
 from homestay.domain.listings import Homestay
 from homestay.services import photos
@@ -109,18 +109,19 @@ async def _account(services: Services, role: Role, county: str, name: str) -> De
     return DemoAccount(role.value, county, name, new.token, caller_of(new.account))
 
 
-def _answers(standard: dict, quality: float, rng: random.Random) -> list[ResultInput]:
+def _answers(standard: Standard, quality: float, rng: random.Random) -> list[ResultInput]:
     """A checklist for a homestay of the given quality (0..1)."""
+    strictness = {Grade.STANDARD: 0.01, Grade.PREMIUM: 0.25, Grade.BOUTIQUE: 0.5}
     results = []
-    for item in standard["items"]:
-        if item["kind"] == ItemKind.MANDATORY.value:
-            strictness = {"STANDARD": 0.01, "PREMIUM": 0.25, "BOUTIQUE": 0.5}[item["requiredFor"]]
-            passed = rng.random() > strictness * (1.1 - quality)
-            results.append(ResultInput(item["code"], passed=passed))
+    for item in standard.items:
+        if item.kind is ItemKind.MANDATORY:
+            assert item.required_for is not None  # every mandatory item names its grade
+            passed = rng.random() > strictness[item.required_for] * (1.1 - quality)
+            results.append(ResultInput(item.code, passed=passed))
         else:
-            mean = quality * item["maxPoints"]
-            points = round(min(item["maxPoints"], max(0, rng.gauss(mean, item["maxPoints"] / 8))))
-            results.append(ResultInput(item["code"], points=points))
+            most = item.max_points or 0
+            points = round(min(most, max(0, rng.gauss(quality * most, most / 8))))
+            results.append(ResultInput(item.code, points=points))
     return results
 
 
@@ -362,7 +363,7 @@ class _Demo:
 
     services: Services
     rng: random.Random
-    standard: dict
+    standard: Standard
     inspector: Caller
     bureau: Caller
     stats: dict[str, Any] = field(

@@ -8,7 +8,7 @@ not reached. For every grade above the result, the blockers say what kept the ho
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
 
 from homestay.domain.grades import ALL_GRADES, Grade
@@ -30,15 +30,31 @@ class ChecklistItem:
 
 
 @dataclass(frozen=True)
+class Section:
+    code: str
+    title: Mapping[str, str]
+
+
+@dataclass(frozen=True)
 class Standard:
     code: str
     version: int
     items: Sequence[ChecklistItem]
     thresholds: Mapping[Grade, int]
+    title: Mapping[str, str] = field(default_factory=dict)
+    sections: Sequence[Section] = ()
+
+    @property
+    def key(self) -> str:
+        """How inspections name the version they were filled in against."""
+        return f"{self.code}@{self.version}"
 
     @property
     def max_points(self) -> int:
         return sum(item.max_points or 0 for item in self.items if item.kind is ItemKind.SCORED)
+
+    def section_title(self, code: str) -> Mapping[str, str] | None:
+        return next((s.title for s in self.sections if s.code == code), None)
 
     def item(self, code: str) -> ChecklistItem | None:
         return next((item for item in self.items if item.code == code), None)

@@ -6,6 +6,7 @@ from datetime import datetime
 
 import strawberry
 
+from homestay.auth import Account as DomainAccount
 from homestay.auth import Role as DomainRole
 from homestay.errors import UserError as DomainUserError
 from homestay.graphql.common import (
@@ -38,14 +39,14 @@ class Account(Node):
         return [County.of(code, info.context.lang) for code in self.county_codes]
 
     @classmethod
-    def from_doc(cls, doc: dict) -> Account:
+    def of(cls, account: DomainAccount) -> Account:
         return cls(
-            id=global_id("Account", doc["_id"]),
-            name=doc["name"],
-            role=DomainRole(doc["role"]),
-            county_codes=doc["counties"],
-            created_at=doc.get("createdAt"),
-            homestay_keys=doc.get("homestayIds") or [],
+            id=global_id("Account", account.id),
+            name=account.name,
+            role=account.role,
+            county_codes=list(account.counties),
+            created_at=account.created_at,
+            homestay_keys=list(account.homestay_ids),
         )
 
 
@@ -117,5 +118,5 @@ class AccountMutations:
                 counties=input.counties,
                 homestay_ids=[key_of(h, "Homestay") for h in input.homestay_ids],
             ),
-            lambda new: {"account": Account.from_doc(new.account), "token": new.token},
+            lambda new: {"account": Account.of(new.account), "token": new.token},
         )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Generic, TypeVar
 
 import strawberry
@@ -229,7 +229,7 @@ def check_first(first: int) -> int:
     return first
 
 
-def localized(label: dict, lang: str) -> str:
+def localized(label: Mapping[str, str], lang: str) -> str:
     return label.get(lang) or label.get("zh") or next(iter(label.values()), "")
 
 

@@ -10,11 +10,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 from strawberry.dataloader import DataLoader
 
-from homestay.auth import PUBLIC, Caller
+from homestay.auth import PUBLIC, Account, Caller
 from homestay.clock import utcnow
 from homestay.domain.appeals import Appeal
 from homestay.domain.certificates import Certificate
 from homestay.domain.concerns import Concern
+from homestay.domain.grading import Standard
 from homestay.domain.inspections import Inspection
 from homestay.domain.listings import Homestay
 from homestay.errors import ApiError
@@ -82,7 +83,7 @@ class Context:
         return DataLoader(self.services.appeals.of_inspections)
 
     @cached_property
-    def accounts(self) -> DataLoader[str, dict | None]:
+    def accounts(self) -> DataLoader[str, Account | None]:
         return DataLoader(self.services.accounts.by_id)
 
     @cached_property
@@ -90,5 +91,5 @@ class Context:
         return DataLoader(self.services.inspections.get_many)
 
     @cached_property
-    def standards(self) -> DataLoader[str, dict | None]:
+    def standards(self) -> DataLoader[str, Standard | None]:
         return DataLoader(self.services.standards.by_key)

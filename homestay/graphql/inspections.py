@@ -11,7 +11,7 @@ import strawberry
 
 from homestay.domain import geo
 from homestay.domain.disclosure import sees_private_data
-from homestay.domain.grading import to_reach
+from homestay.domain.grading import Standard, to_reach
 from homestay.domain.inspections import Inspection as DomainInspection
 from homestay.graphql.common import (
     Actor,
@@ -26,7 +26,6 @@ from homestay.graphql.common import (
     localized,
 )
 from homestay.graphql.homestays import Homestay
-from homestay.services import standards
 
 if TYPE_CHECKING:
     from homestay.graphql.appeals import Appeal
@@ -64,10 +63,8 @@ class GradeBlocker:
                 else f"总分距达标还差 {self.missing_points} 分"
             )
         standard = await info.context.standards.load(self.standard_key)
-        item = next(
-            (i for i in (standard or {}).get("items", []) if i["code"] == self.item_code), None
-        )
-        title = localized(item["title"], info.context.lang) if item else self.item_code
+        item = standard.item(self.item_code) if standard else None
+        title = localized(item.title, info.context.lang) if item else self.item_code
         return (
             f"mandatory item {self.item_code} not passed: {title}"
             if en
@@ -102,14 +99,14 @@ class GradeTodo:
     )
 
 
-def _todo_items(found: tuple, sections: dict[str, dict], lang: str) -> list[TodoItem]:
+def _todo_items(found: tuple, standard: Standard, lang: str) -> list[TodoItem]:
     return [
         TodoItem(
             item_code=o.item.code,
             kind=o.item.kind.value,
             points_open=o.points_open,
-            title=localized(dict(o.item.title), lang),
-            section=localized(sections.get(o.item.section, {}), lang) or o.item.section,
+            title=localized(o.item.title, lang),
+            section=localized(standard.section_title(o.item.section) or {}, lang) or o.item.section,
             section_code=o.item.section,
         )
         for o in sorted(found, key=lambda o: (o.item.section, -(o.points_open or 0)))
@@ -203,18 +200,16 @@ class Inspection(Node):
         "the same grading rule, by section. The operator's to-do list."
     )
     async def next_grades(self, info: Info) -> list[GradeTodo]:
-        standard_doc = await info.context.standards.load(self.record.standard_key)
-        if standard_doc is None:
+        standard = await info.context.standards.load(self.record.standard_key)
+        if standard is None:
             return []
-        standard = standards.to_domain(standard_doc)
-        sections = {s["code"]: s["title"] for s in standard_doc.get("sections", [])}
         lang = info.context.lang
         return [
             GradeTodo(
                 grade=t.grade,
                 missing_points=t.missing_points,
-                mandatory=_todo_items(t.mandatory, sections, lang),
-                scored=_todo_items(t.scored, sections, lang),
+                mandatory=_todo_items(t.mandatory, standard, lang),
+                scored=_todo_items(t.scored, standard, lang),
             )
             for t in to_reach(standard, self.record.answers())
         ]

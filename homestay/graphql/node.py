@@ -45,13 +45,13 @@ async def _account(info: Info, key: str, coord: geo.CoordSystem) -> Node | None:
     caller = info.context.caller
     if caller.account_id is None:
         return None
-    doc = await info.context.accounts.load(key)
-    if doc is None:
+    found = await info.context.accounts.load(key)
+    if found is None:
         return None
     if key == caller.account_id or (
-        caller.role is Role.BUREAU and any(caller.can_act_in(c) for c in doc["counties"])
+        caller.role is Role.BUREAU and any(caller.can_act_in(c) for c in found.counties)
     ):
-        return Account.from_doc(doc)
+        return Account.of(found)
     return None
 
 
@@ -72,8 +72,8 @@ async def _appeal(info: Info, key: str, coord: geo.CoordSystem) -> Node | None:
 
 
 async def _standard(info: Info, key: str, coord: geo.CoordSystem) -> Node | None:
-    doc = await info.context.standards.load(key)
-    return GradingStandard.from_doc(doc, info.context.lang) if doc else None
+    found = await info.context.standards.load(key)
+    return GradingStandard.of(found, info.context.lang) if found else None
 
 
 async def _homestay(info: Info, key: str, coord: geo.CoordSystem) -> Node | None:

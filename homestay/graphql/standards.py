@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import strawberry
 
-from homestay.domain.grades import Grade as DomainGrade
-from homestay.domain.grading import ItemKind as DomainItemKind
+from homestay.domain.grading import Standard
 from homestay.graphql.common import Grade, Info, ItemKind, Node, global_id, localized
 
 
@@ -44,31 +43,31 @@ class GradingStandard(Node):
     thresholds: list[GradeThreshold]
 
     @classmethod
-    def from_doc(cls, doc: dict, lang: str) -> GradingStandard:
+    def of(cls, standard: Standard, lang: str) -> GradingStandard:
         return cls(
-            id=global_id("GradingStandard", doc["_id"]),
-            code=doc["code"],
-            version=doc["version"],
-            title=localized(doc["title"], lang),
-            max_points=doc["maxPoints"],
+            id=global_id("GradingStandard", standard.key),
+            code=standard.code,
+            version=standard.version,
+            title=localized(standard.title, lang),
+            max_points=standard.max_points,
             sections=[
-                ChecklistSection(code=s["code"], title=localized(s["title"], lang))
-                for s in doc["sections"]
+                ChecklistSection(code=s.code, title=localized(s.title, lang))
+                for s in standard.sections
             ],
             items=[
                 ChecklistItem(
-                    code=i["code"],
-                    section=i["section"],
-                    title=localized(i["title"], lang),
-                    kind=DomainItemKind(i["kind"]),
-                    max_points=i.get("maxPoints"),
-                    required_for=DomainGrade(i["requiredFor"]) if i.get("requiredFor") else None,
+                    code=i.code,
+                    section=i.section,
+                    title=localized(i.title, lang),
+                    kind=i.kind,
+                    max_points=i.max_points,
+                    required_for=i.required_for,
                 )
-                for i in doc["items"]
+                for i in standard.items
             ],
             thresholds=[
-                GradeThreshold(grade=DomainGrade(t["grade"]), min_points=t["minPoints"])
-                for t in doc["thresholds"]
+                GradeThreshold(grade=grade, min_points=points)
+                for grade, points in standard.thresholds.items()
             ],
         )
 
@@ -81,5 +80,5 @@ class StandardQueries:
     async def grading_standard(
         self, info: Info, code: str | None = None, version: int | None = None
     ) -> GradingStandard | None:
-        doc = await info.context.services.standards.find(code, version)
-        return GradingStandard.from_doc(doc, info.context.lang) if doc else None
+        found = await info.context.services.standards.find(code, version)
+        return GradingStandard.of(found, info.context.lang) if found else None

@@ -8,11 +8,12 @@ from dataclasses import dataclass
 
 from bson import ObjectId
 
-from homestay.auth import PUBLIC, Caller, Role, hash_token, new_token
+from homestay.auth import PUBLIC, Account, Caller, Role, hash_token, new_token
 from homestay.clock import utcnow
 from homestay.domain.gazetteer import gazetteer
 from homestay.domain.text import check_text, normalize
 from homestay.errors import Unauthenticated, UserError, UserErrors
+from homestay.storage import documents
 from homestay.storage.database import Database
 
 _BEARER = re.compile(r"^Bearer\s+(\S+)\s*$", re.IGNORECASE)
@@ -20,7 +21,7 @@ _BEARER = re.compile(r"^Bearer\s+(\S+)\s*$", re.IGNORECASE)
 
 @dataclass(frozen=True)
 class NewAccount:
-    account: dict
+    account: Account
     token: str
 
 
@@ -112,7 +113,7 @@ async def create_account(
     if role == Role.OPERATOR.value:
         doc["homestayIds"] = list(dict.fromkeys(homestay_ids))
     await db.accounts.insert_one(doc)
-    return NewAccount(doc, token)
+    return NewAccount(documents.account(doc), token)
 
 
 async def revoke_account(db: Database, account_id: str) -> bool:
@@ -122,23 +123,17 @@ async def revoke_account(db: Database, account_id: str) -> bool:
     return result.modified_count == 1
 
 
-async def accounts_by_id(db: Database, ids: Sequence[str]) -> list[dict | None]:
+async def accounts_by_id(db: Database, ids: Sequence[str]) -> list[Account | None]:
     """By id, in the order asked (for a DataLoader); the token's hash is never read."""
     found = {
-        a["_id"]: a async for a in db.accounts.find({"_id": {"$in": list(ids)}}, {"tokenHash": 0})
+        a["_id"]: documents.account(a)
+        async for a in db.accounts.find({"_id": {"$in": list(ids)}}, {"tokenHash": 0})
     }
     return [found.get(i) for i in ids]
 
 
-def caller_of(account: dict) -> Caller:
-    return Caller(
-        Role(account["role"]),
-        account["_id"],
-        account["name"],
-        frozenset(account["counties"]),
-        account.get("createdBy"),
-        frozenset(account.get("homestayIds") or ()),
-    )
+def caller_of(account: Account) -> Caller:
+    return account.caller()
 
 
 def token_of(authorization: str | None) -> str | None:
@@ -160,7 +155,7 @@ async def authenticate(db: Database, authorization: str | None) -> Caller:
     doc = await db.accounts.find_one({"tokenHash": hash_token(token)})
     if doc is None or doc.get("revokedAt") is not None:
         raise Unauthenticated("this token is not valid (unknown or revoked)")
-    return caller_of(doc)
+    return documents.account(doc).caller()
 
 
 class AccountService:
@@ -205,5 +200,5 @@ class AccountService:
             created_by=caller.account_id or "",
         )
 
-    async def by_id(self, ids: Sequence[str]) -> list[dict | None]:
+    async def by_id(self, ids: Sequence[str]) -> list[Account | None]:
         return await accounts_by_id(self.db, ids)

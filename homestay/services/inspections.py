@@ -155,12 +155,12 @@ class InspectionService:
                 ["input", "homestayId"], "NOT_FOUND", f"no homestay {data.homestay_id!r}"
             )
         caller.require_county(homestay["county"])
-        standard_doc = await standards.find(self.db, data.standard_code, data.standard_version)
-        if standard_doc is None:
+        standard = await standards.find(self.db, data.standard_code, data.standard_version)
+        if standard is None:
             raise UserErrors.one(
                 ["input", "standardVersion"], "NOT_FOUND", "no such grading standard or version"
             )
-        return homestay, standards.to_domain(standard_doc)
+        return homestay, standard
 
     async def _checked(
         self, data: SubmissionInput, standard: Standard, homestay: dict, now: datetime

@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 
 from homestay.clock import utcnow
-from homestay.domain.grades import Grade
-from homestay.domain.grading import ChecklistItem, ItemKind, Standard
+from homestay.domain.grading import Standard
+from homestay.storage import documents
 from homestay.storage.database import Database
 
 DEFAULT_CODE = "deqing-homestay"
@@ -17,24 +17,8 @@ class StandardConflict(RuntimeError):
     """A published version was given different content: versions never change."""
 
 
-def to_domain(doc: dict) -> Standard:
-    items = tuple(
-        ChecklistItem(
-            code=i["code"],
-            section=i["section"],
-            kind=ItemKind(i["kind"]),
-            title=i["title"],
-            max_points=i.get("maxPoints"),
-            required_for=Grade(i["requiredFor"]) if i.get("requiredFor") else None,
-        )
-        for i in doc["items"]
-    )
-    thresholds = {Grade(t["grade"]): t["minPoints"] for t in doc["thresholds"]}
-    return Standard(doc["code"], doc["version"], items, thresholds)
-
-
 def _document(raw: dict) -> dict:
-    standard = to_domain(raw)  # validates enums and shape before anything is written
+    standard = documents.standard(raw)  # validates enums and shape before anything is written
     return {
         "_id": f"{raw['code']}@{raw['version']}",
         "code": raw["code"],
@@ -74,22 +58,28 @@ async def publish_seed(db: Database, directory: Path) -> list[str]:
     return published
 
 
-async def find(db: Database, code: str | None = None, version: int | None = None) -> dict | None:
+async def find(
+    db: Database, code: str | None = None, version: int | None = None
+) -> Standard | None:
     """A version of a standard; the newest one when no version is given."""
     query: dict = {"code": code or DEFAULT_CODE}
     if version is not None:
         query["version"] = version
-    return await db.standards.find_one(query, sort=[("version", -1)])
+    found = await db.standards.find_one(query, sort=[("version", -1)])
+    return documents.standard(found) if found is not None else None
 
 
 class StandardService:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    async def find(self, code: str | None = None, version: int | None = None) -> dict | None:
+    async def find(self, code: str | None = None, version: int | None = None) -> Standard | None:
         return await find(self.db, code, version)
 
-    async def by_key(self, keys: list[str]) -> list[dict | None]:
+    async def by_key(self, keys: list[str]) -> list[Standard | None]:
         """By `code@version` key, in the order asked (for a DataLoader): one read."""
-        found = {d["_id"]: d async for d in self.db.standards.find({"_id": {"$in": keys}})}
+        found = {
+            d["_id"]: documents.standard(d)
+            async for d in self.db.standards.find({"_id": {"$in": keys}})
+        }
         return [found.get(k) for k in keys]

@@ -14,6 +14,7 @@ from datetime import datetime
 
 from homestay.domain.certificates import LAPSING_VALUES, Listed
 from homestay.domain.grades import Grade
+from homestay.domain.grading import ItemKind, Standard
 from homestay.domain.inspections import InspectionStatus
 from homestay.errors import BadUserInput
 from homestay.services import standards
@@ -181,7 +182,7 @@ async def inspector_counts(db: Database, counties: Sequence[str], period: Period
 
 
 async def section_averages(
-    db: Database, counties: Sequence[str], period: Period, standard: dict
+    db: Database, counties: Sequence[str], period: Period, standard: Standard
 ) -> list[dict]:
     """Average points per section over the APPROVED inspections made under `standard`.
 
@@ -195,8 +196,8 @@ async def section_averages(
                         "county": {"$in": list(counties)},
                         **period.match("submittedAt"),
                         "status": InspectionStatus.APPROVED.value,
-                        "standard.code": standard["code"],
-                        "standard.version": standard["version"],
+                        "standard.code": standard.code,
+                        "standard.version": standard.version,
                     }
                 },
                 {"$unwind": "$results"},
@@ -214,20 +215,18 @@ async def section_averages(
     by_item = {r["_id"]: r for r in rows}
     inspections = max((r["answers"] for r in rows), default=0)
     sections = []
-    for section in standard["sections"]:
+    for section in standard.sections:
         items = [
-            i
-            for i in standard["items"]
-            if i["section"] == section["code"] and i["kind"] == "SCORED"
+            i for i in standard.items if i.section == section.code and i.kind is ItemKind.SCORED
         ]
         if not items:
             continue
-        total = sum(by_item.get(i["code"], {}).get("points", 0) for i in items)
+        total = sum(by_item.get(i.code, {}).get("points", 0) for i in items)
         sections.append(
             {
-                "section": section["code"],
-                "title": section["title"],
-                "maxPoints": sum(i["maxPoints"] for i in items),
+                "section": section.code,
+                "title": section.title,
+                "maxPoints": sum(i.max_points or 0 for i in items),
                 "inspections": inspections,
                 "averagePoints": round(total / inspections, 2) if inspections else None,
             }

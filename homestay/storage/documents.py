@@ -5,11 +5,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from homestay.auth import Account, Role
 from homestay.domain.appeals import Appeal, AppealDecision, AppealStatus, AppealSubject, Ruling
 from homestay.domain.certificates import Certificate, CertificateEvent, CertificateStatus
 from homestay.domain.concerns import Concern, ConcernCategory, ConcernStatus, Resolution
 from homestay.domain.geo import from_geojson
 from homestay.domain.grades import Grade
+from homestay.domain.grading import ChecklistItem, ItemKind, Section, Standard
 from homestay.domain.inspections import (
     Blocker,
     Inspection,
@@ -191,4 +193,39 @@ def concern(doc: dict[str, Any]) -> Concern:
         resolution=Resolution(by_name=done["by"]["name"] or "", at=done["at"], note=done["note"])
         if done
         else None,
+    )
+
+
+def standard(doc: dict[str, Any]) -> Standard:
+    """A grading standard's version, as published (seed/standards) or stored."""
+    items = tuple(
+        ChecklistItem(
+            code=i["code"],
+            section=i["section"],
+            kind=ItemKind(i["kind"]),
+            title=i["title"],
+            max_points=i.get("maxPoints"),
+            required_for=Grade(i["requiredFor"]) if i.get("requiredFor") else None,
+        )
+        for i in doc["items"]
+    )
+    return Standard(
+        code=doc["code"],
+        version=doc["version"],
+        items=items,
+        thresholds={Grade(t["grade"]): t["minPoints"] for t in doc["thresholds"]},
+        title=doc.get("title") or {},
+        sections=tuple(Section(s["code"], s["title"]) for s in doc.get("sections") or ()),
+    )
+
+
+def account(doc: dict[str, Any]) -> Account:
+    return Account(
+        id=doc["_id"],
+        role=Role(doc["role"]),
+        name=doc["name"],
+        counties=tuple(doc["counties"]),
+        homestay_ids=tuple(doc.get("homestayIds") or ()),
+        created_at=doc.get("createdAt"),
+        created_by=doc.get("createdBy"),
     )

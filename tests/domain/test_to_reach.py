@@ -6,10 +6,10 @@ import random
 
 from homestay.domain.grades import ALL_GRADES, Grade
 from homestay.domain.grading import Answer, ItemKind, grade_checklist, to_reach
-from homestay.services.standards import to_domain
+from homestay.storage.documents import standard
 from tests.graphql.flows import STANDARD
 
-SEED = to_domain(STANDARD)
+SEED = standard(STANDARD)
 
 
 def _random_checklist(rng: random.Random) -> list[Answer]:
