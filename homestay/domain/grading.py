@@ -98,6 +98,55 @@ class Problem:
     field: str | None = None
 
 
+def _form_problems(item: ChecklistItem, answer: Answer, index: int) -> list[Problem]:
+    """A pass/fail item takes `passed` only; a scored item takes points within its range."""
+    problems: list[Problem] = []
+    if item.kind is ItemKind.MANDATORY:
+        if answer.passed is None:
+            problems.append(
+                Problem("REQUIRED", f"item {item.code} is pass/fail: give passed", index, "passed")
+            )
+        if answer.points is not None:
+            problems.append(
+                Problem(
+                    "NOT_SCORED",
+                    f"item {item.code} is pass/fail and takes no points",
+                    index,
+                    "points",
+                )
+            )
+    else:
+        assert item.max_points is not None
+        if answer.points is None:
+            problems.append(
+                Problem(
+                    "REQUIRED",
+                    f"item {item.code} is scored: give points from 0 to {item.max_points}",
+                    index,
+                    "points",
+                )
+            )
+        elif not 0 <= answer.points <= item.max_points:
+            problems.append(
+                Problem(
+                    "OUT_OF_RANGE",
+                    f"item {item.code} takes 0 to {item.max_points} points, not {answer.points}",
+                    index,
+                    "points",
+                )
+            )
+        if answer.passed is not None:
+            problems.append(
+                Problem(
+                    "NOT_MANDATORY",
+                    f"item {item.code} is scored and takes no pass/fail",
+                    index,
+                    "passed",
+                )
+            )
+    return problems
+
+
 def check_answers(standard: Standard, answers: Sequence[Answer]) -> list[Problem]:
     """Every item answered exactly once, in the right form, points within range."""
     problems: list[Problem] = []
@@ -124,52 +173,7 @@ def check_answers(standard: Standard, answers: Sequence[Answer]) -> list[Problem
                 )
             )
         seen.add(answer.item_code)
-        if item.kind is ItemKind.MANDATORY:
-            if answer.passed is None:
-                problems.append(
-                    Problem(
-                        "REQUIRED", f"item {item.code} is pass/fail: give passed", index, "passed"
-                    )
-                )
-            if answer.points is not None:
-                problems.append(
-                    Problem(
-                        "NOT_SCORED",
-                        f"item {item.code} is pass/fail and takes no points",
-                        index,
-                        "points",
-                    )
-                )
-        else:
-            assert item.max_points is not None
-            if answer.points is None:
-                problems.append(
-                    Problem(
-                        "REQUIRED",
-                        f"item {item.code} is scored: give points from 0 to {item.max_points}",
-                        index,
-                        "points",
-                    )
-                )
-            elif not 0 <= answer.points <= item.max_points:
-                problems.append(
-                    Problem(
-                        "OUT_OF_RANGE",
-                        f"item {item.code} takes 0 to "
-                        f"{item.max_points} points, not {answer.points}",
-                        index,
-                        "points",
-                    )
-                )
-            if answer.passed is not None:
-                problems.append(
-                    Problem(
-                        "NOT_MANDATORY",
-                        f"item {item.code} is scored and takes no pass/fail",
-                        index,
-                        "passed",
-                    )
-                )
+        problems += _form_problems(item, answer, index)
     missing = [item.code for item in standard.items if item.code not in seen]
     if missing:
         shown = ", ".join(missing[:10]) + (" ..." if len(missing) > 10 else "")

@@ -6,6 +6,7 @@ weight, a setting; a homestay's priority is the sum of the weights of its reason
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import Enum
@@ -13,6 +14,7 @@ from enum import Enum
 from homestay.clock import china_date
 from homestay.domain.certificates import Certificate, CertificateStatus
 from homestay.domain.concerns import ConcernCategory
+from homestay.domain.grades import Grade
 
 
 class Reason(Enum):
@@ -69,118 +71,133 @@ def _day(moment: datetime) -> str:
     return china_date(moment).isoformat()
 
 
+@dataclass(frozen=True)
+class InspectionHistory:
+    """What the plan needs of a homestay's inspections: the last one, and the last one (and
+    the farthest distance) submitted far from the homestay within far_days."""
+
+    last: datetime | None = None
+    last_far: datetime | None = None
+    farthest_m: float | None = None
+
+
 def assess(
     cert: Certificate,
-    inspections: dict | None,
-    thresholds: dict[str, int] | None,
+    inspections: InspectionHistory | None,
+    thresholds: Mapping[Grade, int] | None,
     now: datetime,
     s: PlanSettings,
-    open_concerns: dict[ConcernCategory, int] | None = None,
+    open_concerns: Mapping[ConcernCategory, int] | None = None,
     requested_at: datetime | None = None,
 ) -> list[Finding]:
     """Every reason to re-inspect the homestay behind `cert`. Pure. `open_concerns`: how
     many of the guests' concerns about it are open, by category."""
-    findings: list[Finding] = []
+    history = inspections or InspectionHistory()
+    found = [
+        _expiry(cert, now, s),
+        _stale(cert, history, now, s),
+        _near_threshold(cert, thresholds, s),
+        _recent_suspension(cert, now, s),
+        _far_inspection(history, now, s),
+        _concerns_finding(open_concerns, s) if open_concerns else None,
+        request_waiting(requested_at, now, s),
+    ]
+    return [f for f in found if f is not None]
+
+
+def _expiry(cert: Certificate, now: datetime, s: PlanSettings) -> Finding | None:
     expires = cert.expires_at
-    status = cert.status_at(now)
-    if status is CertificateStatus.EXPIRED:
-        findings.append(
-            Finding(
-                Reason.EXPIRED,
-                s.expired_weight,
-                {
-                    "zh": f"证书已于 {_day(expires)} 过期",
-                    "en": f"the certificate expired on {_day(expires)}",
-                },
-                expires,
-            )
+    if cert.status_at(now) is CertificateStatus.EXPIRED:
+        return Finding(
+            Reason.EXPIRED,
+            s.expired_weight,
+            {
+                "zh": f"证书已于 {_day(expires)} 过期",
+                "en": f"the certificate expired on {_day(expires)}",
+            },
+            expires,
         )
-    elif expires - now <= timedelta(days=s.expiring_days):
+    if expires - now <= timedelta(days=s.expiring_days):
         days = (expires - now).days
-        findings.append(
-            Finding(
-                Reason.EXPIRING,
-                s.expiring_weight,
-                {
-                    "zh": f"证书将于 {_day(expires)} 到期(还有 {days} 天)",
-                    "en": f"the certificate expires on {_day(expires)}, in {days} days",
-                },
-                expires,
-            )
+        return Finding(
+            Reason.EXPIRING,
+            s.expiring_weight,
+            {
+                "zh": f"证书将于 {_day(expires)} 到期(还有 {days} 天)",
+                "en": f"the certificate expires on {_day(expires)}, in {days} days",
+            },
+            expires,
         )
+    return None
 
-    last = max([m for m in ((inspections or {}).get("last"), cert.issued_at) if m])
-    if now - last > timedelta(days=s.stale_days):
-        days = (now - last).days
-        findings.append(
-            Finding(
-                Reason.STALE_INSPECTION,
-                s.stale_weight,
-                {
-                    "zh": f"上次检查在 {_day(last)},已过 {days} 天",
-                    "en": f"last inspected on {_day(last)}, {days} days ago",
-                },
-                last,
-            )
-        )
 
-    threshold = (thresholds or {}).get(cert.grade.value)
+def _stale(
+    cert: Certificate, history: InspectionHistory, now: datetime, s: PlanSettings
+) -> Finding | None:
+    """The last inspection is the later of any inspection and the certificate's issue."""
+    last = max(history.last or cert.issued_at, cert.issued_at)
+    if now - last <= timedelta(days=s.stale_days):
+        return None
+    days = (now - last).days
+    return Finding(
+        Reason.STALE_INSPECTION,
+        s.stale_weight,
+        {
+            "zh": f"上次检查在 {_day(last)},已过 {days} 天",
+            "en": f"last inspected on {_day(last)}, {days} days ago",
+        },
+        last,
+    )
+
+
+def _near_threshold(
+    cert: Certificate, thresholds: Mapping[Grade, int] | None, s: PlanSettings
+) -> Finding | None:
+    threshold = (thresholds or {}).get(cert.grade)
     points = cert.total_points
-    if (
-        threshold is not None
-        and points is not None
-        and 0 <= points - threshold < s.near_threshold_points
-    ):
-        margin = points - threshold
-        findings.append(
-            Finding(
-                Reason.NEAR_THRESHOLD,
-                s.near_threshold_weight,
-                {
-                    "zh": f"{points} 分,仅高出{cert.grade.label['zh']}门槛"
-                    f"({threshold} 分){margin} 分",
-                    "en": f"{points} points, only {margin} above the {cert.grade.value.lower()} "
-                    f"threshold of {threshold}",
-                },
-            )
-        )
+    if threshold is None or points is None or not 0 <= points - threshold < s.near_threshold_points:
+        return None
+    margin = points - threshold
+    return Finding(
+        Reason.NEAR_THRESHOLD,
+        s.near_threshold_weight,
+        {
+            "zh": f"{points} 分,仅高出{cert.grade.label['zh']}门槛({threshold} 分){margin} 分",
+            "en": f"{points} points, only {margin} above the {cert.grade.value.lower()} "
+            f"threshold of {threshold}",
+        },
+    )
 
+
+def _recent_suspension(cert: Certificate, now: datetime, s: PlanSettings) -> Finding | None:
     recent = [
         (at, why) for at, why in cert.suspensions if now - at <= timedelta(days=s.suspension_days)
     ]
-    if recent:
-        at, why = recent[-1]
-        findings.append(
-            Finding(
-                Reason.RECENT_SUSPENSION,
-                s.suspension_weight,
-                {"zh": f"{_day(at)} 曾被暂停:{why}", "en": f"suspended on {_day(at)}: {why}"},
-                at,
-            )
-        )
+    if not recent:
+        return None
+    at, why = recent[-1]
+    return Finding(
+        Reason.RECENT_SUSPENSION,
+        s.suspension_weight,
+        {"zh": f"{_day(at)} 曾被暂停:{why}", "en": f"suspended on {_day(at)}: {why}"},
+        at,
+    )
 
-    far_at = (inspections or {}).get("lastFar")
-    if far_at is not None and now - far_at <= timedelta(days=s.far_days):
-        meters = round((inspections or {}).get("farthest") or 0)
-        findings.append(
-            Finding(
-                Reason.FAR_INSPECTION,
-                s.far_weight,
-                {
-                    "zh": f"{_day(far_at)} 的检查提交地点距民宿 {meters} 米",
-                    "en": f"an inspection of {_day(far_at)} was submitted {meters} m from "
-                    "the homestay",
-                },
-                far_at,
-            )
-        )
 
-    if open_concerns:
-        findings.append(_concerns_finding(open_concerns, s))
-    waiting = request_waiting(requested_at, now, s)
-    if waiting is not None:
-        findings.append(waiting)
-    return findings
+def _far_inspection(history: InspectionHistory, now: datetime, s: PlanSettings) -> Finding | None:
+    far_at = history.last_far
+    if far_at is None or now - far_at > timedelta(days=s.far_days):
+        return None
+    meters = round(history.farthest_m or 0)
+    return Finding(
+        Reason.FAR_INSPECTION,
+        s.far_weight,
+        {
+            "zh": f"{_day(far_at)} 的检查提交地点距民宿 {meters} 米",
+            "en": f"an inspection of {_day(far_at)} was submitted {meters} m from the homestay",
+        },
+        far_at,
+    )
 
 
 def request_waiting(
@@ -202,7 +219,7 @@ def request_waiting(
     )
 
 
-def _concerns_finding(open_concerns: dict[ConcernCategory, int], s: PlanSettings) -> Finding:
+def _concerns_finding(open_concerns: Mapping[ConcernCategory, int], s: PlanSettings) -> Finding:
     weight = min(
         s.concern_max_weight, sum(s.concern_weight(c) * n for c, n in open_concerns.items())
     )

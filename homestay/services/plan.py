@@ -17,8 +17,15 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from homestay.domain.certificates import LAPSING_VALUES, Certificate
+from homestay.domain.grades import Grade
 from homestay.domain.listings import Homestay
-from homestay.domain.plan import Finding, PlanSettings, assess, request_waiting
+from homestay.domain.plan import (
+    Finding,
+    InspectionHistory,
+    PlanSettings,
+    assess,
+    request_waiting,
+)
 from homestay.errors import BadUserInput
 from homestay.services.concerns import ConcernService
 from homestay.services.pagination import decode_cursor, encode_cursor
@@ -82,7 +89,7 @@ class PlanService:
             "$and": [{"$eq": ["$farFromHomestay", True]}, {"$gte": ["$inspectedAt", far_since]}]
         }
         by_homestay = {
-            r["_id"]: r
+            r["_id"]: InspectionHistory(r["last"], r["lastFar"], r["farthest"])
             for r in await (
                 await self.db.inspections.aggregate(
                     [
@@ -105,7 +112,7 @@ class PlanService:
         }
         codes = sorted({c["standard"]["code"] for c in certificates})
         thresholds = {  # a handful of standard versions
-            (d["code"], d["version"]): {t["grade"]: t["minPoints"] for t in d["thresholds"]}
+            (d["code"], d["version"]): {Grade(t["grade"]): t["minPoints"] for t in d["thresholds"]}
             async for d in self.db.standards.find(
                 {"code": {"$in": codes}}, {"code": 1, "version": 1, "thresholds": 1}
             )

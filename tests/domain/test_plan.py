@@ -5,11 +5,12 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from homestay.domain.certificates import Certificate
-from homestay.domain.plan import PlanSettings, Reason, assess
+from homestay.domain.grades import Grade
+from homestay.domain.plan import InspectionHistory, PlanSettings, Reason, assess
 from homestay.storage import documents
 
 NOW = datetime(2026, 11, 24, 4, 0, tzinfo=UTC)
-THRESHOLDS = {"STANDARD": 240, "PREMIUM": 300, "BOUTIQUE": 350}
+THRESHOLDS = {Grade.STANDARD: 240, Grade.PREMIUM: 300, Grade.BOUTIQUE: 350}
 S = PlanSettings()
 
 
@@ -30,7 +31,7 @@ def cert(**overrides) -> Certificate:
     return documents.certificate({**base, **overrides})
 
 
-def reasons(c: Certificate, inspections: dict | None = None) -> list[Reason]:
+def reasons(c: Certificate, inspections: InspectionHistory | None = None) -> list[Reason]:
     return [f.reason for f in assess(c, inspections, THRESHOLDS, NOW, S)]
 
 
@@ -57,7 +58,7 @@ def test_near_threshold_counts_points_above_the_grades_own_threshold():
 def test_the_last_inspection_is_the_later_of_any_inspection_and_the_issue():
     old = cert(issuedAt=NOW - timedelta(days=400))
     assert reasons(old) == [Reason.STALE_INSPECTION]
-    assert reasons(old, {"last": NOW - timedelta(days=10)}) == []
+    assert reasons(old, InspectionHistory(last=NOW - timedelta(days=10))) == []
 
 
 def test_only_recent_suspensions_and_far_inspections_count():
@@ -72,7 +73,7 @@ def test_only_recent_suspensions_and_far_inspections_count():
     assert reasons(cert(history=[event])) == [Reason.RECENT_SUSPENSION]
     stale = {**event, "at": NOW - timedelta(days=366)}
     assert reasons(cert(history=[stale])) == []
-    far = {"last": NOW - timedelta(days=5), "lastFar": NOW - timedelta(days=5), "farthest": 2400}
+    far = InspectionHistory(NOW - timedelta(days=5), NOW - timedelta(days=5), 2400)
     [finding] = assess(cert(), far, THRESHOLDS, NOW, S)
     assert finding.reason is Reason.FAR_INSPECTION and "2400 m" in finding.message["en"]
 
