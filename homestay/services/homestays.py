@@ -508,10 +508,6 @@ class HomestayService:
     async def _stored(self, homestay_id: str) -> dict | None:
         return await self.db.homestays.find_one({"_id": homestay_id})
 
-    async def get(self, homestay_id: str) -> Homestay | None:
-        found = await self._stored(homestay_id)
-        return documents.homestay(found) if found is not None else None
-
     async def get_many(self, ids: Sequence[str]) -> list[Homestay | None]:
         found = {
             d["_id"]: documents.homestay(d)
