@@ -29,7 +29,7 @@ from dataclasses import dataclass
 import pymongo
 from limits import RateLimitItem, parse
 from limits.aio.storage import MemoryStorage
-from limits.aio.strategies import MovingWindowRateLimiter
+from limits.aio.strategies import SlidingWindowCounterRateLimiter
 from pymongo.errors import PyMongoError
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -94,7 +94,12 @@ class Identity:
 class RateLimiter:
     def __init__(self, limits: Limits) -> None:
         self.limits = limits
-        self.windows = MovingWindowRateLimiter(MemoryStorage())
+        # a sliding window counter: two counters per key, the previous window weighted by
+        # how much of it the window still covers. limits' moving window kept an entry per
+        # request and, after every request, swept each key's entries through a worker
+        # thread: 1.55 against 1.06 ms of the API's CPU for `{ __typename }`, measured in
+        # one run (12.3 against 10.9 ms for a 5 km search)
+        self.windows = SlidingWindowCounterRateLimiter(MemoryStorage())
 
     async def _hit(self, item: RateLimitItem, what: str, *key: str) -> None:
         if await self.windows.hit(item, *key):
