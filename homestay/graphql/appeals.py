@@ -94,7 +94,7 @@ class Appeal(Node):
     @strawberry.field
     async def homestay(self, info: Info) -> Homestay | None:
         found = await info.context.homestays.load(self.record.homestay_id)
-        return Homestay.of(found, geo.CoordSystem.WGS84) if found else None
+        return Homestay.of(found, geo.CoordSystem.WGS84, info.context.lang) if found else None
 
     @strawberry.field(description="The inspection whose rejection was appealed.")
     async def inspection(self, info: Info) -> Inspection | None:

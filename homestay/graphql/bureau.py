@@ -228,11 +228,12 @@ class PlanEntry:
     homestay_record: strawberry.Private[DomainHomestay | None] = None
 
     @strawberry.field
-    def homestay(self) -> Homestay:
+    def homestay(self, info: Info) -> Homestay:
+        lang = info.context.lang
         if self.certificate is not None:
-            return Homestay.from_certificate(self.certificate.record, geo.CoordSystem.WGS84)
+            return Homestay.from_certificate(self.certificate.record, geo.CoordSystem.WGS84, lang)
         assert self.homestay_record is not None
-        return Homestay.of(self.homestay_record, geo.CoordSystem.WGS84)
+        return Homestay.of(self.homestay_record, geo.CoordSystem.WGS84, lang)
 
 
 @strawberry.type

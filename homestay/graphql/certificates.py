@@ -99,7 +99,7 @@ class Certificate(Node):
             self.record.status_at(info.context.now),
         ):
             return None
-        return Homestay.from_certificate(self.record, self.coord)
+        return Homestay.from_certificate(self.record, self.coord, info.context.lang)
 
     @strawberry.field(
         description="Staff of the county and the homestay's operator only; null for anyone else."

@@ -68,7 +68,7 @@ class InspectionRequest:
     @strawberry.field
     async def homestay(self, info: Info) -> Homestay | None:
         found = await info.context.homestays.load(self.record.homestay_id)
-        return Homestay.of(found, self.coord) if found else None
+        return Homestay.of(found, self.coord, info.context.lang) if found else None
 
 
 @strawberry.input

@@ -128,7 +128,9 @@ class SearchQueries:
         edges = [
             Edge(
                 cursor=hit.cursor,
-                node=Homestay.from_certificate(hit.certificate, coord_system, hit.distance_m),
+                node=Homestay.from_certificate(
+                    hit.certificate, coord_system, info.context.lang, hit.distance_m
+                ),
             )
             for hit in page.hits
         ]
