@@ -6,6 +6,7 @@
     python3 dev.py bench    # the search benchmark (bench/search.py)
     python3 dev.py bench-export   # the export benchmark (bench/export.py)
     python3 dev.py bench-load     # load, and with --fault the database killed (bench/load.py)
+    python3 dev.py bench-instructions  # instructions a request, counted by callgrind
     python3 dev.py bench-hostile  # small hostile documents, and /healthz meanwhile
     python3 dev.py bench-doorway  # the plaque's verification page, known and unknown numbers
 
@@ -213,6 +214,11 @@ COMMANDS = {
     "bench-hostile": lambda args: [str(BIN / "python"), str(ROOT / "bench" / "hostile.py"), *args],
     "bench-doorway": lambda args: [str(BIN / "python"), str(ROOT / "bench" / "doorway.py"), *args],
     "bench-finder": lambda args: [str(BIN / "python"), str(ROOT / "bench" / "finder.py"), *args],
+    "bench-instructions": lambda args: [
+        str(BIN / "python"),
+        str(ROOT / "bench" / "instructions.py"),
+        *args,
+    ],
     "schema": lambda args: [str(BIN / "homestay"), "export-schema", *args],
 }
 
