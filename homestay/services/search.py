@@ -170,9 +170,11 @@ class SearchService:
         grades: Sequence[Grade] | None,
         min_grade: Grade | None,
         now: datetime,
+        by_county: bool = True,
     ) -> list[Cluster]:
-        """The map's pins at low zoom: the stays searchStays would find in bbox, gathered.
-        One database command (what changed), whatever the viewport."""
+        """The map's pins at low zoom: the stays searchStays would find in bbox, gathered,
+        counted by grade (and by county when `by_county`). One database command (what
+        changed), whatever the viewport."""
         if not 0 <= zoom <= MAX_ZOOM:
             raise BadUserInput("zoom", f"must be between 0 and {MAX_ZOOM} (a web map's zoom)")
         conditions = _Filter.of(SearchQuery(bbox=bbox, grades=grades, min_grade=min_grade, now=now))
@@ -182,7 +184,7 @@ class SearchService:
         slots = self.index.candidates(
             now=now, ranks=conditions.ranks, county=None, text=None, bbox=bbox
         )
-        return clusters(self.index, slots, zoom, bbox)
+        return clusters(self.index, slots, zoom, bbox, by_county)
 
     async def _area(self, query: SearchQuery, conditions: _Filter) -> SearchPage:
         """A circle or a viewport, from the in-process index: then the page by number."""

@@ -365,7 +365,7 @@ class Cluster:
     count: int
     lat: float
     lng: float
-    counts: list[tuple[str, int, int]]  # (county, grade rank, count)
+    counts: list[tuple[str | None, int, int]]  # (county or None, grade rank, count)
 
 
 CLUSTER_PX = 64  # a cluster gathers the stays of a 64-pixel square of the map
@@ -377,9 +377,13 @@ def _mercator(lat: np.ndarray, lng: np.ndarray) -> tuple[np.ndarray, np.ndarray]
     return (lng + 180.0) / 360.0, (1 - np.log(np.tan(phi) + 1 / np.cos(phi)) / math.pi) / 2
 
 
-def clusters(index: StayIndex, slots: np.ndarray, zoom: int, bbox: geo.BBox) -> list[Cluster]:
+def clusters(
+    index: StayIndex, slots: np.ndarray, zoom: int, bbox: geo.BBox, by_county: bool = True
+) -> list[Cluster]:
     """The stays of `slots` gathered by square cells of CLUSTER_PX pixels at `zoom` (tiles of
-    256 px), coarser when the viewport would hold more than MAX_CLUSTERS cells."""
+    256 px), coarser when the viewport would hold more than MAX_CLUSTERS cells; each counted
+    by grade, and by county too when `by_county` (a cluster of a province's map spans
+    several, and each county is an entry: ten times the entries to answer)."""
     per_side = 2**zoom * (256 // CLUSTER_PX)
     x0, y1 = _mercator(np.array([bbox.south]), np.array([bbox.west]))
     x1, y0 = _mercator(np.array([bbox.north]), np.array([bbox.east]))
@@ -406,14 +410,18 @@ def clusters(index: StayIndex, slots: np.ndarray, zoom: int, bbox: geo.BBox) -> 
     lat = np.bincount(local, weights=index.lat[slots])[present] / sizes
     lng = np.bincount(local, weights=index.lng[slots])[present] / sizes
     keys = (present // tall + left) * per_side + (present % tall + top)
-    counties = {code: name for name, code in index._counties.items()}
+    counties: dict[int, str | None] = {code: name for name, code in index._counties.items()}
     width = (len(counties) + 1) * 8  # a county and a grade rank (1-3) in one number
-    breakdown = local * width + index.county[slots].astype(np.int64) * 8 + index.rank[slots]
+    breakdown = local * width + index.rank[slots]
+    if by_county:
+        breakdown += index.county[slots].astype(np.int64) * 8
+    else:
+        counties = {0: None}
     tallies = np.bincount(breakdown)
     parts = np.flatnonzero(tallies)
     group_of = np.full(len(sizes_all), -1, np.int64)
     group_of[present] = np.arange(len(present))
-    counts: list[list[tuple[str, int, int]]] = [[] for _ in present]
+    counts: list[list[tuple[str | None, int, int]]] = [[] for _ in present]
     for part, n in zip(parts.tolist(), tallies[parts].tolist(), strict=True):
         cell, rest = divmod(part, width)
         county, rank = divmod(rest, 8)

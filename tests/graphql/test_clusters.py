@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from homestay.auth import Role
 from tests.graphql.test_search import MOGANSHAN, certify, point_at
 
 CLUSTERS = """query($bbox: BBoxInput!, $zoom: Int!, $minGrade: Grade, $cs: CoordSystem) {
@@ -39,6 +40,31 @@ async def test_the_counts_add_up_to_the_search_over_the_same_viewport(api, sprea
         assert sum(p["count"] for p in cluster["counts"]) == cluster["count"]
         assert BOX["south"] <= cluster["point"]["lat"] <= BOX["north"]
     assert len({c["id"] for c in found}) == len(found)
+
+
+async def test_counts_are_by_grade_and_by_county_only_when_the_county_is_asked_for(
+    api, services, make_staff, spread
+):
+    # two more stays in the neighbouring county (Deqing 330521 / Yuhang 330110)
+    inspector = await make_staff(Role.INSPECTOR, "330110")
+    bureau = await make_staff(Role.BUREAU, "330110")
+    await certify(services, inspector, bureau, point_at(16_000, 135), "STANDARD", county="330110")
+    await certify(services, inspector, bureau, point_at(16_500, 135), "PREMIUM", county="330110")
+    box = {"south": 30.3, "west": 119.6, "north": 30.8, "east": 120.2}
+    by_grade = """query($bbox: BBoxInput!) { stayClusters(bbox: $bbox, zoom: 3) {
+      count counts { grade count } } }"""
+    fragment = """query($bbox: BBoxInput!) { stayClusters(bbox: $bbox, zoom: 3) {
+      count counts { ...where } } } fragment where on GradeCount { county { code } grade count }"""
+    [cluster] = (await api.query(by_grade, {"bbox": box}))["stayClusters"]
+    grades = [c["grade"] for c in cluster["counts"]]
+    assert sorted(grades) == ["BOUTIQUE", "PREMIUM", "STANDARD"]  # each grade once
+    assert sum(c["count"] for c in cluster["counts"]) == cluster["count"] == 15
+    for query in (CLUSTERS, fragment):  # asked for directly or through a fragment
+        [cluster] = (await api.query(query, {"bbox": box, "zoom": 3}))["stayClusters"]
+        pairs = [(c["county"]["code"], c["grade"]) for c in cluster["counts"]]
+        assert len(pairs) == len(set(pairs))
+        assert {county for county, _ in pairs} == {"330521", "330110"}
+        assert sum(c["count"] for c in cluster["counts"]) == 15
 
 
 async def test_zooming_in_splits_clusters_and_zooming_out_merges_them(api, spread):
