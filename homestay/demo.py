@@ -31,7 +31,7 @@ from homestay.domain.grading import ItemKind, Standard
 from homestay.domain.inspections import Inspection
 from homestay.domain.listings import Homestay
 from homestay.services import photos
-from homestay.services.accounts import caller_of, create_account
+from homestay.services.accounts import create_account
 from homestay.services.homestays import HomestayInput, ListingInput
 from homestay.services.inspections import ResultInput, SubmissionInput
 from homestay.services.registry import Services
@@ -106,7 +106,7 @@ class DemoAccount:
 
 async def _account(services: Services, role: Role, county: str, name: str) -> DemoAccount:
     new = await create_account(services.db, role=role.value, name=name, counties=[county])
-    return DemoAccount(role.value, county, name, new.token, caller_of(new.account))
+    return DemoAccount(role.value, county, name, new.token, new.account.caller())
 
 
 def _answers(standard: Standard, quality: float, rng: random.Random) -> list[ResultInput]:
@@ -288,7 +288,7 @@ async def _appeals(
     runs = [*suspended[:2], revoked[0], rejected[0].homestay_id]
     name = "孙老板 Sun (operator)"
     new = await create_account(services.db, role=Role.OPERATOR.value, name=name, homestay_ids=runs)
-    operator = caller_of(new.account)
+    operator = new.account.caller()
     appeals = services.appeals
     numbers = {
         c.homestay_id: c.number
@@ -343,9 +343,7 @@ async def _operators(
         new = await create_account(
             services.db, role=Role.OPERATOR.value, name=name, homestay_ids=runs
         )
-        made.append(
-            DemoAccount(Role.OPERATOR.value, DEQING, name, new.token, caller_of(new.account))
-        )
+        made.append(DemoAccount(Role.OPERATOR.value, DEQING, name, new.token, new.account.caller()))
     if made and uninspected:
         await services.requests.request(
             made[0].caller,

@@ -17,7 +17,7 @@ from homestay.auth import Caller, Role
 from homestay.graphql.common import global_id, parse_global_id
 from homestay.http.app import create_app
 from homestay.services import rows, standards
-from homestay.services.accounts import caller_of, create_account
+from homestay.services.accounts import create_account
 from homestay.services.registry import Services
 from homestay.settings import ROOT, Settings
 from homestay.storage.database import Database, apply_schema, open_database
@@ -135,7 +135,7 @@ def make_staff(db: Database):
         new = await create_account(
             db, role=role.value, name=name or f"{role.value} {county}", counties=[county]
         )
-        return Staff(caller_of(new.account), new.token)
+        return Staff(new.account.caller(), new.token)
 
     return make
 
@@ -148,7 +148,7 @@ def make_operator(db: Database):
         new = await create_account(
             db, role=Role.OPERATOR.value, name=name, homestay_ids=homestay_keys
         )
-        return Staff(caller_of(new.account), new.token)
+        return Staff(new.account.caller(), new.token)
 
     return make
 

@@ -128,7 +128,6 @@ class Homestay(Node):
         default=None, description="Geodesic metres from `near`; set only in a search with near."
     )
     key: strawberry.Private[str]
-    county_code: strawberry.Private[str]
     listing: strawberry.Private[Listing]
     coord: strawberry.Private[geo.CoordSystem]
     known_certificate: strawberry.Private[DomainCertificate | None] = None
@@ -171,7 +170,6 @@ class Homestay(Node):
         return cls(
             id=global_id("Homestay", record.id),
             key=record.id,
-            county_code=record.county,
             coord=coord,
             **_shown(record.listing, record.county, coord, lang),
         )
@@ -190,7 +188,6 @@ class Homestay(Node):
             id=global_id("Homestay", cert.homestay_id),
             key=cert.homestay_id,
             distance_meters=distance_m,
-            county_code=cert.county,
             coord=coord,
             known_certificate=cert,
             certificate_known=True,

@@ -132,10 +132,6 @@ async def accounts_by_id(db: Database, ids: Sequence[str]) -> list[Account | Non
     return [found.get(i) for i in ids]
 
 
-def caller_of(account: Account) -> Caller:
-    return account.caller()
-
-
 def token_of(authorization: str | None) -> str | None:
     """The token an Authorization header carries; None when it carries none (absent or
     blank: the caller is PUBLIC); Unauthenticated when it is not 'Bearer <token>'."""

@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from homestay.domain.certificates import LAPSING_VALUES, Certificate
-from homestay.domain.grades import Grade
 from homestay.domain.listings import Homestay
 from homestay.domain.plan import (
     Finding,
@@ -111,10 +110,11 @@ class PlanService:
             ).to_list()
         }
         codes = sorted({c["standard"]["code"] for c in certificates})
-        thresholds = {  # a handful of standard versions
-            (d["code"], d["version"]): {Grade(t["grade"]): t["minPoints"] for t in d["thresholds"]}
-            async for d in self.db.standards.find(
-                {"code": {"$in": codes}}, {"code": 1, "version": 1, "thresholds": 1}
+        thresholds = {  # a handful of standard versions, read as the domain reads them
+            (standard.code, standard.version): standard.thresholds
+            for standard in map(
+                documents.standard,
+                await self.db.standards.find({"code": {"$in": codes}}).to_list(),
             )
         }
         concerns = await ConcernService(self.db).open_by_homestay(counties)

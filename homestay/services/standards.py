@@ -20,7 +20,7 @@ class StandardConflict(RuntimeError):
 def _document(raw: dict) -> dict:
     standard = documents.standard(raw)  # validates enums and shape before anything is written
     return {
-        "_id": f"{raw['code']}@{raw['version']}",
+        "_id": standard.key,
         "code": raw["code"],
         "version": raw["version"],
         "title": raw["title"],
