@@ -59,7 +59,9 @@ def _asks(selections: list[Selection], path: list[str]) -> bool:
 
 @strawberry.type
 class StayCluster:
-    id: strawberry.ID = strawberry.field(description="The cell, the zoom's grid and the filters.")
+    id: strawberry.ID = strawberry.field(
+        description="The cell, the zoom's grid, the filters and how `counts` are broken down."
+    )
     point: GeoPoint = strawberry.field(description="The mean point of its stays.")
     count: int
     counts: list[GradeCount] = strawberry.field(
@@ -96,6 +98,9 @@ class SearchQueries:
         filters = (
             ",".join(sorted(g.value for g in grades or []))
             + f"|{min_grade.value if min_grade else ''}"
+            # the same cell counted by grade alone is another object (a client's cache keys
+            # objects by id; the ids of clusters counted by county are as they were)
+            + ("" if by_county else "|by-grade")
         )
         return [
             StayCluster(

@@ -52,10 +52,11 @@ async def test_counts_are_by_grade_and_by_county_only_when_the_county_is_asked_f
     await certify(services, inspector, bureau, point_at(16_500, 135), "PREMIUM", county="330110")
     box = {"south": 30.3, "west": 119.6, "north": 30.8, "east": 120.2}
     by_grade = """query($bbox: BBoxInput!) { stayClusters(bbox: $bbox, zoom: 3) {
-      count counts { grade count } } }"""
+      id count counts { grade count } } }"""
     fragment = """query($bbox: BBoxInput!) { stayClusters(bbox: $bbox, zoom: 3) {
       count counts { ...where } } } fragment where on GradeCount { county { code } grade count }"""
     [cluster] = (await api.query(by_grade, {"bbox": box}))["stayClusters"]
+    by_grade_id = cluster["id"]
     grades = [c["grade"] for c in cluster["counts"]]
     assert sorted(grades) == ["BOUTIQUE", "PREMIUM", "STANDARD"]  # each grade once
     assert sum(c["count"] for c in cluster["counts"]) == cluster["count"] == 15
@@ -65,6 +66,9 @@ async def test_counts_are_by_grade_and_by_county_only_when_the_county_is_asked_f
         assert len(pairs) == len(set(pairs))
         assert {county for county, _ in pairs} == {"330521", "330110"}
         assert sum(c["count"] for c in cluster["counts"]) == 15
+    # counted another way, the same cell is another object for a client's cache
+    [by_county] = (await api.query(CLUSTERS, {"bbox": box, "zoom": 3}))["stayClusters"]
+    assert by_county["id"] != by_grade_id
 
 
 async def test_zooming_in_splits_clusters_and_zooming_out_merges_them(api, spread):
