@@ -1,17 +1,14 @@
 """Tourist search over VALID certificates: near a point, in a map viewport, by grade, by text.
 
-A certificate carries a listing of its homestay (name, point, H3 cells at several
-resolutions), so a search reads one collection. The certificates in the cells that cover the
-circle or viewport are fetched through a single-field index (`listing.cells.hN $in [...]`,
-the only predicate, which every planner serves from the index; naming the index with a hint
-is two orders of magnitude slower on the embedded server), then refined here: status VALID
-and not expired, grade, county, text, exact geodesic distance or inclusive box. The status
-lives on the same document as the cells, so a suspension hides the stay in the same write.
+A place (a circle or a viewport) is searched in the stay index each API process holds
+(services/stay_index.py): caught up with what changed (one command), filtered, measured and
+ordered there, and only the page's certificates read, by number, the ones not already kept
+from an earlier page (a second command, or none). So a search costs by its page, not by the
+stays in the circle, and never more than two commands. Without a place, a search by name or
+by grade then name pages through the (status, county, name) index of the database.
 
-One command a page, whatever its size: the hits come in full from that one find, so there is
-no second round trip for the page (fetching twenty ids again costs the embedded server more
-than fetching them with the candidates). Cursors are keyset positions, so a stay certified
-between two pages causes no duplicate and no skip.
+Cursors are keyset positions, so a stay certified between two pages causes no duplicate and
+no skip.
 """
 
 from __future__ import annotations
@@ -229,13 +226,10 @@ class SearchService:
                     for r in ranked
                 ]
         page = ranked[: query.first]
-        # the second command: the page's certificates, in full, by number
-        found = {
-            d["_id"]: d
-            async for d in self.db.certificates.find({"_id": {"$in": [r.number for r in page]}})
-        }
+        # the second command, if any: the page's certificates not kept, in full, by number
+        found = await index.certificates([r.number for r in page])
         hits = [
-            Hit(documents.certificate(found[r.number]), r.distance_m, encode_cursor(r.key))
+            Hit(found[r.number], r.distance_m, encode_cursor(r.key))
             for r in page
             if r.number in found
         ]

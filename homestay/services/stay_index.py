@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import bisect
 import math
+from collections import OrderedDict
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -29,10 +30,11 @@ import numpy as np
 from pymongo.asynchronous.collection import AsyncCollection
 
 from homestay.domain import geo
-from homestay.domain.certificates import CertificateStatus
+from homestay.domain.certificates import Certificate, CertificateStatus
 from homestay.domain.grades import Grade
 from homestay.services import rows
 from homestay.services.caught_up import CaughtUpCopy
+from homestay.storage import documents
 from homestay.storage.database import Database
 
 _EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
@@ -49,6 +51,9 @@ _PROJECTION = {
 }
 _VALID = CertificateStatus.VALID.value
 _CHUNK = 1_000  # documents converted at a time while the index is built
+# certificates kept whole for the pages searches show (most recently shown first): a few MB
+# whatever the province's size
+KEPT = 2_048
 
 
 def _ts(moment: datetime) -> float:
@@ -78,6 +83,8 @@ class StayIndex(CaughtUpCopy):
         self._names: list[str] = []
         self._hay = _Haystack()  # what a text search looks in
         self._by_name: list[tuple[str, str]] | None = None  # (name, number), sorted
+        # number -> (the stamp of the write it was read after, the certificate)
+        self._kept: OrderedDict[str, tuple[float, Certificate]] = OrderedDict()
         self._grow(1024)
 
     # -- storage ---------------------------------------------------------------------------
@@ -346,6 +353,34 @@ class StayIndex(CaughtUpCopy):
             start = bisect.bisect_right(order, after)
             slots = slots[self.name_rank[slots] >= start]
         return slots[np.argsort(self.name_rank[slots], kind="stable")]
+
+    async def certificates(self, numbers: list[str]) -> dict[str, Certificate]:
+        """The page's certificates, by number: one command for those not kept, none when
+        every one is. A kept certificate is used only while its stamp is the newest write
+        the index has seen of it, and the index is caught up before every search: so a
+        change to any of its fields (every write sets `updatedAt`) shows in the very next
+        search, as a change to the index's own fields does. A read that raced a write and
+        came back older than what the index saw is not used, however it was kept."""
+        found: dict[str, Certificate] = {}
+        missing = []
+        for number in numbers:
+            kept = self._kept.get(number)
+            slot = self._slots.get(number)
+            if kept is not None and slot is not None and kept[0] >= self.changed[slot]:
+                self._kept.move_to_end(number)
+                found[number] = kept[1]
+            else:
+                missing.append(number)
+        if missing:
+            async for doc in self.db.certificates.find({"_id": {"$in": missing}}):
+                certificate = documents.certificate(doc)
+                found[certificate.number] = certificate
+                stamp = _ts(doc.get("updatedAt") or doc["issuedAt"])
+                self._kept[certificate.number] = (stamp, certificate)
+                self._kept.move_to_end(certificate.number)
+            while len(self._kept) > KEPT:
+                self._kept.popitem(last=False)
+        return found
 
     def slot(self, number: str) -> int:
         return self._slots[number]

@@ -204,6 +204,43 @@ async def test_two_processes_see_each_others_changes_in_the_very_next_search(loa
         }
 
 
+async def test_a_certificate_kept_for_its_page_shows_any_change_in_the_very_next_search(
+    loaded, db, settings
+):
+    """Pages' certificates are kept whole in each process; a change to a field the index
+    itself does not hold (the rooms, the points) shows at once in both processes."""
+    from homestay.services.registry import Services
+
+    first, second = Services.build(settings, db), Services.build(settings, db)
+    query = SearchQuery(near=CENTRE, radius_m=100_000, first=20)
+    shown = (await first.search.search(query)).hits[0].certificate
+    assert (await second.search.search(query)).hits[0].certificate.number == shown.number
+    await db.certificates.update_one(
+        {"_id": shown.number},
+        {"$set": {"listing.rooms": 9, "totalPoints": 412, "updatedAt": utcnow()}},
+    )
+    for services in (first, second):
+        again = (await services.search.search(query)).hits[0].certificate
+        assert again.number == shown.number
+        assert again.listing is not None and again.listing.rooms == 9
+        assert again.total_points == 412
+
+
+async def test_a_read_older_than_the_index_knows_is_not_used_for_a_page(loaded, services, db):
+    """A page's read that raced a write may come back, and be kept, older than the change
+    the index has since seen: it is read again rather than shown."""
+    index = services.search.index
+    query = SearchQuery(near=CENTRE, radius_m=100_000, first=1)
+    shown = (await services.search.search(query)).hits[0].certificate
+    stale_stamp, _ = index._kept[shown.number]
+    await db.certificates.update_one(
+        {"_id": shown.number}, {"$set": {"totalPoints": 401, "updatedAt": utcnow()}}
+    )
+    await index.refresh()  # the index sees the write...
+    index._kept[shown.number] = (stale_stamp, shown)  # ...and a racing read keeps the old
+    assert (await services.search.search(query)).hits[0].certificate.total_points == 401
+
+
 async def test_a_stay_expiring_leaves_the_search_without_a_write(loaded, services):
     valid = [d for d in loaded if d["status"] == "VALID"]
     soonest = min(valid, key=lambda d: d["expiresAt"])
