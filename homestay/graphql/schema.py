@@ -24,6 +24,7 @@ from homestay.graphql.concerns import Concern, ConcernMutations, ConcernQueries
 from homestay.graphql.cost import CostLimit
 from homestay.graphql.documents import CachedDocuments, KnownDocuments
 from homestay.graphql.errors import ErrorCodes, Observed, log_errors
+from homestay.graphql.execution import Execution
 from homestay.graphql.homestays import HomestayMutations, HomestayQueries
 from homestay.graphql.inspections import Inspection, InspectionMutations, InspectionQueries
 from homestay.graphql.node import NodeQueries
@@ -96,6 +97,7 @@ def build_schema(*, introspection: bool = True) -> HomestaySchema:
         # every type that implements Node, for node(id) to return
         types=[Certificate, Inspection, Account, Concern, GradingStandard, Appeal],
         scalar_overrides={datetime: DateTime},
+        execution_context_class=Execution,
     )
 
 
