@@ -80,9 +80,9 @@ class StayIndex(CaughtUpCopy):
         self._removed: dict[str, float] = {}  # number -> updatedAt of the change that removed it
         self._counties: dict[str, int] = {}
         self._numbers: list[str | None] = []
-        self._names: list[str] = []
+        self._names = _Joined(empty="")  # each slot's name, as shown and ordered
         self._hay = _Haystack()  # what a text search looks in
-        self._by_name: list[tuple[str, str]] | None = None  # (name, number), sorted
+        self._by_name: np.ndarray | None = None  # the slots in (name, number) order
         # number -> (the stamp of the write it was read after, the certificate)
         self._kept: OrderedDict[str, tuple[float, Certificate]] = OrderedDict()
         self._grow(1024)
@@ -112,7 +112,6 @@ class StayIndex(CaughtUpCopy):
         self.alive = more(getattr(self, "alive", None), (capacity,), np.bool_)
         self.name_rank = more(getattr(self, "name_rank", None), (capacity,), np.int32)
         self._numbers.extend([None] * extra)
-        self._names.extend([""] * extra)
         # below the slots still free, so that they are taken in order (lowest first)
         self._free[:0] = range(capacity - 1, old - 1, -1)
 
@@ -154,7 +153,7 @@ class StayIndex(CaughtUpCopy):
         self.changed[slot] = changed
         self.alive[slot] = True
         name = listing.get("name") or ""
-        if self._names[slot] != name or self._numbers[slot] != number:
+        if self._numbers[slot] != number or self._names.get(slot) != name:
             self._by_name = None
         self._numbers[slot] = number
         self._set_names(slot, name, listing.get("nameEn") or "")
@@ -218,14 +217,15 @@ class StayIndex(CaughtUpCopy):
         stamps = [d.get("updatedAt") or d["issuedAt"] for d in docs]
         self.changed[at] = [_ts(s) for s in stamps]
         self.alive[at] = True
-        segments = []
+        names, segments = [], []
         for slot, doc in zip(slots, docs, strict=True):
             listing = doc["listing"]
             name = listing.get("name") or ""
             self._slots[doc["_id"]] = slot
             self._numbers[slot] = doc["_id"]
-            self._names[slot] = name
+            names.append(name)
             segments.append(_Haystack.segment(name, listing.get("nameEn") or ""))
+        self._names.put(slots, names)
         self._hay.put(slots, segments)
         self._by_name = None
         newest = max(stamps)
@@ -234,16 +234,17 @@ class StayIndex(CaughtUpCopy):
             self.version = newest
 
     def _set_names(self, slot: int, name: str, name_en: str) -> None:
-        self._names[slot] = name
+        self._names.put([slot], [name])
         self._hay.put([slot], [_Haystack.segment(name, name_en)])
 
-    def _name_order(self) -> list[tuple[str, str]]:
-        """(name, number) of every stay in order; name_rank holds each slot's place."""
+    def _name_order(self) -> np.ndarray:
+        """Every stay's slot in (name, number) order; name_rank holds each slot's place."""
         if self._by_name is None:
-            slots = list(self._slots.values())
-            order = sorted(slots, key=lambda s: (self._names[s], self._numbers[s]))
-            self.name_rank[np.array(order, dtype=np.int64)] = np.arange(len(order))
-            self._by_name = [(self._names[s], self._numbers[s] or "") for s in order]
+            self._names.settle()
+            name, numbers = self._names.get, self._numbers
+            order = sorted(self._slots.values(), key=lambda s: (name(s), numbers[s]))
+            self._by_name = np.array(order, dtype=np.int64)
+            self.name_rank[self._by_name] = np.arange(len(order))
         return self._by_name
 
     # -- queries ---------------------------------------------------------------------------
@@ -350,7 +351,8 @@ class StayIndex(CaughtUpCopy):
         """Slots ordered by (name, number), strictly after `after`."""
         order = self._name_order()
         if after is not None:
-            start = bisect.bisect_right(order, after)
+            name, number = self._names.get, self.number
+            start = bisect.bisect_right(order, after, key=lambda s: (name(s), number(s)))
             slots = slots[self.name_rank[slots] >= start]
         return slots[np.argsort(self.name_rank[slots], kind="stable")]
 
@@ -389,7 +391,7 @@ class StayIndex(CaughtUpCopy):
         return self._numbers[slot] or ""
 
     def name(self, slot: int) -> str:
-        return self._names[slot]
+        return self._names.get(slot)
 
 
 @dataclass(frozen=True)
@@ -477,26 +479,21 @@ _SEP, _END = "\x1f", "\x1e"  # within and after a slot's segment: no search text
 _SCAN_FROM = 2_000  # from this many slots to test, one str.find across all beats a test each
 
 
-class _Haystack:
-    """Every slot's folded names, slot after slot, in one string: a text is found across the
-    province by str.find (C speed) and the hits mapped back to slots, or tested on a few slots
-    by slicing. One string instead of one or two per stay (at 200,000 stays, a per-stay test in
-    a 50 km circle took 18 ms). Changes wait in `pending` and are joined in by the next text
-    search; a build appends its chunks as they come, in slot order."""
+class _Joined:
+    """A string for each slot, slot after slot, in one string (with where each begins)
+    instead of one object a stay: at 200,000 stays a name as its own str costs ~90 bytes,
+    in one string its characters alone. Changes wait in `pending`, read through `get`, until
+    `settle` writes them in; a build appends its chunks as they come, in slot order."""
 
-    def __init__(self, scan_from: int = _SCAN_FROM) -> None:
-        self.scan_from = scan_from
+    def __init__(self, empty: str) -> None:
+        self.empty = empty  # what a slot never written holds
         self.text = ""
         self.starts = np.zeros(1, np.int64)  # where slot s begins; the last is the end
         self.tail: list[tuple[str, np.ndarray]] = []  # appended chunks not yet joined in
         self.size = 0  # slots covered by text and tail
         self.pending: dict[int, str] = {}
 
-    @staticmethod
-    def segment(name: str, name_en: str) -> str:
-        return f"{name.casefold()}{_SEP}{name_en.casefold()}{_END}"
-
-    def put(self, slots: list[int], segments: list[str]) -> None:
+    def put(self, slots: list[int], values: list[str]) -> None:
         if (
             slots
             and not self.pending
@@ -505,24 +502,24 @@ class _Haystack:
             and all(b == a + 1 for a, b in zip(slots, slots[1:], strict=False))
         ):
             # the next slots in order, as a build fills them: appended whole
-            lengths = np.fromiter((len(x) for x in segments), np.int64, len(segments))
-            self.tail.append(("".join(segments), lengths))
+            lengths = np.fromiter((len(x) for x in values), np.int64, len(values))
+            self.tail.append(("".join(values), lengths))
             self.size += len(slots)
             return
-        for slot, segment in zip(slots, segments, strict=True):
-            if slot >= self.size or self._segment(slot) != segment:
-                self.pending[slot] = segment
+        for slot, value in zip(slots, values, strict=True):
+            if slot >= self.size or self.get(slot) != value:
+                self.pending[slot] = value
 
-    def _segment(self, slot: int) -> str:
+    def get(self, slot: int) -> str:
         if slot in self.pending:
             return self.pending[slot]
         self._join_tail()
         return self._built(slot)
 
     def _built(self, slot: int) -> str:
-        """Slot's segment in the joined text (pending changes aside)."""
+        """Slot's string in the joined text (pending changes aside)."""
         if slot >= len(self.starts) - 1:
-            return _END
+            return self.empty
         return self.text[self.starts[slot] : self.starts[slot + 1]]
 
     def _join_tail(self) -> None:
@@ -533,24 +530,39 @@ class _Haystack:
         self.starts = np.concatenate(([0], np.cumsum(lengths)))
         self.tail = []
 
-    def _settle(self) -> None:
+    def settle(self) -> None:
         """The text made whole: appended chunks joined, pending changes written in."""
         self._join_tail()
         if not self.pending:
             return
         size = max(self.size, max(self.pending) + 1)
-        parts = [self.pending.get(s) or self._built(s) for s in range(size)]
+        parts = [self.pending[s] if s in self.pending else self._built(s) for s in range(size)]
         self.pending = {}
         self.size = size
         self.text = "".join(parts)
         lengths = np.fromiter((len(p) for p in parts), np.int64, size)
         self.starts = np.concatenate(([0], np.cumsum(lengths)))
 
+
+class _Haystack(_Joined):
+    """Every slot's folded names, in one string: a text is found across the province by
+    str.find (C speed) and the hits mapped back to slots, or tested on a few slots by
+    slicing. One string instead of one or two per stay (at 200,000 stays, a per-stay test in
+    a 50 km circle took 18 ms). Changes are joined in by the next text search."""
+
+    def __init__(self, scan_from: int = _SCAN_FROM) -> None:
+        super().__init__(empty=_END)
+        self.scan_from = scan_from
+
+    @staticmethod
+    def segment(name: str, name_en: str) -> str:
+        return f"{name.casefold()}{_SEP}{name_en.casefold()}{_END}"
+
     def matching(self, text: str, slots: np.ndarray) -> np.ndarray:
         """Which of `slots` hold `text`."""
         if not text or _SEP in text or _END in text:
             return np.zeros(len(slots), np.bool_)
-        self._settle()
+        self.settle()
         if len(slots) < self.scan_from:
             return self._each(text, slots)
         hay = self.text
