@@ -34,6 +34,8 @@ from homestay.domain.certificates import Certificate, CertificateStatus
 from homestay.domain.grades import Grade
 from homestay.services import rows
 from homestay.services.caught_up import CaughtUpCopy
+from homestay.services.joined import JoinedStrings
+from homestay.services.keys import SlotKeys
 from homestay.storage import documents
 from homestay.storage.database import Database
 
@@ -75,23 +77,23 @@ class StayIndex(CaughtUpCopy):
     def __init__(self, db: Database) -> None:
         super().__init__()
         self.db = db
-        self._slots: dict[str, int] = {}
+        self._keys = SlotKeys()  # certificate number <-> slot
         self._free: list[int] = []
         self._removed: dict[str, float] = {}  # number -> updatedAt of the change that removed it
         self._counties: dict[str, int] = {}
-        self._numbers: list[str | None] = []
-        self._names = _Joined(empty="")  # each slot's name, as shown and ordered
+        self._names = JoinedStrings(empty="")  # each slot's name, as shown and ordered
         self._hay = _Haystack()  # what a text search looks in
         self._by_name: np.ndarray | None = None  # the slots in (name, number) order
         # number -> (the stamp of the write it was read after, the certificate)
         self._kept: OrderedDict[str, tuple[float, Certificate]] = OrderedDict()
+        self._capacity = 0
         self._grow(1024)
 
     # -- storage ---------------------------------------------------------------------------
 
     def _grow(self, capacity: int) -> None:
-        old = len(self._numbers)
-        extra = capacity - old
+        old = self._capacity
+        self._capacity = capacity
 
         def more(array: np.ndarray | None, shape: tuple[int, ...], dtype: Any) -> np.ndarray:
             fresh = np.zeros(shape, dtype)
@@ -111,17 +113,16 @@ class StayIndex(CaughtUpCopy):
         self.changed = more(getattr(self, "changed", None), (capacity,), np.float64)
         self.alive = more(getattr(self, "alive", None), (capacity,), np.bool_)
         self.name_rank = more(getattr(self, "name_rank", None), (capacity,), np.int32)
-        self._numbers.extend([None] * extra)
         # below the slots still free, so that they are taken in order (lowest first)
         self._free[:0] = range(capacity - 1, old - 1, -1)
 
     def __len__(self) -> int:
-        return len(self._slots)
+        return len(self._keys)
 
     def _apply(self, doc: dict) -> None:
         number = doc["_id"]
         changed = _ts(doc.get("updatedAt") or doc["issuedAt"])
-        slot = self._slots.get(number)
+        slot = self._keys.get(number)
         if slot is not None and changed < self.changed[slot]:
             return  # an older read than what the index holds
         if slot is None and changed < self._removed.get(number, -math.inf):
@@ -130,17 +131,15 @@ class StayIndex(CaughtUpCopy):
         if doc["status"] != _VALID or "location" not in listing:
             if slot is not None:
                 self.alive[slot] = False
-                self._numbers[slot] = None
-                del self._slots[number]
+                self._keys.remove(number)
                 self._free.append(slot)
                 self._by_name = None
             self._removed[number] = changed
             return
         if slot is None:
             if not self._free:
-                self._grow(len(self._numbers) * 2)
+                self._grow(self._capacity * 2)
             slot = self._free.pop()
-            self._slots[number] = slot
             self._removed.pop(number, None)
         point = geo.from_geojson(listing["location"])
         self.lat[slot], self.lng[slot] = point.lat, point.lng
@@ -153,9 +152,9 @@ class StayIndex(CaughtUpCopy):
         self.changed[slot] = changed
         self.alive[slot] = True
         name = listing.get("name") or ""
-        if self._numbers[slot] != number or self._names.get(slot) != name:
+        if self._keys.key(slot) != number or self._names.get(slot) != name:
             self._by_name = None
-        self._numbers[slot] = number
+            self._keys.set(number, slot)
         self._set_names(slot, name, listing.get("nameEn") or "")
 
     def _collection(self) -> AsyncCollection:
@@ -192,7 +191,23 @@ class StayIndex(CaughtUpCopy):
                 self._fill(chunk)
                 chunk = []
         self._fill(chunk)
+        self._keys.settle()
+        self._fit()
         self.version = (self.version or _EPOCH) - lag
+
+    def _fit(self) -> None:
+        """The arrays cut to the slots held and 1,024 more: growing by a quarter at a time
+        leaves up to a quarter unused (4 MB at 200,000 stays)."""
+        held = np.flatnonzero(self.alive)
+        capacity = (int(held[-1]) + 1 if len(held) else 0) + 1024
+        if capacity >= self._capacity:
+            return
+        for field in ("xyz", "lat", "lng", "mx", "my", "rank", "county", "expires", "changed"):
+            setattr(self, field, getattr(self, field)[:capacity].copy())
+        self.alive = self.alive[:capacity].copy()
+        self.name_rank = self.name_rank[:capacity].copy()
+        self._free = [slot for slot in self._free if slot < capacity]
+        self._capacity = capacity
 
     def _fill(self, docs: list[dict]) -> None:
         """Stays added in one go: the points converted in one numpy call."""
@@ -200,7 +215,7 @@ class StayIndex(CaughtUpCopy):
         if n == 0:
             return
         if len(self._free) < n:  # room for this chunk, and a quarter more
-            self._grow(len(self._numbers) + max(1024, (len(self._numbers) + n) // 4, n))
+            self._grow(self._capacity + max(1024, (self._capacity + n) // 4, n))
         points = np.array(
             [d["listing"]["location"]["coordinates"] for d in docs], dtype=np.float64
         ).reshape(n, 2)
@@ -217,12 +232,11 @@ class StayIndex(CaughtUpCopy):
         stamps = [d.get("updatedAt") or d["issuedAt"] for d in docs]
         self.changed[at] = [_ts(s) for s in stamps]
         self.alive[at] = True
+        self._keys.bulk([d["_id"] for d in docs], slots)
         names, segments = [], []
-        for slot, doc in zip(slots, docs, strict=True):
+        for doc in docs:
             listing = doc["listing"]
             name = listing.get("name") or ""
-            self._slots[doc["_id"]] = slot
-            self._numbers[slot] = doc["_id"]
             names.append(name)
             segments.append(_Haystack.segment(name, listing.get("nameEn") or ""))
         self._names.put(slots, names)
@@ -241,9 +255,10 @@ class StayIndex(CaughtUpCopy):
         """Every stay's slot in (name, number) order; name_rank holds each slot's place."""
         if self._by_name is None:
             self._names.settle()
-            name, numbers = self._names.get, self._numbers
-            order = sorted(self._slots.values(), key=lambda s: (name(s), numbers[s]))
-            self._by_name = np.array(order, dtype=np.int64)
+            name, number = self._names.get, self._keys.key
+            live = np.flatnonzero(self.alive).tolist()
+            order = sorted(live, key=lambda s: (name(s), number(s)))
+            self._by_name = np.array(order, dtype=np.int32)
             self.name_rank[self._by_name] = np.arange(len(order))
         return self._by_name
 
@@ -324,7 +339,7 @@ class StayIndex(CaughtUpCopy):
         after: tuple[float, str] | None,
     ) -> list[tuple[float, str]]:
         """The `limit` slots first by (exact distance, number), strictly after `after`."""
-        numbers = self._numbers
+        number = self._keys.key
         if after is not None:
             keep = high >= after[0]  # below: before the cursor, whatever the exact distance
             slots, low, high = slots[keep], low[keep], high[keep]
@@ -333,7 +348,7 @@ class StayIndex(CaughtUpCopy):
             for i in straddle.tolist():
                 slot = int(slots[i])
                 d = exact.setdefault(slot, self._exact(origin, slot))
-                gone[i] = (d, numbers[slot] or "") <= after
+                gone[i] = (d, number(slot)) <= after
             slots, low, high = slots[~gone], low[~gone], high[~gone]
         if len(slots) > limit:
             edge = np.partition(high, limit - 1)[limit - 1]
@@ -343,7 +358,7 @@ class StayIndex(CaughtUpCopy):
         for slot in slots.tolist():
             if slot not in exact:
                 exact[slot] = self._exact(origin, slot)
-            ranked.append((exact[slot], numbers[slot] or ""))
+            ranked.append((exact[slot], number(slot)))
         ranked.sort()
         return ranked[:limit]
 
@@ -367,7 +382,7 @@ class StayIndex(CaughtUpCopy):
         missing = []
         for number in numbers:
             kept = self._kept.get(number)
-            slot = self._slots.get(number)
+            slot = self._keys.get(number)
             if kept is not None and slot is not None and kept[0] >= self.changed[slot]:
                 self._kept.move_to_end(number)
                 found[number] = kept[1]
@@ -385,10 +400,13 @@ class StayIndex(CaughtUpCopy):
         return found
 
     def slot(self, number: str) -> int:
-        return self._slots[number]
+        slot = self._keys.get(number)
+        if slot is None:
+            raise KeyError(number)
+        return slot
 
     def number(self, slot: int) -> str:
-        return self._numbers[slot] or ""
+        return self._keys.key(slot)
 
     def name(self, slot: int) -> str:
         return self._names.get(slot)
@@ -479,72 +497,7 @@ _SEP, _END = "\x1f", "\x1e"  # within and after a slot's segment: no search text
 _SCAN_FROM = 2_000  # from this many slots to test, one str.find across all beats a test each
 
 
-class _Joined:
-    """A string for each slot, slot after slot, in one string (with where each begins)
-    instead of one object a stay: at 200,000 stays a name as its own str costs ~90 bytes,
-    in one string its characters alone. Changes wait in `pending`, read through `get`, until
-    `settle` writes them in; a build appends its chunks as they come, in slot order."""
-
-    def __init__(self, empty: str) -> None:
-        self.empty = empty  # what a slot never written holds
-        self.text = ""
-        self.starts = np.zeros(1, np.int64)  # where slot s begins; the last is the end
-        self.tail: list[tuple[str, np.ndarray]] = []  # appended chunks not yet joined in
-        self.size = 0  # slots covered by text and tail
-        self.pending: dict[int, str] = {}
-
-    def put(self, slots: list[int], values: list[str]) -> None:
-        if (
-            slots
-            and not self.pending
-            and slots[0] == self.size
-            and slots[-1] == self.size + len(slots) - 1
-            and all(b == a + 1 for a, b in zip(slots, slots[1:], strict=False))
-        ):
-            # the next slots in order, as a build fills them: appended whole
-            lengths = np.fromiter((len(x) for x in values), np.int64, len(values))
-            self.tail.append(("".join(values), lengths))
-            self.size += len(slots)
-            return
-        for slot, value in zip(slots, values, strict=True):
-            if slot >= self.size or self.get(slot) != value:
-                self.pending[slot] = value
-
-    def get(self, slot: int) -> str:
-        if slot in self.pending:
-            return self.pending[slot]
-        self._join_tail()
-        return self._built(slot)
-
-    def _built(self, slot: int) -> str:
-        """Slot's string in the joined text (pending changes aside)."""
-        if slot >= len(self.starts) - 1:
-            return self.empty
-        return self.text[self.starts[slot] : self.starts[slot + 1]]
-
-    def _join_tail(self) -> None:
-        if not self.tail:
-            return
-        lengths = np.concatenate([np.diff(self.starts)] + [t[1] for t in self.tail])
-        self.text = self.text + "".join(t[0] for t in self.tail)
-        self.starts = np.concatenate(([0], np.cumsum(lengths)))
-        self.tail = []
-
-    def settle(self) -> None:
-        """The text made whole: appended chunks joined, pending changes written in."""
-        self._join_tail()
-        if not self.pending:
-            return
-        size = max(self.size, max(self.pending) + 1)
-        parts = [self.pending[s] if s in self.pending else self._built(s) for s in range(size)]
-        self.pending = {}
-        self.size = size
-        self.text = "".join(parts)
-        lengths = np.fromiter((len(p) for p in parts), np.int64, size)
-        self.starts = np.concatenate(([0], np.cumsum(lengths)))
-
-
-class _Haystack(_Joined):
+class _Haystack(JoinedStrings):
     """Every slot's folded names, in one string: a text is found across the province by
     str.find (C speed) and the hits mapped back to slots, or tested on a few slots by
     slicing. One string instead of one or two per stay (at 200,000 stays, a per-stay test in

@@ -1,0 +1,75 @@
+"""Strings kept by slot in one string: what the in-process copies (the stay index, the
+finder) hold of each stay's names and texts.
+
+Why: a Python str costs ~50-75 bytes besides its characters; at 200,000 stays one per stay
+and field came to tens of MB. Joined, a slot's string costs its characters and the 8 bytes
+of where it begins."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+class JoinedStrings:
+    """A string for each slot, slot after slot, in one string (with where each begins)
+    instead of one object a stay: at 200,000 stays a name as its own str costs ~90 bytes,
+    in one string its characters alone. Changes wait in `pending`, read through `get`, until
+    `settle` writes them in; a build appends its chunks as they come, in slot order."""
+
+    def __init__(self, empty: str) -> None:
+        self.empty = empty  # what a slot never written holds
+        self.text = ""
+        self.starts = np.zeros(1, np.int32)  # where slot s begins; the last is the end
+        self.tail: list[tuple[str, np.ndarray]] = []  # appended chunks not yet joined in
+        self.size = 0  # slots covered by text and tail
+        self.pending: dict[int, str] = {}
+
+    def put(self, slots: list[int], values: list[str]) -> None:
+        if (
+            slots
+            and not self.pending
+            and slots[0] == self.size
+            and slots[-1] == self.size + len(slots) - 1
+            and all(b == a + 1 for a, b in zip(slots, slots[1:], strict=False))
+        ):
+            # the next slots in order, as a build fills them: appended whole
+            lengths = np.fromiter((len(x) for x in values), np.int64, len(values))
+            self.tail.append(("".join(values), lengths))
+            self.size += len(slots)
+            return
+        for slot, value in zip(slots, values, strict=True):
+            if slot >= self.size or self.get(slot) != value:
+                self.pending[slot] = value
+
+    def get(self, slot: int) -> str:
+        if slot in self.pending:
+            return self.pending[slot]
+        self._join_tail()
+        return self._built(slot)
+
+    def _built(self, slot: int) -> str:
+        """Slot's string in the joined text (pending changes aside)."""
+        if slot >= len(self.starts) - 1:
+            return self.empty
+        return self.text[self.starts[slot] : self.starts[slot + 1]]
+
+    def _join_tail(self) -> None:
+        if not self.tail:
+            return
+        lengths = np.concatenate([np.diff(self.starts)] + [t[1] for t in self.tail])
+        self.text = self.text + "".join(t[0] for t in self.tail)
+        self.starts = np.concatenate(([0], np.cumsum(lengths))).astype(np.int32)
+        self.tail = []
+
+    def settle(self) -> None:
+        """The text made whole: appended chunks joined, pending changes written in."""
+        self._join_tail()
+        if not self.pending:
+            return
+        size = max(self.size, max(self.pending) + 1)
+        parts = [self.pending[s] if s in self.pending else self._built(s) for s in range(size)]
+        self.pending = {}
+        self.size = size
+        self.text = "".join(parts)
+        lengths = np.fromiter((len(p) for p in parts), np.int64, size)
+        self.starts = np.concatenate(([0], np.cumsum(lengths))).astype(np.int32)
