@@ -14,68 +14,157 @@ index's is.
 from __future__ import annotations
 
 import bisect
+import math
 from collections.abc import Iterator
-from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
+from typing import Any
 
+import numpy as np
 from pymongo.asynchronous.collection import AsyncCollection
 
 from homestay.clock import utcnow
 from homestay.services.caught_up import CaughtUpCopy
+from homestay.services.joined import JoinedStrings
+from homestay.services.keys import SlotKeys
 from homestay.storage.database import Database
 
 _GAP = "\x1e"  # between two homestays' texts: no query holds it (a control character)
+_CHUNK = 1_000  # documents applied at a time while the copy is built
 
 
-@dataclass(frozen=True)
-class Entry:
-    county: str
-    name: str
-    text: str
-    listed_until: datetime | None
+def _ts(moment: datetime | None) -> float:
+    if moment is None:
+        return math.nan  # never listed: compares false with any moment
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
+
+
+def _same(a: float, b: float) -> bool:
+    return a == b or (math.isnan(a) and math.isnan(b))
 
 
 class FinderIndex(CaughtUpCopy):
+    """Each homestay by slot: its id, county (a code), `listedUntil` (an array) and name (in
+    one joined string); its folded text in the joined text of the name order, with the
+    changes since that order was made waiting in `_pending_texts`. At 200,000 homestays a
+    record object each, with its strings and the order's tuples, cost 733 bytes a homestay
+    (146 MB), measured in-process."""
+
     projection = {"county": 1, "name": 1, "findText": 1, "listedUntil": 1, "updatedAt": 1}
 
     def __init__(self, db: Database) -> None:
         super().__init__()
         self.db = db
-        self.entries: dict[str, Entry] = {}
-        self._order: list[tuple[str, str]] = []  # (name, id), sorted
-        # every folded text in that order, joined, and where each begins: a substring is
-        # found by str.find over one string (C speed), not by a test per homestay
+        self._keys = SlotKeys()  # homestay id <-> slot
+        self._size = 0  # slots used (homestays are never deleted)
+        self._counties: dict[str, int] = {}
+        self._county_names: list[str] = []
+        self._county = np.zeros(0, np.int32)
+        self._listed = np.zeros(0, np.float64)  # listedUntil as a timestamp, NaN for none
+        self._names = JoinedStrings(empty="")
+        self._pending_texts: dict[int, str] = {}  # slot -> its text, changed since the order
+        # the name order: slots by (name, id); their texts joined in that order, and where
+        # each begins: a substring is found by str.find over one string (C speed)
+        self._order = np.zeros(0, np.int32)
+        self._rank = np.zeros(0, np.int32)  # slot -> its place in the order (-1: not yet)
         self._joined = ""
-        self._starts: list[int] = []
+        self._starts = np.zeros(0, np.int32)
         self._dirty = False
 
     def __len__(self) -> int:
-        return len(self.entries)
+        return self._size
 
     def _collection(self) -> AsyncCollection:
         return self.db.homestays
 
     async def _load(self) -> None:
         started = utcnow()
-        self._see(await self.db.homestays.find({}, self.projection, batch_size=10_000).to_list())
+        chunk: list[dict] = []
+        async for doc in self.db.homestays.find({}, self.projection, batch_size=2_000):
+            chunk.append(doc)
+            if len(chunk) == _CHUNK:
+                self._fill(chunk)
+                chunk = []
+        self._fill(chunk)
+        self._keys.settle()
+        self._ordered()  # joined now: nothing of the documents read stays behind
         # what was written while the read ran is read again by the first catch-up
         self.version = started
 
-    def _apply(self, doc: dict) -> None:
-        entry = Entry(doc["county"], doc["name"], doc.get("findText") or "", doc.get("listedUntil"))
-        if self.entries.get(doc["_id"]) != entry:
-            self.entries[doc["_id"]] = entry
-            self._dirty = True
+    def _fill(self, docs: list[dict]) -> None:
+        """A chunk of the build: ids new to the copy are given slots in one go (their keys
+        merged in bulk), then every document is applied."""
+        fresh: dict[str, int] = {}
+        for doc in docs:
+            if doc["_id"] not in fresh and self._keys.get(doc["_id"]) is None:
+                self._room()
+                fresh[doc["_id"]] = self._size
+                self._size += 1
+        self._keys.bulk(list(fresh), list(fresh.values()))
+        self._see(docs)
 
-    def _ordered(self) -> list[tuple[str, str]]:
+    def _text(self, slot: int) -> str:
+        if slot in self._pending_texts:
+            return self._pending_texts[slot]
+        place = int(self._rank[slot]) if slot < len(self._rank) else -1
+        if place < 0:
+            return ""
+        end = self._starts[place + 1] - 1 if place + 1 < len(self._starts) else len(self._joined)
+        return self._joined[self._starts[place] : end]
+
+    def _room(self) -> None:
+        if self._size < len(self._county):
+            return
+        size = max(1024, len(self._county) * 5 // 4)
+
+        def more(array: np.ndarray, fill: Any) -> np.ndarray:
+            grown = np.full(size, fill, array.dtype)
+            grown[: len(array)] = array
+            return grown
+
+        self._county = more(self._county, 0)
+        self._listed = more(self._listed, math.nan)
+
+    def _apply(self, doc: dict) -> None:
+        key, name, text = doc["_id"], doc["name"], doc.get("findText") or ""
+        county = self._counties.get(doc["county"])
+        if county is None:
+            county = self._counties[doc["county"]] = len(self._county_names)
+            self._county_names.append(doc["county"])
+        listed = _ts(doc.get("listedUntil"))
+        slot = self._keys.get(key)
+        if slot is None:
+            self._room()
+            slot, self._size = self._size, self._size + 1
+            self._keys.set(key, slot)
+        elif (
+            self._county[slot] == county
+            and (
+                self._listed[slot] == listed
+                or (math.isnan(listed) and math.isnan(self._listed[slot]))
+            )
+            and self._names.get(slot) == name
+            and self._text(slot) == text
+        ):
+            return  # as held
+        self._county[slot] = county
+        self._listed[slot] = listed
+        self._names.put([slot], [name])
+        self._pending_texts[slot] = text
+        self._dirty = True
+
+    def _ordered(self) -> np.ndarray:
         if self._dirty:
-            self._order = sorted((e.name, key) for key, e in self.entries.items())
-            texts = [self.entries[key].text for _, key in self._order]
-            self._starts, at = [], 0
-            for text in texts:
-                self._starts.append(at)
-                at += len(text) + 1
+            self._names.settle()
+            name, key = self._names.get, self._keys.key
+            order = sorted(range(self._size), key=lambda s: (name(s), key(s)))
+            texts = [self._text(s) for s in order]
+            self._order = np.array(order, dtype=np.int32)
+            self._rank = np.full(self._size, -1, np.int32)
+            self._rank[self._order] = np.arange(len(order))
+            lengths = np.fromiter((len(t) + 1 for t in texts), np.int64, len(texts))
+            self._starts = np.concatenate(([0], np.cumsum(lengths)[:-1])).astype(np.int32)
             self._joined = _GAP.join(texts)
+            self._pending_texts = {}
             self._dirty = False
         return self._order
 
@@ -84,13 +173,14 @@ class FinderIndex(CaughtUpCopy):
         if text is None:
             yield from range(start, len(self._order))
             return
-        at = self._starts[start] if start < len(self._starts) else len(self._joined)
+        starts = self._starts
+        at = int(starts[start]) if start < len(starts) else len(self._joined)
         while (hit := self._joined.find(text, at)) >= 0:
-            position = bisect.bisect_right(self._starts, hit) - 1
+            position = int(np.searchsorted(starts, hit, side="right")) - 1
             yield position
-            if position + 1 >= len(self._starts):
+            if position + 1 >= len(starts):
                 return
-            at = self._starts[position + 1]
+            at = int(starts[position + 1])
 
     def find(
         self,
@@ -105,19 +195,23 @@ class FinderIndex(CaughtUpCopy):
     ) -> list[str]:
         """Ids in name order after `after`, at most `limit` (all with None)."""
         order = self._ordered()
-        start = bisect.bisect_right(order, after) if after else 0
+        name, key_of = self._names.get, self._keys.key
+        start = 0
+        if after is not None:
+            start = bisect.bisect_right(order, after, key=lambda s: (name(s), key_of(s)))
+        wanted = None
+        if counties is not None:
+            wanted = {self._counties[c] for c in counties if c in self._counties}
+        moment = _ts(now)
         found: list[str] = []
         for i in self._positions(start, text):
-            key = order[i][1]
-            entry = self.entries[key]
-            if counties is not None and entry.county not in counties:
+            slot = int(order[i])
+            key = key_of(slot)
+            if wanted is not None and int(self._county[slot]) not in wanted:
                 continue
             if ids is not None and key not in ids:
                 continue
-            if (
-                certified is not None
-                and (entry.listed_until is not None and entry.listed_until > now) != certified
-            ):
+            if certified is not None and bool(self._listed[slot] > moment) != certified:
                 continue
             found.append(key)
             if limit is not None and len(found) >= limit:
