@@ -24,7 +24,10 @@ async def readyz(request: Request) -> Response:
         await services.ping(timeout_ms=services.settings.readiness_timeout_ms)
     except PyMongoError:
         return JSONResponse({"status": "unavailable", "database": "not answering"}, status_code=503)
-    return JSONResponse({"status": "ready"})
+    # ready for every request; the staff's finder answers once its copy is built (until
+    # then a finder request waits for it)
+    finder = "ready" if services.homestays.finder.built else "building"
+    return JSONResponse({"status": "ready", "finder": finder})
 
 
 async def metrics(request: Request) -> Response:

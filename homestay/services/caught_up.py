@@ -37,6 +37,10 @@ class CaughtUpCopy:
         self._built = False
         self._caught_up_from = math.inf  # when the last read of changes began
 
+    @property
+    def built(self) -> bool:
+        return self._built
+
     # what each copy says for itself
     def _collection(self) -> AsyncCollection:
         raise NotImplementedError
