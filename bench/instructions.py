@@ -26,6 +26,7 @@ import sys
 import tempfile
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -58,11 +59,13 @@ void counting_off(void) { CALLGRIND_STOP_INSTRUMENTATION; CALLGRIND_DUMP_STATS; 
 APPS_ACCEPT = {"accept": "application/graphql-response+json, application/json;q=0.9"}
 # name: (document, variables, whether the search service answers from a captured page,
 # headers)
-RUNS: dict[str, tuple[str, dict, bool, dict]] = {
+RUNS: dict[str, tuple[str, Any, bool, dict]] = {
     "typename": (TYPENAME, {}, False, {}),
     "search-5km": (SEARCH, CASES["r5km"], False, {}),
     "search-5km-apps-accept": (SEARCH, CASES["r5km"], False, APPS_ACCEPT),
     "search-5km-graphql-only": (SEARCH, CASES["r5km"], True, {}),
+    # a new origin each request (seeded): pages not kept from the last one, two commands
+    "search-5km-moving": (SEARCH, CASES["r5km, moving"], False, {}),
     "search-50km-text": (SEARCH, CASES["r50km+text"], False, {}),
     "clusters-z9": (CLUSTERS, {"bbox": ZHEJIANG, "zoom": 9}, False, {}),
 }
@@ -111,9 +114,10 @@ async def _count(names: list[str], out: Path) -> None:
                             return page["it"]
 
                         services.search.search = captured
-                    body = {"query": document, "variables": variables}
                     errors: dict[str, int] = {}
                     for turn in range(WARM + REQUESTS):
+                        asked = variables() if callable(variables) else variables
+                        body = {"query": document, "variables": asked}
                         if turn == WARM:
                             shim.counting_on()
                         answer = await client.post("/graphql", json=body, headers=headers)

@@ -45,6 +45,7 @@ from homestay.domain import geo  # noqa: E402
 from homestay.domain.grades import ALL_GRADES  # noqa: E402
 from homestay.http.app import create_app  # noqa: E402
 from homestay.services import rows  # noqa: E402
+from homestay.services.homestays import findable  # noqa: E402
 from homestay.services.registry import Services  # noqa: E402
 from homestay.settings import Settings  # noqa: E402
 from homestay.storage.database import Database, apply_schema, open_database  # noqa: E402
@@ -70,9 +71,9 @@ CLUSTERED = 0.4
 COUNTIES = ["330521", "330523", "330522", "330502", "330503", "330110", "330113", "330483"]
 
 SEARCH = """query($near: GeoPointInput, $radius: Int!, $bbox: BBoxInput, $minGrade: Grade,
-                  $text: String, $sort: StaySort) {
+                  $text: String, $sort: StaySort, $county: String) {
   searchStays(near: $near, radiusMeters: $radius, bbox: $bbox, minGrade: $minGrade,
-              text: $text, sort: $sort, first: 20) {
+              text: $text, sort: $sort, county: $county, first: 20) {
     totalCount edges { node { id name grade distanceMeters location { lat lng }
                               county { code name } certificate { number status } } } } }"""
 CLUSTERS = """query($bbox: BBoxInput!, $zoom: Int!) { stayClusters(bbox: $bbox, zoom: $zoom) {
@@ -129,7 +130,29 @@ CASES: dict[str, dict[str, Any]] = {
         "bbox": {"south": 30.35, "west": 119.62, "north": 30.85, "east": 120.12},
         "radius": 5000,
     },
+    "r50km+county": {
+        "near": {"lat": MOGANSHAN[0], "lng": MOGANSHAN[1]},
+        "radius": 50000,
+        "county": COUNTIES[0],
+    },
 }
+
+
+class Moving:
+    """Variables with a new origin for every request, drawn where the stays are (the same
+    distribution as theirs): pages that differ from one request to the next, so a process
+    cannot answer from the certificates it kept for the last one."""
+
+    def __init__(self, radius: int, seed: int = 7) -> None:
+        self.radius = radius
+        self.rng = random.Random(seed)
+
+    def __call__(self) -> dict[str, Any]:
+        lat, lng = _point(self.rng)
+        return {"near": {"lat": lat, "lng": lng}, "radius": self.radius}
+
+
+CASES["r5km, moving"] = Moving(5000)
 # other documents timed like the searches: (document, variables)
 EXTRA: dict[str, tuple[str, dict[str, Any]]] = {
     "clusters-zhejiang-z7": (CLUSTERS, {"bbox": ZHEJIANG, "zoom": 7}),
@@ -206,6 +229,30 @@ def certificate_docs(count: int, seed: int = 1) -> list[dict]:
     return docs
 
 
+def homestay_doc(certificate: dict) -> dict:
+    """The homestay a bench certificate was issued to, as registration stores it."""
+    listing = certificate["listing"]
+    doc = {
+        "_id": certificate["homestayId"],
+        "name": listing["name"],
+        "nameEn": listing["nameEn"],
+        "address": listing["address"],
+        "county": certificate["county"],
+        "town": listing["town"],
+        "location": listing["location"],
+        "cells": listing["cells"],
+        "geocoded": False,
+        "rooms": listing["rooms"],
+        "facilities": listing["facilities"],
+        "createdAt": certificate["issuedAt"],
+        "updatedAt": certificate["issuedAt"],
+        "createdBy": {"id": "bench", "name": "bench"},
+        "listedUntil": certificate["expiresAt"],
+    }
+    doc.update(findable(doc))
+    return doc
+
+
 async def load(database: Database, count: int) -> float:
     started = time.perf_counter()
     await apply_schema(database)
@@ -214,6 +261,16 @@ async def load(database: Database, count: int) -> float:
         try:
             await database.certificates.insert_many(docs[i : i + 2000], ordered=False)
         except BulkWriteError as exc:  # a retried batch: what the first try stored is there
+            if any(e["code"] != 11000 for e in exc.details["writeErrors"]):
+                raise
+    # and every certified stay's homestay, as registered: the finder's copy in the served
+    # process holds them (its memory is part of what an API process holds at this scale)
+    for i in range(0, len(docs), 2000):
+        try:
+            await database.homestays.insert_many(
+                [homestay_doc(d) for d in docs[i : i + 2000]], ordered=False
+            )
+        except BulkWriteError as exc:
             if any(e["code"] != 11000 for e in exc.details["writeErrors"]):
                 raise
     # as a deployment has it: the grade lists' read model, which the search index starts from
@@ -229,7 +286,7 @@ def _pct(values: list[float], p: float) -> float:
 
 
 async def drive(
-    url: str, variables: dict, clients: int, seconds: float, document: str = SEARCH
+    url: str, variables: Any, clients: int, seconds: float, document: str = SEARCH
 ) -> dict:
     """Searches for `seconds` from `clients` clients; only good answers are timed."""
     latencies: list[float] = []
@@ -241,9 +298,10 @@ async def drive(
         async def one_client() -> None:
             while time.perf_counter() < deadline:
                 started = time.perf_counter()
+                asked = variables() if callable(variables) else variables
                 try:
                     response = await client.post(
-                        "/graphql", json={"query": document, "variables": variables}
+                        "/graphql", json={"query": document, "variables": asked}
                     )
                     kind = error_kind(response)
                 except httpx.HTTPError as exc:
@@ -289,13 +347,16 @@ async def commands_per_request(settings: Settings, uri: str, database_name: str)
         transport=httpx.ASGITransport(app=app), base_url="http://bench"
     ) as client:
         for name, variables in CASES.items():
-            Counter.count = 0
+            counts = []
             for _ in range(5):
+                Counter.count = 0
+                asked = variables() if callable(variables) else variables
                 kind = error_kind(
-                    await client.post("/graphql", json={"query": SEARCH, "variables": variables})
+                    await client.post("/graphql", json={"query": SEARCH, "variables": asked})
                 )
                 fail_on_errors(f"counting the commands of {name}", {kind: 1} if kind else {})
-            per_case[name] = Counter.count / 5
+                counts.append(Counter.count)
+            per_case[name] = max(counts)
     await database.close()
     return per_case
 
@@ -375,8 +436,13 @@ async def main() -> None:
         results: dict[str, dict] = {}
         started = time.perf_counter()
         async with served_api(server.uri, database_name) as (url, process):
-            ready_s = time.perf_counter() - started
-            print(f"served process ready in {ready_s:.1f} s", file=sys.stderr)
+            ready_s = process.ready_s  # type: ignore[attr-defined]
+            finder_s = time.perf_counter() - started
+            print(
+                f"served process ready in {ready_s:.1f} s (the finder's copy built after "
+                f"{finder_s:.1f} s)",
+                file=sys.stderr,
+            )
             jobs = [(name, SEARCH, variables) for name, variables in CASES.items()] + [
                 (name, document, variables) for name, (document, variables) in EXTRA.items()
             ]
@@ -388,7 +454,7 @@ async def main() -> None:
                     print(
                         f"{name:<22} c{clients}  p50 {figures['p50_ms']:>8.2f} ms  "
                         f"p99 {figures['p99_ms']:>8.2f} ms  {figures['rps']:>7.1f} req/s  "
-                        f"db cmds/req {commands.get(name, float('nan')):.1f}",
+                        f"db cmds/req at most {commands.get(name, '-')}",
                         file=sys.stderr,
                     )
             rss = resident_mb(process)
@@ -416,6 +482,7 @@ async def main() -> None:
                 "db_commands_per_request": commands,
                 "resident_mb": round(rss),
                 "ready_s": round(ready_s, 1),
+                "finder_built_s": round(finder_s, 1),
                 "floor_two_commands_p50_ms": floor["p50_ms"],
                 "geoNear_baseline_p50_ms": baseline["p50_ms"],
                 "speedup_r5km_c1": round(speedup, 1),
