@@ -44,7 +44,7 @@ from homestay.clock import utcnow  # noqa: E402
 from homestay.domain import geo  # noqa: E402
 from homestay.domain.grades import ALL_GRADES  # noqa: E402
 from homestay.http.app import create_app  # noqa: E402
-from homestay.services import rows  # noqa: E402
+from homestay.services import homestays, rows  # noqa: E402
 from homestay.services.homestays import findable  # noqa: E402
 from homestay.services.registry import Services  # noqa: E402
 from homestay.settings import Settings  # noqa: E402
@@ -211,7 +211,7 @@ def certificate_docs(count: int, seed: int = 1) -> list[dict]:
                     "location": geo.geojson(point),
                     "cells": geo.cells(point),
                     "rooms": 6,
-                    "facilities": ["Wi-Fi"],
+                    "facilities": ["WIFI"],  # a code, as registration stores it
                 },
                 "history": [
                     {
@@ -273,8 +273,12 @@ async def load(database: Database, count: int) -> float:
         except BulkWriteError as exc:
             if any(e["code"] != 11000 for e in exc.details["writeErrors"]):
                 raise
-    # as a deployment has it: the grade lists' read model, which the search index starts from
+    # as a deployment has it: the grade lists' read model, which the search index starts from,
+    # and the homestays' one-time migrations done (a fresh database's first start runs them
+    # in the background: they would overlap the first cases)
     await rows.ensure_built(database)
+    await homestays.ensure_findable(database)
+    await homestays.ensure_facility_codes(database)
     return time.perf_counter() - started
 
 
