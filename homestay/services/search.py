@@ -13,7 +13,6 @@ no skip.
 
 from __future__ import annotations
 
-import asyncio
 import math
 import re
 from collections.abc import Awaitable, Callable, Sequence
@@ -187,40 +186,7 @@ class SearchService:
     async def _area(self, query: SearchQuery, conditions: _Filter) -> SearchPage:
         """A circle or a viewport, from the in-process index: then the page by number."""
         index = self.index
-        if not index.built:
-            await index.refresh()  # built, and caught up
-            ranked, total = self._ranked(query, conditions)
-        else:
-            # the first command, what changed, is sent, and the page worked out from the
-            # index as it is while the database answers; worked out again only if the
-            # answer changed what a search sees (it seldom does: writes are rare)
-            catching_up = asyncio.ensure_future(index.refresh())
-            try:
-                await asyncio.sleep(0)  # the read goes out before the work below
-                seen = index.generation
-                ranked, total = self._ranked(query, conditions)
-            finally:
-                await catching_up
-            if index.generation != seen:
-                ranked, total = self._ranked(query, conditions)
-
-        page = ranked[: query.first]
-        # the second command, if any: the page's certificates not kept, in full, by number
-        found = await index.certificates([r.number for r in page])
-        hits = [
-            Hit(found[r.number], r.distance_m, encode_cursor(r.key))
-            for r in page
-            if r.number in found
-        ]
-
-        async def count() -> int:
-            return total
-
-        return SearchPage(hits, len(ranked) > query.first, count)
-
-    def _ranked(self, query: SearchQuery, conditions: _Filter) -> tuple[list[Ranked], int]:
-        """The page's stays and the next one (`first` + 1, ranked) and how many match."""
-        index = self.index
+        await index.refresh()  # the first command: what changed
         slots = index.candidates(
             now=conditions.listed.now,
             ranks=conditions.ranks,
@@ -238,6 +204,7 @@ class SearchService:
         if conditions.text is not None:  # names tested in the circle only, not the province
             keep = index.text_mask(slots, conditions.text)
             slots, low, high = slots[keep], low[keep], high[keep]
+        total = len(slots)
         limit = query.first + 1
         shown = query.near is not None
         if query.sort is StaySort.DISTANCE:
@@ -258,7 +225,19 @@ class SearchService:
                     Ranked(r.number, index.distance(origin, index.slot(r.number), exact), r.key)
                     for r in ranked
                 ]
-        return ranked, len(slots)
+        page = ranked[: query.first]
+        # the second command, if any: the page's certificates not kept, in full, by number
+        found = await index.certificates([r.number for r in page])
+        hits = [
+            Hit(found[r.number], r.distance_m, encode_cursor(r.key))
+            for r in page
+            if r.number in found
+        ]
+
+        async def count() -> int:
+            return total
+
+        return SearchPage(hits, len(ranked) > query.first, count)
 
     def _grade_then_distance(
         self,

@@ -78,10 +78,6 @@ class StayIndex(CaughtUpCopy):
         super().__init__()
         self.db = db
         self._keys = SlotKeys()  # certificate number <-> slot
-        # moves whenever what a search sees changes (a stay in or out, moved, renamed,
-        # regraded, its expiry or county changed): a page worked out before a catch-up
-        # stands if the catch-up left it where it was
-        self.generation = 0
         self._free: list[int] = []
         self._removed: dict[str, float] = {}  # number -> updatedAt of the change that removed it
         self._counties: dict[str, int] = {}
@@ -136,12 +132,10 @@ class StayIndex(CaughtUpCopy):
             if slot is not None:
                 self.alive[slot] = False
                 self._keys.remove(number)
-                self.generation += 1
                 self._free.append(slot)
                 self._by_name = None
             self._removed[number] = changed
             return
-        before = None if slot is None else self._seen(slot)
         if slot is None:
             if not self._free:
                 self._grow(self._capacity * 2)
@@ -162,21 +156,6 @@ class StayIndex(CaughtUpCopy):
             self._by_name = None
             self._keys.set(number, slot)
         self._set_names(slot, name, listing.get("nameEn") or "")
-        if before is None or before != self._seen(slot):
-            self.generation += 1
-
-    def _seen(self, slot: int) -> tuple:
-        """What a search sees of a slot."""
-        return (
-            float(self.lat[slot]),
-            float(self.lng[slot]),
-            int(self.rank[slot]),
-            int(self.county[slot]),
-            float(self.expires[slot]),
-            self._keys.key(slot),
-            self._names.get(slot),
-            self._hay.get(slot),
-        )
 
     def _collection(self) -> AsyncCollection:
         return self.db.certificates
@@ -263,7 +242,6 @@ class StayIndex(CaughtUpCopy):
         self._names.put(slots, names)
         self._hay.put(slots, segments)
         self._by_name = None
-        self.generation += 1
         newest = max(stamps)
         newest = newest if newest.tzinfo else newest.replace(tzinfo=UTC)
         if self.version is None or newest > self.version:
