@@ -187,14 +187,15 @@ class SearchService:
         """A circle or a viewport, from the in-process index: then the page by number."""
         index = self.index
         await index.refresh()  # the first command: what changed
+        origin, radius = query.near, float(query.radius_m)
         slots = index.candidates(
             now=conditions.listed.now,
             ranks=conditions.ranks,
             county=conditions.county,
             text=None,
             bbox=query.bbox,
+            near=(origin, radius) if origin is not None else None,
         )
-        origin, radius = query.near, float(query.radius_m)
         if origin is None:  # a viewport: ordered from its centre, every stay in it counts
             assert query.bbox is not None
             box = query.bbox

