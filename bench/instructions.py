@@ -100,6 +100,10 @@ async def _count(names: list[str], out: Path) -> None:
         app = create_app(settings, services)
         real_search = services.search.search
         async with app.router.lifespan_context(app):
+            # both copies built before anything is counted (the finder's is built after the
+            # service is ready, in the background: its build would be counted with requests)
+            await services.search.index.refresh()
+            await services.homestays.finder.refresh()
             transport = httpx.ASGITransport(app=app, client=("203.0.113.7", 40000))
             async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
                 for name in names:
