@@ -256,8 +256,12 @@ def approximate_distances(
     earth-centred point, in metres; for distances up to a few hundred kilometres."""
     centre = ecef(np.array([origin.lat]), np.array([origin.lng]))[0]
     delta = points - centre
-    chord = np.sqrt(np.einsum("ij,ij->i", delta, delta))
+    squared = np.einsum("ij,ij->i", delta, delta)
+    chord = np.sqrt(squared)
     radius = _gaussian_radius(origin.lat)
-    approx = chord * (1 + chord * chord / (24 * radius * radius))
-    slack = _BOUND_CUBIC * approx**3 / (radius * radius) + _BOUND_ABS_M
+    r2 = radius * radius
+    # products, not powers: numpy's `x**3` calls pow() for each element (a search of
+    # 100 km at 200,000 stays spent a third of its arrays' time there)
+    approx = chord * (1 + squared / (24 * r2))
+    slack = (_BOUND_CUBIC / r2) * (approx * approx * approx) + _BOUND_ABS_M
     return approx, approx - slack, approx + slack

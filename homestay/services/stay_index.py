@@ -308,7 +308,7 @@ class StayIndex(CaughtUpCopy):
             if bbox is not None:
                 lng = self.lng[slots]
                 keep &= (lng >= bbox.west) & (lng <= bbox.east)
-            slots = slots[keep]
+            slots = np.compress(keep, slots)
         else:
             mask = self.alive & (self.expires > _ts(now)) & np.isin(self.rank, list(ranks))
             if code is not None:
@@ -349,8 +349,10 @@ class StayIndex(CaughtUpCopy):
             keep = (np.abs(self.lat[slots] - origin.lat) <= dlat) & (
                 np.abs(self.lng[slots] - origin.lng) <= dlng
             )
-            slots = slots[keep]
-        _, low, high = geo.approximate_distances(origin, self.xyz[slots])
+            slots = np.compress(keep, slots)
+        # np.take and np.compress, not x[slots] and x[mask]: for a province's 155,000
+        # candidates, 3.7x and 4x faster (a 100 km search at 200,000 stays)
+        _, low, high = geo.approximate_distances(origin, np.take(self.xyz, slots, axis=0))
         exact: dict[int, float] = {}
         if math.isfinite(radius_m):
             doubt = np.flatnonzero((low <= radius_m) & (high > radius_m))
@@ -359,7 +361,7 @@ class StayIndex(CaughtUpCopy):
                 slot = int(slots[i])
                 exact[slot] = self._exact(origin, slot)
                 inside[i] = exact[slot] <= radius_m
-            slots, low, high = slots[inside], low[inside], high[inside]
+            slots, low, high = (np.compress(inside, a) for a in (slots, low, high))
         return slots, low, high, exact
 
     def distance(self, origin: geo.LatLng, slot: int, exact: dict[int, float]) -> float:
@@ -384,7 +386,7 @@ class StayIndex(CaughtUpCopy):
         number = self._keys.key
         if after is not None:
             keep = high >= after[0]  # below: before the cursor, whatever the exact distance
-            slots, low, high = slots[keep], low[keep], high[keep]
+            slots, low, high = (np.compress(keep, a) for a in (slots, low, high))
             straddle = np.flatnonzero(low <= after[0])
             gone = np.zeros(len(slots), np.bool_)
             for i in straddle.tolist():
@@ -395,7 +397,7 @@ class StayIndex(CaughtUpCopy):
         if len(slots) > limit:
             edge = np.partition(high, limit - 1)[limit - 1]
             keep = low <= edge
-            slots = slots[keep]
+            slots = np.compress(keep, slots)
         ranked = []
         for slot in slots.tolist():
             if slot not in exact:
