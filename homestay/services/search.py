@@ -258,7 +258,7 @@ class SearchService:
             start_rank, after = -int(neg_rank), (float(distance), ident)
         ranks = index.rank[slots]
         ranked: list[Ranked] = []
-        for rank in sorted({int(r) for r in ranks.tolist()}, reverse=True):
+        for rank in _present(ranks):
             if rank > start_rank or len(ranked) >= limit:
                 continue
             group = ranks == rank
@@ -285,11 +285,7 @@ class SearchService:
                 after_rank, key = -int(key[0]), key[1:]
             after_name = (key[0], key[1])
         ranked: list[Ranked] = []
-        groups = (
-            sorted({int(r) for r in index.rank[slots].tolist()}, reverse=True)
-            if by_grade
-            else [None]
-        )
+        groups: list[int | None] = [*_present(index.rank[slots])] if by_grade else [None]
         for rank in groups:
             if len(ranked) >= limit or (rank is not None and rank > after_rank):
                 continue
@@ -332,6 +328,12 @@ class SearchService:
             return await self.db.search_certificates.count_documents(flt)
 
         return SearchPage(hits, len(docs) > query.first, count)
+
+
+def _present(ranks: np.ndarray) -> list[int]:
+    """The grade ranks among `ranks`, best first: counted, not made a set of (60,000 stays
+    of a province's 50 km circle: 6 ms as a Python set, 0.1 ms counted)."""
+    return np.flatnonzero(np.bincount(ranks)).tolist()[::-1]
 
 
 async def _zero() -> int:
