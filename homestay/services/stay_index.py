@@ -4,16 +4,17 @@ Why: reading every candidate of a circle from the database costs ~0.08 ms a docu
 embedded server, so a 50 km search over 20,000 stays read 10,308 documents and took 1.2 s
 (bench/search.py before this index). Here the stays that can be listed (stored VALID) live
 in arrays: earth-centred points, grade rank, county, expiry, and the names for text and
-order. A search filters, measures and orders them with numpy, computes the exact geodesic
-distance only where an approximation's bounds leave doubt (domain/geo.approximate_distances),
-and fetches only its page from the database by number.
+order (joined strings; numbers in services/keys.py: no object a stay). A search filters,
+measures and orders them with numpy, computes the exact geodesic distance only where an
+approximation's bounds leave doubt (domain/geo.approximate_distances), and reads only its
+page's certificates by number, those it has not kept from an earlier page.
 
 Exact and fresh, with the database the source of truth: before every search the index reads
 what changed since its version and applies it (services/caught_up.py: every certificate
 write sets `updatedAt`, which the `updated` index serves), so a certificate issued,
 suspended, revoked, superseded or moved shows in the very next search of any process. Expiry
-needs no write: it is compared at query time. Two commands a search: the changes, then the
-page.
+needs no write: it is compared at query time. At most two commands a search: the changes,
+then the page's certificates not kept (none when all are: one command).
 """
 
 from __future__ import annotations
