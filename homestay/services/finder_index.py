@@ -23,13 +23,12 @@ import numpy as np
 from pymongo.asynchronous.collection import AsyncCollection
 
 from homestay.clock import utcnow
-from homestay.services.caught_up import CaughtUpCopy
+from homestay.services.caught_up import CaughtUpCopy, in_chunks
 from homestay.services.joined import JoinedStrings
 from homestay.services.keys import SlotKeys
 from homestay.storage.database import Database
 
 _GAP = "\x1e"  # between two homestays' texts: no query holds it (a control character)
-_CHUNK = 1_000  # documents applied at a time while the copy is built
 
 
 def _ts(moment: datetime | None) -> float:
@@ -78,13 +77,8 @@ class FinderIndex(CaughtUpCopy):
 
     async def _load(self) -> None:
         started = utcnow()
-        chunk: list[dict] = []
-        async for doc in self.db.homestays.find({}, self.projection, batch_size=2_000):
-            chunk.append(doc)
-            if len(chunk) == _CHUNK:
-                self._fill(chunk)
-                chunk = []
-        self._fill(chunk)
+        async for chunk in in_chunks(self.db.homestays.find({}, self.projection, batch_size=2_000)):
+            self._fill(chunk)
         self._keys.settle()
         self._ordered()  # joined now: nothing of the documents read stays behind
         # what was written while the read ran is read again by the first catch-up

@@ -21,7 +21,7 @@ class SlotKeys:
     def __init__(self) -> None:
         self._by_slot = np.zeros(0, "S1")  # slot -> id (b"" where none)
         self._sorted = np.zeros(0, "S1")  # the ids of the last merge, sorted
-        self._sorted_slots = np.zeros(0, np.int32)  # and the slot of each (-1: gone since)
+        self._sorted_slots = np.zeros(0, np.int32)  # and the slot of each
         self._recent: dict[str, int] = {}  # id -> slot, set since the last merge (-1: gone)
         self._count = 0
 
@@ -92,7 +92,7 @@ class SlotKeys:
         """The waiting ids merged into the sorted array."""
         if not self._recent:
             return
-        live = self._sorted_slots >= 0
+        live = np.ones(len(self._sorted), np.bool_)
         added = []
         for key, slot in self._recent.items():
             raw = key.encode()

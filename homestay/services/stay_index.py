@@ -34,7 +34,7 @@ from homestay.domain import geo
 from homestay.domain.certificates import Certificate, CertificateStatus
 from homestay.domain.grades import Grade
 from homestay.services import rows
-from homestay.services.caught_up import CaughtUpCopy
+from homestay.services.caught_up import CaughtUpCopy, in_chunks
 from homestay.services.joined import JoinedStrings
 from homestay.services.keys import SlotKeys
 from homestay.storage import documents
@@ -53,7 +53,6 @@ _PROJECTION = {
     "issuedAt": 1,
 }
 _VALID = CertificateStatus.VALID.value
-_CHUNK = 1_000  # documents converted at a time while the index is built
 # certificates kept whole for the pages searches show (most recently shown first): a few MB
 # whatever the province's size
 KEPT = 2_048
@@ -72,8 +71,36 @@ class Ranked:
     key: list[Any]
 
 
+# a stay's columns, one array each, by slot: (the shape of one slot's entry, type)
+_COLUMNS: dict[str, tuple[tuple[int, ...], Any]] = {
+    "xyz": ((3,), np.float64),  # earth-centred point
+    "lat": ((), np.float64),
+    "lng": ((), np.float64),
+    "mx": ((), np.float64),  # where it lies on the Web Mercator square, for the clusters
+    "my": ((), np.float64),
+    "rank": ((), np.int8),
+    "county": ((), np.int32),
+    "expires": ((), np.float64),
+    "changed": ((), np.float64),  # the stamp of the last write seen
+    "alive": ((), np.bool_),
+    "name_rank": ((), np.int32),
+}
+
+
 class StayIndex(CaughtUpCopy):
     projection = _PROJECTION
+    # the arrays of _COLUMNS, made and grown by _grow
+    xyz: np.ndarray
+    lat: np.ndarray
+    lng: np.ndarray
+    mx: np.ndarray
+    my: np.ndarray
+    rank: np.ndarray
+    county: np.ndarray
+    expires: np.ndarray
+    changed: np.ndarray
+    alive: np.ndarray
+    name_rank: np.ndarray
 
     def __init__(self, db: Database) -> None:
         super().__init__()
@@ -98,25 +125,11 @@ class StayIndex(CaughtUpCopy):
     def _grow(self, capacity: int) -> None:
         old = self._capacity
         self._capacity = capacity
-
-        def more(array: np.ndarray | None, shape: tuple[int, ...], dtype: Any) -> np.ndarray:
-            fresh = np.zeros(shape, dtype)
-            if array is not None:
-                fresh[:old] = array
-            return fresh
-
-        self.xyz = more(getattr(self, "xyz", None), (capacity, 3), np.float64)
-        self.lat = more(getattr(self, "lat", None), (capacity,), np.float64)
-        self.lng = more(getattr(self, "lng", None), (capacity,), np.float64)
-        # where each stay lies on the Web Mercator square, for the map's clusters
-        self.mx = more(getattr(self, "mx", None), (capacity,), np.float64)
-        self.my = more(getattr(self, "my", None), (capacity,), np.float64)
-        self.rank = more(getattr(self, "rank", None), (capacity,), np.int8)
-        self.county = more(getattr(self, "county", None), (capacity,), np.int32)
-        self.expires = more(getattr(self, "expires", None), (capacity,), np.float64)
-        self.changed = more(getattr(self, "changed", None), (capacity,), np.float64)
-        self.alive = more(getattr(self, "alive", None), (capacity,), np.bool_)
-        self.name_rank = more(getattr(self, "name_rank", None), (capacity,), np.int32)
+        for name, (width, dtype) in _COLUMNS.items():
+            fresh = np.zeros((capacity, *width), dtype)
+            if old:
+                fresh[:old] = getattr(self, name)
+            setattr(self, name, fresh)
         # below the slots still free, so that they are taken in order (lowest first)
         self._free[:0] = range(capacity - 1, old - 1, -1)
 
@@ -125,7 +138,7 @@ class StayIndex(CaughtUpCopy):
 
     def _apply(self, doc: dict) -> None:
         number = doc["_id"]
-        changed = _ts(doc.get("updatedAt") or doc["issuedAt"])
+        changed = _ts(self._stamp(doc))
         slot = self._keys.get(number)
         if slot is not None and changed < self.changed[slot]:
             return  # an older read than what the index holds
@@ -168,14 +181,14 @@ class StayIndex(CaughtUpCopy):
         return self.db.certificates
 
     @staticmethod
-    def _stamp(doc: dict) -> datetime | None:
+    def _stamp(doc: dict) -> datetime:
         return doc.get("updatedAt") or doc["issuedAt"]
 
     async def _load(self) -> None:
         """Every stored-VALID certificate, from the grade lists' read model where it is built
         (rows in buckets of 100: 200,000 stays read in seconds, not in half a minute), else
         from the certificates themselves; a chunk at a time, so that the documents read never
-        pile up (at 200,000 stays, holding them all at once left the process at 800 MB)."""
+        pile up (caught_up.in_chunks)."""
         source: AsyncIterator[dict]
         if await rows.is_built(self.db):
             source = rows.rows_in_order(self.db, None)
@@ -187,17 +200,15 @@ class StayIndex(CaughtUpCopy):
                 self.db.certificates.find({"status": _VALID}, _PROJECTION, batch_size=2_000)
             )
             lag = timedelta(0)
-        chunk: list[dict] = []
-        async for doc in source:
-            if doc["status"] != _VALID or "location" not in (doc.get("listing") or {}):
-                continue
-            if "gradeRank" not in doc:  # a row names the grade only
-                doc["gradeRank"] = Grade(doc["grade"]).rank
-            chunk.append(doc)
-            if len(chunk) == _CHUNK:
-                self._fill(chunk)
-                chunk = []
-        self._fill(chunk)
+        async for chunk in in_chunks(source):
+            listed = []
+            for doc in chunk:
+                if doc["status"] != _VALID or "location" not in (doc.get("listing") or {}):
+                    continue
+                if "gradeRank" not in doc:  # a row names the grade only
+                    doc["gradeRank"] = Grade(doc["grade"]).rank
+                listed.append(doc)
+            self._fill(listed)
         self._keys.settle()
         self._fit()
         self.version = (self.version or _EPOCH) - lag
@@ -209,10 +220,8 @@ class StayIndex(CaughtUpCopy):
         capacity = (int(held[-1]) + 1 if len(held) else 0) + 1024
         if capacity >= self._capacity:
             return
-        for field in ("xyz", "lat", "lng", "mx", "my", "rank", "county", "expires", "changed"):
-            setattr(self, field, getattr(self, field)[:capacity].copy())
-        self.alive = self.alive[:capacity].copy()
-        self.name_rank = self.name_rank[:capacity].copy()
+        for name in _COLUMNS:
+            setattr(self, name, getattr(self, name)[:capacity].copy())
         self._free = [slot for slot in self._free if slot < capacity]
         self._capacity = capacity
 
@@ -236,7 +245,7 @@ class StayIndex(CaughtUpCopy):
             self._counties.setdefault(d["county"], len(self._counties)) for d in docs
         ]
         self.expires[at] = [_ts(d["expiresAt"]) for d in docs]
-        stamps = [d.get("updatedAt") or d["issuedAt"] for d in docs]
+        stamps = [self._stamp(d) for d in docs]
         self.changed[at] = [_ts(s) for s in stamps]
         self.alive[at] = True
         self._keys.bulk([d["_id"] for d in docs], slots)
@@ -437,7 +446,7 @@ class StayIndex(CaughtUpCopy):
             async for doc in self.db.certificates.find({"_id": {"$in": missing}}):
                 certificate = documents.certificate(doc)
                 found[certificate.number] = certificate
-                stamp = _ts(doc.get("updatedAt") or doc["issuedAt"])
+                stamp = _ts(self._stamp(doc))
                 self._kept[certificate.number] = (stamp, certificate)
                 self._kept.move_to_end(certificate.number)
             while len(self._kept) > KEPT:
