@@ -56,7 +56,6 @@ class FinderIndex(CaughtUpCopy):
         self._keys = SlotKeys()  # homestay id <-> slot
         self._size = 0  # slots used (homestays are never deleted)
         self._counties: dict[str, int] = {}
-        self._county_names: list[str] = []
         self._county = np.zeros(0, np.int32)
         self._listed = np.zeros(0, np.float64)  # listedUntil as a timestamp, NaN for none
         self._names = JoinedStrings(empty="")
@@ -120,10 +119,7 @@ class FinderIndex(CaughtUpCopy):
 
     def _apply(self, doc: dict) -> None:
         key, name, text = doc["_id"], doc["name"], doc.get("findText") or ""
-        county = self._counties.get(doc["county"])
-        if county is None:
-            county = self._counties[doc["county"]] = len(self._county_names)
-            self._county_names.append(doc["county"])
+        county = self._counties.setdefault(doc["county"], len(self._counties))
         listed = _ts(doc.get("listedUntil"))
         slot = self._keys.get(key)
         if slot is None:
@@ -132,10 +128,7 @@ class FinderIndex(CaughtUpCopy):
             self._keys.set(key, slot)
         elif (
             self._county[slot] == county
-            and (
-                self._listed[slot] == listed
-                or (math.isnan(listed) and math.isnan(self._listed[slot]))
-            )
+            and _same(float(self._listed[slot]), listed)
             and self._names.get(slot) == name
             and self._text(slot) == text
         ):
