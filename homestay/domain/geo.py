@@ -254,10 +254,24 @@ def approximate_distances(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(approximate, lower bound, upper bound) of the geodesic distances from origin to each
     earth-centred point, in metres; for distances up to a few hundred kilometres."""
-    centre = ecef(np.array([origin.lat]), np.array([origin.lng]))[0]
-    delta = points - centre
+    delta = points - ecef(np.array([origin.lat]), np.array([origin.lng]))[0]
     squared = np.einsum("ij,ij->i", delta, delta)
-    chord = np.sqrt(squared)
+    return _from_chord(origin, np.sqrt(squared), squared)
+
+
+def distance_bounds(
+    origin: LatLng, chord_low: np.ndarray, chord_high: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Bounds of the geodesic distance from origin to any point whose chord from it lies
+    between chord_low and chord_high (metres; both bounds increase with the chord)."""
+    _, low, _ = _from_chord(origin, chord_low, chord_low * chord_low)
+    _, _, high = _from_chord(origin, chord_high, chord_high * chord_high)
+    return low, high
+
+
+def _from_chord(
+    origin: LatLng, chord: np.ndarray, squared: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     radius = _gaussian_radius(origin.lat)
     r2 = radius * radius
     # products, not powers: numpy's `x**3` calls pow() for each element (a search of

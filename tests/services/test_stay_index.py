@@ -19,13 +19,13 @@ CENTRE = geo.LatLng(30.60, 119.87)
 COUNTIES = ["330521", "330523"]
 
 
-def stays(count: int, seed: int = 3) -> list[dict]:
+def stays(count: int, seed: int = 3, spreads: tuple[float, ...] = (0.02, 0.2, 0.8)) -> list[dict]:
     rnd = random.Random(seed)
     now = utcnow()
     docs = []
     for n in range(count):
         # some far, most near; some exactly on top of one another (ties in distance)
-        spread = rnd.choice([0.02, 0.2, 0.8])
+        spread = rnd.choice(spreads)
         point = geo.LatLng(
             CENTRE.lat + rnd.uniform(-spread, spread), CENTRE.lng + rnd.uniform(-spread, spread)
         )
@@ -116,15 +116,25 @@ def brute_force(docs: list[dict], query: SearchQuery) -> tuple[list[tuple[str, f
     return [(number, distance) for _, number, distance in keyed], len(keyed)
 
 
-async def paged(search: SearchService, query: SearchQuery) -> tuple[list, int]:
+async def paged(
+    search: SearchService, query: SearchQuery, pages: int | None = None
+) -> tuple[list, int]:
+    """The pages of a search, each after the last one's cursor (the first `pages` of them)."""
     seen, after, total = [], None, None
     while True:
         page = await search.search(SearchQuery(**{**query.__dict__, "after": after}))
         total = await page.count() if total is None else total
         seen += [(h.certificate.number, h.distance_m) for h in page.hits]
-        if not page.has_next:
+        pages = None if pages is None else pages - 1
+        if not page.has_next or pages == 0:
             return seen, total
         after = page.hits[-1].cursor
+
+
+def assert_agree(got: list, expected: list, query: SearchQuery) -> None:
+    assert [n for n, _ in got] == [n for n, _ in expected[: len(got)]], query
+    for (_, d), (_, want) in zip(got, expected, strict=False):
+        assert (d is None) == (want is None) and (d is None or math.isclose(d, want, abs_tol=1e-6))
 
 
 def random_query(rnd: random.Random, now) -> SearchQuery:
@@ -158,11 +168,45 @@ async def test_the_index_agrees_with_reading_everything_on_random_queries(loaded
         expected, total = brute_force(loaded, query)
         got, got_total = await paged(services.search, query)
         assert got_total == total, query
-        assert [n for n, _ in got] == [n for n, _ in expected], query
-        for (_, d), (_, want) in zip(got, expected, strict=True):
-            assert (d is None) == (want is None) and (
-                d is None or math.isclose(d, want, abs_tol=1e-6)
-            )
+        assert len(got) == len(expected), query
+        assert_agree(got, expected, query)
+
+
+async def test_the_index_agrees_where_stays_crowd_and_change_between_searches(db, services):
+    """Stays crowded within a kilometre or two (the map's cells hold dozens, many wholly
+    inside a circle or a viewport, counted without being looked at) while certificates are
+    moved, regraded, suspended, reinstated and renewed or let expire between searches: the
+    totals and the first pages are still what reading everything says."""
+    docs = stays(1500, seed=8, spreads=(0.01, 0.03, 0.3))
+    await db.certificates.insert_many(docs)
+    rnd = random.Random(4)
+    now = utcnow()
+    # one kind of change at a time: each must be seen by itself
+    for what in ["move", "grade", "expiry", "status", "move", "expiry", "grade", None]:
+        for _ in range(6):
+            query = random_query(rnd, now)
+            expected, total = brute_force(docs, query)
+            got, got_total = await paged(services.search, query, pages=3)
+            assert got_total == total, query
+            assert len(got) == min(len(expected), 3 * query.first), query
+            assert_agree(got, expected, query)
+        for doc in rnd.sample(docs, 25 if what else 0):
+            change: dict = {"updatedAt": utcnow()}
+            if what == "move":
+                point = geo.LatLng(
+                    CENTRE.lat + rnd.uniform(-0.02, 0.02), CENTRE.lng + rnd.uniform(-0.02, 0.02)
+                )
+                change["listing.location"] = geo.geojson(point)
+                doc["listing"]["location"] = geo.geojson(point)
+            elif what == "grade":
+                grade = rnd.choice(ALL_GRADES)
+                change.update(grade=grade.value, gradeRank=grade.rank)
+            elif what == "status":
+                change["status"] = rnd.choice(["VALID", "VALID", "SUSPENDED", "REVOKED"])
+            else:  # renewed for a while, or expired an hour ago
+                change["expiresAt"] = now + timedelta(hours=rnd.choice([-1, 1, 24 * 400]))
+            doc.update({k: v for k, v in change.items() if not k.startswith("listing.")})
+            await db.certificates.update_one({"_id": doc["_id"]}, {"$set": change})
 
 
 async def test_two_processes_see_each_others_changes_in_the_very_next_search(loaded, db, settings):
@@ -285,3 +329,9 @@ def test_the_text_haystack_finds_what_a_test_of_each_name_finds():
                 for s in slots.tolist()
             ]
             assert hay.matching(text, slots).tolist() == expected, (scan_from, text)
+            # and every slot holding it, found across the text (a search's text first)
+            every = np.arange(3501, dtype=np.int64)
+            hits = hay.hits(text, at_most=10_000)
+            assert hits is not None
+            assert hits.tolist() == np.flatnonzero(hay.matching(text, every)).tolist()
+        assert hay.hits("竹", at_most=5) is None  # too many: the place's stays are tested
