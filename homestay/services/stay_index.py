@@ -153,11 +153,11 @@ class StayIndex(CaughtUpCopy):
         listing = doc.get("listing") or {}
         if doc["status"] != _VALID or "location" not in listing:
             if slot is not None:
+                self._detach(slot)
                 self.alive[slot] = False
                 self._keys.remove(number)
                 self._free.append(slot)
                 self._by_name = None
-                self._cells = self._by_county = None
             self._removed[number] = changed
             return
         new = slot is None
@@ -177,7 +177,7 @@ class StayIndex(CaughtUpCopy):
             doc["gradeRank"],
             expires,
         ):
-            self._cells = None
+            self._detach(slot)
         if new or self.county[slot] != county:
             self._by_county = None
         self.lat[slot], self.lng[slot] = point.lat, point.lng
@@ -336,8 +336,13 @@ class StayIndex(CaughtUpCopy):
             slots, low, high = slots[keep], low[keep], high[keep]
         return _Listed(self, origin, slots, low, high, exact)
 
+    def _detach(self, slot: int) -> None:
+        """The stay at `slot` changes where it is, its grade or expiry, or leaves."""
+        if self._cells is not None:
+            self._cells.detach(slot, int(self.rank[slot]))
+
     def cells(self) -> Cells:
-        if self._cells is None:
+        if self._cells is None or self._cells.stale(len(self)):
             self._cells = Cells(
                 np.flatnonzero(self.alive), self.lat, self.lng, self.xyz, self.rank, self.expires
             )
@@ -634,8 +639,12 @@ class _Gridded(Found):
         self.whole = np.compress(place.whole, place.cells)
         self.whole_low = np.compress(place.whole, place.low)
         self.whole_high = np.compress(place.whole, place.high)
-        # the edge: each stay tested as candidates() and around() test any
+        # the edge, and the stays loose since the cells were made: each tested as
+        # candidates() and around() test any
         edge = cells.stays(np.compress(~place.whole, place.cells))
+        if cells.loose:
+            loose = cells.loose_slots()
+            edge = np.concatenate((edge, np.compress(index.alive[loose], loose)))
         keep = (index.expires[edge] > _ts(now)) & np.isin(index.rank[edge], self.asked)
         if bbox is not None:
             lat, lng = index.lat[edge], index.lng[edge]

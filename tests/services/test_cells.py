@@ -91,3 +91,31 @@ def test_a_place_holds_every_stay_in_it_and_its_whole_cells_only_such_stays():
             int(np.sum(columns["rank"][whole] == 2)),
             int(np.sum(columns["rank"][whole] == 3)),
         ]
+
+
+def test_a_detached_stay_leaves_its_cell_and_its_count():
+    columns = _stays(3000, seed=6)
+    held = np.flatnonzero(columns["alive"])
+    cells = Cells(
+        held,
+        columns["lat"],
+        columns["lng"],
+        columns["xyz"],
+        columns["rank"],
+        columns["expires"],
+    )
+    every = np.arange(len(cells))
+    rnd = random.Random(3)
+    detached = rnd.sample(held.tolist(), 1100) + [len(columns["lat"]) + 5]  # one never held
+    for slot in detached:
+        rank = int(columns["rank"][slot]) if slot < len(columns["rank"]) else 1
+        cells.detach(slot, rank)
+        cells.detach(slot, rank)  # twice: counted off once
+    attached = sorted(set(held.tolist()) - set(detached))
+    assert sorted(cells.stays(every).tolist()) == attached
+    assert cells.loose_slots().tolist() == sorted(detached)
+    for rank in (1, 2, 3):
+        assert cells.counted(every, np.array([rank]))[rank] == int(
+            np.sum(columns["rank"][attached] == rank)
+        )
+    assert not cells.stale(200_000) and cells.stale(100_000)  # over 1/100, or 1,024
