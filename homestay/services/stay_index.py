@@ -229,6 +229,7 @@ class StayIndex(CaughtUpCopy):
             self._fill(listed)
         self._keys.settle()
         self._fit()
+        self.cells()  # made now, not by the first tourist's search
         self.version = (self.version or _EPOCH) - lag
 
     def _fit(self) -> None:
