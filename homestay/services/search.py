@@ -176,8 +176,17 @@ class SearchService:
         if not conditions.ranks:
             return []
         await self.index.refresh()
-        slots = self.index.candidates(now=now, ranks=conditions.ranks, county=None, bbox=bbox)
-        return clusters(self.index, slots, zoom, bbox, by_county)
+        # the stays searchStays finds in the viewport, found the same way: counts add up
+        found = self.index.find(
+            now=now,
+            ranks=conditions.ranks,
+            county=None,
+            text=None,
+            bbox=bbox,
+            origin=geo.LatLng((bbox.south + bbox.north) / 2, (bbox.west + bbox.east) / 2),
+            radius_m=math.inf,
+        )
+        return clusters(self.index, found.slots(), zoom, bbox, by_county)
 
     async def _area(self, query: SearchQuery, conditions: _Filter) -> SearchPage:
         """A circle or a viewport, from the in-process index: then the page by number."""

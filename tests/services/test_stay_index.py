@@ -160,7 +160,14 @@ def random_query(rnd: random.Random, now) -> SearchQuery:
     )
 
 
-async def test_the_index_agrees_with_reading_everything_on_random_queries(loaded, services):
+# texts held by few names are looked up first; by many (over 5 here), tested in the place
+@pytest.mark.parametrize("few_hits", [2000, 5])
+async def test_the_index_agrees_with_reading_everything_on_random_queries(
+    loaded, services, monkeypatch, few_hits
+):
+    from homestay.services import stay_index
+
+    monkeypatch.setattr(stay_index, "_SCAN_FROM", few_hits)
     rnd = random.Random(11)
     now = utcnow()
     for _ in range(40):
