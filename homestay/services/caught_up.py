@@ -8,8 +8,12 @@ serves. The read goes back MARGIN before the newest change seen: a write stamped
 process's clock may commit after another's newer write was read (requests have a database
 budget of 3 s; clocks are kept by NTP), and applying a document twice is harmless. So a
 change made by any process shows in the very next use by every process, and the database
-stays the source of truth. A request that arrives while the build runs waits for it and
-needs no read of its own if the build's last read began after it asked.
+stays the source of truth. For the same reason every write stamped MARGIN before a read
+began had committed by then, and that read saw it: the next read need not go back further.
+So when nothing has changed for MARGIN, a read returns nothing (not the newest change again
+and again, which cost each search at 200,000 stays ~0.4 ms on the embedded server). A
+request that arrives while the build runs waits for it and needs no read of its own if the
+build's last read began after it asked.
 """
 
 from __future__ import annotations
@@ -51,6 +55,8 @@ class CaughtUpCopy:
         self._build: asyncio.Task[None] | None = None
         self._built = False
         self._caught_up_from = math.inf  # when the last read of changes began
+        # every change stamped before this had committed when a read began, and was read
+        self._settled: datetime | None = None
 
     @property
     def built(self) -> bool:
@@ -95,16 +101,19 @@ class CaughtUpCopy:
         self._caught_up_from = time.monotonic()
         if self.version is None:
             return
+        # the real clock, as the writers' stamps are (not a request's clock, which tests and
+        # the demo may shift)
+        began = datetime.now(UTC)
+        since = self.version - MARGIN
+        if self._settled is not None:
+            since = max(since, self._settled)
         # one reply however many changed (a burst of writes does not cost a getMore)
         self._see(
             await self._collection()
-            .find(
-                {"updatedAt": {"$gte": self.version - MARGIN}},
-                self.projection,
-                batch_size=CATCH_UP_BATCH,
-            )
+            .find({"updatedAt": {"$gte": since}}, self.projection, batch_size=CATCH_UP_BATCH)
             .to_list()
         )
+        self._settled = began - MARGIN
 
     def _see(self, docs: Sequence[dict]) -> None:
         for doc in docs:

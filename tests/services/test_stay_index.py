@@ -348,3 +348,45 @@ def test_the_text_haystack_finds_what_a_test_of_each_name_finds():
             assert hits is not None
             assert hits.tolist() == np.flatnonzero(hay.matching(text, every)).tolist()
         assert hay.hits("竹", at_most=5) is None  # too many: the place's stays are tested
+
+
+async def test_once_nothing_has_changed_for_the_margin_the_read_of_changes_returns_nothing(
+    loaded, services, db, monkeypatch
+):
+    """Every write stamped MARGIN before a read began had committed, and was read: so the
+    newest change is not read again and again by every search, yet the next change is."""
+    import asyncio
+
+    from homestay.services import caught_up
+
+    monkeypatch.setattr(caught_up, "MARGIN", timedelta(milliseconds=300))
+    index = services.search.index
+    returned: list[int] = []
+    see = index._see
+    monkeypatch.setattr(index, "_see", lambda docs: (returned.append(len(docs)), see(docs)))
+    await index.refresh()
+    valid = [d for d in loaded if d["status"] == "VALID"]
+
+    async def change(doc: dict) -> None:
+        await db.certificates.update_one(
+            {"_id": doc["_id"]}, {"$set": {"listing.name": "新名字", "updatedAt": utcnow()}}
+        )
+
+    for doc in valid[:2]:
+        await change(doc)
+        returned.clear()
+        await index.refresh()
+        await index.refresh()
+        assert returned == [1, 1]  # within the margin: read again
+        await asyncio.sleep(0.4)
+        await index.refresh()  # began after the margin: the last read that must look back
+        await index.refresh()
+        assert returned[2:] == [1, 0]
+        page = await services.search.search(
+            SearchQuery(near=geo.from_geojson(doc["listing"]["location"]), radius_m=1)
+        )
+        assert doc["_id"] in {
+            h.certificate.number
+            for h in page.hits
+            if h.certificate.listing and h.certificate.listing.name == "新名字"
+        }
