@@ -13,6 +13,13 @@ else, and anything unexpected on the way (None for a non-null field, an exceptio
 that does not coerce), takes graphql-core's own road, which reports it as it always does.
 Schema extensions that wrap every resolver (strawberry runs them as middleware) turn the
 short road off.
+
+An object read the same way (a stay's `location`, its `county`) whose selected fields are all
+such plain fields is answered as a whole on the same road: graphql-core would complete it as
+an object (its sub-selection collected, each field executed and completed: ~40 of a page's
+~100 objects). Its sub-selection is still collected by graphql-core (fragments, @skip and
+@include as always); a sub-field that is not plain, a @defer, or anything unexpected sends
+the whole object down graphql-core's road.
 """
 
 from __future__ import annotations
@@ -40,13 +47,34 @@ class _Leaf:
     nullable: bool
 
 
-_LEAVES: WeakKeyDictionary[GraphQLSchema, dict[tuple[str, str], _Leaf]] = WeakKeyDictionary()
+@dataclass(frozen=True, slots=True)
+class _Object:
+    attribute: str
+    type: GraphQLObjectType
+    nullable: bool
+
+
+_LEAVES: WeakKeyDictionary[
+    GraphQLSchema, tuple[dict[tuple[str, str], _Leaf], dict[tuple[str, str], _Object]]
+] = WeakKeyDictionary()
 
 
 def plain_leaves(schema: GraphQLSchema) -> dict[tuple[str, str], _Leaf]:
     """(type name, field name) -> the attribute read, for every field strawberry resolves by
     getattr alone whose type is a scalar or an enum."""
-    leaves = {}
+    return _plain(schema)[0]
+
+
+def plain_objects(schema: GraphQLSchema) -> dict[tuple[str, str], _Object]:
+    """The same for fields whose type is an object type (not a list, an interface nor a
+    union, and without an is_type_of check)."""
+    return _plain(schema)[1]
+
+
+def _plain(
+    schema: GraphQLSchema,
+) -> tuple[dict[tuple[str, str], _Leaf], dict[tuple[str, str], _Object]]:
+    leaves, objects = {}, {}
     for type_ in schema.type_map.values():
         if not isinstance(type_, GraphQLObjectType) or type_.name.startswith("__"):
             continue
@@ -64,17 +92,20 @@ def plain_leaves(schema: GraphQLSchema) -> dict[tuple[str, str], _Leaf]:
             inner = field.type.of_type if non_null else field.type
             if is_leaf_type(inner):
                 leaves[(type_.name, name)] = _Leaf(definition.python_name, inner, not non_null)
-    return leaves
+            elif isinstance(inner, GraphQLObjectType) and inner.is_type_of is None:
+                objects[(type_.name, name)] = _Object(definition.python_name, inner, not non_null)
+    return leaves, objects
 
 
 class Execution(StrawberryGraphQLCoreExecutionContext):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        leaves = _LEAVES.get(self.schema)
-        if leaves is None:
-            leaves = _LEAVES[self.schema] = plain_leaves(self.schema)
+        plain = _LEAVES.get(self.schema)
+        if plain is None:
+            plain = _LEAVES[self.schema] = _plain(self.schema)
         manager = self.middleware_manager
-        self._leaves = leaves if manager is None or not manager.middlewares else {}
+        wrapped = manager is not None and manager.middlewares
+        self._leaves, self._objects = ({}, {}) if wrapped else plain
 
     def execute_field(
         self,
@@ -84,7 +115,24 @@ class Execution(StrawberryGraphQLCoreExecutionContext):
         path: Any,
         position_context: Any,
     ) -> Any:
-        leaf = self._leaves.get((parent_type.name, field_details_list[0].node.name.value))
+        key = (parent_type.name, field_details_list[0].node.name.value)
+        plain_object = self._objects.get(key)
+        if plain_object is not None:
+            try:
+                value = getattr(source, plain_object.attribute)
+                if value is None:
+                    if plain_object.nullable:
+                        return None
+                elif not isinstance(value, Exception) and not self.is_awaitable(value):
+                    answered = self._plain_object(plain_object.type, value, field_details_list)
+                    if answered is not None:
+                        return answered
+            except Exception:  # noqa: S110 - graphql-core's road below reports it, located
+                pass
+            return super().execute_field(
+                parent_type, source, field_details_list, path, position_context
+            )
+        leaf = self._leaves.get(key)
         if leaf is not None:
             try:
                 value = getattr(source, leaf.attribute)
@@ -100,3 +148,29 @@ class Execution(StrawberryGraphQLCoreExecutionContext):
         return super().execute_field(
             parent_type, source, field_details_list, path, position_context
         )
+
+    def _plain_object(
+        self, type_: GraphQLObjectType, value: Any, field_details_list: Any
+    ) -> dict[str, Any] | None:
+        """The object's selected fields, when all are plain and read well; else None."""
+        grouped, deferred, _ = self.collect_subfields(type_, field_details_list)
+        if deferred:
+            return None
+        answer: dict[str, Any] = {}
+        for response_key, details in grouped.items():
+            leaf = self._leaves.get((type_.name, details[0].node.name.value))
+            if leaf is None:
+                return None
+            item = getattr(value, leaf.attribute)
+            if item is None:
+                if not leaf.nullable:
+                    return None
+                answer[response_key] = None
+                continue
+            if isinstance(item, Exception) or self.is_awaitable(item):
+                return None
+            coerced = leaf.type.coerce_output_value(item)
+            if coerced is None or coerced is Undefined:
+                return None
+            answer[response_key] = coerced
+        return answer

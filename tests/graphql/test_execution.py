@@ -11,7 +11,7 @@ from typing import Any
 import strawberry
 from strawberry.permission import BasePermission
 
-from homestay.graphql.execution import Execution, plain_leaves
+from homestay.graphql.execution import Execution, plain_leaves, plain_objects
 from homestay.graphql.schema import schema as homestay_schema
 
 
@@ -29,6 +29,17 @@ class Never(BasePermission):
 
 
 @strawberry.type
+class Spot:
+    lat: float
+    lng: float
+    label: str | None = None
+
+    @strawberry.field
+    def twice(self) -> float:
+        return self.lat * 2
+
+
+@strawberry.type
 class Thing:
     name: str
     nickname: str | None
@@ -39,6 +50,8 @@ class Thing:
     when: datetime
     tags: list[str]
     secret: str | None = strawberry.field(permission_classes=[Never], default="hidden")
+    spot: Spot | None = None
+    home: Spot = strawberry.field(default_factory=lambda: Spot(lat=1.0, lng=2.0))
 
     @strawberry.field
     def shout(self) -> str:
@@ -72,6 +85,7 @@ class Query:
                 ratio=0.5,
                 when=at,
                 tags=["a"],
+                spot=Spot(lat=30.6, lng=119.87, label="竹"),
             ),
             # wrong on purpose: a non-null name that is None, an int that is not one
             Thing(
@@ -83,6 +97,9 @@ class Query:
                 ratio=1.0,
                 when=at,
                 tags=[],  # type: ignore[arg-type]
+                # a non-null lat that is None, a home whose lng is not a number
+                spot=Spot(lat=None, lng=1.0),  # type: ignore[arg-type]
+                home=Spot(lat=1.0, lng="east"),  # type: ignore[arg-type]
             ),
         ]
 
@@ -102,12 +119,21 @@ class Query:
         ]
 
 
-DOCUMENT = """{
+DOCUMENT = """query($no: Boolean = false) {
   things { name nickname colour shade count ratio when tags shout secret alias: name }
+  spots: things {
+    spot { lat lng label }
+    home { lat where: lng }
+    s2: spot { ...Place __typename }
+    s3: spot { lat twice }
+    s4: spot { lat label @skip(if: true) lng @include(if: $no) }
+    home { label }
+  }
   broken { nickname shade ratio }
   b2: broken { colour }
   b3: broken { when }
-}"""
+}
+fragment Place on Spot { lat ... on Spot { lng } }"""
 
 
 def answer(execution_context_class: Any) -> tuple[Any, list[tuple[str, Any]]]:
@@ -129,6 +155,15 @@ def test_plain_fields_answer_what_graphql_cores_own_road_answers():
     paths = [path for _, path in errors]
     assert ["things", 1, "name"] in paths and ["things", 0, "secret"] in paths
     assert any(path[:1] == ["broken"] for path in paths)
+    # plain objects: answered whole, merged selections, fragments, directives; a resolver
+    # or __typename inside takes graphql-core's road; bad values fail as they always do
+    first = data["spots"][0]
+    assert first["spot"] == {"lat": 30.6, "lng": 119.87, "label": "竹"}
+    assert first["home"] == {"lat": 1.0, "where": 2.0, "label": None}
+    assert first["s2"] == {"lat": 30.6, "lng": 119.87, "__typename": "Spot"}
+    assert first["s3"] == {"lat": 30.6, "twice": 61.2} and first["s4"] == {"lat": 30.6}
+    assert data["spots"][1] is None  # its home's lng is not a Float
+    assert ["spots", 1, "spot", "lat"] in paths and ["spots", 1, "home", "where"] in paths
 
 
 def test_only_fields_strawberry_resolves_by_getattr_take_the_short_road():
@@ -137,6 +172,9 @@ def test_only_fields_strawberry_resolves_by_getattr_take_the_short_road():
     assert ("Thing", "shout") not in leaves  # a resolver
     assert ("Thing", "secret") not in leaves  # a permission
     assert ("Thing", "tags") not in leaves  # a list
+    objects = plain_objects(strawberry.Schema(query=Query)._schema)
+    assert ("Thing", "spot") in objects and ("Thing", "home") in objects
+    assert ("Query", "things") not in objects  # a resolver, and a list
     # in the product's schema: a stay's name is plain, its grade is resolved
     ours = plain_leaves(homestay_schema._schema)
     assert ("Homestay", "name") in ours and ("Homestay", "grade") not in ours
