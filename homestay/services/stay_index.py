@@ -717,21 +717,21 @@ def clusters(
     # bincount gathers them: no sort of the stays, whatever their number
     left, top = math.floor(x0[0] * per_side), math.floor(y0[0] * per_side)
     tall = math.floor(y1[0] * per_side) - top + 1
-    x, y = index.mx[slots], index.my[slots]
+    x, y = np.take(index.mx, slots), np.take(index.my, slots)
     cx = np.minimum((x * per_side).astype(np.int64), per_side - 1)
     cy = np.minimum((y * per_side).astype(np.int64), per_side - 1)
     local = (cx - left) * tall + (cy - top)
     sizes_all = np.bincount(local)
     present = np.flatnonzero(sizes_all)
     sizes = sizes_all[present]
-    lat = np.bincount(local, weights=index.lat[slots])[present] / sizes
-    lng = np.bincount(local, weights=index.lng[slots])[present] / sizes
+    lat = np.bincount(local, weights=np.take(index.lat, slots))[present] / sizes
+    lng = np.bincount(local, weights=np.take(index.lng, slots))[present] / sizes
     keys = (present // tall + left) * per_side + (present % tall + top)
     counties: dict[int, str | None] = {code: name for name, code in index._counties.items()}
     width = (len(counties) + 1) * 8  # a county and a grade rank (1-3) in one number
-    breakdown = local * width + index.rank[slots]
+    breakdown = local * width + np.take(index.rank, slots)
     if by_county:
-        breakdown += index.county[slots].astype(np.int64) * 8
+        breakdown += np.take(index.county, slots).astype(np.int64) * 8
     else:
         counties = {0: None}
     tallies = np.bincount(breakdown)

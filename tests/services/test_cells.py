@@ -119,3 +119,29 @@ def test_a_detached_stay_leaves_its_cell_and_its_count():
             np.sum(columns["rank"][attached] == rank)
         )
     assert not cells.stale(200_000) and cells.stale(100_000)  # over 1/100, or 1,024
+
+
+def test_the_stays_of_many_cells_are_those_of_each_cell():
+    """Many cells' stays are picked by a mask over the slots, a few cells' by their runs:
+    both the union of each cell's own, before and after stays are detached."""
+    columns = _stays(3000, seed=8)
+    held = np.flatnonzero(columns["alive"])
+    cells = Cells(
+        held,
+        columns["lat"],
+        columns["lng"],
+        columns["xyz"],
+        columns["rank"],
+        columns["expires"],
+    )
+    rnd = random.Random(4)
+    for detached in ([], rnd.sample(held.tolist(), 300)):
+        for slot in detached:
+            cells.detach(slot, int(columns["rank"][slot]))
+        for share in (0.01, 0.1, 0.5, 1.0):
+            chosen = np.array(
+                sorted(rnd.sample(range(len(cells)), max(1, int(len(cells) * share)))), np.int64
+            )
+            each = [s for c in chosen.tolist() for s in cells.stays(np.array([c])).tolist()]
+            assert sorted(cells.stays(chosen).tolist()) == sorted(each)
+            assert not set(each) & set(detached)
