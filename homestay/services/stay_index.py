@@ -113,7 +113,7 @@ class StayIndex(CaughtUpCopy):
         self._removed: dict[str, float] = {}  # number -> updatedAt of the change that removed it
         self._counties: dict[str, int] = {}
         self._names = JoinedStrings(empty="")  # each slot's name, as shown and ordered
-        self._hay = _Haystack()  # what a text search looks in
+        self._hay = _Names()  # what a text search looks in
         self._by_name: np.ndarray | None = None  # the slots in (name, number) order
         # the live stays by cell of the map, and by county: remade after a change to them
         self._cells: Cells | None = None
@@ -263,14 +263,14 @@ class StayIndex(CaughtUpCopy):
         self.changed[at] = [_ts(s) for s in stamps]
         self.alive[at] = True
         self._keys.bulk([d["_id"] for d in docs], slots)
-        names, segments = [], []
+        names, both = [], []
         for doc in docs:
             listing = doc["listing"]
             name = listing.get("name") or ""
             names.append(name)
-            segments.append(_Haystack.segment(name, listing.get("nameEn") or ""))
+            both.append((name, listing.get("nameEn") or ""))
         self._names.put(slots, names)
-        self._hay.put(slots, segments)
+        self._hay.put(slots, both)
         self._by_name = None
         self._cells = self._by_county = None
         newest = max(stamps)
@@ -280,7 +280,7 @@ class StayIndex(CaughtUpCopy):
 
     def _set_names(self, slot: int, name: str, name_en: str) -> None:
         self._names.put([slot], [name])
-        self._hay.put([slot], [_Haystack.segment(name, name_en)])
+        self._hay.put([slot], [(name, name_en)])
 
     def _name_order(self) -> np.ndarray:
         """Every stay's slot in (name, number) order; name_rank holds each slot's place."""
@@ -755,30 +755,26 @@ def clusters(
     ]
 
 
-_SEP, _END = "\x1f", "\x1e"  # within and after a slot's segment: no search text holds them
+_END = "\x1e"  # after a slot's segment: no search text holds it
 _SCAN_FROM = 2_000  # from this many slots to test, one str.find across all beats a test each
 
 
 class _Haystack(JoinedStrings):
-    """Every slot's folded names, in one string: a text is found across the province by
-    str.find (C speed) and the hits mapped back to slots, or tested on a few slots by
-    slicing. One string instead of one or two per stay (at 200,000 stays, a per-stay test in
-    a 50 km circle took 18 ms). Changes are joined in by the next text search."""
+    """One kind of every slot's names, folded, in one string: a text is found across the
+    province by str.find (C speed) and the hits mapped back to slots, or tested on a few
+    slots by slicing. One string instead of one or two per stay (at 200,000 stays, a per-stay
+    test in a 50 km circle took 18 ms). Changes are joined in by the next text search."""
 
     def __init__(self, scan_from: int = _SCAN_FROM) -> None:
         super().__init__(empty=_END)
         self.scan_from = scan_from
 
     @staticmethod
-    def segment(name: str, name_en: str) -> str:
-        return f"{name.casefold()}{_SEP}{name_en.casefold()}{_END}"
+    def segment(name: str) -> str:
+        return f"{name.casefold()}{_END}"
 
-    def hits(self, text: str, at_most: int) -> np.ndarray | None:
-        """The slots that hold `text`, in order; None when it occurs more than `at_most`
-        times (a text most names hold: testing the place's stays is then cheaper)."""
-        if not text or _SEP in text or _END in text:
-            return _NONE
-        self.settle()
+    def _found(self, text: str, at_most: int) -> list[int] | None:
+        """Where `text` occurs; None past `at_most` occurrences."""
         hay = self.text
         found: list[int] = []
         at = hay.find(text)
@@ -787,26 +783,25 @@ class _Haystack(JoinedStrings):
                 return None
             found.append(at)
             at = hay.find(text, at + 1)
-        slots = np.searchsorted(self.starts, np.array(found, dtype=np.int64), side="right") - 1
-        return np.unique(slots)
+        return found
+
+    def _slots(self, found: list[int]) -> np.ndarray:
+        return np.searchsorted(self.starts, np.array(found, dtype=np.int64), side="right") - 1
+
+    def hits(self, text: str, at_most: int) -> np.ndarray | None:
+        """The slots that hold `text`, in order; None when it occurs more than `at_most`
+        times (a text most names hold: testing the place's stays is then cheaper)."""
+        found = self._found(text, at_most)
+        return None if found is None else np.unique(self._slots(found))
 
     def matching(self, text: str, slots: np.ndarray) -> np.ndarray:
         """Which of `slots` hold `text`."""
-        if not text or _SEP in text or _END in text:
-            return np.zeros(len(slots), np.bool_)
-        self.settle()
-        if len(slots) < self.scan_from:
+        found = None
+        if len(slots) >= self.scan_from:  # a text most stays hold: test the slots instead
+            found = self._found(text, 2 * len(slots))
+        if found is None:
             return self._each(text, slots)
-        hay = self.text
-        found: list[int] = []  # where the text occurs: mapped to slots at once below
-        at = hay.find(text)
-        while at >= 0:
-            found.append(at)
-            if len(found) > 2 * len(slots):  # a text most stays hold: test the slots instead
-                return self._each(text, slots)
-            at = hay.find(text, at + 1)
-        hits = np.searchsorted(self.starts, np.array(found, dtype=np.int64), side="right") - 1
-        return np.isin(slots, hits)
+        return np.isin(slots, self._slots(found))
 
     def _each(self, text: str, slots: np.ndarray) -> np.ndarray:
         """`text` tested in each slot's segment."""
@@ -815,3 +810,44 @@ class _Haystack(JoinedStrings):
             [s < size and text in hay[starts[s] : starts[s + 1]] for s in slots.tolist()],
             dtype=np.bool_,
         ).reshape(len(slots))
+
+
+class _Names:
+    """What a text search looks in: each stay's name and English name, folded, in a haystack
+    each. A text holding a character no English name holds (a Chinese one, as most are) is
+    looked for in the names only: at 200,000 stays a third of the characters, and the English
+    names, all ASCII, take a byte a character instead of the two a joined string with
+    Chinese in it takes (str.isascii() answers at once)."""
+
+    def __init__(self, scan_from: int = _SCAN_FROM) -> None:
+        self.zh, self.en = _Haystack(scan_from), _Haystack(scan_from)
+
+    def put(self, slots: list[int], names: list[tuple[str, str]]) -> None:
+        self.zh.put(slots, [_Haystack.segment(name) for name, _ in names])
+        self.en.put(slots, [_Haystack.segment(name_en) for _, name_en in names])
+
+    def _haystacks(self, text: str) -> list[_Haystack]:
+        """Those `text` may occur in (none when it cannot occur anywhere)."""
+        if not text or _END in text:
+            return []
+        ascii_text = text.isascii()
+        parts = []
+        for hay in (self.zh, self.en):
+            hay.settle()
+            if ascii_text or not hay.text.isascii():
+                parts.append(hay)
+        return parts
+
+    def hits(self, text: str, at_most: int) -> np.ndarray | None:
+        """The slots whose names hold `text`, in order; None past `at_most` occurrences."""
+        found = [hay.hits(text, at_most) for hay in self._haystacks(text)]
+        if any(f is None for f in found):
+            return None
+        return np.unique(np.concatenate([_NONE, *found]))
+
+    def matching(self, text: str, slots: np.ndarray) -> np.ndarray:
+        """Which of `slots` hold `text` in a name."""
+        held = np.zeros(len(slots), np.bool_)
+        for hay in self._haystacks(text):
+            held |= hay.matching(text, slots)
+        return held

@@ -315,30 +315,32 @@ def test_the_text_haystack_finds_what_a_test_of_each_name_finds():
     text and by testing each slot: both say what `in` on each slot's names says."""
     import numpy as np
 
-    from homestay.services.stay_index import _Haystack
+    from homestay.services.stay_index import _Names
 
     rnd = random.Random(7)
     words = ["竹", "山居", "Bamboo", "HILL", "溪", "小院", "Ｓｔａｙ", "cafe"]
 
-    def names() -> tuple[str, str]:
-        return "".join(rnd.choices(words, k=2)), " ".join(rnd.choices(words, k=2))
+    def names(english: list[str]) -> tuple[str, str]:
+        return "".join(rnd.choices(words, k=2)), " ".join(rnd.choices(english, k=2))
 
-    for scan_from in (0, 10_000):  # always scan across; always test each slot
-        hay = _Haystack(scan_from=scan_from)
+    # always scan across; always test each slot; English names of any characters, or all
+    # ASCII (where a Chinese text is looked for in the names only)
+    for scan_from, english in [(0, words), (10_000, words), (0, ["Bamboo", "HILL", "cafe 1"])]:
+        hay = _Names(scan_from=scan_from)
         truth: dict[int, tuple[str, str]] = {}
         for start in range(0, 3000, 1000):  # a build: contiguous chunks in slot order
             chunk = list(range(start, start + 1000))
-            pairs = [names() for _ in chunk]
-            hay.put(chunk, [_Haystack.segment(*p) for p in pairs])
+            pairs = [names(english) for _ in chunk]
+            hay.put(chunk, pairs)
             truth.update(zip(chunk, pairs, strict=True))
         for slot in rnd.sample(range(3000), 200) + [3500, 3001]:  # renames, new slots beyond
-            truth[slot] = names()
-            hay.put([slot], [_Haystack.segment(*truth[slot])])
-        hay.put([5], [_Haystack.segment(*truth[5])])  # the same again: nothing to change
+            truth[slot] = names(english)
+            hay.put([slot], [truth[slot]])
+        hay.put([5], [truth[5]])  # the same again: nothing to change
         slots = np.array(sorted(rnd.sample(sorted(truth), 1500)), dtype=np.int64)
-        for text in ["竹", "bamboo", "hill", "山居竹", "stay", "caf", "zzz", "\x1f"]:
+        for text in ["竹", "bamboo", "hill", "山居竹", "stay", "caf", "zzz", "\x1e", "e 1"]:
             expected = [
-                text != "\x1f" and any(text in n.casefold() for n in truth[s])
+                text != "\x1e" and any(text in n.casefold() for n in truth[s])
                 for s in slots.tolist()
             ]
             assert hay.matching(text, slots).tolist() == expected, (scan_from, text)
