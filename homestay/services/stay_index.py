@@ -151,10 +151,10 @@ class StayIndex(CaughtUpCopy):
         if doc["status"] != _VALID or "location" not in listing:
             if slot is not None:
                 self._detach(slot)
+                self._unorder(slot)
                 self.alive[slot] = False
                 self._keys.remove(number)
                 self._free.append(slot)
-                self._by_name = None
             self._removed[number] = changed
             return
         new = slot is None
@@ -185,10 +185,14 @@ class StayIndex(CaughtUpCopy):
         self.changed[slot] = changed
         self.alive[slot] = True
         name = listing.get("name") or ""
-        if self._keys.key(slot) != number or self._names.get(slot) != name:
-            self._by_name = None
+        if new or self._keys.key(slot) != number or self._names.get(slot) != name:
+            if not new:
+                self._unorder(slot)
             self._keys.set(number, slot)
-        self._set_names(slot, name, listing.get("nameEn") or "")
+            self._set_names(slot, name, listing.get("nameEn") or "")
+            self._order(slot)
+        else:
+            self._set_names(slot, name, listing.get("nameEn") or "")
 
     def _collection(self) -> AsyncCollection:
         return self.db.certificates
@@ -281,6 +285,27 @@ class StayIndex(CaughtUpCopy):
     def _set_names(self, slot: int, name: str, name_en: str) -> None:
         self._names.put([slot], [name])
         self._hay.put([slot], [(name, name_en)])
+
+    def _unorder(self, slot: int) -> None:
+        """The stay at `slot` leaves the name order (it leaves, or its name or number
+        changes): one deletion and a shift, not a sort of every name again (0.3 s at
+        200,000 stays, which the next search by name of every process paid)."""
+        if self._by_name is None:
+            return
+        place = int(self.name_rank[slot])
+        self._by_name = np.delete(self._by_name, place)
+        self.name_rank[self._by_name[place:]] -= 1
+
+    def _order(self, slot: int) -> None:
+        """The stay at `slot`, with its name and number, joins the name order."""
+        if self._by_name is None:
+            return
+        name, number = self._names.get, self._keys.key
+        place = bisect.bisect_left(
+            self._by_name, (name(slot), number(slot)), key=lambda s: (name(s), number(s))
+        )
+        self._by_name = np.insert(self._by_name, place, slot)
+        self.name_rank[self._by_name[place:]] = np.arange(place, len(self._by_name))
 
     def _name_order(self) -> np.ndarray:
         """Every stay's slot in (name, number) order; name_rank holds each slot's place."""

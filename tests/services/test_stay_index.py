@@ -195,7 +195,7 @@ async def test_the_index_agrees_where_stays_crowd_and_change_between_searches(
     rnd = random.Random(4)
     now = utcnow()
     # one kind of change at a time: each must be seen by itself
-    for what in ["move", "grade", "expiry", "status", "move", "expiry", "grade", None]:
+    for what in ["move", "grade", "expiry", "status", "rename", "move", "expiry", "rename", None]:
         for _ in range(6):
             query = random_query(rnd, now)
             expected, total = brute_force(docs, query)
@@ -211,6 +211,10 @@ async def test_the_index_agrees_where_stays_crowd_and_change_between_searches(
                 )
                 change["listing.location"] = geo.geojson(point)
                 doc["listing"]["location"] = geo.geojson(point)
+            elif what == "rename":
+                name = rnd.choice(["竹隐", "山居", "Bamboo", "溪畔"]) + f"{rnd.randint(0, 60):02d}"
+                change["listing.name"] = name
+                doc["listing"]["name"] = name
             elif what == "grade":
                 grade = rnd.choice(ALL_GRADES)
                 change.update(grade=grade.value, gradeRank=grade.rank)
@@ -392,3 +396,34 @@ async def test_once_nothing_has_changed_for_the_margin_the_read_of_changes_retur
             for h in page.hits
             if h.certificate.listing and h.certificate.listing.name == "新名字"
         }
+
+
+async def test_a_change_moves_one_stay_in_the_name_order_instead_of_sorting_every_name(
+    loaded, services, db
+):
+    """A stay renamed, removed or certified is moved in the order the index keeps by name
+    (at 200,000 stays, sorting every name again took 0.3 s of the next search by name)."""
+    index = services.search.index
+    now = utcnow()
+    query = SearchQuery(near=CENTRE, radius_m=100_000, sort=StaySort.NAME, first=7, now=now)
+    await services.search.search(query)
+    valid = [d for d in loaded if d["status"] == "VALID"]
+    renamed, revoked = valid[0], valid[1]
+    reinstated = next(d for d in loaded if d["status"] == "SUSPENDED")
+    changes = [
+        (renamed, {"listing.name": "Aaa 改名"}),
+        (revoked, {"status": "REVOKED"}),
+        (reinstated, {"status": "VALID"}),
+    ]
+    for doc, change in changes:
+        await db.certificates.update_one(
+            {"_id": doc["_id"]}, {"$set": {**change, "updatedAt": utcnow()}}
+        )
+    renamed["listing"]["name"] = "Aaa 改名"
+    revoked["status"], reinstated["status"] = "REVOKED", "VALID"
+    await index.refresh()
+    assert index._by_name is not None  # kept, and moved
+    expected, total = brute_force(loaded, query)
+    got, got_total = await paged(services.search, query)
+    assert got_total == total and len(got) == len(expected)
+    assert_agree(got, expected, query)
