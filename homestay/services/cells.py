@@ -12,7 +12,7 @@ for in the nearest cells first.
 Made in one go from the index's arrays (an argsort of the stays by cell: ~50 ms at 200,000
 stays). A stay that changes after (added, removed, moved, regraded, renewed) is detached from
 its cell, whose counts drop it, and is measured one by one with the edge's stays until the
-cells are made again, once LOOSE_SHARE of the stays are loose: so the counts are exact for
+cells are made again, once 1 % of the stays (or 1,024) are loose: so the counts are exact for
 what the index holds at every use, and a write costs no search a rebuild.
 """
 
@@ -25,7 +25,7 @@ import numpy as np
 
 from homestay.domain import geo
 
-CELL_DEG = 0.02  # ~2.2 km of latitude: a town's search takes a few cells, a province ~20,000
+CELL_DEG = 0.02  # ~2.2 km of latitude: a town's search takes a few cells, 200,000 stays ~13,000
 _ROW = 1 << 16  # a cell's key: row * _ROW + column (360 / CELL_DEG columns fit 16 bits)
 RANKS = 4  # grade ranks are 1-3; 0 is unused
 # the cells are made again once over 1/LOOSE_SHARE of the stays are loose, or LOOSE_AT_LEAST
@@ -55,6 +55,8 @@ class Place:
 
 
 class Cells:
+    """The live stays, cell after cell, and what each cell knows of its stays."""
+
     def __init__(
         self,
         held: np.ndarray,
