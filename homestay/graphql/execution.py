@@ -54,6 +54,9 @@ class _Object:
     nullable: bool
 
 
+# what the short road returns for a field it leaves to graphql-core's road
+_OFF_ROAD = object()
+
 _LEAVES: WeakKeyDictionary[
     GraphQLSchema, tuple[dict[tuple[str, str], _Leaf], dict[tuple[str, str], _Object]]
 ] = WeakKeyDictionary()
@@ -116,61 +119,48 @@ class Execution(StrawberryGraphQLCoreExecutionContext):
         position_context: Any,
     ) -> Any:
         key = (parent_type.name, field_details_list[0].node.name.value)
-        plain_object = self._objects.get(key)
-        if plain_object is not None:
-            try:
-                value = getattr(source, plain_object.attribute)
-                if value is None:
-                    if plain_object.nullable:
-                        return None
-                elif not isinstance(value, Exception) and not self.is_awaitable(value):
-                    answered = self._plain_object(plain_object.type, value, field_details_list)
-                    if answered is not None:
-                        return answered
-            except Exception:  # noqa: S110 - graphql-core's road below reports it, located
-                pass
-            return super().execute_field(
-                parent_type, source, field_details_list, path, position_context
-            )
-        leaf = self._leaves.get(key)
-        if leaf is not None:
-            try:
-                value = getattr(source, leaf.attribute)
-                if value is None:
-                    if leaf.nullable:
-                        return None
-                elif not isinstance(value, Exception) and not self.is_awaitable(value):
-                    coerced = leaf.type.coerce_output_value(value)
-                    if coerced is not None and coerced is not Undefined:
-                        return coerced
-            except Exception:  # noqa: S110 - graphql-core's road below reports it, located
-                pass
+        answer: Any = _OFF_ROAD
+        try:
+            leaf = self._leaves.get(key)
+            if leaf is not None:
+                answer = self._leaf(leaf, source)
+            elif (plain_object := self._objects.get(key)) is not None:
+                answer = self._plain_object(plain_object, source, field_details_list)
+        except Exception:  # noqa: S110 - graphql-core's road below reports it, located
+            pass
+        if answer is not _OFF_ROAD:
+            return answer
         return super().execute_field(
             parent_type, source, field_details_list, path, position_context
         )
 
-    def _plain_object(
-        self, type_: GraphQLObjectType, value: Any, field_details_list: Any
-    ) -> dict[str, Any] | None:
-        """The object's selected fields, when all are plain and read well; else None."""
-        grouped, deferred, _ = self.collect_subfields(type_, field_details_list)
+    def _leaf(self, leaf: _Leaf, source: Any) -> Any:
+        """The field's value, coerced; _OFF_ROAD when graphql-core must judge it (None for
+        a non-null field, an exception, an awaitable, a value that does not coerce)."""
+        value = getattr(source, leaf.attribute)
+        if value is None:
+            return None if leaf.nullable else _OFF_ROAD
+        if isinstance(value, Exception) or self.is_awaitable(value):
+            return _OFF_ROAD
+        coerced = leaf.type.coerce_output_value(value)
+        return _OFF_ROAD if coerced is None or coerced is Undefined else coerced
+
+    def _plain_object(self, plain: _Object, source: Any, field_details_list: Any) -> Any:
+        """The object's selected fields, when all are plain and read well; else _OFF_ROAD
+        (and for the object itself what _leaf says of a leaf)."""
+        value = getattr(source, plain.attribute)
+        if value is None:
+            return None if plain.nullable else _OFF_ROAD
+        if isinstance(value, Exception) or self.is_awaitable(value):
+            return _OFF_ROAD
+        grouped, deferred, _ = self.collect_subfields(plain.type, field_details_list)
         if deferred:
-            return None
+            return _OFF_ROAD
         answer: dict[str, Any] = {}
         for response_key, details in grouped.items():
-            leaf = self._leaves.get((type_.name, details[0].node.name.value))
-            if leaf is None:
-                return None
-            item = getattr(value, leaf.attribute)
-            if item is None:
-                if not leaf.nullable:
-                    return None
-                answer[response_key] = None
-                continue
-            if isinstance(item, Exception) or self.is_awaitable(item):
-                return None
-            coerced = leaf.type.coerce_output_value(item)
-            if coerced is None or coerced is Undefined:
-                return None
-            answer[response_key] = coerced
+            leaf = self._leaves.get((plain.type.name, details[0].node.name.value))
+            item = _OFF_ROAD if leaf is None else self._leaf(leaf, value)
+            if item is _OFF_ROAD:
+                return _OFF_ROAD
+            answer[response_key] = item
         return answer
