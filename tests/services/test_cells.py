@@ -44,17 +44,18 @@ def _stays(n: int, seed: int) -> dict[str, np.ndarray]:
     }
 
 
-def test_a_place_holds_every_stay_in_it_and_its_whole_cells_only_such_stays():
-    columns = _stays(4000, seed=5)
+def _cells(columns: dict[str, np.ndarray]) -> tuple[Cells, np.ndarray]:
+    """The cells of the live stays, and those stays' slots."""
     held = np.flatnonzero(columns["alive"])
     cells = Cells(
-        held,
-        columns["lat"],
-        columns["lng"],
-        columns["xyz"],
-        columns["rank"],
-        columns["expires"],
+        held, columns["lat"], columns["lng"], columns["xyz"], columns["rank"], columns["expires"]
     )
+    return cells, held
+
+
+def test_a_place_holds_every_stay_in_it_and_its_whole_cells_only_such_stays():
+    columns = _stays(4000, seed=5)
+    cells, held = _cells(columns)
     assert sorted(cells.stays(np.arange(len(cells))).tolist()) == held.tolist()
     assert cells.counted(np.arange(len(cells)), np.array([1, 2, 3])).sum() == len(held)
     rnd = random.Random(9)
@@ -95,15 +96,7 @@ def test_a_place_holds_every_stay_in_it_and_its_whole_cells_only_such_stays():
 
 def test_a_detached_stay_leaves_its_cell_and_its_count():
     columns = _stays(3000, seed=6)
-    held = np.flatnonzero(columns["alive"])
-    cells = Cells(
-        held,
-        columns["lat"],
-        columns["lng"],
-        columns["xyz"],
-        columns["rank"],
-        columns["expires"],
-    )
+    cells, held = _cells(columns)
     every = np.arange(len(cells))
     rnd = random.Random(3)
     detached = rnd.sample(held.tolist(), 1100) + [len(columns["lat"]) + 5]  # one never held
@@ -125,15 +118,7 @@ def test_the_stays_of_many_cells_are_those_of_each_cell():
     """Many cells' stays are picked by a mask over the slots, a few cells' by their runs:
     both the union of each cell's own, before and after stays are detached."""
     columns = _stays(3000, seed=8)
-    held = np.flatnonzero(columns["alive"])
-    cells = Cells(
-        held,
-        columns["lat"],
-        columns["lng"],
-        columns["xyz"],
-        columns["rank"],
-        columns["expires"],
-    )
+    cells, held = _cells(columns)
     rnd = random.Random(4)
     for detached in ([], rnd.sample(held.tolist(), 300)):
         for slot in detached:
