@@ -40,7 +40,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import UNLIMITED, error_kind, fail_on_errors  # noqa: E402
-from search import CASES, CLUSTERS, SEARCH, TYPENAME, ZHEJIANG, load  # noqa: E402
+from search import CASES, CLUSTERS, SEARCH, TYPENAME, ZHEJIANG, asked, load  # noqa: E402
 
 from homestay.http.app import create_app  # noqa: E402
 from homestay.services.registry import Services  # noqa: E402
@@ -120,8 +120,7 @@ async def _count(names: list[str], out: Path) -> None:
                         services.search.search = captured
                     errors: dict[str, int] = {}
                     for turn in range(WARM + REQUESTS):
-                        asked = variables() if callable(variables) else variables
-                        body = {"query": document, "variables": asked}
+                        body = {"query": document, "variables": asked(variables)}
                         if turn == WARM:
                             shim.counting_on()
                         answer = await client.post("/graphql", json=body, headers=headers)

@@ -253,26 +253,28 @@ def homestay_doc(certificate: dict) -> dict:
     return doc
 
 
+async def _insert_all(collection: Any, docs: list[dict]) -> None:
+    for i in range(0, len(docs), 2000):
+        try:
+            await collection.insert_many(docs[i : i + 2000], ordered=False)
+        except BulkWriteError as exc:  # a retried batch: what the first try stored is there
+            if any(e["code"] != 11000 for e in exc.details["writeErrors"]):
+                raise
+
+
+def asked(variables: Any) -> dict[str, Any]:
+    """A case's variables for one request (a Moving case draws new ones each time)."""
+    return variables() if callable(variables) else variables
+
+
 async def load(database: Database, count: int) -> float:
     started = time.perf_counter()
     await apply_schema(database)
     docs = certificate_docs(count)
-    for i in range(0, len(docs), 2000):
-        try:
-            await database.certificates.insert_many(docs[i : i + 2000], ordered=False)
-        except BulkWriteError as exc:  # a retried batch: what the first try stored is there
-            if any(e["code"] != 11000 for e in exc.details["writeErrors"]):
-                raise
+    await _insert_all(database.certificates, docs)
     # and every certified stay's homestay, as registered: the finder's copy in the served
     # process holds them (its memory is part of what an API process holds at this scale)
-    for i in range(0, len(docs), 2000):
-        try:
-            await database.homestays.insert_many(
-                [homestay_doc(d) for d in docs[i : i + 2000]], ordered=False
-            )
-        except BulkWriteError as exc:
-            if any(e["code"] != 11000 for e in exc.details["writeErrors"]):
-                raise
+    await _insert_all(database.homestays, [homestay_doc(d) for d in docs])
     # as a deployment has it: the grade lists' read model, which the search index starts from,
     # and the homestays' one-time migrations done (a fresh database's first start runs them
     # in the background: they would overlap the first cases)
@@ -302,10 +304,9 @@ async def drive(
         async def one_client() -> None:
             while time.perf_counter() < deadline:
                 started = time.perf_counter()
-                asked = variables() if callable(variables) else variables
                 try:
                     response = await client.post(
-                        "/graphql", json={"query": document, "variables": asked}
+                        "/graphql", json={"query": document, "variables": asked(variables)}
                     )
                     kind = error_kind(response)
                 except httpx.HTTPError as exc:
@@ -354,9 +355,10 @@ async def commands_per_request(settings: Settings, uri: str, database_name: str)
             counts = []
             for _ in range(5):
                 Counter.count = 0
-                asked = variables() if callable(variables) else variables
                 kind = error_kind(
-                    await client.post("/graphql", json={"query": SEARCH, "variables": asked})
+                    await client.post(
+                        "/graphql", json={"query": SEARCH, "variables": asked(variables)}
+                    )
                 )
                 fail_on_errors(f"counting the commands of {name}", {kind: 1} if kind else {})
                 counts.append(Counter.count)
