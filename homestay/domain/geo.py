@@ -249,6 +249,15 @@ def _gaussian_radius(lat: float) -> float:
     return math.sqrt((_A / w) * (_A * (1 - _E2) / w**3))
 
 
+def reach_degrees(origin: LatLng, radius_m: float) -> tuple[float, float]:
+    """Degrees of latitude and of longitude a circle of radius_m around origin can span
+    either way (a degree of latitude is over 110 km; one of longitude that times the cosine
+    of the farthest latitude reached)."""
+    lat = radius_m / 110_000 + 1e-6
+    lng = lat / max(math.cos(math.radians(min(abs(origin.lat) + lat, 89.9))), 1e-6)
+    return lat, lng
+
+
 def approximate_distances(
     origin: LatLng, points: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

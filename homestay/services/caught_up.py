@@ -33,6 +33,11 @@ CATCH_UP_BATCH = 10_000
 CHUNK = 1_000  # documents converted at a time while a copy is built
 
 
+def as_utc(moment: datetime) -> datetime:
+    """A stored moment, aware (a client not told tz_aware reads naive UTC)."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
 async def in_chunks(docs: AsyncIterable[dict], size: int = CHUNK) -> AsyncIterator[list[dict]]:
     """The documents of a build, `size` at a time: a copy converts each chunk and drops
     it, so that the documents read never pile up (at 200,000 stays, holding them all at once
@@ -121,8 +126,7 @@ class CaughtUpCopy:
             stamp = self._stamp(doc)
             if stamp is None:
                 continue
-            if stamp.tzinfo is None:
-                stamp = stamp.replace(tzinfo=UTC)
+            stamp = as_utc(stamp)
             if self.version is None or stamp > self.version:
                 self.version = stamp
 

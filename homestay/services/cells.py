@@ -143,8 +143,7 @@ class Cells:
         if bbox is not None:
             south, west, north, east = bbox.south, bbox.west, bbox.north, bbox.east
         if math.isfinite(radius_m):
-            reach = radius_m / 110_000 + 1e-6  # a degree of latitude is >110 km
-            across = reach / max(math.cos(math.radians(min(abs(origin.lat) + reach, 89.9))), 1e-6)
+            reach, across = geo.reach_degrees(origin, radius_m)
             south, north = max(south, origin.lat - reach), min(north, origin.lat + reach)
             west, east = max(west, origin.lng - across), min(east, origin.lng + across)
         if south > north or west > east:

@@ -16,14 +16,14 @@ from __future__ import annotations
 import bisect
 import math
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import numpy as np
 from pymongo.asynchronous.collection import AsyncCollection
 
 from homestay.clock import utcnow
-from homestay.services.caught_up import CaughtUpCopy, in_chunks
+from homestay.services.caught_up import CaughtUpCopy, as_utc, in_chunks
 from homestay.services.joined import JoinedStrings
 from homestay.services.keys import SlotKeys
 from homestay.storage.database import Database
@@ -34,7 +34,7 @@ _GAP = "\x1e"  # between two homestays' texts: no query holds it (a control char
 def _ts(moment: datetime | None) -> float:
     if moment is None:
         return math.nan  # never listed: compares false with any moment
-    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
+    return as_utc(moment).timestamp()
 
 
 def _same(a: float, b: float) -> bool:
@@ -89,9 +89,7 @@ class FinderIndex(CaughtUpCopy):
         fresh: dict[str, int] = {}
         for doc in docs:
             if doc["_id"] not in fresh and self._keys.get(doc["_id"]) is None:
-                self._room()
-                fresh[doc["_id"]] = self._size
-                self._size += 1
+                fresh[doc["_id"]] = self._new_slot()
         self._keys.bulk(list(fresh), list(fresh.values()))
         self._see(docs)
 
@@ -104,9 +102,14 @@ class FinderIndex(CaughtUpCopy):
         end = self._starts[place + 1] - 1 if place + 1 < len(self._starts) else len(self._joined)
         return self._joined[self._starts[place] : end]
 
+    def _new_slot(self) -> int:
+        """The next slot (homestays are never deleted), with room for it."""
+        if self._size == len(self._county):
+            self._room()
+        self._size += 1
+        return self._size - 1
+
     def _room(self) -> None:
-        if self._size < len(self._county):
-            return
         size = max(1024, len(self._county) * 5 // 4)
 
         def more(array: np.ndarray, fill: Any) -> np.ndarray:
@@ -123,8 +126,7 @@ class FinderIndex(CaughtUpCopy):
         listed = _ts(doc.get("listedUntil"))
         slot = self._keys.get(key)
         if slot is None:
-            self._room()
-            slot, self._size = self._size, self._size + 1
+            slot = self._new_slot()
             self._keys.set(key, slot)
         elif (
             self._county[slot] == county

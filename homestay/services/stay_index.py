@@ -36,7 +36,7 @@ from homestay.domain import geo
 from homestay.domain.certificates import Certificate, CertificateStatus
 from homestay.domain.grades import Grade
 from homestay.services import rows
-from homestay.services.caught_up import CaughtUpCopy, in_chunks
+from homestay.services.caught_up import CaughtUpCopy, as_utc, in_chunks
 from homestay.services.cells import RANKS, Cells
 from homestay.services.joined import JoinedStrings
 from homestay.services.keys import SlotKeys
@@ -62,7 +62,7 @@ KEPT = 2_048
 
 
 def _ts(moment: datetime) -> float:
-    return moment.timestamp() if moment.tzinfo else moment.replace(tzinfo=UTC).timestamp()
+    return as_utc(moment).timestamp()
 
 
 @dataclass(frozen=True)
@@ -185,14 +185,14 @@ class StayIndex(CaughtUpCopy):
         self.changed[slot] = changed
         self.alive[slot] = True
         name = listing.get("name") or ""
-        if new or self._keys.key(slot) != number or self._names.get(slot) != name:
+        moves = new or self._keys.key(slot) != number or self._names.get(slot) != name
+        if moves:
             if not new:
                 self._unorder(slot)
             self._keys.set(number, slot)
-            self._set_names(slot, name, listing.get("nameEn") or "")
+        self._set_names(slot, name, listing.get("nameEn") or "")
+        if moves:
             self._order(slot)
-        else:
-            self._set_names(slot, name, listing.get("nameEn") or "")
 
     def _collection(self) -> AsyncCollection:
         return self.db.certificates
@@ -277,8 +277,7 @@ class StayIndex(CaughtUpCopy):
         self._hay.put(slots, both)
         self._by_name = None
         self._cells = self._by_county = None
-        newest = max(stamps)
-        newest = newest if newest.tzinfo else newest.replace(tzinfo=UTC)
+        newest = as_utc(max(stamps))
         if self.version is None or newest > self.version:
             self.version = newest
 
@@ -355,7 +354,7 @@ class StayIndex(CaughtUpCopy):
             )
             return _Listed(self, origin, slots, low, high, exact)
         slots, low, high, exact = self.around(
-            self._listed_among(pool, now, ranks, bbox), origin, radius_m
+            self.listed_among(pool, now, ranks, bbox), origin, radius_m
         )
         if text is not None:  # names tested in the place only, not the province
             keep = self.text_mask(slots, text)
@@ -387,11 +386,10 @@ class StayIndex(CaughtUpCopy):
             }
         return self._by_county
 
-    def _listed_among(
-        self, among: np.ndarray, now: datetime, ranks: frozenset[int], bbox: geo.BBox | None
+    def listed_among(
+        self, slots: np.ndarray, now: datetime, ranks: frozenset[int], bbox: geo.BBox | None
     ) -> np.ndarray:
-        """The slots of `among` listed now, of `ranks`, in bbox (edges included)."""
-        slots = np.sort(among)
+        """Those of `slots` listed now, of `ranks`, in bbox (edges included)."""
         keep = self.alive[slots] & (self.expires[slots] > _ts(now))
         keep &= np.isin(self.rank[slots], list(ranks))
         if bbox is not None:
@@ -410,8 +408,7 @@ class StayIndex(CaughtUpCopy):
         """The slots within radius_m of origin (exactly), with their distance bounds and the
         exact distances computed on the way (slot -> metres)."""
         if math.isfinite(radius_m):  # a cheap box first: a degree of latitude is >110 km
-            dlat = _lat_reach(radius_m)
-            dlng = dlat / max(math.cos(math.radians(min(abs(origin.lat) + dlat, 89.9))), 1e-6)
+            dlat, dlng = geo.reach_degrees(origin, radius_m)
             keep = (np.abs(self.lat[slots] - origin.lat) <= dlat) & (
                 np.abs(self.lng[slots] - origin.lng) <= dlng
             )
@@ -612,19 +609,14 @@ class _Gridded(Found):
         self.whole = np.compress(place.whole, place.cells)
         self.whole_low = np.compress(place.whole, place.low)
         self.whole_high = np.compress(place.whole, place.high)
-        # the edge, and the stays loose since the cells were made: each tested as
-        # a pool of stays is (_listed_among, around)
+        # the edge, and the stays loose since the cells were made (some no longer held):
+        # each tested as a pool of stays is
         edge = cells.stays(np.compress(~place.whole, place.cells))
         if cells.loose:
-            loose = cells.loose_slots()
-            edge = np.concatenate((edge, np.compress(index.alive[loose], loose)))
-        keep = (index.expires[edge] > _ts(now)) & np.isin(index.rank[edge], self.asked)
-        if bbox is not None:
-            lat, lng = index.lat[edge], index.lng[edge]
-            keep &= (lat >= bbox.south) & (lat <= bbox.north)
-            keep &= (lng >= bbox.west) & (lng <= bbox.east)
-        edge = np.compress(keep, edge)
-        self.edge, self.edge_low, self.edge_high, self.exact = index.around(edge, origin, radius_m)
+            edge = np.concatenate((edge, cells.loose_slots()))
+        self.edge, self.edge_low, self.edge_high, self.exact = index.around(
+            index.listed_among(edge, now, ranks, bbox), origin, radius_m
+        )
         self.by_rank = cells.counted(self.whole, self.asked) + np.bincount(
             index.rank[self.edge], minlength=RANKS
         )
@@ -707,11 +699,6 @@ class Cluster:
 
 CLUSTER_PX = 64  # a cluster gathers the stays of a 64-pixel square of the map
 MAX_CLUSTERS = 256
-
-
-def _lat_reach(radius_m: float) -> float:
-    """Degrees of latitude a circle of radius_m can span either way (a degree is >110 km)."""
-    return radius_m / 110_000 + 1e-6
 
 
 def _mercator(lat: np.ndarray, lng: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
