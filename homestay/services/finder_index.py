@@ -29,6 +29,7 @@ from homestay.services.keys import SlotKeys
 from homestay.storage.database import Database
 
 _GAP = "\x1e"  # between two homestays' texts: no query holds it (a control character)
+_BLOCK = 4_096  # texts joined at a time
 
 
 def _ts(moment: datetime | None) -> float:
@@ -59,6 +60,7 @@ class FinderIndex(CaughtUpCopy):
         self._county = np.zeros(0, np.int32)
         self._listed = np.zeros(0, np.float64)  # listedUntil as a timestamp, NaN for none
         self._names = JoinedStrings(empty="")
+        self._built_texts: JoinedStrings | None = None  # each slot's text, while a build reads
         self._pending_texts: dict[int, str] = {}  # slot -> its text, changed since the order
         # the name order: slots by (name, id); their texts joined in that order, and where
         # each begins: a substring is found by str.find over one string (C speed)
@@ -78,24 +80,35 @@ class FinderIndex(CaughtUpCopy):
         started = utcnow()
         async for chunk in in_chunks(self.db.homestays.find({}, self.projection, batch_size=2_000)):
             self._fill(chunk)
-        self._keys.settle()
         self._ordered()  # joined now: nothing of the documents read stays behind
         # what was written while the read ran is read again by the first catch-up
         self.version = started
 
     def _fill(self, docs: list[dict]) -> None:
-        """A chunk of the build: ids new to the copy are given slots in one go (their keys
-        merged in bulk), then every document is applied."""
-        fresh: dict[str, int] = {}
-        for doc in docs:
-            if doc["_id"] not in fresh and self._keys.get(doc["_id"]) is None:
-                fresh[doc["_id"]] = self._new_slot()
-        self._keys.bulk(list(fresh), list(fresh.values()))
-        self._see(docs)
+        """A chunk of the build: homestays new to the copy take the next slots in one go
+        (their ids merged into the keys at once, their names and texts appended whole: no
+        object a homestay stays behind); one read again (written while the read ran) is
+        applied as a change."""
+        new = self._keys.new([d["_id"] for d in docs])
+        fresh = [doc for doc, is_new in zip(docs, new, strict=True) if is_new]
+        slots = [self._new_slot() for _ in fresh]
+        self._keys.bulk([d["_id"] for d in fresh], slots)
+        self._county[slots] = [
+            self._counties.setdefault(d["county"], len(self._counties)) for d in fresh
+        ]
+        self._listed[slots] = [_ts(d.get("listedUntil")) for d in fresh]
+        self._names.put(slots, [d["name"] for d in fresh])
+        if self._built_texts is None:
+            self._built_texts = JoinedStrings(empty="")
+        self._built_texts.put(slots, [d.get("findText") or "" for d in fresh])
+        self._dirty = self._dirty or bool(fresh)
+        self._see([doc for doc, is_new in zip(docs, new, strict=True) if not is_new])
 
     def _text(self, slot: int) -> str:
         if slot in self._pending_texts:
             return self._pending_texts[slot]
+        if self._built_texts is not None:
+            return self._built_texts.get(slot)
         place = int(self._rank[slot]) if slot < len(self._rank) else -1
         if place < 0:
             return ""
@@ -143,17 +156,21 @@ class FinderIndex(CaughtUpCopy):
 
     def _ordered(self) -> np.ndarray:
         if self._dirty:
-            self._names.settle()
-            name, key = self._names.get, self._keys.key
-            order = sorted(range(self._size), key=lambda s: (name(s), key(s)))
-            texts = [self._text(s) for s in order]
-            self._order = np.array(order, dtype=np.int32)
+            every = np.arange(self._size)
+            order = self._names.ordered(every, self._keys.raw(every))
+            # the texts in that order, a block at a time (no str a homestay held at once)
+            parts, lengths = [], np.zeros(len(order), np.int64)
+            for begin in range(0, len(order), _BLOCK):
+                texts = [self._text(s) for s in order[begin : begin + _BLOCK].tolist()]
+                lengths[begin : begin + len(texts)] = [len(t) + 1 for t in texts]
+                parts.append(_GAP.join(texts))
+            self._order = order
             self._rank = np.full(self._size, -1, np.int32)
-            self._rank[self._order] = np.arange(len(order))
-            lengths = np.fromiter((len(t) + 1 for t in texts), np.int64, len(texts))
+            self._rank[order] = np.arange(len(order))
             self._starts = np.concatenate(([0], np.cumsum(lengths)[:-1])).astype(np.int32)
-            self._joined = _GAP.join(texts)
+            self._joined = _GAP.join(parts)
             self._pending_texts = {}
+            self._built_texts = None  # in the order now
             self._dirty = False
         return self._order
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
+_PREFIX = 16  # characters an order compares in numpy; strings sharing them are compared whole
+
 
 class JoinedStrings:
     """A string for each slot, slot after slot, in one string (with where each begins)
@@ -73,3 +75,35 @@ class JoinedStrings:
         self.text = "".join(parts)
         lengths = np.fromiter((len(p) for p in parts), np.int64, size)
         self.starts = np.concatenate(([0], np.cumsum(lengths))).astype(np.int32)
+
+    def ordered(self, slots: np.ndarray, ties: np.ndarray) -> np.ndarray:
+        """`slots` in (string, tie) order, as sorted() orders them by (str, tie), in numpy:
+        the first _PREFIX characters as fixed-width strings, then the runs sharing those
+        characters with a longer string among them sorted whole. A sort keyed by tuples made
+        two objects a stay at once (at 200,000 stays 40 MB of small objects, whose heap some
+        object kept for good stayed resident)."""
+        self.settle()
+        slots = np.asarray(slots, np.int64)
+        if not self.text:
+            return slots[np.argsort(ties, kind="stable")].astype(np.int32)
+        codes = np.frombuffer(self.text.encode("utf-32-le"), "<u4")
+        begins = self.starts[slots].astype(np.int64)
+        lengths = self.starts[slots + 1] - begins
+        prefix = np.zeros((len(slots), _PREFIX), "<u4")
+        for column in range(_PREFIX):
+            inside = lengths > column
+            prefix[inside, column] = codes[begins[inside] + column]
+        keys = prefix.view(f"<U{_PREFIX}").ravel()
+        order = np.lexsort((ties, keys))
+        ranked = keys[order]
+        new_run = np.concatenate(([True], ranked[1:] != ranked[:-1]))
+        run = np.cumsum(new_run) - 1
+        run_starts = np.append(np.flatnonzero(new_run), len(order))
+        for r in np.unique(run[lengths[order] > _PREFIX]).tolist():
+            a, b = int(run_starts[r]), int(run_starts[r + 1])
+            if b - a > 1:
+                order[a:b] = sorted(
+                    order[a:b].tolist(),
+                    key=lambda i: (self._built(int(slots[i])), bytes(ties[i])),
+                )
+        return slots[order].astype(np.int32)

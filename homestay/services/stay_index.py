@@ -109,7 +109,8 @@ class StayIndex(CaughtUpCopy):
         super().__init__()
         self.db = db
         self._keys = SlotKeys()  # certificate number <-> slot
-        self._free: list[int] = []
+        self._free: list[int] = []  # slots of stays gone, below _used
+        self._used = 0  # slots from here up were never used
         self._removed: dict[str, float] = {}  # number -> updatedAt of the change that removed it
         self._counties: dict[str, int] = {}
         self._names = JoinedStrings(empty="")  # each slot's name, as shown and ordered
@@ -133,8 +134,6 @@ class StayIndex(CaughtUpCopy):
             if old:
                 fresh[:old] = getattr(self, name)
             setattr(self, name, fresh)
-        # below the slots still free, so that they are taken in order (lowest first)
-        self._free[:0] = range(capacity - 1, old - 1, -1)
 
     def __len__(self) -> int:
         return len(self._keys)
@@ -159,9 +158,7 @@ class StayIndex(CaughtUpCopy):
             return
         new = slot is None
         if slot is None:
-            if not self._free:
-                self._grow(self._capacity * 2)
-            slot = self._free.pop()
+            slot = self._free.pop() if self._free else self._fresh_slots(1)[0]
             self._removed.pop(number, None)
         point = geo.from_geojson(listing["location"])
         county = self._counties.setdefault(doc["county"], len(self._counties))
@@ -229,6 +226,7 @@ class StayIndex(CaughtUpCopy):
         self._keys.settle()
         self._fit()
         self.cells()  # made now, not by the first tourist's search
+        self._name_order()
         self.version = (self.version or _EPOCH) - lag
 
     def _fit(self) -> None:
@@ -240,20 +238,42 @@ class StayIndex(CaughtUpCopy):
             return
         for name in _COLUMNS:
             setattr(self, name, getattr(self, name)[:capacity].copy())
-        self._free = [slot for slot in self._free if slot < capacity]
+        self._used = min(self._used, capacity - 1024)
+        self._free = [slot for slot in self._free if slot < self._used]
         self._capacity = capacity
 
-    def _fill(self, docs: list[dict]) -> None:
-        """Stays added in one go: the points converted in one numpy call."""
+    def _fresh_slots(self, n: int) -> list[int]:
+        """`n` slots never used, in order (a build's chunk appends its names whole), with
+        room for them and a quarter more."""
+        if self._used + n > self._capacity:
+            self._grow(self._used + max(1024, (self._used + n) // 4, n))
+        self._used += n
+        return list(range(self._used - n, self._used))
+
+    def _fill(self, read: list[dict]) -> None:
+        """Stays new to the index added in one go: the points converted in one numpy call,
+        the numbers merged into the keys at once. A stay read again (its certificate was
+        written while the read ran) is applied as a change."""
+        if not read:
+            return
+        new = self._keys.new([d["_id"] for d in read])
+        docs = [doc for doc, fresh in zip(read, new, strict=True) if fresh]
+        self._add(docs)
+        for doc, fresh in zip(read, new, strict=True):
+            if not fresh:
+                self._apply(doc)
+        newest = as_utc(max(self._stamp(d) for d in read))
+        if self.version is None or newest > self.version:
+            self.version = newest
+
+    def _add(self, docs: list[dict]) -> None:
         n = len(docs)
         if n == 0:
             return
-        if len(self._free) < n:  # room for this chunk, and a quarter more
-            self._grow(self._capacity + max(1024, (self._capacity + n) // 4, n))
+        slots = self._fresh_slots(n)
         points = np.array(
             [d["listing"]["location"]["coordinates"] for d in docs], dtype=np.float64
         ).reshape(n, 2)
-        slots = [self._free.pop() for _ in range(n)]
         at = np.array(slots, dtype=np.int64)
         self.lng[at], self.lat[at] = points[:, 0], points[:, 1]
         self.mx[at], self.my[at] = _mercator(points[:, 1], points[:, 0])
@@ -263,8 +283,7 @@ class StayIndex(CaughtUpCopy):
             self._counties.setdefault(d["county"], len(self._counties)) for d in docs
         ]
         self.expires[at] = [_ts(d["expiresAt"]) for d in docs]
-        stamps = [self._stamp(d) for d in docs]
-        self.changed[at] = [_ts(s) for s in stamps]
+        self.changed[at] = [_ts(self._stamp(d)) for d in docs]
         self.alive[at] = True
         self._keys.bulk([d["_id"] for d in docs], slots)
         names, both = [], []
@@ -277,9 +296,6 @@ class StayIndex(CaughtUpCopy):
         self._hay.put(slots, both)
         self._by_name = None
         self._cells = self._by_county = None
-        newest = as_utc(max(stamps))
-        if self.version is None or newest > self.version:
-            self.version = newest
 
     def _set_names(self, slot: int, name: str, name_en: str) -> None:
         self._names.put([slot], [name])
@@ -309,12 +325,9 @@ class StayIndex(CaughtUpCopy):
     def _name_order(self) -> np.ndarray:
         """Every stay's slot in (name, number) order; name_rank holds each slot's place."""
         if self._by_name is None:
-            self._names.settle()
-            name, number = self._names.get, self._keys.key
-            live = np.flatnonzero(self.alive).tolist()
-            order = sorted(live, key=lambda s: (name(s), number(s)))
-            self._by_name = np.array(order, dtype=np.int32)
-            self.name_rank[self._by_name] = np.arange(len(order))
+            live = np.flatnonzero(self.alive)
+            self._by_name = self._names.ordered(live, self._keys.raw(live))
+            self.name_rank[self._by_name] = np.arange(len(live))
         return self._by_name
 
     # -- queries ---------------------------------------------------------------------------

@@ -134,3 +134,36 @@ async def test_a_database_from_before_the_finder_is_made_findable_once(db, api, 
     assert stored["溪语小院"]["listedUntil"] is None
     assert "竹隐" in stored["竹隐山居"]["findText"]
     assert await ensure_findable(db) == 0  # once
+
+
+def test_a_homestay_read_twice_while_the_copy_is_built_is_one_homestay():
+    """A homestay written while the build's read runs may be read again (an index scan
+    meets it twice): the later read is applied as a change, not a second homestay."""
+    from homestay.domain.finding import searchable
+    from homestay.services.finder_index import FinderIndex
+
+    now = utcnow()
+
+    def homestay(key: str, name: str) -> dict:
+        return {
+            "_id": key,
+            "county": "330521",
+            "name": name,
+            "findText": searchable(name, ""),
+            "listedUntil": None,
+            "updatedAt": now,
+        }
+
+    index = FinderIndex(None)  # type: ignore[arg-type]  # fed by hand: no database
+    index._fill([homestay("h1", "竹隐山居"), homestay("h2", "溪畔小筑")])
+    index._fill([homestay("h1", "云栖竹隐"), homestay("h3", "山月"), homestay("h3", "山月")])
+
+    def found(text: str | None) -> list[str]:
+        return index.find(
+            counties=None, ids=None, text=text, certified=None, now=now, after=None, limit=None
+        )
+
+    assert len(index) == 3
+    assert found(None) == ["h1", "h3", "h2"]  # 云栖竹隐, 山月, 溪畔小筑: in name order
+    assert found("竹隐") == ["h1"]
+    assert found("山居") == []

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import random
 
+import numpy as np
+import pytest
+
 from homestay.services.keys import SlotKeys
 
 
@@ -15,10 +18,10 @@ def test_slot_keys_agree_with_a_dict_through_every_change():
     rng.shuffle(free)
     ids = [f"330521-2026-{n:05d}" for n in range(12_000)] + ["h" + "x" * 40, "短"]
     # a build's bulk first, then single changes of every kind
-    first = ids[:3_000]
-    slots = [free.pop() for _ in first]
-    keys.bulk(first, slots)
-    model.update(zip(first, slots, strict=True))
+    for chunk in (ids[:1_000], ids[1_000:1_500], ids[1_500:3_000]):
+        slots = [free.pop() for _ in chunk]
+        keys.bulk(chunk, slots)
+        model.update(zip(chunk, slots, strict=True))
     for step in range(15_000):
         key = rng.choice(ids)
         action = rng.random()
@@ -44,3 +47,24 @@ def test_slot_keys_agree_with_a_dict_through_every_change():
     assert all(keys.key(s) == "" for s in range(20_000) if s not in held)
     keys.settle()
     assert all(keys.get(k) == model.get(k) for k in ids)
+
+
+def test_a_bulk_takes_only_new_ids_and_says_which_are_new():
+    keys = SlotKeys()
+    keys.bulk(["b", "a"], [0, 1])
+    keys.set("c", 2)  # waiting to be merged
+    keys.remove("a")
+    assert keys.new(["a", "b", "c", "d", "d", "a"]).tolist() == [
+        True,
+        False,
+        False,
+        True,
+        False,  # twice in the same chunk: once
+        False,
+    ]
+    for held_or_twice in (["b"], ["c"], ["e", "e"]):
+        with pytest.raises(ValueError):
+            keys.bulk(held_or_twice, list(range(10, 10 + len(held_or_twice))))
+    keys.bulk(["a", "長い番号-2026-00001"], [3, 4])
+    assert [keys.get(k) for k in ("a", "b", "c", "長い番号-2026-00001")] == [3, 0, 2, 4]
+    assert keys.raw(np.array([4, 1])).tolist() == ["長い番号-2026-00001".encode(), b""]

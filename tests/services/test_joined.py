@@ -1,0 +1,33 @@
+"""Strings kept by slot in one string: their order, made in numpy, is the order sorted()
+gives by (string, tie), whatever the strings share and however long they are."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+
+from homestay.services.joined import JoinedStrings
+
+
+def test_the_order_is_sorted_by_string_then_tie_for_any_strings():
+    rng = random.Random(7)
+    alphabets = ["ab", "云栖民宿", "aé云\U0001f600", "abcdefghijklmnopq"]
+    for trial in range(300):
+        count = rng.randint(0, 80)
+        alphabet = rng.choice(alphabets)
+        strings = [
+            "".join(rng.choices(alphabet, k=rng.choice([0, 1, 3, 15, 16, 17, 30])))
+            for _ in range(count)
+        ]
+        if rng.random() < 0.4:  # a chain's names: the compared prefix is shared by all
+            strings = ["莫干山竹隐精品民宿连锁店第" + s for s in strings]
+        joined = JoinedStrings(empty="")
+        joined.put(list(range(count)), strings)
+        if count and rng.random() < 0.5:  # a change waiting to be written in
+            joined.put([rng.randrange(count)], ["莫干山竹隐精品民宿连锁店第" + alphabet])
+        ties = np.array([f"{rng.randrange(4)}-{n}".encode() for n in range(count)], np.bytes_)
+        slots = np.array(rng.sample(range(count), count), np.int64)
+        got = joined.ordered(slots, ties[slots]).tolist()
+        expected = sorted(slots.tolist(), key=lambda s: (joined.get(s), bytes(ties[s])))
+        assert got == expected, (trial, strings)
