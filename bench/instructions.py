@@ -43,6 +43,7 @@ from common import UNLIMITED, error_kind, fail_on_errors  # noqa: E402
 from search import CASES, CLUSTERS, SEARCH, TYPENAME, ZHEJIANG, asked, load  # noqa: E402
 
 from homestay.http.app import create_app  # noqa: E402
+from homestay.http.bootstrap import settled  # noqa: E402
 from homestay.services.registry import Services  # noqa: E402
 from homestay.settings import Settings  # noqa: E402
 from homestay.storage.database import open_database  # noqa: E402
@@ -104,6 +105,7 @@ async def _count(names: list[str], out: Path) -> None:
             # service is ready, in the background: its build would be counted with requests)
             await services.search.index.refresh()
             await services.homestays.finder.refresh()
+            settled()  # and set aside from the collector, as the bootstrap does in service
             transport = httpx.ASGITransport(app=app, client=("203.0.113.7", 40000))
             async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
                 for name in names:

@@ -30,7 +30,7 @@ async def bootstrap(app: Starlette, database: Database, settings: Settings) -> N
             index = app.state.services.search.index
             await index.refresh()
             app.state.schema_applied = True
-            _settled()
+            settled()
             log.info("database ready: schema applied, %d listed stays indexed", len(index))
             break
         except PyMongoError as exc:
@@ -71,7 +71,7 @@ async def bootstrap(app: Starlette, database: Database, settings: Settings) -> N
     await rows.reconcile_forever(database)
 
 
-def _settled() -> None:
+def settled() -> None:
     """What the process holds from here on (modules, the schema, both indexes: ~108,000
     objects the collector tracks at 20,000 stays) is set aside from the cyclic garbage
     collector: a full collection walked them all, 53-71 ms measured, a pause in whichever
