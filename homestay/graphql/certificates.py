@@ -28,6 +28,7 @@ from homestay.graphql.common import (
     localized,
     payload,
 )
+from homestay.graphql.execution import context_only
 from homestay.graphql.homestays import Homestay
 from homestay.graphql.inspections import Inspection
 from homestay.graphql.permissions import IsBureau
@@ -71,6 +72,7 @@ class Certificate(Node):
         return sees_private_data(info.context.caller, self.record.county, self.record.homestay_id)
 
     @strawberry.field(description="As of now: EXPIRED once past expiresAt.")
+    @context_only
     def status(self, info: Info) -> CertificateStatus:
         return self.record.status_at(info.context.now)
 

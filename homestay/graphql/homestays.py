@@ -40,6 +40,7 @@ from homestay.graphql.common import (
     key_of,
     payload,
 )
+from homestay.graphql.execution import context_only
 from homestay.graphql.permissions import IsStaff, IsStaffOrOperator
 from homestay.services import photos as listing_photos
 from homestay.services.homestays import HomestayInput, ListingInput
@@ -210,6 +211,7 @@ class Homestay(Node):
     # loaded: async resolvers cost a page of 20 stays 40 coroutines and the tasks to gather
     # them (22% of a search page's instructions under callgrind)
     @strawberry.field(description="The current certificate, whatever its status, or null.")
+    @context_only
     def certificate(
         self, info: Info
     ) -> Annotated[Certificate, strawberry.lazy("homestay.graphql.certificates")] | None:
@@ -218,6 +220,7 @@ class Homestay(Node):
         return cast(Any, self._then(info, lambda c: _certificate_of(c, self.coord)))
 
     @strawberry.field(description="Set only while the current certificate is VALID.")
+    @context_only
     def grade(self, info: Info) -> Grade | None:
         if self.certificate_known:
             return _grade_of(self.known_certificate, info.context.now)

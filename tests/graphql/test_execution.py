@@ -1,6 +1,6 @@
-"""The short road for plain fields answers exactly what graphql-core's own road answers: the
-same values, the same errors at the same paths, and never for a field with a resolver or a
-permission."""
+"""The short road for plain fields and context-only resolvers answers exactly what
+graphql-core's own road answers: the same values, the same errors at the same paths, and never
+for a field with an unmarked resolver, an argument, an async resolver or a permission."""
 
 from __future__ import annotations
 
@@ -11,7 +11,13 @@ from typing import Any
 import strawberry
 from strawberry.permission import BasePermission
 
-from homestay.graphql.execution import Execution, plain_leaves, plain_objects
+from homestay.graphql.execution import (
+    Execution,
+    context_only,
+    context_only_fields,
+    plain_leaves,
+    plain_objects,
+)
 from homestay.graphql.schema import schema as homestay_schema
 
 
@@ -26,6 +32,23 @@ class Never(BasePermission):
 
     def has_permission(self, source: Any, info: Any, **kwargs: Any) -> bool:
         return False
+
+
+@strawberry.interface
+class Badged:
+    badge: str
+
+
+@strawberry.type
+class Medal(Badged):
+    """Of a type with strawberry's own is_type_of (it implements an interface)."""
+
+    metal: str
+
+    @strawberry.field
+    @context_only
+    def shown(self, info: strawberry.Info) -> str:
+        return f"{info.context['lang']}:{self.metal}"
 
 
 @strawberry.type
@@ -56,6 +79,39 @@ class Thing:
     @strawberry.field
     def shout(self) -> str:
         return self.name.upper()
+
+    @strawberry.field
+    @context_only
+    def greeting(self, info: strawberry.Info) -> str:
+        return f"{info.context['hello']} {self.name.upper()}"  # fails where name is None
+
+    @strawberry.field
+    @context_only
+    def medal(self, info: strawberry.Info) -> Medal | None:
+        return Medal(badge="b", metal=info.context["metal"]) if self.count == 3 else None
+
+    @strawberry.field
+    @context_only
+    def where(self, info: strawberry.Info) -> str:
+        return str(info.path.key)  # more than the context: graphql-core's road answers
+
+    @strawberry.field
+    @context_only
+    def later(self, info: strawberry.Info) -> Colour:
+        async def loaded() -> Colour:
+            return Colour.GREEN
+
+        return loaded()  # type: ignore[return-value]  # an awaitable: graphql-core's road
+
+    @strawberry.field
+    @context_only
+    def asked(self, info: strawberry.Info, twice: bool = False) -> str:
+        return self.name * (2 if twice else 1)  # an argument: never on the short road
+
+    @strawberry.field(permission_classes=[Never])
+    @context_only
+    def guarded(self, info: strawberry.Info) -> str | None:
+        return "never shown"
 
 
 class ExplodingThing(Thing):
@@ -121,6 +177,10 @@ class Query:
 
 DOCUMENT = """query($no: Boolean = false) {
   things { name nickname colour shade count ratio when tags shout secret alias: name }
+  resolved: things {
+    greeting medal { badge shown metal } m2: medal { ... on Badged { badge } __typename }
+    where later asked(twice: true) guarded
+  }
   spots: things {
     spot { lat lng label }
     home { lat where: lng }
@@ -136,15 +196,16 @@ DOCUMENT = """query($no: Boolean = false) {
 fragment Place on Spot { lat ... on Spot { lng } }"""
 
 
-def answer(execution_context_class: Any) -> tuple[Any, list[tuple[str, Any]]]:
+async def answer(execution_context_class: Any) -> tuple[Any, list[tuple[str, Any]]]:
     schema = strawberry.Schema(query=Query, execution_context_class=execution_context_class)
-    result = schema.execute_sync(DOCUMENT)
+    context = {"hello": "你好", "metal": "gold", "lang": "zh"}
+    result = await schema.execute(DOCUMENT, context_value=context)
     errors = sorted((e.message, e.path) for e in result.errors or [])
     return result.data, errors
 
 
-def test_plain_fields_answer_what_graphql_cores_own_road_answers():
-    fast, stock = answer(Execution), answer(None)
+async def test_plain_fields_answer_what_graphql_cores_own_road_answers():
+    fast, stock = await answer(Execution), await answer(None)
     assert fast == stock
     data, errors = fast
     # and what both answer is what a client expects: values, nulls, located errors
@@ -164,6 +225,16 @@ def test_plain_fields_answer_what_graphql_cores_own_road_answers():
     assert first["s3"] == {"lat": 30.6, "twice": 61.2} and first["s4"] == {"lat": 30.6}
     assert data["spots"][1] is None  # its home's lng is not a Float
     assert ["spots", 1, "spot", "lat"] in paths and ["spots", 1, "home", "where"] in paths
+    # context-only resolvers: their values, objects of is_type_of types, and whatever they
+    # cannot answer (more of info, an awaitable, an argument, a permission) as before
+    resolved = data["resolved"][0]
+    assert resolved["greeting"] == "你好 竹隐"
+    assert resolved["medal"] == {"badge": "b", "shown": "zh:gold", "metal": "gold"}
+    assert resolved["m2"] == {"badge": "b", "__typename": "Medal"}
+    assert resolved["where"] == "where" and resolved["later"] == "GREEN"
+    assert resolved["asked"] == "竹隐竹隐" and resolved["guarded"] is None
+    assert data["resolved"][1] is None  # its name is None: greeting failed
+    assert ["resolved", 1, "greeting"] in paths and ["resolved", 0, "guarded"] in paths
 
 
 def test_only_fields_strawberry_resolves_by_getattr_take_the_short_road():
@@ -175,6 +246,13 @@ def test_only_fields_strawberry_resolves_by_getattr_take_the_short_road():
     objects = plain_objects(strawberry.Schema(query=Query)._schema)
     assert ("Thing", "spot") in objects and ("Thing", "home") in objects
     assert ("Query", "things") not in objects  # a resolver, and a list
-    # in the product's schema: a stay's name is plain, its grade is resolved
+    resolved = context_only_fields(strawberry.Schema(query=Query)._schema)
+    assert ("Thing", "greeting") in resolved and ("Thing", "medal") in resolved
+    assert ("Medal", "shown") in resolved
+    assert ("Thing", "shout") not in resolved  # not marked
+    assert ("Thing", "asked") not in resolved  # an argument
+    assert ("Thing", "guarded") not in resolved  # a permission
+    # in the product's schema: a stay's name is plain, its grade context-only
     ours = plain_leaves(homestay_schema._schema)
     assert ("Homestay", "name") in ours and ("Homestay", "grade") not in ours
+    assert ("Homestay", "grade") in context_only_fields(homestay_schema._schema)
