@@ -26,11 +26,12 @@ argument, is not async, has no extension or permission) is called at once with t
 alone, and its value answered as a plain field's or a plain object's is: a search hit's
 `grade`, `certificate` and the certificate's `status`, 60 of a page's fields, each of which
 strawberry's road gave an Info, its arguments parsed, its extensions chained (callgrind, a
-page of 20 with the search stubbed: 16.2 -> 13.2 M instructions). An object such a resolver returns may be of a type with strawberry's own
-is_type_of (an isinstance check), which is asked as graphql-core would. A resolver that
-returns an awaitable (the value must be loaded), reads anything else of `info`, or fails,
-takes graphql-core's road, which calls it again as it always does (an unawaited coroutine
-is closed first): such a resolver must have no side effect.
+page of 20 with the search stubbed: 16.2 -> 13.2 M instructions). An object such a
+resolver returns may be of a type with strawberry's own is_type_of (an isinstance check),
+which is asked as graphql-core would. A resolver that returns an awaitable (the value must
+be loaded), reads anything else of `info`, or fails, takes graphql-core's road, which calls
+it again as it always does (an unawaited coroutine is closed first): such a resolver must
+have no side effect.
 """
 
 from __future__ import annotations
