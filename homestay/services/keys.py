@@ -143,22 +143,17 @@ class SlotKeys:
         """The waiting ids merged into the sorted array."""
         if not self._recent:
             return
+        raw = _encoded(list(self._recent))
+        held = np.fromiter(self._recent.values(), np.int32, len(self._recent))
         live = np.ones(len(self._sorted), np.bool_)
-        added = []
-        for key, slot in self._recent.items():
-            raw = key.encode()
-            at = self._position(raw)
-            if at is not None:  # superseded or gone: its old entry goes
-                live[at] = False
-            if slot >= 0:
-                added.append((raw, slot))
-        width = max([self._sorted.dtype.itemsize] + [len(raw) for raw, _ in added])
+        at = self._positions(raw)
+        live[at[at >= 0]] = False  # superseded or gone: its old entry goes
+        added = held >= 0
+        width = max(self._sorted.dtype.itemsize, raw.dtype.itemsize)
         keys = np.concatenate(
-            [self._sorted[live].astype(f"S{width}"), np.array([k for k, _ in added], f"S{width}")]
+            [self._sorted[live].astype(f"S{width}"), raw[added].astype(f"S{width}")]
         )
-        slots = np.concatenate(
-            [self._sorted_slots[live], np.array([s for _, s in added], np.int32)]
-        )
+        slots = np.concatenate([self._sorted_slots[live], held[added]])
         order = np.argsort(keys, kind="stable")
         self._sorted, self._sorted_slots = keys[order], slots[order]
         self._recent = {}

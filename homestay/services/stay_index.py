@@ -233,13 +233,14 @@ class StayIndex(CaughtUpCopy):
         """The arrays cut to the slots held and 1,024 more: growing by a quarter at a time
         leaves up to a quarter unused (4 MB at 200,000 stays)."""
         held = np.flatnonzero(self.alive)
-        capacity = (int(held[-1]) + 1 if len(held) else 0) + 1024
+        used = int(held[-1]) + 1 if len(held) else 0
+        capacity = used + 1024
         if capacity >= self._capacity:
             return
         for name in _COLUMNS:
             setattr(self, name, getattr(self, name)[:capacity].copy())
-        self._used = min(self._used, capacity - 1024)
-        self._free = [slot for slot in self._free if slot < self._used]
+        self._used = used
+        self._free = [slot for slot in self._free if slot < used]
         self._capacity = capacity
 
     def _fresh_slots(self, n: int) -> list[int]:
