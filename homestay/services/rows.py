@@ -213,6 +213,22 @@ async def reconcile_forever(db: Database, every_s: float = RECONCILE_EVERY_S) ->
             log.warning("certificate rows not reconciled (%s)", type(exc).__name__)
 
 
+async def all_rows(db: Database, size: int = 1_000) -> AsyncIterator[list[dict]]:
+    """Every row, `size` or so at a time and in no order, each the stored row itself with
+    `_id` set to its number: what the stay index is built from (a row copied into a
+    certificate-shaped dict, as rows_in_order does, cost its build 0.5 s at 200,000)."""
+    chunk: list[dict] = []
+    async for bucket in db.certificate_rows.find({}, batch_size=10):
+        for number, row in (bucket.get("rows") or {}).items():
+            row["_id"] = number
+            chunk.append(row)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
 async def rows_in_order(db: Database, counties: Iterable[str] | None) -> AsyncIterator[dict]:
     """Every row of these counties (all with None) in certificate-number order, each shaped
     like a certificate document (`_id` is its number)."""
