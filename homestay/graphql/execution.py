@@ -14,12 +14,16 @@ that does not coerce), takes graphql-core's own road, which reports it as it alw
 Schema extensions that wrap every resolver (strawberry runs them as middleware) turn the
 short road off.
 
-An object read the same way (a stay's `location`, its `county`) whose selected fields are all
-such plain fields is answered as a whole on the same road: graphql-core would complete it as
-an object (its sub-selection collected, each field executed and completed: ~40 of a page's
-~100 objects). Its sub-selection is still collected by graphql-core (fragments, @skip and
-@include as always); a sub-field that is not plain, a @defer, or anything unexpected sends
-the whole object down graphql-core's road.
+An object read the same way (a search's `edges`, each edge's `node`, a stay's `location`,
+its `county`), or a list of such objects or of scalars, whose selected fields are all on
+this road (plain, context-only, plain objects and lists in turn, `__typename`) is answered
+as a whole on the same road: graphql-core would complete it as an object (its
+sub-selection collected, each field executed and completed: a page of 20 stays is ~100
+objects). Its sub-selection is still collected by graphql-core (fragments, @skip and
+@include as always); a sub-field that is not on the road, a @defer, any directive on a list
+field (@stream), or anything unexpected sends the whole field down graphql-core's road
+(callgrind, a page of 20 with the search stubbed: 13.2 -> 11.6 M instructions; the province's
+clusters at zoom 9, a list of plain objects: 32.4 -> 26.5 M).
 
 A resolver marked `@context_only` (it reads nothing of `info` but `info.context`, takes no
 argument, is not async, has no extension or permission) is called at once with the context
@@ -44,6 +48,7 @@ from weakref import WeakKeyDictionary
 
 from graphql import (
     GraphQLLeafType,
+    GraphQLList,
     GraphQLObjectType,
     GraphQLSchema,
     Undefined,
@@ -69,6 +74,14 @@ class _Object:
 
 
 @dataclass(frozen=True, slots=True)
+class _List:
+    attribute: str
+    item: GraphQLLeafType | GraphQLObjectType
+    nullable: bool
+    items_nullable: bool
+
+
+@dataclass(frozen=True, slots=True)
 class _Resolved:
     resolver: Callable[..., Any]
     type: GraphQLLeafType | GraphQLObjectType
@@ -79,12 +92,13 @@ class _Resolved:
 class _Roads:
     leaves: dict[tuple[str, str], _Leaf]
     objects: dict[tuple[str, str], _Object]
+    lists: dict[tuple[str, str], _List]
     resolved: dict[tuple[str, str], _Resolved]
 
 
 # what the short road returns for a field it leaves to graphql-core's road
 _OFF_ROAD = object()
-_NO_ROADS = _Roads({}, {}, {})
+_NO_ROADS = _Roads({}, {}, {}, {})
 
 _ROADS: WeakKeyDictionary[GraphQLSchema, _Roads] = WeakKeyDictionary()
 
@@ -116,9 +130,14 @@ def plain_leaves(schema: GraphQLSchema) -> dict[tuple[str, str], _Leaf]:
 
 
 def plain_objects(schema: GraphQLSchema) -> dict[tuple[str, str], _Object]:
-    """The same for fields whose type is an object type (not a list, an interface nor a
-    union, and without an is_type_of check of its own)."""
+    """The same for fields whose type is an object type (not an interface nor a union, and
+    without an is_type_of check but strawberry's own)."""
     return _roads(schema).objects
+
+
+def plain_lists(schema: GraphQLSchema) -> dict[tuple[str, str], _List]:
+    """The same for fields whose type is a list of such objects, or of scalars or enums."""
+    return _roads(schema).lists
 
 
 def context_only_fields(schema: GraphQLSchema) -> dict[tuple[str, str], _Resolved]:
@@ -134,7 +153,7 @@ def _roads(schema: GraphQLSchema) -> _Roads:
 
 
 def _find_roads(schema: GraphQLSchema) -> _Roads:
-    roads = _Roads({}, {}, {})
+    roads = _Roads({}, {}, {}, {})
     for type_ in schema.type_map.values():
         if not isinstance(type_, GraphQLObjectType) or type_.name.startswith("__"):
             continue
@@ -146,14 +165,18 @@ def _find_roads(schema: GraphQLSchema) -> _Roads:
             inner = field.type.of_type if non_null else field.type
             key = (type_.name, name)
             if _plain_field(definition, field.resolve):
+                attribute = definition.python_name
                 if is_leaf_type(inner):
-                    roads.leaves[key] = _Leaf(definition.python_name, inner, not non_null)
-                elif isinstance(inner, GraphQLObjectType) and inner.is_type_of is None:
-                    roads.objects[key] = _Object(definition.python_name, inner, not non_null)
+                    roads.leaves[key] = _Leaf(attribute, inner, not non_null)
+                elif _plain_object_type(inner):
+                    roads.objects[key] = _Object(attribute, inner, not non_null)
+                elif isinstance(inner, GraphQLList):
+                    items_non_null = is_non_null_type(inner.of_type)
+                    item = inner.of_type.of_type if items_non_null else inner.of_type
+                    if is_leaf_type(item) or _plain_object_type(item):
+                        roads.lists[key] = _List(attribute, item, not non_null, not items_non_null)
             elif (resolver := _context_only_resolver(definition, field.resolve)) is not None:
-                if is_leaf_type(inner) or (
-                    isinstance(inner, GraphQLObjectType) and _plain_type_check(inner)
-                ):
+                if is_leaf_type(inner) or _plain_object_type(inner):
                     roads.resolved[key] = _Resolved(resolver, inner, not non_null)
     return roads
 
@@ -183,6 +206,10 @@ def _context_only_resolver(definition: Any, resolve: Any) -> Callable[..., Any] 
     if cell is None or cell.cell_contents:
         return None
     return base.wrapped_func
+
+
+def _plain_object_type(type_: Any) -> bool:
+    return isinstance(type_, GraphQLObjectType) and _plain_type_check(type_)
 
 
 def _plain_type_check(type_: GraphQLObjectType) -> bool:
@@ -217,11 +244,8 @@ class Execution(StrawberryGraphQLCoreExecutionContext):
         try:
             if (leaf := roads.leaves.get(key)) is not None:
                 answer = self._leaf(leaf, source)
-            elif (plain := roads.objects.get(key)) is not None:
-                value = getattr(source, plain.attribute)
-                answer = self._object(plain.type, plain.nullable, value, field_details_list)
-            elif (resolved := roads.resolved.get(key)) is not None:
-                answer = self._resolved(resolved, source, field_details_list)
+            else:
+                answer = self._composite(key, source, field_details_list)
         except Exception:  # noqa: S110 - graphql-core's road below reports it, located
             pass
         if answer is not _OFF_ROAD:
@@ -256,9 +280,10 @@ class Execution(StrawberryGraphQLCoreExecutionContext):
     def _object(
         self, type_: GraphQLObjectType, nullable: bool, value: Any, field_details_list: Any
     ) -> Any:
-        """The object's selected fields, when each is plain or context-only and a leaf and
-        reads well; else _OFF_ROAD (and for the object itself what _leaf_value says of a
-        leaf, and its type's is_type_of as graphql-core asks it)."""
+        """The object's selected fields, when each is on the short road (a plain leaf, object
+        or list, a context-only resolver, `__typename`) and reads well; else _OFF_ROAD (and
+        for the object itself what _leaf_value says of a leaf, and its type's is_type_of as
+        graphql-core asks it)."""
         if value is None:
             return None if nullable else _OFF_ROAD
         if isinstance(value, Exception) or self.is_awaitable(value):
@@ -272,16 +297,53 @@ class Execution(StrawberryGraphQLCoreExecutionContext):
         roads = self._roads
         answer: dict[str, Any] = {}
         for response_key, details in grouped.items():
-            key = (type_.name, details[0].node.name.value)
+            name = details[0].node.name.value
+            key = (type_.name, name)
             if (leaf := roads.leaves.get(key)) is not None:
                 item = self._leaf(leaf, value)
-            elif (resolved := roads.resolved.get(key)) is not None and not isinstance(
-                resolved.type, GraphQLObjectType
-            ):
-                item = self._resolved(resolved, value, details)
+            elif name == "__typename":
+                item = type_.name
             else:
-                item = _OFF_ROAD
+                item = self._composite(key, value, details)
             if item is _OFF_ROAD:
                 return _OFF_ROAD
             answer[response_key] = item
+        return answer
+
+    def _composite(self, key: tuple[str, str], source: Any, field_details_list: Any) -> Any:
+        """A field not a plain leaf: a plain object, a plain list, a context-only resolver;
+        _OFF_ROAD for any other."""
+        roads = self._roads
+        if (plain := roads.objects.get(key)) is not None:
+            value = getattr(source, plain.attribute)
+            return self._object(plain.type, plain.nullable, value, field_details_list)
+        if (many := roads.lists.get(key)) is not None:
+            return self._list(many, getattr(source, many.attribute), field_details_list)
+        if (resolved := roads.resolved.get(key)) is not None:
+            return self._resolved(resolved, source, field_details_list)
+        return _OFF_ROAD
+
+    def _list(self, many: _List, value: Any, field_details_list: Any) -> Any:
+        """Each item answered as a plain leaf or object is; _OFF_ROAD if any is not, or
+        for what graphql-core must judge: None where not allowed, a value not a list or a
+        tuple, a directive on the field (@stream, or any)."""
+        if value is None:
+            return None if many.nullable else _OFF_ROAD
+        if not isinstance(value, list | tuple) or field_details_list[0].node.directives:
+            return _OFF_ROAD
+        item_type = many.item
+        nullable = many.items_nullable
+        answer = []
+        if isinstance(item_type, GraphQLObjectType):
+            for each in value:
+                item = self._object(item_type, nullable, each, field_details_list)
+                if item is _OFF_ROAD:
+                    return _OFF_ROAD
+                answer.append(item)
+        else:
+            for each in value:
+                item = self._leaf_value(item_type, nullable, each)
+                if item is _OFF_ROAD:
+                    return _OFF_ROAD
+                answer.append(item)
         return answer

@@ -16,6 +16,7 @@ from homestay.graphql.execution import (
     context_only,
     context_only_fields,
     plain_leaves,
+    plain_lists,
     plain_objects,
 )
 from homestay.graphql.schema import schema as homestay_schema
@@ -63,6 +64,18 @@ class Spot:
 
 
 @strawberry.type
+class Pair:
+    """Plain objects and lists inside a plain object."""
+
+    left: Spot
+    right: Spot | None
+    spots: list[Spot]
+    maybe: list[Spot | None] | None
+    medals: list[Medal]
+    numbers: list[int]
+
+
+@strawberry.type
 class Thing:
     name: str
     nickname: str | None
@@ -75,6 +88,7 @@ class Thing:
     secret: str | None = strawberry.field(permission_classes=[Never], default="hidden")
     spot: Spot | None = None
     home: Spot = strawberry.field(default_factory=lambda: Spot(lat=1.0, lng=2.0))
+    pair: Pair | None = None
 
     @strawberry.field
     def shout(self) -> str:
@@ -142,6 +156,14 @@ class Query:
                 when=at,
                 tags=["a"],
                 spot=Spot(lat=30.6, lng=119.87, label="竹"),
+                pair=Pair(
+                    left=Spot(lat=1.0, lng=2.0),
+                    right=None,
+                    spots=[Spot(lat=3.0, lng=4.0, label="a"), Spot(lat=5.0, lng=6.0)],
+                    maybe=[None, Spot(lat=7.0, lng=8.0)],
+                    medals=[Medal(badge="b", metal="silver")],
+                    numbers=[1, 2],
+                ),
             ),
             # wrong on purpose: a non-null name that is None, an int that is not one
             Thing(
@@ -156,6 +178,15 @@ class Query:
                 # a non-null lat that is None, a home whose lng is not a number
                 spot=Spot(lat=None, lng=1.0),  # type: ignore[arg-type]
                 home=Spot(lat=1.0, lng="east"),  # type: ignore[arg-type]
+                # a list item that is None where none may be, a number that is not one
+                pair=Pair(
+                    left=Spot(lat=1.0, lng=2.0),
+                    right=Spot(lat=1.0, lng=2.0),
+                    spots=[Spot(lat=3.0, lng=4.0), None],  # type: ignore[list-item]
+                    maybe=None,
+                    medals=[],
+                    numbers=[1, "two"],  # type: ignore[list-item]
+                ),
             ),
         ]
 
@@ -188,6 +219,16 @@ DOCUMENT = """query($no: Boolean = false) {
     s3: spot { lat twice }
     s4: spot { lat label @skip(if: true) lng @include(if: $no) }
     home { label }
+  }
+  pairs: things {
+    pair {
+      __typename left { lat lng __typename } right { lat }
+      spots { lat label twice } maybe { lng }
+      medals { badge shown __typename ... on Badged { badge } }
+    }
+    p2: pair { spots { lat } }
+    p3: pair { numbers }
+    p4: pair { maybe { lat } left { ...Place } }
   }
   broken { nickname shade ratio }
   b2: broken { colour }
@@ -235,6 +276,25 @@ async def test_plain_fields_answer_what_graphql_cores_own_road_answers():
     assert resolved["asked"] == "竹隐竹隐" and resolved["guarded"] is None
     assert data["resolved"][1] is None  # its name is None: greeting failed
     assert ["resolved", 1, "greeting"] in paths and ["resolved", 0, "guarded"] in paths
+    # plain objects and lists inside plain objects, with __typename and fragments; an item
+    # that fails fails as it always does
+    pair = data["pairs"][0]["pair"]
+    assert pair["__typename"] == "Pair" and pair["right"] is None
+    assert pair["left"] == {"lat": 1.0, "lng": 2.0, "__typename": "Spot"}
+    assert pair["spots"] == [
+        {"lat": 3.0, "label": "a", "twice": 6.0},
+        {"lat": 5.0, "label": None, "twice": 10.0},
+    ]
+    assert pair["maybe"] == [None, {"lng": 8.0}]
+    assert pair["medals"] == [{"badge": "b", "shown": "zh:silver", "__typename": "Medal"}]
+    assert data["pairs"][0]["p3"] == {"numbers": [1, 2]}
+    assert data["pairs"][0]["p4"] == {
+        "maybe": [None, {"lat": 7.0}],
+        "left": {"lat": 1.0, "lng": 2.0},
+    }
+    second = data["pairs"][1]  # a pair is nullable: the failures null it, not the thing
+    assert second["p2"] is None and second["p3"] is None and second["p4"]["maybe"] is None
+    assert ["pairs", 1, "p2", "spots", 1] in paths and ["pairs", 1, "p3", "numbers", 1] in paths
 
 
 def test_only_fields_strawberry_resolves_by_getattr_take_the_short_road():
@@ -246,6 +306,9 @@ def test_only_fields_strawberry_resolves_by_getattr_take_the_short_road():
     objects = plain_objects(strawberry.Schema(query=Query)._schema)
     assert ("Thing", "spot") in objects and ("Thing", "home") in objects
     assert ("Query", "things") not in objects  # a resolver, and a list
+    lists = plain_lists(strawberry.Schema(query=Query)._schema)
+    assert ("Pair", "spots") in lists and ("Pair", "medals") in lists
+    assert ("Thing", "tags") in lists and ("Query", "things") not in lists
     resolved = context_only_fields(strawberry.Schema(query=Query)._schema)
     assert ("Thing", "greeting") in resolved and ("Thing", "medal") in resolved
     assert ("Medal", "shown") in resolved
@@ -256,3 +319,33 @@ def test_only_fields_strawberry_resolves_by_getattr_take_the_short_road():
     ours = plain_leaves(homestay_schema._schema)
     assert ("Homestay", "name") in ours and ("Homestay", "grade") not in ours
     assert ("Homestay", "grade") in context_only_fields(homestay_schema._schema)
+
+
+async def test_a_page_of_plain_objects_and_lists_is_answered_without_graphql_cores_road(
+    monkeypatch,
+):
+    """What the short road is for: below a resolver's value, plain objects, lists of them
+    and context-only resolvers are answered without one field through graphql-core's
+    road."""
+    from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext as Stock
+
+    executed: list[list[str | int]] = []
+    stock = Stock.execute_field
+
+    def recorded(self: Any, parent_type: Any, source: Any, details: Any, path: Any, *rest: Any):
+        executed.append(path.as_list())
+        return stock(self, parent_type, source, details, path, *rest)
+
+    monkeypatch.setattr(Stock, "execute_field", recorded)
+    schema = strawberry.Schema(query=Query, execution_context_class=Execution)
+    result = await schema.execute(
+        "{ things { pair { __typename left { lat } spots { lat label } medals { shown } } } }",
+        context_value={"lang": "zh"},
+    )
+    assert result.data["things"][0]["pair"]["medals"] == [{"shown": "zh:silver"}]
+    # the first thing's pair on the short road whole; the second's has a None where a spot
+    # must be: graphql-core's road answers it, and locates the error
+    assert ["things"] in executed and ["things", 0, "pair"] not in executed
+    assert not [path for path in executed if path[:2] == ["things", 0]]
+    assert ["things", 1, "pair", "spots"] in executed
+    assert [e.path for e in result.errors or []] == [["things", 1, "pair", "spots", 1]]
