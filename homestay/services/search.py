@@ -21,6 +21,8 @@ from datetime import datetime
 from enum import Enum
 from typing import Any
 
+import numpy as np
+
 from homestay.clock import utcnow
 from homestay.domain import geo
 from homestay.domain.certificates import Certificate, CertificateStatus, Listed
@@ -34,6 +36,8 @@ from homestay.storage.database import Database
 MAX_RADIUS_M = 100_000
 MAX_ZOOM = 20
 MAX_TEXT = 50
+# a search by name walks the name order when its page should lie in this many stays of it
+WALK_NAMES = 4_096
 _PROJECTION = None  # measured: excluding fields costs the embedded server more than sending them
 
 
@@ -268,14 +272,23 @@ class SearchService:
                 after_rank, key = -int(key[0]), key[1:]
             after_name = (key[0], key[1])
         ranked: list[Ranked] = []
-        slots = found.slots()
+        slots: np.ndarray | None = None
         groups: list[int | None] = [*found.ranks()] if by_grade else [None]
         for rank in groups:
             if len(ranked) >= limit or (rank is not None and rank > after_rank):
                 continue
-            members = slots if rank is None else slots[index.rank[slots] == rank]
             start = after_name if rank is None or rank == after_rank else None
-            for slot in index.by_name(members, start, limit - len(ranked)).tolist():
+            wanted = limit - len(ranked)
+            # the name order walked where the page is likely in its first few thousand
+            # stays; else every stay found, partitioned
+            if wanted * len(index) <= WALK_NAMES * found.count(rank):
+                first = index.first_by_name(found, rank, start, wanted)
+            else:
+                if slots is None:
+                    slots = found.slots()
+                members = slots if rank is None else slots[index.rank[slots] == rank]
+                first = index.by_name(members, start, wanted)
+            for slot in first.tolist():
                 name, number = index.name(slot), index.number(slot)
                 ranked.append(
                     Ranked(

@@ -7,12 +7,14 @@ import math
 import random
 from datetime import timedelta
 
+import numpy as np
 import pytest
 
 from homestay.clock import utcnow
 from homestay.domain import geo
 from homestay.domain.certificates import CertificateStatus
 from homestay.domain.grades import ALL_GRADES, Grade
+from homestay.services import search
 from homestay.services.search import SearchQuery, SearchService, StaySort, _Filter
 
 CENTRE = geo.LatLng(30.60, 119.87)
@@ -174,15 +176,19 @@ def random_query(rnd: random.Random, now) -> SearchQuery:
 # The index built by reading every certificate (a database without the grade lists' rows),
 # from the rows (in buckets, in no order: a restart), or by its first read of changes alone
 # (rows built while there was nothing: these certificates were inserted around them)
+# A search by name walks the name order (always, here: WALK_NAMES huge) or partitions every
+# stay found (never: 0), or picks one by how many are found (the default).
 @pytest.mark.parametrize(
-    ("few_hits", "source"), [(2000, "certificates"), (5, "rows"), (2000, "changes")]
+    ("few_hits", "source", "walk"),
+    [(2000, "certificates", 10**12), (5, "rows", 0), (2000, "changes", search.WALK_NAMES)],
 )
 async def test_the_index_agrees_with_reading_everything_on_random_queries(
-    loaded, services, db, monkeypatch, few_hits, source
+    loaded, services, db, monkeypatch, few_hits, source, walk
 ):
     from homestay.services import rows, stay_index
 
     monkeypatch.setattr(stay_index, "_SCAN_FROM", few_hits)
+    monkeypatch.setattr(search, "WALK_NAMES", walk)
     if source == "certificates":
         await db.meta.delete_one({"_id": "certificate_rows"})
     elif source == "rows":
@@ -204,9 +210,10 @@ async def test_the_index_agrees_with_reading_everything_on_random_queries(
         assert_agree(got, expected, query)
 
 
-@pytest.mark.parametrize("loose_at_least", [1024, 20])  # cells made once, or again and again
+# cells made once, or again and again; by name walking the name order, or partitioning
+@pytest.mark.parametrize(("loose_at_least", "walk"), [(1024, 10**12), (20, 0)])
 async def test_the_index_agrees_where_stays_crowd_and_change_between_searches(
-    db, services, monkeypatch, loose_at_least
+    db, services, monkeypatch, loose_at_least, walk
 ):
     """Stays crowded within a kilometre or two (the map's cells hold dozens, many wholly
     inside a circle or a viewport, counted without being looked at) while certificates are
@@ -215,6 +222,7 @@ async def test_the_index_agrees_where_stays_crowd_and_change_between_searches(
     from homestay.services import cells
 
     monkeypatch.setattr(cells, "LOOSE_AT_LEAST", loose_at_least)
+    monkeypatch.setattr(search, "WALK_NAMES", walk)
     docs = stays(1500, seed=8, spreads=(0.01, 0.03, 0.3))
     await db.certificates.insert_many(docs)
     rnd = random.Random(4)
@@ -499,3 +507,41 @@ def test_a_stay_read_twice_while_the_index_is_built_is_one_stay():
         ).total
         == 1
     )
+
+
+def test_which_stays_a_place_holds_is_what_it_lists_after_the_cells_were_made(monkeypatch):
+    """`holds` (what a search by name walking the name order asks of each stay) says of every
+    slot what `slots()` lists, also of stays added one by one after the cells were made, past
+    the slots the cells knew."""
+    from homestay.services import cells
+    from homestay.services.stay_index import StayIndex
+
+    monkeypatch.setattr(cells, "LOOSE_AT_LEAST", 10**6)  # the cells are not made again
+    docs = stays(1400, seed=5)
+    for doc in docs:
+        doc["status"] = "VALID"
+    index = StayIndex(None)  # type: ignore[arg-type]  # fed by hand: no database
+    index._fill(docs[:200])
+    index._fit()
+    index.cells()
+    known = len(index.cells().cell_of)
+    for doc in docs[200:]:
+        index._apply(doc)  # a change: a new stay, loose
+    assert index._used > known  # some slots are past what the cells knew
+    rnd = random.Random(2)
+    every = np.arange(index._used)
+    for _ in range(30):
+        found = index.find(
+            now=utcnow(),
+            ranks=frozenset(g.rank for g in rnd.sample(ALL_GRADES, rnd.randint(1, 3))),
+            county=None,
+            text=None,
+            bbox=None,
+            origin=geo.LatLng(
+                CENTRE.lat + rnd.uniform(-0.3, 0.3), CENTRE.lng + rnd.uniform(-0.3, 0.3)
+            ),
+            radius_m=rnd.choice([1000, 5000, 20000, 50000]),
+        )
+        assert len(index.cells().cell_of) == known  # the same cells
+        assert (found.holds(every) == np.isin(every, found.slots())).all()
+        assert found.holds(every).sum() == found.total
