@@ -211,7 +211,7 @@ class StayIndex(CaughtUpCopy):
         """Every stored-VALID certificate, from the grade lists' read model where it is built
         (rows in buckets of 100: 200,000 stays read in seconds, not in half a minute), else
         from the certificates themselves; a chunk at a time, so that the documents read never
-        pile up (caught_up.in_chunks)."""
+        pile up (rows.all_rows, caught_up.in_chunks)."""
         source: AsyncIterator[list[dict]]
         if await rows.is_built(self.db):
             source = rows.all_rows(self.db)
@@ -284,7 +284,7 @@ class StayIndex(CaughtUpCopy):
         # with a datetime's `timestamp()` each, cost the build at 200,000 stays ~1 s)
         numbers, coordinates, ranks, counties, expires, changed = [], [], [], [], [], []
         names, both = [], []
-        county_of, rank_of = self._counties, _RANK_OF
+        county_of, rank_of, stamp = self._counties, _RANK_OF, self._stamp
         for doc in docs:
             listing = doc["listing"]
             numbers.append(doc["_id"])
@@ -293,7 +293,7 @@ class StayIndex(CaughtUpCopy):
             county = doc["county"]
             counties.append(county_of.setdefault(county, len(county_of)))
             expires.append(doc["expiresAt"])
-            changed.append(doc.get("updatedAt") or doc["issuedAt"])
+            changed.append(stamp(doc))
             name = listing.get("name") or ""
             names.append(name)
             both.append((name, listing.get("nameEn") or ""))
