@@ -239,13 +239,9 @@ class Execution(StrawberryGraphQLCoreExecutionContext):
         position_context: Any,
     ) -> Any:
         key = (parent_type.name, field_details_list[0].node.name.value)
-        roads = self._roads
         answer: Any = _OFF_ROAD
         try:
-            if (leaf := roads.leaves.get(key)) is not None:
-                answer = self._leaf(leaf, source)
-            else:
-                answer = self._composite(key, source, field_details_list)
+            answer = self._field(key, source, field_details_list)
         except Exception:  # noqa: S110 - graphql-core's road below reports it, located
             pass
         if answer is not _OFF_ROAD:
@@ -294,26 +290,23 @@ class Execution(StrawberryGraphQLCoreExecutionContext):
         grouped, deferred, _ = self.collect_subfields(type_, field_details_list)
         if deferred:
             return _OFF_ROAD
-        roads = self._roads
         answer: dict[str, Any] = {}
         for response_key, details in grouped.items():
-            name = details[0].node.name.value
-            key = (type_.name, name)
-            if (leaf := roads.leaves.get(key)) is not None:
-                item = self._leaf(leaf, value)
-            elif name == "__typename":
-                item = type_.name
-            else:
-                item = self._composite(key, value, details)
+            item = self._field((type_.name, details[0].node.name.value), value, details)
             if item is _OFF_ROAD:
                 return _OFF_ROAD
             answer[response_key] = item
         return answer
 
-    def _composite(self, key: tuple[str, str], source: Any, field_details_list: Any) -> Any:
-        """A field not a plain leaf: a plain object, a plain list, a context-only resolver;
-        _OFF_ROAD for any other."""
+    def _field(self, key: tuple[str, str], source: Any, field_details_list: Any) -> Any:
+        """The field (type name, field name) of `source` on the short road: a plain leaf,
+        `__typename`, a plain object, a plain list, a context-only resolver; _OFF_ROAD for
+        any other."""
         roads = self._roads
+        if (leaf := roads.leaves.get(key)) is not None:
+            return self._leaf(leaf, source)
+        if key[1] == "__typename":
+            return key[0]
         if (plain := roads.objects.get(key)) is not None:
             value = getattr(source, plain.attribute)
             return self._object(plain.type, plain.nullable, value, field_details_list)
@@ -331,19 +324,14 @@ class Execution(StrawberryGraphQLCoreExecutionContext):
             return None if many.nullable else _OFF_ROAD
         if not isinstance(value, list | tuple) or field_details_list[0].node.directives:
             return _OFF_ROAD
-        item_type = many.item
-        nullable = many.items_nullable
+        item_type, nullable = many.item, many.items_nullable
         answer = []
-        if isinstance(item_type, GraphQLObjectType):
-            for each in value:
+        for each in value:
+            if isinstance(item_type, GraphQLObjectType):
                 item = self._object(item_type, nullable, each, field_details_list)
-                if item is _OFF_ROAD:
-                    return _OFF_ROAD
-                answer.append(item)
-        else:
-            for each in value:
+            else:
                 item = self._leaf_value(item_type, nullable, each)
-                if item is _OFF_ROAD:
-                    return _OFF_ROAD
-                answer.append(item)
+            if item is _OFF_ROAD:
+                return _OFF_ROAD
+            answer.append(item)
         return answer
