@@ -27,6 +27,7 @@ from collections import OrderedDict
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -66,11 +67,6 @@ _RANK_OF = {grade.value: grade.rank for grade in Grade}  # a row names its grade
 
 def _ts(moment: datetime) -> float:
     return as_utc(moment).timestamp()
-
-
-def _stamps(moments: list[datetime]) -> list[float]:
-    """`_ts` of each: naive moments are UTC."""
-    return [m.timestamp() if m.tzinfo else m.replace(tzinfo=UTC).timestamp() for m in moments]
 
 
 @dataclass(frozen=True)
@@ -280,8 +276,7 @@ class StayIndex(CaughtUpCopy):
         if n == 0:
             return
         slots = self._fresh_slots(n)
-        # one pass over the documents, the columns filled after in numpy (a pass a column,
-        # with a datetime's `timestamp()` each, cost the build at 200,000 stays ~1 s)
+        # one pass over the documents, the columns filled after in numpy
         numbers, coordinates, ranks, counties, expires, changed = [], [], [], [], [], []
         names, both = [], []
         county_of, rank_of, stamp = self._counties, _RANK_OF, self._stamp
@@ -304,8 +299,8 @@ class StayIndex(CaughtUpCopy):
         self.xyz[at] = geo.ecef(points[:, 1], points[:, 0])
         self.rank[at] = ranks
         self.county[at] = counties
-        self.expires[at] = _stamps(expires)
-        self.changed[at] = _stamps(changed)
+        self.expires[at] = [_ts(m) for m in expires]
+        self.changed[at] = [_ts(m) for m in changed]
         self.alive[at] = True
         self._keys.bulk(numbers, slots)
         self._names.put(slots, names)
@@ -690,8 +685,6 @@ class _Gridded(Found):
             index.rank[self.edge], minlength=RANKS
         )
         self.total = int(self.by_rank.sum())
-        self._chosen: np.ndarray | None = None  # for holds(): the whole cells, as a mask
-        self._edge_sorted = self.edge
 
     def ranks(self) -> list[int]:
         return np.flatnonzero(self.by_rank).tolist()[::-1]
@@ -759,22 +752,18 @@ class _Gridded(Found):
     def count(self, rank: int | None) -> int:
         return self.total if rank is None else int(self.by_rank[rank])
 
+    @cached_property
+    def _whole_cells(self) -> np.ndarray:
+        return self.cells.chosen(self.whole)
+
+    @cached_property
+    def _edge_sorted(self) -> np.ndarray:
+        return np.sort(self.edge)
+
     def holds(self, slots: np.ndarray) -> np.ndarray:
         """A stay of a whole cell (of a rank asked), or of the edge: without listing the
         whole cells' stays."""
-        cells = self.cells
-        if self._chosen is None:
-            self._chosen = np.zeros(len(cells) + 1, np.bool_)  # the last: cell_of's -1
-            self._chosen[self.whole] = True
-            self._edge_sorted = np.sort(self.edge)
-        cell_of = cells.cell_of
-        if len(slots) and int(slots.max()) >= len(cell_of):  # added since the cells were made
-            cell = np.full(len(slots), -1, cell_of.dtype)
-            known = slots < len(cell_of)
-            cell[known] = np.take(cell_of, slots[known])
-        else:
-            cell = np.take(cell_of, slots)
-        inside = np.take(self._chosen, cell)
+        inside = np.take(self._whole_cells, self.cells.cell_of_slots(slots))
         if len(self.asked) < RANKS - 1:
             inside &= np.isin(np.take(self.index.rank, slots), self.asked)
         edge = self._edge_sorted
