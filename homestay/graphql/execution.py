@@ -22,8 +22,8 @@ sub-selection collected, each field executed and completed: a page of 20 stays i
 objects). Its sub-selection is still collected by graphql-core (fragments, @skip and
 @include as always); a sub-field that is not on the road, a @defer, any directive on a list
 field (@stream), or anything unexpected sends the whole field down graphql-core's road
-(callgrind, a page of 20 with the search stubbed: 13.2 -> 11.6 M instructions; the province's
-clusters at zoom 9, a list of plain objects: 32.4 -> 26.5 M).
+(callgrind, a page of 20 with the search stubbed: 13.2 -> 11.7 M instructions; the province's
+clusters at zoom 9, a list of plain objects: 32.4 -> 26.8 M).
 
 A resolver marked `@context_only` (it reads nothing of `info` but `info.context`, takes no
 argument, is not async, has no extension or permission) is called at once with the context
