@@ -112,6 +112,11 @@ CASES: dict[str, dict[str, Any]] = {
         "radius": 50000,
         "text": "民宿01",
     },
+    "r50km+word": {  # a word every name holds, as tourists type it
+        "near": {"lat": MOGANSHAN[0], "lng": MOGANSHAN[1]},
+        "radius": 50000,
+        "text": "民宿",
+    },
     "r50km+byname": {
         "near": {"lat": MOGANSHAN[0], "lng": MOGANSHAN[1]},
         "radius": 50000,

@@ -25,6 +25,7 @@ class JoinedStrings:
         self.tail: list[tuple[str, np.ndarray]] = []  # appended chunks not yet joined in
         self.size = 0  # slots covered by text and tail
         self.pending: dict[int, str] = {}
+        self.version = 0  # counts the changes written into text
 
     def put(self, slots: list[int], values: list[str]) -> None:
         if (
@@ -62,6 +63,7 @@ class JoinedStrings:
         self.text = self.text + "".join(t[0] for t in self.tail)
         self.starts = np.concatenate(([0], np.cumsum(lengths))).astype(np.int32)
         self.tail = []
+        self.version += 1
 
     def settle(self) -> None:
         """The text made whole: appended chunks joined, pending changes written in."""
@@ -75,6 +77,7 @@ class JoinedStrings:
         self.text = "".join(parts)
         lengths = np.fromiter((len(p) for p in parts), np.int64, size)
         self.starts = np.concatenate(([0], np.cumsum(lengths))).astype(np.int32)
+        self.version += 1
 
     def ordered(self, slots: np.ndarray, ties: np.ndarray) -> np.ndarray:
         """`slots` in (string, tie) order, as sorted() orders them by (str, tie), in numpy:

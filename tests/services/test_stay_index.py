@@ -172,7 +172,8 @@ def random_query(rnd: random.Random, now) -> SearchQuery:
     )
 
 
-# texts held by few names are looked up first; by many (over 5 here), tested in the place.
+# texts held by few names are looked up first; by many (over 5 here), tested in the place
+# (a narrow one's stays one by one, a wide one's cells narrowed to the names holding it).
 # The index built by reading every certificate (a database without the grade lists' rows),
 # from the rows (in buckets, in no order: a restart), or by its first read of changes alone
 # (rows built while there was nothing: these certificates were inserted around them)
@@ -180,7 +181,12 @@ def random_query(rnd: random.Random, now) -> SearchQuery:
 # stay found (never: 0), or picks one by how many are found (the default).
 @pytest.mark.parametrize(
     ("few_hits", "source", "walk"),
-    [(2000, "certificates", 10**12), (5, "rows", 0), (2000, "changes", search.WALK_NAMES)],
+    [
+        (2000, "certificates", 10**12),
+        (5, "rows", 0),
+        (2000, "changes", search.WALK_NAMES),
+        (5, "certificates", 10**12),
+    ],
 )
 async def test_the_index_agrees_with_reading_everything_on_random_queries(
     loaded, services, db, monkeypatch, few_hits, source, walk
@@ -211,18 +217,23 @@ async def test_the_index_agrees_with_reading_everything_on_random_queries(
 
 
 # cells made once, or again and again; by name walking the name order, or partitioning
-@pytest.mark.parametrize(("loose_at_least", "walk"), [(1024, 10**12), (20, 0)])
+# and a text held by over `few_hits` names found in a wide place by its cells, narrowed to
+# those names (who holds it kept between searches, until a rename)
+@pytest.mark.parametrize(
+    ("loose_at_least", "walk", "few_hits"), [(1024, 10**12, 2000), (20, 0, 5), (1024, 10**12, 5)]
+)
 async def test_the_index_agrees_where_stays_crowd_and_change_between_searches(
-    db, services, monkeypatch, loose_at_least, walk
+    db, services, monkeypatch, loose_at_least, walk, few_hits
 ):
     """Stays crowded within a kilometre or two (the map's cells hold dozens, many wholly
     inside a circle or a viewport, counted without being looked at) while certificates are
     moved, regraded, suspended, reinstated and renewed or let expire between searches: the
     totals and the first pages are still what reading everything says."""
-    from homestay.services import cells
+    from homestay.services import cells, stay_index
 
     monkeypatch.setattr(cells, "LOOSE_AT_LEAST", loose_at_least)
     monkeypatch.setattr(search, "WALK_NAMES", walk)
+    monkeypatch.setattr(stay_index, "_SCAN_FROM", few_hits)
     docs = stays(1500, seed=8, spreads=(0.01, 0.03, 0.3))
     await db.certificates.insert_many(docs)
     rnd = random.Random(4)
@@ -356,26 +367,32 @@ def test_the_text_haystack_finds_what_a_test_of_each_name_finds():
 
     rnd = random.Random(7)
     words = ["竹", "山居", "Bamboo", "HILL", "溪", "小院", "Ｓｔａｙ", "cafe"]
+    rare = [*words, "𠮷"]  # past U+FFFF: the names' code points then take four bytes
 
-    def names(english: list[str]) -> tuple[str, str]:
-        return "".join(rnd.choices(words, k=2)), " ".join(rnd.choices(english, k=2))
+    def names(chinese: list[str], english: list[str]) -> tuple[str, str]:
+        return "".join(rnd.choices(chinese, k=2)), " ".join(rnd.choices(english, k=2))
 
-    # always scan across; always test each slot; English names of any characters, or all
-    # ASCII (where a Chinese text is looked for in the names only)
-    for scan_from, english in [(0, words), (10_000, words), (0, ["Bamboo", "HILL", "cafe 1"])]:
+    # all at once in numpy (code points of 1, 2 or 4 bytes), or each slot tested; English
+    # names of any characters, or all ASCII (a Chinese text then looked for in names only)
+    for scan_from, chinese, english in [
+        (0, words, words),
+        (0, rare, rare),
+        (10_000, rare, rare),
+        (0, words, ["Bamboo", "HILL", "cafe 1"]),
+    ]:
         hay = _Names(scan_from=scan_from)
         truth: dict[int, tuple[str, str]] = {}
         for start in range(0, 3000, 1000):  # a build: contiguous chunks in slot order
             chunk = list(range(start, start + 1000))
-            pairs = [names(english) for _ in chunk]
+            pairs = [names(chinese, english) for _ in chunk]
             hay.put(chunk, pairs)
             truth.update(zip(chunk, pairs, strict=True))
         for slot in rnd.sample(range(3000), 200) + [3500, 3001]:  # renames, new slots beyond
-            truth[slot] = names(english)
+            truth[slot] = names(chinese, english)
             hay.put([slot], [truth[slot]])
         hay.put([5], [truth[5]])  # the same again: nothing to change
         slots = np.array(sorted(rnd.sample(sorted(truth), 1500)), dtype=np.int64)
-        for text in ["竹", "bamboo", "hill", "山居竹", "stay", "caf", "zzz", "\x1e", "e 1"]:
+        for text in ["竹", "bamboo", "hill", "山居竹", "stay", "caf", "zzz", "\x1e", "e 1", "𠮷竹"]:
             expected = [
                 text != "\x1e" and any(text in n.casefold() for n in truth[s])
                 for s in slots.tolist()
@@ -386,7 +403,17 @@ def test_the_text_haystack_finds_what_a_test_of_each_name_finds():
             hits = hay.hits(text, at_most=10_000)
             assert hits is not None
             assert hits.tolist() == np.flatnonzero(hay.matching(text, every)).tolist()
+            # every holder at once, and again (kept)
+            for _ in range(2):
+                assert np.flatnonzero(hay.holding(text)).tolist() == hits.tolist(), text
         assert hay.hits("竹", at_most=5) is None  # too many: the place's stays are tested
+        # a rename after: who holds a text kept is found again
+        for slot in range(10):
+            truth[slot] = ("竹" if slot % 2 else "溪", "cafe")
+            hay.put([slot], [truth[slot]])
+        for text in ["竹", "cafe"]:
+            holders = [s for s in sorted(truth) if any(text in n.casefold() for n in truth[s])]
+            assert np.flatnonzero(hay.holding(text)).tolist() == holders
 
 
 async def test_once_nothing_has_changed_for_the_margin_the_read_of_changes_returns_nothing(
