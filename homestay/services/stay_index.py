@@ -901,14 +901,13 @@ HELD = 16  # texts whose holders are kept (a bit a stay: 25 KB each at 200,000 s
 
 class _Haystack(JoinedStrings):
     """One kind of every slot's names, folded, in one string: a text few names hold is found
-    across the province by str.find (C speed) and the hits mapped back to slots; a text
-    tested on many slots is looked for in every slot at once, in numpy; on a few slots, in
-    each by slicing. One string instead of one or two per stay (at 200,000 stays, a per-stay
-    test in a 50 km circle took 18 ms). Changes are joined in by the next text search."""
+    across the province by str.find (C speed) and the hits mapped back to slots; one tested
+    on many slots is looked for in every slot at once, in numpy; on a few slots, in each by
+    slicing. One string instead of one or two per stay (at 200,000 stays, a per-stay test in
+    a 50 km circle took 18 ms). Changes are joined in by the next text search."""
 
-    def __init__(self, scan_from: int = _SCAN_FROM) -> None:
+    def __init__(self) -> None:
         super().__init__(empty=_END)
-        self.scan_from = scan_from
 
     @staticmethod
     def segment(name: str) -> str:
@@ -935,15 +934,6 @@ class _Haystack(JoinedStrings):
         found = self._found(text, at_most)
         return None if found is None else np.unique(self._slots(found))
 
-    def matching(self, text: str, slots: np.ndarray) -> np.ndarray:
-        """Which of `slots` hold `text`: each slot's segment tested, or for many slots,
-        every slot's at once (`holding`)."""
-        if len(slots) < self.scan_from:
-            return self._each(text, slots)
-        held = self.holding(text)
-        inside = slots < len(held)  # a slot past the text holds nothing yet
-        return np.take(held, np.where(inside, slots, 0)) & inside
-
     def holding(self, text: str) -> np.ndarray:
         """One bool a slot of the text: whether its segment holds `text`, found for all at
         once in numpy over the text's code points. Why: a text most names hold ("民宿",
@@ -967,8 +957,8 @@ class _Haystack(JoinedStrings):
         held[np.searchsorted(self.starts, at, side="right") - 1] = True
         return held
 
-    def _each(self, text: str, slots: np.ndarray) -> np.ndarray:
-        """`text` tested in each slot's segment."""
+    def each(self, text: str, slots: np.ndarray) -> np.ndarray:
+        """Which of `slots` hold `text`, each slot's segment tested."""
         hay, starts, size = self.text, self.starts, self.size
         return np.array(
             [s < size and text in hay[starts[s] : starts[s + 1]] for s in slots.tolist()],
@@ -995,7 +985,8 @@ class _Names:
     Chinese in it takes (str.isascii() answers at once)."""
 
     def __init__(self, scan_from: int = _SCAN_FROM) -> None:
-        self.zh, self.en = _Haystack(scan_from), _Haystack(scan_from)
+        self.zh, self.en = _Haystack(), _Haystack()
+        self.scan_from = scan_from  # from this many slots, `matching` asks `holding`
         # text -> (the haystacks' versions, slots, a bit a slot): who holds the last texts
         # `holding` found, until a name changes
         self._held: OrderedDict[str, tuple[tuple[int, int], int, np.ndarray]] = OrderedDict()
@@ -1055,8 +1046,13 @@ class _Names:
         return np.unpackbits(kept[2], count=kept[1]).view(np.bool_)
 
     def matching(self, text: str, slots: np.ndarray) -> np.ndarray:
-        """Which of `slots` hold `text` in a name."""
-        held = np.zeros(len(slots), np.bool_)
+        """Which of `slots` hold `text` in a name: of many slots, taken from `holding`; of a
+        few, each slot's names tested."""
+        if len(slots) >= self.scan_from:
+            held = self.holding(text)
+            inside = slots < len(held)  # a slot past the names holds nothing yet
+            return np.take(held, np.where(inside, slots, 0)) & inside
+        among = np.zeros(len(slots), np.bool_)
         for hay in self._haystacks(text):
-            held |= hay.matching(text, slots)
-        return held
+            among |= hay.each(text, slots)
+        return among
