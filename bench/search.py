@@ -38,7 +38,14 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import LightClient, answer_error, error_kind, fail_on_errors, served_api  # noqa: E402
+from common import (  # noqa: E402
+    LightClient,
+    answer_error,
+    cpu_seconds,
+    error_kind,
+    fail_on_errors,
+    served_api,
+)
 
 from homestay.clock import utcnow  # noqa: E402
 from homestay.domain import geo  # noqa: E402
@@ -297,10 +304,16 @@ def _pct(values: list[float], p: float) -> float:
 
 
 async def drive(
-    url: str, variables: Any, clients: int, seconds: float, document: str = SEARCH
+    url: str,
+    variables: Any,
+    clients: int,
+    seconds: float,
+    document: str = SEARCH,
+    processes: dict[str, int | None] | None = None,
 ) -> dict:
     """Searches for `seconds` from `clients` clients (common.LightClient); only good answers
-    are timed. The client's own CPU a request is reported: it shares the machine."""
+    are timed. The CPU a request costs is reported for the client, which shares the machine,
+    and for each of `processes` (name -> pid: the API, its database)."""
     latencies: list[float] = []
     errors: Counter[str] = Counter()
     deadline = time.perf_counter() + seconds
@@ -323,11 +336,18 @@ async def drive(
                 latencies.append((time.perf_counter() - started) * 1000)
         await client.close()
 
+    processes = processes or {}
+    used = {name: cpu_seconds(pid) for name, pid in processes.items()}
     wall, cpu = time.perf_counter(), time.process_time()
     await asyncio.gather(*[one_client() for _ in range(clients)])
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    per_request = 1000 / max(1, len(latencies))
     return {
-        "client_cpu_ms": round(cpu * 1000 / max(1, len(latencies)), 2),
+        "client_cpu_ms": round(cpu * per_request, 2),
+        **{
+            f"{name}_cpu_ms": round((cpu_seconds(pid) - used[name]) * per_request, 2)
+            for name, pid in processes.items()
+        },
         "p50_ms": round(_pct(latencies, 50), 2),
         "p99_ms": round(_pct(latencies, 99), 2),
         "rps": round(len(latencies) / wall, 1),
@@ -474,14 +494,23 @@ async def main() -> None:
             ]
             for name, document, variables in jobs:
                 for clients in (1, 8):
-                    figures = await drive(url, variables, clients, args.seconds, document)
+                    figures = await drive(
+                        url,
+                        variables,
+                        clients,
+                        args.seconds,
+                        document,
+                        {"api": process.pid, "database": server.pid},
+                    )
                     fail_on_errors(f"{name} with {clients} clients", figures["errors"])
                     results[f"{name}/c{clients}"] = figures
                     print(
                         f"{name:<22} c{clients}  p50 {figures['p50_ms']:>8.2f} ms  "
                         f"p99 {figures['p99_ms']:>8.2f} ms  {figures['rps']:>7.1f} req/s  "
                         f"db cmds/req at most {commands.get(name, '-')}  "
-                        f"(the client's CPU {figures['client_cpu_ms']:.2f} ms a request)",
+                        f"(CPU a request: API {figures['api_cpu_ms']:.2f}, database "
+                        f"{figures['database_cpu_ms']:.2f}, this client "
+                        f"{figures['client_cpu_ms']:.2f} ms)",
                         file=sys.stderr,
                     )
             rss = resident_mb(process)
