@@ -142,6 +142,7 @@ CASES: dict[str, dict[str, Any]] = {
         "bbox": {"south": 30.35, "west": 119.62, "north": 30.85, "east": 120.12},
         "radius": 5000,
     },
+    "anywhere": {"radius": 5000},  # no place: the province by name, as an app without location
     "r50km+county": {
         "near": {"lat": MOGANSHAN[0], "lng": MOGANSHAN[1]},
         "radius": 50000,

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pymongo import ASCENDING, DESCENDING, AsyncMongoClient, IndexModel, ReadPreference
+from pymongo import ASCENDING, DESCENDING, AsyncMongoClient, IndexModel
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import CollectionInvalid, OperationFailure
@@ -193,9 +193,7 @@ class Database:
     client: AsyncMongoClient
     db: AsyncDatabase
 
-    def collection(self, name: str, *, for_search: bool = False) -> AsyncCollection:
-        if for_search:
-            return self.db.get_collection(name, read_preference=ReadPreference.SECONDARY_PREFERRED)
+    def collection(self, name: str) -> AsyncCollection:
         return self.db.get_collection(name, write_concern=DURABLE)
 
     @property
@@ -217,10 +215,6 @@ class Database:
     @property
     def certificates(self) -> AsyncCollection:
         return self.collection("certificates")
-
-    @property
-    def search_certificates(self) -> AsyncCollection:
-        return self.collection("certificates", for_search=True)
 
     @property
     def persisted_queries(self) -> AsyncCollection:

@@ -1,5 +1,7 @@
 """Each filter is one object with two forms, for a document in hand and for MongoDB: the two
-must choose the same certificates, at the edges too (expiring this instant, every status)."""
+must choose the same certificates, at the edges too (expiring this instant, every status).
+(A search's filters have one form: the stay index's, checked against reading everything in
+tests/services/test_stay_index.py.)"""
 
 from __future__ import annotations
 
@@ -11,7 +13,6 @@ import pytest
 from homestay.domain.certificates import CertificateStatus, Listed
 from homestay.domain.grades import ALL_GRADES, Grade
 from homestay.services import grade_list
-from homestay.services.search import SearchQuery, _Filter
 
 NOW = datetime(2026, 12, 31, 16, 0, tzinfo=UTC)
 # what can be stored: EXPIRED is never stored, it is read from the expiry (the validator's enum)
@@ -68,30 +69,6 @@ async def test_the_listed_rule_says_the_same_in_python_and_in_mongodb(scratch):
     }
     assert in_python and in_python != {d["_id"] for d in docs}
     assert await chosen(collection, listed.mongo()) == in_python
-
-
-@pytest.mark.parametrize(
-    "given",
-    [
-        {},
-        {"grades": [Grade.PREMIUM]},
-        {"min_grade": Grade.PREMIUM},
-        {"county": "330523"},
-        {"text": "bamboo"},
-        {"text": "山居"},
-        {"text": "hill"},
-        {"text": "a.*"},
-        {"grades": [Grade.STANDARD, Grade.BOUTIQUE], "county": "330521", "text": "BAMBOO"},
-    ],
-)
-async def test_the_search_filter_says_the_same_in_python_and_in_mongodb(scratch, given):
-    collection, docs = scratch
-    text = given.get("text")
-    query = SearchQuery(**{**given, "text": text.strip().casefold() if text else None}, now=NOW)
-    conditions = _Filter.of(query)
-    assert await chosen(collection, conditions.mongo()) == {
-        d["_id"] for d in docs if conditions.keeps(d)
-    }
 
 
 @pytest.mark.parametrize(
