@@ -117,7 +117,7 @@ class SearchQueries:
 
     @strawberry.field(
         description="Certified stays (certificate VALID now), nearest first by "
-        "default. Points in and out are in coordSystem."
+        "default (by name without `near` or `bbox`). Points in and out are in coordSystem."
     )
     async def search_stays(
         self,

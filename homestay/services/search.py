@@ -232,7 +232,7 @@ class SearchService:
         return ranked
 
     def _by_name_key(self, query: SearchQuery, found: Found, limit: int) -> list[Ranked]:
-        """By name, or by grade then name (a viewport without `near`)."""
+        """By name, or by grade then name (a viewport or anywhere, without `near`)."""
         index = self.index
         by_grade = query.sort is StaySort.GRADE
         after_rank, after_name = 99, None
