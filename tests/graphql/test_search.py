@@ -14,7 +14,7 @@ from homestay.domain.certificates import Certificate, CertificateAction
 from homestay.domain.listings import Homestay
 from homestay.services.homestays import HomestayInput
 from homestay.services.inspections import ResultInput, SubmissionInput
-from homestay.services.search import SearchQuery
+from homestay.services.search import SearchQuery, StaySort
 from tests.conftest import key
 from tests.graphql.flows import THRESHOLDS, checklist
 
@@ -351,6 +351,26 @@ async def test_a_geo_search_reads_what_changed_then_its_page_both_through_indexe
     since = services.search.index.version
     plan = await db.certificates.find({"updatedAt": {"$gte": since}}).explain()
     assert "IXSCAN" in str(plan["queryPlanner"]["winningPlan"])
+
+
+async def test_a_search_without_a_place_counts_in_the_index_not_in_the_database(
+    db, services, inspector, bureau, command_counter
+):
+    """An app without the phone's location asks the province, by name, with totalCount: no
+    count, no sort in the database (at 200,000 stays those took 40 s on the embedded
+    server), only what changed and the page by number, as any search."""
+    await certify(services, inspector, bureau, point_at(100, 0), name_en="Bamboo Stay")
+    await services.search.search(SearchQuery(near=MOGANSHAN, radius_m=10))  # builds: no hit
+
+    async def sent(query: SearchQuery) -> list:
+        command_counter.commands.clear()
+        page = await services.search.search(query)
+        assert len(page.hits) == 1 and await page.count() == 1
+        return [(n, f) for database, n, f in command_counter.commands if database == db.db.name]
+
+    assert await sent(SearchQuery()) == [("find", ["updatedAt"]), ("find", ["_id"])]
+    for query in (SearchQuery(sort=StaySort.GRADE), SearchQuery(county="330521", text="Stay")):
+        assert await sent(query) == [("find", ["updatedAt"])]  # the page kept
 
 
 async def test_a_certificate_out_of_service_for_good_leaves_the_search_index(
