@@ -62,7 +62,12 @@ _VALID = CertificateStatus.VALID.value
 KEPT = 2_048
 
 
-_RANK_OF = {grade.value: grade.rank for grade in Grade}  # a row names its grade only
+_RANK_OF = {grade.value: grade.rank for grade in Grade}
+
+
+def _rank(doc: dict) -> int:
+    """A certificate's grade rank; a row of the grade lists names its grade only."""
+    return doc["gradeRank"] if "gradeRank" in doc else _RANK_OF[doc["grade"]]
 
 
 def _ts(moment: datetime) -> float:
@@ -167,7 +172,7 @@ class StayIndex(CaughtUpCopy):
         point = geo.from_geojson(listing["location"])
         county = self._counties.setdefault(doc["county"], len(self._counties))
         expires = _ts(doc["expiresAt"])
-        rank = doc["gradeRank"] if "gradeRank" in doc else _RANK_OF[doc["grade"]]
+        rank = _rank(doc)
         if new or (self.lat[slot], self.lng[slot], self.rank[slot], self.expires[slot]) != (
             point.lat,
             point.lng,
@@ -279,12 +284,12 @@ class StayIndex(CaughtUpCopy):
         # one pass over the documents, the columns filled after in numpy
         numbers, coordinates, ranks, counties, expires, changed = [], [], [], [], [], []
         names, both = [], []
-        county_of, rank_of, stamp = self._counties, _RANK_OF, self._stamp
+        county_of, stamp = self._counties, self._stamp
         for doc in docs:
             listing = doc["listing"]
             numbers.append(doc["_id"])
             coordinates.append(listing["location"]["coordinates"])
-            ranks.append(doc["gradeRank"] if "gradeRank" in doc else rank_of[doc["grade"]])
+            ranks.append(_rank(doc))
             county = doc["county"]
             counties.append(county_of.setdefault(county, len(county_of)))
             expires.append(doc["expiresAt"])
