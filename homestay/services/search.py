@@ -118,7 +118,6 @@ def _shape(sort: StaySort, with_distance: bool) -> list[Any]:
 
 class SearchService:
     def __init__(self, db: Database) -> None:
-        self.db = db
         self.index = StayIndex(db)
 
     async def search(self, query: SearchQuery) -> SearchPage:

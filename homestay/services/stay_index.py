@@ -718,13 +718,14 @@ class _Gridded(Found):
         listed and counted (at 200,000 stays, the 155,000 of a 100 km circle in ~1 ms), but
         still measured only when a page may need them."""
         self.kept = kept
-        self.__dict__.pop("_edge_sorted", None)
+        for made in ("_edge_sorted", "_every_whole"):  # what was derived without it
+            self.__dict__.pop(made, None)
         held = np.take(kept, self.edge)
         self.edge, self.edge_low, self.edge_high = (
             np.compress(held, a) for a in (self.edge, self.edge_low, self.edge_high)
         )
         self.by_rank = np.bincount(
-            self.index.rank[self._whole_stays(self.whole, self.asked)], minlength=RANKS
+            self.index.rank[self._every_whole], minlength=RANKS
         ) + np.bincount(self.index.rank[self.edge], minlength=RANKS)
         self.total = int(self.by_rank.sum())
 
@@ -791,7 +792,12 @@ class _Gridded(Found):
         )
 
     def slots(self) -> np.ndarray:
-        return np.concatenate((self._whole_stays(self.whole, self.asked), self.edge))
+        return np.concatenate((self._every_whole, self.edge))
+
+    @cached_property
+    def _every_whole(self) -> np.ndarray:
+        """The stays of every whole cell, of the ranks asked (and kept, once narrowed)."""
+        return self._whole_stays(self.whole, self.asked)
 
     def count(self, rank: int | None) -> int:
         return self.total if rank is None else int(self.by_rank[rank])
