@@ -19,8 +19,8 @@ types (mypy), runs the whole suite and, beside it, the tests marked `calendar` (
 read China dates from the clock) again with the clock pinned by libfaketime at the edges of
 the calendar: the last and first minutes of a China day, month and year (15:59 and 16:00
 UTC), of a UTC day (23:59 and 00:00 UTC), and around a leap day (their output at the end).
-The Debian tools the suite uses (faketime, zbar-tools, chromium) and graphql-http's audit
-(npm, into .cache/node) are installed here when missing.
+The Debian tools the suite uses (faketime, zbar-tools, chromium, tesseract-ocr) and
+graphql-http's audit (npm, into .cache/node) are installed here when missing.
 """
 
 from __future__ import annotations
@@ -77,12 +77,25 @@ CALENDAR_EDGES = [
 
 
 # commands the suite runs, and the Debian packages that bring them: libfaketime for the
-# calendar checks, zbar to read the plaque's QR code back, Chromium for the page in a browser
-DEBIAN_TOOLS = {"faketime": "faketime", "zbarimg": "zbar-tools", "chromium": "chromium"}
+# calendar checks, zbar to read the plaque's QR code back, Chromium for the page in a browser,
+# Tesseract to read the plaque's Chinese back (with its simplified-Chinese data, a file)
+DEBIAN_TOOLS = {
+    "faketime": "faketime",
+    "zbarimg": "zbar-tools",
+    "chromium": "chromium",
+    "tesseract": "tesseract-ocr",
+}
+DEBIAN_FILES = {"/usr/share/tesseract-ocr/5/tessdata/chi_sim.traineddata": "tesseract-ocr-chi-sim"}
+
+
+def _missing_debian_packages() -> list[str]:
+    return [p for c, p in DEBIAN_TOOLS.items() if not shutil.which(c)] + [
+        p for f, p in DEBIAN_FILES.items() if not Path(f).exists()
+    ]
 
 
 def ensure_debian_tools() -> None:
-    missing = [package for command, package in DEBIAN_TOOLS.items() if not shutil.which(command)]
+    missing = _missing_debian_packages()
     if not missing:
         return
     if os.geteuid() == 0 and shutil.which("apt-get"):
@@ -95,7 +108,7 @@ def ensure_debian_tools() -> None:
         }
         subprocess.run(["apt-get", "update", "-qq"], check=True, **quiet)
         subprocess.run(["apt-get", "install", "-y", "-qq", *missing], check=True, **quiet)
-    still = [package for command, package in DEBIAN_TOOLS.items() if not shutil.which(command)]
+    still = _missing_debian_packages()
     if still:
         sys.exit(
             f"the test suite needs Debian's {', '.join(still)}: "

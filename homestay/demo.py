@@ -20,6 +20,7 @@ from geopy.distance import geodesic
 from geopy.point import Point
 from PIL import Image, ImageDraw
 
+from homestay import images
 from homestay.auth import Caller, Role
 from homestay.clock import shifted, utcnow
 from homestay.domain.appeals import AppealDecision
@@ -144,7 +145,7 @@ _CONCERNS = [  # (category, what a guest wrote, what the bureau did: None while 
     (
         ConcernCategory.HYGIENE,
         "床单有污渍，浴室有霉斑 / stained sheets, mould in the bathroom",
-        None,
+        (ConcernStatus.SUBSTANTIATED, "现场核实属实，列入复查 / found so on site: to re-inspect"),
     ),
     (ConcernCategory.PRICE, "入住时临时加价 100 元 / 100 yuan added at check-in", None),
     (
@@ -162,14 +163,20 @@ _CONCERNS = [  # (category, what a guest wrote, what the bureau did: None while 
 
 async def _concerns(services: Services, bureau: Caller, numbers: list[str]) -> int:
     """Guests' concerns in every state, so that the plan shows what guests said."""
-    for (category, text, outcome), number in zip(_CONCERNS, numbers, strict=False):
-        concern = await services.concerns.report(number, category, text, None)
+    for i, ((category, text, outcome), number) in enumerate(zip(_CONCERNS, numbers, strict=False)):
+        concern, _ = await services.concerns.report(
+            number, category, text, None, reporter=f"demo-guest-{i}"
+        )
         if outcome is not None:
             await services.concerns.resolve(bureau, concern.id, *outcome)
-    # the first stay hears twice: its SAFETY concern and a hygiene one
+    # the first stay hears twice: its SAFETY concern and a hygiene one from another guest
     if numbers:
         await services.concerns.report(
-            numbers[0], ConcernCategory.HYGIENE, "毛巾未更换 / towels not changed", None
+            numbers[0],
+            ConcernCategory.HYGIENE,
+            "毛巾未更换 / towels not changed",
+            None,
+            reporter="demo-guest-9",
         )
     return min(len(numbers), len(_CONCERNS)) + (1 if numbers else 0)
 
@@ -247,7 +254,8 @@ async def _photos(
     """Listing photos of the stay (one, some stays two), stored as an upload stores them."""
     ids = []
     for _ in range(1 + (rng.random() < 0.3)):
-        drawn = await asyncio.to_thread(photos.draw, _scene(rng))
+        scene = images.prepare(_scene(rng))
+        drawn = await asyncio.to_thread(photos.draw, scene)
         ids.append(
             str((await services.photos.store(drawn, homestay, caller.account_id, None))["_id"])
         )

@@ -56,6 +56,13 @@ class NotFound(ApiError):
     status = 404
 
 
+class Gone(ApiError):
+    """What was asked existed, and no longer may be had (a revoked certificate's plaque)."""
+
+    code = "GONE"
+    status = 410
+
+
 class FieldError(ApiError):
     """An error about one part of the request, which it names (`extensions.field`)."""
 

@@ -67,6 +67,20 @@ class Settings:
     # database that does not answer is given up on after db_select_timeout_ms
     request_db_timeout_ms: int = 3000
     db_select_timeout_ms: int = 2000
+    # photos (homestay/images.py, http/uploads.DecodeGate): at most photo_decodes decoded at
+    # once, each within photo_decode_mb of memory; at most photo_queue more wait, each at most
+    # photo_wait_s, the rest are told to come back (503, Retry-After)
+    photo_decodes: int = 2
+    photo_decode_mb: int = 128
+    photo_queue: int = 16
+    photo_wait_s: int = 20
+    # what a query may cost (graphql/cost.py: fields an answer could hold), without a token
+    # and with one; how many costly anonymous queries run at once; and how many requests one
+    # address may have in flight without a token
+    cost_public: int = 15_000
+    cost_account: int = 50_000
+    costly_lane: int = 1
+    public_in_flight: int = 4
 
     @property
     def production(self) -> bool:
@@ -118,6 +132,14 @@ class Settings:
             introspection=_bool(env, "HOMESTAY_INTROSPECTION", True),
             request_db_timeout_ms=_int(env, "HOMESTAY_REQUEST_DB_TIMEOUT_MS", 3000, minimum=100),
             db_select_timeout_ms=_int(env, "HOMESTAY_DB_SELECT_TIMEOUT_MS", 2000, minimum=100),
+            photo_decodes=_int(env, "HOMESTAY_PHOTO_DECODES", 2, minimum=1),
+            photo_decode_mb=_int(env, "HOMESTAY_PHOTO_DECODE_MB", 128, minimum=16),
+            photo_queue=_int(env, "HOMESTAY_PHOTO_QUEUE", 16, minimum=0),
+            photo_wait_s=_int(env, "HOMESTAY_PHOTO_WAIT_S", 20, minimum=1),
+            cost_public=_int(env, "HOMESTAY_COST_PUBLIC", 15_000, minimum=100),
+            cost_account=_int(env, "HOMESTAY_COST_ACCOUNT", 50_000, minimum=100),
+            costly_lane=_int(env, "HOMESTAY_COSTLY_LANE", 1, minimum=1),
+            public_in_flight=_int(env, "HOMESTAY_PUBLIC_IN_FLIGHT", 4, minimum=1),
         )
 
 

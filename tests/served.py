@@ -40,6 +40,15 @@ def served(
 ) -> Iterator[str]:
     """`homestay serve` over a database of its own on `mongodb_uri`: its base URL, once ready.
     No proxy is trusted unless `settings` says so, whatever this environment holds."""
+    with serving(mongodb_uri, data_dir, database, **settings) as (url, _):
+        yield url
+
+
+@contextmanager
+def serving(
+    mongodb_uri: str, data_dir: Path, database: str | None = None, **settings: str
+) -> Iterator[tuple[str, subprocess.Popen]]:
+    """As `served`, with the process too (to read its memory)."""
     port = free_port()
     inherited = {k: v for k, v in os.environ.items() if k != "FORWARDED_ALLOW_IPS"}
     env = {
@@ -57,7 +66,7 @@ def served(
     url = f"http://127.0.0.1:{port}"
     try:
         wait_for(f"{url}/readyz", process, 60)
-        yield url
+        yield url, process
     finally:
         process.terminate()
         process.wait(30)

@@ -2,13 +2,19 @@
 
 A concern names a certificate (the number on the plaque), a category and what happened. The
 same text about the same certificate on the same China day is one concern, however often it
-is sent (a double tap, a bot, a guest who was not sure it went). Open concerns are a reason to
-re-inspect, weighted by category, SAFETY first. Pure: no I/O, no clock.
+is sent (a double tap, a bot, a guest who was not sure it went).
+
+Concerns are a reason to re-inspect (domain/plan), but an anonymous report must not be a
+weapon against a competitor: an unreviewed concern counts once per reporter (one network
+address) and certificate, and weighs little; one the bureau SUBSTANTIATED weighs in full
+(`tally`). Pure: no I/O, no clock.
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from enum import Enum
@@ -28,9 +34,27 @@ class ConcernCategory(Enum):
 
 
 class ConcernStatus(Enum):
-    OPEN = "OPEN"
+    OPEN = "OPEN"  # reported, not reviewed yet
+    SUBSTANTIATED = "SUBSTANTIATED"  # the bureau found it well-founded; not settled yet
     RESOLVED = "RESOLVED"
     DISMISSED = "DISMISSED"
+
+    def can_become(self, outcome: ConcernStatus) -> bool:
+        """The bureau's triage: an open concern is substantiated, resolved or dismissed; a
+        substantiated one is resolved (or, on second thoughts, dismissed)."""
+        return outcome in _NEXT[self]
+
+
+_NEXT = {
+    ConcernStatus.OPEN: {
+        ConcernStatus.SUBSTANTIATED,
+        ConcernStatus.RESOLVED,
+        ConcernStatus.DISMISSED,
+    },
+    ConcernStatus.SUBSTANTIATED: {ConcernStatus.RESOLVED, ConcernStatus.DISMISSED},
+    ConcernStatus.RESOLVED: set(),
+    ConcernStatus.DISMISSED: set(),
+}
 
 
 _CATEGORY_LABELS = {
@@ -44,6 +68,37 @@ _CATEGORY_LABELS = {
 
 MAX_DESCRIPTION = 2000
 MAX_CONTACT = 100
+
+
+@dataclass(frozen=True)
+class ConcernTally:
+    """What weighs in the plan of one homestay's concerns: per category, how many reporters
+    have an unreviewed concern (each reporter once, at the most serious category they named),
+    and how many concerns the bureau substantiated."""
+
+    unreviewed: Mapping[ConcernCategory, int]
+    substantiated: Mapping[ConcernCategory, int]
+
+    def __bool__(self) -> bool:
+        return bool(self.unreviewed) or bool(self.substantiated)
+
+
+def tally(
+    concerns: Iterable[tuple[str, ConcernStatus, ConcernCategory]],
+    seriousness: Callable[[ConcernCategory], int],
+) -> ConcernTally:
+    """The tally of (reporter, status, category) for one homestay: unreviewed (OPEN) ones
+    by distinct reporter, SUBSTANTIATED ones each; the rest weigh nothing."""
+    worst: dict[str, ConcernCategory] = {}
+    substantiated: Counter[ConcernCategory] = Counter()
+    for reporter, status, category in concerns:
+        if status is ConcernStatus.SUBSTANTIATED:
+            substantiated[category] += 1
+        elif status is ConcernStatus.OPEN:
+            known = worst.get(reporter)
+            if known is None or seriousness(category) > seriousness(known):
+                worst[reporter] = category
+    return ConcernTally(dict(Counter(worst.values())), dict(substantiated))
 
 
 def same_concern_key(number: str, text: str, day: date) -> str:

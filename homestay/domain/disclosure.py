@@ -19,6 +19,7 @@ from datetime import datetime
 from homestay.auth import Caller
 from homestay.domain.certificates import CertificateStatus
 from homestay.domain.grades import Grade
+from homestay.domain.listings import name_in
 
 # the certificate's fields as the open-data feed and the verification page name them
 PUBLIC_CERTIFICATE_FIELDS = frozenset(
@@ -63,7 +64,8 @@ class PublicCertificate:
     number: str
     status: CertificateStatus  # as of now
     grade: Grade
-    homestay_name: str
+    homestay_name: str  # in Chinese, as registered
+    homestay_name_en: str | None
     county: str
     issued_at: datetime
     expires_at: datetime
@@ -72,3 +74,6 @@ class PublicCertificate:
     @property
     def listed(self) -> bool:
         return homestay_is_public(self.status)
+
+    def homestay_name_in(self, lang: str) -> str:
+        return name_in(self.homestay_name, self.homestay_name_en, lang)

@@ -10,6 +10,12 @@ from dataclasses import dataclass
 from homestay.domain.geo import LatLng
 
 
+def name_in(name: str, name_en: str | None, lang: str) -> str:
+    """A homestay's name wherever it is shown (its listing, a verification, the plaque's
+    page): the English name for English when there is one, the Chinese one otherwise."""
+    return (name_en or name) if lang == "en" else name
+
+
 @dataclass(frozen=True)
 class ListingPhoto:
     id: str
@@ -34,8 +40,7 @@ class Listing:
     photos: tuple[ListingPhoto, ...] = ()  # the cover first
 
     def name_in(self, lang: str) -> str:
-        """The English name for English when there is one, the Chinese one otherwise."""
-        return (self.name_en or self.name) if lang == "en" else self.name
+        return name_in(self.name, self.name_en, lang)
 
     def description_in(self, lang: str) -> str | None:
         if lang == "en":

@@ -6,6 +6,7 @@ weight, a setting; a homestay's priority is the sum of the weights of its reason
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -13,7 +14,7 @@ from enum import Enum
 
 from homestay.clock import china_date
 from homestay.domain.certificates import Certificate, CertificateStatus
-from homestay.domain.concerns import ConcernCategory
+from homestay.domain.concerns import ConcernCategory, ConcernTally
 from homestay.domain.grades import Grade
 
 
@@ -43,7 +44,9 @@ class PlanSettings:
     suspension_days: int = 365
     far_weight: int = 35
     far_days: int = 365
-    # each open concern of guests adds its category's weight, up to concern_max_weight
+    # a concern the bureau substantiated adds its category's weight, up to concern_max_weight;
+    # an unreviewed one concern_unreviewed_percent of it, once per reporter, and all of them
+    # together at most concern_unreviewed_max_weight (below an expired certificate's)
     concern_safety_weight: int = 60
     concern_hygiene_weight: int = 30
     concern_misrepresentation_weight: int = 25
@@ -51,12 +54,17 @@ class PlanSettings:
     concern_service_weight: int = 10
     concern_other_weight: int = 5
     concern_max_weight: int = 150
+    concern_unreviewed_percent: int = 25
+    concern_unreviewed_max_weight: int = 45
     # the operator asked to be inspected, and has waited this long
     request_waiting_weight: int = 40
     request_waiting_days: int = 30
 
     def concern_weight(self, category: ConcernCategory) -> int:
         return int(getattr(self, f"concern_{category.value.lower()}_weight"))
+
+    def unreviewed_concern_weight(self, category: ConcernCategory) -> int:
+        return math.ceil(self.concern_weight(category) * self.concern_unreviewed_percent / 100)
 
 
 @dataclass(frozen=True)
@@ -87,11 +95,11 @@ def assess(
     thresholds: Mapping[Grade, int] | None,
     now: datetime,
     s: PlanSettings,
-    open_concerns: Mapping[ConcernCategory, int] | None = None,
+    concerns: ConcernTally | None = None,
     requested_at: datetime | None = None,
 ) -> list[Finding]:
-    """Every reason to re-inspect the homestay behind `cert`. Pure. `open_concerns`: how
-    many of the guests' concerns about it are open, by category."""
+    """Every reason to re-inspect the homestay behind `cert`. Pure. `concerns`: what its
+    guests' concerns weigh (domain/concerns.tally)."""
     history = inspections or InspectionHistory()
     found = [
         _expiry(cert, now, s),
@@ -99,7 +107,7 @@ def assess(
         _near_threshold(cert, thresholds, s),
         _recent_suspension(cert, now, s),
         _far_inspection(history, now, s),
-        _concerns_finding(open_concerns, s) if open_concerns else None,
+        _concerns_finding(concerns, s) if concerns else None,
         request_waiting(requested_at, now, s),
     ]
     return [f for f in found if f is not None]
@@ -219,19 +227,46 @@ def request_waiting(
     )
 
 
-def _concerns_finding(open_concerns: Mapping[ConcernCategory, int], s: PlanSettings) -> Finding:
-    weight = min(
-        s.concern_max_weight, sum(s.concern_weight(c) * n for c, n in open_concerns.items())
+def _concerns_finding(tally: ConcernTally, s: PlanSettings) -> Finding:
+    """Substantiated concerns at their category's weight; unreviewed ones at a share of it,
+    once per reporter, capped below an expired certificate: a few anonymous reports cannot
+    put a stay at the top of the plan, the bureau's review of them can."""
+    unreviewed = min(
+        s.concern_unreviewed_max_weight,
+        sum(s.unreviewed_concern_weight(c) * n for c, n in tally.unreviewed.items()),
     )
-    ordered = sorted(open_concerns.items(), key=lambda cn: (-s.concern_weight(cn[0]), cn[0].value))
-    total = sum(open_concerns.values())
+    substantiated = sum(s.concern_weight(c) * n for c, n in tally.substantiated.items())
+    zh: list[str] = []
+    en: list[str] = []
+    if tally.substantiated:
+        total = sum(tally.substantiated.values())
+        zh.append(f"经文旅局核实的游客反映 {total} 件（{_listed(tally.substantiated, 'zh', s)}）")
+        en.append(
+            f"{total} concern{'s' if total > 1 else ''} substantiated by the bureau "
+            f"({_listed(tally.substantiated, 'en', s)})"
+        )
+    if tally.unreviewed:
+        guests = sum(tally.unreviewed.values())
+        zh.append(
+            f"{guests} 位游客的反映待核实（{_listed(tally.unreviewed, 'zh', s)}），"
+            f"核实前按类别权重的 {s.concern_unreviewed_percent}% 计、每位游客计一次、"
+            f"合计不超过 {s.concern_unreviewed_max_weight} 分"
+        )
+        en.append(
+            f"unreviewed concerns from {guests} guest{'s' if guests > 1 else ''} "
+            f"({_listed(tally.unreviewed, 'en', s)}), weighed at "
+            f"{s.concern_unreviewed_percent}% of their category, once per guest, at most "
+            f"{s.concern_unreviewed_max_weight} points until the bureau reviews them"
+        )
     return Finding(
         Reason.OPEN_CONCERNS,
-        weight,
-        {
-            "zh": f"游客反映 {total} 件待处理："
-            + "、".join(f"{c.label['zh']} {n} 件" for c, n in ordered),
-            "en": f"{total} open concern{'s' if total > 1 else ''} from guests: "
-            + ", ".join(f"{n} {c.label['en']}" for c, n in ordered),
-        },
+        min(s.concern_max_weight, unreviewed + substantiated),
+        {"zh": "；".join(zh), "en": "; ".join(en)},
     )
+
+
+def _listed(counts: Mapping[ConcernCategory, int], lang: str, s: PlanSettings) -> str:
+    ordered = sorted(counts.items(), key=lambda cn: (-s.concern_weight(cn[0]), cn[0].value))
+    if lang == "zh":
+        return "、".join(f"{c.label['zh']} {n} 件" for c, n in ordered)
+    return ", ".join(f"{n} {c.label['en']}" for c, n in ordered)

@@ -146,7 +146,11 @@ class CertificateVerification:
     status: CertificateStatus | None = None
     grade: Grade | None = None
     grade_label: str | None = None
-    homestay_name: str | None = None
+    homestay_name: str | None = strawberry.field(
+        default=None,
+        description="In the language of Accept-Language, as Homestay.name: nameEn for "
+        "English when there is one, the Chinese name otherwise.",
+    )
     county: County | None = None
     issued_at: datetime | None = None
     expires_at: datetime | None = None
@@ -220,7 +224,7 @@ class CertificateQueries:
             status=shown.status,
             grade=shown.grade,
             grade_label=localized(shown.grade.label, info.context.lang),
-            homestay_name=shown.homestay_name,
+            homestay_name=shown.homestay_name_in(info.context.lang),
             county=County.of(shown.county, info.context.lang),
             issued_at=shown.issued_at,
             expires_at=shown.expires_at,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from datetime import datetime
 
 import strawberry
@@ -23,6 +24,7 @@ from homestay.graphql.common import (
     payload,
 )
 from homestay.graphql.permissions import IsBureau
+from homestay.http.guard import request_address
 
 strawberry.enum(DomainCategory)
 strawberry.enum(DomainStatus)
@@ -112,7 +114,10 @@ class ReportConcernPayload:
 @strawberry.input
 class ResolveConcernInput:
     concern_id: strawberry.ID
-    status: ConcernStatus = strawberry.field(description="RESOLVED or DISMISSED.")
+    status: ConcernStatus = strawberry.field(
+        description="SUBSTANTIATED (well-founded: it weighs in full in the re-inspection "
+        "plan until resolved), RESOLVED or DISMISSED."
+    )
     note: str
 
 
@@ -162,6 +167,10 @@ class ConcernQueries:
         )
 
 
+async def _first(reported: Awaitable[tuple[DomainConcern, bool]]) -> DomainConcern:
+    return (await reported)[0]
+
+
 @strawberry.type
 class ConcernMutations:
     @strawberry.mutation(
@@ -171,20 +180,24 @@ class ConcernMutations:
     )
     async def report_concern(self, info: Info, input: ReportConcernInput) -> ReportConcernPayload:
         request = info.context.request
-        if request is not None:
-            address = request.client.host if request.client else "unknown"
-            await request.app.state.rate_limiter.admit_concern(
-                address, input.certificate_number.strip()
-            )
-        return await payload(
-            ReportConcernPayload,
-            info.context.services.concerns.report(
-                input.certificate_number,
+        service = info.context.services.concerns
+        number = input.certificate_number
+        address = request_address(request) if request is not None else "unknown"
+
+        async def report() -> tuple[DomainConcern, bool]:
+            return await service.report(
+                number,
                 input.category,
                 input.description,
                 input.contact,
                 [str(p) for p in input.photo_ids or []],
-            ),
+                reporter=address,
+            )
+
+        limiter = request.app.state.rate_limiter if request is not None else None
+        return await payload(
+            ReportConcernPayload,
+            limiter.report_concern(address, number, report) if limiter else _first(report()),
             lambda record: {"receipt": record.receipt},
         )
 

@@ -1,15 +1,26 @@
-"""The cost limit: a query that could return more objects than MAX_OBJECTS is refused before
-it runs, with the figure in the error.
+"""What a query costs, priced before it runs: a budget per caller, and a lane for the costly.
 
-The count is an upper bound computed from the document and its variables: each object field
-counts one, times the size of every list it sits in. A connection's list is as long as its
-`first` argument (20 when absent, as in the resolvers); other lists have a known bound
-(LIST_BOUNDS) or DEFAULT_LIST_BOUND.
+The price is an upper bound computed from the document and its variables: every field the
+answer could hold counts one, times the size of every list it sits in (objects x fields).
+A connection's list is as long as its `first` argument (20 when absent, as in the
+resolvers); other lists have a known bound (LIST_BOUNDS) or DEFAULT_LIST_BOUND; a list of
+scalars is one field. A search page of 20 stays with 20 fields each costs ~440.
+
+Budgets (settings): an anonymous caller may spend `cost_public` a query, which no tourist
+app reaches (its largest, a map's clusters or a page of 100 stays, cost ~2,500-6,500) but
+a dozen aliased searches of 100 stays do; an account `cost_account`. A query over its budget
+is refused before anything runs (QUERY_TOO_COSTLY, with `cost` and `limit`).
+
+An anonymous query costing more than HEAVY runs in the costly lane: at most `lane_size` at
+once in this process, waiting at most LANE_WAIT_S for a place and refused with
+SERVICE_UNAVAILABLE (Retry-After) after that. Whatever many addresses send, the event loop
+gives costly anonymous work at most that share, and everyone else's requests go on.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import asyncio
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 from graphql import (
@@ -34,10 +45,11 @@ from strawberry.extensions import SchemaExtension
 
 from homestay.graphql.core import core_schema
 
-MAX_OBJECTS = 5000
 DEFAULT_PAGE = 20
 MAX_PAGE = 100
 DEFAULT_LIST_BOUND = 20
+HEAVY = 1_000  # an anonymous query past this runs in the costly lane
+LANE_WAIT_S = 5.0
 # lists whose length is bounded by the data model, not by an argument
 LIST_BOUNDS = {
     ("GradingStandard", "items"): 100,
@@ -104,10 +116,12 @@ class _Counter:
         selection_set: SelectionSetNode | None,
         page: int | None = None,
     ) -> int:
+        """The fields an answer to `selection_set` on `parent` could hold."""
         total = 0
         for node in self._fields(selection_set):
             field = parent.fields.get(node.name.value)
-            if field is None:  # __typename and introspection: no objects of ours
+            if field is None:  # __typename, introspection: one field
+                total += 1
                 continue
             named = get_named_type(field.type)
             if isinstance(named, GraphQLInterfaceType):  # node(s): the costliest it may be
@@ -115,6 +129,7 @@ class _Counter:
             elif isinstance(named, GraphQLObjectType):
                 kinds = [named]
             else:
+                total += 1  # a scalar, or a list of them: one field
                 continue
             first = self._first(node)
             if first is None and named.name.endswith("Connection"):
@@ -150,29 +165,76 @@ def query_cost(
     return _Counter(schema, fragments, variables or {}).count(root, operation.selection_set)
 
 
+class CostLane:
+    """The costly lane of one process: at most `size` costly anonymous queries at once."""
+
+    def __init__(self, size: int) -> None:
+        self._places = asyncio.Semaphore(size)
+
+    async def enter(self) -> bool:
+        """A place, within LANE_WAIT_S; False when none came free."""
+        try:
+            await asyncio.wait_for(self._places.acquire(), LANE_WAIT_S)
+        except TimeoutError:
+            return False
+        return True
+
+    def leave(self) -> None:
+        self._places.release()
+
+
+def _refusal(message: str, **extensions: Any) -> ExecutionResult:
+    return ExecutionResult(data=None, errors=[GraphQLError(message, extensions=extensions)])
+
+
 class CostLimit(SchemaExtension):
-    def on_execute(self) -> Iterator[None]:
+    """Prices the operation before it runs (QUERY_TOO_COSTLY past the caller's budget) and
+    runs a costly anonymous one in the lane."""
+
+    def __init__(self, *, public: int, account: int, lane: CostLane) -> None:
+        super().__init__()
+        self.public = public
+        self.account = account
+        self.lane = lane
+
+    async def on_execute(self) -> AsyncIterator[None]:
         context = self.execution_context
-        if context.result is None and context.graphql_document is not None:
-            cost = query_cost(
-                core_schema(context.schema),
-                context.graphql_document,
-                context.operation_name,
-                context.variables,
+        if context.result is not None or context.graphql_document is None:
+            yield
+            return
+        cost = query_cost(
+            core_schema(context.schema),
+            context.graphql_document,
+            context.operation_name,
+            context.variables,
+        )
+        anonymous = getattr(context.context, "caller", None) is None or (
+            context.context.caller.account_id is None
+        )
+        limit = self.public if anonymous else self.account
+        if cost > limit:
+            context.result = _refusal(
+                f"this query could return up to {cost} fields; the limit is {limit}"
+                + (" without a token" if anonymous else "")
+                + ": ask for smaller pages, fewer fields or fewer aliases",
+                code="QUERY_TOO_COSTLY",
+                cost=cost,
+                limit=limit,
             )
-            if cost > MAX_OBJECTS:
-                context.result = ExecutionResult(
-                    data=None,
-                    errors=[
-                        GraphQLError(
-                            f"this query could return up to {cost} objects; the limit is "
-                            f"{MAX_OBJECTS}: ask for smaller pages or fewer nested lists",
-                            extensions={
-                                "code": "QUERY_TOO_COSTLY",
-                                "cost": cost,
-                                "limit": MAX_OBJECTS,
-                            },
-                        )
-                    ],
-                )
-        yield
+            yield
+            return
+        if not anonymous or cost <= HEAVY:
+            yield
+            return
+        if not await self.lane.enter():
+            context.result = _refusal(
+                "too many costly queries are running; send it again shortly",
+                code="SERVICE_UNAVAILABLE",
+                retryAfter=2,
+            )
+            yield
+            return
+        try:
+            yield
+        finally:
+            self.lane.leave()

@@ -27,9 +27,10 @@ from collections import OrderedDict
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 
-from graphql import DocumentNode, GraphQLError
+from graphql import DocumentNode, GraphQLError, validate
 from strawberry.extensions import SchemaExtension
-from strawberry.schema.schema import validate_document
+from strawberry.schema.validation_rules.maybe_null import MaybeNullValidationRule
+from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
 
 from homestay.graphql.core import core_schema
 from homestay.graphql.expansion import expand, refusal
@@ -73,9 +74,10 @@ class KnownDocuments:
 class CachedDocuments(SchemaExtension):
     """Parse and validate a text once; a schema builds one KnownDocuments for its requests."""
 
-    def __init__(self, known: KnownDocuments) -> None:
+    def __init__(self, known: KnownDocuments, hide_suggestions: bool = False) -> None:
         super().__init__()
         self.known = known
+        self.hide_suggestions = hide_suggestions
         self.seen: Known | None = None
 
     def on_parse(self) -> Iterator[None]:
@@ -99,10 +101,12 @@ class CachedDocuments(SchemaExtension):
             [refused]
             if refused is not None
             else await asyncio.to_thread(
-                validate_document,
+                validate,
                 core_schema(context.schema),
                 document,
-                context.validation_rules,
+                # and strawberry's own two, as its validate_document adds them
+                (*context.validation_rules, MaybeNullValidationRule, OneOfInputValidationRule),
+                hide_suggestions=self.hide_suggestions,
             )
         )
         context.pre_execution_errors = list(errors)

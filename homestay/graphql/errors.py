@@ -75,10 +75,18 @@ def classify(error: GraphQLError, executing: bool) -> tuple[str, str, dict]:
     return "INTERNAL_SERVER_ERROR", "Internal server error", {}
 
 
+_SUGGESTION = re.compile(r" Did you mean [^?]*\?")
+
+
 class ErrorCodes(SchemaExtension):
-    """Short-circuits a request whose token failed, then codes and masks every error."""
+    """Short-circuits a request whose token failed, then codes and masks every error. With
+    `hide_suggestions` (introspection off), no message suggests a name of the schema."""
 
     executing = False
+
+    def __init__(self, hide_suggestions: bool = False) -> None:
+        super().__init__()
+        self.hide_suggestions = hide_suggestions
 
     def on_execute(self) -> Iterator[None]:
         self.executing = True
@@ -105,6 +113,8 @@ class ErrorCodes(SchemaExtension):
             extensions = {**(error.extensions or {}), **extra, "code": code}
             if code in ("INTERNAL_SERVER_ERROR", "SERVICE_UNAVAILABLE") and request_id:
                 extensions["requestId"] = request_id
+            if self.hide_suggestions:
+                message = _SUGGESTION.sub("", message)
             masked.append(
                 GraphQLError(
                     message,

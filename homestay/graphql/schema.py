@@ -21,7 +21,7 @@ from homestay.graphql.appeals import Appeal, AppealMutations, AppealQueries
 from homestay.graphql.bureau import BureauQueries
 from homestay.graphql.certificates import Certificate, CertificateMutations, CertificateQueries
 from homestay.graphql.concerns import Concern, ConcernMutations, ConcernQueries
-from homestay.graphql.cost import CostLimit
+from homestay.graphql.cost import CostLane, CostLimit
 from homestay.graphql.documents import CachedDocuments, KnownDocuments
 from homestay.graphql.errors import ErrorCodes, Observed, log_errors
 from homestay.graphql.execution import Execution
@@ -75,18 +75,26 @@ class HomestaySchema(strawberry.Schema):
         log_errors(errors, getattr(context, "request_id", None))
 
 
-def build_schema(*, introspection: bool = True) -> HomestaySchema:
+def build_schema(
+    *,
+    introspection: bool = True,
+    cost_public: int = 15_000,
+    cost_account: int = 50_000,
+    costly_lane: int = 1,
+) -> HomestaySchema:
+    """The schema, with the limits a request meets (cost.py: budgets and the costly lane)."""
     known = KnownDocuments()  # this schema's rules validated them
+    lane = CostLane(costly_lane)
     extensions: list = [
         Observed,
-        ErrorCodes,
+        lambda: ErrorCodes(hide_suggestions=not introspection),
         lambda: QueryDepthLimiter(max_depth=MAX_DEPTH),
         lambda: MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
         lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
         # the apps send the same few documents again and again: parsed and validated once
         # per text; one that expands past its bound is refused unvalidated
-        lambda: CachedDocuments(known),
-        CostLimit,
+        lambda: CachedDocuments(known, hide_suggestions=not introspection),
+        lambda: CostLimit(public=cost_public, account=cost_account, lane=lane),
     ]
     if not introspection:
         extensions.append(lambda: AddValidationRules([NoSchemaIntrospectionCustomRule]))

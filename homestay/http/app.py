@@ -18,6 +18,7 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.routing import BaseRoute, Mount, Route
 from starlette_compress import CompressMiddleware, add_compress_type
 
+from homestay import images
 from homestay.graphql.schema import build_schema
 from homestay.http import doorway, exports, graphiql, photos, uploads
 from homestay.http.bootstrap import bootstrap
@@ -103,12 +104,18 @@ def create_app(settings: Settings, services: Services | None = None) -> Starlett
             await database.close()
 
     graphql = GraphQLView(
-        build_schema(introspection=settings.introspection),
+        build_schema(
+            introspection=settings.introspection,
+            cost_public=settings.cost_public,
+            cost_account=settings.cost_account,
+            costly_lane=settings.costly_lane,
+        ),
         graphql_ide=None if settings.production else "graphiql",
         allow_queries_via_get=True,
         db_timeout_s=settings.request_db_timeout_ms / 1000,
     )
     limiter = RateLimiter(Limits.of(settings))
+    images.keep_large_blocks_apart()
     app = Starlette(
         routes=_routes(graphql),
         middleware=_middleware(settings, metrics_, limiter),
@@ -117,6 +124,12 @@ def create_app(settings: Settings, services: Services | None = None) -> Starlett
     )
     app.state.metrics = metrics_
     app.state.rate_limiter = limiter
+    app.state.decode_gate = uploads.DecodeGate(
+        settings.photo_decodes,
+        settings.photo_queue,
+        settings.photo_wait_s,
+        images.Budget(decode_bytes=settings.photo_decode_mb * images.MIB),
+    )
     if services is not None:
         app.state.services = services
     return app

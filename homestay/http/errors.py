@@ -11,7 +11,7 @@ from pymongo.errors import PyMongoError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from homestay.errors import ApiError, RateLimited, ServiceUnavailable
+from homestay.errors import ApiError, ServiceUnavailable
 
 
 def json_error(
@@ -32,8 +32,9 @@ def error_response(exc: ApiError) -> JSONResponse:
     headers: dict[str, str] = {}
     if exc.status == 401:
         headers["WWW-Authenticate"] = "Bearer"
-    if isinstance(exc, RateLimited):
-        headers["Retry-After"] = str(exc.retry_after)
+    retry_after = getattr(exc, "retry_after", None)
+    if retry_after is not None:  # RateLimited, or a service busy for a moment
+        headers["Retry-After"] = str(retry_after)
     extra = {k: v for k, v in exc.extensions.items() if k != "code"}
     return json_error(exc.status, exc.code, exc.message, headers, **extra)
 

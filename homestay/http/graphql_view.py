@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 from contextvars import ContextVar
@@ -24,9 +25,10 @@ from homestay.errors import (
     UnsupportedMediaType,
 )
 from homestay.graphql.context import Context, language
+from homestay.graphql.core import core_schema
 from homestay.http import graphiql
 from homestay.http.errors import error_response
-from homestay.http.guard import caller_of
+from homestay.http.guard import caller_of, request_address
 from homestay.services import persisted
 from homestay.services.registry import Services
 
@@ -183,10 +185,11 @@ class GraphQLView(GraphQL):
             raise BadRequest(
                 "extensions.persistedQuery.sha256Hash", "not the SHA-256 of the query sent with it"
             )
-        if await store.find(sha256.lower()) is None:
-            client = starlette_request.client
+        if await store.find(sha256.lower()) is None and await asyncio.to_thread(
+            persisted.storable, core_schema(self.schema), item.query
+        ):  # only a document of this schema is learnt; any other runs, and fails, as sent
             await starlette_request.app.state.rate_limiter.admit_persisted_query(
-                client.host if client else "unknown"
+                request_address(starlette_request)
             )
             await store.learn(sha256.lower(), item.query)
 

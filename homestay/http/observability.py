@@ -7,7 +7,14 @@ import re
 import time
 import uuid
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    GCCollector,
+    Histogram,
+    PlatformCollector,
+    ProcessCollector,
+)
 from pymongo import monitoring
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -20,6 +27,10 @@ class Metrics(monitoring.CommandListener):
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
+        # what every dashboard expects of a process: resident memory, CPU, open files, GC
+        ProcessCollector(registry=self.registry)
+        PlatformCollector(registry=self.registry)
+        GCCollector(registry=self.registry)
         self.requests = Counter(
             "homestay_http_requests_total",
             "HTTP requests",

@@ -3,83 +3,108 @@ a guest (no token) uploads a photo that a concern cites, counted per address. On
 the photo's county ever download one.
 
 A photo from the field is hostile until decoded: a JPEG header may front an HTML page, a PNG
-may declare 60,000 x 60,000 pixels to exhaust memory, and a phone's EXIF carries where it was
-taken. Every upload is therefore decoded by Pillow (after its declared size is checked against
-MAX_PIXELS), turned upright, and re-encoded; only the re-encoded image is stored, so neither a
-polyglot nor the phone's metadata survives. Served back with nosniff and a CSP that runs
-nothing, as a download for staff of its county only.
+may declare 60,000 x 60,000 pixels to exhaust memory, a comment segment may carry a script,
+and a phone's EXIF carries where it was taken. Every upload therefore goes through
+homestay/images.prepare (a memory budget checked before decoding; upright, sRGB, no metadata)
+and is re-encoded; only the re-encoded image is stored. At most `photo_decodes` uploads are
+decoded at once (DecodeGate); the rest wait their turn, or get 503 with Retry-After when the
+queue is full or the wait too long. Served back with nosniff and a CSP that runs nothing, as a
+download for staff of its county only.
+
+An `Idempotency-Key` is the app's own id for one upload, scoped to its sender (the account;
+a guest's network address): a photo sent again on a flaky network is stored once, another
+sender's key is another key, and a key sent again with another photo is refused
+(IDEMPOTENCY_KEY_REUSED) instead of answered with the first one.
 """
 
 from __future__ import annotations
 
 import asyncio
-import io
-import warnings
+import hashlib
+from collections.abc import Callable
+from typing import TypeVar
 
-import pillow_heif
-from PIL import Image, ImageOps, UnidentifiedImageError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
+from homestay import images
 from homestay.auth import Caller, Role
 from homestay.domain.listings import Homestay
-from homestay.errors import BadRequest, Forbidden, NotFound, PayloadTooLarge, UnsupportedMediaType
+from homestay.errors import (
+    BadRequest,
+    FieldError,
+    Forbidden,
+    NotFound,
+    PayloadTooLarge,
+    ServiceUnavailable,
+)
 from homestay.graphql.common import key_of
-from homestay.http.guard import MAX_UPLOAD_BYTES, caller_of
+from homestay.http.guard import MAX_UPLOAD_BYTES, caller_of, request_address
 from homestay.services import photos
 
-# 50 megapixels: any phone's full-resolution photo; decoding one takes ~150 MB
-MAX_PIXELS = 50_000_000
-# Pillow warns past this and refuses past twice it; the warning is an error here
-Image.MAX_IMAGE_PIXELS = MAX_PIXELS
-pillow_heif.register_heif_opener()  # iPhones shoot HEIC
-ACCEPTED = {"JPEG", "PNG", "WEBP", "HEIF"}
-JPEG_QUALITY = 88
 SERVED_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Content-Security-Policy": "default-src 'none'; sandbox",
     "Cache-Control": "private, max-age=86400",
 }
+T = TypeVar("T")
 
 
-class NotAPhoto(Exception):
-    pass
+class IdempotencyKeyReused(FieldError):
+    code = "IDEMPOTENCY_KEY_REUSED"
+    status = 422
 
 
-def reencode(data: bytes) -> tuple[bytes, str, int, int]:
-    """The photo decoded and written anew, upright and without metadata: (bytes, media type,
-    width, height). CPU-bound: run it off the event loop."""
-    too_large = PayloadTooLarge(
-        "body", f"a photo may have at most {MAX_PIXELS:,} pixels", code="IMAGE_TOO_LARGE"
-    )
-    try:
-        with warnings.catch_warnings():
-            # Pillow checks the declared size before decoding: past MAX_PIXELS, refuse
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image: Image.Image = Image.open(io.BytesIO(data))
-            if image.format not in ACCEPTED:
-                raise NotAPhoto
-            image.load()  # the whole image: a header in front of anything else fails here
-            image = ImageOps.exif_transpose(image) or image
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise too_large from None
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
-        raise NotAPhoto from None
-    out = io.BytesIO()
-    transparent = image.mode in ("RGBA", "LA") or (
-        image.mode == "P" and "transparency" in image.info
-    )
-    if transparent:  # a drawing or a screenshot: JPEG would lose it
-        image.save(out, "PNG")
-        media_type = "image/png"
-    else:
-        image.convert("RGB").save(out, "JPEG", quality=JPEG_QUALITY)
-        media_type = "image/jpeg"
-    return out.getvalue(), media_type, image.width, image.height
+class Busy(ServiceUnavailable):
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message, retryAfter=retry_after)
+        self.retry_after = retry_after
+
+
+class DecodeGate:
+    """At most `at_once` photos decoded at a time, at most `waiting` more in line, none of
+    them waiting longer than `wait_s`: the memory photos take is bounded by the budget
+    times `at_once`, whatever arrives."""
+
+    def __init__(self, at_once: int, waiting: int, wait_s: float, budget: images.Budget) -> None:
+        self.budget = budget
+        self.waiting_max = waiting
+        self.wait_s = wait_s
+        self._slots = asyncio.Semaphore(at_once)
+        self._waiting = 0
+
+    async def run(self, work: Callable[..., T], *args: object) -> T:
+        """`work(*args)` in a worker thread once a slot is free; Busy (503) when the line is
+        full or the wait too long."""
+        if self._slots.locked() and self._waiting >= self.waiting_max:
+            raise Busy("too many photos are being processed; send it again shortly", 5)
+        self._waiting += 1
+        try:
+            await asyncio.wait_for(self._slots.acquire(), self.wait_s)
+        except TimeoutError:
+            raise Busy("photos are queued too long; send it again shortly", 10) from None
+        finally:
+            self._waiting -= 1
+        try:
+            return await asyncio.to_thread(work, *args)
+        finally:
+            self._slots.release()
+            await asyncio.to_thread(images.give_back_memory)
+
+
+def _evidence(data: bytes, budget: images.Budget) -> tuple[bytes, str, int, int]:
+    picture = images.prepare(data, budget)
+    encoded, media_type = images.encode(picture)
+    return encoded, media_type, picture.width, picture.height
+
+
+def _listing(data: bytes, budget: images.Budget) -> photos.Drawn:
+    return photos.draw(images.prepare(data, budget))
 
 
 async def upload(request: Request) -> Response:
     services = request.app.state.services
+    gate: DecodeGate = request.app.state.decode_gate
     caller = caller_of(request)  # staff for evidence; anyone for a concern's photo
     purpose = request.query_params.get("purpose", "evidence")
     if purpose not in ("evidence", photos.LISTING):
@@ -93,22 +118,39 @@ async def upload(request: Request) -> Response:
             raise PayloadTooLarge("body", "a photo may be at most 10 MB")
     if not body:
         raise BadRequest("body", "send the photo's bytes as the request body")
-    key = _upload_key(request, caller.account_id)
+    key = _upload_key(request, caller)
+    digest = _digest(purpose, homestay, body)
     if (first := await services.uploads.sent_before(key)) is not None:
-        return _stored(first, status=200)  # sent again after a lost answer: the first one
-    try:
-        stored, media_type, width, height = await asyncio.to_thread(reencode, bytes(body))
-    except NotAPhoto:
-        raise UnsupportedMediaType("body", "send a JPEG, PNG, WebP or HEIC photo") from None
+        return _stored(_same_upload(first, digest), status=200)  # the first, after a lost answer
+    data = bytes(body)
+    del body
     if homestay is not None:
-        drawn = await asyncio.to_thread(photos.draw, stored)
-        return _stored(
-            await services.photos.store(drawn, homestay, caller.account_id, key), status=201
-        )
+        drawn = await gate.run(_listing, data, gate.budget)
+        doc = await services.photos.store(drawn, homestay, caller.account_id, key, digest)
+        return _stored(_same_upload(doc, digest), status=201)
+    stored, media_type, width, height = await gate.run(_evidence, data, gate.budget)
     doc, created = await services.uploads.store_photo(
-        caller, stored, media_type, width, height, key
+        caller, stored, media_type, width, height, key, digest
     )
-    return _stored(doc, status=201 if created else 200)
+    return _stored(_same_upload(doc, digest), status=201 if created else 200)
+
+
+def _digest(purpose: str, homestay: Homestay | None, body: bytearray) -> str:
+    """What an upload is: its purpose, its homestay and its bytes."""
+    sha = hashlib.sha256(f"{purpose}\0{homestay.id if homestay else ''}\0".encode())
+    sha.update(body)
+    return sha.hexdigest()
+
+
+def _same_upload(doc: dict, digest: str) -> dict:
+    """`doc`, the upload stored under this key, when it is the upload sent now."""
+    kept = (doc.get("metadata") or {}).get("uploadDigest")
+    if kept is not None and kept != digest:
+        raise IdempotencyKeyReused(
+            "Idempotency-Key",
+            "this key was used for another upload: make a new key for each photo",
+        )
+    return doc
 
 
 async def _listing_homestay(request: Request, caller: Caller) -> Homestay:
@@ -124,15 +166,17 @@ async def _listing_homestay(request: Request, caller: Caller) -> Homestay:
     return homestay
 
 
-def _upload_key(request: Request, account_id: str | None) -> str | None:
+def _upload_key(request: Request, caller: Caller) -> str | None:
     """The app's own id for this upload (a UUID made before the first try), scoped to its
-    sender, so that a photo sent again on a flaky network is stored once."""
+    sender: the account, or a guest's address (an IPv6 one by its /64)."""
     raw = (request.headers.get("idempotency-key") or "").strip()
     if not raw:
         return None
     if len(raw) > 100 or not raw.isprintable():
         raise BadRequest("Idempotency-Key", "at most 100 printable characters (a UUID)")
-    return f"{account_id or 'guest'}:{raw}"
+    if caller.account_id is not None:
+        return f"account:{caller.account_id}:{raw}"
+    return f"guest:{request_address(request)}:{raw}"
 
 
 def _stored(doc: dict, status: int) -> JSONResponse:

@@ -479,6 +479,7 @@ class CertificateService:
             status=status_of(cert, now),
             grade=Grade(cert["grade"]),
             homestay_name=cert["listing"]["name"],
+            homestay_name_en=cert["listing"].get("nameEn"),
             county=cert["county"],
             issued_at=cert["issuedAt"],
             expires_at=cert["expiresAt"],

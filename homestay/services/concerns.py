@@ -3,13 +3,17 @@
 A report returns a receipt (random, unguessable) that tells its reporter the status and
 nothing else; the contact is seen by the bureau only. The same words about the same
 certificate on the same China day are one concern (a unique index on their key: a retried or
-doubled send returns the first receipt). Open concerns weigh in the re-inspection plan.
+doubled send returns the first receipt). Each concern keeps who sent it as a pseudonym (a
+digest of the sender's network address, never the address), so that the plan counts a
+reporter once (domain/concerns.tally): unreviewed concerns weigh a little, substantiated
+ones in full.
 """
 
 from __future__ import annotations
 
+import hashlib
 import secrets
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from bson import ObjectId
@@ -24,7 +28,9 @@ from homestay.domain.concerns import (
     Concern,
     ConcernCategory,
     ConcernStatus,
+    ConcernTally,
     same_concern_key,
+    tally,
 )
 from homestay.domain.text import check_text
 from homestay.errors import UserError, UserErrors
@@ -55,8 +61,10 @@ class ConcernService:
         description: str,
         contact: str | None,
         photo_ids: Sequence[str] = (),
-    ) -> Concern:
-        """The concern (the first one, when the same words came already today)."""
+        reporter: str = "unknown",
+    ) -> tuple[Concern, bool]:
+        """The concern (the first one, when the same words came already today), and whether
+        this call stored it. `reporter`: the sender's address as the limits count it."""
         errors: list[UserError] = []
         photos = await self._guest_photos(errors, photo_ids)
         text = check_text(
@@ -98,6 +106,7 @@ class ConcernService:
             "reportedAt": now,
             "resolution": None,
             "photoIds": [str(p) for p in photos],
+            "reporter": reporter_pseudonym(reporter),
         }
         try:
             await self.db.concerns.insert_one(doc)
@@ -105,13 +114,13 @@ class ConcernService:
             first = await self.db.concerns.find_one({"sameKey": doc["sameKey"]})
             if first is None:
                 raise
-            return documents.concern(first)
+            return documents.concern(first), False
         if photos:  # now the county's bureau may open them, and no other concern cite them
             await self.db.db["uploads.files"].update_many(
                 {"_id": {"$in": photos}, "metadata.counties": []},
                 {"$set": {"metadata.counties": [cert["county"]]}},
             )
-        return documents.concern(doc)
+        return documents.concern(doc), True
 
     async def _guest_photos(self, errors: list[UserError], ids: Sequence[str]) -> list[ObjectId]:
         if len(ids) > MAX_PHOTOS:
@@ -192,7 +201,11 @@ class ConcernService:
         errors: list[UserError] = []
         if status is ConcernStatus.OPEN:
             errors.append(
-                UserError(["input", "status"], "INVALID", "a concern is resolved or dismissed")
+                UserError(
+                    ["input", "status"],
+                    "INVALID",
+                    "a concern is substantiated, resolved or dismissed",
+                )
             )
         note = check_text(errors, ["input", "note"], note, MAX_NOTE, required=True, multiline=True)
         concern = await self.db.concerns.find_one({"_id": concern_id})
@@ -206,37 +219,64 @@ class ConcernService:
             "at": utcnow(),
             "note": note,
         }
-        updated = await self.db.concerns.find_one_and_update(
-            {"_id": concern_id, "status": ConcernStatus.OPEN.value},
-            {"$set": {"status": status.value, "resolution": resolution}},
-            return_document=True,
-        )
-        if updated is None:
+        before = ConcernStatus(concern["status"])
+        if not before.can_become(status):
             raise UserErrors.one(
                 ["input", "concernId"],
                 "ALREADY_CLOSED",
-                f"this concern is already {concern['status'].lower()}",
+                f"this concern is already {before.value.lower()}",
+            )
+        updated = await self.db.concerns.find_one_and_update(
+            {"_id": concern_id, "status": before.value},
+            {"$set": {"status": status.value, "resolution": resolution}},
+            return_document=True,
+        )
+        if updated is None:  # decided by someone else meanwhile
+            raise UserErrors.one(
+                ["input", "concernId"], "ALREADY_CLOSED", "this concern was decided meanwhile"
             )
         return documents.concern(updated)
 
-    async def open_by_homestay(
-        self, counties: Sequence[str]
-    ) -> dict[str, dict[ConcernCategory, int]]:
-        """Open concerns per homestay and category, for the plan: one aggregation."""
+    async def tallies(
+        self, counties: Sequence[str], seriousness: Callable[[ConcernCategory], int]
+    ) -> dict[str, ConcernTally]:
+        """What weighs in the plan of each homestay's concerns (open and substantiated ones),
+        by homestay: one aggregation, grouped by reporter."""
         rows = await (
             await self.db.concerns.aggregate(
                 [
                     {
                         "$match": {
                             "county": {"$in": list(counties)},
-                            "status": ConcernStatus.OPEN.value,
+                            "status": {"$in": [s.value for s in WEIGHING]},
                         }
                     },
-                    {"$group": {"_id": {"h": "$homestayId", "c": "$category"}, "n": {"$sum": 1}}},
+                    {
+                        "$group": {
+                            "_id": {
+                                "h": "$homestayId",
+                                "s": "$status",
+                                "c": "$category",
+                                # a concern kept before reporters were: its own reporter
+                                "r": {"$ifNull": ["$reporter", "$_id"]},
+                            }
+                        }
+                    },
                 ]
             )
         ).to_list()
-        found: dict[str, dict[ConcernCategory, int]] = {}
+        by_homestay: dict[str, list[tuple[str, ConcernStatus, ConcernCategory]]] = {}
         for row in rows:
-            found.setdefault(row["_id"]["h"], {})[ConcernCategory(row["_id"]["c"])] = row["n"]
-        return found
+            key = row["_id"]
+            by_homestay.setdefault(key["h"], []).append(
+                (key["r"], ConcernStatus(key["s"]), ConcernCategory(key["c"]))
+            )
+        return {h: tally(found, seriousness) for h, found in by_homestay.items()}
+
+
+WEIGHING = (ConcernStatus.OPEN, ConcernStatus.SUBSTANTIATED)
+
+
+def reporter_pseudonym(address: str) -> str:
+    """Who sent a concern, for counting senders: a digest of their address."""
+    return hashlib.sha256(f"concern-reporter\n{address}".encode()).hexdigest()[:24]

@@ -1,11 +1,12 @@
 """Listing photos: what a tourist sees of a stay, public while the stay is listed.
 
 An operator (or the county's staff) uploads a photo for one homestay (POST
-/uploads?purpose=listing&homestay=ID); it is decoded and re-encoded like every upload
-(http/uploads.reencode), scaled to at most MAX_SIDE on its long side, and drawn once at each
-of WIDTHS in WebP and JPEG, all stored in GridFS beside it. A phone asks for the width it
-shows (`thumbnailUrl(width)` names the nearest drawn one) and gets WebP when it says it can
-read it, JPEG otherwise; the URLs never change what they serve, so they are cached forever.
+/uploads?purpose=listing&homestay=ID); it is decoded and cleaned like every upload
+(homestay/images.prepare: upright, sRGB, no metadata, at most MAX_SIDE on its long side),
+and drawn once at each of WIDTHS in WebP and JPEG, all stored in GridFS beside it. A phone
+asks for the width it shows (`thumbnailUrl(width)` names the nearest drawn one) and gets WebP
+when it says it can read it, JPEG otherwise; the URLs never change what they serve, so they
+are cached forever.
 
 Inspection evidence lives in the same bucket but is never served here: only a file whose
 metadata says `purpose: listing` is.
@@ -63,12 +64,13 @@ def _flat(image: Image.Image) -> Image.Image:
     return image.convert("RGB")
 
 
-def draw(reencoded: bytes) -> Drawn:
-    """The thumbnails of an already re-encoded, upright photo. CPU-bound: run it off the
-    event loop."""
-    image = _flat(Image.open(io.BytesIO(reencoded)))
+def draw(picture: Image.Image) -> Drawn:
+    """The photo and its thumbnails, from a picture images.prepare made (upright, cleaned).
+    CPU-bound: run it off the event loop."""
+    image = _flat(picture)
     if max(image.size) > MAX_SIDE:
         image.thumbnail((MAX_SIDE, MAX_SIDE), Image.Resampling.LANCZOS)
+    image.info = {}  # nothing but the pixels reaches an encoder
     out = io.BytesIO()
     image.save(out, "JPEG", quality=86, progressive=True, optimize=True)
     thumbnails: dict[tuple[int, str], bytes] = {}
@@ -93,7 +95,12 @@ def thumbnail_width(asked: int) -> int:
 
 
 async def store(
-    db: Database, drawn: Drawn, homestay: Homestay, uploaded_by: str | None, upload_key: str | None
+    db: Database,
+    drawn: Drawn,
+    homestay: Homestay,
+    uploaded_by: str | None,
+    upload_key: str | None,
+    digest: str | None = None,
 ) -> dict:
     """The thumbnails, then the photo naming them (so a photo found has all its thumbnails):
     the photo's files document."""
@@ -129,6 +136,7 @@ async def store(
     }
     if upload_key is not None:
         metadata["uploadKey"] = upload_key
+        metadata["uploadDigest"] = digest
     doc, created = await store_once(db, photo_id, f"photo-{photo_id}.jpg", drawn.photo, metadata)
     if not created:  # the first of the same upload stands, with its own thumbnails
         for drawn_id in {i for sizes in renditions.values() for i in sizes.values()}:
@@ -205,9 +213,14 @@ class PhotoService:
         self.db = db
 
     async def store(
-        self, drawn: Drawn, homestay: Homestay, uploaded_by: str | None, upload_key: str | None
+        self,
+        drawn: Drawn,
+        homestay: Homestay,
+        uploaded_by: str | None,
+        upload_key: str | None,
+        digest: str | None = None,
     ) -> dict:
-        return await store(self.db, drawn, homestay, uploaded_by, upload_key)
+        return await store(self.db, drawn, homestay, uploaded_by, upload_key, digest)
 
     async def served(
         self, caller: Caller, photo_id: str, width: int | None, webp: bool, now: datetime

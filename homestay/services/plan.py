@@ -117,7 +117,7 @@ class PlanService:
                 await self.db.standards.find({"code": {"$in": codes}}).to_list(),
             )
         }
-        concerns = await ConcernService(self.db).open_by_homestay(counties)
+        concerns = await ConcernService(self.db).tallies(counties, self.settings.concern_weight)
         waiting = await open_requests_since(self.db, counties)
         entries = []
         for cert in certificates:

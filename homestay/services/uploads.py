@@ -67,6 +67,7 @@ class UploadService:
         width: int,
         height: int,
         upload_key: str | None,
+        digest: str | None = None,
     ) -> tuple[dict, bool]:
         """A re-encoded photo stored: its files document, and whether this call stored it
         (False: the same upload raced this one and stands)."""
@@ -81,6 +82,7 @@ class UploadService:
         }
         if upload_key is not None:
             metadata["uploadKey"] = upload_key
+            metadata["uploadDigest"] = digest  # what was sent under the key
         return await store_once(self.db, ObjectId(), "photo", data, metadata)
 
     async def open(self, upload_id: str) -> AsyncGridOut | None:

@@ -126,6 +126,8 @@ INDEXES: dict[str, list[IndexModel]] = {
             partialFilterExpression={"metadata.uploadKey": {"$exists": True}},
         ),
     ],
+    # the least recently used persisted queries are evicted first (services/persisted.py)
+    "persisted_queries": [IndexModel([("usedAt", ASCENDING)], name="used")],
     "concerns": [
         # the same words about the same certificate on the same day are one concern
         IndexModel([("sameKey", ASCENDING)], unique=True, name="same_concern_unique"),

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import timedelta
 
 import httpx
 import pytest
 
-from homestay.domain.concerns import ConcernCategory
+from homestay.clock import utcnow
+from homestay.domain.concerns import ConcernCategory, ConcernStatus, ConcernTally, tally
 from homestay.domain.plan import PlanSettings, Reason, _concerns_finding
 from homestay.http.app import create_app
 from tests.graphql.flows import certify
@@ -136,8 +138,101 @@ async def test_reports_are_limited_per_address_and_per_certificate(
             "RATE_LIMITED",
         ]  # two a day about one certificate
         assert await send(other["number"], "问题") == "OK"
-        # four an hour from one address, the refused one counted
-        assert await send(other["number"], "问题2") == "RATE_LIMITED"
+        # four an hour from one address, only stored ones counted
+        assert await send(other["number"], "问题2") == "OK"
+        assert await send(other["number"], "问题3") == "RATE_LIMITED"
+
+
+def guest_at(app, address: str) -> httpx.AsyncClient:
+    """A client whose requests come from `address`."""
+    return httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app, client=(address, 40000)), base_url="http://t"
+    )
+
+
+async def _send(client: httpx.AsyncClient, number: str, category: str, text: str) -> str:
+    body = (
+        await client.post(
+            "/graphql",
+            json={"query": REPORT, "variables": {"n": number, "c": category, "d": text}},
+        )
+    ).json()
+    if body.get("errors"):
+        return body["errors"][0]["extensions"]["code"]
+    sent = body["data"]["reportConcern"]
+    return sent["errors"][0]["code"] if sent["errors"] else "OK"
+
+
+async def test_refused_reports_spend_no_quota_and_cannot_silence_a_certificate(
+    settings, services, api, inspector, bureau, db
+):
+    """Thirty empty reports from three addresses: nothing stored, nothing spent, and the
+    next real guest is heard."""
+    _, cert = await certify(api, inspector.token, bureau.token)
+    app = create_app(
+        replace(settings, rate_concerns="10/hour", rate_concerns_per_certificate="30/day"),
+        services,
+    )
+    for address in ("10.0.0.1", "10.0.0.2", "10.0.0.3"):
+        async with guest_at(app, address) as attacker:
+            for _ in range(10):
+                assert await _send(attacker, cert["number"], "SAFETY", "  ") == "REQUIRED"
+    assert await db.concerns.count_documents({}) == 0
+    async with guest_at(app, "10.9.9.9") as guest:
+        assert await _send(guest, cert["number"], "HYGIENE", "浴室有霉斑") == "OK"
+        # the same words again: the first receipt, and no quota spent either
+        assert await _send(guest, cert["number"], "HYGIENE", "浴室有霉斑") == "OK"
+    assert await db.concerns.count_documents({}) == 1
+
+
+PLAN_WEIGHTS = """{ reinspectionPlan(county: "330521") { edges { node {
+  certificate { number } priority reasons { code weight message } } } } }"""
+
+
+async def test_one_address_cannot_put_a_competitor_at_the_top_of_the_plan(
+    settings, services, api, inspector, bureau, db
+):
+    _, target = await certify(api, inspector.token, bureau.token, name="对手")
+    _, old = await certify(api, inspector.token, bureau.token, name="过期")
+    await db.certificates.update_one(  # expired yesterday: EXPIRED, 100 points
+        {"_id": old["number"]}, {"$set": {"expiresAt": utcnow() - timedelta(days=1)}}
+    )
+    app = create_app(settings, services)
+    async with guest_at(app, "2001:db8:1:2::5") as attacker:
+        for words in ("消防通道堵塞", "灭火器过期", "电线裸露"):
+            assert await _send(attacker, target["number"], "SAFETY", words) == "OK"
+    # another address of the same /64 is the same reporter
+    async with guest_at(app, "2001:db8:1:2::77") as same:
+        assert await _send(same, target["number"], "SAFETY", "楼梯无扶手") == "OK"
+
+    async def entry(number: str) -> dict:
+        plan = (await api.query(PLAN_WEIGHTS, {}, bureau.token))["reinspectionPlan"]["edges"]
+        return next(e["node"] for e in plan if e["node"]["certificate"]["number"] == number)
+
+    concerns = next(r for r in (await entry(target["number"]))["reasons"])
+    assert concerns["code"] == "OPEN_CONCERNS" and concerns["weight"] == 15  # one guest
+    assert "1 位游客的反映待核实" in concerns["message"] and "45" in concerns["message"]
+    assert (await entry(target["number"]))["priority"] < (await entry(old["number"]))["priority"]
+    # many reporters together stay below an expired certificate, until the bureau reviews
+    for i in range(10):
+        async with guest_at(app, f"10.1.0.{i}") as guest:
+            assert await _send(guest, target["number"], "SAFETY", f"问题 {i}") == "OK"
+    assert (await entry(target["number"]))["reasons"][0]["weight"] == 45
+    listed = (await api.query(LIST, {"s": "OPEN"}, bureau.token))["concerns"]["edges"]
+    done = await api.query(
+        RESOLVE,
+        {"k": listed[0]["node"]["id"], "s": "SUBSTANTIATED", "note": "现场属实"},
+        bureau.token,
+    )
+    assert done["resolveConcern"]["concern"]["status"] == "SUBSTANTIATED"
+    weighed = (await entry(target["number"]))["reasons"][0]
+    assert weighed["weight"] == 60 + 45 and "经文旅局核实" in weighed["message"]
+    # a substantiated concern is then resolved; it no longer weighs
+    resolved = await api.query(
+        RESOLVE, {"k": listed[0]["node"]["id"], "s": "RESOLVED", "note": "已整改"}, bureau.token
+    )
+    assert resolved["resolveConcern"]["errors"] == []
+    assert (await entry(target["number"]))["reasons"][0]["weight"] == 45
 
 
 async def test_open_concerns_put_a_homestay_in_the_plan_safety_first(api, inspector, bureau, db):
@@ -150,19 +245,44 @@ async def test_open_concerns_put_a_homestay_in_the_plan_safety_first(api, inspec
     order = [e["node"]["certificate"]["number"] for e in plan]
     assert order[:2] == [unsafe["number"], dusty["number"]] and quiet["number"] not in order
     reason = plan[0]["node"]["reasons"][0]
-    assert reason["code"] == "OPEN_CONCERNS" and reason["weight"] == 60
+    assert reason["code"] == "OPEN_CONCERNS" and reason["weight"] == 15  # unreviewed: a quarter
     assert "安全 1 件" in reason["message"]
 
 
-def test_concern_weights_add_up_by_category_to_a_cap() -> None:
+def _tally(unreviewed=None, substantiated=None) -> ConcernTally:
+    return ConcernTally(unreviewed or {}, substantiated or {})
+
+
+def test_concern_weights_unreviewed_a_share_once_a_reporter_substantiated_in_full() -> None:
     s = PlanSettings()
-    assert _concerns_finding({ConcernCategory.SAFETY: 1}, s).weight == 60
-    assert _concerns_finding({ConcernCategory.PRICE: 2, ConcernCategory.HYGIENE: 1}, s).weight == 50
-    assert _concerns_finding({ConcernCategory.SAFETY: 5}, s).weight == s.concern_max_weight
+    safety, price, hygiene = ConcernCategory.SAFETY, ConcernCategory.PRICE, ConcernCategory.HYGIENE
+    assert _concerns_finding(_tally({safety: 1}), s).weight == 15
+    assert _concerns_finding(_tally({safety: 9}), s).weight == s.concern_unreviewed_max_weight
+    assert s.concern_unreviewed_max_weight < s.expired_weight
+    assert _concerns_finding(_tally(substantiated={safety: 1}), s).weight == 60
+    both = _tally({price: 2, hygiene: 1}, {price: 2, hygiene: 1})
+    assert _concerns_finding(both, s).weight == (3 + 3 + 8) + 50  # a share, rounded up
+    assert _concerns_finding(_tally({safety: 9}, {safety: 5}), s).weight == s.concern_max_weight
     heavy = replace(s, concern_price_weight=99)
-    finding = _concerns_finding({ConcernCategory.PRICE: 1}, heavy)
+    finding = _concerns_finding(_tally(substantiated={price: 1}), heavy)
     assert finding.weight == 99 and finding.reason is Reason.OPEN_CONCERNS
-    assert finding.message["en"] == "1 open concern from guests: 1 price"
+    assert finding.message["en"] == "1 concern substantiated by the bureau (1 price)"
+
+
+def test_a_reporter_counts_once_at_the_most_serious_category_they_named() -> None:
+    s = PlanSettings()
+    open_, done = ConcernStatus.OPEN, ConcernStatus.SUBSTANTIATED
+    rows = [
+        ("a", open_, ConcernCategory.PRICE),
+        ("a", open_, ConcernCategory.SAFETY),
+        ("a", open_, ConcernCategory.SAFETY),
+        ("b", open_, ConcernCategory.HYGIENE),
+        ("b", done, ConcernCategory.HYGIENE),
+        ("c", ConcernStatus.DISMISSED, ConcernCategory.SAFETY),
+    ]
+    assert tally(rows, s.concern_weight) == ConcernTally(
+        {ConcernCategory.SAFETY: 1, ConcernCategory.HYGIENE: 1}, {ConcernCategory.HYGIENE: 1}
+    )
 
 
 @pytest.mark.calendar

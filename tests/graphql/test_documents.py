@@ -20,12 +20,12 @@ def _unique(document: str) -> str:
 async def test_a_document_sent_again_is_neither_parsed_nor_validated_again(api, monkeypatch):
     parsed, validated = [], []
     parse_ = strawberry_schema.parse
-    validate_ = documents.validate_document
+    validate_ = documents.validate
     monkeypatch.setattr(
         strawberry_schema, "parse", lambda *a, **k: parsed.append(1) or parse_(*a, **k)
     )
     monkeypatch.setattr(
-        documents, "validate_document", lambda *a, **k: validated.append(1) or validate_(*a, **k)
+        documents, "validate", lambda *a, **k: validated.append(1) or validate_(*a, **k)
     )
     text = _unique(
         "query($lat: Float!) { facilities { code } a: __typename "

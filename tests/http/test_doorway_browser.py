@@ -124,3 +124,46 @@ def test_the_plaque_drawn_by_a_browser_scans_to_the_page(certified, tmp_path):
     png = httpx.get(f"{base}/certificates/{number}/plaque.png").content
     assert decode_qr(png) == f"https://homestay.deqing.example/v/{number}"
     assert Image.open(io.BytesIO(png)).width == 945
+
+
+def test_a_third_party_page_cannot_make_a_browser_report_a_concern(certified, tmp_path):
+    """A page of another origin that submits the concern form from its visitors' browsers:
+    the browser sends it, the service refuses it, nothing is stored."""
+    import http.server
+    import threading
+
+    from homestay.storage.embedded import free_port
+    from tests.http.test_doorway import form_token
+
+    base, number, bureau = certified
+    profile = tmp_path / "profile"
+    browse(f"{base}/v/{number}/concern", profile, "--dump-dom")  # the guest saw the form once
+    stolen = form_token(httpx.get(f"{base}/v/{number}/concern").text)  # the attacker's own
+    page = f"""<!doctype html><html><body>
+<form id="f" method="post" action="{base}/v/{number}/concern">
+<input name="category" value="SAFETY"><input name="description" value="消防通道被堵，速查">
+<input name="token" value="{stolen}"></form>
+<script>document.getElementById("f").submit()</script></body></html>"""
+    (tmp_path / "site").mkdir()
+    (tmp_path / "site" / "index.html").write_text(page, encoding="utf-8")
+    port = free_port()
+    handler = lambda *a: http.server.SimpleHTTPRequestHandler(  # noqa: E731
+        *a, directory=str(tmp_path / "site")
+    )
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", port), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        dom = browse(
+            f"http://127.0.0.1:{port}/index.html",
+            profile,
+            "--dump-dom",
+            "--virtual-time-budget=10000",
+        )
+    finally:
+        server.shutdown()
+    from homestay.http.doorway import TEXT
+
+    # the browser sent it, and was refused (in the browser's language)
+    assert any(str(t["forbidden"]) in dom for t in TEXT.values()), dom[-600:]
+    listed = graphql(base, "{ concerns { totalCount } }", {}, bureau)
+    assert listed["concerns"]["totalCount"] == 0

@@ -9,7 +9,6 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
-from homestay.graphql.cost import MAX_OBJECTS
 from tests.conftest import gid
 from tests.graphql.flows import VERIFY, certify, register
 
@@ -28,7 +27,7 @@ def code_of(body: dict) -> str:
 
 
 async def test_a_query_that_could_return_thousands_of_objects_is_refused_before_it_runs(
-    api, db, command_counter
+    api, db, command_counter, settings
 ):
     nested = """{ searchStays(first: 100) { edges { node { name
         certificate { inspection { results { itemCode } } } } } } }"""
@@ -36,7 +35,7 @@ async def test_a_query_that_could_return_thousands_of_objects_is_refused_before_
     body = (await api.http.post("/graphql", json={"query": nested})).json()
     assert code_of(body) == "QUERY_TOO_COSTLY"
     extensions = body["errors"][0]["extensions"]
-    assert extensions["cost"] > extensions["limit"] == MAX_OBJECTS
+    assert extensions["cost"] > extensions["limit"] == settings.cost_public
     assert command_counter.count(db.db.name) == before  # nothing reached the database
     # the same through a variable, and a fragment, is counted the same way
     via_variable = """query($n: Int) { searchStays(first: $n) { ...page } }
@@ -382,16 +381,16 @@ def doubling_fragments(levels: int) -> str:
 
 
 async def test_fragments_that_double_are_refused_before_validation_runs(api, monkeypatch):
-    import strawberry.schema.schema as strawberry_schema
+    import homestay.graphql.documents as documents
 
     validated: list[object] = []
-    real = strawberry_schema.validate
+    real = documents.validate
 
     def counting(*args, **kwargs):
         validated.append(args[1])
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(strawberry_schema, "validate", counting)
+    monkeypatch.setattr(documents, "validate", counting)
     for levels in (10, 16, 22, 30, 40):
         query = doubling_fragments(levels)
         assert len(query) < 2000  # small on the wire: only its expansion is large
