@@ -208,6 +208,9 @@ class CostLimit(SchemaExtension):
             context.operation_name,
             context.variables,
         )
+        request = getattr(context.context, "request", None)
+        if request is not None:  # the view encodes a large answer off the event loop
+            request.state.cost = cost
         anonymous = getattr(context.context, "caller", None) is None or (
             context.context.caller.account_id is None
         )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+from collections.abc import Mapping
 from contextvars import ContextVar
 from functools import cached_property
 from typing import Any
@@ -26,6 +27,7 @@ from homestay.errors import (
 )
 from homestay.graphql.context import Context, language
 from homestay.graphql.core import core_schema
+from homestay.graphql.cost import HEAVY
 from homestay.http import graphiql
 from homestay.http.errors import error_response
 from homestay.http.guard import caller_of, request_address
@@ -120,6 +122,20 @@ def _as_graphql_response(response: Response) -> Response:
 
 
 MAX_QUERY_CHARS = 20_000  # the apps' largest document is about 1,500 characters
+LARGE_ANSWER = HEAVY  # a query priced past this has its answer encoded in a worker thread
+
+
+def encode(data: object) -> str:
+    # Chinese as itself (UTF-8, 3 bytes a character, not a 6-byte escape)
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+
+
+class Encoded(dict):
+    """An answer, with the JSON text it was encoded to."""
+
+    def __init__(self, body: Mapping[str, Any], text: str) -> None:
+        super().__init__(body)
+        self.text = text
 
 
 class GraphQLView(GraphQL):
@@ -128,8 +144,9 @@ class GraphQLView(GraphQL):
         self.db_timeout_s = db_timeout_s
 
     def encode_json(self, data: object) -> str:
-        # Chinese as itself (UTF-8, 3 bytes a character, not a 6-byte escape)
-        return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+        if isinstance(data, Encoded):  # a large answer, encoded off the event loop already
+            return data.text
+        return encode(data)
 
     def decode_json(self, data: str | bytes) -> object:
         decoded = json.loads(data)
@@ -204,6 +221,9 @@ class GraphQLView(GraphQL):
             if refused:
                 body.pop("data", None)
             request.state.graphql_response = 400 if refused else 200
+        if getattr(request.state, "cost", 0) > LARGE_ANSWER:
+            # tens of thousands of fields take milliseconds to encode: not on the event loop
+            return Encoded(body, await asyncio.to_thread(encode, body))
         return body
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

@@ -190,3 +190,25 @@ async def test_metrics_have_the_process_and_python_collectors(api):
         "python_info",
     ):
         assert f"\n{name}" in text, name
+
+
+async def test_a_large_answer_is_encoded_off_the_event_loop(api, monkeypatch):
+    import threading
+
+    from homestay.http import graphql_view
+
+    where: list[str] = []
+    real = graphql_view.encode
+
+    def watched(data):
+        where.append(threading.current_thread().name)
+        return real(data)
+
+    monkeypatch.setattr(graphql_view, "encode", watched)
+    bbox = {"bbox": {"south": 29.9, "west": 119.0, "north": 31.0, "east": 120.6}}
+    large = (await api.http.post("/graphql", json={"query": MAP, "variables": bbox})).json()
+    assert "errors" not in large
+    small = (await api.http.post("/graphql", json={"query": "{ __typename }"})).json()
+    assert small == {"data": {"__typename": "Query"}}
+    main = threading.main_thread().name
+    assert where[0] != main and where[1] == main  # the large one in a worker, the small not
