@@ -77,7 +77,6 @@ def homestay_docs(count: int, seed: int = 7) -> list[dict]:
             "county": COUNTY,
             "town": None,
             "location": geo.geojson(point),
-            "cells": geo.cells(point),
             "geocoded": False,
             "rooms": rng.randint(2, 20),
             "facilities": [],

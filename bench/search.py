@@ -222,7 +222,6 @@ def certificate_docs(count: int, seed: int = 1) -> list[dict]:
                     "address": "浙江省",
                     "town": None,
                     "location": geo.geojson(point),
-                    "cells": geo.cells(point),
                     "rooms": 6,
                     "facilities": ["WIFI"],  # a code, as registration stores it
                 },

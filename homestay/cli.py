@@ -136,7 +136,7 @@ async def _prepare(uri: str, settings: Settings, demo: bool) -> None:
             and await database.homestays.estimated_document_count() == 0
             and await database.accounts.estimated_document_count() == 0
         ):
-            typer.echo("empty database: loading the demo data (about 300 homestays) ...", err=True)
+            typer.echo("empty database: loading the demo data (about 200 homestays) ...", err=True)
             stats = await load_demo(Services.build(settings, database), accounts_file)
             typer.echo(
                 f"demo loaded: {stats['homestays']} homestays, {stats['inspections']} "

@@ -1,4 +1,4 @@
-"""The demo data set: accounts, about 300 homestays across Deqing, inspections and certificates
+"""The demo data set: accounts, about 200 homestays across Deqing, inspections and certificates
 in every grade and status. Everything goes through the same services as real use, never
 straight into the collections, so the demo shows what the code really does.
 """
@@ -39,7 +39,7 @@ from homestay.services.registry import Services
 
 DEQING = "330521"
 ANJI = "330523"
-HOMESTAYS = 300
+HOMESTAYS = 200
 
 _PREFIXES = [
     "山",
@@ -204,7 +204,7 @@ def _listing(homestay: Homestay, rng: random.Random) -> ListingInput:
     )
 
 
-PHOTO_EVERY = 6  # one certified stay in six gets photos: the demo still starts in seconds
+PHOTO_EVERY = 10  # one certified stay in ten gets photos: the demo still starts in seconds
 
 
 def _scene(rng: random.Random, width: int = 960, height: int = 640) -> bytes:
@@ -558,6 +558,9 @@ async def load_demo(services: Services, accounts_file: Path, count: int = HOMEST
     if appellant is not None:
         operators.append(appellant)
     stats["operators"] = len(operators)
+    # what is stored, counted there (superseded certificates too)
+    stats["certificates"] = await services.db.certificates.count_documents({})
+    stats["inspections"] = await services.db.inspections.count_documents({})
     _write_accounts(accounts_file, accounts + operators)
     stats["loadedAt"] = utcnow().isoformat()
     return stats

@@ -81,6 +81,8 @@ class Settings:
     cost_account: int = 50_000
     costly_lane: int = 1
     public_in_flight: int = 4
+    # the executor's short road for plain fields (graphql/execution.py); off: graphql-core's
+    short_road: bool = True
 
     @property
     def production(self) -> bool:
@@ -140,6 +142,7 @@ class Settings:
             cost_account=_int(env, "HOMESTAY_COST_ACCOUNT", 50_000, minimum=100),
             costly_lane=_int(env, "HOMESTAY_COSTLY_LANE", 1, minimum=1),
             public_in_flight=_int(env, "HOMESTAY_PUBLIC_IN_FLIGHT", 4, minimum=1),
+            short_road=_bool(env, "HOMESTAY_SHORT_ROAD", True),
         )
 
 

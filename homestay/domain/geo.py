@@ -1,13 +1,10 @@
-"""Points, coordinate systems, geodesic distances and H3 cell covers. Pure functions.
+"""Points, coordinate systems, geodesic distances and the bounds search measures with. Pure.
 
 Everything is stored and computed in WGS-84. Chinese map apps speak GCJ-02 (AMap, Tencent)
 or BD-09 (Baidu); prcoords converts, with its iterative inverse (sub-millimetre), so a point
-that goes out to a client and comes back lands where it was.
-
-Search is an indexed `$in` over H3 cells: every listed stay stores its cell at each of
-RESOLUTIONS; a query covers its circle or viewport with the cells of one resolution that
-overlap it, then refines exactly. Measured on the embedded server this is two orders of
-magnitude faster than `$geoNear` (DOMAIN.md).
+that goes out to a client and comes back lands where it was. Distances shown to people are
+geodesic on the WGS-84 ellipsoid; the fast bounds (`distance_bounds`) let the search
+measure exactly only the stays that may be on a page.
 """
 
 from __future__ import annotations
@@ -16,18 +13,10 @@ import math
 from dataclasses import dataclass
 from enum import Enum
 
-import h3
 import numpy as np
 import prcoords
 from geographiclib.geodesic import Geodesic
 from geopy.distance import ELLIPSOIDS
-
-RESOLUTIONS: tuple[int, ...] = (4, 5, 6, 7, 8, 9)
-# measured on the embedded server (20,000 stays, 5 km): 29 cells of resolution 7 fetched 230
-# documents in 22 ms, 166 cells of resolution 8 fetched 192 in 38 ms: coarse covers win
-_CELLS_ACROSS_RADIUS = 4
-_CIRCLE_SIDES = 24
-MAX_COVER_CELLS = 400
 
 
 class CoordSystem(Enum):
@@ -99,12 +88,6 @@ def distance_m(a: LatLng, b: LatLng) -> float:
     return _WGS84.Inverse(a.lat, a.lng, b.lat, b.lng, Geodesic.DISTANCE)["s12"] * 1000
 
 
-# Geodesic distances on WGS-84 lie within 0.6 % of great-circle distances on the mean sphere
-# (radii of curvature run from 6335 to 6400 km): the covers below widen by that much.
-_SPHERE_M = 6_371_008.8
-_SPHERE_ERROR = 0.006
-
-
 def geojson(point: LatLng) -> dict:
     return {"type": "Point", "coordinates": [point.lng, point.lat]}
 
@@ -112,81 +95,6 @@ def geojson(point: LatLng) -> dict:
 def from_geojson(doc: dict) -> LatLng:
     lng, lat = doc["coordinates"]
     return LatLng(lat, lng)
-
-
-def cell_field(res: int) -> str:
-    return f"h{res}"
-
-
-def cells(point: LatLng) -> dict[str, str]:
-    """The point's cell at every indexed resolution, as stored on a listing: {"h7": ...}.
-
-    One scalar field per resolution rather than one array: a multikey index costs the
-    embedded server several times more per document found."""
-    return {cell_field(res): h3.latlng_to_cell(point.lat, point.lng, res) for res in RESOLUTIONS}
-
-
-@dataclass(frozen=True)
-class Cover:
-    """Cells of one resolution that together contain a whole circle or box."""
-
-    resolution: int
-    cells: list[str]
-
-    @property
-    def field(self) -> str:
-        return cell_field(self.resolution)
-
-
-def _resolution_for(span_m: float) -> int:
-    for res in reversed(RESOLUTIONS):
-        if span_m / h3.average_hexagon_edge_length(res, "m") <= _CELLS_ACROSS_RADIUS:
-            return res
-    return RESOLUTIONS[0]
-
-
-def _cover(polygon: list[tuple[float, float]], span_m: float) -> Cover:
-    res = _resolution_for(span_m)
-    while True:
-        found = h3.h3shape_to_cells_experimental(h3.LatLngPoly(polygon), res, "overlap")
-        if len(found) <= MAX_COVER_CELLS or res == RESOLUTIONS[0]:
-            return Cover(res, sorted(found))
-        res = RESOLUTIONS[RESOLUTIONS.index(res) - 1]
-
-
-def _sphere_destination(center: LatLng, meters: float, bearing_deg: float) -> tuple[float, float]:
-    lat1, lng1 = math.radians(center.lat), math.radians(center.lng)
-    angle, bearing = meters / _SPHERE_M, math.radians(bearing_deg)
-    lat2 = math.asin(
-        math.sin(lat1) * math.cos(angle) + math.cos(lat1) * math.sin(angle) * math.cos(bearing)
-    )
-    lng2 = lng1 + math.atan2(
-        math.sin(bearing) * math.sin(angle) * math.cos(lat1),
-        math.cos(angle) - math.sin(lat1) * math.sin(lat2),
-    )
-    return math.degrees(lat2), (math.degrees(lng2) + 540.0) % 360.0 - 180.0
-
-
-def cover_circle(center: LatLng, radius_m: float) -> Cover:
-    # a polygon circumscribed about the circle, on the sphere and widened by the sphere's
-    # error bound, so that it contains every point within radius_m on the ellipsoid
-    reach = radius_m / math.cos(math.pi / _CIRCLE_SIDES) * (1 + _SPHERE_ERROR) + 1.0
-    ring = [
-        _sphere_destination(center, reach, 360.0 * side / _CIRCLE_SIDES)
-        for side in range(_CIRCLE_SIDES)
-    ]
-    return _cover(ring, radius_m)
-
-
-def cover_bbox(box: BBox) -> Cover:
-    span = distance_m(LatLng(box.south, box.west), LatLng(box.north, box.east)) / 2
-    ring = [
-        (box.south, box.west),
-        (box.south, box.east),
-        (box.north, box.east),
-        (box.north, box.west),
-    ]
-    return _cover(ring, span)
 
 
 def in_bbox(point: LatLng, box: BBox) -> bool:

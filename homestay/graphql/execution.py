@@ -5,7 +5,7 @@ A search page of 20 stays is about 280 fields, 160 of them plain attributes of a
 enum type (a name, a latitude, a certificate's number). graphql-core executes each as it
 executes any field: it builds a ResolveInfo, calls strawberry's resolver for plain fields
 (which calls getattr), asks whether the value is awaitable, then completes it through the
-generic path, about 30,000 instructions a field. Here a field that strawberry itself resolves
+generic path. Here a field that strawberry itself resolves
 by getattr alone (no resolver, no field extension or permission, the default resolver) and
 whose type is a scalar or an enum is read and coerced at once: the same attribute, the same
 coercion (`coerce_output_value`, as graphql-core's `complete_leaf_value` calls it). Anything
@@ -22,25 +22,32 @@ sub-selection collected, each field executed and completed: a page of 20 stays i
 objects). Its sub-selection is still collected by graphql-core (fragments, @skip and
 @include as always); a sub-field that is not on the road, a @defer, any directive on a list
 field (@stream), or anything unexpected sends the whole field down graphql-core's road
-(callgrind, a page of 20 with the search stubbed: 13.2 -> 11.7 M instructions; the province's
-clusters at zoom 9, a list of plain objects: 32.4 -> 26.8 M).
+(docs/performance.md says what each part saves).
 
 A resolver marked `@context_only` (it reads nothing of `info` but `info.context`, takes no
 argument, is not async, has no extension or permission) is called at once with the context
 alone, and its value answered as a plain field's or a plain object's is: a search hit's
 `grade`, `certificate` and the certificate's `status`, 60 of a page's fields, each of which
-strawberry's road gave an Info, its arguments parsed, its extensions chained (callgrind, a
-page of 20 with the search stubbed: 16.2 -> 13.2 M instructions). An object such a
+strawberry's road gave an Info, its arguments parsed, its extensions chained. An object such a
 resolver returns may be of a type with strawberry's own is_type_of (an isinstance check),
 which is asked as graphql-core would. A resolver that returns an awaitable (the value must
 be loaded), reads anything else of `info`, or fails, takes graphql-core's road, which calls
 it again as it always does (an unawaited coroutine is closed first): such a resolver must
 have no side effect.
+
+Contained: the road reads strawberry's own names (StrawberryGraphQLCoreExecutionContext,
+GraphQLCoreConverter.DEFINITION_BACKREF, the basic field resolver `_get_basic_result`, the
+resolver `_resolver` and its `field_exception_handlers`), which only a compatible release
+of strawberry keeps (pyproject pins one; tests/graphql/test_execution.py names each and
+fails when one moves). `HOMESTAY_SHORT_ROAD=off` turns it off (`build_schema(short_road=)`),
+and a field that fails on it is logged and counted in /metrics
+(homestay_graphql_short_road_fallbacks_total) before graphql-core's road answers it.
 """
 
 from __future__ import annotations
 
 import inspect
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -95,6 +102,8 @@ class _Roads:
     lists: dict[tuple[str, str], _List]
     resolved: dict[tuple[str, str], _Resolved]
 
+
+log = logging.getLogger("homestay.graphql")
 
 # what the short road returns for a field it leaves to graphql-core's road
 _OFF_ROAD = object()
@@ -223,11 +232,13 @@ def _plain_type_check(type_: GraphQLObjectType) -> bool:
 
 
 class Execution(StrawberryGraphQLCoreExecutionContext):
+    short_road = True  # build_schema(short_road=False) makes a class with it off
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         manager = self.middleware_manager
         wrapped = manager is not None and manager.middlewares
-        self._roads = _NO_ROADS if wrapped else _roads(self.schema)
+        self._roads = _NO_ROADS if wrapped or not self.short_road else _roads(self.schema)
         self._info = _ContextInfo(self.context_value)
 
     def execute_field(
@@ -242,13 +253,25 @@ class Execution(StrawberryGraphQLCoreExecutionContext):
         answer: Any = _OFF_ROAD
         try:
             answer = self._field(key, source, field_details_list)
-        except Exception:  # noqa: S110 - graphql-core's road below reports it, located
-            pass
+        except Exception as exc:  # graphql-core's road below answers it, and reports it located
+            self._fell_back(key, exc)
         if answer is not _OFF_ROAD:
             return answer
         return super().execute_field(
             parent_type, source, field_details_list, path, position_context
         )
+
+    def _fell_back(self, key: tuple[str, str], exc: Exception) -> None:
+        log.warning(
+            "the short road failed on %s.%s (%s: %s); graphql-core's road answers it",
+            *key,
+            type(exc).__name__,
+            exc,
+        )
+        request = getattr(self.context_value, "request", None)
+        metrics = getattr(getattr(getattr(request, "app", None), "state", None), "metrics", None)
+        if metrics is not None:
+            metrics.short_road_fallbacks.labels(f"{key[0]}.{key[1]}").inc()
 
     def _leaf(self, leaf: _Leaf, source: Any) -> Any:
         return self._leaf_value(leaf.type, leaf.nullable, getattr(source, leaf.attribute))

@@ -109,6 +109,7 @@ def create_app(settings: Settings, services: Services | None = None) -> Starlett
             cost_public=settings.cost_public,
             cost_account=settings.cost_account,
             costly_lane=settings.costly_lane,
+            short_road=settings.short_road,
         ),
         graphql_ide=None if settings.production else "graphiql",
         allow_queries_via_get=True,

@@ -57,6 +57,8 @@ async def bootstrap(app: Starlette, database: Database, settings: Settings) -> N
         try:
             await rows.ensure_built(database)
             await homestays.ensure_findable(database)
+            if retired := await homestays.retire_cells(database):
+                log.info("H3 cells removed from %d documents", retired)
             changed, unknown = await homestays.ensure_facility_codes(database)
             if changed or unknown:
                 log.info(

@@ -61,6 +61,13 @@ class Metrics(monitoring.CommandListener):
             ["command"],
             registry=self.registry,
         )
+        self.short_road_fallbacks = Counter(
+            "homestay_graphql_short_road_fallbacks_total",
+            "Fields that failed on the executor's short road and were answered by "
+            "graphql-core's (graphql/execution.py)",
+            ["field"],
+            registry=self.registry,
+        )
         self.db_unavailable = Counter(
             "homestay_db_unavailable_total",
             "Requests answered SERVICE_UNAVAILABLE",

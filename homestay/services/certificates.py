@@ -18,7 +18,6 @@ from pymongo.errors import DuplicateKeyError
 from homestay.auth import Caller, Role
 from homestay.clock import china_date, utcnow
 from homestay.domain.certificates import (
-    FINAL,
     NUMBER_PATTERN,
     TRANSITIONS,
     Certificate,
@@ -260,7 +259,6 @@ class CertificateService:
                     "status": CertificateStatus.SUPERSEDED.value,
                     "updatedAt": now,
                 },
-                "$unset": {"listing.cells": ""},  # never listed again: out of the search index
                 "$push": {
                     "history": _event(
                         caller,
@@ -348,8 +346,6 @@ class CertificateService:
                 )
             },
         }
-        if target in FINAL:
-            change["$unset"] = {"listing.cells": ""}  # never listed again
         updated = await self._update({"_id": cert["_id"], "status": cert["status"]}, change)
         if updated is None:
             raise UserErrors.one(

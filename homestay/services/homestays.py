@@ -58,7 +58,6 @@ def listing_of(homestay: dict) -> dict:
             "address",
             "town",
             "location",
-            "cells",
             "rooms",
             "facilities",
             "description",
@@ -223,6 +222,26 @@ async def ensure_findable(db: Database) -> int:
     return changed
 
 
+async def retire_cells(db: Database) -> int:
+    """A database from before the search moved in-process: the H3 cells that every homestay
+    and its certificates' listings carried, removed once (idempotent; resumed where it
+    stopped), a batch at a time with a pause between batches. Nothing a reader sees changes,
+    so no `updatedAt` moves. How many documents it changed."""
+    if await db.marked("cells_retired", 1):
+        return 0
+    changed = 0
+    for collection, field in ((db.homestays, "cells"), (db.certificates, "listing.cells")):
+        cursor = collection.find({field: {"$exists": True}}, {"_id": 1})
+        while batch := await cursor.to_list(MIGRATION_BATCH):
+            done = await collection.update_many(
+                {"_id": {"$in": [d["_id"] for d in batch]}}, {"$unset": {field: ""}}
+            )
+            changed += done.modified_count
+            await asyncio.sleep(MIGRATION_PAUSE_S)
+    await db.mark("cells_retired", 1)
+    return changed
+
+
 FACILITIES_VERSION = 1
 
 
@@ -360,7 +379,6 @@ class HomestayService:
             "county": county,
             "town": town or found_town,
             "location": geo.geojson(point),
-            "cells": geo.cells(point),
             "geocoded": data.location is None,
             "rooms": data.rooms,
             "facilities": facilities,
@@ -427,11 +445,7 @@ class HomestayService:
                 errors, data, current["county"], changes.get("address", current["address"])
             )
             if point is not None:
-                changes.update(
-                    location=geo.geojson(point),
-                    cells=geo.cells(point),
-                    geocoded=data.location is None,
-                )
+                changes.update(location=geo.geojson(point), geocoded=data.location is None)
                 if found_town and "town" not in changes:
                     changes["town"] = found_town
         if errors:
@@ -497,7 +511,7 @@ class HomestayService:
             {"homestayId": homestay_id, "current": True, "status": "REVOKED"},
             {
                 "$set": {
-                    "listing": {k: v for k, v in listing.items() if k != "cells"},
+                    "listing": listing,
                     "updatedAt": changes["updatedAt"],
                 }
             },

@@ -17,7 +17,6 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import CollectionInvalid, OperationFailure
 from pymongo.write_concern import WriteConcern
 
-from homestay.domain import geo
 from homestay.settings import ROOT
 
 VALIDATORS_DIR = ROOT / "schema" / "validators"
@@ -159,25 +158,6 @@ INDEXES: dict[str, list[IndexModel]] = {
             partialFilterExpression={"current": True},
         ),
         IndexModel([("homestayId", ASCENDING), ("issuedAt", DESCENDING)], name="homestay_issued"),
-        # geo search: an indexed $in over the H3 cells covering the circle or viewport, one
-        # single-field index per resolution (sparse: only listable certificates carry cells)
-        *[
-            IndexModel(
-                [(f"listing.cells.{geo.cell_field(res)}", ASCENDING)],
-                sparse=True,
-                name=f"search_cells_{geo.cell_field(res)}",
-            )
-            for res in geo.RESOLUTIONS
-        ],
-        IndexModel(
-            [
-                ("status", ASCENDING),
-                ("county", ASCENDING),
-                ("listing.name", ASCENDING),
-                ("_id", ASCENDING),
-            ],
-            name="search_by_name",
-        ),
         IndexModel([("county", ASCENDING), ("issuedAt", DESCENDING)], name="county_issued"),
         # exports: a county's certificates in number order
         IndexModel([("county", ASCENDING), ("_id", ASCENDING)], name="county_number"),
@@ -291,8 +271,19 @@ def load_validators(directory: Path = VALIDATORS_DIR) -> dict[str, dict[str, Any
     }
 
 
+# indexes an earlier version made that no query reads any more: dropped where they exist (the
+# H3 cells of the search before it moved in-process, and its by-name order)
+RETIRED_INDEXES = {
+    "certificates": [
+        *(f"search_cells_h{res}" for res in (4, 5, 6, 7, 8, 9)),
+        "search_by_name",
+    ]
+}
+
+
 async def apply_schema(database: Database) -> None:
-    """Create collections, validators and indexes; safe to run on every start."""
+    """Create collections, validators and indexes, and drop the retired ones; safe to run on
+    every start."""
     db = database.db
     for name, validator in load_validators().items():
         try:
@@ -303,3 +294,7 @@ async def apply_schema(database: Database) -> None:
             await db.command("collMod", name, validator=validator, validationLevel="strict")
     for name, indexes in INDEXES.items():
         await db[name].create_indexes(indexes)
+    for name, retired in RETIRED_INDEXES.items():
+        present = {index["name"] async for index in await db[name].list_indexes()}
+        for index_name in sorted(present & set(retired)):
+            await db[name].drop_index(index_name)

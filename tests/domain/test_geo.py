@@ -1,12 +1,9 @@
 from __future__ import annotations
 
-import math
 import random
 
-import h3
 import pytest
 from geopy.distance import geodesic
-from geopy.point import Point
 
 from homestay.domain import geo
 from homestay.domain.geo import BBox, CoordSystem, LatLng
@@ -53,46 +50,6 @@ def test_out_of_range_points_name_the_coordinate(lat, lng, field):
     assert err.value.field == field
 
 
-@pytest.mark.parametrize("radius", [50, 1000, 5000, 20000, 100000])
-def test_a_circle_cover_contains_every_point_of_the_circle(radius):
-    found = geo.cover_circle(MOGANSHAN, radius)
-    cover, res = set(found.cells), found.resolution
-    assert {h3.get_resolution(c) for c in cover} == {res}
-    assert res in geo.RESOLUTIONS
-    assert len(cover) <= geo.MAX_COVER_CELLS
-    rng = random.Random(radius)
-    origin = Point(MOGANSHAN.lat, MOGANSHAN.lng)
-    for i in range(400):
-        # many on the rim, where a cover goes wrong
-        d = radius if i % 2 else radius * math.sqrt(rng.random())
-        p = geodesic(meters=d * 0.9999).destination(origin, rng.uniform(0, 360))
-        assert h3.latlng_to_cell(p.latitude, p.longitude, res) in cover
-
-
-def test_a_cover_is_tight_enough_to_be_worth_it():
-    cover = geo.cover_circle(MOGANSHAN, 5000).cells
-    area = sum(h3.cell_area(c, "m^2") for c in cover)
-    assert area < 4 * math.pi * 5000**2
-
-
-def test_a_viewport_cover_contains_its_corners_and_inside():
-    box = BBox(30.55, 119.80, 30.65, 119.95)
-    found = geo.cover_bbox(box)
-    cover, res = set(found.cells), found.resolution
-    rng = random.Random(3)
-    points = [
-        (box.south, box.west),
-        (box.north, box.east),
-        (box.south, box.east),
-        (box.north, box.west),
-    ]
-    points += [
-        (rng.uniform(box.south, box.north), rng.uniform(box.west, box.east)) for _ in range(300)
-    ]
-    for lat, lng in points:
-        assert h3.latlng_to_cell(lat, lng, res) in cover
-
-
 def test_viewports_are_inclusive_and_checked():
     box = BBox(30.5, 119.8, 30.7, 120.0)
     assert geo.in_bbox(LatLng(30.5, 119.8), box)
@@ -101,13 +58,6 @@ def test_viewports_are_inclusive_and_checked():
     with pytest.raises(geo.GeoError) as err:
         geo.check_bbox(BBox(30.7, 119.8, 30.5, 120.0))
     assert err.value.field == "bbox.south"
-
-
-def test_every_listing_carries_one_cell_per_resolution():
-    cells = geo.cells(MOGANSHAN)
-    assert {field: h3.get_resolution(c) for field, c in cells.items()} == {
-        f"h{res}": res for res in geo.RESOLUTIONS
-    }
 
 
 def test_the_fast_distances_bound_the_exact_geodesic_up_to_two_hundred_km() -> None:

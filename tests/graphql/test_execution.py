@@ -4,6 +4,7 @@ for a field with an unmarked resolver, an argument, an async resolver or a permi
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime
 from enum import Enum
 from typing import Any
@@ -349,3 +350,67 @@ async def test_a_page_of_plain_objects_and_lists_is_answered_without_graphql_cor
     assert not [path for path in executed if path[:2] == ["things", 0]]
     assert ["things", 1, "pair", "spots"] in executed
     assert [e.path for e in result.errors or []] == [["things", 1, "pair", "spots", 1]]
+
+
+def test_the_private_names_the_short_road_reads_are_where_it_reads_them():
+    """Each name of strawberry's that the road relies on, by name: a strawberry release that
+    moves one fails here, not in production."""
+    import strawberry.schema.schema as strawberry_schema
+    from strawberry.schema.schema_converter import GraphQLCoreConverter
+
+    assert hasattr(strawberry_schema, "StrawberryGraphQLCoreExecutionContext")
+    assert isinstance(GraphQLCoreConverter.DEFINITION_BACKREF, str)
+    graphql_schema = homestay_schema._schema
+    name = graphql_schema.type_map["Homestay"].fields["name"]
+    assert name.resolve.__name__ == "_get_basic_result"  # strawberry's basic field resolver
+    definition = name.extensions[GraphQLCoreConverter.DEFINITION_BACKREF]
+    assert definition.is_basic_field and definition.default_resolver is getattr
+    grade = graphql_schema.type_map["Homestay"].fields["grade"]
+    assert grade.resolve.__name__ == "_resolver"
+    assert "field_exception_handlers" in grade.resolve.__code__.co_freevars
+    is_type_of = graphql_schema.type_map["Homestay"].is_type_of
+    assert is_type_of is None or (
+        is_type_of.__module__ == GraphQLCoreConverter.__module__
+        and is_type_of.__name__ == "is_type_of"
+    )
+
+
+async def test_a_field_that_fails_on_the_short_road_is_counted_and_logged(caplog):
+    from types import SimpleNamespace
+
+    from homestay.http.observability import Metrics
+
+    metrics = Metrics()
+    request = SimpleNamespace(app=SimpleNamespace(state=SimpleNamespace(metrics=metrics)))
+    context = SimpleNamespace(request=request, lang="zh")
+    schema = strawberry.Schema(query=Query, execution_context_class=Execution)
+    caplog.set_level(logging.WARNING, logger="homestay.graphql")
+    result = await schema.execute("{ things { where } }", context_value=context)
+    assert result.errors is None and result.data["things"][0]["where"] == "where"
+    counted = metrics.registry.get_sample_value(
+        "homestay_graphql_short_road_fallbacks_total", {"field": "Thing.where"}
+    )
+    assert counted == len(result.data["things"])
+    assert any("Thing.where" in r.getMessage() for r in caplog.records)
+
+
+async def test_a_setting_turns_the_short_road_off(app_with, monkeypatch):
+    from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext as Stock
+
+    executed: list[list[str | int]] = []
+    stock = Stock.execute_field
+
+    def recorded(self: Any, parent_type: Any, source: Any, details: Any, path: Any, *rest: Any):
+        executed.append(path.as_list())
+        return stock(self, parent_type, source, details, path, *rest)
+
+    monkeypatch.setattr(Stock, "execute_field", recorded)
+    query = {"query": "{ gradingStandard { code version sections { code } } }"}
+    answers = []
+    for on in (True, False):
+        executed.clear()
+        async with await app_with(short_road=on) as client:
+            answers.append((await client.post("/graphql", json=query)).json())
+        plain = [p for p in executed if p[-1] in ("code", "version")]
+        assert bool(plain) is not on  # off: every plain field through graphql-core's road
+    assert answers[0] == answers[1] and "errors" not in answers[0]
