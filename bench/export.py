@@ -36,7 +36,7 @@ from common import error_kind, fail_on_errors, served_api  # noqa: E402
 from search import COUNTIES, load  # noqa: E402
 
 from homestay.clock import utcnow  # noqa: E402
-from homestay.services import export_writers, exports, grade_list, rows  # noqa: E402
+from homestay.exports import feed, grade_list, read_model, writers  # noqa: E402
 from homestay.services.accounts import create_account  # noqa: E402
 from homestay.storage.database import open_database  # noqa: E402
 from homestay.storage.embedded import EmbeddedServer  # noqa: E402
@@ -108,13 +108,13 @@ async def database_alone(uri: str, name: str) -> tuple[float, float]:
     started = time.perf_counter()
     count = 0
     async for _ in database.certificates.find(
-        query.filter(utcnow()), rows.ROW_PROJECTION, batch_size=exports.BATCH
+        query.filter(utcnow()), read_model.ROW_PROJECTION, batch_size=feed.BATCH
     ).sort("_id", 1):
         count += 1
     certificates = count / (time.perf_counter() - started)
     started = time.perf_counter()
     count = 0
-    async for _ in rows.rows_in_order(database, COUNTIES):
+    async for _ in read_model.rows_in_order(database, COUNTIES):
         count += 1
     model = count / (time.perf_counter() - started)
     await database.close()
@@ -126,15 +126,15 @@ async def writer_alone(uri: str, name: str) -> float:
     database = open_database(uri, name)
     now = utcnow()
     query = grade_list.ExportQuery(counties=COUNTIES)
-    docs = await database.certificates.find(query.filter(now), rows.ROW_PROJECTION).to_list()
+    docs = await database.certificates.find(query.filter(now), read_model.ROW_PROJECTION).to_list()
     await database.close()
 
     async def replay():
-        for i in range(0, len(docs), exports.BATCH):
-            yield [grade_list.row_of(d, now) for d in docs[i : i + exports.BATCH]]
+        for i in range(0, len(docs), feed.BATCH):
+            yield [grade_list.row_of(d, now) for d in docs[i : i + feed.BATCH]]
 
     started = time.perf_counter()
-    async for _ in export_writers.csv_chunks(replay()):
+    async for _ in writers.csv_chunks(replay()):
         pass
     return len(docs) / (time.perf_counter() - started)
 
@@ -154,7 +154,7 @@ async def main() -> None:
         officer = await create_account(database, role="BUREAU", name="bench", counties=COUNTIES)
         print(f"loaded {args.rows} certificates in {loaded_s:.1f} s", file=sys.stderr)
         started = time.perf_counter()
-        await rows.ensure_built(database)  # what the service does on its first start
+        await read_model.ensure_built(database)  # what the service does on its first start
         built_s = time.perf_counter() - started
         await database.close()
         print(f"read model built in {built_s:.1f} s", file=sys.stderr)

@@ -41,8 +41,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import LightClient, answer_error, served_api  # noqa: E402
 
-from homestay.graphql.core import core_schema  # noqa: E402
-from homestay.graphql.cost import query_cost  # noqa: E402
+from homestay.graphql.executor.core import core_schema  # noqa: E402
+from homestay.graphql.executor.cost import query_cost  # noqa: E402
 from homestay.graphql.schema import schema  # noqa: E402
 from homestay.settings import Settings  # noqa: E402
 from homestay.storage.embedded import EmbeddedServer  # noqa: E402

@@ -24,8 +24,8 @@ from homestay.storage.database import Database, apply_schema, open_database
 from homestay.storage.embedded import EmbeddedDatabaseError, EmbeddedServer, pid_alive
 
 if TYPE_CHECKING:  # imported when a command runs: `homestay --help` stays quick
-    from homestay.services.export_writers import ExportFormat
-    from homestay.services.grade_list import ExportQuery
+    from homestay.exports.grade_list import ExportQuery
+    from homestay.exports.writers import ExportFormat
 
 app = typer.Typer(
     help="homestay: grading and certification of rural homestays (民宿).",
@@ -315,7 +315,7 @@ def export(
 
     A progress bar shows on a terminal (on stderr); none when stderr is not a terminal."""
     from homestay.errors import ApiError
-    from homestay.services import export_writers, grade_list
+    from homestay.exports import grade_list, writers
 
     settings = _settings()
     try:
@@ -334,8 +334,8 @@ def export(
 
         if gazetteer().county(code) is None:
             _fail(f"--county: no county with code {code!r}")
-    fmt = export_writers.ExportFormat(format.value)
-    if output is None and fmt is export_writers.ExportFormat.XLSX and sys.stdout.isatty():
+    fmt = writers.ExportFormat(format.value)
+    if output is None and fmt is writers.ExportFormat.XLSX and sys.stdout.isatty():
         _fail("an .xlsx file is binary: redirect stdout to a file or give --output")
     try:
         with database_uri(settings, for_service=False) as uri:
@@ -358,20 +358,20 @@ async def _export_to(
 ) -> int:
     """The grade list written to `sink` as it is read, with a progress bar: how many rows."""
     from homestay.clock import utcnow
-    from homestay.services import export_writers, exports, rows
+    from homestay.exports import feed, read_model, writers
 
     async with _session(uri, settings) as database:
-        await rows.ensure_built(database)
+        await read_model.ensure_built(database)
         now = utcnow()
-        total = await exports.count_rows(database, query, now)
+        total = await feed.count_rows(database, query, now)
         with _progress(total) as advance:
 
             async def counted() -> AsyncIterator[list[dict]]:
-                async for batch in exports.certificate_rows(database, query, now, lang):
+                async for batch in feed.certificate_rows(database, query, now, lang):
                     yield batch
                     advance(len(batch))
 
-            async for chunk in export_writers.chunks_of(fmt, counted(), lang):
+            async for chunk in writers.chunks_of(fmt, counted(), lang):
                 sink.write(chunk)
         sink.flush()
         return total

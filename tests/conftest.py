@@ -14,9 +14,10 @@ import pytest
 from pymongo import monitoring
 
 from homestay.auth import Caller, Role
+from homestay.exports import read_model
 from homestay.graphql.common import global_id, parse_global_id
 from homestay.http.app import create_app
-from homestay.services import rows, standards
+from homestay.services import standards
 from homestay.services.accounts import create_account
 from homestay.services.registry import Services
 from homestay.settings import ROOT, Settings
@@ -83,7 +84,7 @@ async def db(client_database: Database) -> AsyncIterator[Database]:
     database = Database(client=client_database.client, db=client_database.client[name])
     await apply_schema(database)
     await standards.publish_seed(database, ROOT / "seed")
-    await rows.ensure_built(database)  # as the service's start does on a new database
+    await read_model.ensure_built(database)  # as the service's start does on a new database
     yield database
     await client_database.client.drop_database(name)
 

@@ -28,7 +28,7 @@ from homestay.graphql.common import (
     localized,
     payload,
 )
-from homestay.graphql.execution import context_only
+from homestay.graphql.executor.execution import context_only
 from homestay.graphql.homestays import Homestay
 from homestay.graphql.inspections import Inspection
 from homestay.graphql.permissions import IsBureau

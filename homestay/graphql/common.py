@@ -22,7 +22,7 @@ from homestay.domain.inspections import ReviewDecision as DomainReviewDecision
 from homestay.errors import BadUserInput, UserErrors
 from homestay.errors import UserError as DomainUserError
 from homestay.graphql.context import Context
-from homestay.services.search import StaySort as DomainStaySort
+from homestay.search.service import StaySort as DomainStaySort
 
 # strawberry.enum registers a domain enum for GraphQL on the class itself and returns it: the
 # names below are the domain's own classes, which type checkers then see as such

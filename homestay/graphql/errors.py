@@ -17,7 +17,7 @@ from pymongo.errors import ConnectionFailure, ExecutionTimeout, NetworkTimeout, 
 from strawberry.extensions import SchemaExtension
 
 from homestay.errors import ApiError, ServiceUnavailable
-from homestay.graphql.core import core_schema
+from homestay.graphql.executor.core import core_schema
 from homestay.graphql.scalars import InvalidValue
 
 log = logging.getLogger("homestay.graphql")

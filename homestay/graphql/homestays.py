@@ -40,7 +40,7 @@ from homestay.graphql.common import (
     key_of,
     payload,
 )
-from homestay.graphql.execution import context_only
+from homestay.graphql.executor.execution import context_only
 from homestay.graphql.permissions import IsStaff, IsStaffOrOperator
 from homestay.services import photos as listing_photos
 from homestay.services.homestays import HomestayInput, ListingInput

@@ -21,10 +21,10 @@ from homestay.graphql.appeals import Appeal, AppealMutations, AppealQueries
 from homestay.graphql.bureau import BureauQueries
 from homestay.graphql.certificates import Certificate, CertificateMutations, CertificateQueries
 from homestay.graphql.concerns import Concern, ConcernMutations, ConcernQueries
-from homestay.graphql.cost import CostLane, CostLimit
-from homestay.graphql.documents import CachedDocuments, KnownDocuments
 from homestay.graphql.errors import ErrorCodes, Observed, log_errors
-from homestay.graphql.execution import Execution
+from homestay.graphql.executor.cost import CostLane, CostLimit
+from homestay.graphql.executor.documents import CachedDocuments, KnownDocuments
+from homestay.graphql.executor.execution import Execution
 from homestay.graphql.homestays import HomestayMutations, HomestayQueries
 from homestay.graphql.inspections import Inspection, InspectionMutations, InspectionQueries
 from homestay.graphql.node import NodeQueries

@@ -23,8 +23,8 @@ from homestay.graphql.common import (
 )
 from homestay.graphql.homestays import Homestay
 from homestay.graphql.permissions import IsBureau
-from homestay.services.search import SearchQuery
-from homestay.services.search import StaySort as DomainStaySort
+from homestay.search.service import SearchQuery
+from homestay.search.service import StaySort as DomainStaySort
 
 GRADE_OF_RANK = {g.rank: g for g in ALL_GRADES}
 

@@ -10,7 +10,8 @@ import logging
 from pymongo.errors import PyMongoError
 from starlette.applications import Starlette
 
-from homestay.services import homestays, rows, standards
+from homestay.exports import read_model
+from homestay.services import homestays, standards
 from homestay.settings import Settings
 from homestay.storage.database import Database, apply_schema
 
@@ -55,7 +56,7 @@ async def bootstrap(app: Starlette, database: Database, settings: Settings) -> N
     # then), then kept healed by a reconciler
     while True:
         try:
-            await rows.ensure_built(database)
+            await read_model.ensure_built(database)
             await homestays.ensure_findable(database)
             if retired := await homestays.retire_cells(database):
                 log.info("H3 cells removed from %d documents", retired)
@@ -70,7 +71,7 @@ async def bootstrap(app: Starlette, database: Database, settings: Settings) -> N
         except PyMongoError as exc:
             log.warning("certificate rows not built yet (%s)", type(exc).__name__)
             await asyncio.sleep(5.0)
-    await rows.reconcile_forever(database)
+    await read_model.reconcile_forever(database)
 
 
 def settled() -> None:

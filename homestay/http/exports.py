@@ -15,10 +15,10 @@ from starlette.responses import Response, StreamingResponse
 from homestay.auth import Role
 from homestay.clock import china_date, utcnow
 from homestay.errors import BadUserInput, RateLimited
+from homestay.exports import feed, grade_list
+from homestay.exports.writers import ExportFormat, chunks_of, file_name, json_chunks
 from homestay.graphql.context import language
 from homestay.http.guard import caller_of
-from homestay.services import exports, grade_list
-from homestay.services.export_writers import ExportFormat, chunks_of, file_name, json_chunks
 
 OPEN_DATA_MAX_AGE_S = 300
 # exports and full open-data downloads read every certificate of their counties: a few at a
@@ -124,7 +124,7 @@ def _query(params: dict[str, str], counties: list[str]) -> grade_list.ExportQuer
 
 
 def _etag(changed_at_ms: int) -> str:
-    digest = hashlib.sha256(f"{exports.FEED_FORMAT}:{changed_at_ms}".encode()).hexdigest()
+    digest = hashlib.sha256(f"{feed.FEED_FORMAT}:{changed_at_ms}".encode()).hexdigest()
     # weak: the same list may travel gzipped or not, byte-for-byte different
     return f'W/"{digest[:32]}"'
 

@@ -26,8 +26,8 @@ from homestay.errors import (
     UnsupportedMediaType,
 )
 from homestay.graphql.context import Context, language
-from homestay.graphql.core import core_schema
-from homestay.graphql.cost import HEAVY
+from homestay.graphql.executor.core import core_schema
+from homestay.graphql.executor.cost import HEAVY
 from homestay.http import graphiql
 from homestay.http.errors import error_response
 from homestay.http.guard import caller_of, request_address

@@ -32,7 +32,7 @@ from homestay.domain.grades import Grade
 from homestay.domain.inspections import Inspection, InspectionStatus, ReviewDecision
 from homestay.domain.text import check_text
 from homestay.errors import UserError, UserErrors
-from homestay.services import rows
+from homestay.exports import read_model
 from homestay.services.homestays import listing_of
 from homestay.storage import documents
 from homestay.storage.database import Database
@@ -419,7 +419,7 @@ class CertificateService:
         """What follows every write of a certificate (and its retry): its grade-list row, and
         its homestay's `listedUntil`, which the inspector's finder filters on (a superseded
         certificate leaves that to its successor, written right after)."""
-        await rows.sync(self.db, [cert])
+        await read_model.sync(self.db, [cert])
         if cert.get("current"):
             record = documents.certificate(cert)
             await self.db.homestays.update_one(

@@ -23,8 +23,9 @@ from homestay.domain.gazetteer import GazetteerGeocoder, gazetteer
 from homestay.domain.listings import Homestay
 from homestay.domain.text import check_text, first_hidden
 from homestay.errors import BadUserInput, UserError, UserErrors
-from homestay.services import photos, rows
-from homestay.services.finder_index import FinderIndex
+from homestay.exports import read_model
+from homestay.search.finder import FinderIndex
+from homestay.services import photos
 from homestay.services.pagination import decode_cursor, encode_cursor
 from homestay.storage import documents
 from homestay.storage.database import Database
@@ -516,7 +517,7 @@ class HomestayService:
                 }
             },
         )
-        await rows.sync_matching(self.db, {"homestayId": homestay_id, "current": True})
+        await read_model.sync_matching(self.db, {"homestayId": homestay_id, "current": True})
         return documents.homestay(updated)
 
     async def _stored(self, homestay_id: str) -> dict | None:

@@ -24,7 +24,7 @@ from pymongo import ASCENDING
 from pymongo.errors import DuplicateKeyError
 
 from homestay.clock import utcnow
-from homestay.graphql.expansion import expand, refusal
+from homestay.graphql.executor.expansion import expand, refusal
 from homestay.storage.database import Database
 
 MAX_STORED = 5_000

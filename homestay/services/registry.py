@@ -8,18 +8,18 @@ from geopy.geocoders import get_geocoder_for_service
 from geopy.geocoders.base import Geocoder
 
 from homestay.domain.gazetteer import GazetteerGeocoder
+from homestay.exports.feed import ExportService
+from homestay.search.service import SearchService
 from homestay.services.accounts import AccountService
 from homestay.services.appeals import AppealService
 from homestay.services.certificates import CertificateService
 from homestay.services.concerns import ConcernService
-from homestay.services.exports import ExportService
 from homestay.services.homestays import HomestayService
 from homestay.services.inspections import InspectionService
 from homestay.services.persisted import PersistedQueries
 from homestay.services.photos import PhotoService
 from homestay.services.plan import PlanService
 from homestay.services.requests import RequestService
-from homestay.services.search import SearchService
 from homestay.services.standards import StandardService
 from homestay.services.statistics import StatisticsService
 from homestay.services.uploads import UploadService

@@ -13,7 +13,7 @@ import uuid
 import pytest
 
 from homestay.auth import Role
-from homestay.graphql.core import core_schema
+from homestay.graphql.executor.core import core_schema
 from homestay.graphql.schema import schema
 from homestay.services.accounts import revoke_account
 from tests.conftest import key

@@ -3,7 +3,7 @@ from __future__ import annotations
 import re
 
 from homestay.cli import SCHEMA_PATH
-from homestay.graphql.core import core_schema
+from homestay.graphql.executor.core import core_schema
 from homestay.graphql.schema import schema
 
 

@@ -12,9 +12,9 @@ from homestay.clock import shifted
 from homestay.domain import geo
 from homestay.domain.certificates import Certificate, CertificateAction
 from homestay.domain.listings import Homestay
+from homestay.search.service import SearchQuery, StaySort
 from homestay.services.homestays import HomestayInput
 from homestay.services.inspections import ResultInput, SubmissionInput
-from homestay.services.search import SearchQuery, StaySort
 from tests.conftest import key
 from tests.graphql.flows import THRESHOLDS, checklist
 

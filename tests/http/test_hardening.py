@@ -381,7 +381,7 @@ def doubling_fragments(levels: int) -> str:
 
 
 async def test_fragments_that_double_are_refused_before_validation_runs(api, monkeypatch):
-    import homestay.graphql.documents as documents
+    import homestay.graphql.executor.documents as documents
 
     validated: list[object] = []
     real = documents.validate

@@ -8,7 +8,7 @@ import asyncio
 import httpx
 import pytest
 
-from homestay.graphql import cost
+from homestay.graphql.executor import cost
 from homestay.http.app import create_app
 
 ALIASED = (
@@ -68,7 +68,7 @@ async def test_what_a_tourist_app_asks_stays_well_within_the_budget(api, setting
 
 
 def api_schema():
-    from homestay.graphql.core import core_schema
+    from homestay.graphql.executor.core import core_schema
     from homestay.graphql.schema import schema
 
     return core_schema(schema)

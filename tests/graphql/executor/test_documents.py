@@ -8,8 +8,8 @@ import uuid
 import strawberry.schema.schema as strawberry_schema
 from graphql import parse
 
-import homestay.graphql.documents as documents
-from homestay.graphql.documents import Known, KnownDocuments
+import homestay.graphql.executor.documents as documents
+from homestay.graphql.executor.documents import Known, KnownDocuments
 
 
 def _unique(document: str) -> str:

@@ -1,7 +1,7 @@
 """Each filter is one object with two forms, for a document in hand and for MongoDB: the two
 must choose the same certificates, at the edges too (expiring this instant, every status).
 (A search's filters have one form: the stay index's, checked against reading everything in
-tests/services/test_stay_index.py.)"""
+tests/search/test_index.py.)"""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pytest
 
 from homestay.domain.certificates import CertificateStatus, Listed
 from homestay.domain.grades import ALL_GRADES, Grade
-from homestay.services import grade_list
+from homestay.exports import grade_list
 
 NOW = datetime(2026, 12, 31, 16, 0, tzinfo=UTC)
 # what can be stored: EXPIRED is never stored, it is read from the expiry (the validator's enum)

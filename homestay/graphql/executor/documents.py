@@ -32,8 +32,8 @@ from strawberry.extensions import SchemaExtension
 from strawberry.schema.validation_rules.maybe_null import MaybeNullValidationRule
 from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
 
-from homestay.graphql.core import core_schema
-from homestay.graphql.expansion import expand, refusal
+from homestay.graphql.executor.core import core_schema
+from homestay.graphql.executor.expansion import expand, refusal
 
 BUDGET_CHARS = 256_000
 

@@ -7,7 +7,7 @@ import random
 
 import numpy as np
 
-from homestay.services.joined import JoinedStrings
+from homestay.search.joined import JoinedStrings
 
 
 def test_the_order_is_sorted_by_string_then_tie_for_any_strings():

@@ -36,11 +36,11 @@ from pymongo.asynchronous.collection import AsyncCollection
 from homestay.domain import geo
 from homestay.domain.certificates import Certificate, CertificateStatus
 from homestay.domain.grades import Grade
-from homestay.services import rows
-from homestay.services.caught_up import CaughtUpCopy, as_utc, in_chunks
-from homestay.services.cells import RANKS, Cells
-from homestay.services.joined import JoinedStrings
-from homestay.services.keys import SlotKeys
+from homestay.exports import read_model
+from homestay.search.caught_up import CaughtUpCopy, as_utc, in_chunks
+from homestay.search.grid import RANKS, Cells
+from homestay.search.joined import JoinedStrings
+from homestay.search.keys import SlotKeys
 from homestay.storage import documents
 from homestay.storage.database import Database
 
@@ -212,13 +212,13 @@ class StayIndex(CaughtUpCopy):
         """Every stored-VALID certificate, from the grade lists' read model where it is built
         (rows in buckets of 100: 200,000 stays read in seconds, not in half a minute), else
         from the certificates themselves; a chunk at a time, so that the documents read never
-        pile up (rows.all_rows, caught_up.in_chunks)."""
+        pile up (read_model.all_rows, caught_up.in_chunks)."""
         source: AsyncIterator[list[dict]]
-        if await rows.is_built(self.db):
-            source = rows.all_rows(self.db)
+        if await read_model.is_built(self.db):
+            source = read_model.all_rows(self.db)
             # a row follows its certificate's write at once, or is healed by the reconciler
             # within RECONCILE_WINDOW: the first read of changes goes back that far too
-            lag = rows.RECONCILE_WINDOW * 2
+            lag = read_model.RECONCILE_WINDOW * 2
         else:
             source = in_chunks(
                 self.db.certificates.find({"status": _VALID}, _PROJECTION, batch_size=2_000)

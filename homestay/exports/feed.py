@@ -11,8 +11,8 @@ from typing import Any
 
 from homestay.domain.certificates import CertificateStatus
 from homestay.domain.disclosure import PUBLIC_CERTIFICATE_FIELDS, PUBLIC_LISTING_FIELDS
-from homestay.services import rows
-from homestay.services.grade_list import ExportQuery, row_of
+from homestay.exports import read_model
+from homestay.exports.grade_list import ExportQuery, row_of
 from homestay.storage.database import Database
 
 BATCH = 1000
@@ -23,20 +23,20 @@ async def certificate_rows(
 ) -> AsyncIterator[list[dict[str, Any]]]:
     """Batches of rows, in certificate-number order (county, year, sequence).
 
-    From the read model (buckets of 100 rows: homestay/services/rows.py) once it is built,
+    From the read model (buckets of 100 rows: homestay/exports/read_model.py) once it is built,
     filtered here; until then from the certificates themselves, filtered by the database
     (the (county, _id) index serves a county list's filter and order)."""
     source: AsyncIterator[dict[str, Any]]
-    if await rows.is_built(db):
+    if await read_model.is_built(db):
         source = (
             cert
-            async for cert in rows.rows_in_order(db, query.counties)
+            async for cert in read_model.rows_in_order(db, query.counties)
             if query.matches(cert, now)
         )
     else:
         source = aiter(
             db.certificates.find(
-                query.filter(now), rows.ROW_PROJECTION, batch_size=BATCH, allow_disk_use=True
+                query.filter(now), read_model.ROW_PROJECTION, batch_size=BATCH, allow_disk_use=True
             ).sort("_id", 1)
         )
     batch: list[dict[str, Any]] = []
@@ -68,7 +68,7 @@ async def open_data_changed_at(db: Database, now: datetime) -> datetime:
     """
     # the feed is read from the read model once it is built: its newest bucket says when
     # its rows last changed (a row healed late moves it then, not before)
-    written = db.certificate_rows if await rows.is_built(db) else db.certificates
+    written = db.certificate_rows if await read_model.is_built(db) else db.certificates
     last_write = await written.find_one({}, {"updatedAt": 1}, sort=[("updatedAt", -1)])
     last_lapse = await db.certificates.find_one(
         {"status": "VALID", "expiresAt": {"$lte": now}}, {"expiresAt": 1}, sort=[("expiresAt", -1)]

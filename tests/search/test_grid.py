@@ -10,7 +10,7 @@ import random
 import numpy as np
 
 from homestay.domain import geo
-from homestay.services.cells import Cells, _ranges
+from homestay.search.grid import Cells, _ranges
 
 CENTRE = geo.LatLng(30.60, 119.87)
 

@@ -12,7 +12,7 @@ from typing import Any
 import strawberry
 from strawberry.permission import BasePermission
 
-from homestay.graphql.execution import (
+from homestay.graphql.executor.execution import (
     Execution,
     context_only,
     context_only_fields,

@@ -9,7 +9,7 @@ import pytest
 from homestay.clock import shifted, utcnow
 from homestay.domain.certificates import CertificateStatus
 from homestay.domain.grades import Grade
-from homestay.services import exports, grade_list, rows
+from homestay.exports import feed, grade_list, read_model
 from tests.graphql.flows import THRESHOLDS, certify, review, submit
 
 CHANGE = """mutation($n: String!) { %s(input: {number: $n, reason: "检查"}) {
@@ -22,12 +22,12 @@ async def _listed(db, query: grade_list.ExportQuery, *, from_model: bool) -> lis
     if not from_model:
         await db.meta.delete_one({"_id": "certificate_rows"})  # read the certificates
     try:
-        return [
-            row async for batch in exports.certificate_rows(db, query, utcnow()) for row in batch
-        ]
+        return [row async for batch in feed.certificate_rows(db, query, utcnow()) for row in batch]
     finally:
         if not from_model:
-            await db.meta.insert_one({"_id": "certificate_rows", "version": rows.MODEL_VERSION})
+            await db.meta.insert_one(
+                {"_id": "certificate_rows", "version": read_model.MODEL_VERSION}
+            )
 
 
 @pytest.fixture
@@ -98,8 +98,8 @@ async def test_an_older_row_never_replaces_a_newer_one(db, history):
     number = history[1][1]["number"]  # suspended after it was issued
     cert = await db.certificates.find_one({"_id": number})
     stale = {**cert, "status": "VALID", "updatedAt": cert["updatedAt"] - timedelta(hours=1)}
-    await rows.sync(db, [stale])  # a slower writer, arriving late
-    bucket = await db.certificate_rows.find_one({"_id": rows.bucket_of(number)})
+    await read_model.sync(db, [stale])  # a slower writer, arriving late
+    bucket = await db.certificate_rows.find_one({"_id": read_model.bucket_of(number)})
     assert bucket["rows"][number]["status"] == "SUSPENDED"
 
 
@@ -109,12 +109,12 @@ async def test_a_row_left_behind_is_healed_by_the_reconciler(db, history):
     await db.certificates.update_one(
         {"_id": number}, {"$set": {"status": "SUSPENDED", "updatedAt": utcnow()}}
     )
-    bucket = await db.certificate_rows.find_one({"_id": rows.bucket_of(number)})
+    bucket = await db.certificate_rows.find_one({"_id": read_model.bucket_of(number)})
     assert bucket["rows"][number]["status"] == "VALID"
-    healed = await rows.reconcile(db, utcnow() - rows.RECONCILE_WINDOW)
+    healed = await read_model.reconcile(db, utcnow() - read_model.RECONCILE_WINDOW)
     assert healed == 1  # only the row that differed is written
-    assert await rows.reconcile(db, utcnow() - rows.RECONCILE_WINDOW) == 0
-    bucket = await db.certificate_rows.find_one({"_id": rows.bucket_of(number)})
+    assert await read_model.reconcile(db, utcnow() - read_model.RECONCILE_WINDOW) == 0
+    bucket = await db.certificate_rows.find_one({"_id": read_model.bucket_of(number)})
     assert bucket["rows"][number]["status"] == "SUSPENDED"
 
 
@@ -124,8 +124,8 @@ async def test_a_database_without_the_read_model_gets_it_built_whole(db, history
     await db.meta.delete_one({"_id": "certificate_rows"})
     # until it is built, lists come from the certificates, complete
     assert await _listed(db, grade_list.ExportQuery(None), from_model=True) == expected
-    assert await rows.ensure_built(db) is True
-    assert await rows.ensure_built(db) is False
+    assert await read_model.ensure_built(db) is True
+    assert await read_model.ensure_built(db) is False
     assert await _listed(db, grade_list.ExportQuery(None), from_model=True) == expected
     assert await db.certificate_rows.count_documents({}) >= 2  # two counties' buckets
 
@@ -139,17 +139,17 @@ def test_bucket_keys_keep_number_order():
         "330521-2027-00001",
         "330523-2026-00001",
     ]
-    keys = [rows.bucket_of(n) for n in numbers]
+    keys = [read_model.bucket_of(n) for n in numbers]
     assert keys == sorted(keys)
     assert keys[0] == keys[1] != keys[2]
 
 
 async def test_the_open_data_version_moves_when_the_rows_do_not_before(db, history):
-    before = await exports.open_data_changed_at(db, utcnow())
+    before = await feed.open_data_changed_at(db, utcnow())
     number = history[0][1]["number"]
     await db.certificates.update_one(
         {"_id": number}, {"$set": {"status": "SUSPENDED", "updatedAt": utcnow()}}
     )  # its row not synced yet
-    assert await exports.open_data_changed_at(db, utcnow()) == before  # the feed has not moved
-    await rows.reconcile(db, utcnow() - rows.RECONCILE_WINDOW)
-    assert await exports.open_data_changed_at(db, utcnow()) > before
+    assert await feed.open_data_changed_at(db, utcnow()) == before  # the feed has not moved
+    await read_model.reconcile(db, utcnow() - read_model.RECONCILE_WINDOW)
+    assert await feed.open_data_changed_at(db, utcnow()) > before

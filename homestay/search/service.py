@@ -32,8 +32,8 @@ from homestay.domain import geo
 from homestay.domain.certificates import Certificate, Listed
 from homestay.domain.grades import ALL_GRADES, Grade
 from homestay.errors import BadUserInput
+from homestay.search.index import Cluster, Found, Ranked, StayIndex, clusters
 from homestay.services.pagination import decode_cursor, encode_cursor
-from homestay.services.stay_index import Cluster, Found, Ranked, StayIndex, clusters
 from homestay.storage.database import Database
 
 MAX_RADIUS_M = 100_000

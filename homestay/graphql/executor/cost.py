@@ -43,7 +43,7 @@ from graphql import (
 )
 from strawberry.extensions import SchemaExtension
 
-from homestay.graphql.core import core_schema
+from homestay.graphql.executor.core import core_schema
 
 DEFAULT_PAGE = 20
 MAX_PAGE = 100

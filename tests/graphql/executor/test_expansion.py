@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from graphql import parse
 
-from homestay.graphql.expansion import expand, expanded_selections
+from homestay.graphql.executor.expansion import expand, expanded_selections
 
 
 @pytest.mark.parametrize(

@@ -58,7 +58,7 @@ def test_the_copy_agrees_with_testing_every_homestay_on_random_queries():
     from datetime import timedelta
 
     from homestay.domain.finding import fold, searchable
-    from homestay.services.finder_index import FinderIndex
+    from homestay.search.finder import FinderIndex
 
     rng = random.Random(5)
     now = utcnow()
@@ -140,7 +140,7 @@ def test_a_homestay_read_twice_while_the_copy_is_built_is_one_homestay():
     """A homestay written while the build's read runs may be read again (an index scan
     meets it twice): the later read is applied as a change, not a second homestay."""
     from homestay.domain.finding import searchable
-    from homestay.services.finder_index import FinderIndex
+    from homestay.search.finder import FinderIndex
 
     now = utcnow()
 

@@ -8,7 +8,7 @@ import random
 import numpy as np
 import pytest
 
-from homestay.services.keys import SlotKeys
+from homestay.search.keys import SlotKeys
 
 
 def test_slot_keys_agree_with_a_dict_through_every_change():

@@ -14,8 +14,8 @@ from homestay.clock import utcnow
 from homestay.domain import geo
 from homestay.domain.certificates import CertificateStatus, Listed
 from homestay.domain.grades import ALL_GRADES, Grade
-from homestay.services import search
-from homestay.services.search import SearchQuery, SearchService, StaySort
+from homestay.search import service as search
+from homestay.search.service import SearchQuery, SearchService, StaySort
 
 CENTRE = geo.LatLng(30.60, 119.87)
 COUNTIES = ["330521", "330523"]
@@ -211,14 +211,15 @@ def random_query(rnd: random.Random, now) -> SearchQuery:
 async def test_the_index_agrees_with_reading_everything_on_random_queries(
     loaded, services, db, monkeypatch, few_hits, source, walk
 ):
-    from homestay.services import rows, stay_index
+    from homestay.exports import read_model
+    from homestay.search import index as stay_index
 
     monkeypatch.setattr(stay_index, "_SCAN_FROM", few_hits)
     monkeypatch.setattr(search, "WALK_NAMES", walk)
     if source == "certificates":
         await db.meta.delete_one({"_id": "certificate_rows"})
     elif source == "rows":
-        await rows.sync(db, loaded)
+        await read_model.sync(db, loaded)
     built = []
     monkeypatch.setattr(stay_index.StayIndex, "_add", spy(stay_index.StayIndex._add, built))
     index = services.search.index
@@ -266,7 +267,8 @@ async def test_the_index_agrees_where_stays_crowd_and_change_between_searches(
     inside a circle or a viewport, counted without being looked at) while certificates are
     moved, regraded, suspended, reinstated and renewed or let expire between searches: the
     totals and the first pages are still what reading everything says."""
-    from homestay.services import cells, stay_index
+    from homestay.search import grid as cells
+    from homestay.search import index as stay_index
 
     monkeypatch.setattr(cells, "LOOSE_AT_LEAST", loose_at_least)
     monkeypatch.setattr(search, "WALK_NAMES", walk)
@@ -400,7 +402,7 @@ def test_the_text_haystack_finds_what_a_test_of_each_name_finds():
     text and by testing each slot: both say what `in` on each slot's names says."""
     import numpy as np
 
-    from homestay.services.stay_index import _Names
+    from homestay.search.index import _Names
 
     rnd = random.Random(7)
     words = ["竹", "山居", "Bamboo", "HILL", "溪", "小院", "Ｓｔａｙ", "cafe"]
@@ -460,7 +462,7 @@ async def test_once_nothing_has_changed_for_the_margin_the_read_of_changes_retur
     newest change is not read again and again by every search, yet the next change is."""
     import asyncio
 
-    from homestay.services import caught_up
+    from homestay.search import caught_up
 
     monkeypatch.setattr(caught_up, "MARGIN", timedelta(milliseconds=300))
     index = services.search.index
@@ -530,7 +532,7 @@ def test_a_stay_read_twice_while_the_index_is_built_is_one_stay():
     """A certificate written while the build's read runs may be read again: the later read
     is applied as a change (moved, renamed), never a second stay. The build reads rows of
     the grade lists' read model, which name the grade only (no rank)."""
-    from homestay.services.stay_index import StayIndex
+    from homestay.search.index import StayIndex
 
     first, second, third = stays(3, seed=11)
     for doc in (first, second, third):
@@ -577,8 +579,8 @@ def test_which_stays_a_place_holds_is_what_it_lists_after_the_cells_were_made(mo
     """`holds` (what a search by name walking the name order asks of each stay) says of every
     slot what `slots()` lists, also of stays added one by one after the cells were made, past
     the slots the cells knew."""
-    from homestay.services import cells
-    from homestay.services.stay_index import StayIndex
+    from homestay.search import grid as cells
+    from homestay.search.index import StayIndex
 
     monkeypatch.setattr(cells, "LOOSE_AT_LEAST", 10**6)  # the cells are not made again
     docs = stays(1400, seed=5)

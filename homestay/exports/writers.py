@@ -13,7 +13,7 @@ from datetime import date, datetime
 from enum import Enum
 from typing import Any
 
-from homestay.services.grade_list import COLUMNS, DATES
+from homestay.exports.grade_list import COLUMNS, DATES
 
 SHEET_NAME = "民宿等级名录"
 

@@ -23,9 +23,9 @@ import numpy as np
 from pymongo.asynchronous.collection import AsyncCollection
 
 from homestay.clock import utcnow
-from homestay.services.caught_up import CaughtUpCopy, as_utc, in_chunks
-from homestay.services.joined import JoinedStrings
-from homestay.services.keys import SlotKeys
+from homestay.search.caught_up import CaughtUpCopy, as_utc, in_chunks
+from homestay.search.joined import JoinedStrings
+from homestay.search.keys import SlotKeys
 from homestay.storage.database import Database
 
 _GAP = "\x1e"  # between two homestays' texts: no query holds it (a control character)

@@ -38,7 +38,7 @@ have no side effect.
 Contained: the road reads strawberry's own names (StrawberryGraphQLCoreExecutionContext,
 GraphQLCoreConverter.DEFINITION_BACKREF, the basic field resolver `_get_basic_result`, the
 resolver `_resolver` and its `field_exception_handlers`), which only a compatible release
-of strawberry keeps (pyproject pins one; tests/graphql/test_execution.py names each and
+of strawberry keeps (pyproject pins one; tests/graphql/executor/test_execution.py names each and
 fails when one moves). `HOMESTAY_SHORT_ROAD=off` turns it off (`build_schema(short_road=)`),
 and a field that fails on it is logged and counted in /metrics
 (homestay_graphql_short_road_fallbacks_total) before graphql-core's road answers it.
