@@ -113,14 +113,14 @@ class CaughtUpCopy:
         if self._settled is not None:
             since = max(since, self._settled)
         # one reply however many changed (a burst of writes does not cost a getMore)
-        self._see(
+        self._apply_all(
             await self._collection()
             .find({"updatedAt": {"$gte": since}}, self.projection, batch_size=CATCH_UP_BATCH)
             .to_list()
         )
         self._settled = began - MARGIN
 
-    def _see(self, docs: Sequence[dict]) -> None:
+    def _apply_all(self, docs: Sequence[dict]) -> None:
         for doc in docs:
             self._apply(doc)
             stamp = self._stamp(doc)

@@ -102,7 +102,7 @@ class FinderIndex(CaughtUpCopy):
             self._built_texts = JoinedStrings(empty="")
         self._built_texts.put(slots, [d.get("findText") or "" for d in fresh])
         self._dirty = self._dirty or bool(fresh)
-        self._see([doc for doc, is_new in zip(docs, new, strict=True) if not is_new])
+        self._apply_all([doc for doc, is_new in zip(docs, new, strict=True) if not is_new])
 
     def _text(self, slot: int) -> str:
         if slot in self._pending_texts:

@@ -64,7 +64,7 @@ class Place:
     whole: np.ndarray  # bool, by cell
 
 
-class Cells:
+class Grid:
     """The live stays, cell after cell, and what each cell knows of its stays."""
 
     def __init__(
@@ -187,18 +187,18 @@ class Cells:
         columns are then read in order, not at random (clusters of a province at 200,000
         stays: 7.7 -> 5.5 ms in-process)."""
         if len(cells) * _MANY_CELLS > len(self.keys):
-            return np.flatnonzero(np.take(self.chosen(cells), self.cell_of))
+            return np.flatnonzero(np.take(self.mask_of(cells), self.cell_of))
         slots = np.take(self.slots, _ranges(np.take(self.start, cells), np.take(self.size, cells)))
         if self.loose:
             slots = np.compress(np.take(self.cell_of, slots) >= 0, slots)
         return slots
 
-    def chosen(self, cells: np.ndarray) -> np.ndarray:
+    def mask_of(self, cells: np.ndarray) -> np.ndarray:
         """A bool by cell number, true for `cells`, and a last false one: taken at a stay's
         `cell_of` (or `cell_of_slots`), whether it is in one of them."""
-        chosen = np.zeros(len(self.keys) + 1, np.bool_)
-        chosen[cells] = True
-        return chosen
+        mask = np.zeros(len(self.keys) + 1, np.bool_)
+        mask[cells] = True
+        return mask
 
     def cell_of_slots(self, slots: np.ndarray) -> np.ndarray:
         """Each slot's cell, -1 where none: detached, or a slot past those the cells knew
@@ -210,7 +210,7 @@ class Cells:
         cell[known] = np.take(self.cell_of, slots[known])
         return cell
 
-    def counted(self, cells: np.ndarray, ranks: np.ndarray) -> np.ndarray:
+    def count_by_rank(self, cells: np.ndarray, ranks: np.ndarray) -> np.ndarray:
         """How many stays of each grade rank (0-3) `cells` hold, of the ranks asked."""
         by_rank = np.take(self.counts, cells, axis=0).sum(axis=0, dtype=np.int64)
         asked = np.zeros(RANKS, np.bool_)

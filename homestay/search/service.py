@@ -32,7 +32,9 @@ from homestay.domain import geo
 from homestay.domain.certificates import Certificate, Listed
 from homestay.domain.grades import ALL_GRADES, Grade
 from homestay.errors import BadUserInput
-from homestay.search.index import Cluster, Found, Ranked, StayIndex, clusters
+from homestay.search.clusters import Cluster, clusters
+from homestay.search.index import Ranked, StayIndex
+from homestay.search.results import Found
 from homestay.services.pagination import decode_cursor, encode_cursor
 from homestay.storage.database import Database
 

@@ -197,7 +197,7 @@ class CertificateService:
         number = inspection["certificateNumber"]
         existing = await self.db.certificates.find_one({"_id": number})
         if existing is not None:
-            await self._synced(existing)  # a resumed review: the row may lag
+            await self._sync_row(existing)  # a resumed review: the row may lag
             return existing
         homestay = await self.db.homestays.find_one({"_id": inspection["homestayId"]})
         assert homestay is not None  # an inspection names a registered homestay
@@ -234,12 +234,12 @@ class CertificateService:
             await self._supersede_current(caller, homestay["_id"], number)
             try:
                 await self.db.certificates.insert_one(doc)
-                await self._synced(doc)
+                await self._sync_row(doc)
                 return doc
             except DuplicateKeyError:
                 existing = await self.db.certificates.find_one({"_id": number})
                 if existing is not None:  # a resumed review already inserted it
-                    await self._synced(existing)
+                    await self._sync_row(existing)
                     return existing
                 # a concurrent review issued another certificate in between: supersede it too
         raise RuntimeError(f"could not issue {number}: the homestay keeps changing")
@@ -280,7 +280,7 @@ class CertificateService:
         if cert is None:
             return None
         if cert["status"] == CertificateStatus.REVOKED.value:  # a resumed review
-            await self._synced(cert)
+            await self._sync_row(cert)
             return cert
         reason = f"re-inspection {inspection['_id']} reached no grade"
         return await self._transition(
@@ -314,7 +314,7 @@ class CertificateService:
             and last["by"]["id"] == caller.account_id
             and last["reason"] == reason
         ):
-            await self._synced(cert)  # the same change sent again: done; the row too
+            await self._sync_row(cert)  # the same change sent again: done; the row too
             return documents.certificate(cert)
         now_status = status_of(cert, utcnow())
         if CertificateStatus(cert["status"]) not in allowed or (
@@ -406,7 +406,7 @@ class CertificateService:
         (its write is conditional on the status read)."""
         allowed, _ = TRANSITIONS[action]
         if CertificateStatus(cert["status"]) not in allowed:
-            await self._synced(cert)
+            await self._sync_row(cert)
             return cert
         also = None
         if action is CertificateAction.RESTORE:  # listed again: the listing as it is today
@@ -415,7 +415,7 @@ class CertificateService:
                 also = {"listing": listing_of(homestay)}
         return await self._transition(caller, cert, action, reason, also, appealId=appeal_id)
 
-    async def _synced(self, cert: dict) -> None:
+    async def _sync_row(self, cert: dict) -> None:
         """What follows every write of a certificate (and its retry): its grade-list row, and
         its homestay's `listedUntil`, which the inspector's finder filters on (a superseded
         certificate leaves that to its successor, written right after)."""
@@ -438,7 +438,7 @@ class CertificateService:
             where, change, return_document=ReturnDocument.AFTER
         )
         if updated is not None:
-            await self._synced(updated)
+            await self._sync_row(updated)
         return updated
 
     # -- reads ------------------------------------------------------------------------------

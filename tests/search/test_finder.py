@@ -78,7 +78,7 @@ def test_the_copy_agrees_with_testing_every_homestay_on_random_queries():
     for doc in docs:
         doc["findText"] = searchable(doc["name"], "".join(rng.choices(chars, k=8)))
     index = FinderIndex(None)  # type: ignore[arg-type]  # fed by hand: no database
-    index._see(docs)
+    index._apply_all(docs)
     for _ in range(200):
         text = fold("".join(rng.choices(chars, k=rng.randint(2, 3))))
         counties = rng.choice([None, {"330521"}])

@@ -10,7 +10,7 @@ import random
 import numpy as np
 
 from homestay.domain import geo
-from homestay.search.grid import Cells, _ranges
+from homestay.search.grid import Grid, _ranges
 
 CENTRE = geo.LatLng(30.60, 119.87)
 
@@ -44,10 +44,10 @@ def _stays(n: int, seed: int) -> dict[str, np.ndarray]:
     }
 
 
-def _cells(columns: dict[str, np.ndarray]) -> tuple[Cells, np.ndarray]:
+def _cells(columns: dict[str, np.ndarray]) -> tuple[Grid, np.ndarray]:
     """The cells of the live stays, and those stays' slots."""
     held = np.flatnonzero(columns["alive"])
-    cells = Cells(
+    cells = Grid(
         held, columns["lat"], columns["lng"], columns["xyz"], columns["rank"], columns["expires"]
     )
     return cells, held
@@ -57,7 +57,7 @@ def test_a_place_holds_every_stay_in_it_and_its_whole_cells_only_such_stays():
     columns = _stays(4000, seed=5)
     cells, held = _cells(columns)
     assert sorted(cells.stays(np.arange(len(cells))).tolist()) == held.tolist()
-    assert cells.counted(np.arange(len(cells)), np.array([1, 2, 3])).sum() == len(held)
+    assert cells.count_by_rank(np.arange(len(cells)), np.array([1, 2, 3])).sum() == len(held)
     rnd = random.Random(9)
     for _ in range(60):
         shift = rnd.uniform(-0.3, 0.3), rnd.uniform(-0.3, 0.3)
@@ -85,7 +85,7 @@ def test_a_place_holds_every_stay_in_it_and_its_whole_cells_only_such_stays():
             for slot in cells.stays(np.array([cell])).tolist():
                 point = geo.LatLng(float(columns["lat"][slot]), float(columns["lng"][slot]))
                 assert low <= geo.distance_m(origin, point) <= high
-        by_rank = cells.counted(np.compress(place.whole, place.cells), np.array([2, 3]))
+        by_rank = cells.count_by_rank(np.compress(place.whole, place.cells), np.array([2, 3]))
         assert by_rank.tolist() == [
             0,
             0,
@@ -108,7 +108,7 @@ def test_a_detached_stay_leaves_its_cell_and_its_count():
     assert sorted(cells.stays(every).tolist()) == attached
     assert cells.loose_slots().tolist() == sorted(detached)
     for rank in (1, 2, 3):
-        assert cells.counted(every, np.array([rank]))[rank] == int(
+        assert cells.count_by_rank(every, np.array([rank]))[rank] == int(
             np.sum(columns["rank"][attached] == rank)
         )
     assert not cells.stale(200_000) and cells.stale(100_000)  # over 1/100, or 1,024

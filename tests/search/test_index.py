@@ -214,7 +214,7 @@ async def test_the_index_agrees_with_reading_everything_on_random_queries(
     from homestay.exports import read_model
     from homestay.search import index as stay_index
 
-    monkeypatch.setattr(stay_index, "_SCAN_FROM", few_hits)
+    monkeypatch.setattr(stay_index, "SCAN_FROM", few_hits)
     monkeypatch.setattr(search, "WALK_NAMES", walk)
     if source == "certificates":
         await db.meta.delete_one({"_id": "certificate_rows"})
@@ -272,7 +272,7 @@ async def test_the_index_agrees_where_stays_crowd_and_change_between_searches(
 
     monkeypatch.setattr(cells, "LOOSE_AT_LEAST", loose_at_least)
     monkeypatch.setattr(search, "WALK_NAMES", walk)
-    monkeypatch.setattr(stay_index, "_SCAN_FROM", few_hits)
+    monkeypatch.setattr(stay_index, "SCAN_FROM", few_hits)
     docs = stays(1500, seed=8, spreads=(0.01, 0.03, 0.3))
     await db.certificates.insert_many(docs)
     rnd = random.Random(4)
@@ -402,7 +402,7 @@ def test_the_text_haystack_finds_what_a_test_of_each_name_finds():
     text and by testing each slot: both say what `in` on each slot's names says."""
     import numpy as np
 
-    from homestay.search.index import _Names
+    from homestay.search.names import NameMatcher
 
     rnd = random.Random(7)
     words = ["竹", "山居", "Bamboo", "HILL", "溪", "小院", "Ｓｔａｙ", "cafe"]
@@ -419,7 +419,7 @@ def test_the_text_haystack_finds_what_a_test_of_each_name_finds():
         (10_000, rare, rare),
         (0, words, ["Bamboo", "HILL", "cafe 1"]),
     ]:
-        hay = _Names(scan_from=scan_from)
+        hay = NameMatcher(scan_from=scan_from)
         truth: dict[int, tuple[str, str]] = {}
         for start in range(0, 3000, 1000):  # a build: contiguous chunks in slot order
             chunk = list(range(start, start + 1000))
@@ -444,7 +444,7 @@ def test_the_text_haystack_finds_what_a_test_of_each_name_finds():
             assert hits.tolist() == np.flatnonzero(hay.matching(text, every)).tolist()
             # every holder at once, and again (kept)
             for _ in range(2):
-                assert np.flatnonzero(hay.holding(text)).tolist() == hits.tolist(), text
+                assert np.flatnonzero(hay.containing(text)).tolist() == hits.tolist(), text
         assert hay.hits("竹", at_most=5) is None  # too many: the place's stays are tested
         # a rename after: who holds a text kept is found again
         for slot in range(10):
@@ -452,7 +452,7 @@ def test_the_text_haystack_finds_what_a_test_of_each_name_finds():
             hay.put([slot], [truth[slot]])
         for text in ["竹", "cafe"]:
             holders = [s for s in sorted(truth) if any(text in n.casefold() for n in truth[s])]
-            assert np.flatnonzero(hay.holding(text)).tolist() == holders
+            assert np.flatnonzero(hay.containing(text)).tolist() == holders
 
 
 async def test_once_nothing_has_changed_for_the_margin_the_read_of_changes_returns_nothing(
@@ -467,8 +467,8 @@ async def test_once_nothing_has_changed_for_the_margin_the_read_of_changes_retur
     monkeypatch.setattr(caught_up, "MARGIN", timedelta(milliseconds=300))
     index = services.search.index
     returned: list[int] = []
-    see = index._see
-    monkeypatch.setattr(index, "_see", lambda docs: (returned.append(len(docs)), see(docs)))
+    see = index._apply_all
+    monkeypatch.setattr(index, "_apply_all", lambda docs: (returned.append(len(docs)), see(docs)))
     await index.refresh()
     valid = [d for d in loaded if d["status"] == "VALID"]
 
@@ -609,5 +609,5 @@ def test_which_stays_a_place_holds_is_what_it_lists_after_the_cells_were_made(mo
             radius_m=rnd.choice([1000, 5000, 20000, 50000]),
         )
         assert len(index.cells().cell_of) == known  # the same cells
-        assert (found.holds(every) == np.isin(every, found.slots())).all()
-        assert found.holds(every).sum() == found.total
+        assert (found.contains(every) == np.isin(every, found.slots())).all()
+        assert found.contains(every).sum() == found.total

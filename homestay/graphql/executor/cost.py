@@ -62,7 +62,7 @@ LIST_BOUNDS = {
     ("Statistics", "sections"): 20,
     ("Statistics", "concerns"): 200,
     ("Query", "nodes"): 100,  # its ids: more are refused by the field itself
-    ("Query", "stayClusters"): 256,  # services/stay_index.MAX_CLUSTERS
+    ("Query", "stayClusters"): 256,  # search/clusters.MAX_CLUSTERS
     ("StayCluster", "counts"): 6,  # a county or two, three grades: a typical cluster
 }
 
