@@ -228,11 +228,15 @@ def account_create(
     ] = None,
     homestay: Annotated[
         list[str] | None,
-        typer.Option(help="A homestay the operator runs (its id); repeatable. Operators only."),
+        typer.Option(
+            help="A homestay the operator runs (its id, as the API shows it); repeatable. "
+            "Operators only."
+        ),
     ] = None,
 ) -> None:
     """Create an account; its token is printed once, on the last line."""
     from homestay.errors import UserErrors
+    from homestay.graphql.common import global_id, key_of
     from homestay.services.accounts import create_account
 
     settings = _settings()
@@ -244,11 +248,11 @@ def account_create(
                 role=role.value.upper(),
                 name=name,
                 counties=county or [],
-                homestay_ids=homestay or [],
+                homestay_ids=[key_of(h, "Homestay") for h in homestay or []],
             )
             typer.echo(
                 f"created {new.account.role.value} {new.account.name} "
-                f"({', '.join(new.account.counties)}), id {new.account.id}"
+                f"({', '.join(new.account.counties)}), id {global_id('Account', new.account.id)}"
             )
             return new.token
 
@@ -264,15 +268,18 @@ def account_create(
 
 
 @account_app.command("revoke")
-def account_revoke(account_id: Annotated[str, typer.Argument(help="The account's id.")]) -> None:
+def account_revoke(
+    account_id: Annotated[str, typer.Argument(help="The account's id, as the API shows it.")],
+) -> None:
     """Revoke an account: its token stops working at once."""
+    from homestay.graphql.common import key_of
     from homestay.services.accounts import revoke_account
 
     settings = _settings()
 
     async def run(uri: str) -> bool:
         async with _session(uri, settings) as database:
-            return await revoke_account(database, account_id)
+            return await revoke_account(database, key_of(account_id, "Account"))
 
     try:
         with database_uri(settings, for_service=False) as uri:
@@ -280,7 +287,7 @@ def account_revoke(account_id: Annotated[str, typer.Argument(help="The account's
     except Fatal as exc:
         _fail(str(exc))
     if not done:
-        _fail(f"no active account {account_id!r}")
+        _fail(f"no active account {account_id!r} (an id as `me {{ id }}` or `create` shows it)")
     typer.echo(f"revoked {account_id}")
 
 

@@ -19,8 +19,7 @@ PNG, WebP and HEIC and promises:
 them off the event loop, at most a few at once (http/uploads.DecodeGate).
 
 `give_back_memory` returns freed heap to the system: a decoded picture is large, lives a
-second, and glibc would otherwise keep its pages resident (measured: six 7000 x 7000
-uploads left a process at 2.4-3.8 GB).
+second, and glibc would otherwise keep its pages resident (docs/performance.md).
 """
 
 from __future__ import annotations

@@ -74,14 +74,15 @@ class Settings:
     photo_decode_mb: int = 128
     photo_queue: int = 16
     photo_wait_s: int = 20
-    # what a query may cost (graphql/cost.py: fields an answer could hold), without a token
+    # what a query may cost (graphql/executor/cost.py: fields an answer could hold), without a token
     # and with one; how many costly anonymous queries run at once; and how many requests one
     # address may have in flight without a token
     cost_public: int = 15_000
     cost_account: int = 50_000
     costly_lane: int = 1
     public_in_flight: int = 4
-    # the executor's short road for plain fields (graphql/execution.py); off: graphql-core's
+    # the executor's short road for plain fields (graphql/executor/execution.py); off:
+    # graphql-core's road for every field
     short_road: bool = True
 
     @property

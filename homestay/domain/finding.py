@@ -2,7 +2,7 @@
 
 Each homestay keeps one folded text (compatibility forms, case folded) of its name, English
 name and address, so that a query typed on any phone, in full-width letters or any case,
-finds it by a plain substring test (services/finder_index.py says why not in the database).
+finds it by a plain substring test (docs/architecture.md says why not in the database).
 One character alone would match a county: refused.
 """
 

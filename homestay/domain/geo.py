@@ -77,8 +77,8 @@ def from_wgs84(point: LatLng, system: CoordSystem) -> LatLng:
 
 
 # geopy's geodesic() is geographiclib's Geodesic on geopy's WGS-84 constants (in km), which it
-# builds anew for every pair: a third of its 126 µs. Built once here, the same figures to the
-# last digit (tests/domain/test_geo.py) in 76 µs; a search page measures about 21.
+# builds anew for every pair, a third of its cost. Built once here: the same figures to the
+# last digit (tests/domain/test_geo.py).
 _MAJOR_KM, _, _FLATTENING = ELLIPSOIDS["WGS-84"]
 _WGS84 = Geodesic(_MAJOR_KM, _FLATTENING)
 
@@ -131,9 +131,9 @@ def bbox_to_wgs84(box: BBox, system: CoordSystem) -> BBox:
 # -- many points at once (the in-process stay index) -------------------------------------
 # A point is kept as its WGS-84 earth-centred coordinates; the straight chord between two of
 # them, corrected by c³/24R² with R the Gaussian radius at the origin's latitude, gives the
-# geodesic distance within 0.0003·d³/R² (measured against geopy over 20,000 pairs at latitudes
-# 15°-55° up to 200 km: 5 cm at 200 km). BOUND takes seven times that, so only points whose
-# bounds straddle a radius or a page's edge need the exact (60 µs) computation.
+# geodesic distance within 0.0003·d³/R² (checked against geopy over 20,000 pairs at latitudes
+# 15°-55° up to 200 km). BOUND takes seven times that, so only points whose bounds straddle a
+# radius or a page's edge need the exact computation.
 _A = 6_378_137.0
 _F = 1 / 298.257223563
 _E2 = _F * (2 - _F)

@@ -5,8 +5,7 @@ database's per-document cost sets the pace (the embedded server gives about 7,00
 for a filtered, ordered find); read buckets of 100 rows and it gives about 80,000 rows a
 second. So each certificate's row (the fields a list shows, nothing more) is also kept in the
 bucket of its number, `certificate_rows`, `_id` "<county>-<year>-<sequence // 100>". A bucket
-is rewritten whole on each write: 100 rows keep a live write at a few milliseconds (500
-made it 36 ms on the embedded server).
+is rewritten whole on each write: 100 rows keep a live write cheap (docs/architecture.md).
 
 The certificates stay the source of truth. Every service that writes a certificate syncs its
 row right after (a retried request syncs again); a row is only ever replaced by one at least
@@ -215,8 +214,8 @@ async def reconcile_forever(db: Database, every_s: float = RECONCILE_EVERY_S) ->
 
 async def all_rows(db: Database, size: int = 1_000) -> AsyncIterator[list[dict]]:
     """Every row, `size` or so at a time and in no order, each the stored row itself with
-    `_id` set to its number: what the stay index is built from (a row copied into a
-    certificate-shaped dict, as rows_in_order does, cost its build 0.5 s at 200,000)."""
+    `_id` set to its number: what the stay index is built from, with no certificate-shaped
+    copy a row (as rows_in_order makes)."""
     chunk: list[dict] = []
     async for bucket in db.certificate_rows.find({}, batch_size=10):
         for number, row in (bucket.get("rows") or {}).items():

@@ -209,7 +209,7 @@ class Homestay(Node):
     # `certificate` and `grade` answer at once when the certificate came with the stay (a
     # search hit) and return an awaitable, which graphql-core awaits, only when it must be
     # loaded: async resolvers cost a page of 20 stays 40 coroutines and the tasks to gather
-    # them (22% of a search page's instructions under callgrind)
+    # them
     @strawberry.field(description="The current certificate, whatever its status, or null.")
     @context_only
     def certificate(

@@ -89,8 +89,7 @@ class SearchQueries:
     ) -> list[StayCluster]:
         box = bbox.to_wgs84(coord_system, max_corner_m=None)  # a province, a country
         # by county only when the query asks for it: a province's clusters each span several
-        # counties, and every county is another entry to answer (120 M instructions a
-        # request at zoom 9 with them, counted by bench-instructions)
+        # counties, and every county is another entry to answer
         by_county = _asks(info.selected_fields[0].selections, ["counts", "county"])
         found = await info.context.services.search.clusters(
             box, zoom, grades, min_grade, info.context.now, by_county

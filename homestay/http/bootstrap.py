@@ -75,10 +75,9 @@ async def bootstrap(app: Starlette, database: Database, settings: Settings) -> N
 
 
 def settled() -> None:
-    """What the process holds from here on (modules, the schema, both indexes: ~108,000
-    objects the collector tracks at 20,000 stays) is set aside from the cyclic garbage
-    collector: a full collection walked them all, 53-71 ms measured, a pause in whichever
-    requests were running (p99); after the freeze it takes well under a millisecond.
-    Objects freed by their last reference still go at once."""
+    """What the process holds from here on (modules, the schema, both indexes: a hundred
+    thousand objects the collector tracks) is set aside from the cyclic garbage collector,
+    whose full collections would otherwise walk them all, a pause in whichever requests are
+    running. Objects freed by their last reference still go at once."""
     gc.collect()
     gc.freeze()

@@ -64,7 +64,7 @@ class Metrics(monitoring.CommandListener):
         self.short_road_fallbacks = Counter(
             "homestay_graphql_short_road_fallbacks_total",
             "Fields that failed on the executor's short road and were answered by "
-            "graphql-core's (graphql/execution.py)",
+            "graphql-core's (graphql/executor/execution.py)",
             ["field"],
             registry=self.registry,
         )

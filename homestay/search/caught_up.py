@@ -6,12 +6,12 @@ request's database budget may cut it short). Then, before each use, it reads wha
 since its version: every write of the collection sets `updatedAt`, which an `updated` index
 serves. The read goes back MARGIN before the newest change seen: a write stamped by one
 process's clock may commit after another's newer write was read (requests have a database
-budget of 3 s; clocks are kept by NTP), and applying a document twice is harmless. So a
+budget of seconds; clocks are kept by NTP), and applying a document twice is harmless. So a
 change made by any process shows in the very next use by every process, and the database
 stays the source of truth. For the same reason every write stamped MARGIN before a read
 began had committed by then, and that read saw it: the next read need not go back further.
-So when nothing has changed for MARGIN, a read returns nothing (not the newest change again
-and again, which cost each search at 200,000 stays ~0.4 ms on the embedded server). A
+So when nothing has changed for MARGIN, a read returns nothing, not the newest change again
+and again. A
 request that arrives while the build runs waits for it and needs no read of its own if the
 build's last read began after it asked.
 """
@@ -40,8 +40,7 @@ def as_utc(moment: datetime) -> datetime:
 
 async def in_chunks(docs: AsyncIterable[dict], size: int = CHUNK) -> AsyncIterator[list[dict]]:
     """The documents of a build, `size` at a time: a copy converts each chunk and drops
-    it, so that the documents read never pile up (at 200,000 stays, holding them all at once
-    left the process at 800 MB)."""
+    it, so that the documents read never pile up."""
     chunk: list[dict] = []
     async for doc in docs:
         chunk.append(doc)
@@ -133,8 +132,8 @@ class CaughtUpCopy:
 
 def _give_back_freed_memory() -> None:
     """After a build, the documents it read are freed, but glibc keeps the freed heap for
-    later: malloc_trim hands it back to the system (at 200,000 stays, ~10 MB of the resident
-    memory a process keeps). Where there is no glibc, nothing to do."""
+    later: malloc_trim hands it back to the system. Where there is no glibc, nothing to
+    do."""
     try:
         ctypes.CDLL("libc.so.6").malloc_trim(0)
     except (OSError, AttributeError):

@@ -1,13 +1,11 @@
 """The inspector's finder, held in each API process: every registered homestay's county, name,
 folded text and `listedUntil`, in name order.
 
-Measured first: the embedded server serves neither a sort nor a limit from an index, and
-bounds a compound index by its first field only, so a bigram-indexed `$regex` find took 6 s at
-20,000 homestays in one county and a plain page of a county 0.9 s. A substring test over the
-folded texts held here takes milliseconds, and the database is asked two cheap things per
+Why not the database's: docs/architecture.md. A substring test over the folded texts held
+here costs by the texts, not by documents read, and the database is asked two cheap things per
 request: what changed since this copy's version (every write of a homestay, and of its
 `listedUntil`, sets `updatedAt`, served by the `updated` index), and the page's documents by
-`_id` (services/caught_up.py). So the answer is exact in every process at once, as the stay
+`_id` (caught_up.py). So the answer is exact in every process at once, as the stay
 index's is.
 """
 
@@ -45,9 +43,7 @@ def _same(a: float, b: float) -> bool:
 class FinderIndex(CaughtUpCopy):
     """Each homestay by slot: its id, county (a code), `listedUntil` (an array) and name (in
     one joined string); its folded text in the joined text of the name order, with the
-    changes since that order was made waiting in `_pending_texts`. At 200,000 homestays a
-    record object each, with its strings and the order's tuples, cost 733 bytes a homestay
-    (146 MB), measured in-process."""
+    changes since that order was made waiting in `_pending_texts`: no object a homestay."""
 
     projection = {"county": 1, "name": 1, "findText": 1, "listedUntil": 1, "updatedAt": 1}
 

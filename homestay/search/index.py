@@ -1,18 +1,16 @@
 """The listed stays held in each API process, so that a search costs by its page.
 
-Why: reading every candidate of a circle from the database costs ~0.08 ms a document on the
-embedded server, so a 50 km search over 20,000 stays read 10,308 documents and took 1.2 s
-(bench/search.py before this index). Here the stays that can be listed (stored VALID) live
-in arrays: earth-centred points, grade rank, county, expiry, and the names for text and
-order (joined strings; numbers in services/keys.py: no object a stay). A search filters,
-measures and orders them with numpy, computes the exact geodesic distance only where an
-approximation's bounds leave doubt (domain/geo.approximate_distances), and reads only its
-page's certificates by number, those it has not kept from an earlier page. A place is looked
-at by the map's cells (services/cells.py): those wholly inside are counted, only the edge's
-stays and the nearest cells' are measured, so a 100 km circle does not measure a province.
+The stays that can be listed (certificates.listed_until) live in arrays: earth-centred points,
+grade rank, county, until when listed, and the names for text and order (joined strings and
+numbers in keys.py: no object a stay). A search filters, measures and orders them with numpy,
+computes the exact geodesic distance only where an approximation's bounds leave doubt
+(domain/geo.distance_bounds), and reads only its page's certificates by number, those it has
+not kept from an earlier page. A place is looked at by the map's cells (grid.py, results.py):
+those wholly inside are counted, only the edge's stays and the nearest cells' are measured,
+so a wide circle does not measure a province. Why in-process: docs/architecture.md.
 
 Exact and fresh, with the database the source of truth: before every search the index reads
-what changed since its version and applies it (services/caught_up.py: every certificate
+what changed since its version and applies it (caught_up.py: every certificate
 write sets `updatedAt`, which the `updated` index serves), so a certificate issued,
 suspended, revoked, superseded or moved shows in the very next search of any process. Expiry
 needs no write: it is compared at query time. At most two commands a search: the changes,
@@ -246,7 +244,7 @@ class StayIndex(CaughtUpCopy):
 
     def _fit(self) -> None:
         """The arrays cut to the slots held and 1,024 more: growing by a quarter at a time
-        leaves up to a quarter unused (4 MB at 200,000 stays)."""
+        leaves up to a quarter unused."""
         held = np.flatnonzero(self.alive)
         used = int(held[-1]) + 1 if len(held) else 0
         capacity = used + 1024
@@ -327,8 +325,8 @@ class StayIndex(CaughtUpCopy):
 
     def _unorder(self, slot: int) -> None:
         """The stay at `slot` leaves the name order (it leaves, or its name or number
-        changes): one deletion and a shift, not a sort of every name again (0.3 s at
-        200,000 stays, which the next search by name of every process paid)."""
+        changes): one deletion and a shift, not a sort of every name again, which the next
+        search by name of every process would pay."""
         if self._by_name is None:
             return
         place = int(self.name_rank[slot])
@@ -370,7 +368,7 @@ class StayIndex(CaughtUpCopy):
         """The stays listed now within radius_m of origin (math.inf: any distance) and in
         bbox that pass the filters: counted, and ready to be ordered. A county's stays, or
         the few whose names hold `text`, are measured one by one; otherwise the province is
-        looked at by cells (services/cells.py), so that a wide place costs by its edge."""
+        looked at by cells (grid.py), so that a wide place costs by its edge."""
         pool = None
         if county is not None:
             code = self._counties.get(county)
@@ -523,9 +521,8 @@ class StayIndex(CaughtUpCopy):
     ) -> np.ndarray:
         """The first `limit` stays `found` (of `rank`, or any) by (name, number), strictly
         after `after`: the name order walked from there, a block at a time, each block's
-        stays tested (`found.holds`). Where found stays are many (a 50 km circle holds 30 %
-        of a province's), the first block holds the page; by_name would list them all and
-        partition them (at 200,000 stays, ~2 ms of a 50 km search by name)."""
+        stays tested (`found.contains`). Where found stays are many, the first block holds the
+        page; by_name would list them all and partition them."""
         order = self._name_order()
         start = 0
         if after is not None:

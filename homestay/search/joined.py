@@ -83,8 +83,7 @@ class JoinedStrings:
         """`slots` in (string, tie) order, as sorted() orders them by (str, tie), in numpy:
         the first _PREFIX characters as fixed-width strings, then the runs sharing those
         characters with a longer string among them sorted whole. A sort keyed by tuples made
-        two objects a stay at once (at 200,000 stays 40 MB of small objects, whose heap some
-        object kept for good stayed resident)."""
+        two objects a stay at once, whose heap stayed resident."""
         self.settle()
         slots = np.asarray(slots, np.int64)
         if not self.text:

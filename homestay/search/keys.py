@@ -1,13 +1,12 @@
 """Which slot holds which id, for the in-process copies (the stay index, the finder), in
 arrays instead of a dict of strings.
 
-Why: an id kept as its own str is ~70 bytes, its dict entry and slot number ~60 more; and
-each such str was allocated while its document was decoded, among the document's other
-objects, so the few bytes kept pin whole pages of the freed documents in the heap: at 200,000
-homestays the finder's copy held 58 MB of live objects and 140 MB of resident memory. Here
-ids are bytes in two arrays, by slot and sorted (with each one's slot), and found by binary
-search. A build's chunk is merged in at once (`bulk`); an id set one at a time (a change)
-waits in a small dict until there are enough of them to merge.
+Why: an id kept as its own str costs far more than its bytes, and each such str was allocated
+while its document was decoded, among the document's other objects, so the few bytes kept pin
+whole pages of the freed documents in the heap. Here ids are bytes in two arrays, by slot and
+sorted (with each one's slot), and found by binary search. A build's chunk is merged in at once
+(`bulk`); an id set one at a time (a change) waits in a small dict until there are enough of
+them to merge.
 """
 
 from __future__ import annotations
@@ -64,9 +63,8 @@ class SlotKeys:
 
     def bulk(self, keys: list[str], slots: list[int] | np.ndarray) -> None:
         """Ids not held yet, each once (a build's chunk), merged into the sorted array at
-        once: a build keeps no object an id. (A dict of up to 100,000 waiting ids, allocated
-        among the documents read, was one of what left 41 MB of the allocator's pools empty
-        but resident after both builds at 200,000 stays.)"""
+        once: a build keeps no object an id (a dict of waiting ids, allocated among the
+        documents read, would pin the allocator's pools)."""
         if not keys:
             return
         self.settle()

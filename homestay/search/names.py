@@ -14,15 +14,15 @@ from homestay.search.joined import JoinedStrings
 
 _END = "\x1e"  # after a slot's segment: no search text holds it
 SCAN_FROM = 2_000  # from this many slots to test, one str.find across all beats a test each
-HELD = 16  # texts whose holders are kept (a bit a stay: 25 KB each at 200,000 stays)
+HELD = 16  # texts whose holders are kept (a bit a stay each)
 
 
 class Haystack(JoinedStrings):
     """One kind of every slot's names, folded, in one string: a text few names hold is found
     across the province by str.find (C speed) and the hits mapped back to slots; one tested
     on many slots is looked for in every slot at once, in numpy; on a few slots, in each by
-    slicing. One string instead of one or two per stay (at 200,000 stays, a per-stay test in
-    a 50 km circle took 18 ms). Changes are joined in by the next text search."""
+    slicing. One string instead of one or two per stay. Changes are joined in by the next
+    text search."""
 
     def __init__(self) -> None:
         super().__init__(empty=_END)
@@ -56,7 +56,7 @@ class Haystack(JoinedStrings):
         """One bool a slot of the text: whether its segment holds `text`, found for all at
         once in numpy over the text's code points. Why: a text most names hold ("民宿",
         "homestay") occurs as often as there are stays, and finding each occurrence with
-        str.find, a Python step each, took 38 ms at 200,000 stays; this takes 3-5 ms."""
+        str.find is a Python step each."""
         self.settle()
         held = np.zeros(len(self.starts) - 1, np.bool_)
         codes = code_points(self.text)

@@ -1,16 +1,14 @@
 """Tourist search over VALID certificates: near a point, in a map viewport, or anywhere; by
 grade, by county, by text.
 
-Every search is answered from the stay index each API process holds
-(services/stay_index.py): caught up with what changed (one command), filtered, measured and
-ordered there, and only the page's certificates read, by number, the ones not already kept
-from an earlier page (a second command, or none). So a search costs by its page, not by the
-stays it finds, never more than two commands, and what the public sees of a certificate is
-decided by one rule (`Listed`) in one place, fresh in the very next search of every process.
-Without a place a search is by name (or by grade, then name) across the province: it once
-paged through the database's (status, county, name) index and counted there, 40 s for
-`totalCount` at 200,000 stays on the embedded server, and read secondaries (a staleness
-window on a replica set).
+Every search is answered from the stay index each API process holds (search/index.py):
+caught up with what changed (one command), filtered, measured and ordered there, and only the
+page's certificates read, by number, the ones not already kept from an earlier page (a second
+command, or none). So a search costs by its page, not by the stays it finds, never more than
+two commands, reads the primary only, and what the public sees of a certificate is decided by
+one rule (`Listed`) in one place, fresh in the very next search of every process. Without a
+place a search is by name (or by grade, then name) across the province, counted in the index
+too (docs/architecture.md says why not in the database).
 
 Cursors are keyset positions, so a stay certified between two pages causes no duplicate and
 no skip.

@@ -36,7 +36,7 @@ INDEXES: dict[str, list[IndexModel]] = {
         IndexModel(
             [("county", ASCENDING), ("name", ASCENDING), ("_id", ASCENDING)], name="county_name"
         ),
-        # the finder's copy in each process catches up by it (services/finder_index.py)
+        # the finder's copy in each process catches up by it (search/finder.py)
         IndexModel([("updatedAt", DESCENDING)], name="updated"),
         # a registration re-sent from a phone after a timeout finds the first one
         IndexModel(

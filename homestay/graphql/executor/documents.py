@@ -1,22 +1,19 @@
 """The documents the apps send, parsed and validated once per text.
 
-The apps send the same few documents again and again. Strawberry's caches keyed the
-validation by the parsed document: every request parsed its text anew, then graphql-core
-hashed and compared the whole tree in Python to find it in the cache, then validated in a
-worker thread; measured with callgrind on a search page of 20 stays, that was 43% of the
-instructions the request cost. Here the text is the key (its hash is one pass in C): a
+The apps send the same few documents again and again. Strawberry's caches keyed the validation
+by the parsed document: every request parsed its text anew, then graphql-core hashed and
+compared the whole tree in Python to find it in the cache, then validated in a worker thread:
+much of what a small request cost. Here the text is the key (its hash is one pass in C): a
 known text reuses its parsed document and the errors its validation found.
 
 A document the cache has not seen is parsed by strawberry as usual (its syntax errors take
 the normal path to the error-coding extension), measured as expanded and refused past the
 bound (expansion.py) without being validated, and otherwise validated in a worker thread:
-within the bound graphql-core may still spend tens of milliseconds on a hostile document
-(a thousand fields of one name: ~90 ms before it gives up), and the event loop answers
-everyone else meanwhile.
+within the bound graphql-core may still spend tens of milliseconds on a hostile document,
+and the event loop answers everyone else meanwhile.
 
 Bounded by the total length of the texts kept, not their number: a parsed document takes
-about a hundred times its text (a 2,000-token document, the most the parser accepts, 1.2 MB;
-the search page's 436 characters, 38 KB), so BUDGET_CHARS keeps the cache within ~25 MB
+about a hundred times its text, so BUDGET_CHARS keeps the cache within tens of megabytes
 whatever an attacker sends, and holds a few hundred of the apps' documents.
 """
 
