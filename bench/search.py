@@ -21,6 +21,7 @@ import argparse
 import asyncio
 import json
 import math
+import os
 import random
 import sys
 import time
@@ -50,8 +51,9 @@ from common import (  # noqa: E402
 from homestay.clock import utcnow  # noqa: E402
 from homestay.domain import geo  # noqa: E402
 from homestay.domain.grades import ALL_GRADES  # noqa: E402
+from homestay.exports import read_model  # noqa: E402
 from homestay.http.app import create_app  # noqa: E402
-from homestay.services import homestays, rows  # noqa: E402
+from homestay.services import homestays  # noqa: E402
 from homestay.services.homestays import findable  # noqa: E402
 from homestay.services.registry import Services  # noqa: E402
 from homestay.settings import Settings  # noqa: E402
@@ -252,7 +254,6 @@ def homestay_doc(certificate: dict) -> dict:
         "county": certificate["county"],
         "town": listing["town"],
         "location": listing["location"],
-        "cells": listing["cells"],
         "geocoded": False,
         "rooms": listing["rooms"],
         "facilities": listing["facilities"],
@@ -290,7 +291,7 @@ async def load(database: Database, count: int) -> float:
     # as a deployment has it: the grade lists' read model, which the search index starts from,
     # and the homestays' one-time migrations done (a fresh database's first start runs them
     # in the background: they would overlap the first cases)
-    await rows.ensure_built(database)
+    await read_model.ensure_built(database)
     await homestays.ensure_findable(database)
     await homestays.ensure_facility_codes(database)
     return time.perf_counter() - started
@@ -411,6 +412,75 @@ async def floor_commands(database: Database, seconds: float) -> dict:
     return {"p50_ms": round(_pct(latencies, 50), 2), "requests": len(latencies)}
 
 
+def _rss_kb(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+def workers_of(pid: int) -> list[int]:
+    return [
+        int(child)
+        for task in Path(f"/proc/{pid}/task").iterdir()
+        for child in (task / "children").read_text().split()
+    ]
+
+
+async def scaling(server: EmbeddedServer, database_name: str, args: Any) -> None:
+    """Throughput and latency of one port served by N API processes, for each N asked."""
+    counts = [int(n) for n in args.workers.split(",")]
+    jobs = [
+        ("r5km", SEARCH, CASES["r5km"]),
+        ("r5km, moving", SEARCH, CASES["r5km, moving"]),
+        ("typename (floor)", TYPENAME, {}),
+    ]
+    results: dict[str, dict] = {}
+    memory: dict[int, dict] = {}
+    for n in counts:
+        async with served_api(server.uri, database_name, HOMESTAY_WORKERS=str(n)) as (url, proc):
+            workers = workers_of(proc.pid) if n > 1 else [proc.pid]
+            # every worker built its own index: wait until each has answered as ready
+            await asyncio.sleep(1.0 + 0.5 * n)
+            await drive(url, CASES["r5km"], args.clients, 1.0)  # warm every connection
+            for name, document, variables in jobs:
+                figures = await drive(
+                    url,
+                    variables,
+                    args.clients,
+                    args.seconds,
+                    document,
+                    {"api": proc.pid, "database": server.pid},
+                )
+                fail_on_errors(f"{name} with {n} workers", figures["errors"])
+                results[f"{name}/w{n}"] = figures
+                base = results.get(f"{name}/w{counts[0]}", figures)
+                print(
+                    f"{name:<18} workers {n}  {figures['rps']:>7.1f} req/s "
+                    f"({figures['rps'] / base['rps']:.2f}x)  p50 {figures['p50_ms']:>7.2f} ms  "
+                    f"p99 {figures['p99_ms']:>7.2f} ms  (CPU a request: API "
+                    f"{figures['api_cpu_ms']:.2f}, database {figures['database_cpu_ms']:.2f}, "
+                    f"this client {figures['client_cpu_ms']:.2f} ms)",
+                    file=sys.stderr,
+                )
+            rss = [_rss_kb(pid) / 1024 for pid in workers]
+            memory[n] = {"workers_mb": [round(r) for r in rss], "total_mb": round(sum(rss))}
+            print(f"workers {n}: resident {memory[n]}", file=sys.stderr)
+    print(
+        json.dumps(
+            {
+                "stays": args.stays,
+                "clients": args.clients,
+                "seconds_per_case": args.seconds,
+                "cores": os.cpu_count(),
+                "cases": results,
+                "memory": memory,
+                "errors": 0,
+            }
+        )
+    )
+
+
 def resident_mb(process: Any) -> float:
     for line in Path(f"/proc/{process.pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -457,13 +527,19 @@ async def main() -> None:
         help="keep the embedded database here; a later run with the same --stays reuses what "
         "it holds instead of loading again (200,000 stays take ~8 minutes to load)",
     )
+    parser.add_argument(
+        "--workers",
+        help="API process counts to compare, e.g. 1,2,4,8: the 5 km search, a moving origin "
+        "and { __typename } at each, from --clients clients (nothing else is measured)",
+    )
+    parser.add_argument("--clients", type=int, default=16)
     args = parser.parse_args()
 
     with EmbeddedServer(args.storage_path) as server:
         database_name = "bench"
         database = open_database(server.uri, database_name)
         held = await database.certificates.estimated_document_count()
-        if held == args.stays and await rows.is_built(database):
+        if held == args.stays and await read_model.is_built(database):
             print(f"reusing the {held} stays held in {args.storage_path}", file=sys.stderr)
         elif held:
             sys.exit(f"{args.storage_path} holds {held} stays, not {args.stays}: start afresh")
@@ -477,6 +553,10 @@ async def main() -> None:
             database=database_name,
             environment="production",
         )
+        if args.workers:
+            await scaling(server, database_name, args)
+            await database.close()
+            return
         commands = await commands_per_request(settings, server.uri, database_name)
 
         results: dict[str, dict] = {}

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
+import os
 import signal
 import socket
 import sys
@@ -161,6 +162,14 @@ async def _prepare(uri: str, settings: Settings, demo: bool) -> None:
 @app.command()
 def serve(
     demo: Annotated[bool, typer.Option(help="Load the demo data into an empty database.")] = False,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            help="API processes on the one port (uvicorn's process manager: a worker that "
+            "dies is replaced; SIGHUP restarts them). Default: HOMESTAY_WORKERS, else 1.",
+        ),
+    ] = 0,
 ) -> None:
     """Serve the API (GraphiQL at /graphql). Without MONGODB_URI, runs the embedded database."""
     import uvicorn
@@ -168,6 +177,7 @@ def serve(
     from homestay.http.app import create_app
 
     settings = _settings()
+    workers = workers or settings.workers
     logs.configure(settings.log_level)
     # uvicorn stops gracefully on SIGINT/SIGTERM and then raises the signal again: let that
     # unwind through our own cleanup (stopping the embedded database) and end with status 0
@@ -192,17 +202,27 @@ def serve(
                 err=True,
             )
             # on SIGTERM, requests in flight get 20 s to finish (a long export may be cut)
-            config = uvicorn.Config(
-                create_app(service_settings),
-                host=settings.host,
-                port=settings.port,
-                log_config=None,
-                access_log=False,
-                proxy_headers=settings.trusted_proxies is not None,
-                forwarded_allow_ips=settings.trusted_proxies or "",
-                timeout_graceful_shutdown=20,
-            )
-            uvicorn.Server(config).run()
+            options: dict = {
+                "host": settings.host,
+                "port": settings.port,
+                "log_config": None,
+                "access_log": False,
+                "proxy_headers": settings.trusted_proxies is not None,
+                "forwarded_allow_ips": settings.trusted_proxies or "",
+                "timeout_graceful_shutdown": 20,
+            }
+            if workers == 1:
+                uvicorn.Server(uvicorn.Config(create_app(service_settings), **options)).run()
+            else:
+                # each worker makes its app from the environment, over the same database
+                os.environ["MONGODB_URI"] = uri
+                typer.echo(f"{workers} API processes", err=True)
+                uvicorn.run(
+                    "homestay.http.app:from_environment",
+                    factory=True,
+                    workers=workers,
+                    **options,
+                )
     except KeyboardInterrupt:
         pass
     except Fatal as exc:

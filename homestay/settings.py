@@ -84,6 +84,8 @@ class Settings:
     # the executor's short road for plain fields (graphql/executor/execution.py); off:
     # graphql-core's road for every field
     short_road: bool = True
+    # API processes `homestay serve` runs on its port (docs/operations.md: several processes)
+    workers: int = 1
 
     @property
     def production(self) -> bool:
@@ -144,6 +146,7 @@ class Settings:
             costly_lane=_int(env, "HOMESTAY_COSTLY_LANE", 1, minimum=1),
             public_in_flight=_int(env, "HOMESTAY_PUBLIC_IN_FLIGHT", 4, minimum=1),
             short_road=_bool(env, "HOMESTAY_SHORT_ROAD", True),
+            workers=_int(env, "HOMESTAY_WORKERS", 1, minimum=1),
         )
 
 

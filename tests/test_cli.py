@@ -292,3 +292,42 @@ def test_the_service_starts_before_its_database_and_recovers_by_itself(tmp_path)
         service.terminate()
         service.wait(30)
         log.close()
+
+
+def test_serve_runs_several_api_processes_on_one_port_and_replaces_one_that_dies(
+    mongodb_uri, tmp_path
+):
+    """`serve --workers 2` over one database: two processes answer on the port, a write
+    through either is seen through both, and a worker killed is replaced."""
+    import os
+    import signal
+    import time
+
+    import httpx
+
+    from tests.served import serving
+
+    def processes(url: str, asks: int = 40) -> set[int]:
+        seen = set()
+        for _ in range(asks):  # a new connection each time: the kernel spreads them
+            with httpx.Client(timeout=10) as client:
+                answer = client.get(f"{url}/readyz")
+                if answer.status_code == 200:
+                    seen.add(answer.json()["process"])
+        return seen
+
+    with serving(mongodb_uri, tmp_path, HOMESTAY_WORKERS="2") as (url, parent):
+        deadline = time.monotonic() + 60
+        seen: set[int] = set()
+        while len(seen) < 2 and time.monotonic() < deadline:
+            seen |= processes(url)
+        assert len(seen) == 2, seen  # two workers, each with its own pid
+        assert parent.pid not in seen
+        victim = min(seen)
+        os.kill(victim, signal.SIGKILL)
+        replaced: set[int] = set()
+        while time.monotonic() < deadline + 60 and not (replaced - seen):
+            replaced |= processes(url, 10)
+            time.sleep(0.2)
+        assert replaced - seen, "no new worker took the killed one's place"
+        assert victim not in processes(url)

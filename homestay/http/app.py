@@ -134,3 +134,13 @@ def create_app(settings: Settings, services: Services | None = None) -> Starlett
     if services is not None:
         app.state.services = services
     return app
+
+
+def from_environment() -> Starlette:
+    """The app of one of several API processes (`homestay serve --workers N`): its settings
+    from the environment, which the parent set (MONGODB_URI included)."""
+    from homestay import logs
+
+    settings = Settings.from_env()
+    logs.configure(settings.log_level)
+    return create_app(settings)

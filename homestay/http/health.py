@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pymongo.errors import PyMongoError
 from starlette.requests import Request
@@ -27,7 +29,8 @@ async def readyz(request: Request) -> Response:
     # ready for every request; the staff's finder answers once its copy is built (until
     # then a finder request waits for it)
     finder = "ready" if services.homestays.finder.built else "building"
-    return JSONResponse({"status": "ready", "finder": finder})
+    # which API process answered (one of several behind one port: `serve --workers N`)
+    return JSONResponse({"status": "ready", "finder": finder, "process": os.getpid()})
 
 
 async def metrics(request: Request) -> Response:
