@@ -117,11 +117,14 @@ class RateLimiter:
         self.windows = SlidingWindowCounterRateLimiter(MemoryStorage())
 
     async def _hit(self, item: RateLimitItem, what: str, *key: str) -> None:
-        if await self.windows.hit(item, *key):
-            return
+        """Counts one in the window; RateLimited when it was full."""
+        if not await self.windows.hit(item, *key):
+            raise await self._refusal(item, what, key)
+
+    async def _refusal(self, item: RateLimitItem, what: str, key: tuple[str, ...]) -> RateLimited:
         stats = await self.windows.get_window_stats(item, *key)
         wait = max(1, math.ceil(stats.reset_time - time.time()))
-        raise RateLimited(f"too many {what}; retry after {wait} s", wait)
+        return RateLimited(f"too many {what}; retry after {wait} s", wait)
 
     async def credential_refused(self, address: str, credential: str) -> bool:
         """Whether this credential failed too often from this address to be checked again,
@@ -183,11 +186,8 @@ class RateLimiter:
 
     async def _within(self, item: RateLimitItem, what: str, *key: str) -> None:
         """RateLimited when the window is full; counts nothing."""
-        if await self.windows.test(item, *key):
-            return
-        stats = await self.windows.get_window_stats(item, *key)
-        wait = max(1, math.ceil(stats.reset_time - time.time()))
-        raise RateLimited(f"too many {what}; retry after {wait} s", wait)
+        if not await self.windows.test(item, *key):
+            raise await self._refusal(item, what, key)
 
     async def report_concern(
         self, address: str, number: str, report: Callable[[], Awaitable[tuple[T, bool]]]

@@ -322,12 +322,8 @@ def test_only_fields_strawberry_resolves_by_getattr_take_the_short_road():
     assert ("Homestay", "grade") in context_only_fields(homestay_schema._schema)
 
 
-async def test_a_page_of_plain_objects_and_lists_is_answered_without_graphql_cores_road(
-    monkeypatch,
-):
-    """What the short road is for: below a resolver's value, plain objects, lists of them
-    and context-only resolvers are answered without one field through graphql-core's
-    road."""
+def graphql_cores_road(monkeypatch) -> list[list[str | int]]:
+    """The paths of the fields graphql-core's own road executes, as they are executed."""
     from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext as Stock
 
     executed: list[list[str | int]] = []
@@ -338,6 +334,16 @@ async def test_a_page_of_plain_objects_and_lists_is_answered_without_graphql_cor
         return stock(self, parent_type, source, details, path, *rest)
 
     monkeypatch.setattr(Stock, "execute_field", recorded)
+    return executed
+
+
+async def test_a_page_of_plain_objects_and_lists_is_answered_without_graphql_cores_road(
+    monkeypatch,
+):
+    """What the short road is for: below a resolver's value, plain objects, lists of them
+    and context-only resolvers are answered without one field through graphql-core's
+    road."""
+    executed = graphql_cores_road(monkeypatch)
     schema = strawberry.Schema(query=Query, execution_context_class=Execution)
     result = await schema.execute(
         "{ things { pair { __typename left { lat } spots { lat label } medals { shown } } } }",
@@ -395,16 +401,7 @@ async def test_a_field_that_fails_on_the_short_road_is_counted_and_logged(caplog
 
 
 async def test_a_setting_turns_the_short_road_off(app_with, monkeypatch):
-    from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext as Stock
-
-    executed: list[list[str | int]] = []
-    stock = Stock.execute_field
-
-    def recorded(self: Any, parent_type: Any, source: Any, details: Any, path: Any, *rest: Any):
-        executed.append(path.as_list())
-        return stock(self, parent_type, source, details, path, *rest)
-
-    monkeypatch.setattr(Stock, "execute_field", recorded)
+    executed = graphql_cores_road(monkeypatch)
     query = {"query": "{ gradingStandard { code version sections { code } } }"}
     answers = []
     for on in (True, False):
