@@ -202,12 +202,16 @@ class SearchService:
                     for r in ranked
                 ]
         page = ranked[: query.first]
-        # the second command, if any: the page's certificates not kept, in full, by number
+        # the second command, if any: the page's certificates not kept, in full, by number;
+        # one read after the catch-up may be newer than it (revoked meanwhile): the public
+        # rule is asked again of what is shown, so no answer holds a stay no longer listed
         found_certificates = await index.certificates([r.number for r in page])
+        listed = conditions.listed
         hits = [
-            Hit(found_certificates[r.number], r.distance_m, encode_cursor(r.key))
+            Hit(certificate, r.distance_m, encode_cursor(r.key))
             for r in page
-            if r.number in found_certificates
+            if (certificate := found_certificates.get(r.number)) is not None
+            and listed.keeps(certificate.stored_status, certificate.expires_at)
         ]
         total = found.total
 

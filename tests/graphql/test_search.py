@@ -441,3 +441,24 @@ def gazetteer_point(county: str) -> geo.LatLng:
 
     place = gazetteer().county(county).places[0]
     return geo.LatLng(place.lat, place.lng)
+
+
+async def test_a_certificate_revoked_after_the_catch_up_is_not_in_the_answer(
+    api, services, inspector, bureau, monkeypatch
+):
+    """The page's certificates are read after the index caught up: one revoked in between is
+    read as revoked, and the public rule, asked again, leaves it out."""
+    _, cert = await certify(services, inspector, bureau, point_at(100, 0), "STANDARD")
+    index = services.search.index
+    query = SearchQuery(near=MOGANSHAN, radius_m=5000)
+    assert [h.certificate.number for h in (await services.search.search(query)).hits] == [
+        cert.number
+    ]
+    await services.certificates.change(bureau.caller, cert.number, CertificateAction.REVOKE, "x")
+
+    async def caught_up_before_the_revocation() -> None:
+        return None
+
+    monkeypatch.setattr(index, "refresh", caught_up_before_the_revocation)
+    index._kept.clear()  # the page is read from the database, after the revocation
+    assert (await services.search.search(query)).hits == []
