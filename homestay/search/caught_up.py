@@ -118,6 +118,11 @@ class CaughtUpCopy:
             .to_list()
         )
         self._settled = began - MARGIN
+        self._forget_before(since)
+
+    def _forget_before(self, since: datetime) -> None:
+        """No read of changes will return a document stamped before `since` again: what a
+        copy keeps to judge such a document (removals, say) may go."""
 
     def _apply_all(self, docs: Sequence[dict]) -> None:
         for doc in docs:

@@ -130,6 +130,7 @@ class StayIndex(CaughtUpCopy):
         self._free: list[int] = []  # slots of stays gone, below _used
         self._used = 0  # slots from here up were never used
         self._removed: dict[str, float] = {}  # number -> updatedAt of the change that removed it
+        self._removed_at_prune = 1024  # how many were kept at the last pruning
         self._counties: dict[str, int] = {}
         self._names = JoinedStrings(empty="")  # each slot's name, as shown and ordered
         self._hay = NameMatcher()  # what a text search looks in
@@ -210,6 +211,15 @@ class StayIndex(CaughtUpCopy):
         self._set_names(slot, name, listing.get("nameEn") or "")
         if moves:
             self._order(slot)
+
+    def _forget_before(self, since: datetime) -> None:
+        """The removals stamped before `since`: every later read is of newer documents, so
+        none is needed to turn an older read away (kept bounded by the changes of MARGIN)."""
+        if len(self._removed) < self._removed_at_prune * 2:
+            return
+        cutoff = _ts(since)
+        self._removed = {n: at for n, at in self._removed.items() if at >= cutoff}
+        self._removed_at_prune = max(1024, len(self._removed))
 
     def _collection(self) -> AsyncCollection:
         return self.db.certificates

@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 _PREFIX = 16  # characters an order compares in numpy; strings sharing them are compared whole
+PENDING_AT_MOST = 4_096  # changes waiting to be written in (or an eighth of the slots)
 
 
 class JoinedStrings:
@@ -43,6 +44,8 @@ class JoinedStrings:
         for slot, value in zip(slots, values, strict=True):
             if slot >= self.size or self.get(slot) != value:
                 self.pending[slot] = value
+        if len(self.pending) > max(PENDING_AT_MOST, self.size // 8):
+            self.settle()  # what waits stays bounded even where no one searches by text
 
     def get(self, slot: int) -> str:
         if slot in self.pending:

@@ -611,3 +611,30 @@ def test_which_stays_a_place_holds_is_what_it_lists_after_the_cells_were_made(mo
         assert len(index.cells().cell_of) == known  # the same cells
         assert (found.contains(every) == np.isin(every, found.slots())).all()
         assert found.contains(every).sum() == found.total
+
+
+def test_what_the_index_keeps_of_removed_stays_is_pruned_once_no_read_can_need_it():
+    from datetime import UTC, datetime
+
+    from homestay.search.index import StayIndex
+
+    index = StayIndex(db=None)  # type: ignore[arg-type]  # nothing is read here
+    now = datetime.now(UTC)
+
+    def removed(number: str, at: datetime) -> dict:
+        return {
+            "_id": number,
+            "status": "REVOKED",
+            "county": "330521",
+            "grade": "STANDARD",
+            "expiresAt": now + timedelta(days=300),
+            "updatedAt": at,
+            "listing": {"name": number},
+        }
+
+    for i in range(5000):
+        index._apply(removed(f"old-{i}", now - timedelta(hours=1)))
+    for i in range(10):
+        index._apply(removed(f"new-{i}", now))
+    index._forget_before(now - timedelta(minutes=1))
+    assert sorted(index._removed) == sorted(f"new-{i}" for i in range(10))

@@ -31,3 +31,17 @@ def test_the_order_is_sorted_by_string_then_tie_for_any_strings():
         got = joined.ordered(slots, ties[slots]).tolist()
         expected = sorted(slots.tolist(), key=lambda s: (joined.get(s), bytes(ties[s])))
         assert got == expected, (trial, strings)
+
+
+def test_changes_waiting_to_be_written_in_stay_bounded_without_a_search():
+    from homestay.search.joined import PENDING_AT_MOST, JoinedStrings
+
+    joined = JoinedStrings("")
+    joined.put(list(range(1000)), [f"name {i}" for i in range(1000)])
+    for round_ in range(3):
+        for slot in range(0, 6000):  # renames, and new slots past the end
+            joined.put([slot], [f"renamed {round_} {slot}"])
+            assert len(joined.pending) <= max(PENDING_AT_MOST, joined.size // 8) + 1
+    assert joined.get(17) == "renamed 2 17" and joined.get(5999) == "renamed 2 5999"
+    joined.settle()
+    assert joined.get(4321) == "renamed 2 4321"
