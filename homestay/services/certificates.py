@@ -228,7 +228,9 @@ class CertificateService:
                     inspectionId=inspection["_id"],
                 )
             ],
-            "updatedAt": issued_at,
+            # the moment of this write, not of the review it finishes: a review replayed
+            # minutes after it was claimed must still be read by every copy's next catch-up
+            "updatedAt": utcnow(),
         }
         for _ in range(_ISSUE_ATTEMPTS):
             await self._supersede_current(caller, homestay["_id"], number)

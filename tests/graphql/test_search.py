@@ -462,3 +462,51 @@ async def test_a_certificate_revoked_after_the_catch_up_is_not_in_the_answer(
     monkeypatch.setattr(index, "refresh", caught_up_before_the_revocation)
     index._kept.clear()  # the page is read from the database, after the revocation
     assert (await services.search.search(query)).hits == []
+
+
+async def test_a_review_replayed_after_the_margin_is_found_by_the_next_search(
+    api, services, inspector, bureau, monkeypatch
+):
+    """The first try of a review claimed the inspection and died before the certificate was
+    written; the reviewer sends it again later. Copies that caught up meanwhile must still
+    read the certificate it writes then."""
+    import asyncio
+
+    from homestay.search import caught_up
+
+    monkeypatch.setattr(caught_up, "MARGIN", timedelta(milliseconds=200))
+    stay = await services.homestays.register(
+        inspector.caller,
+        HomestayInput(
+            name="迟到的证书",
+            address="德清县莫干山镇",
+            county="330521",
+            location=(MOGANSHAN.lat, MOGANSHAN.lng),
+            rooms=5,
+        ),
+    )
+    results = [ResultInput(r["itemCode"], r.get("passed"), r.get("points")) for r in checklist()]
+    inspection = await services.inspections.submit(
+        inspector.caller,
+        SubmissionInput(
+            client_submission_id=str(uuid.uuid4()), homestay_id=stay.id, results=results
+        ),
+    )
+    certificates = services.certificates
+    issue = certificates._issue
+
+    async def died(*args, **kwargs):
+        raise ConnectionError("the process stopped here")
+
+    monkeypatch.setattr(certificates, "_issue", died)
+    with pytest.raises(ConnectionError):
+        await certificates.review(bureau.caller, inspection.id, "APPROVE", None)
+    monkeypatch.setattr(certificates, "_issue", issue)
+    query = SearchQuery(near=MOGANSHAN, radius_m=1000)
+    assert (await services.search.search(query)).hits == []
+    await asyncio.sleep(0.5)  # past the margin: the copy's reads no longer look back to it
+    assert (await services.search.search(query)).hits == []
+    _, cert = await certificates.review(bureau.caller, inspection.id, "APPROVE", None)
+    assert cert is not None
+    hits = (await services.search.search(query)).hits
+    assert [h.certificate.number for h in hits] == [cert.number]
