@@ -155,10 +155,12 @@ async def open_data(request: Request) -> Response:
         "Access-Control-Allow-Origin": "*",
     }
     # Last-Modified has whole seconds: it is told (and If-Modified-Since believed) only once
-    # the second of the last change is over, so no later change can fall in the second a
-    # client was told; until then the ETag alone answers (a 304 never hides a change)
+    # the second of the last change is over (by the database's clock, which stamps the
+    # changes), so no later change can fall in the second a client was told; until then the
+    # ETag alone answers (a 304 never hides a change)
+    database_now = await services.exports.database_now()
     last_modified_s = (
-        int(changed_at.timestamp()) if now - changed_at >= timedelta(seconds=1) else None
+        int(changed_at.timestamp()) if database_now - changed_at >= timedelta(seconds=1) else None
     )
     if last_modified_s is not None:
         headers["Last-Modified"] = format_datetime(changed_at.astimezone(UTC), usegmt=True)

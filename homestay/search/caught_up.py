@@ -3,17 +3,17 @@ stay index (search) and the finder share.
 
 Built once, in its own task (in a fresh context: the whole read is no one request's, and no
 request's database budget may cut it short). Then, before each use, it reads what changed
-since its version: every write of the collection sets `updatedAt`, which an `updated` index
-serves. The read goes back MARGIN before the newest change seen: a write stamped by one
-process's clock may commit after another's newer write was read (requests have a database
-budget of seconds; clocks are kept by NTP), and applying a document twice is harmless. So a
-change made by any process shows in the very next use by every process, and the database
-stays the source of truth. For the same reason every write stamped MARGIN before a read
-began had committed by then, and that read saw it: the next read need not go back further.
-So when nothing has changed for MARGIN, a read returns nothing, not the newest change again
-and again. A
-request that arrives while the build runs waits for it and needs no read of its own if the
-build's last read began after it asked.
+since its version: every write of the collection sets `updatedAt` by the database's own clock
+(storage.database.stamped), which an `updated` index serves, and the copy reads against that
+clock too, so no writer's or reader's clock that is off decides what is seen. The read goes
+back MARGIN before the newest change seen: a write stamped at one moment may commit after a
+newer one was read (requests have a database budget of seconds), and applying a document
+twice is harmless. So a change made by any process shows in the very next use by every
+process, and the database stays the source of truth. For the same reason every write stamped
+MARGIN before a read began had committed by then, and that read saw it: the next read need
+not go back further. So when nothing has changed for MARGIN, a read returns nothing, not the
+newest change again and again. A request that arrives while the build runs waits for it and
+needs no read of its own if the build's last read began after it asked.
 """
 
 from __future__ import annotations
@@ -27,6 +27,8 @@ from collections.abc import AsyncIterable, AsyncIterator, Sequence
 from datetime import UTC, datetime, timedelta
 
 from pymongo.asynchronous.collection import AsyncCollection
+
+from homestay.storage.database import DatabaseClock
 
 MARGIN = timedelta(seconds=30)
 CATCH_UP_BATCH = 10_000
@@ -61,6 +63,7 @@ class CaughtUpCopy:
         self._caught_up_from = math.inf  # when the last read of changes began
         # every change stamped before this had committed when a read began, and was read
         self._settled: datetime | None = None
+        self._clock: DatabaseClock | None = None  # what the stamps are read against
 
     @property
     def built(self) -> bool:
@@ -69,6 +72,16 @@ class CaughtUpCopy:
     # what each copy says for itself
     def _collection(self) -> AsyncCollection:
         raise NotImplementedError
+
+    async def _database_now(self) -> datetime:
+        """Now by the database's clock, which stamps every change: a process whose clock is
+        off reads the changes it would otherwise skip, or never settle past."""
+        if self._clock is None:
+            database = getattr(self, "db", None)
+            if database is None:  # a copy not over a database (tests): this clock
+                return datetime.now(UTC)
+            self._clock = DatabaseClock(database)
+        return await self._clock.now()
 
     async def _load(self) -> None:
         """Fill the copy from nothing; set `version` to where its first catch-up starts."""
@@ -105,9 +118,9 @@ class CaughtUpCopy:
         self._caught_up_from = time.monotonic()
         if self.version is None:
             return
-        # the real clock, as the writers' stamps are (not a request's clock, which tests and
-        # the demo may shift)
-        began = datetime.now(UTC)
+        # the database's clock, as the writers' stamps are (not a request's clock, which tests
+        # and the demo may shift, nor this process's, which may be off)
+        began = await self._database_now()
         since = self.version - MARGIN
         if self._settled is not None:
             since = max(since, self._settled)

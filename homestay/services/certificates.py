@@ -35,7 +35,7 @@ from homestay.errors import UserError, UserErrors
 from homestay.exports import read_model
 from homestay.services.homestays import listing_of
 from homestay.storage import documents
-from homestay.storage.database import Database
+from homestay.storage.database import Database, stamp, stamped
 
 MAX_REASON = 500
 _ISSUE_ATTEMPTS = 5
@@ -228,14 +228,15 @@ class CertificateService:
                     inspectionId=inspection["_id"],
                 )
             ],
-            # the moment of this write, not of the review it finishes: a review replayed
-            # minutes after it was claimed must still be read by every copy's next catch-up
+            # stamped by the database once written (storage.database.stamp): the moment of
+            # this write, not of the review it finishes, nor a writer's clock
             "updatedAt": utcnow(),
         }
         for _ in range(_ISSUE_ATTEMPTS):
             await self._supersede_current(caller, homestay["_id"], number)
             try:
                 await self.db.certificates.insert_one(doc)
+                doc = await stamp(self.db.certificates, number) or doc
                 await self._sync_row(doc)
                 return doc
             except DuplicateKeyError:
@@ -426,18 +427,15 @@ class CertificateService:
             record = documents.certificate(cert)
             await self.db.homestays.update_one(
                 {"_id": cert["homestayId"]},
-                {
-                    "$set": {
-                        "listedUntil": listed_until(record.stored_status, record.expires_at),
-                        "updatedAt": utcnow(),
-                    }
-                },
+                stamped(
+                    {"$set": {"listedUntil": listed_until(record.stored_status, record.expires_at)}}
+                ),
             )
 
     async def _update(self, where: dict, change: dict) -> dict | None:
         """Every change to an existing certificate: the write, then its grade-list row."""
         updated = await self.db.certificates.find_one_and_update(
-            where, change, return_document=ReturnDocument.AFTER
+            where, stamped(change), return_document=ReturnDocument.AFTER
         )
         if updated is not None:
             await self._sync_row(updated)

@@ -28,7 +28,7 @@ from homestay.search.finder import FinderIndex
 from homestay.services import photos
 from homestay.services.pagination import decode_cursor, encode_cursor
 from homestay.storage import documents
-from homestay.storage.database import Database
+from homestay.storage.database import Database, stamp, stamped
 
 # a point may lie this far (degrees) outside a county's box: boxes are approximate
 _COUNTY_MARGIN_DEG = 0.05
@@ -204,7 +204,6 @@ async def ensure_findable(db: Database) -> int:
                 {"homestayId": 1, "status": 1, "expiresAt": 1},
             )
         }
-        now = utcnow()
         updates = []
         for doc in batch:
             cert = current.get(doc["_id"])
@@ -214,7 +213,7 @@ async def ensure_findable(db: Database) -> int:
             updates.append(
                 UpdateOne(
                     {"_id": doc["_id"]},
-                    {"$set": {**findable(doc), "listedUntil": listed, "updatedAt": now}},
+                    stamped({"$set": {**findable(doc), "listedUntil": listed}}),
                 )
             )
         changed += (await db.homestays.bulk_write(updates, ordered=False)).modified_count
@@ -262,13 +261,12 @@ async def ensure_facility_codes(db: Database) -> tuple[int, int]:
         unknown += sum(1 for w in mapped if w not in FACILITIES)
         if mapped == words:
             continue
-        now = utcnow()
         await db.homestays.update_one(
-            {"_id": doc["_id"]}, {"$set": {"facilities": mapped, "updatedAt": now}}
+            {"_id": doc["_id"]}, stamped({"$set": {"facilities": mapped}})
         )
         await db.certificates.update_many(
             {"homestayId": doc["_id"], "current": True},
-            {"$set": {"listing.facilities": mapped, "updatedAt": now}},
+            stamped({"$set": {"listing.facilities": mapped}}),
         )
         changed += 1
         if changed % MIGRATION_BATCH == 0:
@@ -394,6 +392,7 @@ class HomestayService:
             doc["clientRequestId"] = data.client_request_id
         try:
             await self.db.homestays.insert_one(doc)
+            doc = await stamp(self.db.homestays, doc["_id"]) or doc
         except DuplicateKeyError:
             # the same registration sent twice at once: the first one stands
             existing = await self.db.homestays.find_one({"clientRequestId": data.client_request_id})
@@ -496,26 +495,15 @@ class HomestayService:
     async def _write(self, homestay_id: str, changes: dict) -> Homestay:
         """A homestay's change, then its current certificate's listing (what search shows):
         re-sending the same change repairs a listing left behind by a stopped process."""
-        changes["updatedAt"] = utcnow()
         updated = await self.db.homestays.find_one_and_update(
-            {"_id": homestay_id}, {"$set": changes}, return_document=True
+            {"_id": homestay_id}, stamped({"$set": changes}), return_document=True
         )
         assert updated is not None  # read above; homestays are never deleted
         # the current certificate's listing follows; re-sending the same update repairs it
         # should the process stop between these writes
         listing = listing_of(updated)
         await self.db.certificates.update_many(
-            {"homestayId": homestay_id, "current": True, "status": {"$ne": "REVOKED"}},
-            {"$set": {"listing": listing, "updatedAt": changes["updatedAt"]}},
-        )
-        await self.db.certificates.update_many(
-            {"homestayId": homestay_id, "current": True, "status": "REVOKED"},
-            {
-                "$set": {
-                    "listing": listing,
-                    "updatedAt": changes["updatedAt"],
-                }
-            },
+            {"homestayId": homestay_id, "current": True}, stamped({"$set": {"listing": listing}})
         )
         await read_model.sync_matching(self.db, {"homestayId": homestay_id, "current": True})
         return documents.homestay(updated)

@@ -7,11 +7,14 @@ client survives a crash and a failover. Searches read from secondaries when ther
 from __future__ import annotations
 
 import json
+import math
+import time
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from pymongo import ASCENDING, DESCENDING, AsyncMongoClient, IndexModel
+from pymongo import ASCENDING, DESCENDING, AsyncMongoClient, IndexModel, ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import CollectionInvalid, OperationFailure
@@ -168,6 +171,44 @@ INDEXES: dict[str, list[IndexModel]] = {
 }
 
 
+def stamped(update: dict) -> dict:
+    """`update` with `updatedAt` set by the database's clock (`$currentDate`), never by the
+    writer's: the in-process copies read changes in the order of these stamps
+    (search/caught_up.py), so a writer whose clock is off cannot hide its writes from them."""
+    out = dict(update)
+    fields = {k: v for k, v in out.pop("$set", {}).items() if k != "updatedAt"}
+    if fields:
+        out["$set"] = fields
+    out["$currentDate"] = {**out.get("$currentDate", {}), "updatedAt": True}
+    return out
+
+
+async def stamp(collection: AsyncCollection, key: Any) -> dict | None:
+    """A document just inserted, stamped by the database's clock: the stamped document."""
+    return await collection.find_one_and_update(
+        {"_id": key}, {"$currentDate": {"updatedAt": True}}, return_document=ReturnDocument.AFTER
+    )
+
+
+class DatabaseClock:
+    """Now by the database's clock, which stamps every change (`stamped`): this process's
+    clock corrected by the offset read every `every_s`, so that a process whose own clock is
+    off still reads the stamps right."""
+
+    def __init__(self, database: Database, every_s: float = 60.0) -> None:
+        self.database = database
+        self.every_s = every_s
+        self.offset = timedelta(0)
+        self._read_at = -math.inf
+
+    async def now(self) -> datetime:
+        if time.monotonic() - self._read_at > self.every_s:
+            server, local = await self.database.server_now()
+            self.offset = server - local
+            self._read_at = time.monotonic()
+        return datetime.now(UTC) + self.offset
+
+
 @dataclass(frozen=True)
 class Database:
     """The handles the application uses; one per process, shared by all requests."""
@@ -236,6 +277,18 @@ class Database:
     @property
     def counters(self) -> AsyncCollection:
         return self.collection("counters")
+
+    async def server_now(self) -> tuple[datetime, datetime]:
+        """(the database's clock, this process's clock) at one moment, as near as a round
+        trip tells: what `stamped` writes is read against the first."""
+        before = datetime.now(UTC)
+        hello = await self.client.admin.command("hello")
+        after = datetime.now(UTC)
+        local = before + (after - before) / 2
+        server = hello.get("localTime")
+        if not isinstance(server, datetime):
+            return local, local
+        return (server if server.tzinfo else server.replace(tzinfo=UTC)), local
 
     async def ping(self, timeout_ms: int | None = None) -> None:
         if timeout_ms is None:
