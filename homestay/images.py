@@ -18,14 +18,12 @@ PNG, WebP and HEIC and promises:
 `encode` writes a prepared picture as JPEG (or PNG where transparent). Both are CPU-bound: run
 them off the event loop, at most a few at once (http/uploads.DecodeGate).
 
-`give_back_memory` returns freed heap to the system: a decoded picture is large, lives a
-second, and glibc would otherwise keep its pages resident (docs/performance.md).
+A decoded picture is large and lives a second: homestay/heap.py returns its pages to the
+system afterwards (docs/performance.md).
 """
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import io
 import logging
 import warnings
@@ -167,23 +165,3 @@ def encode(image: Image.Image) -> tuple[bytes, str]:
         return out.getvalue(), "image/jpeg"
     except Exception as exc:  # noqa: BLE001 - the encoders' failures are the file's
         raise ImageUnreadable("body", f"the photo could not be written ({_reason(exc)})") from None
-
-
-_libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-_malloc_trim = getattr(_libc, "malloc_trim", None)
-_mallopt = getattr(_libc, "mallopt", None)
-M_MMAP_THRESHOLD = -3
-
-
-def keep_large_blocks_apart() -> None:
-    """Allocations of 8 MB and more (a decoded picture's blocks) mapped on their own, so that
-    freeing one gives its pages back at once. glibc otherwise raises this threshold to the
-    largest block freed and serves the next picture from its heap, which it keeps."""
-    if _mallopt is not None:
-        _mallopt(M_MMAP_THRESHOLD, 8 * MIB)
-
-
-def give_back_memory() -> None:
-    """Freed heap returned to the system (glibc; elsewhere nothing to do)."""
-    if _malloc_trim is not None:
-        _malloc_trim(0)

@@ -13,7 +13,7 @@ from homestay.domain.certificates import CertificateStatus
 from homestay.domain.disclosure import PUBLIC_CERTIFICATE_FIELDS, PUBLIC_LISTING_FIELDS
 from homestay.exports import read_model
 from homestay.exports.grade_list import ExportQuery, row_of
-from homestay.storage.database import Database, DatabaseClock
+from homestay.storage.database import Database
 
 BATCH = 1000
 
@@ -111,11 +111,10 @@ class ExportService:
 
     def __init__(self, db: Database) -> None:
         self.db = db
-        self.clock = DatabaseClock(db)
 
     async def database_now(self) -> datetime:
         """Now by the database's clock, which stamps the changes the feed dates."""
-        return await self.clock.now()
+        return await self.db.clock.now()
 
     def rows(
         self, query: ExportQuery, now: datetime, lang: str = "zh"

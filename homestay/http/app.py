@@ -18,7 +18,7 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.routing import BaseRoute, Mount, Route
 from starlette_compress import CompressMiddleware, add_compress_type
 
-from homestay import images
+from homestay import heap, images
 from homestay.graphql.schema import build_schema
 from homestay.http import doorway, exports, graphiql, photos, uploads
 from homestay.http.bootstrap import bootstrap
@@ -116,7 +116,7 @@ def create_app(settings: Settings, services: Services | None = None) -> Starlett
         db_timeout_s=settings.request_db_timeout_ms / 1000,
     )
     limiter = RateLimiter(Limits.of(settings))
-    images.keep_large_blocks_apart()
+    heap.keep_large_blocks_apart()
     app = Starlette(
         routes=_routes(graphql),
         middleware=_middleware(settings, metrics_, limiter),

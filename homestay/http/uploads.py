@@ -27,7 +27,7 @@ from typing import TypeVar
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
-from homestay import images
+from homestay import heap, images
 from homestay.auth import Caller, Role
 from homestay.domain.listings import Homestay
 from homestay.errors import (
@@ -89,7 +89,7 @@ class DecodeGate:
             return await asyncio.to_thread(work, *args)
         finally:
             self._slots.release()
-            await asyncio.to_thread(images.give_back_memory)
+            await asyncio.to_thread(heap.give_back)
 
 
 def _evidence(data: bytes, budget: images.Budget) -> tuple[bytes, str, int, int]:

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-import ctypes
 import math
 import time
 from collections.abc import AsyncIterable, AsyncIterator, Sequence
@@ -28,7 +27,7 @@ from datetime import UTC, datetime, timedelta
 
 from pymongo.asynchronous.collection import AsyncCollection
 
-from homestay.storage.database import DatabaseClock
+from homestay import heap
 
 MARGIN = timedelta(seconds=30)
 CATCH_UP_BATCH = 10_000
@@ -63,7 +62,6 @@ class CaughtUpCopy:
         self._caught_up_from = math.inf  # when the last read of changes began
         # every change stamped before this had committed when a read began, and was read
         self._settled: datetime | None = None
-        self._clock: DatabaseClock | None = None  # what the stamps are read against
 
     @property
     def built(self) -> bool:
@@ -76,12 +74,10 @@ class CaughtUpCopy:
     async def _database_now(self) -> datetime:
         """Now by the database's clock, which stamps every change: a process whose clock is
         off reads the changes it would otherwise skip, or never settle past."""
-        if self._clock is None:
-            database = getattr(self, "db", None)
-            if database is None:  # a copy not over a database (tests): this clock
-                return datetime.now(UTC)
-            self._clock = DatabaseClock(database)
-        return await self._clock.now()
+        database = getattr(self, "db", None)
+        if database is None:  # a copy over no database (a test's): this process's clock
+            return datetime.now(UTC)
+        return await database.clock.now()
 
     async def _load(self) -> None:
         """Fill the copy from nothing; set `version` to where its first catch-up starts."""
@@ -112,7 +108,7 @@ class CaughtUpCopy:
         await self._load()
         await self._catch_up()
         self._built = True
-        _give_back_freed_memory()
+        heap.give_back()  # the build's documents are freed: their pages go back
 
     async def _catch_up(self) -> None:
         self._caught_up_from = time.monotonic()
@@ -146,13 +142,3 @@ class CaughtUpCopy:
             stamp = as_utc(stamp)
             if self.version is None or stamp > self.version:
                 self.version = stamp
-
-
-def _give_back_freed_memory() -> None:
-    """After a build, the documents it read are freed, but glibc keeps the freed heap for
-    later: malloc_trim hands it back to the system. Where there is no glibc, nothing to
-    do."""
-    try:
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):
-        pass

@@ -11,6 +11,7 @@ import math
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -215,6 +216,11 @@ class Database:
 
     client: AsyncMongoClient
     db: AsyncDatabase
+
+    @cached_property
+    def clock(self) -> DatabaseClock:
+        """The database's clock, as every reader of the stamps shares it."""
+        return DatabaseClock(self)
 
     def collection(self, name: str) -> AsyncCollection:
         return self.db.get_collection(name, write_concern=DURABLE)
