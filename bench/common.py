@@ -66,6 +66,23 @@ def answer_error(status: int, body: bytes) -> str | None:
     return None
 
 
+def children(pid: int) -> list[int]:
+    """The processes `pid` started (the embedded database under its keeper, API workers)."""
+    return [
+        int(child)
+        for task in Path(f"/proc/{pid}/task").iterdir()
+        for child in (task / "children").read_text().split()
+    ]
+
+
+def memory(pid: int) -> dict[str, int]:
+    """A process's resident memory now (VmRSS) and at its most (VmHWM), in bytes."""
+    fields = dict(
+        line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines()
+    )
+    return {k: int(fields[k].split()[0]) * 1024 for k in ("VmRSS", "VmHWM")}
+
+
 def cpu_seconds(pid: int | None) -> float:
     """The CPU time (user and system) a process and its descendants have used so far, read
     from /proc (the embedded database runs as its keeper's child); NaN when unknown."""
@@ -73,16 +90,12 @@ def cpu_seconds(pid: int | None) -> float:
         return float("nan")
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        children = [
-            int(child)
-            for task in Path(f"/proc/{pid}/task").iterdir()
-            for child in (task / "children").read_text().split()
-        ]
+        started = children(pid)
     except OSError:
         return float("nan")
     # after the name: state is field 3, utime and stime fields 14 and 15 (man 5 proc)
     own = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    return own + sum(cpu_seconds(child) for child in children)
+    return own + sum(cpu_seconds(child) for child in started)
 
 
 class LightClient:

@@ -39,7 +39,7 @@ from PIL import Image
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import LightClient, answer_error, served_api  # noqa: E402
+from common import LightClient, answer_error, memory, served_api  # noqa: E402
 
 from homestay.graphql.executor.core import core_schema  # noqa: E402
 from homestay.graphql.executor.cost import query_cost  # noqa: E402
@@ -106,13 +106,6 @@ PHOTO_PEAK_MB, PHOTO_KEPT_MB, OTHERS_P99_MS = 1024, 300, 300.0
 CROWD_S = 10.0
 
 
-def _memory(pid: int) -> dict[str, int]:
-    fields = dict(
-        line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines()
-    )
-    return {k: int(fields[k].split()[0]) * 1024 for k in ("VmRSS", "VmHWM")}
-
-
 def _token(uri: str, database: str) -> str:
     env = {**os.environ, "MONGODB_URI": uri, "HOMESTAY_DB": database}
     made = subprocess.run(
@@ -131,7 +124,7 @@ def photo_crowd(url: str, pid: int, token: str) -> dict:
     out = io.BytesIO()
     Image.new("RGBA", (5700, 5700)).save(out, "PNG", compress_level=1)
     data = out.getvalue()
-    before = _memory(pid)["VmRSS"]
+    before = memory(pid)["VmRSS"]
     statuses: list[int] = []
 
     def send() -> None:
@@ -150,7 +143,7 @@ def photo_crowd(url: str, pid: int, token: str) -> dict:
     for thread in crowd:
         thread.join()
     took = time.perf_counter() - started
-    after = _memory(pid)
+    after = memory(pid)
     return {
         "uploads": len(statuses),
         "stored": statuses.count(201),

@@ -42,9 +42,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import (  # noqa: E402
     LightClient,
     answer_error,
+    children,
     cpu_seconds,
     error_kind,
     fail_on_errors,
+    memory,
     served_api,
 )
 
@@ -61,6 +63,7 @@ from homestay.storage.database import Database, apply_schema, open_database  # n
 from homestay.storage.embedded import EmbeddedServer  # noqa: E402
 
 STAYS = 20_000
+MIB = 1024 * 1024
 MOGANSHAN = (30.60, 119.87)
 # where homestays cluster in northern Zhejiang (centre, spread in metres): Moganshan, West
 # Lake hills, Anji, Tonglu, Nanxun, Wuzhen, Qiandao Lake, Changxing. Four stays in ten are
@@ -412,21 +415,6 @@ async def floor_commands(database: Database, seconds: float) -> dict:
     return {"p50_ms": round(_pct(latencies, 50), 2), "requests": len(latencies)}
 
 
-def _rss_kb(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    return 0
-
-
-def workers_of(pid: int) -> list[int]:
-    return [
-        int(child)
-        for task in Path(f"/proc/{pid}/task").iterdir()
-        for child in (task / "children").read_text().split()
-    ]
-
-
 async def scaling(server: EmbeddedServer, database_name: str, args: Any) -> None:
     """Throughput and latency of one port served by N API processes, for each N asked."""
     counts = [int(n) for n in args.workers.split(",")]
@@ -439,7 +427,7 @@ async def scaling(server: EmbeddedServer, database_name: str, args: Any) -> None
     memory: dict[int, dict] = {}
     for n in counts:
         async with served_api(server.uri, database_name, HOMESTAY_WORKERS=str(n)) as (url, proc):
-            workers = workers_of(proc.pid) if n > 1 else [proc.pid]
+            workers = children(proc.pid) if n > 1 else [proc.pid]
             # every worker built its own index: wait until each has answered as ready
             await asyncio.sleep(1.0 + 0.5 * n)
             await drive(url, CASES["r5km"], args.clients, 1.0)  # warm every connection
@@ -463,7 +451,7 @@ async def scaling(server: EmbeddedServer, database_name: str, args: Any) -> None
                     f"this client {figures['client_cpu_ms']:.2f} ms)",
                     file=sys.stderr,
                 )
-            rss = [_rss_kb(pid) / 1024 for pid in workers]
+            rss = [memory(pid)["VmRSS"] / MIB for pid in workers]
             memory[n] = {"workers_mb": [round(r) for r in rss], "total_mb": round(sum(rss))}
             print(f"workers {n}: resident {memory[n]}", file=sys.stderr)
     print(
@@ -479,13 +467,6 @@ async def scaling(server: EmbeddedServer, database_name: str, args: Any) -> None
             }
         )
     )
-
-
-def resident_mb(process: Any) -> float:
-    for line in Path(f"/proc/{process.pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 async def geo_near_baseline(database: Database, seconds: float) -> dict:
@@ -593,7 +574,7 @@ async def main() -> None:
                         f"{figures['client_cpu_ms']:.2f} ms)",
                         file=sys.stderr,
                     )
-            rss = resident_mb(process)
+            rss = memory(process.pid)["VmRSS"] / MIB
         print(f"served process resident memory {rss:.0f} MB", file=sys.stderr)
         floor = await floor_commands(database, min(args.seconds, 10.0))
         print(f"floor: the two commands alone p50 {floor['p50_ms']:.2f} ms", file=sys.stderr)
