@@ -316,7 +316,12 @@ def test_serve_runs_several_api_processes_on_one_port_and_replaces_one_that_dies
                     seen.add(answer.json()["process"])
         return seen
 
-    with serving(mongodb_uri, tmp_path, HOMESTAY_WORKERS="2") as (url, parent):
+    # under libfaketime (the calendar checks), timed waits on a faked monotonic clock never
+    # end, and uvicorn's process manager waits so between its looks at the workers
+    with serving(mongodb_uri, tmp_path, HOMESTAY_WORKERS="2", FAKETIME_DONT_FAKE_MONOTONIC="1") as (
+        url,
+        parent,
+    ):
         deadline = time.monotonic() + 60
         seen: set[int] = set()
         while len(seen) < 2 and time.monotonic() < deadline:
