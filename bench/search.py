@@ -424,7 +424,7 @@ async def scaling(server: EmbeddedServer, database_name: str, args: Any) -> None
         ("typename (floor)", TYPENAME, {}),
     ]
     results: dict[str, dict] = {}
-    memory: dict[int, dict] = {}
+    resident: dict[int, dict] = {}
     for n in counts:
         async with served_api(server.uri, database_name, HOMESTAY_WORKERS=str(n)) as (url, proc):
             workers = children(proc.pid) if n > 1 else [proc.pid]
@@ -452,8 +452,8 @@ async def scaling(server: EmbeddedServer, database_name: str, args: Any) -> None
                     file=sys.stderr,
                 )
             rss = [memory(pid)["VmRSS"] / MIB for pid in workers]
-            memory[n] = {"workers_mb": [round(r) for r in rss], "total_mb": round(sum(rss))}
-            print(f"workers {n}: resident {memory[n]}", file=sys.stderr)
+            resident[n] = {"workers_mb": [round(r) for r in rss], "total_mb": round(sum(rss))}
+            print(f"workers {n}: resident {resident[n]}", file=sys.stderr)
     print(
         json.dumps(
             {
@@ -462,7 +462,7 @@ async def scaling(server: EmbeddedServer, database_name: str, args: Any) -> None
                 "seconds_per_case": args.seconds,
                 "cores": os.cpu_count(),
                 "cases": results,
-                "memory": memory,
+                "memory": resident,
                 "errors": 0,
             }
         )
