@@ -69,16 +69,38 @@ class JoinedStrings:
         self.version += 1
 
     def settle(self) -> None:
-        """The text made whole: appended chunks joined, pending changes written in."""
+        """The text made whole: appended chunks joined, pending changes written in. The
+        unchanged stretches between changed slots are copied as slices and the offsets
+        recomputed in numpy: a rename costs a copy of the text at C speed, never a Python
+        step for every slot (0.12 s at 200,000 names when it was)."""
         self._join_tail()
         if not self.pending:
             return
+        text, starts, old = self.text, self.starts, len(self.starts) - 1
         size = max(self.size, max(self.pending) + 1)
-        parts = [self.pending[s] if s in self.pending else self._built(s) for s in range(size)]
+        lengths = np.empty(size, np.int64)
+        lengths[:old] = np.diff(starts)
+        lengths[old:] = len(self.empty)
+        pieces: list[str] = []
+        copied = 0  # how much of the old text is in pieces
+        beyond = old  # the next slot past the old text not yet in pieces
+        for slot in sorted(self.pending):
+            value = self.pending[slot]
+            lengths[slot] = len(value)
+            if slot < old:
+                pieces.append(text[copied : int(starts[slot])])
+                copied = int(starts[slot + 1])
+            else:
+                pieces.append(text[copied:])
+                copied = len(text)
+                pieces.append(self.empty * (slot - beyond))
+                beyond = slot + 1
+            pieces.append(value)
+        pieces.append(text[copied:])
+        pieces.append(self.empty * (size - beyond))
         self.pending = {}
         self.size = size
-        self.text = "".join(parts)
-        lengths = np.fromiter((len(p) for p in parts), np.int64, size)
+        self.text = "".join(pieces)
         self.starts = np.concatenate(([0], np.cumsum(lengths))).astype(np.int32)
         self.version += 1
 

@@ -45,3 +45,25 @@ def test_changes_waiting_to_be_written_in_stay_bounded_without_a_search():
     assert joined.get(17) == "renamed 2 17" and joined.get(5999) == "renamed 2 5999"
     joined.settle()
     assert joined.get(4321) == "renamed 2 4321"
+
+
+def test_written_in_changes_read_back_as_a_list_of_strings_would():
+    """Random renames, new slots past the end and gaps, settled at random moments: every
+    slot reads what a plain list holds, and the text is exactly the slots' strings joined."""
+    rng = random.Random(11)
+    for empty in ("", "\x1e"):
+        truth = [f"stay {i}" for i in range(50)]
+        joined = JoinedStrings(empty=empty)
+        joined.put(list(range(50)), list(truth))
+        for _ in range(400):
+            slot = rng.randrange(len(truth) + 5)
+            value = rng.choice(["", "云栖", "a" * rng.randrange(20), f"renamed {slot}"])
+            if slot >= len(truth):
+                truth.extend([empty] * (slot + 1 - len(truth)))
+            truth[slot] = value
+            joined.put([slot], [value])
+            if rng.random() < 0.2:
+                joined.settle()
+                assert joined.text == "".join(truth)
+                assert joined.starts[-1] == len(joined.text)
+            assert [joined.get(s) for s in range(len(truth))] == truth
