@@ -14,6 +14,15 @@ MARGIN before a read began had committed by then, and that read saw it: the next
 not go back further. So when nothing has changed for MARGIN, a read returns nothing, not the
 newest change again and again. A request that arrives while the build runs waits for it and
 needs no read of its own if the build's last read began after it asked.
+
+One catch-up at a time per copy, shared: a request waits for the running one and, unless
+that one began after the request asked (only then is every write acknowledged before the
+request in it), for the next, which all the requests that arrived meanwhile share. A
+catch-up runs in its own task (no request's database budget cuts it short, and a request
+that gives up leaves it running) and reads what changed in chunks of CATCH_UP_CHUNK, in
+(updatedAt, _id) order from where the last chunk ended, applying each chunk before reading
+the next: a backlog (a migration touching every document, a bulk import) is applied in
+bounded pieces between which other requests run, and what is held at once stays bounded.
 """
 
 from __future__ import annotations
@@ -30,7 +39,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 from homestay import heap
 
 MARGIN = timedelta(seconds=30)
-CATCH_UP_BATCH = 10_000
+CATCH_UP_CHUNK = 5_000  # changes read, then applied, at a time
 CHUNK = 1_000  # documents converted at a time while a copy is built
 
 
@@ -59,7 +68,8 @@ class CaughtUpCopy:
         self.version: datetime | None = None  # the newest change seen
         self._build: asyncio.Task[None] | None = None
         self._built = False
-        self._caught_up_from = math.inf  # when the last read of changes began
+        self._caught_up_from = math.inf  # when the last catch-up's first read began
+        self._catching: asyncio.Task[None] | None = None  # the catch-up running, shared
         # every change stamped before this had committed when a read began, and was read
         self._settled: datetime | None = None
 
@@ -92,7 +102,8 @@ class CaughtUpCopy:
 
     # the pattern
     async def refresh(self) -> None:
-        """Build on first use, then apply what changed: one command once built."""
+        """Build on first use, then apply what changed: one command once built, shared by
+        the requests that arrive while it runs."""
         asked = time.monotonic()
         if not self._built:
             if self._build is None or (self._build.done() and self._build.exception()):
@@ -100,9 +111,14 @@ class CaughtUpCopy:
                     self._built_once(), context=contextvars.Context()
                 )
             await asyncio.shield(self._build)
-            if asked < self._caught_up_from:  # caught up by a read that began after we asked
-                return
-        await self._catch_up()
+        while self._caught_up_from < asked or self._caught_up_from == math.inf:
+            task = self._catching
+            if task is None or task.done():
+                # a context of its own: no request's database budget may cut it short
+                task = self._catching = asyncio.get_running_loop().create_task(
+                    self._catch_up(), context=contextvars.Context()
+                )
+            await asyncio.shield(task)  # its error, if any, is every waiter's
 
     async def _built_once(self) -> None:
         await self._load()
@@ -111,8 +127,9 @@ class CaughtUpCopy:
         heap.give_back()  # the build's documents are freed: their pages go back
 
     async def _catch_up(self) -> None:
-        self._caught_up_from = time.monotonic()
+        began_at = time.monotonic()
         if self.version is None:
+            self._caught_up_from = began_at
             return
         # the database's clock, as the writers' stamps are (not a request's clock, which tests
         # and the demo may shift, nor this process's, which may be off)
@@ -120,13 +137,31 @@ class CaughtUpCopy:
         since = self.version - MARGIN
         if self._settled is not None:
             since = max(since, self._settled)
-        # one reply however many changed (a burst of writes does not cost a getMore)
-        self._apply_all(
-            await self._collection()
-            .find({"updatedAt": {"$gte": since}}, self.projection, batch_size=CATCH_UP_BATCH)
-            .to_list()
-        )
+        after: dict = {}
+        while True:
+            chunk = (
+                await self._collection()
+                .find({"updatedAt": {"$gte": since}, **after}, self.projection)
+                .sort([("updatedAt", 1), ("_id", 1)])
+                .limit(CATCH_UP_CHUNK)
+                .to_list()
+            )
+            self._apply_all(chunk)
+            if len(chunk) < CATCH_UP_CHUNK:
+                break
+            last = chunk[-1]
+            after = {
+                "$or": [
+                    {"updatedAt": {"$gt": last["updatedAt"]}},
+                    {"updatedAt": last["updatedAt"], "_id": {"$gt": last["_id"]}},
+                ]
+            }
+            del chunk
+            await asyncio.sleep(0)  # the requests waiting on other things run between chunks
+        # every write stamped MARGIN before the first read began had committed by then, and
+        # was in the collection while the chunks, in order, walked past its stamp
         self._settled = began - MARGIN
+        self._caught_up_from = began_at
         self._forget_before(since)
 
     def _forget_before(self, since: datetime) -> None:

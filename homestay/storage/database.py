@@ -40,8 +40,8 @@ INDEXES: dict[str, list[IndexModel]] = {
         IndexModel(
             [("county", ASCENDING), ("name", ASCENDING), ("_id", ASCENDING)], name="county_name"
         ),
-        # the finder's copy in each process catches up by it (search/finder.py)
-        IndexModel([("updatedAt", DESCENDING)], name="updated"),
+        # the finder's copy in each process catches up by it, in chunks (search/caught_up.py)
+        IndexModel([("updatedAt", ASCENDING), ("_id", ASCENDING)], name="updated_id"),
         # a registration re-sent from a phone after a timeout finds the first one
         IndexModel(
             [("clientRequestId", ASCENDING)],
@@ -149,6 +149,39 @@ INDEXES: dict[str, list[IndexModel]] = {
             name="county_reported",
         ),
     ],
+    "assignments": [
+        # at most one open assignment per homestay: assigning again returns it
+        IndexModel(
+            [("homestayId", ASCENDING)],
+            unique=True,
+            name="one_open_per_homestay",
+            partialFilterExpression={"status": "OPEN"},
+        ),
+        # the county's assignments, newest first, by status or by inspector
+        IndexModel(
+            [("county", ASCENDING), ("createdAt", DESCENDING), ("_id", DESCENDING)],
+            name="county_created",
+        ),
+        IndexModel(
+            [
+                ("county", ASCENDING),
+                ("status", ASCENDING),
+                ("createdAt", DESCENDING),
+                ("_id", DESCENDING),
+            ],
+            name="county_status_created",
+        ),
+        # an inspector's open ones by due day (the route), and who is due tomorrow
+        IndexModel(
+            [("inspector.id", ASCENDING), ("status", ASCENDING), ("dueDate", ASCENDING)],
+            name="inspector_status_due",
+        ),
+        IndexModel([("status", ASCENDING), ("dueDate", ASCENDING)], name="status_due"),
+    ],
+    # a draw is unique by county and seed: sent again, the first one is returned
+    "spot_checks": [
+        IndexModel([("county", ASCENDING), ("seed", ASCENDING)], unique=True, name="county_seed")
+    ],
     "certificate_rows": [
         IndexModel([("county", ASCENDING), ("_id", ASCENDING)], name="county_bucket"),
         IndexModel([("updatedAt", DESCENDING)], name="updated"),
@@ -165,8 +198,9 @@ INDEXES: dict[str, list[IndexModel]] = {
         IndexModel([("county", ASCENDING), ("issuedAt", DESCENDING)], name="county_issued"),
         # exports: a county's certificates in number order
         IndexModel([("county", ASCENDING), ("_id", ASCENDING)], name="county_number"),
-        # the open-data feed's version: the last change, and the VALID ones by expiry
-        IndexModel([("updatedAt", DESCENDING)], name="updated"),
+        # the stay index's catch-up, in chunks (search/caught_up.py); the open-data feed's
+        # version: the last change; and the VALID ones by expiry
+        IndexModel([("updatedAt", ASCENDING), ("_id", ASCENDING)], name="updated_id"),
         IndexModel([("status", ASCENDING), ("expiresAt", ASCENDING)], name="status_expires"),
     ],
 }
@@ -258,6 +292,14 @@ class Database:
         return self.collection("appeals")
 
     @property
+    def assignments(self) -> AsyncCollection:
+        return self.collection("assignments")
+
+    @property
+    def spot_checks(self) -> AsyncCollection:
+        return self.collection("spot_checks")
+
+    @property
     def concerns(self) -> AsyncCollection:
         return self.collection("concerns")
 
@@ -336,7 +378,9 @@ RETIRED_INDEXES = {
     "certificates": [
         *(f"search_cells_h{res}" for res in (4, 5, 6, 7, 8, 9)),
         "search_by_name",
-    ]
+        "updated",  # updated_id serves what it did, and the catch-up's chunks
+    ],
+    "homestays": ["updated"],
 }
 
 
