@@ -210,6 +210,11 @@ def serve(
                 "proxy_headers": settings.trusted_proxies is not None,
                 "forwarded_allow_ips": settings.trusted_proxies or "",
                 "timeout_graceful_shutdown": 20,
+                # a socket's peer that answers no ping within as long again is dropped, and
+                # its subscriptions released
+                "ws_ping_interval": settings.live_ping_s,
+                "ws_ping_timeout": settings.live_ping_s,
+                "ws_max_size": 64 * 1024,  # a subscription message is small
             }
             if workers == 1:
                 uvicorn.Server(uvicorn.Config(create_app(service_settings), **options)).run()

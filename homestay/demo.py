@@ -22,8 +22,9 @@ from PIL import Image, ImageDraw
 
 from homestay import images
 from homestay.auth import Caller, Role
-from homestay.clock import shifted, utcnow
+from homestay.clock import china_date, shifted, utcnow
 from homestay.domain.appeals import AppealDecision
+from homestay.domain.assignments import AssignmentSource
 from homestay.domain.certificates import Certificate, CertificateAction, CertificateStatus
 from homestay.domain.concerns import ConcernCategory, ConcernStatus
 from homestay.domain.gazetteer import gazetteer
@@ -516,7 +517,79 @@ async def _staff(services: Services) -> list[DemoAccount]:
         await _account(services, Role.BUREAU, ANJI, "赵审核 Zhao (Anji bureau)"),
         # decides appeals of 李审核's decisions, which 李审核 may not
         await _account(services, Role.BUREAU, DEQING, "周主任 Zhou (Deqing bureau)"),
+        # goes where 王 may not: the spot checks of stays 王 inspected last
+        await _account(services, Role.INSPECTOR, DEQING, "孙检查员 Sun (Deqing inspector)"),
     ]
+
+
+DEMO_DRAW_SEED = "德清县2026年第四季度抽查 / Deqing spot checks, 2026 Q4"
+
+
+async def _working_day(demo: _Demo, sun: Caller) -> int:
+    """The county's working day: a spot-check draw (two of its stays sent to 孙, as 王
+    inspected them last; two not yet sent), 王's round of five stays tomorrow, one assignment
+    done, one cancelled, one overdue. The number of assignments made."""
+    work = demo.services.assignments
+    today = china_date(utcnow())
+    draw = await work.draw(demo.bureau, DEQING, 4, DEMO_DRAW_SEED, today + timedelta(days=14))
+    drawn = await work.by_ids(list(draw.drawn))
+    for taken in drawn[:2]:
+        assert taken is not None
+        await work.assign(
+            demo.bureau,
+            taken.homestay_id,
+            sun.account_id or "",
+            today + timedelta(days=3),
+            AssignmentSource.SPOT_CHECK,
+            None,
+        )
+    sent = {a.homestay_id for a in drawn if a is not None}
+    free = [h for h in demo.certified if h not in sent]
+    for homestay_id in free[:5]:  # 王's day tomorrow: a route
+        await work.assign(
+            demo.bureau,
+            homestay_id,
+            demo.inspector.account_id or "",
+            today + timedelta(days=1),
+            AssignmentSource.MANUAL,
+            "年度复查 / yearly visit",
+        )
+    done, cancelled, late = free[5:8]
+    await work.assign(
+        demo.bureau,
+        done,
+        demo.inspector.account_id or "",
+        today + timedelta(days=2),
+        AssignmentSource.REQUEST,
+        None,
+    )
+    await demo.services.inspections.submit(
+        demo.inspector,
+        SubmissionInput(
+            client_submission_id=str(uuid.UUID(int=demo.rng.getrandbits(128))),
+            homestay_id=done,
+            results=_answers(demo.standard, 0.9, demo.rng),
+        ),
+    )
+    made, _ = await work.assign(
+        demo.bureau,
+        cancelled,
+        sun.account_id or "",
+        today + timedelta(days=5),
+        AssignmentSource.CONCERN,
+        "客人反映卫生问题 / a guest's hygiene concern",
+    )
+    await work.cancel(demo.bureau, made.id, "经营者已停业整顿 / closed for renovation")
+    with shifted(timedelta(days=-10)):  # given ten days ago, due a week ago: overdue
+        await work.assign(
+            demo.bureau,
+            late,
+            sun.account_id or "",
+            china_date(utcnow()) + timedelta(days=3),
+            AssignmentSource.MANUAL,
+            None,
+        )
+    return await demo.services.db.assignments.count_documents({})
 
 
 def _write_accounts(accounts_file: Path, accounts: list[DemoAccount]) -> None:
@@ -558,6 +631,7 @@ async def load_demo(services: Services, accounts_file: Path, count: int = HOMEST
     if appellant is not None:
         operators.append(appellant)
     stats["operators"] = len(operators)
+    stats["assignments"] = await _working_day(demo, accounts[5].caller)
     # what is stored, counted there (superseded certificates too)
     stats["certificates"] = await services.db.certificates.count_documents({})
     stats["inspections"] = await services.db.inspections.count_documents({})

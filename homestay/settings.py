@@ -86,6 +86,12 @@ class Settings:
     short_road: bool = True
     # API processes `homestay serve` runs on its port (docs/operations.md: several processes)
     workers: int = 1
+    # live subscriptions (homestay/live): at once per account and per address in each process,
+    # per socket; the socket's ping interval (a silent peer is dropped after as long again)
+    live_per_account: int = 10
+    live_per_address: int = 20
+    live_per_socket: int = 5
+    live_ping_s: int = 20
 
     @property
     def production(self) -> bool:
@@ -147,6 +153,10 @@ class Settings:
             public_in_flight=_int(env, "HOMESTAY_PUBLIC_IN_FLIGHT", 4, minimum=1),
             short_road=_bool(env, "HOMESTAY_SHORT_ROAD", True),
             workers=_int(env, "HOMESTAY_WORKERS", 1, minimum=1),
+            live_per_account=_int(env, "HOMESTAY_LIVE_PER_ACCOUNT", 10, minimum=1),
+            live_per_address=_int(env, "HOMESTAY_LIVE_PER_ADDRESS", 20, minimum=1),
+            live_per_socket=_int(env, "HOMESTAY_LIVE_PER_SOCKET", 5, minimum=1),
+            live_ping_s=_int(env, "HOMESTAY_LIVE_PING_S", 20, minimum=1),
         )
 
 

@@ -10,6 +10,7 @@ errors` marks one whose payload errors are the point.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import re
@@ -18,12 +19,13 @@ import subprocess
 import sys
 import uuid
 from dataclasses import dataclass, replace
+from datetime import timedelta
 
 import httpx
 import pytest
 from graphql import OperationDefinitionNode, parse
 
-from homestay.clock import utcnow
+from homestay.clock import china_date, utcnow
 from homestay.demo import load_demo
 from homestay.graphql.common import global_id
 from homestay.http.app import create_app
@@ -31,6 +33,7 @@ from homestay.services import standards
 from homestay.services.registry import Services
 from homestay.settings import ROOT
 from homestay.storage.database import Database, apply_schema
+from tests.live_server import collect, serving
 
 PAGES = ["README.md", "docs/api.md", "docs/operations.md", "docs/architecture.md"]
 _BLOCK = re.compile(r"```(\w+)\n(.*?)```", re.S)
@@ -43,6 +46,13 @@ class Example:
     variables: dict
     role: str | None
     expect_errors: bool
+
+    @property
+    def subscription(self) -> bool:
+        return any(
+            isinstance(d, OperationDefinitionNode) and d.operation.value == "subscription"
+            for d in parse(self.document).definitions
+        )
 
     @property
     def name(self) -> str:
@@ -145,7 +155,9 @@ async def _demo_values(database: Database, services: Services, accounts: list[di
     waiting = await db.inspections.find_one({"status": "SUBMITTED", "county": "330521"})
     concern = await db.concerns.find_one({"status": "OPEN", "county": "330521"})
     standard = await services.standards.find()
-    assert uninspected and valid and waiting and concern and standard
+    drawn = await db.assignments.find_one({"county": "330521", "status": "OPEN", "inspector": None})
+    sun = await db.accounts.find_one({"name": "孙检查员 Sun (Deqing inspector)"})
+    assert uninspected and valid and waiting and concern and standard and drawn and sun
     checklist = [
         {"itemCode": item.code, "passed": True}
         if item.kind.value == "MANDATORY"
@@ -161,6 +173,9 @@ async def _demo_values(database: Database, services: Services, accounts: list[di
         "@concern": global_id("Concern", concern["_id"]),
         "@receipt": concern["receipt"],
         "@checklist": checklist,
+        "@drawnHomestay": global_id("Homestay", drawn["homestayId"]),
+        "@secondInspector": global_id("Account", sun["_id"]),
+        "@tomorrow": (china_date(now) + timedelta(days=1)).isoformat(),
     }
 
 
@@ -188,6 +203,9 @@ async def test_the_example_runs_against_the_demo(demo, example: Example):
     headers = {"Accept-Language": "en"}
     if example.role is not None:
         headers["Authorization"] = f"Bearer {_token(accounts, example.role)}"
+    if example.subscription:
+        await _subscribed(example, settings, services, known, _token(accounts, example.role))
+        return
     app = create_app(settings, services)
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app), base_url="http://docs"
@@ -211,6 +229,33 @@ async def test_the_example_runs_against_the_demo(demo, example: Example):
     else:
         assert payload_errors == [], payload_errors
         assert all(v is not None for v in body["data"].values()), body
+
+
+async def _subscribed(example: Example, settings, services, known: dict, token: str) -> None:
+    """A subscription example, over a real socket: its first event, once a guest reports a
+    concern (the desk's) and nothing else, answered without an error."""
+    received: list[dict] = []
+    async with serving(settings, services) as live, live.client(token) as session:
+        listening = asyncio.create_task(
+            collect(session, example.document, _filled(example.variables, known), 1, received)
+        )
+        await live.until(lambda: services.live.feed.subscribers == 1)
+        app = create_app(settings, services)
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://docs"
+        ) as client:
+            reported = await client.post(
+                "/graphql",
+                json={
+                    "query": """mutation($n: String!) { reportConcern(input: {
+                    certificateNumber: $n, category: SERVICE, description: "前台无人"}) {
+                    errors { code } } }""",
+                    "variables": {"n": known["@certificate"]},
+                },
+            )
+            assert reported.json()["data"]["reportConcern"]["errors"] == []
+        await asyncio.wait_for(listening, 10)
+    assert received and all(v is not None for v in received[0].values()), received
 
 
 def test_the_command_line_examples_run(demo, tmp_path):

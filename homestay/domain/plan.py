@@ -56,6 +56,9 @@ class PlanSettings:
     concern_max_weight: int = 150
     concern_unreviewed_percent: int = 25
     concern_unreviewed_max_weight: int = 45
+    # a spot check's weight for every certificate in service, before the plan's priority:
+    # none is ever out of reach of a draw (domain/spot_checks.py)
+    spot_check_floor_weight: int = 10
     # the operator asked to be inspected, and has waited this long
     request_waiting_weight: int = 40
     request_waiting_days: int = 30

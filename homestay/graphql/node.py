@@ -19,6 +19,7 @@ from homestay.domain.disclosure import sees_private_data
 from homestay.errors import BadUserInput
 from homestay.graphql.accounts import Account
 from homestay.graphql.appeals import Appeal, sees_appeal
+from homestay.graphql.assignments import Assignment, SpotCheckDraw
 from homestay.graphql.certificates import Certificate
 from homestay.graphql.common import CoordSystem, Info, Node, parse_global_id
 from homestay.graphql.concerns import Concern
@@ -71,6 +72,27 @@ async def _appeal(info: Info, key: str, coord: geo.CoordSystem) -> Node | None:
     return Appeal.of(found)
 
 
+async def _assignment(info: Info, key: str, coord: geo.CoordSystem) -> Node | None:
+    """Its county's bureau, and the inspector sent."""
+    found = await info.context.assignments.load(key)
+    caller = info.context.caller
+    if found is None or not caller.can_act_in(found.county):
+        return None
+    if caller.role is Role.INSPECTOR and (
+        found.inspector is None or found.inspector.id != caller.account_id
+    ):
+        return None
+    return Assignment.of(found, info.context.today, coord)
+
+
+async def _draw(info: Info, key: str, coord: geo.CoordSystem) -> Node | None:
+    found = await info.context.draws.load(key)
+    caller = info.context.caller
+    if found is None or caller.role is not Role.BUREAU or not caller.can_act_in(found.county):
+        return None
+    return SpotCheckDraw.of(found)
+
+
 async def _standard(info: Info, key: str, coord: geo.CoordSystem) -> Node | None:
     found = await info.context.standards.load(key)
     return GradingStandard.of(found, info.context.lang) if found else None
@@ -88,6 +110,8 @@ RESOLVERS = {
     "Concern": _concern,
     "Appeal": _appeal,
     "GradingStandard": _standard,
+    "Assignment": _assignment,
+    "SpotCheckDraw": _draw,
 }
 
 

@@ -45,3 +45,7 @@ class IsBureauOrOperator(_RolePermission):
 
 class IsOperator(_RolePermission):
     roles = (Role.OPERATOR,)
+
+
+class IsInspector(_RolePermission):
+    roles = (Role.INSPECTOR,)

@@ -18,6 +18,12 @@ from strawberry.types import ExecutionContext
 
 from homestay.graphql.accounts import Account, AccountMutations, AccountQueries
 from homestay.graphql.appeals import Appeal, AppealMutations, AppealQueries
+from homestay.graphql.assignments import (
+    Assignment,
+    AssignmentMutations,
+    AssignmentQueries,
+    SpotCheckDraw,
+)
 from homestay.graphql.bureau import BureauQueries
 from homestay.graphql.certificates import Certificate, CertificateMutations, CertificateQueries
 from homestay.graphql.concerns import Concern, ConcernMutations, ConcernQueries
@@ -27,6 +33,7 @@ from homestay.graphql.executor.documents import CachedDocuments, KnownDocuments
 from homestay.graphql.executor.execution import Execution
 from homestay.graphql.homestays import HomestayMutations, HomestayQueries
 from homestay.graphql.inspections import Inspection, InspectionMutations, InspectionQueries
+from homestay.graphql.live import LiveSubscriptions, SocketForSubscriptions
 from homestay.graphql.node import NodeQueries
 from homestay.graphql.requests import RequestMutations, RequestQueries
 from homestay.graphql.scalars import DateTime
@@ -51,6 +58,7 @@ Query = merge_types(
         NodeQueries,
         RequestQueries,
         AppealQueries,
+        AssignmentQueries,
     ),
 )
 Mutation = merge_types(
@@ -63,6 +71,7 @@ Mutation = merge_types(
         ConcernMutations,
         RequestMutations,
         AppealMutations,
+        AssignmentMutations,
     ),
 )
 
@@ -88,6 +97,7 @@ def build_schema(
     lane = CostLane(costly_lane)
     extensions: list = [
         Observed,
+        SocketForSubscriptions,
         lambda: ErrorCodes(hide_suggestions=not introspection),
         lambda: QueryDepthLimiter(max_depth=MAX_DEPTH),
         lambda: MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
@@ -102,9 +112,19 @@ def build_schema(
     return HomestaySchema(
         query=Query,
         mutation=Mutation,
+        subscription=LiveSubscriptions,
         extensions=extensions,
         # every type that implements Node, for node(id) to return
-        types=[Certificate, Inspection, Account, Concern, GradingStandard, Appeal],
+        types=[
+            Certificate,
+            Inspection,
+            Account,
+            Concern,
+            GradingStandard,
+            Appeal,
+            Assignment,
+            SpotCheckDraw,
+        ],
         scalar_overrides={datetime: DateTime},
         execution_context_class=Execution
         if short_road

@@ -15,7 +15,7 @@ from typing import Any
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
-from starlette.routing import BaseRoute, Mount, Route
+from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 from starlette_compress import CompressMiddleware, add_compress_type
 
 from homestay import heap, images
@@ -39,6 +39,7 @@ add_compress_type("text/csv", streaming=True)
 def _routes(graphql: GraphQLView) -> list[BaseRoute]:
     return [
         Route("/graphql", graphql, methods=["GET", "POST"]),
+        WebSocketRoute("/graphql", graphql),  # subscriptions (graphql-transport-ws)
         Route("/healthz", healthz),
         Route("/readyz", readyz),
         Route("/metrics", metrics),
@@ -101,6 +102,7 @@ def create_app(settings: Settings, services: Services | None = None) -> Starlett
             yield {}
         finally:
             starting.cancel()
+            await app.state.services.live.feed.stop()
             await database.close()
 
     graphql = GraphQLView(
@@ -113,6 +115,10 @@ def create_app(settings: Settings, services: Services | None = None) -> Starlett
         ),
         graphql_ide=None if settings.production else "graphiql",
         allow_queries_via_get=True,
+        # a browser page on another origin may not open a socket here (CSWSH); apps are no
+        # browsers and send no Origin
+        allowed_origins=list(settings.cors_origins),
+        max_subscriptions_per_connection=settings.live_per_socket,
         db_timeout_s=settings.request_db_timeout_ms / 1000,
     )
     limiter = RateLimiter(Limits.of(settings))
@@ -124,6 +130,7 @@ def create_app(settings: Settings, services: Services | None = None) -> Starlett
         lifespan=lifespan,
     )
     app.state.metrics = metrics_
+    metrics_.follow_live(lambda: getattr(getattr(app.state, "services", None), "live", None))
     app.state.rate_limiter = limiter
     app.state.decode_gate = uploads.DecodeGate(
         settings.photo_decodes,

@@ -11,7 +11,7 @@ from pymongo.errors import PyMongoError
 from starlette.applications import Starlette
 
 from homestay.exports import read_model
-from homestay.services import homestays, standards
+from homestay.services import assignments, homestays, standards
 from homestay.settings import Settings
 from homestay.storage.database import Database, apply_schema
 
@@ -71,7 +71,10 @@ async def bootstrap(app: Starlette, database: Database, settings: Settings) -> N
         except PyMongoError as exc:
             log.warning("certificate rows not built yet (%s)", type(exc).__name__)
             await asyncio.sleep(5.0)
-    await read_model.reconcile_forever(database)
+    # the grade lists healed, and inspectors told of tomorrow's assignments, while it runs
+    await asyncio.gather(
+        read_model.reconcile_forever(database), assignments.remind_forever(database)
+    )
 
 
 def settled() -> None:

@@ -5,8 +5,11 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import uuid
 from collections.abc import Mapping
+from contextlib import suppress
 from contextvars import ContextVar
+from datetime import timedelta
 from functools import cached_property
 from typing import Any
 
@@ -15,13 +18,18 @@ from cross_web import HTTPException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.types import Receive, Scope, Send
+from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
+from strawberry.exceptions import ConnectionRejectionError
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+from strawberry.types.unset import UNSET
 
 from homestay.errors import (
     ApiError,
     BadRequest,
     PayloadTooLarge,
     PersistedQueryNotFound,
+    RateLimited,
     ServiceUnavailable,
     UnsupportedMediaType,
 )
@@ -30,7 +38,7 @@ from homestay.graphql.executor.core import core_schema
 from homestay.graphql.executor.cost import HEAVY
 from homestay.http import graphiql
 from homestay.http.errors import error_response
-from homestay.http.guard import caller_of, request_address
+from homestay.http.guard import caller_of, client_address, identify_header, request_address
 from homestay.services import persisted
 from homestay.services.registry import Services
 
@@ -140,6 +148,10 @@ class Encoded(dict):
 
 class GraphQLView(GraphQL):
     def __init__(self, *args: Any, db_timeout_s: float, **kwargs: Any) -> None:
+        # subscriptions over graphql-transport-ws only (the legacy graphql-ws is not
+        # offered); a socket that does not say who it is within 10 s is closed
+        kwargs["subscription_protocols"] = (GRAPHQL_TRANSPORT_WS_PROTOCOL,)
+        kwargs["connection_init_wait_timeout"] = timedelta(seconds=10)
         super().__init__(*args, **kwargs)
         self.db_timeout_s = db_timeout_s
 
@@ -227,6 +239,9 @@ class GraphQLView(GraphQL):
         return body
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket":
+            await self._socket(scope, receive, send)
+            return
         if scope["type"] != "http":
             await super().__call__(scope, receive, send)
             return
@@ -253,8 +268,55 @@ class GraphQLView(GraphQL):
             response = _revalidated(request, response)
         await response(scope, receive, send)
 
+    async def _socket(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """A socket for subscriptions: told who it is in connection_init, then forgotten by
+        the live registry when it closes, however it closes."""
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            context: Context | None = scope.get("state", {}).get("live_context")
+            if context is not None and context.caller.account_id is not None:
+                scope["app"].state.services.live.detach(context.caller.account_id, context.socket)
+
+    async def on_ws_connect(self, context: Context) -> Any:  # type: ignore[override]
+        """connection_init: its payload's Authorization names an account, by the rules of
+        the header (the same limits on failed tokens); no account, no socket (4403)."""
+        socket = context.socket
+        app = socket.scope["app"]
+        params = context.connection_params or {}
+        header = params.get("Authorization", params.get("authorization"))
+        identity = await identify_header(
+            socket.scope,
+            header if isinstance(header, str) else None,
+            app.state.rate_limiter,
+            app.state.services.settings,
+        )
+        try:  # a socket counts as a request: a failed token, an account's rate
+            await app.state.rate_limiter.admit(identity, context.address, upload=False)
+        except RateLimited as exc:
+            raise ConnectionRejectionError({"code": exc.code, "message": exc.message}) from None
+        if identity.error is not None or identity.caller.account_id is None:
+            reason = identity.error.message if identity.error else "no token in connection_init"
+            raise ConnectionRejectionError({"code": "UNAUTHENTICATED", "message": reason})
+        context.caller = identity.caller
+        live = app.state.services.live
+        live.attach(identity.caller.account_id, socket)
+        with suppress(ApiError):  # no feed (a standalone server): each subscription says so
+            await live.feed.start()  # so that a revocation is seen, subscribed or not
+        return UNSET
+
     async def get_context(self, request: Request, response: Response) -> Context:  # type: ignore[override]
         services: Services = request.app.state.services
+        if isinstance(request, WebSocket):
+            context = Context(
+                services=services,
+                lang=language(request.headers.get("accept-language")),
+                request_id=uuid.uuid4().hex[:16],
+                address=client_address(request.scope),
+                socket=request,
+            )
+            request.scope.setdefault("state", {})["live_context"] = context
+            return context
         context = Context(
             services=services,
             request=request,

@@ -243,6 +243,14 @@ def _digest(credential: str) -> str:
 async def identify(scope: Scope, limiter: RateLimiter, settings: Settings) -> Identity:
     authorization = dict(scope["headers"]).get(b"authorization")
     header = authorization.decode("latin-1") if authorization is not None else None
+    return await identify_header(scope, header, limiter, settings)
+
+
+async def identify_header(
+    scope: Scope, header: str | None, limiter: RateLimiter, settings: Settings
+) -> Identity:
+    """Who an Authorization value names, by the same rules wherever it came from (a header,
+    or a socket's connection_init payload)."""
     if header is None or not header.strip():
         return Identity()
     credential = _digest(header.strip())

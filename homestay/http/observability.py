@@ -6,10 +6,13 @@ import logging
 import re
 import time
 import uuid
+from collections.abc import Callable
+from typing import Any
 
 from prometheus_client import (
     CollectorRegistry,
     Counter,
+    Gauge,
     GCCollector,
     Histogram,
     PlatformCollector,
@@ -73,6 +76,26 @@ class Metrics(monitoring.CommandListener):
             "Requests answered SERVICE_UNAVAILABLE",
             registry=self.registry,
         )
+
+    def follow_live(self, live: Callable[[], Any]) -> None:
+        """Gauges of this process's live feed: sockets open, subscriptions flowing (`live`
+        gives the process's homestay.live.feed.Live once the service has started)."""
+        def sockets() -> float:
+            held = live()
+            return float(held.sockets) if held is not None else 0.0
+
+        def subscriptions() -> float:
+            held = live()
+            return float(held.limits.active) if held is not None else 0.0
+
+        Gauge(
+            "homestay_live_sockets", "WebSockets open in this process", registry=self.registry
+        ).set_function(sockets)
+        Gauge(
+            "homestay_live_subscriptions",
+            "Live subscriptions flowing in this process",
+            registry=self.registry,
+        ).set_function(subscriptions)
 
     def started(self, event: monitoring.CommandStartedEvent) -> None:
         pass

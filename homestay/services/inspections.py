@@ -22,7 +22,7 @@ from homestay.domain.grading import Answer, Problem, Standard, check_answers, gr
 from homestay.domain.inspections import Inspection, InspectionStatus
 from homestay.domain.text import check_text, normalize
 from homestay.errors import UserError, UserErrors
-from homestay.services import requests, standards
+from homestay.services import assignments, requests, standards
 from homestay.services.pagination import newest_first
 from homestay.services.scope import records_of
 from homestay.storage import documents
@@ -130,6 +130,7 @@ class InspectionService:
         csid = _submission_id(data)
         if (existing := await self._replay(caller, csid)) is not None:
             await requests.close_for(self.db, existing)  # finish what the first try began
+            await assignments.complete_for(self.db, existing)
             return documents.inspection(existing)
         homestay, standard = await self._target(caller, data)
         now = utcnow()
@@ -144,6 +145,7 @@ class InspectionService:
                 raise
             return documents.inspection(existing)
         await requests.close_for(self.db, doc)
+        await assignments.complete_for(self.db, doc)
         return documents.inspection(doc)
 
     async def _target(self, caller: Caller, data: SubmissionInput) -> tuple[dict, Standard]:

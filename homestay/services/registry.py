@@ -9,9 +9,11 @@ from geopy.geocoders.base import Geocoder
 
 from homestay.domain.gazetteer import GazetteerGeocoder
 from homestay.exports.feed import ExportService
+from homestay.live.feed import Live
 from homestay.search.service import SearchService
 from homestay.services.accounts import AccountService
 from homestay.services.appeals import AppealService
+from homestay.services.assignments import AssignmentService
 from homestay.services.certificates import CertificateService
 from homestay.services.concerns import ConcernService
 from homestay.services.homestays import HomestayService
@@ -56,6 +58,8 @@ class Services:
     photos: PhotoService
     exports: ExportService
     uploads: UploadService
+    assignments: AssignmentService
+    live: Live
 
     async def ping(self, timeout_ms: int | None = None) -> None:
         """Whether the database answers (raises when it does not)."""
@@ -64,6 +68,7 @@ class Services:
     @classmethod
     def build(cls, settings: Settings, db: Database) -> Services:
         certificates = CertificateService(db, settings.certificate_validity_days)
+        plan = PlanService(db, settings.plan)
         return cls(
             settings=settings,
             db=db,
@@ -71,7 +76,7 @@ class Services:
             inspections=InspectionService(db, settings.far_from_homestay_meters),
             certificates=certificates,
             search=SearchService(db),
-            plan=PlanService(db, settings.plan),
+            plan=plan,
             concerns=ConcernService(db),
             accounts=AccountService(db),
             requests=RequestService(db),
@@ -82,4 +87,6 @@ class Services:
             photos=PhotoService(db),
             exports=ExportService(db),
             uploads=UploadService(db),
+            assignments=AssignmentService(db, plan),
+            live=Live(db, settings.live_per_account, settings.live_per_address),
         )

@@ -9,14 +9,16 @@ query without a row here fails the coverage test, so the table stays whole.
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 
 import pytest
 
 from homestay.auth import Role
+from homestay.clock import today
 from homestay.graphql.executor.core import core_schema
 from homestay.graphql.schema import schema
 from homestay.services.accounts import revoke_account
-from tests.conftest import key
+from tests.conftest import gid, key
 from tests.graphql.flows import certify, checklist, register, review, submit
 from tests.images import JPEG
 
@@ -174,6 +176,34 @@ MATRIX: dict[str, tuple[str, tuple[str, ...]]] = {
         status: RESOLVED, note: "已整改"}) { errors { code } } }""",
         (UNAUTH, DENY, DENY, OK, DENY, DENY, DENY, UNAUTH),
     ),
+    # the county's working day: the bureau assigns and draws, an inspector reads its route
+    "assignments": (
+        '{ assignments(county: "330521") { totalCount } }',
+        (UNAUTH, DENY, DENY, OK, DENY, DENY, DENY, UNAUTH),
+    ),
+    "myAssignments": (
+        "{ myAssignments { totalCount } }",
+        (UNAUTH, OK, OK, DENY, DENY, DENY, DENY, UNAUTH),
+    ),
+    "spotCheckDraw": (
+        "query($d: ID!) { spotCheckDraw(id: $d) { id } }",
+        (UNAUTH, DENY, DENY, OK, OK, DENY, DENY, UNAUTH),
+    ),
+    "drawSpotChecks": (
+        """mutation { drawSpotChecks(input: {county: "330521", count: 1}) {
+        errors { code } } }""",
+        (UNAUTH, DENY, DENY, OK, DENY, DENY, DENY, UNAUTH),
+    ),
+    "assignInspection": (
+        """mutation($h: ID!, $p: ID!, $t: Date!) { assignInspection(input: {homestayId: $h,
+        inspectorId: $p, dueDate: $t}) { errors { code } } }""",
+        (UNAUTH, DENY, DENY, OK, DENY, DENY, DENY, UNAUTH),
+    ),
+    "cancelAssignment": (
+        """mutation($g: ID!) { cancelAssignment(input: {assignmentId: $g}) {
+        errors { code } } }""",
+        (UNAUTH, DENY, DENY, OK, DENY, DENY, DENY, UNAUTH),
+    ),
     "createAccount": (
         """mutation { createAccount(input: {role: INSPECTOR, name: "新人",
         counties: ["330521"]}) { errors { code } } }""",
@@ -266,8 +296,21 @@ async def world(api, db, make_staff, make_operator):
         {"i": rejected["id"]},
         tokens["operator"],
     )
+    # an assignment of another homestay, for the bureau to cancel
+    assigned = await api.query(
+        """mutation($h: ID!, $p: ID!, $t: Date!) { assignInspection(input: {homestayId: $h,
+        inspectorId: $p, dueDate: $t}) { assignment { id } } }""",
+        {
+            "t": (today() + timedelta(days=10)).isoformat(),
+            "h": (await register(api, inspector.token, name="另一家"))["id"],
+            "p": gid("Account", inspector.id),
+        },
+        bureau.token,
+    )
     return {
         "tokens": tokens,
+        "inspector": gid("Account", inspector.id),
+        "assignment": assigned["assignInspection"]["assignment"]["id"],
         "homestay": stay["id"],
         "number": cert["number"],
         "inspections": inspections,
@@ -287,6 +330,10 @@ def _variables(operation: str, world: dict, index: int) -> dict:
         "r": checklist(),
         "k": world["concern"],
         "a": world["appeal"],
+        "p": world["inspector"],
+        "g": world["assignment"],
+        "d": gid("SpotCheckDraw", "none"),
+        "t": (today() + timedelta(days=10)).isoformat(),
     }
 
 
