@@ -80,6 +80,7 @@ class Metrics(monitoring.CommandListener):
     def follow_live(self, live: Callable[[], Any]) -> None:
         """Gauges of this process's live feed: sockets open, subscriptions flowing (`live`
         gives the process's homestay.live.feed.Live once the service has started)."""
+
         def sockets() -> float:
             held = live()
             return float(held.sockets) if held is not None else 0.0
