@@ -149,7 +149,7 @@ async def reconcile(db: Database, since: datetime) -> int:
         b["_id"]: b.get("rows") or {}
         async for b in db.certificate_rows.find({"_id": {"$in": keys}})
     }
-    now = utcnow()
+    now = await db.clock.now()  # the open data's Last-Modified reads it by that clock too
     ops = []
     for cert in certificates:
         key, row = bucket_of(cert["_id"]), row_of_certificate(cert)
@@ -201,11 +201,18 @@ async def ensure_built(db: Database) -> bool:
     return True
 
 
+async def reconcile_recent(db: Database) -> int:
+    """reconcile() over the certificates written in the last RECONCILE_WINDOW by the
+    database's clock, which stamps them: a process whose own clock runs ahead would otherwise
+    look at a window no write falls in."""
+    return await reconcile(db, await db.clock.now() - RECONCILE_WINDOW)
+
+
 async def reconcile_forever(db: Database, every_s: float = RECONCILE_EVERY_S) -> None:
     while True:
         await asyncio.sleep(every_s)
         try:
-            healed = await reconcile(db, utcnow() - RECONCILE_WINDOW)
+            healed = await reconcile_recent(db)
             if healed:
                 log.warning("certificate rows healed: %d", healed)
         except PyMongoError as exc:

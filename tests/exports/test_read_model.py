@@ -153,3 +153,20 @@ async def test_the_open_data_version_moves_when_the_rows_do_not_before(db, histo
     assert await feed.open_data_changed_at(db, utcnow()) == before  # the feed has not moved
     await read_model.reconcile(db, utcnow() - read_model.RECONCILE_WINDOW)
     assert await feed.open_data_changed_at(db, utcnow()) > before
+
+
+async def test_the_reconciler_looks_at_the_databases_recent_writes_whatever_its_own_clock(
+    db, history
+):
+    """A process whose clock runs ten minutes ahead: its window, read by its own clock,
+    would hold no write; read by the database's clock (which stamped them), it heals the row."""
+    from homestay.clock import shifted
+    from homestay.storage.database import stamped
+
+    number = history[0][1]["number"]
+    await db.certificates.update_one({"_id": number}, stamped({"$set": {"status": "SUSPENDED"}}))
+    with shifted(timedelta(minutes=10)):
+        assert await read_model.reconcile(db, utcnow() - read_model.RECONCILE_WINDOW) == 0
+        assert await read_model.reconcile_recent(db) == 1
+    bucket = await db.certificate_rows.find_one({"_id": read_model.bucket_of(number)})
+    assert bucket["rows"][number]["status"] == "SUSPENDED"
