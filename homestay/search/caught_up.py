@@ -7,22 +7,33 @@ since its version: every write of the collection sets `updatedAt` by the databas
 (storage.database.stamped), which an `updated` index serves, and the copy reads against that
 clock too, so no writer's or reader's clock that is off decides what is seen. The read goes
 back MARGIN before the newest change seen: a write stamped at one moment may commit after a
-newer one was read (requests have a database budget of seconds), and applying a document
-twice is harmless. So a change made by any process shows in the very next use by every
-process, and the database stays the source of truth. For the same reason every write stamped
-MARGIN before a read began had committed by then, and that read saw it: the next read need
-not go back further. So when nothing has changed for MARGIN, a read returns nothing, not the
-newest change again and again. A request that arrives while the build runs waits for it and
-needs no read of its own if the build's last read began after it asked.
+newer one was read (the stamp is taken by the server as it applies the write, so the gap is
+that write's own time in the server, milliseconds: MongoDB and SecantusDB evaluate
+$currentDate per document as they apply it, and each document's write is visible once
+applied; across a sharded cluster's primaries, add their clocks' difference, which NTP keeps
+to milliseconds), and applying a document twice is harmless. Every change of the last MARGIN
+is read again by each catch-up, so MARGIN is a cost too: under 20 writes a second at 200,000
+stays, 5 s of them re-read by every search cost the embedded database 31 ms a search and the
+searches' p99 went from 41 ms to 7.9 s (bench/search.py --writes). So a change made by any
+process shows in the very next use by every process, and the database stays the source of
+truth. For the same reason every write stamped MARGIN before a read began had committed by
+then, and that read saw it: the next read need not go back further. So when nothing has
+changed for MARGIN, a read returns nothing, not the newest change again and again. A request
+that arrives while the build runs waits for it and needs no read of its own if the build's
+last read began after it asked.
 
 One catch-up at a time per copy, shared: a request waits for the running one and, unless
 that one began after the request asked (only then is every write acknowledged before the
 request in it), for the next, which all the requests that arrived meanwhile share. A
 catch-up runs in its own task (no request's database budget cuts it short, and a request
-that gives up leaves it running) and reads what changed in chunks of CATCH_UP_CHUNK, in
-(updatedAt, _id) order from where the last chunk ended, applying each chunk before reading
-the next: a backlog (a migration touching every document, a bulk import) is applied in
-bounded pieces between which other requests run, and what is held at once stays bounded.
+that gives up leaves it running) and reads what changed through one cursor, applying
+CATCH_UP_CHUNK documents at a time before it fetches more: a backlog (a migration touching
+every document, a bulk import) is applied in bounded pieces between which other requests
+run, and what is held at once stays bounded. One cursor, in no particular order, because
+order is not needed: a document unchanged while the cursor walks is met exactly once by any
+plan, and one changed meanwhile has a stamp past the settled point and is read by the next
+catch-up. (Chunks asked again, keyset from the last one, would need the range sorted, and a
+server that sorts in memory, SecantusDB, reads the whole remaining backlog for each chunk.)
 """
 
 from __future__ import annotations
@@ -38,7 +49,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 
 from homestay import heap
 
-MARGIN = timedelta(seconds=30)
+MARGIN = timedelta(seconds=1)
 CATCH_UP_CHUNK = 5_000  # changes read, then applied, at a time
 CHUNK = 1_000  # documents converted at a time while a copy is built
 
@@ -137,29 +148,17 @@ class CaughtUpCopy:
         since = self.version - MARGIN
         if self._settled is not None:
             since = max(since, self._settled)
-        after: dict = {}
-        while True:
-            chunk = (
-                await self._collection()
-                .find({"updatedAt": {"$gte": since}, **after}, self.projection)
-                .sort([("updatedAt", 1), ("_id", 1)])
-                .limit(CATCH_UP_CHUNK)
-                .to_list()
-            )
-            self._apply_all(chunk)
-            if len(chunk) < CATCH_UP_CHUNK:
-                break
-            last = chunk[-1]
-            after = {
-                "$or": [
-                    {"updatedAt": {"$gt": last["updatedAt"]}},
-                    {"updatedAt": last["updatedAt"], "_id": {"$gt": last["_id"]}},
-                ]
-            }
-            del chunk
-            await asyncio.sleep(0)  # the requests waiting on other things run between chunks
-        # every write stamped MARGIN before the first read began had committed by then, and
-        # was in the collection while the chunks, in order, walked past its stamp
+        cursor = self._collection().find({"updatedAt": {"$gte": since}}, self.projection)
+        chunk: list[dict] = []
+        async for doc in cursor.batch_size(CATCH_UP_CHUNK):
+            chunk.append(doc)
+            if len(chunk) == CATCH_UP_CHUNK:
+                self._apply_all(chunk)
+                chunk = []
+                await asyncio.sleep(0)  # the requests waiting on other things run between
+        self._apply_all(chunk)
+        # every write stamped MARGIN before the read began had committed by then, and was
+        # met by the cursor unless changed while it walked (then it is read next time)
         self._settled = began - MARGIN
         self._caught_up_from = began_at
         self._forget_before(since)

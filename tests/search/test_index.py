@@ -644,8 +644,8 @@ def test_what_the_index_keeps_of_removed_stays_is_pruned_once_no_read_can_need_i
 async def test_a_backlog_larger_than_one_read_is_applied_in_chunks_and_agrees(
     loaded, db, services, settings, monkeypatch
 ):
-    """Every certificate touched at once (a migration): the catch-up reads them in chunks,
-    in order, and the index then answers as one built from nothing does."""
+    """Every certificate touched at once (a migration): the catch-up applies them in chunks
+    through one cursor, and the index then answers as one built from nothing does."""
     import asyncio
 
     from homestay.search import caught_up
