@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 from bson import ObjectId
-from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
 from homestay.auth import Caller, Role
@@ -35,7 +34,7 @@ from homestay.services.certificates import CertificateService
 from homestay.services.pagination import oldest_first
 from homestay.services.scope import records_of
 from homestay.storage import documents
-from homestay.storage.database import Database
+from homestay.storage.database import Database, update_and_read
 
 MAX_REASON = 2000
 
@@ -230,10 +229,10 @@ class AppealService:
                 "at": utcnow(),
                 "by": {"id": caller.account_id, "name": caller.name},
             }
-            claimed = await self.db.appeals.find_one_and_update(
+            claimed = await update_and_read(
+                self.db.appeals,
                 {"_id": appeal_id, "status": AppealStatus.OPEN.value},
                 {"$set": {"status": decision.outcome.value, "ruling": ruling}},
-                return_document=ReturnDocument.AFTER,
             )
             appeal = claimed or await self.db.appeals.find_one({"_id": appeal_id})
             assert appeal is not None
@@ -286,7 +285,8 @@ class AppealService:
         if inspection is None or inspection["status"] != InspectionStatus.REJECTED.value:
             return inspection  # sent again: already back in review
         return (
-            await self.db.inspections.find_one_and_update(
+            await update_and_read(
+                self.db.inspections,
                 {
                     "_id": inspection["_id"],
                     "status": InspectionStatus.REJECTED.value,
@@ -300,7 +300,6 @@ class AppealService:
                     },
                     "$unset": {"review": ""},
                 },
-                return_document=ReturnDocument.AFTER,
             )
             or inspection
         )

@@ -31,7 +31,7 @@ from homestay.domain.text import check_text
 from homestay.errors import UserError, UserErrors
 from homestay.services.pagination import decode_cursor, encode_cursor, newest_first
 from homestay.services.plan import PlanService
-from homestay.storage.database import Database, stamp, stamped
+from homestay.storage.database import Database, stamp, stamped, update_and_read
 
 log = logging.getLogger(__name__)
 
@@ -267,7 +267,8 @@ class AssignmentService:
         """The homestay's OPEN assignment: a drawn one is given this inspector; one already
         this inspector's is returned as it is (a retried assignInspection)."""
         if open_doc["inspector"] is None:
-            taken = await self.db.assignments.find_one_and_update(
+            taken = await update_and_read(
+                self.db.assignments,
                 {"_id": open_doc["_id"], "inspector": None, "status": AssignmentStatus.OPEN.value},
                 stamped(
                     {
@@ -278,7 +279,6 @@ class AssignmentService:
                         }
                     }
                 ),
-                return_document=True,
             )
             if taken is not None:
                 return assignment(taken)
@@ -305,7 +305,8 @@ class AssignmentService:
             raise UserErrors(errors)
         if doc["status"] == AssignmentStatus.CANCELLED.value:
             return assignment(doc)  # cancelled already: a retry
-        done = await self.db.assignments.find_one_and_update(
+        done = await update_and_read(
+            self.db.assignments,
             {"_id": assignment_id, "status": AssignmentStatus.OPEN.value},
             stamped(
                 {
@@ -317,7 +318,6 @@ class AssignmentService:
                     }
                 }
             ),
-            return_document=True,
         )
         if done is None:
             now = await self.db.assignments.find_one({"_id": assignment_id})

@@ -35,7 +35,7 @@ from homestay.errors import UserError, UserErrors
 from homestay.exports import read_model
 from homestay.services.homestays import listing_of
 from homestay.storage import documents
-from homestay.storage.database import Database, stamp, stamped
+from homestay.storage.database import Database, stamp, stamped, update_and_read
 
 MAX_REASON = 500
 _ISSUE_ATTEMPTS = 5
@@ -139,10 +139,10 @@ class CertificateService:
         grade = inspection.get("recommendedGrade")
         if decision is ReviewDecision.APPROVE and grade:
             changes["certificateNumber"] = await self._next_number(inspection["county"], now)
-        claimed = await self.db.inspections.find_one_and_update(
+        claimed = await update_and_read(
+            self.db.inspections,
             {"_id": inspection_id, "status": InspectionStatus.SUBMITTED.value},
             {"$set": changes},
-            return_document=ReturnDocument.AFTER,
         )
         if claimed is None:  # another reviewer got there first
             fresh = await self.db.inspections.find_one({"_id": inspection_id})
@@ -434,9 +434,7 @@ class CertificateService:
 
     async def _update(self, where: dict, change: dict) -> dict | None:
         """Every change to an existing certificate: the write, then its grade-list row."""
-        updated = await self.db.certificates.find_one_and_update(
-            where, stamped(change), return_document=ReturnDocument.AFTER
-        )
+        updated = await update_and_read(self.db.certificates, where, stamped(change))
         if updated is not None:
             await self._sync_row(updated)
         return updated

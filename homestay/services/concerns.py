@@ -36,7 +36,7 @@ from homestay.domain.text import check_text
 from homestay.errors import UserError, UserErrors
 from homestay.services.pagination import newest_first
 from homestay.storage import documents
-from homestay.storage.database import Database
+from homestay.storage.database import Database, update_and_read
 
 RECEIPT_PREFIX = "C-"
 MAX_PHOTOS = 5
@@ -226,10 +226,10 @@ class ConcernService:
                 "ALREADY_CLOSED",
                 f"this concern is already {before.value.lower()}",
             )
-        updated = await self.db.concerns.find_one_and_update(
+        updated = await update_and_read(
+            self.db.concerns,
             {"_id": concern_id, "status": before.value},
             {"$set": {"status": status.value, "resolution": resolution}},
-            return_document=True,
         )
         if updated is None:  # decided by someone else meanwhile
             raise UserErrors.one(

@@ -28,7 +28,7 @@ from homestay.search.finder import FinderIndex
 from homestay.services import photos
 from homestay.services.pagination import decode_cursor, encode_cursor
 from homestay.storage import documents
-from homestay.storage.database import Database, stamp, stamped
+from homestay.storage.database import Database, stamp, stamped, update_and_read
 
 # a point may lie this far (degrees) outside a county's box: boxes are approximate
 _COUNTY_MARGIN_DEG = 0.05
@@ -495,8 +495,8 @@ class HomestayService:
     async def _write(self, homestay_id: str, changes: dict) -> Homestay:
         """A homestay's change, then its current certificate's listing (what search shows):
         re-sending the same change repairs a listing left behind by a stopped process."""
-        updated = await self.db.homestays.find_one_and_update(
-            {"_id": homestay_id}, stamped({"$set": changes}), return_document=True
+        updated = await update_and_read(
+            self.db.homestays, {"_id": homestay_id}, stamped({"$set": changes})
         )
         assert updated is not None  # read above; homestays are never deleted
         # the current certificate's listing follows; re-sending the same update repairs it
