@@ -9,9 +9,12 @@ is rewritten whole on each write: 100 rows keep a live write cheap (docs/archite
 
 The certificates stay the source of truth. Every service that writes a certificate syncs its
 row right after (a retried request syncs again); a row is only ever replaced by one at least
-as new (`updatedAt`), so racing writers cannot set it back; and a reconciler compares the rows
-of every certificate written in the last few minutes with the certificates, once a minute,
-and heals a row left behind by a process that stopped between the two writes. A bucket's
+as new (`updatedAt`), so racing writers cannot set it back; and a reconciler, once a minute
+in one process of all, compares the rows of the certificates written since the last pass
+began with the certificates, and heals a row left behind by a process that stopped between
+the two writes. Each change is compared about once (a pass reads only what the one before did
+not: reading a bucket costs the embedded database ~2 ms, and five minutes re-read every minute
+by every process cost it seconds a minute, which every search waited behind). A bucket's
 `updatedAt` is its newest row's, so the open-data feed's version moves only once its rows
 have. On a database that has certificates but no read model yet (an older data directory, a
 bulk load), `ensure_built` builds it whole.
@@ -25,8 +28,8 @@ from collections.abc import AsyncIterator, Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
-from pymongo import UpdateOne
-from pymongo.errors import BulkWriteError, PyMongoError
+from pymongo import ReturnDocument, UpdateOne
+from pymongo.errors import BulkWriteError, DuplicateKeyError, PyMongoError
 
 from homestay.clock import utcnow
 from homestay.storage.database import Database
@@ -36,7 +39,13 @@ log = logging.getLogger("homestay.rows")
 BUCKET_SIZE = 100
 MODEL_VERSION = 2  # 2: rows keep the English name too (the search index is built from them)
 RECONCILE_EVERY_S = 60
-RECONCILE_WINDOW = timedelta(minutes=5)
+RECONCILE_WINDOW = timedelta(minutes=5)  # what the first pass of a database looks back over
+# a write stamped before a pass began but committed after its read (the server's own time
+# applying it: milliseconds), read again by the next pass
+RECONCILE_OVERLAP = timedelta(seconds=1)
+RECONCILE_CHUNK = 100  # certificates compared at a time (a command that holds the
+# embedded database ~0.2 s at most: searches run between)
+_RECONCILER = "certificate_rows_reconciled"  # meta: `began` (claimed), `checked` (done to)
 _DUPLICATE_KEY = 11000
 # what a row keeps of its certificate: what a list shows, and what its filters test
 ROW_PROJECTION = {
@@ -137,17 +146,30 @@ async def sync_matching(db: Database, where: dict) -> None:
 async def reconcile(db: Database, since: datetime) -> int:
     """Compare the rows of every certificate written since `since` with the certificates,
     and rewrite those that differ (a process stopped between the two writes, or a racing
-    writer set a row back). A healed bucket's `updatedAt` becomes now, so that the open-data
-    feed's version moves with it. Returns how many rows were healed."""
-    certificates = await db.certificates.find(
-        {"updatedAt": {"$gte": since}}, ROW_PROJECTION
-    ).to_list()
+    writer set a row back), RECONCILE_CHUNK certificates at a time. A healed bucket's
+    `updatedAt` becomes now, so that the open-data feed's version moves with it. Returns how
+    many rows were healed."""
+    healed = 0
+    chunk: list[dict] = []
+    async for cert in db.certificates.find(
+        {"updatedAt": {"$gte": since}}, ROW_PROJECTION, batch_size=RECONCILE_CHUNK
+    ):
+        chunk.append(cert)
+        if len(chunk) == RECONCILE_CHUNK:
+            healed += await _heal(db, chunk)
+            chunk = []
+    return healed + await _heal(db, chunk)
+
+
+async def _heal(db: Database, certificates: list[dict]) -> int:
     if not certificates:
         return 0
     keys = list({bucket_of(c["_id"]) for c in certificates})
+    # only the rows compared, not the buckets' other rows
+    wanted = {f"rows.{c['_id']}": 1 for c in certificates}
     stored = {
         b["_id"]: b.get("rows") or {}
-        async for b in db.certificate_rows.find({"_id": {"$in": keys}})
+        async for b in db.certificate_rows.find({"_id": {"$in": keys}}, wanted)
     }
     now = await db.clock.now()  # the open data's Last-Modified reads it by that clock too
     ops = []
@@ -208,11 +230,38 @@ async def reconcile_recent(db: Database) -> int:
     return await reconcile(db, await db.clock.now() - RECONCILE_WINDOW)
 
 
+async def reconcile_due(db: Database, every_s: float = RECONCILE_EVERY_S) -> int | None:
+    """One pass, unless any process began one in the last `every_s` (then None): over the
+    certificates written since the last finished pass began (less RECONCILE_OVERLAP), or over
+    the last RECONCILE_WINDOW on a database's first pass, by the database's clock. A pass
+    that dies leaves its start unrecorded as done, so the next covers its window again; two
+    passes at once (one outlived `every_s`) are harmless, each row compared is written only
+    if it differs. Returns how many rows were healed."""
+    now = await db.clock.now()
+    try:
+        before = await db.meta.find_one_and_update(
+            {"_id": _RECONCILER, "began": {"$lte": now - timedelta(seconds=every_s)}},
+            {"$set": {"began": now}},
+            upsert=True,
+            return_document=ReturnDocument.BEFORE,
+        )
+    except DuplicateKeyError:  # the marker is there, and a pass began less than every_s ago
+        return None
+    checked = (before or {}).get("checked")
+    if checked is None:
+        since = now - RECONCILE_WINDOW
+    else:
+        since = checked - RECONCILE_OVERLAP
+    healed = await reconcile(db, since)
+    await db.meta.update_one({"_id": _RECONCILER}, {"$max": {"checked": now}})
+    return healed
+
+
 async def reconcile_forever(db: Database, every_s: float = RECONCILE_EVERY_S) -> None:
     while True:
         await asyncio.sleep(every_s)
         try:
-            healed = await reconcile_recent(db)
+            healed = await reconcile_due(db, every_s)
             if healed:
                 log.warning("certificate rows healed: %d", healed)
         except PyMongoError as exc:

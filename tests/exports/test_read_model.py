@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 import pytest
@@ -170,3 +171,44 @@ async def test_the_reconciler_looks_at_the_databases_recent_writes_whatever_its_
         assert await read_model.reconcile_recent(db) == 1
     bucket = await db.certificate_rows.find_one({"_id": read_model.bucket_of(number)})
     assert bucket["rows"][number]["status"] == "SUSPENDED"
+
+
+async def test_one_pass_a_minute_of_all_processes_compares_each_change_once(db, history):
+    """The reconciler's passes (one a minute, in whichever process claims it first) read
+    only what was written since the last one began: a row broken before it is not looked at
+    again, one broken after is healed by the next."""
+    from homestay.storage.database import stamped
+
+    first, second = history[0][1]["number"], history[1][1]["number"]
+    await db.certificates.update_one({"_id": first}, stamped({"$set": {"status": "SUSPENDED"}}))
+    await asyncio.sleep(1.1)  # stamped before the pass's overlap
+    assert await read_model.reconcile_due(db, every_s=60) == 1
+    # another process, within the minute: no pass
+    assert await read_model.reconcile_due(db, every_s=60) is None
+    # the row set back behind every pass's back, the certificate unchanged: a later pass
+    # does not read the certificate again (it was compared once)
+    await db.certificate_rows.update_one(
+        {"_id": read_model.bucket_of(first)}, {"$set": {f"rows.{first}.status": "VALID"}}
+    )
+    await db.certificates.update_one({"_id": second}, stamped({"$set": {"status": "REVOKED"}}))
+    assert await read_model.reconcile_due(db, every_s=0) == 1
+    rows = {
+        number: (await db.certificate_rows.find_one({"_id": read_model.bucket_of(number)}))["rows"][
+            number
+        ]["status"]
+        for number in (first, second)
+    }
+    assert rows == {first: "VALID", second: "REVOKED"}
+
+
+async def test_the_reconciler_compares_a_long_window_in_chunks(db, history, monkeypatch):
+    monkeypatch.setattr(read_model, "RECONCILE_CHUNK", 2)
+    from homestay.storage.database import stamped
+
+    numbers = [h[1]["number"] for h in history[:5]]
+    changed = await db.certificates.update_many(
+        {"_id": {"$in": numbers}, "status": "VALID"}, stamped({"$set": {"status": "SUSPENDED"}})
+    )
+    assert changed.modified_count >= 2  # rows left behind, in more than one chunk's worth
+    assert await read_model.reconcile_recent(db) == changed.modified_count
+    assert await read_model.reconcile_recent(db) == 0
