@@ -670,3 +670,55 @@ async def test_a_backlog_larger_than_one_read_is_applied_in_chunks_and_agrees(
     for text in (None, "改名1", "改名42"):
         query = SearchQuery(near=CENTRE, radius_m=MAX_RADIUS_M, first=100, text=text, now=utcnow())
         assert await paged(services.search, query) == await paged(rebuilt, query)
+
+
+async def test_a_rename_storm_while_searching_each_rename_is_in_the_next_search(
+    loaded, db, services
+):
+    """Renames written one after another while four other clients search without pause:
+    each rename, once acknowledged, is found by its new name in the very next search (the
+    shared catch-up is never one that began before the write), and at the end the index
+    answers as one built from nothing does."""
+    import asyncio
+
+    from homestay.storage.database import stamped
+
+    now = utcnow()
+    listed = [
+        d for d in loaded if d["status"] == "VALID" and d["expiresAt"] > now + timedelta(days=1)
+    ][:40]
+    stop = asyncio.Event()
+
+    async def crowd(seed: int) -> int:
+        rnd, searched = random.Random(seed), 0
+        while not stop.is_set():
+            query = SearchQuery(
+                near=CENTRE,
+                radius_m=rnd.choice([5_000, 50_000]),
+                first=20,
+                text=rnd.choice([None, "风暴", "山居"]),
+                now=utcnow(),
+            )
+            await services.search.search(query)
+            searched += 1
+        return searched
+
+    crowds = [asyncio.create_task(crowd(seed)) for seed in range(4)]
+    try:
+        for i, doc in enumerate(listed):
+            name = f"风暴{i:03d}号"
+            await db.certificates.update_one(
+                {"_id": doc["_id"]}, stamped({"$set": {"listing.name": name}})
+            )
+            found = await services.search.search(
+                SearchQuery(near=CENTRE, radius_m=MAX_RADIUS_M, first=5, text=name, now=utcnow())
+            )
+            assert [h.certificate.number for h in found.hits] == [doc["_id"]], name
+    finally:
+        stop.set()
+        searched = await asyncio.gather(*crowds)
+    assert min(searched) > 0  # the others searched meanwhile
+    rebuilt = SearchService(db)
+    for text in (None, "风暴", "风暴01", "山居"):
+        query = SearchQuery(near=CENTRE, radius_m=MAX_RADIUS_M, first=100, text=text, now=utcnow())
+        assert await paged(services.search, query) == await paged(rebuilt, query)
