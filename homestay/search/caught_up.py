@@ -24,7 +24,14 @@ last read began after it asked.
 
 One catch-up at a time per copy, shared: a request waits for the running one and, unless
 that one began after the request asked (only then is every write acknowledged before the
-request in it), for the next, which all the requests that arrived meanwhile share. A
+request in it), for the next, which all the requests that arrived meanwhile share. The wait
+is bounded: a use waits for a catch-up only until CATCH_UP_WAIT_S after that catch-up began
+(one of a few changes takes milliseconds). Past it, the catch-up is applying a backlog (a
+migration touching every document: 100,000 changes take the embedded database ~15 s to
+read), and the use answers from what is applied so far rather than fail its request's
+database budget: read-your-writes is suspended for that time, never correctness of what a
+page shows, which the search checks against the public rule as it reads the page's
+certificates. Each such use is counted (`answered_behind`) and the backlog logged. A
 catch-up runs in its own task (no request's database budget cuts it short, and a request
 that gives up leaves it running) and reads what changed through one cursor, applying
 CATCH_UP_CHUNK documents at a time before it fetches more: a backlog (a migration touching
@@ -40,6 +47,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import logging
 import math
 import time
 from collections.abc import AsyncIterable, AsyncIterator, Sequence
@@ -49,8 +57,12 @@ from pymongo.asynchronous.collection import AsyncCollection
 
 from homestay import heap
 
+log = logging.getLogger(__name__)
+
 MARGIN = timedelta(seconds=1)
 CATCH_UP_CHUNK = 5_000  # changes read, then applied, at a time
+# the longest a use waits for a catch-up, counted from that catch-up's start
+CATCH_UP_WAIT_S = 2.0
 CHUNK = 1_000  # documents converted at a time while a copy is built
 
 
@@ -81,6 +93,8 @@ class CaughtUpCopy:
         self._built = False
         self._caught_up_from = math.inf  # when the last catch-up's first read began
         self._catching: asyncio.Task[None] | None = None  # the catch-up running, shared
+        self._catching_since = 0.0  # when it began (monotonic)
+        self.answered_behind = 0  # uses that did not wait for a backlog's catch-up
         # every change stamped before this had committed when a read began, and was read
         self._settled: datetime | None = None
 
@@ -129,7 +143,17 @@ class CaughtUpCopy:
                 task = self._catching = asyncio.get_running_loop().create_task(
                     self._catch_up(), context=contextvars.Context()
                 )
-            await asyncio.shield(task)  # its error, if any, is every waiter's
+                self._catching_since = time.monotonic()
+            left = self._catching_since + CATCH_UP_WAIT_S - time.monotonic()
+            if left <= 0:  # a backlog: answered from what is applied so far
+                self.answered_behind += 1
+                return
+            try:
+                # its error, if any, is every waiter's
+                await asyncio.wait_for(asyncio.shield(task), left)
+            except TimeoutError:
+                self.answered_behind += 1
+                return
 
     async def _built_once(self) -> None:
         await self._load()
@@ -150,18 +174,31 @@ class CaughtUpCopy:
             since = max(since, self._settled)
         cursor = self._collection().find({"updatedAt": {"$gte": since}}, self.projection)
         chunk: list[dict] = []
+        applied = 0
         async for doc in cursor.batch_size(CATCH_UP_CHUNK):
             chunk.append(doc)
             if len(chunk) == CATCH_UP_CHUNK:
                 self._apply_all(chunk)
+                applied += len(chunk)
                 chunk = []
                 await asyncio.sleep(0)  # the requests waiting on other things run between
         self._apply_all(chunk)
+        applied += len(chunk)
         # every write stamped MARGIN before the read began had committed by then, and was
         # met by the cursor unless changed while it walked (then it is read next time)
         self._settled = began - MARGIN
         self._caught_up_from = began_at
         self._forget_before(since)
+        took = time.monotonic() - began_at
+        if took > CATCH_UP_WAIT_S:
+            log.warning(
+                "%s applied a backlog of %d changes in %.1f s (%d uses answered meanwhile "
+                "from what was applied)",
+                type(self).__name__,
+                applied,
+                took,
+                self.answered_behind,
+            )
 
     def _forget_before(self, since: datetime) -> None:
         """No read of changes will return a document stamped before `since` again: what a

@@ -722,3 +722,42 @@ async def test_a_rename_storm_while_searching_each_rename_is_in_the_next_search(
     for text in (None, "风暴", "风暴01", "山居"):
         query = SearchQuery(near=CENTRE, radius_m=MAX_RADIUS_M, first=100, text=text, now=utcnow())
         assert await paged(services.search, query) == await paged(rebuilt, query)
+
+
+async def test_a_backlog_longer_than_the_wait_is_answered_from_what_is_applied(
+    loaded, db, services, monkeypatch
+):
+    """Every certificate touched at once, a fifth revoked, and the catch-up slower than a
+    request may wait: searches meanwhile answer (no error, no revoked stay on a page) from
+    what is applied so far, the backlog goes on in the background, and once it is done the
+    index answers as one built from nothing does."""
+    import time
+
+    from homestay.search import caught_up
+    from homestay.storage.database import stamped
+
+    monkeypatch.setattr(caught_up, "CATCH_UP_CHUNK", 20)
+    monkeypatch.setattr(caught_up, "CATCH_UP_WAIT_S", 0.2)
+    index = services.search.index
+    await index.refresh()
+    apply = index._apply_all
+
+    def slowly(docs):
+        time.sleep(0.05)  # a slow server's chunk: 30 of them, 1.5 s in all
+        apply(docs)
+
+    monkeypatch.setattr(index, "_apply_all", slowly)
+    rnd, revoked = random.Random(11), set()
+    for doc in loaded:
+        change: dict = {"listing.priceMin": rnd.randint(100, 900)}
+        if doc["status"] == "VALID" and rnd.random() < 0.2:
+            change["status"] = "REVOKED"
+            revoked.add(doc["_id"])
+        await db.certificates.update_one({"_id": doc["_id"]}, stamped({"$set": change}))
+    query = SearchQuery(near=CENTRE, radius_m=MAX_RADIUS_M, first=100, now=utcnow())
+    shown = [h.certificate.number for h in (await services.search.search(query)).hits]
+    assert index.answered_behind >= 1 and not index._catching.done()  # the backlog goes on
+    assert shown and not set(shown) & revoked
+    await index._catching
+    rebuilt = SearchService(db)
+    assert await paged(services.search, query) == await paged(rebuilt, query)
