@@ -3,6 +3,8 @@
     python3 dev.py bench                 # 20 s per case and concurrency
     python3 dev.py bench --seconds 5     # a quicker look
     python3 dev.py bench --stays 200000  # province scale
+    python3 dev.py bench --writes 20     # searches alone, then beside 20 writes a second
+    python3 dev.py bench --backlog       # searches alone, then after a migration's backlog
 
 Also measured in the same run: the floor (`{ __typename }` through the same server, and the
 two database commands a search sends, alone), map clusters over the whole of Zhejiang, the
@@ -297,6 +299,7 @@ async def load(database: Database, count: int) -> float:
     await read_model.ensure_built(database)
     await homestays.ensure_findable(database)
     await homestays.ensure_facility_codes(database)
+    await homestays.retire_cells(database)
     return time.perf_counter() - started
 
 
@@ -354,6 +357,7 @@ async def drive(
         },
         "p50_ms": round(_pct(latencies, 50), 2),
         "p99_ms": round(_pct(latencies, 99), 2),
+        "max_ms": round(max(latencies, default=float("nan")), 2),
         "rps": round(len(latencies) / wall, 1),
         "requests": len(latencies),
         "errors": dict(errors),
@@ -498,6 +502,68 @@ async def geo_near_baseline(database: Database, seconds: float) -> dict:
     return {"p50_ms": round(_pct(latencies, 50), 2), "requests": len(latencies)}
 
 
+WRITE_CASES = ("r5km", "r50km+text", "r50km+byname")
+BACKLOG_CASES = ("r5km",)
+
+
+async def _writer(uri: str, database_name: str, *options: str) -> asyncio.subprocess.Process:
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        str(Path(__file__).resolve().parent / "writer.py"),
+        uri,
+        database_name,
+        *options,
+        stdout=asyncio.subprocess.PIPE,
+    )
+
+
+async def beside_writes(server: EmbeddedServer, database_name: str, args: Any) -> None:
+    """Searches with writes beside them, through another process: p50/p99 of 8 clients
+    without, then with (--writes a second, or --backlog: every certificate at once)."""
+    figures: dict[str, Any] = {"stays": args.stays}
+    async with served_api(server.uri, database_name) as (url, process):
+        pids = {"api": process.pid, "database": server.pid}
+        for name in BACKLOG_CASES if args.backlog else WRITE_CASES:
+            # a second of the case first: what its first search builds (the name order, say)
+            # is no part of either figure
+            await drive(url, CASES[name], 1, 1.0, SEARCH, pids)
+            alone = await drive(url, CASES[name], 8, args.seconds, SEARCH, pids)
+            fail_on_errors(f"{name} alone", alone["errors"])
+            if args.backlog:
+                # every certificate touched (the embedded database does nothing else while it
+                # runs), then the searches that find the backlog waiting to be applied
+                writer = await _writer(server.uri, database_name, "--backlog")
+                out, _ = await writer.communicate()
+                beside = await drive(url, CASES[name], 8, args.seconds, SEARCH, pids)
+            else:
+                writer = await _writer(
+                    server.uri,
+                    database_name,
+                    "--rate",
+                    str(args.writes),
+                    "--seconds",
+                    str(args.seconds),
+                )
+                assert writer.stdout is not None
+                await writer.stdout.readline()  # "ready": its stays chosen, the storm begins
+                beside = await drive(url, CASES[name], 8, args.seconds, SEARCH, pids)
+                out, _ = await writer.communicate()
+            wrote = json.loads(out.decode().strip().splitlines()[-1])
+            fail_on_errors(f"{name} beside writes", beside["errors"])
+            if wrote.get("failed"):
+                sys.exit(f"the writer saw {wrote['failed']} failed writes: no figure")
+            ratio = beside["p99_ms"] / alone["p99_ms"] if alone["p99_ms"] else float("nan")
+            figures[name] = {"alone": alone, "beside": beside, "writer": wrote}
+            print(
+                f"{name:<14} alone p50 {alone['p50_ms']:7.2f} p99 {alone['p99_ms']:7.2f} ms "
+                f"{alone['rps']:6.1f}/s | with writes p50 {beside['p50_ms']:7.2f} p99 "
+                f"{beside['p99_ms']:7.2f} ms {beside['rps']:6.1f}/s | p99 x{ratio:.2f} | "
+                f"writer {wrote}",
+                file=sys.stderr,
+            )
+    print(json.dumps(figures))
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=20.0)
@@ -514,6 +580,17 @@ async def main() -> None:
         "and { __typename } at each, from --clients clients (nothing else is measured)",
     )
     parser.add_argument("--clients", type=int, default=16)
+    parser.add_argument(
+        "--writes",
+        type=float,
+        help="a write storm: this many renames and listing edits a second (bench/writer.py, "
+        "its own process) beside 8 clients' searches, compared with the same searches alone",
+    )
+    parser.add_argument(
+        "--backlog",
+        action="store_true",
+        help="every certificate touched at once (a migration) while 8 clients search",
+    )
     args = parser.parse_args()
 
     with EmbeddedServer(args.storage_path) as server:
@@ -522,6 +599,7 @@ async def main() -> None:
         held = await database.certificates.estimated_document_count()
         if held == args.stays and await read_model.is_built(database):
             print(f"reusing the {held} stays held in {args.storage_path}", file=sys.stderr)
+            await homestays.retire_cells(database)  # kept from before this step was in load
         elif held:
             sys.exit(f"{args.storage_path} holds {held} stays, not {args.stays}: start afresh")
         else:
@@ -536,6 +614,10 @@ async def main() -> None:
         )
         if args.workers:
             await scaling(server, database_name, args)
+            await database.close()
+            return
+        if args.writes or args.backlog:
+            await beside_writes(server, database_name, args)
             await database.close()
             return
         commands = await commands_per_request(settings, server.uri, database_name)
