@@ -30,7 +30,7 @@ class JoinedStrings:
 
     def put(self, slots: list[int], values: list[str]) -> None:
         if (
-            slots
+            len(slots) > 1  # one new slot waits with the changes: joining it copies the text
             and not self.pending
             and slots[0] == self.size
             and slots[-1] == self.size + len(slots) - 1

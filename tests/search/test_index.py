@@ -279,7 +279,8 @@ async def test_the_index_agrees_where_stays_crowd_and_change_between_searches(
     rnd = random.Random(4)
     now = utcnow()
     # one kind of change at a time: each must be seen by itself
-    for what in ["move", "grade", "expiry", "status", "rename", "move", "expiry", "rename", None]:
+    kinds = ["move", "grade", "expiry", "status", "county", "new", "rename", "move", "status"]
+    for what in [*kinds, "new", "county", "expiry", "rename", None]:
         for _ in range(6):
             query = random_query(rnd, now)
             expected, total = brute_force(docs, query)
@@ -287,6 +288,15 @@ async def test_the_index_agrees_where_stays_crowd_and_change_between_searches(
             assert got_total == total, query
             assert len(got) == min(len(expected), 3 * query.first), query
             assert_agree(got, expected, query)
+        if what == "new":  # certified since: each joins its county and the name order
+            added = stays(25, seed=len(docs), spreads=(0.01, 0.03))
+            for n, doc in enumerate(added):
+                doc["_id"] = f"{doc['county']}-2027-{len(docs) + n:05d}"
+                doc["homestayId"] = f"h{len(docs) + n:05d}"
+                doc["status"], doc["updatedAt"] = "VALID", utcnow()
+            await db.certificates.insert_many(added)
+            docs.extend(added)
+            continue
         for doc in rnd.sample(docs, 25 if what else 0):
             change: dict = {"updatedAt": utcnow()}
             if what == "move":
@@ -302,6 +312,8 @@ async def test_the_index_agrees_where_stays_crowd_and_change_between_searches(
             elif what == "grade":
                 grade = rnd.choice(ALL_GRADES)
                 change.update(grade=grade.value, gradeRank=grade.rank)
+            elif what == "county":
+                change["county"] = COUNTIES[1 - COUNTIES.index(doc["county"])]
             elif what == "status":
                 change["status"] = rnd.choice(["VALID", "VALID", "SUSPENDED", "REVOKED"])
             else:  # renewed for a while, or expired an hour ago
@@ -398,12 +410,17 @@ async def test_a_stay_expiring_leaves_the_search_without_a_write(loaded, service
     assert soonest["_id"] not in {h.certificate.number for h in after.hits}
 
 
-def test_the_text_haystack_finds_what_a_test_of_each_name_finds():
+@pytest.mark.parametrize("beside", [0, 10_000])
+def test_the_text_haystack_finds_what_a_test_of_each_name_finds(monkeypatch, beside):
     """Built in chunks, changed in place, grown past its end; searched by scanning the whole
-    text and by testing each slot: both say what `in` on each slot's names says."""
+    text and by testing each slot: both say what `in` on each slot's names says, with the
+    changes joined into the text first (beside: 0) or tested beside it."""
     import numpy as np
 
+    from homestay.search import names as name_module
     from homestay.search.names import NameMatcher
+
+    monkeypatch.setattr(name_module, "BESIDE_AT_MOST", beside)
 
     rnd = random.Random(7)
     words = ["竹", "山居", "Bamboo", "HILL", "溪", "小院", "Ｓｔａｙ", "cafe"]
@@ -522,7 +539,7 @@ async def test_a_change_moves_one_stay_in_the_name_order_instead_of_sorting_ever
     renamed["listing"]["name"] = "Aaa 改名"
     revoked["status"], reinstated["status"] = "REVOKED", "VALID"
     await index.refresh()
-    assert index._by_name is not None  # kept, and moved
+    assert index._by_name.built  # kept, and moved
     expected, total = brute_force(loaded, query)
     got, got_total = await paged(services.search, query)
     assert got_total == total and len(got) == len(expected)
