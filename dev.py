@@ -9,6 +9,7 @@
     python3 dev.py bench-instructions  # instructions a request, counted by callgrind
     python3 dev.py bench-hostile  # small hostile documents, and /healthz meanwhile
     python3 dev.py bench-doorway  # the plaque's verification page, known and unknown numbers
+    python3 dev.py bench-changes  # one change to the stay index, then the next searches
 
 The first call makes `.venv/` and installs the project into it, at the versions and hashes of
 requirements.lock (the tested set), with uv (seconds) or, where uv cannot be had, pip; later
@@ -252,6 +253,7 @@ COMMANDS = {
     "bench-hostile": lambda args: [str(BIN / "python"), str(ROOT / "bench" / "hostile.py"), *args],
     "bench-doorway": lambda args: [str(BIN / "python"), str(ROOT / "bench" / "doorway.py"), *args],
     "bench-finder": lambda args: [str(BIN / "python"), str(ROOT / "bench" / "finder.py"), *args],
+    "bench-changes": lambda args: [str(BIN / "python"), str(ROOT / "bench" / "changes.py"), *args],
     "bench-instructions": lambda args: [
         str(BIN / "python"),
         str(ROOT / "bench" / "instructions.py"),
