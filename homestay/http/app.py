@@ -36,6 +36,13 @@ add_compress_type("application/graphql-response+json")
 add_compress_type("text/csv", streaming=True)
 
 
+def _copies(services: Services | None) -> dict[str, Any]:
+    """The process's in-process copies, by the name the metrics give them."""
+    if services is None:
+        return {}
+    return {"stays": services.search.index, "finder": services.homestays.finder}
+
+
 def _routes(graphql: GraphQLView) -> list[BaseRoute]:
     return [
         Route("/graphql", graphql, methods=["GET", "POST"]),
@@ -131,6 +138,7 @@ def create_app(settings: Settings, services: Services | None = None) -> Starlett
     )
     app.state.metrics = metrics_
     metrics_.follow_live(lambda: getattr(getattr(app.state, "services", None), "live", None))
+    metrics_.follow_copies(lambda: _copies(getattr(app.state, "services", None)))
     app.state.rate_limiter = limiter
     app.state.decode_gate = uploads.DecodeGate(
         settings.photo_decodes,

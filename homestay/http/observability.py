@@ -18,6 +18,7 @@ from prometheus_client import (
     PlatformCollector,
     ProcessCollector,
 )
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from pymongo import monitoring
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -98,6 +99,13 @@ class Metrics(monitoring.CommandListener):
             registry=self.registry,
         ).set_function(subscriptions)
 
+    def follow_copies(self, copies: Callable[[], dict[str, Any]]) -> None:
+        """Figures of this process's in-process copies (search/caught_up.py), by name
+        (`copies` gives them once the service has started): the uses answered from what a
+        copy had applied while a backlog's catch-up ran (read-your-writes suspended for
+        them), and the stamp of the newest change each has seen."""
+        self.registry.register(_Copies(copies))
+
     def started(self, event: monitoring.CommandStartedEvent) -> None:
         pass
 
@@ -106,6 +114,32 @@ class Metrics(monitoring.CommandListener):
 
     def failed(self, event: monitoring.CommandFailedEvent) -> None:
         self.db_failures.labels(event.command_name).inc()
+
+
+class _Copies:
+    """A collector read at each scrape (a counter the copies keep themselves)."""
+
+    def __init__(self, copies: Callable[[], dict[str, Any]]) -> None:
+        self.copies = copies
+
+    def collect(self) -> Any:
+        behind = CounterMetricFamily(
+            "homestay_copy_answered_behind",
+            "Uses of an in-process copy answered from what it had applied while a backlog's "
+            "catch-up ran (read-your-writes suspended for them)",
+            labels=["copy"],
+        )
+        newest = GaugeMetricFamily(
+            "homestay_copy_newest_change_seconds",
+            "The database's stamp (Unix time) of the newest change an in-process copy has seen",
+            labels=["copy"],
+        )
+        for name, copy in self.copies().items():
+            behind.add_metric([name], copy.answered_behind)
+            if copy.version is not None:
+                newest.add_metric([name], copy.version.timestamp())
+        yield behind
+        yield newest
 
 
 class RequestContextMiddleware:

@@ -175,6 +175,40 @@ async def test_metrics_are_in_prometheus_format(api):
     assert json.loads((await api.http.get("/healthz")).text)
 
 
+async def test_metrics_show_how_fresh_each_copy_is_and_uses_answered_behind(
+    api, services, make_staff
+):
+    """An operator sees each in-process copy's newest change (the database's stamp) and how
+    many uses a backlog's catch-up left answered from what was applied."""
+    from homestay.auth import Role
+    from homestay.clock import utcnow
+    from homestay.services.homestays import HomestayInput
+
+    inspector = (await make_staff(Role.INSPECTOR, "330521")).caller
+    await services.homestays.register(
+        inspector,
+        HomestayInput(
+            name="竹隐山居",
+            address="德清县莫干山镇劳岭村8号",
+            county="330521",
+            rooms=3,
+            location=(30.5751, 119.8779),
+        ),
+    )
+    await services.homestays.finder.refresh()
+    await api.http.post("/graphql", json={"query": "{ searchStays { totalCount } }"})
+    services.search.index.answered_behind += 2  # as two uses during a backlog count them
+    text = (await api.http.get("/metrics")).text
+
+    def figure(name: str, copy: str) -> float:
+        line = next(x for x in text.splitlines() if x.startswith(f'{name}{{copy="{copy}"}}'))
+        return float(line.split()[-1])
+
+    assert figure("homestay_copy_answered_behind_total", "stays") == 2
+    assert figure("homestay_copy_answered_behind_total", "finder") == 0
+    assert abs(figure("homestay_copy_newest_change_seconds", "finder") - utcnow().timestamp()) < 60
+
+
 async def test_over_deep_and_alias_heavy_queries_are_refused_before_they_run(api):
     deep = (
         "{ searchStays { edges { node { certificate { homestay { certificate { homestay {"
