@@ -7,7 +7,8 @@ Issue #30 asks that renames and additions not be O(n) on the request path: run i
 
 The index is fed by hand (as the tests feed it), so that only its own cost is measured: no
 database, no HTTP. Prints, per kind of change, the change's cost and the next searches' cost
-beside the same searches with nothing changed (p50 and p99, ms).
+beside the same searches with nothing changed (p50 and p99, ms), and what each copy holds
+in memory once built and at its build's peak.
 
     python3 dev.py bench-changes                     # 200,000 stays
     python3 dev.py bench-changes --stays 1000000 --changes 200
@@ -16,12 +17,16 @@ beside the same searches with nothing changed (p50 and p99, ms).
 from __future__ import annotations
 
 import argparse
+import contextlib
+import gc
 import json
 import math
 import random
 import statistics
 import sys
 import time
+import tracemalloc
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -112,9 +117,10 @@ def finder_changes(docs: list[dict], changes: int) -> dict:
     ]
     finder = FinderIndex(None)  # type: ignore[arg-type]  # fed by hand: no database
     began = time.perf_counter()
-    for at in range(0, len(homestays), 5_000):
-        finder._fill(homestays[at : at + 5_000])
-    finder._ordered()
+    with held() as memory:
+        for at in range(0, len(homestays), 5_000):
+            finder._fill(homestays[at : at + 5_000])
+        finder._ordered()
     built_s = time.perf_counter() - began
 
     def find() -> float:
@@ -143,10 +149,28 @@ def finder_changes(docs: list[dict], changes: int) -> dict:
         after.append(find())
     return {
         "built_s": round(built_s, 1),
+        **memory,
         "find alone p50 ms": _pct(alone, 0.5),
         "rename p50 / p99 ms": [_pct(applied, 0.5), _pct(applied, 0.99)],
         "next find p50 / p99 ms": [_pct(after, 0.5), _pct(after, 0.99)],
     }
+
+
+@contextlib.contextmanager
+def held() -> Iterator[dict]:
+    """What the block leaves allocated (a copy's own memory: the documents it was fed were
+    made before) and its peak, in MB, by tracemalloc (numpy reports its arrays to it). The
+    build's time is then tracemalloc's too: the figure without it is bench/search.py's."""
+    memory: dict = {}
+    gc.collect()
+    tracemalloc.start()
+    try:
+        yield memory
+        gc.collect()
+        now, peak = tracemalloc.get_traced_memory()
+        memory.update(held_mb=round(now / 2**20), peak_mb=round(peak / 2**20))
+    finally:
+        tracemalloc.stop()
 
 
 def _pct(values: list[float], p: float) -> float:
@@ -161,11 +185,13 @@ def main() -> None:
     args = parser.parse_args()
     docs = certificate_docs(args.stays)
     began = time.perf_counter()
-    index = built(docs)
-    print(f"{args.stays} stays, index built in {time.perf_counter() - began:.1f} s", flush=True)
+    with held() as memory:
+        index = built(docs)
+    took = time.perf_counter() - began
+    print(f"{args.stays} stays, index built in {took:.1f} s, {memory}", flush=True)
     rng = random.Random(5)
     alone = [searches(index) for _ in range(50)]
-    report: dict = {"stays": args.stays, "alone": {}}
+    report: dict = {"stays": args.stays, "index": memory, "alone": {}}
     for kind in alone[0]:
         report["alone"][kind] = {"p50_ms": _pct([a[kind] for a in alone], 0.5)}
     n = 0
