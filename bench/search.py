@@ -591,6 +591,12 @@ async def main() -> None:
         action="store_true",
         help="every certificate touched at once (a migration) while 8 clients search",
     )
+    parser.add_argument(
+        "--ready",
+        action="store_true",
+        help="only start the served process: how long until ready, until the finder is "
+        "built, and its resident memory then (one search made first)",
+    )
     args = parser.parse_args()
 
     with EmbeddedServer(args.storage_path) as server:
@@ -632,6 +638,23 @@ async def main() -> None:
                 f"{finder_s:.1f} s)",
                 file=sys.stderr,
             )
+            if args.ready:
+                figures = await drive(url, CASES["r5km"], 1, 1.0, SEARCH, {"api": process.pid})
+                fail_on_errors("a search once ready", figures["errors"])
+                rss = memory(process.pid)["VmRSS"] / MIB
+                print(f"served process resident memory {rss:.0f} MB", file=sys.stderr)
+                print(
+                    json.dumps(
+                        {
+                            "stays": args.stays,
+                            "ready_s": round(ready_s, 1),
+                            "finder_s": round(finder_s, 1),
+                            "rss_mb": round(rss),
+                        }
+                    )
+                )
+                await database.close()
+                return
             jobs = [(name, SEARCH, variables) for name, variables in CASES.items()] + [
                 (name, document, variables) for name, (document, variables) in EXTRA.items()
             ]
