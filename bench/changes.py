@@ -29,6 +29,7 @@ import tracemalloc
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -58,33 +59,27 @@ def built(docs: list[dict]) -> StayIndex:
     return index
 
 
+def _found(index: StayIndex, county: str | None, text: str | None, radius_m: float) -> Any:
+    return index.find(
+        now=utcnow(),
+        ranks=RANKS,
+        county=county,
+        text=text,
+        bbox=None,
+        origin=ANYWHERE,
+        radius_m=radius_m,
+    )
+
+
 def searches(index: StayIndex) -> dict[str, float]:
     """The next search of each kind, in ms."""
     taken = {}
     for kind, county, text in [("text", None, "民宿"), ("county", COUNTIES[0], None)]:
         began = time.perf_counter()
-        found = index.find(
-            now=utcnow(),
-            ranks=RANKS,
-            county=county,
-            text=text,
-            bbox=None,
-            origin=ANYWHERE,
-            radius_m=50_000,
-        )
-        found.nearest(20, None)
+        _found(index, county, text, 50_000).nearest(20, None)
         taken[kind] = (time.perf_counter() - began) * 1000
     began = time.perf_counter()
-    everywhere = index.find(
-        now=utcnow(),
-        ranks=RANKS,
-        county=None,
-        text=None,
-        bbox=None,
-        origin=ANYWHERE,
-        radius_m=math.inf,
-    )
-    index.first_by_name(everywhere, None, None, 20)
+    index.first_by_name(_found(index, None, None, math.inf), None, None, 20)
     taken["by name"] = (time.perf_counter() - began) * 1000
     return taken
 
