@@ -11,7 +11,6 @@ index's is.
 
 from __future__ import annotations
 
-import bisect
 import heapq
 import math
 from collections.abc import Iterator
@@ -25,6 +24,7 @@ from homestay.clock import utcnow
 from homestay.search.caught_up import CaughtUpCopy, as_utc, in_chunks
 from homestay.search.joined import JoinedStrings
 from homestay.search.keys import SlotKeys
+from homestay.search.order import Key, NameOrder, kept_before
 from homestay.storage.database import Database
 
 _GAP = "\x1e"  # between two homestays' texts: no query holds it (a control character)
@@ -32,8 +32,6 @@ _BLOCK = 4_096  # texts joined at a time
 # homestays renamed, re-described or new since the name order was made, found beside it;
 # past this many they are merged in (a copy of the joined text: milliseconds)
 SETTLE_AT = 1_024
-
-Key = tuple[str, str]  # (name, id): the name order's
 
 
 def _ts(moment: datetime | None) -> float:
@@ -53,10 +51,10 @@ class FinderIndex(CaughtUpCopy):
 
     A homestay renamed, re-described or new after the order was made is not sorted in (a sort
     of every name and a join of every text: 0.19 s at 200,000 homestays, in the next request
-    after each change): its place in the order is marked left (`_was`, with the key it was
-    ordered by, so the order can still be searched by key), and it waits in `_recent`, in key
-    order, with its text. A find walks the order and the recent together, merged by key; once
-    SETTLE_AT wait they are merged into the order in one pass (`_settle`)."""
+    after each change): the name order (order.py, as the stay index's) marks its place left
+    and keeps it among its recent, and its text waits in `_pending_texts`. A find walks the
+    order and the recent together, merged by key; once SETTLE_AT wait they are merged into the
+    order, and the joined texts with them in one pass of slices (`_merge_texts`)."""
 
     projection = {"county": 1, "name": 1, "findText": 1, "listedUntil": 1, "updatedAt": 1}
 
@@ -73,15 +71,14 @@ class FinderIndex(CaughtUpCopy):
         self._pending_texts: dict[int, str] = {}  # slot -> its text, changed since the order
         # the name order: slots by (name, id); their texts joined in that order, and where
         # each begins: a substring is found by str.find over one string (C speed)
-        self._order = np.zeros(0, np.int32)
-        self._rank = np.zeros(0, np.int32)  # slot -> its place in the order (-1: not yet)
+        self._by_name = NameOrder(
+            lambda slot: (self._names.get(slot), self._keys.key(slot)),
+            merging=self._merge_texts,
+            settle_at=SETTLE_AT,
+        )
         self._joined = ""
         self._starts = np.zeros(0, np.int32)
         self._dirty = False  # the order is to be made whole (a build)
-        self._was: dict[int, Key] = {}  # place in the order left since -> the key it had
-        # (key, slot, the place in the order it goes before), changed since, in key order
-        self._recent: list[tuple[Key, int, int]] = []
-        self._recent_key: dict[int, Key] = {}  # slot -> its key, of the recent
 
     def __len__(self) -> int:
         return self._size
@@ -122,9 +119,10 @@ class FinderIndex(CaughtUpCopy):
             return self._pending_texts[slot]
         if self._built_texts is not None:
             return self._built_texts.get(slot)
-        place = int(self._rank[slot]) if slot < len(self._rank) else -1
-        if place < 0:
+        rank = self._by_name.rank
+        if slot >= len(rank):
             return ""
+        place = int(rank[slot])  # a settled slot's (the recent's wait in _pending_texts)
         end = self._starts[place + 1] - 1 if place + 1 < len(self._starts) else len(self._joined)
         return self._joined[self._starts[place] : end]
 
@@ -164,83 +162,51 @@ class FinderIndex(CaughtUpCopy):
             return  # as held
         self._county[slot] = county
         self._listed[slot] = listed
-        if self._dirty:  # a build: its order will place it
+        if self._dirty or not self._by_name.built:  # a build: its order will place it
             self._names.put([slot], [name])
             self._pending_texts[slot] = text
+            self._dirty = True
             return
         if not new and self._names.get(slot) == name and self._text(slot) == text:
             return  # its county or listing: its place and text are as held
         if not new:
-            self._leave(slot)
+            self._by_name.remove(slot)  # before its name changes
         self._names.put([slot], [name])
         self._pending_texts[slot] = text
-        self._join(slot, (name, key))
+        self._by_name.add(slot)
 
-    def _leave(self, slot: int) -> None:
-        """`slot` leaves its place in the order (call it before its name changes)."""
-        key = self._recent_key.pop(slot, None)
-        if key is not None:
-            del self._recent[bisect.bisect_left(self._recent, key, key=_key_of)]
-        elif slot < len(self._rank) and self._rank[slot] >= 0:
-            place = int(self._rank[slot])
-            self._was[place] = (self._names.get(slot), self._keys.key(slot))
-
-    def _join(self, slot: int, key: Key) -> None:
-        before = bisect.bisect_left(range(len(self._order)), key, key=self._key_at)
-        bisect.insort(self._recent, (key, slot, before))
-        self._recent_key[slot] = key
-        if len(self._recent) + len(self._was) >= SETTLE_AT:
-            self._settle()
-
-    def _key_at(self, place: int) -> Key:
-        """The key the order was made by at `place` (of one left since, the one it had)."""
-        was = self._was.get(place)
-        if was is not None:
-            return was
-        slot = int(self._order[place])
-        return (self._names.get(slot), self._keys.key(slot))
-
-    def _settle(self) -> None:
-        """The waiting changes merged into the order in one pass: the places left dropped,
-        the recent inserted where they go, the joined text copied by slices between them."""
-        count = len(self._order)
-        dead = np.zeros(count, np.bool_)
-        dead[list(self._was)] = True
-        joined = self._joined + _GAP if count else ""  # each text followed by a gap
+    def _merge_texts(self, left: np.ndarray, before: list[int], slots: list[int]) -> None:
+        """The name order settles (order.py): the joined texts follow it in one pass, the
+        texts of the places `left` dropped, each of `slots`' inserted before its place of
+        `before`, copied by slices between them."""
+        joined = self._joined + _GAP if len(left) else ""  # each text followed by a gap
         ends = np.append(self._starts, len(joined)).astype(np.int64)  # of each segment
         pieces: list[str] = []
         cursor = 0
         events = sorted(
-            [(place, 0, i) for i, (_, _, place) in enumerate(self._recent)]
-            + [(place, 1, 0) for place in self._was]
+            [(place, 0, i) for i, place in enumerate(before)]
+            + [(place, 1, 0) for place in np.flatnonzero(left).tolist()]
         )
         for place, leaves, i in events:
             pieces.append(joined[cursor : int(ends[place])])
             if leaves:
                 cursor = int(ends[place + 1])
             else:
-                pieces.append(self._pending_texts[self._recent[i][1]] + _GAP)
+                pieces.append(self._pending_texts[slots[i]] + _GAP)
                 cursor = int(ends[place])
         pieces.append(joined[cursor:])
-        kept_before = np.concatenate(([0], np.cumsum(~dead)))
-        at = kept_before[[place for _, _, place in self._recent]]
-        slots = np.array([slot for _, slot, _ in self._recent], np.int32)
         lengths = np.insert(
-            np.diff(ends)[~dead],
-            at,
-            [len(self._pending_texts[slot]) + 1 for _, slot, _ in self._recent],
+            np.diff(ends)[~left],
+            kept_before(left)[before],
+            [len(self._pending_texts[slot]) + 1 for slot in slots],
         )
-        self._order = np.insert(self._order[~dead], at, slots).astype(np.int32)
-        self._rank = np.full(self._size, -1, np.int32)
-        self._rank[self._order] = np.arange(len(self._order))
         self._starts = np.concatenate(([0], np.cumsum(lengths)[:-1])).astype(np.int32)
         self._joined = "".join(pieces)[:-1]
-        for _, slot, _ in self._recent:
+        for slot in slots:
             del self._pending_texts[slot]
-        self._was, self._recent, self._recent_key = {}, [], {}
 
     def _ordered(self) -> np.ndarray:
-        if self._dirty:
+        if self._dirty or not self._by_name.built:
             every = np.arange(self._size)
             order = self._names.ordered(every, self._keys.raw(every))
             # the texts in that order, a block at a time (no str a homestay held at once)
@@ -249,45 +215,44 @@ class FinderIndex(CaughtUpCopy):
                 texts = [self._text(s) for s in order[begin : begin + _BLOCK].tolist()]
                 lengths[begin : begin + len(texts)] = [len(t) + 1 for t in texts]
                 parts.append(_GAP.join(texts))
-            self._order = order
-            self._rank = np.full(self._size, -1, np.int32)
-            self._rank[order] = np.arange(len(order))
+            self._by_name.build(order, self._size)
             self._starts = np.concatenate(([0], np.cumsum(lengths)[:-1])).astype(np.int32)
             self._joined = _GAP.join(parts)
             self._pending_texts = {}
             self._built_texts = None  # in the order now
             self._dirty = False
-            self._was, self._recent, self._recent_key = {}, [], {}
-        return self._order
+        return self._by_name.settled
 
     def _walk(self, start: int, text: str | None, after: Key | None) -> Iterator[int]:
-        """The slots in name order, from place `start` of the order and after key `after`
-        of the recent, whose text holds `text` (all without): places left since skipped."""
-        order, was = self._order, self._was
-        if not self._recent:  # (then no place was left either: a homestay left joins them)
+        """The slots in name order, from place `start` of the settled order and after key
+        `after` of the recent, whose text holds `text` (all without): places left skipped."""
+        order = self._by_name
+        settled = order.settled
+        recent = order.recent_after(after)
+        if not recent:  # (nothing joins after it: any left settled place is skipped still)
             for i in self._positions(start, text):
-                yield int(order[i])
+                if not order.left(i):
+                    yield int(settled[i])
             return
         name, key_of = self._names.get, self._keys.key
-        settled = (
+        found = (
             ((name(slot), key_of(slot)), slot)
             for i in self._positions(start, text)
-            if i not in was
-            for slot in (int(order[i]),)
+            if not order.left(i)
+            for slot in (int(settled[i]),)
         )
-        first = 0 if after is None else bisect.bisect_right(self._recent, after, key=_key_of)
-        recent = (
+        joined = (
             (key, slot)
-            for key, slot, _ in self._recent[first:]
+            for key, slot, _ in recent
             if text is None or text in self._pending_texts[slot]
         )
-        for _, slot in heapq.merge(settled, recent):
+        for _, slot in heapq.merge(found, joined):
             yield slot
 
     def _positions(self, start: int, text: str | None) -> Iterator[int]:
         """The positions in name order from `start` whose text holds `text` (all without)."""
         if text is None:
-            yield from range(start, len(self._order))
+            yield from range(start, len(self._by_name.settled))
             return
         starts = self._starts
         at = int(starts[start]) if start < len(starts) else len(self._joined)
@@ -310,11 +275,9 @@ class FinderIndex(CaughtUpCopy):
         limit: int | None,
     ) -> list[str]:
         """Ids in name order after `after`, at most `limit` (all with None)."""
-        order = self._ordered()
+        self._ordered()
         key_of = self._keys.key
-        start = 0
-        if after is not None:
-            start = bisect.bisect_right(range(len(order)), after, key=self._key_at)
+        start = self._by_name.settled_after(after)
         wanted = None
         if counties is not None:
             wanted = {self._counties[c] for c in counties if c in self._counties}
@@ -332,7 +295,3 @@ class FinderIndex(CaughtUpCopy):
             if limit is not None and len(found) >= limit:
                 break
         return found
-
-
-def _key_of(entry: tuple[Key, int, int]) -> Key:
-    return entry[0]

@@ -30,8 +30,19 @@ Key = tuple[str, str]  # (name, number)
 
 
 class NameOrder:
-    def __init__(self, key: Callable[[int], Key]) -> None:
+    """`merging`, if given, is told of each settle before it happens: which places of the
+    settled order are left (by place), and the recent stays' slots with the place each goes
+    before, in order (the finder merges its joined texts by them)."""
+
+    def __init__(
+        self,
+        key: Callable[[int], Key],
+        merging: Callable[[np.ndarray, list[int], list[int]], None] | None = None,
+        settle_at: int | None = None,
+    ) -> None:
         self._key = key  # a slot's (name, number) now
+        self._merging = merging
+        self._settle_at = settle_at or SETTLE_AT
         self._main: np.ndarray | None = None  # the slots in order, as of the last settle
         self._dead = np.zeros(0, np.bool_)  # by place in _main: left since
         self._was: dict[int, Key] = {}  # by place in _main, of the dead: the key it had
@@ -111,27 +122,50 @@ class NameOrder:
         self.rank[slots] = before - 1 + np.arange(1, count + 1) / (count + 1)
 
     def _settle_if_due(self) -> None:
-        if len(self._recent) + len(self._was) >= SETTLE_AT:
+        if len(self._recent) + len(self._was) >= self._settle_at:
             self.settle()
 
     def settle(self) -> None:
         """The waiting changes merged into the settled order, in one pass."""
         if self._main is None or not (self._recent or self._was):
             return
-        kept_before = np.concatenate(([0], np.cumsum(~self._dead)))  # by place
-        slots = np.array([slot for _, slot, _ in self._recent], np.int32)
-        places = np.array([place for _, _, place in self._recent], np.int64)
-        merged = np.insert(self._main[~self._dead], kept_before[places], slots)
+        slots = [slot for _, slot, _ in self._recent]
+        places = [place for _, _, place in self._recent]
+        if self._merging is not None:
+            self._merging(self._dead, places, slots)
+        merged = np.insert(self._main[~self._dead], kept_before(self._dead)[places], slots)
         self.build(merged, len(self.rank))
 
     # -- reads ----------------------------------------------------------------------------
+
+    @property
+    def settled(self) -> np.ndarray:
+        """The slots in order as of the last settle (some left since: `left`)."""
+        assert self._main is not None
+        return self._main
+
+    def left(self, place: int) -> bool:
+        """Whether the stay at `place` of the settled order has left it since."""
+        return bool(self._dead[place])
+
+    def settled_after(self, key: Key | None) -> int:
+        """The first place of the settled order whose key is greater than `key`."""
+        if key is None or self._main is None:
+            return 0
+        return bisect.bisect_right(range(len(self._main)), key, key=self._main_key)
+
+    def recent_after(self, key: Key | None) -> list[tuple[Key, int, int]]:
+        """The (key, slot, place) of the stays joined since the last settle whose key is
+        greater than `key`, in order."""
+        first = 0 if key is None else bisect.bisect_right(self._recent, key, key=_key_of)
+        return self._recent[first:]
 
     def after(self, key: Key | None) -> float:
         """The rank from which the stays whose key is greater than `key` start (every stay's,
         for None)."""
         if key is None or self._main is None:
             return -1.0
-        first = float(bisect.bisect_right(range(len(self._main)), key, key=self._main_key))
+        first = float(self.settled_after(key))
         j = bisect.bisect_right(self._recent, key, key=_key_of)
         if j < len(self._recent):
             first = min(first, float(self.rank[self._recent[j][1]]))
@@ -159,6 +193,12 @@ class NameOrder:
             else:
                 yield self._main[places].astype(np.int64)
             low, size = high, size * 2
+
+
+def kept_before(dead: np.ndarray) -> np.ndarray:
+    """By place p (0 to len(dead)): how many places before p are not dead, i.e. where place p
+    lands once the dead are dropped."""
+    return np.concatenate(([0], np.cumsum(~dead)))
 
 
 def _key_of(entry: tuple[Key, int, int]) -> Key:

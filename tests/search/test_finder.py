@@ -204,3 +204,28 @@ def test_a_homestay_read_twice_while_the_copy_is_built_is_one_homestay():
     assert found(None) == ["h1", "h3", "h2"]  # 云栖竹隐, 山月, 溪畔小筑: in name order
     assert found("竹隐") == ["h1"]
     assert found("山居") == []
+
+
+def test_a_homestay_renamed_to_before_a_cursor_is_not_found_at_its_old_place():
+    """Renamed from the end of the name order to its start: a page after a cursor between
+    the two places lists it nowhere (its new name is before the cursor, its old place is
+    left), though nothing renamed since falls after the cursor."""
+    from homestay.search.finder import FinderIndex
+
+    now = utcnow()
+    docs = [
+        {"_id": f"h{i}", "county": "330521", "name": name, "findText": name.casefold()}
+        for i, name in enumerate(["B山居", "C山居", "D山居", "Z山居"])
+    ]
+    index = FinderIndex(None)  # type: ignore[arg-type]  # fed by hand: no database
+    index._fill(docs)
+    index._ordered()
+    index._apply_all([{**docs[3], "name": "A山居", "findText": "a山居"}])
+
+    def page(after):
+        return index.find(
+            counties=None, ids=None, text=None, certified=None, now=now, after=after, limit=None
+        )
+
+    assert page(None) == ["h3", "h0", "h1", "h2"]
+    assert page(("B山居", "h0")) == ["h1", "h2"]
