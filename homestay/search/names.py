@@ -104,16 +104,9 @@ class Haystack(JoinedStrings):
 
     def each(self, text: str, slots: np.ndarray) -> np.ndarray:
         """Which of `slots` hold `text`, each slot's segment tested."""
-        hay, starts, joined, changed = self.text, self.starts, len(self.starts) - 1, self.pending
-        return np.array(
-            [
-                text in changed[s]
-                if s in changed
-                else s < joined and text in hay[starts[s] : starts[s + 1]]
-                for s in slots.tolist()
-            ],
-            dtype=np.bool_,
-        ).reshape(len(slots))
+        return np.array([self.holds(s, text) for s in slots.tolist()], dtype=np.bool_).reshape(
+            len(slots)
+        )
 
 
 def code_points(text: str) -> np.ndarray:
