@@ -10,24 +10,31 @@ at once (a migration's backlog). Prints one JSON line.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import random
 import sys
 import time
 from pathlib import Path
 
-from pymongo import MongoClient
-
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from homestay.exports.read_model import ROW_PROJECTION, bucket_of, row_of_certificate  # noqa: E402
+from homestay.exports import read_model  # noqa: E402
+from homestay.storage.database import (  # noqa: E402
+    Database,
+    open_database,
+    stamped,
+    update_and_read,
+)
 
 
-def storm(database, rate: float, seconds: float) -> dict:
+async def storm(database: Database, rate: float, seconds: float) -> dict:
     certificates = database.certificates
     # which stays to write, read before the storm (a read of every certificate would stall
     # the embedded database, one process, for seconds: the searches would measure that)
-    numbers = [d["_id"] for d in certificates.find({"status": "VALID"}, {"_id": 1}).limit(20_000)]
+    numbers = [
+        d["_id"] async for d in certificates.find({"status": "VALID"}, {"_id": 1}).limit(20_000)
+    ]
     print("ready", flush=True)
     rng = random.Random(9)
     done = failed = 0
@@ -39,35 +46,25 @@ def storm(database, rate: float, seconds: float) -> dict:
             if done % 2 == 0
             else {"listing.priceMin": rng.randrange(200, 900)}  # a listing edit
         )
-        try:
-            # as the service writes: the certificate, stamped by the database, then its row
-            # (update then read, as storage.database.update_and_read: the embedded server's
-            # findAndModify scans the collection)
-            certificates.update_one(
-                {"_id": number}, {"$set": change, "$currentDate": {"updatedAt": True}}
-            )
-            cert = certificates.find_one({"_id": number}, ROW_PROJECTION)
-            row = row_of_certificate(cert)
-            database.certificate_rows.update_one(
-                {"_id": bucket_of(number)},
-                {"$set": {f"rows.{number}": row}, "$max": {"updatedAt": row["updatedAt"]}},
-            )
+        try:  # as the service writes: the certificate, stamped by the database, then its row
+            cert = await update_and_read(certificates, {"_id": number}, stamped({"$set": change}))
+            await read_model.sync(database, [cert] if cert else [])
             done += 1
         except Exception:  # noqa: BLE001 - counted: a bench with errors prints no figure
             failed += 1
         ahead = (done + failed) / rate - elapsed
         if ahead > 0:
-            time.sleep(ahead)
+            await asyncio.sleep(ahead)
     return {"writes": done, "failed": failed, "per_s": round(done / seconds, 1)}
 
 
-def backlog(certificates) -> dict:
+async def backlog(database: Database) -> dict:
     began = time.perf_counter()
-    result = certificates.update_many({}, {"$currentDate": {"updatedAt": True}})
+    result = await database.certificates.update_many({}, stamped({}))
     return {"touched": result.modified_count, "seconds": round(time.perf_counter() - began, 1)}
 
 
-def main() -> None:
+async def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("uri")
     parser.add_argument("database")
@@ -75,12 +72,13 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--backlog", action="store_true")
     args = parser.parse_args()
-    database = MongoClient(args.uri, tz_aware=True)[args.database]
+    database = open_database(args.uri, args.database)
     figures = (
-        backlog(database.certificates) if args.backlog else storm(database, args.rate, args.seconds)
+        await backlog(database) if args.backlog else await storm(database, args.rate, args.seconds)
     )
+    await database.close()
     print(json.dumps(figures))
 
 
 if __name__ == "__main__":
-    main()
+    asyncio.run(main())
