@@ -50,11 +50,11 @@ class FinderIndex(CaughtUpCopy):
     changes since that order was made waiting in `_pending_texts`: no object a homestay.
 
     A homestay renamed, re-described or new after the order was made is not sorted in (a sort
-    of every name and a join of every text: 0.19 s at 200,000 homestays, in the next request
-    after each change): the name order (order.py, as the stay index's) marks its place left
-    and keeps it among its recent, and its text waits in `_pending_texts`. A find walks the
-    order and the recent together, merged by key; once SETTLE_AT wait they are merged into the
-    order, and the joined texts with them in one pass of slices (`_merge_texts`)."""
+    of every name and a join of every text, in the next request after each change): the name
+    order (order.py, as the stay index's) marks its place left and keeps it among its recent,
+    and its text waits in `_pending_texts`. A find walks the order and the recent together,
+    merged by key; once SETTLE_AT wait they are merged into the order, and the joined texts
+    with them in one pass of slices (`_merge_texts`)."""
 
     projection = {"county": 1, "name": 1, "findText": 1, "listedUntil": 1, "updatedAt": 1}
 

@@ -412,9 +412,9 @@ class StayIndex(CaughtUpCopy):
 
     def _joins_county(self, slot: int, code: int) -> None:
         """The stay at `slot` is new, or now in county `code`: it joins that county's slots
-        at its next use (a merge of the few, not a sort of every stay again: 12 ms at
-        200,000 stays, 88 ms at 1,000,000, on the next county's search after each addition).
-        Many joins at once (a bulk import) and the counties are made again."""
+        at its next use (a merge of the few, not a sort of every stay again on the next
+        county's search after each addition). Many joins at once (a bulk import) and the
+        counties are made again."""
         if self._by_county is None:
             return
         self._county_joined.setdefault(code, []).append(slot)

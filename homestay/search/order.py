@@ -2,9 +2,9 @@
 name, of every process, after any rename or addition.
 
 Why not one sorted array: a rename or an addition moved every slot after its place (a deletion,
-an insertion and the places of those after it rewritten): 0.6 ms at 200,000 stays and 6.8 ms
-at 1,000,000, on the request path of whichever search followed, and a bulk import of 100,000
-stays at 1,000,000 would have spent ten minutes there. A full sort again is 0.3 s at 200,000.
+an insertion and the places of those after it rewritten), O(n) on the request path of
+whichever search followed; a sort of every name again is O(n log n). The figures:
+docs/performance.md, "One change to the stay index or the finder".
 
 How: the order of the last settle (`_main`, slots) stays as it was; a stay that leaves it is
 marked dead at its place and the key it was ordered by is kept (so the array stays sorted for
@@ -12,8 +12,8 @@ a binary search); a stay that joins goes to `_recent`, a short sorted list, and 
 between the two places of the settled order it falls between. So each stay has a rank
 (`rank`, by slot) that orders every ordered stay as their (name, number) do: integers for the
 settled, fractions between them for the recent. Once SETTLE_AT changes are waiting they are
-merged in one O(n) pass (numpy: a few milliseconds at 1,000,000), so each change costs O(log
-n) plus O(n / SETTLE_AT) amortised.
+merged in one O(n) pass in numpy, so each change costs O(log n) plus O(n / SETTLE_AT)
+amortised.
 """
 
 from __future__ import annotations
