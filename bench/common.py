@@ -83,6 +83,22 @@ def memory(pid: int) -> dict[str, int]:
     return {k: int(fields[k].split()[0]) * 1024 for k in ("VmRSS", "VmHWM")}
 
 
+def shared_memory(pid: int) -> dict[str, int]:
+    """A process's resident memory with its shared pages told apart (smaps_rollup), in bytes:
+    Rss (every page it maps), Pss (each shared page divided among the processes that share
+    it: these add up across processes to what they hold together) and private (its pages no
+    other process maps: what it costs beside the others)."""
+    fields = {}
+    for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines()[1:]:
+        name, value = line.split(":", 1)
+        fields[name] = int(value.split()[0]) * 1024
+    return {
+        "rss": fields["Rss"],
+        "pss": fields["Pss"],
+        "private": fields["Private_Clean"] + fields["Private_Dirty"],
+    }
+
+
 def cpu_seconds(pid: int | None) -> float:
     """The CPU time (user and system) a process and its descendants have used so far, read
     from /proc (the embedded database runs as its keeper's child); NaN when unknown."""

@@ -50,6 +50,7 @@ from common import (  # noqa: E402
     fail_on_errors,
     memory,
     served_api,
+    shared_memory,
 )
 
 from homestay.clock import utcnow  # noqa: E402
@@ -419,6 +420,27 @@ async def floor_commands(database: Database, seconds: float) -> dict:
     return {"p50_ms": round(_pct(latencies, 50), 2), "requests": len(latencies)}
 
 
+def held_by(parent: int, workers: list[int], one: dict | None) -> dict:
+    """What N API processes hold, in MB: each worker's resident, proportional (its shared
+    pages divided among their sharers) and private memory; the total, parent included
+    (with N > 1 gunicorn's parent holds the copies its workers were forked from); and what
+    each worker costs beside the first process (`one`: the figures with one process)."""
+    processes = [*({parent} - set(workers)), *workers]
+    figures = {pid: shared_memory(pid) for pid in processes}
+    total = sum(f["pss"] for f in figures.values()) / MIB
+    held: dict[str, Any] = {
+        "workers_rss_mb": [round(figures[pid]["rss"] / MIB) for pid in workers],
+        "workers_pss_mb": [round(figures[pid]["pss"] / MIB) for pid in workers],
+        "workers_private_mb": [round(figures[pid]["private"] / MIB) for pid in workers],
+        "total_mb": round(total),
+    }
+    if parent not in workers:
+        held["parent_pss_mb"] = round(figures[parent]["pss"] / MIB)
+    if one is not None and len(workers) > 1:
+        held["added_per_worker_mb"] = round((total - one["total_mb"]) / (len(workers) - 1))
+    return held
+
+
 async def scaling(server: EmbeddedServer, database_name: str, args: Any) -> None:
     """Throughput and latency of one port served by N API processes, for each N asked."""
     counts = [int(n) for n in args.workers.split(",")]
@@ -455,9 +477,8 @@ async def scaling(server: EmbeddedServer, database_name: str, args: Any) -> None
                     f"this client {figures['client_cpu_ms']:.2f} ms)",
                     file=sys.stderr,
                 )
-            rss = [memory(pid)["VmRSS"] / MIB for pid in workers]
-            resident[n] = {"workers_mb": [round(r) for r in rss], "total_mb": round(sum(rss))}
-            print(f"workers {n}: resident {resident[n]}", file=sys.stderr)
+            resident[n] = held_by(proc.pid, workers, resident.get(counts[0]))
+            print(f"workers {n}: memory {resident[n]}", file=sys.stderr)
     print(
         json.dumps(
             {

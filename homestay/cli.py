@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
-import os
 import signal
 import socket
 import sys
@@ -166,8 +165,9 @@ def serve(
         int,
         typer.Option(
             min=0,
-            help="API processes on the one port (uvicorn's process manager: a worker that "
-            "dies is replaced; SIGHUP restarts them). Default: HOMESTAY_WORKERS, else 1.",
+            help="API processes on the one port (gunicorn's process manager, forked from a "
+            "parent that built the search copies once: a worker that dies is replaced; "
+            "SIGHUP restarts them). Default: HOMESTAY_WORKERS, else 1.",
         ),
     ] = 0,
 ) -> None:
@@ -219,15 +219,10 @@ def serve(
             if workers == 1:
                 uvicorn.Server(uvicorn.Config(create_app(service_settings), **options)).run()
             else:
-                # each worker makes its app from the environment, over the same database
-                os.environ["MONGODB_URI"] = uri
+                from homestay.http.workers import Workers
+
                 typer.echo(f"{workers} API processes", err=True)
-                uvicorn.run(
-                    "homestay.http.app:from_environment",
-                    factory=True,
-                    workers=workers,
-                    **options,
-                )
+                Workers(service_settings, options, workers).run()
     except KeyboardInterrupt:
         pass
     except Fatal as exc:

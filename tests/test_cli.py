@@ -297,15 +297,19 @@ def test_the_service_starts_before_its_database_and_recovers_by_itself(tmp_path)
 def test_serve_runs_several_api_processes_on_one_port_and_replaces_one_that_dies(
     mongodb_uri, tmp_path
 ):
-    """`serve --workers 2` over one database: two processes answer on the port, a write
-    through either is seen through both, and a worker killed is replaced."""
+    """`serve --workers 2` over one database: two processes answer on the port, each
+    searching from the copies its parent built (shared, not built again), a worker killed is
+    replaced, and stays certified before and after the replacement are found through every
+    worker (the copies caught up from the parent's, not frozen at its start)."""
     import os
     import signal
     import time
+    import uuid
 
     import httpx
 
-    from tests.served import serving
+    from tests.search.test_skewed_clocks import certify, found
+    from tests.served import account, serving
 
     def processes(url: str, asks: int = 40) -> set[int]:
         seen = set()
@@ -313,21 +317,25 @@ def test_serve_runs_several_api_processes_on_one_port_and_replaces_one_that_dies
             with httpx.Client(timeout=10) as client:
                 answer = client.get(f"{url}/readyz")
                 if answer.status_code == 200:
+                    assert answer.json()["copies"] == "inherited"
                     seen.add(answer.json()["process"])
         return seen
 
+    database = f"workers_{uuid.uuid4().hex[:8]}"
     # under libfaketime (the calendar checks), timed waits on a faked monotonic clock never
-    # end, and uvicorn's process manager waits so between its looks at the workers
-    with serving(mongodb_uri, tmp_path, HOMESTAY_WORKERS="2", FAKETIME_DONT_FAKE_MONOTONIC="1") as (
-        url,
-        parent,
-    ):
+    # end, and gunicorn's arbiter waits so between its looks at the workers
+    with serving(
+        mongodb_uri, tmp_path, database, HOMESTAY_WORKERS="2", FAKETIME_DONT_FAKE_MONOTONIC="1"
+    ) as (url, parent):
+        inspector = account(mongodb_uri, database, "inspector")
+        bureau = account(mongodb_uri, database, "bureau")
         deadline = time.monotonic() + 60
         seen: set[int] = set()
         while len(seen) < 2 and time.monotonic() < deadline:
             seen |= processes(url)
         assert len(seen) == 2, seen  # two workers, each with its own pid
         assert parent.pid not in seen
+        _, before = certify(url, inspector, bureau, "竹林小院")
         victim = min(seen)
         os.kill(victim, signal.SIGKILL)
         replaced: set[int] = set()
@@ -336,3 +344,6 @@ def test_serve_runs_several_api_processes_on_one_port_and_replaces_one_that_dies
             time.sleep(0.2)
         assert replaced - seen, "no new worker took the killed one's place"
         assert victim not in processes(url)
+        _, after = certify(url, inspector, bureau, "溪畔人家")
+        for _ in range(20):  # a new connection each: both workers answer some
+            assert {before, after} <= found(url)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -30,6 +30,9 @@ from homestay.http.observability import Metrics, RequestContextMiddleware
 from homestay.services.registry import Services
 from homestay.settings import Settings
 from homestay.storage.database import open_database
+
+if TYPE_CHECKING:
+    from homestay.http.workers import Copies
 
 # GraphQL over HTTP's own media type, and the grade lists streamed as CSV
 add_compress_type("application/graphql-response+json")
@@ -84,8 +87,11 @@ def _middleware(settings: Settings, metrics_: Metrics, limiter: RateLimiter) -> 
     ]
 
 
-def create_app(settings: Settings, services: Services | None = None) -> Starlette:
-    """The ASGI app. Without `services`, it connects to settings.mongodb_uri on start."""
+def create_app(
+    settings: Settings, services: Services | None = None, inherited: Copies | None = None
+) -> Starlette:
+    """The ASGI app. Without `services`, it connects to settings.mongodb_uri on start, and
+    searches from the `inherited` copies where a parent built them (`serve --workers N`)."""
     metrics_ = Metrics()
 
     @asynccontextmanager
@@ -102,7 +108,11 @@ def create_app(settings: Settings, services: Services | None = None) -> Starlett
             connectTimeoutMS=settings.db_select_timeout_ms,
             event_listeners=[metrics_],
         )
-        app.state.services = Services.build(settings, database)
+        app.state.services = services_ = Services.build(settings, database)
+        if inherited is not None:  # built by the parent this worker was forked from
+            services_.search.index = inherited.index.adopt(database)
+            services_.homestays.finder = inherited.finder.adopt(database)
+        app.state.copies = "inherited" if inherited is not None else "own"
         app.state.schema_applied = False
         starting = asyncio.create_task(bootstrap(app, database, settings))
         try:
@@ -149,13 +159,3 @@ def create_app(settings: Settings, services: Services | None = None) -> Starlett
     if services is not None:
         app.state.services = services
     return app
-
-
-def from_environment() -> Starlette:
-    """The app of one of several API processes (`homestay serve --workers N`): its settings
-    from the environment, which the parent set (MONGODB_URI included)."""
-    from homestay import logs
-
-    settings = Settings.from_env()
-    logs.configure(settings.log_level)
-    return create_app(settings)

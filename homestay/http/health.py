@@ -29,8 +29,16 @@ async def readyz(request: Request) -> Response:
     # ready for every request; the staff's finder answers once its copy is built (until
     # then a finder request waits for it)
     finder = "ready" if services.homestays.finder.built else "building"
-    # which API process answered (one of several behind one port: `serve --workers N`)
-    return JSONResponse({"status": "ready", "finder": finder, "process": os.getpid()})
+    # which API process answered (one of several behind one port: `serve --workers N`), and
+    # whether its search copies are the ones the parent built before forking it (shared)
+    return JSONResponse(
+        {
+            "status": "ready",
+            "finder": finder,
+            "process": os.getpid(),
+            "copies": getattr(request.app.state, "copies", "own"),
+        }
+    )
 
 
 async def metrics(request: Request) -> Response:

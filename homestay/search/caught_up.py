@@ -52,10 +52,14 @@ import math
 import time
 from collections.abc import AsyncIterable, AsyncIterator, Sequence
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Self
 
 from pymongo.asynchronous.collection import AsyncCollection
 
 from homestay import heap
+
+if TYPE_CHECKING:
+    from homestay.storage.database import Database
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +90,7 @@ async def in_chunks(docs: AsyncIterable[dict], size: int = CHUNK) -> AsyncIterat
 
 class CaughtUpCopy:
     projection: dict[str, int]  # what the copy keeps of a document
+    db: Database
 
     def __init__(self) -> None:
         self.version: datetime | None = None  # the newest change seen
@@ -101,6 +106,16 @@ class CaughtUpCopy:
     @property
     def built(self) -> bool:
         return self._built
+
+    def adopt(self, db: Database) -> Self:
+        """This copy, over `db` from now on: a process forked from the one that built it
+        (http/workers.py) keeps what was applied and drops what belonged to the builder's
+        event loop; its next use catches up from the copy's version, over its own client."""
+        self.db = db
+        self._build = None
+        self._catching = None
+        self._caught_up_from = math.inf  # the next use reads what changed since the fork
+        return self
 
     # what each copy says for itself
     def _collection(self) -> AsyncCollection:
