@@ -48,6 +48,7 @@ log = logging.getLogger("homestay.http")
 
 GRACEFUL_S = 20  # requests in flight get this long when a worker stops
 BUILD_TIMEOUT_MS = 10_000  # how long the parent waits for the database at start
+CATCH_UP_TIMEOUT_MS = 2_000  # and before a fork (a worker replaced while it is down)
 
 
 @dataclass
@@ -69,7 +70,10 @@ async def _built(settings: Settings) -> Copies | None:
         await copies.finder.refresh()
         return copies
     except PyMongoError as exc:
-        log.warning("the parent could not build the search copies (%s): each worker will", exc)
+        log.warning(
+            "the parent could not build the search copies (%s): each worker will",
+            type(exc).__name__,
+        )
         return None
     finally:
         await database.close()
@@ -78,14 +82,16 @@ async def _built(settings: Settings) -> Copies | None:
 async def _caught_up(settings: Settings, copies: Copies) -> None:
     assert settings.mongodb_uri
     database = open_database(
-        settings.mongodb_uri, settings.database, serverSelectionTimeoutMS=BUILD_TIMEOUT_MS
+        settings.mongodb_uri, settings.database, serverSelectionTimeoutMS=CATCH_UP_TIMEOUT_MS
     )
     try:
         for copy in (copies.index, copies.finder):
             copy.adopt(database)
             await copy.refresh()
     except PyMongoError as exc:  # the worker catches up by itself
-        log.warning("the parent could not catch its copies up before a fork (%s)", exc)
+        log.warning(
+            "the parent could not catch its copies up before a fork (%s)", type(exc).__name__
+        )
     finally:
         await database.close()
 

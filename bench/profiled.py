@@ -1,0 +1,101 @@
+"""Where a request's CPU goes in the API process: cProfile over REQUESTS requests of a case, made
+in-process through the ASGI app as bench/instructions.py makes them, printed by own time and
+by cumulative time.
+
+    python3 dev.py bench-profile search-5km                       # 20,000 stays, in memory
+    python3 dev.py bench-profile search-5km --stays 200000 --storage-path /tmp/b200k/db
+
+The cases are instructions.py's. cProfile's own cost inflates calls many times over (a
+function called a thousand times a request weighs more than it does unprofiled): read it for
+where to look, then count the change with bench-instructions. Exits non-zero on any failed
+request.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import cProfile
+import pstats
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import httpx
+
+sys.modules.setdefault("sniffio", None)  # type: ignore[arg-type]  # as instructions.py
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import UNLIMITED, error_kind, fail_on_errors  # noqa: E402
+from instructions import RUNS  # noqa: E402
+from search import asked, load  # noqa: E402
+
+from homestay.exports import read_model  # noqa: E402
+from homestay.http.app import create_app  # noqa: E402
+from homestay.http.bootstrap import settled  # noqa: E402
+from homestay.services.registry import Services  # noqa: E402
+from homestay.settings import Settings  # noqa: E402
+from homestay.storage.database import open_database  # noqa: E402
+from homestay.storage.embedded import EmbeddedServer  # noqa: E402
+
+WARM = 20
+
+
+async def _profile(args: argparse.Namespace) -> None:
+    with EmbeddedServer(args.storage_path) as server:
+        database = open_database(server.uri, "bench")
+        held = await database.certificates.estimated_document_count()
+        if held == 0:
+            await load(database, args.stays)
+        elif held != args.stays or not await read_model.is_built(database):
+            sys.exit(f"{args.storage_path} holds {held} stays, not {args.stays}")
+        settings = replace(
+            Settings.from_env(UNLIMITED),
+            mongodb_uri=server.uri,
+            database="bench",
+            environment="production",
+        )
+        services = Services.build(settings, database)
+        app = create_app(settings, services)
+        document, variables, _, headers = RUNS[args.case]
+        profiler = cProfile.Profile()
+        errors: dict[str, int] = {}
+        async with app.router.lifespan_context(app):
+            await services.search.index.refresh()
+            await services.homestays.finder.refresh()
+            settled()
+            transport = httpx.ASGITransport(app=app, client=("203.0.113.7", 40000))
+            async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
+                for turn in range(WARM + args.requests):
+                    body = {"query": document, "variables": asked(variables)}
+                    if turn == WARM:
+                        profiler.enable()
+                    answer = await client.post("/graphql", json=body, headers=headers)
+                    kind = error_kind(answer)
+                    if kind is not None:
+                        errors[kind] = errors.get(kind, 0) + 1
+                profiler.disable()
+        await database.close()
+    fail_on_errors(args.case, errors)
+    stats = pstats.Stats(profiler)
+    if args.save:
+        stats.dump_stats(args.save)  # for pstats' callers and callees, or snakeviz
+    print(f"{args.case}: {args.requests} requests, {args.stays} stays")
+    stats.sort_stats("tottime").print_stats(args.top)
+    stats.sort_stats("cumulative").print_stats(args.top)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("case", choices=sorted(RUNS))
+    parser.add_argument("--stays", type=int, default=20_000)
+    parser.add_argument("--storage-path", default=":memory:")
+    parser.add_argument("--requests", type=int, default=200)
+    parser.add_argument("--top", type=int, default=40)
+    parser.add_argument("--save", help="also write the raw profile here")
+    asyncio.run(_profile(parser.parse_args()))
+
+
+if __name__ == "__main__":
+    main()
