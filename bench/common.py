@@ -66,6 +66,9 @@ def answer_error(status: int, body: bytes) -> str | None:
     return None
 
 
+READY_WITHIN_S = 300
+
+
 def children(pid: int) -> list[int]:
     """The processes `pid` started (the embedded database under its keeper, API workers)."""
     return [
@@ -199,7 +202,10 @@ async def served_api(
     url = f"http://127.0.0.1:{port}"
     started = time.perf_counter()
     try:
-        for _ in range(300):
+        # a province of 1,000,000 stays is read in a minute or two, its finder after
+        while time.perf_counter() - started < READY_WITHIN_S:
+            if process.poll() is not None:
+                raise RuntimeError(f"the API exited ({process.returncode}) before it was ready")
             try:
                 ready = httpx.get(f"{url}/readyz", timeout=1)
                 if ready.status_code == 200 and not hasattr(process, "ready_s"):
@@ -211,7 +217,7 @@ async def served_api(
                 pass
             await asyncio.sleep(0.2)
         else:
-            raise RuntimeError("the API did not become ready within a minute")
+            raise RuntimeError(f"the API was not ready within {READY_WITHIN_S} s")
         yield url, process
     finally:
         process.terminate()

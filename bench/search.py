@@ -478,6 +478,7 @@ async def scaling(server: EmbeddedServer, database_name: str, args: Any) -> None
                     file=sys.stderr,
                 )
             resident[n] = held_by(proc.pid, workers, resident.get(counts[0]))
+            resident[n]["ready_s"] = round(proc.ready_s, 1)  # type: ignore[attr-defined]
             print(f"workers {n}: memory {resident[n]}", file=sys.stderr)
     print(
         json.dumps(
