@@ -190,15 +190,20 @@ class CaughtUpCopy:
         cursor = self._collection().find({"updatedAt": {"$gte": since}}, self.projection)
         chunk: list[dict] = []
         applied = 0
+        # the version moves only once the cursor is read to its end: it walks in no order,
+        # so a catch-up cut short (an error, the process stopping) has applied some newer
+        # changes and not some older ones, which the next one must read again
+        newest: datetime | None = self.version
         async for doc in cursor.batch_size(CATCH_UP_CHUNK):
             chunk.append(doc)
             if len(chunk) == CATCH_UP_CHUNK:
-                self._apply_all(chunk)
+                newest = _newer(newest, self._apply_all(chunk))
                 applied += len(chunk)
                 chunk = []
                 await asyncio.sleep(0)  # the requests waiting on other things run between
-        self._apply_all(chunk)
+        newest = _newer(newest, self._apply_all(chunk))
         applied += len(chunk)
+        self.version = newest
         # every write stamped MARGIN before the read began had committed by then, and was
         # met by the cursor unless changed while it walked (then it is read next time)
         self._settled = began - MARGIN
@@ -219,12 +224,17 @@ class CaughtUpCopy:
         """No read of changes will return a document stamped before `since` again: what a
         copy keeps to judge such a document (removals, say) may go."""
 
-    def _apply_all(self, docs: Sequence[dict]) -> None:
+    def _apply_all(self, docs: Sequence[dict]) -> datetime | None:
+        """Apply each; the newest stamp among them."""
+        newest = None
         for doc in docs:
             self._apply(doc)
-            stamp = self._stamp(doc)
-            if stamp is None:
-                continue
-            stamp = as_utc(stamp)
-            if self.version is None or stamp > self.version:
-                self.version = stamp
+            newest = _newer(newest, self._stamp(doc))
+        return newest
+
+
+def _newer(a: datetime | None, b: datetime | None) -> datetime | None:
+    if b is None:
+        return a
+    b = as_utc(b)
+    return b if a is None or b > a else a

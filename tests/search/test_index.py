@@ -3,6 +3,7 @@ stays, order, distances and totals, and the very next search sees every change."
 
 from __future__ import annotations
 
+import asyncio
 import math
 import random
 from datetime import timedelta
@@ -486,7 +487,9 @@ async def test_once_nothing_has_changed_for_the_margin_the_read_of_changes_retur
     index = services.search.index
     returned: list[int] = []
     see = index._apply_all
-    monkeypatch.setattr(index, "_apply_all", lambda docs: (returned.append(len(docs)), see(docs)))
+    monkeypatch.setattr(
+        index, "_apply_all", lambda docs: (returned.append(len(docs)), see(docs))[1]
+    )
     await index.refresh()
     valid = [d for d in loaded if d["status"] == "VALID"]
 
@@ -672,7 +675,7 @@ async def test_a_backlog_larger_than_one_read_is_applied_in_chunks_and_agrees(
     await index.refresh()
     chunks: list[int] = []
     see = index._apply_all
-    monkeypatch.setattr(index, "_apply_all", lambda docs: (chunks.append(len(docs)), see(docs)))
+    monkeypatch.setattr(index, "_apply_all", lambda docs: (chunks.append(len(docs)), see(docs))[1])
     rnd = random.Random(5)
     for doc in loaded:
         change = {"listing.name": f"改名{rnd.randint(0, 99):02d}"}
@@ -685,6 +688,51 @@ async def test_a_backlog_larger_than_one_read_is_applied_in_chunks_and_agrees(
     assert max(chunks) == 37 and len(chunks) >= len(loaded) // 37
     rebuilt = SearchService(db)  # another process, started now: built from nothing
     for text in (None, "改名1", "改名42"):
+        query = SearchQuery(near=CENTRE, radius_m=MAX_RADIUS_M, first=100, text=text, now=utcnow())
+        assert await paged(services.search, query) == await paged(rebuilt, query)
+
+
+async def test_a_catch_up_cut_short_leaves_no_change_behind(loaded, db, services, monkeypatch):
+    """A catch-up whose cursor fails half-way (a dropped connection) has applied some changes
+    and not others, and the cursor walks in no order (here: newest first, as a sharded
+    cluster may merge them): the next catch-up still reads every change it missed, and the
+    index then answers as one built from nothing does."""
+    from pymongo.errors import AutoReconnect
+
+    from homestay.search import caught_up
+
+    monkeypatch.setattr(caught_up, "CATCH_UP_CHUNK", 10)
+    monkeypatch.setattr(caught_up, "MARGIN", timedelta(milliseconds=1))
+    index = services.search.index
+    await index.refresh()
+    for i, doc in enumerate(loaded[:60]):
+        change = {"listing.name": f"断线{i:02d}"}
+        await db.certificates.update_one({"_id": doc["_id"]}, stamped({"$set": change}))
+        await asyncio.sleep(0.003)  # each its own stamp
+
+    class NewestFirst:
+        def __init__(self, collection):
+            self.collection = collection
+
+        def find(self, *args, **kwargs):
+            return self.collection.find(*args, **kwargs).sort("updatedAt", -1)
+
+    monkeypatch.setattr(index, "_collection", lambda: NewestFirst(db.certificates))
+    apply, calls = index._apply_all, []
+
+    def dropped_after_one_chunk(docs):
+        calls.append(len(docs))
+        if len(calls) == 2:
+            raise AutoReconnect("connection closed")
+        return apply(docs)
+
+    monkeypatch.setattr(index, "_apply_all", dropped_after_one_chunk)
+    with pytest.raises(AutoReconnect):
+        await index.refresh()
+    monkeypatch.setattr(index, "_apply_all", apply)
+    await index.refresh()
+    rebuilt = SearchService(db)  # another process, started now: built from nothing
+    for text in (None, "断线"):
         query = SearchQuery(near=CENTRE, radius_m=MAX_RADIUS_M, first=100, text=text, now=utcnow())
         assert await paged(services.search, query) == await paged(rebuilt, query)
 
@@ -761,7 +809,7 @@ async def test_a_backlog_longer_than_the_wait_is_answered_from_what_is_applied(
 
     def slowly(docs):
         time.sleep(0.05)  # a slow server's chunk: 30 of them, 1.5 s in all
-        apply(docs)
+        return apply(docs)
 
     monkeypatch.setattr(index, "_apply_all", slowly)
     rnd, revoked = random.Random(11), set()
