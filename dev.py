@@ -8,6 +8,7 @@
     python3 dev.py bench-load     # load, and with --fault the database killed (bench/load.py)
     python3 dev.py bench-instructions  # instructions a request, counted by callgrind
     python3 dev.py bench-profile search-5km  # where a request's CPU goes (cProfile)
+    python3 dev.py bench-forked   # what forked workers hold beside their parent, 1,000,000 stays
     python3 dev.py bench-hostile  # small hostile documents, and /healthz meanwhile
     python3 dev.py bench-doorway  # the plaque's verification page, known and unknown numbers
     python3 dev.py bench-changes  # one change to the stay index, then the next searches
@@ -260,6 +261,7 @@ COMMANDS = {
         str(ROOT / "bench" / "instructions.py"),
         *args,
     ],
+    "bench-forked": lambda args: [str(BIN / "python"), str(ROOT / "bench" / "forked.py"), *args],
     "bench-profile": lambda args: [str(BIN / "python"), str(ROOT / "bench" / "profiled.py"), *args],
     "schema": lambda args: [str(BIN / "homestay"), "export-schema", *args],
 }

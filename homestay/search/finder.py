@@ -91,6 +91,7 @@ class FinderIndex(CaughtUpCopy):
         async for chunk in in_chunks(self.db.homestays.find({}, self.projection, batch_size=2_000)):
             self._fill(chunk)
         self._ordered()  # joined now: nothing of the documents read stays behind
+        self._names.settle()  # and the names, not by the first find (nor in each worker)
         # what was written while the read ran is read again by the first catch-up
         self.version = started
 

@@ -692,6 +692,14 @@ async def test_a_backlog_larger_than_one_read_is_applied_in_chunks_and_agrees(
         assert await paged(services.search, query) == await paged(rebuilt, query)
 
 
+async def test_a_county_search_where_nothing_is_listed_finds_nothing(services):
+    """A new deployment, no stay listed yet: a search by county answers an empty page (the
+    pools by county are made of no stays)."""
+    page = await services.search.search(SearchQuery(county="330521", first=20, now=utcnow()))
+    assert page.hits == [] and not page.has_next
+    assert await page.count() == 0
+
+
 async def test_a_catch_up_cut_short_leaves_no_change_behind(loaded, db, services, monkeypatch):
     """A catch-up whose cursor fails half-way (a dropped connection) has applied some changes
     and not others, and the cursor walks in no order (here: newest first, as a sharded
