@@ -66,8 +66,8 @@ async def _built(settings: Settings) -> Copies | None:
     )
     try:
         copies = Copies(StayIndex(database), FinderIndex(database))
-        await copies.index.refresh()
-        await copies.finder.refresh()
+        # both at once: one's reads overlap the other's work on what it has read
+        await asyncio.gather(copies.index.refresh(), copies.finder.refresh())
         return copies
     except PyMongoError as exc:
         log.warning(
