@@ -31,12 +31,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from changes import changed, searches  # noqa: E402
+from changes import changed, homestay_of, inspectors_find, searches  # noqa: E402
 from common import shared_memory  # noqa: E402
 from search import COUNTIES, certificate_docs  # noqa: E402
 
-from homestay.clock import utcnow  # noqa: E402
-from homestay.domain.finding import searchable  # noqa: E402
 from homestay.http.app import create_app  # noqa: E402
 from homestay.http.workers import _shared  # noqa: E402
 from homestay.search.finder import FinderIndex  # noqa: E402
@@ -47,17 +45,6 @@ from homestay.storage.database import open_database  # noqa: E402
 
 MIB = 1024 * 1024
 CHUNK = 5_000
-
-
-def _homestay(doc: dict) -> dict:
-    return {
-        "_id": doc["homestayId"],
-        "county": doc["county"],
-        "name": doc["listing"]["name"],
-        "findText": searchable(doc["listing"]["name"], doc["listing"]["nameEn"]),
-        "listedUntil": doc["expiresAt"],
-        "updatedAt": doc["updatedAt"],
-    }
 
 
 def _documents(stays: int, changes: int, out: Connection) -> None:
@@ -95,7 +82,7 @@ def built(stays: int, changes: int) -> tuple[StayIndex, FinderIndex, list[dict],
         if previous:  # the last one sent is the changes
             began = time.perf_counter()
             index._fill(previous)
-            finder._fill([_homestay(doc) for doc in previous])
+            finder._fill([homestay_of(doc) for doc in previous])
             took += time.perf_counter() - began
         previous = chunk
     maker.join()
@@ -119,15 +106,7 @@ def worker(index, finder, changes: list[dict], ready: int, seed: int) -> None:
     rng = random.Random(seed)
     for _ in range(50):
         searches(index)
-        finder.find(
-            counties={rng.choice(COUNTIES)},
-            ids=None,
-            text="民宿1",
-            certified=None,
-            now=utcnow(),
-            after=None,
-            limit=21,
-        )
+        inspectors_find(finder, rng.choice(COUNTIES))
     index._apply_all(changes)
     for _ in range(20):
         searches(index)

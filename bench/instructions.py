@@ -24,11 +24,13 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import httpx
+from starlette.applications import Starlette
 
 # httpx's ASGI transport imports sniffio on every request to ask whether trio runs; without
 # sniffio installed that is a failed search of sys.path each time (~0.6 M instructions of the
@@ -46,7 +48,7 @@ from homestay.http.app import create_app  # noqa: E402
 from homestay.http.bootstrap import settled  # noqa: E402
 from homestay.services.registry import Services  # noqa: E402
 from homestay.settings import Settings  # noqa: E402
-from homestay.storage.database import open_database  # noqa: E402
+from homestay.storage.database import Database, open_database  # noqa: E402
 from homestay.storage.embedded import EmbeddedServer  # noqa: E402
 
 STAYS = 3000
@@ -72,6 +74,38 @@ RUNS: dict[str, tuple[str, Any, bool, dict]] = {
 }
 
 
+def in_process(uri: str, database: Database) -> tuple[Services, Starlette]:
+    """The service over `database` (named "bench") as production runs it, limits raised, to
+    be called in this process through ASGI: its services and its app."""
+    settings = replace(
+        Settings.from_env(UNLIMITED), mongodb_uri=uri, database="bench", environment="production"
+    )
+    services = Services.build(settings, database)
+    return services, create_app(settings, services)
+
+
+async def requests_of(
+    client: httpx.AsyncClient,
+    document: str,
+    variables: Any,
+    headers: dict,
+    count: int,
+    measuring: Callable[[], Any],
+) -> dict[str, int]:
+    """WARM requests of a case, then `measuring()`, then `count` more: the errors seen, by
+    kind."""
+    errors: dict[str, int] = {}
+    for turn in range(WARM + count):
+        body = {"query": document, "variables": asked(variables)}
+        if turn == WARM:
+            measuring()
+        answer = await client.post("/graphql", json=body, headers=headers)
+        kind = error_kind(answer)
+        if kind is not None:
+            errors[kind] = errors.get(kind, 0) + 1
+    return errors
+
+
 def _shim(directory: Path) -> ctypes.CDLL:
     source, library = directory / "shim.c", directory / "shim.so"
     source.write_text(SHIM)
@@ -91,14 +125,7 @@ async def _count(names: list[str], out: Path) -> None:
     with EmbeddedServer(":memory:") as server:
         database = open_database(server.uri, "bench")
         await load(database, STAYS)
-        settings = replace(
-            Settings.from_env(UNLIMITED),
-            mongodb_uri=server.uri,
-            database="bench",
-            environment="production",
-        )
-        services = Services.build(settings, database)
-        app = create_app(settings, services)
+        services, app = in_process(server.uri, database)
         real_search = services.search.search
         async with app.router.lifespan_context(app):
             # both copies built before anything is counted (the finder's is built after the
@@ -120,15 +147,9 @@ async def _count(names: list[str], out: Path) -> None:
                             return page["it"]
 
                         services.search.search = captured
-                    errors: dict[str, int] = {}
-                    for turn in range(WARM + REQUESTS):
-                        body = {"query": document, "variables": asked(variables)}
-                        if turn == WARM:
-                            shim.counting_on()
-                        answer = await client.post("/graphql", json=body, headers=headers)
-                        kind = error_kind(answer)
-                        if kind is not None:
-                            errors[kind] = errors.get(kind, 0) + 1
+                    errors = await requests_of(
+                        client, document, variables, headers, REQUESTS, shim.counting_on
+                    )
                     shim.counting_off()  # a dump a case, numbered from 1
                     fail_on_errors(name, errors)
         await database.close()

@@ -18,7 +18,6 @@ import asyncio
 import cProfile
 import pstats
 import sys
-from dataclasses import replace
 from pathlib import Path
 
 import httpx
@@ -27,19 +26,14 @@ sys.modules.setdefault("sniffio", None)  # type: ignore[arg-type]  # as instruct
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import UNLIMITED, error_kind, fail_on_errors  # noqa: E402
-from instructions import RUNS  # noqa: E402
-from search import asked, load  # noqa: E402
+from common import fail_on_errors  # noqa: E402
+from instructions import RUNS, in_process, requests_of  # noqa: E402
+from search import load  # noqa: E402
 
 from homestay.exports import read_model  # noqa: E402
-from homestay.http.app import create_app  # noqa: E402
 from homestay.http.bootstrap import settled  # noqa: E402
-from homestay.services.registry import Services  # noqa: E402
-from homestay.settings import Settings  # noqa: E402
 from homestay.storage.database import open_database  # noqa: E402
 from homestay.storage.embedded import EmbeddedServer  # noqa: E402
-
-WARM = 20
 
 
 async def _profile(args: argparse.Namespace) -> None:
@@ -50,14 +44,7 @@ async def _profile(args: argparse.Namespace) -> None:
             await load(database, args.stays)
         elif held != args.stays or not await read_model.is_built(database):
             sys.exit(f"{args.storage_path} holds {held} stays, not {args.stays}")
-        settings = replace(
-            Settings.from_env(UNLIMITED),
-            mongodb_uri=server.uri,
-            database="bench",
-            environment="production",
-        )
-        services = Services.build(settings, database)
-        app = create_app(settings, services)
+        services, app = in_process(server.uri, database)
         document, variables, _, headers = RUNS[args.case]
         profiler = cProfile.Profile()
         errors: dict[str, int] = {}
@@ -67,14 +54,9 @@ async def _profile(args: argparse.Namespace) -> None:
             settled()
             transport = httpx.ASGITransport(app=app, client=("203.0.113.7", 40000))
             async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
-                for turn in range(WARM + args.requests):
-                    body = {"query": document, "variables": asked(variables)}
-                    if turn == WARM:
-                        profiler.enable()
-                    answer = await client.post("/graphql", json=body, headers=headers)
-                    kind = error_kind(answer)
-                    if kind is not None:
-                        errors[kind] = errors.get(kind, 0) + 1
+                errors = await requests_of(
+                    client, document, variables, headers, args.requests, profiler.enable
+                )
                 profiler.disable()
         await database.close()
     fail_on_errors(args.case, errors)
