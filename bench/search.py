@@ -23,6 +23,7 @@ import argparse
 import asyncio
 import json
 import math
+import multiprocessing
 import os
 import random
 import sys
@@ -30,6 +31,7 @@ import time
 from collections import Counter
 from dataclasses import replace
 from datetime import timedelta
+from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
@@ -165,7 +167,7 @@ class Moving:
     cannot answer from the certificates it kept for the last one."""
 
     def __init__(self, radius: int, seed: int = 7) -> None:
-        self.radius = radius
+        self.radius, self.seed = radius, seed
         self.rng = random.Random(seed)
 
     def __call__(self) -> dict[str, Any]:
@@ -311,17 +313,11 @@ def _pct(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
 
 
-async def drive(
-    url: str,
-    variables: Any,
-    clients: int,
-    seconds: float,
-    document: str = SEARCH,
-    processes: dict[str, int | None] | None = None,
-) -> dict:
-    """Searches for `seconds` from `clients` clients (common.LightClient); only good answers
-    are timed. The CPU a request costs is reported for the client, which shares the machine,
-    and for each of `processes` (name -> pid: the API, its database)."""
+async def _timed(
+    url: str, variables: Any, clients: int, seconds: float, document: str
+) -> tuple[list[float], Counter[str], float, float]:
+    """`clients` clients asking for `seconds`: the good answers' latencies (ms), the errors by
+    kind, the wall and CPU seconds this process spent."""
     latencies: list[float] = []
     errors: Counter[str] = Counter()
     deadline = time.perf_counter() + seconds
@@ -344,11 +340,69 @@ async def drive(
                 latencies.append((time.perf_counter() - started) * 1000)
         await client.close()
 
-    processes = processes or {}
-    used = {name: cpu_seconds(pid) for name, pid in processes.items()}
     wall, cpu = time.perf_counter(), time.process_time()
     await asyncio.gather(*[one_client() for _ in range(clients)])
-    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    return latencies, errors, time.perf_counter() - wall, time.process_time() - cpu
+
+
+def _timed_apart(part: int, args: tuple, out: Connection) -> None:
+    """_timed in a client process of its own (a Moving case draws its own origins)."""
+    url, variables, clients, seconds, document = args
+    if isinstance(variables, Moving):
+        variables = Moving(variables.radius, seed=variables.seed + part)
+    out.send(asyncio.run(_timed(url, variables, clients, seconds, document)))
+    out.close()
+
+
+async def _timed_in(processes: int, *args: Any) -> tuple[list[float], Counter[str], float, float]:
+    """_timed split over `processes` client processes (clients shared out among them), so
+    that on a machine of many cores the load generator is not what is measured."""
+    url, variables, clients, seconds, document = args
+    if processes <= 1:
+        return await _timed(*args)
+    context = multiprocessing.get_context("fork")
+    pipes, workers = [], []
+    for part in range(processes):
+        share = clients // processes + (part < clients % processes)
+        receive, send = context.Pipe(duplex=False)
+        worker = context.Process(
+            target=_timed_apart, args=(part, (url, variables, share, seconds, document), send)
+        )
+        worker.start()
+        send.close()
+        pipes.append(receive)
+        workers.append(worker)
+    latencies: list[float] = []
+    errors: Counter[str] = Counter()
+    wall = cpu = 0.0
+    for receive in pipes:
+        got = await asyncio.to_thread(receive.recv)
+        latencies += got[0]
+        errors.update(got[1])
+        wall, cpu = max(wall, got[2]), cpu + got[3]
+    for worker in workers:
+        worker.join()
+    return latencies, errors, wall, cpu
+
+
+async def drive(
+    url: str,
+    variables: Any,
+    clients: int,
+    seconds: float,
+    document: str = SEARCH,
+    processes: dict[str, int | None] | None = None,
+    client_processes: int = 1,
+) -> dict:
+    """Searches for `seconds` from `clients` clients (common.LightClient), from
+    `client_processes` processes; only good answers are timed. The CPU a request costs is
+    reported for the clients, which share the machine, and for each of `processes` (name ->
+    pid: the API, its database)."""
+    processes = processes or {}
+    used = {name: cpu_seconds(pid) for name, pid in processes.items()}
+    latencies, errors, wall, cpu = await _timed_in(
+        client_processes, url, variables, clients, seconds, document
+    )
     per_request = 1000 / max(1, len(latencies))
     return {
         "client_cpu_ms": round(cpu * per_request, 2),
@@ -465,6 +519,7 @@ async def scaling(server: EmbeddedServer, database_name: str, args: Any) -> None
                     args.seconds,
                     document,
                     {"api": proc.pid, "database": server.pid},
+                    args.client_processes,
                 )
                 fail_on_errors(f"{name} with {n} workers", figures["errors"])
                 results[f"{name}/w{n}"] = figures
@@ -602,6 +657,13 @@ async def main() -> None:
         "and { __typename } at each, from --clients clients (nothing else is measured)",
     )
     parser.add_argument("--clients", type=int, default=16)
+    parser.add_argument(
+        "--client-processes",
+        type=int,
+        default=1,
+        help="with --workers: the clients shared out over this many processes (on a machine "
+        "of many cores, so that one client process is not the bottleneck)",
+    )
     parser.add_argument(
         "--writes",
         type=float,
