@@ -256,7 +256,10 @@ async def test_export_shows_a_progress_bar_on_a_terminal(
     assert out.read_bytes()[:2] == b"PK"  # an .xlsx is a zip
 
 
-def test_the_service_starts_before_its_database_and_recovers_by_itself(tmp_path):
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_the_service_starts_before_its_database_and_recovers_by_itself(tmp_path, workers):
+    """With several workers too: their parent cannot build the copies it would share, so
+    each worker builds its own once the database answers."""
     from homestay.storage.embedded import EmbeddedServer
 
     db_port, api_port = free_port(), free_port()
@@ -266,6 +269,8 @@ def test_the_service_starts_before_its_database_and_recovers_by_itself(tmp_path)
         "PORT": str(api_port),
         "HOMESTAY_DB": "late_database",
         "HOMESTAY_DATA_DIR": str(tmp_path),
+        "HOMESTAY_WORKERS": workers,
+        "FAKETIME_DONT_FAKE_MONOTONIC": "1",  # gunicorn's arbiter waits on the monotonic clock
     }
     log = (tmp_path / "serve.log").open("wb")
     service = subprocess.Popen([*HOMESTAY, "serve"], env=env, stdout=log, stderr=log)
@@ -282,9 +287,10 @@ def test_the_service_starts_before_its_database_and_recovers_by_itself(tmp_path)
 
         with EmbeddedServer(":memory:", port=db_port):
             up = time.monotonic()
-            while httpx.get(f"{url}/readyz", timeout=10).status_code != 200:
+            while (ready := httpx.get(f"{url}/readyz", timeout=10)).status_code != 200:
                 assert time.monotonic() - up < 10, "not ready 10 s after the database came up"
                 time.sleep(0.2)
+            assert ready.json()["copies"] == "own"
             # the schema and the seed standard were applied on its own
             data = httpx.post(f"{url}/graphql", json=query, timeout=10).json()["data"]
             assert data["gradingStandard"] == {"code": "deqing-homestay", "version": 1}
