@@ -256,6 +256,12 @@ async def test_export_shows_a_progress_bar_on_a_terminal(
     assert out.read_bytes()[:2] == b"PK"  # an .xlsx is a zip
 
 
+# gunicorn's arbiter sleeps between its looks at the workers, and under libfaketime (a suite
+# run with the clock pinned) with the monotonic clock left real, time.sleep fails (EINVAL):
+# the tests of several workers, which read no calendar, run the service on the real clock
+WITHOUT_FAKETIME = {"LD_PRELOAD": "", "FAKETIME": ""}
+
+
 @pytest.mark.parametrize("workers", ["1", "2"])
 def test_the_service_starts_before_its_database_and_recovers_by_itself(tmp_path, workers):
     """With several workers too: their parent cannot build the copies it would share, so
@@ -270,7 +276,7 @@ def test_the_service_starts_before_its_database_and_recovers_by_itself(tmp_path,
         "HOMESTAY_DB": "late_database",
         "HOMESTAY_DATA_DIR": str(tmp_path),
         "HOMESTAY_WORKERS": workers,
-        "FAKETIME_DONT_FAKE_MONOTONIC": "1",  # gunicorn's arbiter waits on the monotonic clock
+        **WITHOUT_FAKETIME,
     }
     log = (tmp_path / "serve.log").open("wb")
     service = subprocess.Popen([*HOMESTAY, "serve"], env=env, stdout=log, stderr=log)
@@ -337,11 +343,10 @@ def test_serve_runs_several_api_processes_on_one_port_and_replaces_one_that_dies
         return seen
 
     database = f"workers_{uuid.uuid4().hex[:8]}"
-    # under libfaketime (the calendar checks), timed waits on a faked monotonic clock never
-    # end, and gunicorn's arbiter waits so between its looks at the workers
-    with serving(
-        mongodb_uri, tmp_path, database, HOMESTAY_WORKERS="2", FAKETIME_DONT_FAKE_MONOTONIC="1"
-    ) as (url, parent):
+    with serving(mongodb_uri, tmp_path, database, HOMESTAY_WORKERS="2", **WITHOUT_FAKETIME) as (
+        url,
+        parent,
+    ):
         inspector = account(mongodb_uri, database, "inspector")
         bureau = account(mongodb_uri, database, "bureau")
         deadline = time.monotonic() + 60
