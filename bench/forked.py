@@ -87,11 +87,8 @@ def built(stays: int, changes: int) -> tuple[StayIndex, FinderIndex, list[dict],
         previous = chunk
     maker.join()
     began = time.perf_counter()
-    index._keys.settle()
-    index._fit()
-    index._made_for_searches()  # as their builds end (_load)
-    finder._ordered()
-    finder._names.settle()
+    index._build_done()  # as their builds end (_load)
+    finder._build_done()
     took += time.perf_counter() - began
     return index, finder, previous, took
 

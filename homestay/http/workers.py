@@ -124,7 +124,8 @@ class _Worker(UvicornWorker):
 
 
 class Workers(BaseApplication):
-    """gunicorn's arbiter over the app `make_app(copies)` makes in each worker."""
+    """gunicorn's arbiter over the app `create_app` makes in each worker, from the copies
+    this parent built."""
 
     def __init__(self, settings: Settings, uvicorn_options: dict[str, Any], workers: int) -> None:
         self.settings = settings

@@ -90,10 +90,16 @@ class FinderIndex(CaughtUpCopy):
         started = utcnow()
         async for chunk in in_chunks(self.db.homestays.find({}, self.projection, batch_size=2_000)):
             self._fill(chunk)
-        self._ordered()  # joined now: nothing of the documents read stays behind
-        self._names.settle()  # and the names, not by the first find (nor in each worker)
+        self._build_done()
         # what was written while the read ran is read again by the first catch-up
         self.version = started
+
+    def _build_done(self) -> None:
+        """Every chunk of a build filled in: the order and the texts joined now (nothing of
+        the documents read stays behind), and the names, not by the first find (nor in each
+        forked worker)."""
+        self._ordered()
+        self._names.settle()
 
     def _fill(self, docs: list[dict]) -> None:
         """A chunk of the build: homestays new to the copy take the next slots in one go

@@ -248,15 +248,16 @@ class StayIndex(CaughtUpCopy):
             lag = timedelta(0)
         async for chunk in source:
             self._fill([doc for doc in chunk if _listed_until(doc) is not None])
-        self._keys.settle()
-        self._fit()
-        self._made_for_searches()
+        self._build_done()
         self.version = (self.version or _EPOCH) - lag
 
-    def _made_for_searches(self) -> None:
-        """What searches would otherwise make on first use, made with the build: no tourist
-        waits for it, and the workers forked after a build (http/workers.py) share it
-        instead of each making its own (tens of MB at 1,000,000 stays)."""
+    def _build_done(self) -> None:
+        """Every chunk of a build filled in: the keys settled, the arrays fitted, and what
+        searches would otherwise make on first use made now, so that no tourist waits for
+        it and the workers forked after a build (http/workers.py) share it instead of each
+        making its own."""
+        self._keys.settle()
+        self._fit()
         self.cells()
         self._name_order()
         self._names.settle()
