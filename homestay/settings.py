@@ -64,7 +64,8 @@ class Settings:
     max_body_bytes: int = 1_000_000
     introspection: bool = True
     # every database operation of one API request must finish within this budget, and a
-    # database that does not answer is given up on after db_select_timeout_ms
+    # database that does not answer is given up on after db_select_timeout_ms (unless the
+    # URI names serverSelectionTimeoutMS or connectTimeoutMS itself: storage.make_client)
     request_db_timeout_ms: int = 3000
     db_select_timeout_ms: int = 2000
     # photos (homestay/images.py, http/uploads.DecodeGate): at most photo_decodes decoded at

@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit
 
 from pymongo import ASCENDING, DESCENDING, AsyncMongoClient, IndexModel
 from pymongo.asynchronous.collection import AsyncCollection
@@ -367,12 +368,27 @@ class Database:
 
 
 def make_client(uri: str, **options: Any) -> AsyncMongoClient:
-    options.setdefault("serverSelectionTimeoutMS", 5000)
-    options.setdefault("connectTimeoutMS", 5000)
-    options.setdefault("tz_aware", True)
-    options.setdefault("retryWrites", True)
-    options.setdefault("appname", "homestay")
-    return AsyncMongoClient(uri, **options)
+    """A client for `uri`. `options` and the service's own are defaults: an option the URI
+    names is the URI's (PyMongo lets a keyword override the URI, so an operator's
+    `connectTimeoutMS` or `appname` in MONGODB_URI would otherwise be silently ignored)."""
+    defaults = {
+        "serverSelectionTimeoutMS": 5000,
+        "connectTimeoutMS": 5000,
+        "tz_aware": True,
+        "retryWrites": True,
+        "appname": "homestay",
+        **options,
+    }
+    named = uri_options(uri)
+    return AsyncMongoClient(
+        uri, **{key: value for key, value in defaults.items() if key.lower() not in named}
+    )
+
+
+def uri_options(uri: str) -> set[str]:
+    """The options a MongoDB URI names, lower-cased (their names are case-insensitive)."""
+    query = urlsplit(uri).query
+    return {key.lower() for key, _ in parse_qsl(query.replace(";", "&"), keep_blank_values=True)}
 
 
 def open_database(uri: str, name: str, **options: Any) -> Database:

@@ -25,6 +25,13 @@ from homestay.storage.keeper import die_with_parent
 
 # how long the database may take to checkpoint and close once asked to stop
 GRACE_SECONDS = 20.0
+# How long a client waits on the embedded database before giving it up. It is one Python
+# process that answers no one while it serves one large read (every homestay of a province
+# of 1,000,000: ~40 s), and a driver whose monitor gives a server up cancels every operation
+# in flight on it, so the build that asked for the read would never finish. A local process
+# that is gone refuses a connection at once, so waiting longer hides no failure; each
+# request stays bounded by its own database budget.
+STALL_MS = 120_000
 
 
 class EmbeddedDatabaseError(RuntimeError):
@@ -70,7 +77,9 @@ class EmbeddedServer:
 
     @property
     def uri(self) -> str:
-        return f"mongodb://{self.host}:{self.port}/?directConnection=true"
+        return (
+            f"mongodb://{self.host}:{self.port}/?directConnection=true&connectTimeoutMS={STALL_MS}"
+        )
 
     def start(self, timeout: float = 60.0) -> str:
         if self.storage_path != ":memory:":

@@ -106,3 +106,37 @@ def test_an_exited_process_not_yet_reaped_is_not_alive():
 
 def test_a_running_process_is_alive():
     assert pid_alive(os.getpid())
+
+
+async def test_reads_wait_for_the_embedded_database_while_it_is_busy(tmp_path):
+    """The embedded database answers no one while it serves one large read (every homestay of
+    a province of a million: ~40 s). A read waiting meanwhile finishes once it answers. The
+    driver's monitor gives a silent server up after its heartbeat and connectTimeoutMS and
+    cancels what is in flight on it (a retryable read is tried once more, then fails): the
+    embedded URI's own connectTimeoutMS must hold, whatever short one the service passes for
+    other databases (HOMESTAY_DB_SELECT_TIMEOUT_MS)."""
+    import asyncio
+
+    from homestay.storage.database import open_database
+
+    with EmbeddedServer(":memory:") as server:
+        database = open_database(
+            server.uri,
+            "t",
+            connectTimeoutMS=500,
+            serverSelectionTimeoutMS=2000,
+            heartbeatFrequencyMS=500,
+        )
+        [db_pid] = _children(server._process.pid)
+        try:
+            await database.db.things.insert_one({"_id": 1, "name": "竹隐山居"})
+            await asyncio.sleep(1.5)  # the monitor now streams: it awaits the server's news
+            os.kill(db_pid, signal.SIGSTOP)  # busy: it answers no one for 5 s
+            asyncio.get_running_loop().call_later(5, os.kill, db_pid, signal.SIGCONT)
+            started = time.monotonic()
+            found = await database.db.things.find_one({"_id": 1})
+            assert time.monotonic() - started > 4  # it did wait
+            assert found == {"_id": 1, "name": "竹隐山居"}
+        finally:
+            os.kill(db_pid, signal.SIGCONT)
+            await database.close()
