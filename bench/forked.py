@@ -4,11 +4,10 @@ then N workers forked as `serve --workers N` forks them (http/workers.py), each 
 app, searching, finding and applying changes, then measured from /proc (PSS and private
 pages, as bench/search.py --workers measures served workers).
 
-Why by hand: at 1,000,000 stays the embedded database cannot serve the read a build makes
-(SecantusDB, one Python process, answers a find over a million documents only after tens of
-seconds, past the driver's monitor's timeout), so `bench --workers --stays 1000000` needs a
-real MongoDB. This measures the part that is the API's: what the copies cost, shared and
-per worker, and how long they take to build from documents read.
+Why by hand: at 1,000,000 stays the embedded database takes tens of seconds over the reads
+a build makes (SecantusDB, one Python process, ~40 µs a document), which `bench --workers
+--stays 1000000` measures as served; this measures the part that is the API's alone: what
+the copies cost, shared and per worker, and how long they take to build from documents read.
 
     python3 dev.py bench-forked                          # 1,000,000 stays, 2 workers
     python3 dev.py bench-forked --stays 200000 --workers 4

@@ -296,14 +296,19 @@ async def load(database: Database, count: int) -> float:
     # and every certified stay's homestay, as registered: the finder's copy in the served
     # process holds them (its memory is part of what an API process holds at this scale)
     await _insert_all(database.homestays, [homestay_doc(d) for d in docs])
-    # as a deployment has it: the grade lists' read model, which the search index starts from,
-    # and the homestays' one-time migrations done (a fresh database's first start runs them
-    # in the background: they would overlap the first cases)
+    await _finish_load(database)
+    return time.perf_counter() - started
+
+
+async def _finish_load(database: Database) -> None:
+    """What a load does once every document is in: as a deployment has it, the grade lists'
+    read model, which the search index starts from, and the homestays' one-time migrations
+    done (a fresh database's first start runs them in the background: they would overlap
+    the first cases)."""
     await read_model.ensure_built(database)
     await homestays.ensure_findable(database)
     await homestays.ensure_facility_codes(database)
     await homestays.retire_cells(database)
-    return time.perf_counter() - started
 
 
 def _pct(values: list[float], p: float) -> float:
@@ -690,6 +695,13 @@ async def main() -> None:
         if held == args.stays and await read_model.is_built(database):
             print(f"reusing the {held} stays held in {args.storage_path}", file=sys.stderr)
             await homestays.retire_cells(database)  # kept from before this step was in load
+        elif held == args.stays == await database.homestays.estimated_document_count():
+            # a load cut short once every document was in (at 1,000,000 stays, its inserts
+            # take most of an hour): what it had left is done now
+            print(f"finishing the load of the {held} stays held", file=sys.stderr)
+            started = time.perf_counter()
+            await _finish_load(database)
+            print(f"finished in {time.perf_counter() - started:.1f} s", file=sys.stderr)
         elif held:
             sys.exit(f"{args.storage_path} holds {held} stays, not {args.stays}: start afresh")
         else:
