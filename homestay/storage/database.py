@@ -370,19 +370,21 @@ class Database:
 def make_client(uri: str, **options: Any) -> AsyncMongoClient:
     """A client for `uri`. `options` and the service's own are defaults: an option the URI
     names is the URI's (PyMongo lets a keyword override the URI, so an operator's
-    `connectTimeoutMS` or `appname` in MONGODB_URI would otherwise be silently ignored)."""
+    `connectTimeoutMS` or `appname` in MONGODB_URI would otherwise be silently ignored).
+    What the service's guarantees rest on is not an option: aware datetimes, and retryable
+    writes (a write cut short by a failover is retried by the driver, exactly once)."""
     defaults = {
         "serverSelectionTimeoutMS": 5000,
         "connectTimeoutMS": 5000,
-        "tz_aware": True,
-        "retryWrites": True,
         "appname": "homestay",
         **options,
     }
     named = uri_options(uri)
-    return AsyncMongoClient(
-        uri, **{key: value for key, value in defaults.items() if key.lower() not in named}
-    )
+    chosen = {key: value for key, value in defaults.items() if key.lower() not in named}
+    return AsyncMongoClient(uri, **chosen, **_REQUIRED)
+
+
+_REQUIRED: dict[str, Any] = {"tz_aware": True, "retryWrites": True}
 
 
 def uri_options(uri: str) -> set[str]:

@@ -25,6 +25,14 @@ async def test_without_options_in_the_uri_the_services_defaults_hold():
         await client.close()
 
 
+async def test_retryable_writes_stay_on_whatever_the_uri_says():
+    client = make_client("mongodb://localhost:27017/?retryWrites=false")
+    try:
+        assert client.options.retry_writes
+    finally:
+        await client.close()
+
+
 def test_uri_options_are_read_case_insensitively_with_either_separator():
     assert uri_options("mongodb+srv://u:p%3F@cluster.example/db?retryWrites=false;w=majority") == {
         "retrywrites",
