@@ -26,6 +26,7 @@ import math
 import multiprocessing
 import os
 import random
+import signal
 import sys
 import time
 from collections import Counter
@@ -539,6 +540,8 @@ async def scaling(server: EmbeddedServer, database_name: str, args: Any) -> None
                 )
             resident[n] = held_by(proc.pid, workers, resident.get(counts[0]))
             resident[n]["ready_s"] = round(proc.ready_s, 1)  # type: ignore[attr-defined]
+            if n > 1:
+                resident[n]["replaced_ready_s"] = await replaced(url, proc.pid)
             print(f"workers {n}: memory {resident[n]}", file=sys.stderr)
     print(
         json.dumps(
@@ -553,6 +556,38 @@ async def scaling(server: EmbeddedServer, database_name: str, args: Any) -> None
             }
         )
     )
+
+
+async def replaced(url: str, parent: int, within_s: float = 120.0) -> float:
+    """A worker killed (SIGKILL): seconds until its replacement answers /readyz, with the
+    copies it inherited from the parent."""
+    before = set(children(parent))
+    os.kill(min(before), signal.SIGKILL)
+    killed = time.perf_counter()
+    async with httpx.AsyncClient(timeout=2) as client:
+        while time.perf_counter() - killed < within_s:
+            new = set(children(parent)) - before
+            if new:
+                # a connection of its own each time, so that the kernel may give it to the
+                # new worker
+                try:
+                    answer = await client.get(f"{url}/readyz", headers={"Connection": "close"})
+                except httpx.HTTPError:
+                    answer = None
+                if (
+                    answer is not None
+                    and answer.status_code == 200
+                    and answer.json().get("process") in new
+                ):
+                    copies = answer.json().get("copies")
+                    fail_on_errors(
+                        "a replaced worker's copies",
+                        {str(copies): 1} if copies != "inherited" else {},
+                    )
+                    return round(time.perf_counter() - killed, 2)
+            await asyncio.sleep(0.05)
+    fail_on_errors(f"a worker replaced within {within_s:.0f} s", {"NOT_REPLACED": 1})
+    raise AssertionError("unreachable")
 
 
 async def geo_near_baseline(database: Database, seconds: float) -> dict:
