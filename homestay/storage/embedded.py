@@ -26,11 +26,13 @@ from homestay.storage.keeper import die_with_parent
 # how long the database may take to checkpoint and close once asked to stop
 GRACE_SECONDS = 20.0
 # How long a client waits on the embedded database before giving it up. It is one Python
-# process that answers no one while it serves one large read (every homestay of a province
-# of 1,000,000: ~40 s), and a driver whose monitor gives a server up cancels every operation
-# in flight on it, so the build that asked for the read would never finish. A local process
-# that is gone refuses a connection at once, so waiting longer hides no failure; each
-# request stays bounded by its own database budget.
+# process, and while it serves one large read (every homestay of a province of 1,000,000
+# takes it ~40 s) it can leave others unanswered for seconds on end; the driver's monitor,
+# unanswered for its heartbeat and connectTimeoutMS, gives the server up and cancels every
+# operation in flight on it (seen: that read cancelled 12 s in, twice, with the service's
+# 2 s), so the build that asked for the read never finished. A local process that is gone
+# refuses a connection at once, so waiting longer hides no failure; each request stays
+# bounded by its own database budget.
 STALL_MS = 120_000
 
 

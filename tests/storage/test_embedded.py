@@ -109,8 +109,9 @@ def test_a_running_process_is_alive():
 
 
 async def test_reads_wait_for_the_embedded_database_while_it_is_busy(tmp_path):
-    """The embedded database answers no one while it serves one large read (every homestay of
-    a province of a million: ~40 s). A read waiting meanwhile finishes once it answers. The
+    """The embedded database can leave others unanswered for seconds while it serves one large
+    read (every homestay of a province of a million takes it ~40 s). A read waiting meanwhile
+    finishes once it answers. The
     driver's monitor gives a silent server up after its heartbeat and connectTimeoutMS and
     cancels what is in flight on it (a retryable read is tried once more, then fails): the
     embedded URI's own connectTimeoutMS must hold, whatever short one the service passes for
