@@ -283,6 +283,29 @@ async def test_an_empty_authorization_header_is_a_public_request_and_limited_as_
             assert response.status_code == 429, path
 
 
+async def test_a_limit_holds_across_the_turn_of_its_window(app_with, monkeypatch):
+    """Three requests in the last tenth of a second of one minute's window, a fourth just
+    after the next begins: still four in a minute, so refused; the limiter's clock is
+    pinned there (with the library's rounding down, the fourth got through)."""
+    import types
+
+    from limits.aio.storage import memory
+
+    now = [60 * 29_000_000 + 59.9]
+    monkeypatch.setattr(memory, "time", types.SimpleNamespace(time=lambda: now[0]))
+    async with await app_with(rate_public="3/minute") as client:
+
+        async def verify() -> int:
+            answer = await client.post("/graphql", json={"query": VERIFY, "variables": {"n": "x"}})
+            return answer.status_code
+
+        assert [await verify() for _ in range(3)] == [200, 200, 200]
+        now[0] += 0.2  # the next window has begun
+        assert await verify() == 429
+        now[0] += 30  # half of the three are behind the sliding minute now: one more fits
+        assert [await verify(), await verify()] == [200, 429]
+
+
 async def test_an_account_has_a_limit_of_its_own(app_with, inspector, bureau):
     async with await app_with(rate_account="3/minute") as client:
 
