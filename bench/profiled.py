@@ -28,9 +28,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import fail_on_errors  # noqa: E402
 from instructions import RUNS, in_process, requests_of  # noqa: E402
-from search import load  # noqa: E402
+from search import held_or_loaded  # noqa: E402
 
-from homestay.exports import read_model  # noqa: E402
 from homestay.http.bootstrap import settled  # noqa: E402
 from homestay.storage.database import open_database  # noqa: E402
 from homestay.storage.embedded import EmbeddedServer  # noqa: E402
@@ -39,11 +38,7 @@ from homestay.storage.embedded import EmbeddedServer  # noqa: E402
 async def _profile(args: argparse.Namespace) -> None:
     with EmbeddedServer(args.storage_path) as server:
         database = open_database(server.uri, "bench")
-        held = await database.certificates.estimated_document_count()
-        if held == 0:
-            await load(database, args.stays)
-        elif held != args.stays or not await read_model.is_built(database):
-            sys.exit(f"{args.storage_path} holds {held} stays, not {args.stays}")
+        await held_or_loaded(database, args.stays, args.storage_path)
         services, app = in_process(server.uri, database)
         document, variables, _, headers = RUNS[args.case]
         profiler = cProfile.Profile()
